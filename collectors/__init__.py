@@ -1,0 +1,1 @@
+"""Collectors: one per platform, all behind the small `collectors.base.Collector` protocol."""

@@ -1,0 +1,94 @@
+"""The collector protocol, typed errors and the context a collector is given.
+
+A collector turns one source and its cursor into a sequence of `Batch`es (one per page), each
+carrying the cursor that covers it. The runner commits every batch together with its cursor in
+one transaction, so a collector never writes anything itself and never advances a cursor apart
+from the rows it covers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from storage.records import Batch
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from groundswell.config import Settings
+    from groundswell.matching import MovementRule
+
+
+class CollectorError(Exception):
+    """Base of the errors a collector may raise from `poll`."""
+
+
+class TransientError(CollectorError):
+    """Try again later; the cursor stays where the last committed batch left it.
+
+    `retry_after` (seconds) comes from a 429's reset or Retry-After header when known.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalSourceError(CollectorError):
+    """This source cannot work as configured (e.g. needs a token); it is not retried until the
+    config changes or someone resets it. `status` is shown in `groundswell status`."""
+
+    def __init__(self, message: str, *, status: str = "fatal") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A source as the configuration describes it (synchronised into the `source` table)."""
+
+    key: str
+    platform: str
+    kind: str
+    target: dict[str, Any]
+    interval_s: int
+
+
+@dataclass(slots=True)
+class SourceState:
+    """A claimed source as the runner hands it to `poll`."""
+
+    id: int
+    key: str
+    platform: str
+    kind: str
+    target: dict[str, Any]
+    cursor: dict[str, Any] | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(slots=True)
+class CollectorContext:
+    """What a collector may use besides its source: settings, the store (read-only use, e.g.
+    the counts already stored), the movements compiled for matching, and a logger."""
+
+    settings: Settings
+    engine: Engine | None = None
+    rules: Sequence[MovementRule] = ()
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("groundswell.collect"))
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """One per platform."""
+
+    platform: str
+
+    def poll(self, source: SourceState) -> Iterator[Batch]:
+        """Yield one batch per page, oldest unseen data first where the API allows, each with
+        the cursor that covers it. Raise `TransientError` / `FatalSourceError` to stop."""
+        ...

@@ -1,0 +1,308 @@
+"""The collector runtime: claim due sources, poll them, commit each page with its cursor.
+
+- Each batch and the cursor covering it are one transaction (`storage.write.write_batch`).
+- A failing source backs off on its own (exponential with jitter, or the server's Retry-After),
+  so one bad instance never stops the others.
+- On PostgreSQL, several `groundswell collect --loop` workers share the sources through leases
+  claimed with `SELECT ... FOR UPDATE SKIP LOCKED`; every batch renews the lease and is refused
+  if the lease was lost, so exactly one worker polls a source at a time.
+- Every poll is recorded in `collector_run` (fetched, new, updated, skipped, errors, duration).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+
+from collectors.base import (
+    Collector,
+    CollectorContext,
+    FatalSourceError,
+    SourceState,
+    TransientError,
+)
+from storage.catalog import load_rules
+from storage.engine import write_tx
+from storage.models import CollectorRun, Source
+from storage.write import LeaseLost, WriteResult, write_batch
+
+log = logging.getLogger("groundswell.collect")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10_000}"
+
+
+def backoff_delay(
+    failures: int,
+    *,
+    base_s: float,
+    max_s: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait after `failures` consecutive failures (1 = the first).
+
+    Exponential with full jitter between 50% and 100% of the step, capped at `max_s`; a
+    server's Retry-After is a floor, never shortened by jitter.
+    """
+    rng = rng or random.Random()
+    step = min(max_s, base_s * (2 ** max(0, failures - 1)))
+    delay = step * (0.5 + rng.random() / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, max(max_s, retry_after or 0.0))
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    source_key: str
+    outcome: str  # ok | transient | fatal | error | lease_lost
+    result: WriteResult = field(default_factory=WriteResult)
+    batches: int = 0
+    fetched: int = 0
+    error: str | None = None
+
+
+class Runner:
+    """Schedules and runs sources against one store."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        context: CollectorContext,
+        collectors: Mapping[str, Collector],
+        *,
+        worker_id: str | None = None,
+        lease_s: int = 300,
+        backoff_base_s: float = 30.0,
+        max_backoff_s: float = 3600.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.context = context
+        self.collectors = dict(collectors)
+        self.worker_id = worker_id or default_worker_id()
+        self.lease_s = lease_s
+        self.backoff_base_s = backoff_base_s
+        self.max_backoff_s = max_backoff_s
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    # -- leases -------------------------------------------------------------------------
+
+    def claim(self, limit: int = 10, *, only_due: bool = True) -> list[SourceState]:
+        """Lease up to `limit` sources that are due and not leased by a live worker."""
+        table: Any = Source.__table__
+        now = self.clock()
+        until = now + timedelta(seconds=self.lease_s)
+        platforms = list(self.collectors)
+        with write_tx(self.engine) as conn:
+            q = (
+                select(table.c.id)
+                .where(
+                    table.c.enabled.is_(True),
+                    table.c.platform.in_(platforms),
+                    table.c.status.notin_(("fatal", "needs_token")),
+                    or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+                )
+                .order_by(table.c.next_due_at.asc().nulls_first(), table.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            if only_due:
+                q = q.where(or_(table.c.next_due_at.is_(None), table.c.next_due_at <= now))
+            ids = [r[0] for r in conn.execute(q)]
+            if not ids:
+                return []
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_(ids))
+                .values(lease_owner=self.worker_id, lease_until=until)
+            )
+            rows = conn.execute(select(table).where(table.c.id.in_(ids)).order_by(table.c.id))
+            return [
+                SourceState(
+                    id=r.id, key=r.key, platform=r.platform, kind=r.kind, target=r.target or {},
+                    cursor=r.cursor, etag=r.etag, last_modified=r.last_modified,
+                )
+                for r in rows
+            ]
+
+    def _renew(self, conn: Any, source_id: int) -> None:
+        table: Any = Source.__table__
+        until = self.clock() + timedelta(seconds=self.lease_s)
+        res = conn.execute(
+            update(table)
+            .where(table.c.id == source_id, table.c.lease_owner == self.worker_id)
+            .values(lease_until=until)
+        )
+        if res.rowcount == 0:
+            raise LeaseLost(f"source {source_id}: lease lost to another worker")
+
+    # -- running ------------------------------------------------------------------------
+
+    def run_source(self, state: SourceState) -> RunOutcome:
+        """Poll one claimed source to the end of its pages (or its first error)."""
+        outcome = RunOutcome(source_key=state.key, outcome="ok")
+        started = self.clock()
+        t0 = time.monotonic()
+        run_id = self._start_run(state, started)
+        collector = self.collectors.get(state.platform)
+        status, delay, error_kind = "ok", None, None
+        try:
+            if collector is None:
+                raise FatalSourceError(f"no collector for platform {state.platform!r}")
+            with self.engine.connect() as conn:
+                rules = load_rules(conn)
+            self.context.rules = rules
+            for batch in collector.poll(state):
+                with write_tx(self.engine) as conn:
+                    self._renew(conn, state.id)
+                    res = write_batch(
+                        conn, batch, rules, source_id=state.id, lease_owner=self.worker_id
+                    )
+                outcome.result.add(res)
+                outcome.batches += 1
+                outcome.fetched += batch.fetched or (len(batch.mentions) + len(batch.skipped))
+                if batch.cursor is not None:
+                    state.cursor = batch.cursor
+                if batch.etag is not None:
+                    state.etag = batch.etag
+                if batch.last_modified is not None:
+                    state.last_modified = batch.last_modified
+        except TransientError as exc:
+            outcome.outcome, outcome.error = "transient", str(exc)
+            status, error_kind = "backoff", "transient"
+            delay = exc.retry_after
+            log.warning("source %s: transient error, will retry: %s", state.key, exc)
+        except FatalSourceError as exc:
+            outcome.outcome, outcome.error = "fatal", str(exc)
+            status, error_kind = exc.status, "fatal"
+            log.error("source %s: %s (not retried until the config changes)", state.key, exc)
+        except LeaseLost as exc:
+            outcome.outcome, outcome.error = "lease_lost", str(exc)
+            log.warning("source %s: %s", state.key, exc)
+            self._finish_run(run_id, outcome, t0)
+            return outcome
+        except Exception as exc:  # a bug or an unexpected reply: keep the other sources going
+            outcome.outcome, outcome.error = "error", f"{type(exc).__name__}: {exc}"
+            status, error_kind = "backoff", "transient"
+            log.exception("source %s: unexpected error", state.key)
+        self._finish_source(state, status, error_kind, outcome.error, delay)
+        self._finish_run(run_id, outcome, t0)
+        return outcome
+
+    def run_once(self, *, only_due: bool = False, limit: int = 1000) -> list[RunOutcome]:
+        """One pass: every enabled source not leased by another worker (or only the due ones)."""
+        return [self.run_source(state) for state in self.claim(limit=limit, only_due=only_due)]
+
+    def run_loop(self, stop: threading.Event, *, idle_sleep_s: float = 1.0,
+                 on_outcome: Callable[[RunOutcome], None] | None = None) -> None:
+        """Poll due sources until `stop` is set."""
+        while not stop.is_set():
+            claimed = self.claim(limit=5, only_due=True)
+            for state in claimed:
+                if stop.is_set():
+                    self._release(state.id)
+                    break
+                out = self.run_source(state)
+                if on_outcome:
+                    on_outcome(out)
+            if not claimed:
+                stop.wait(idle_sleep_s)
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    def _start_run(self, state: SourceState, started: datetime) -> int:
+        table: Any = CollectorRun.__table__
+        with write_tx(self.engine) as conn:
+            res = conn.execute(
+                table.insert().values(
+                    source_id=state.id, worker=self.worker_id, started_at=started,
+                    outcome="running", skip_reasons={},
+                )
+            )
+            return int(res.inserted_primary_key[0])
+
+    def _finish_run(self, run_id: int, outcome: RunOutcome, t0: float) -> None:
+        table: Any = CollectorRun.__table__
+        r = outcome.result
+        with write_tx(self.engine) as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.id == run_id)
+                .values(
+                    finished_at=self.clock(),
+                    batches=outcome.batches,
+                    fetched=outcome.fetched,
+                    new=r.new,
+                    updated=r.updated,
+                    skipped=r.skipped,
+                    errors=0 if outcome.outcome == "ok" else 1,
+                    outcome=outcome.outcome,
+                    error=outcome.error,
+                    skip_reasons=dict(r.skip_reasons),
+                    duration_ms=int((time.monotonic() - t0) * 1000),
+                )
+            )
+
+    def _finish_source(
+        self, state: SourceState, status: str, error_kind: str | None, error: str | None,
+        retry_after: float | None,
+    ) -> None:
+        table: Any = Source.__table__
+        now = self.clock()
+        with write_tx(self.engine) as conn:
+            row = conn.execute(
+                select(table.c.interval_s, table.c.consecutive_failures).where(
+                    table.c.id == state.id
+                )
+            ).one()
+            values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "status": status}
+            if error_kind is None:
+                values.update(
+                    consecutive_failures=0,
+                    last_success_at=now,
+                    next_due_at=now + timedelta(seconds=row.interval_s),
+                )
+            else:
+                failures = (row.consecutive_failures or 0) + 1
+                delay = backoff_delay(
+                    failures,
+                    base_s=min(self.backoff_base_s, row.interval_s),
+                    max_s=self.max_backoff_s,
+                    retry_after=retry_after,
+                    rng=self.rng,
+                )
+                values.update(
+                    consecutive_failures=failures,
+                    last_error=error,
+                    last_error_at=now,
+                    next_due_at=now + timedelta(seconds=delay),
+                )
+            conn.execute(
+                update(table)
+                .where(table.c.id == state.id, table.c.lease_owner == self.worker_id)
+                .values(**values)
+            )
+
+    def _release(self, source_id: int) -> None:
+        table: Any = Source.__table__
+        with write_tx(self.engine) as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.id == source_id, table.c.lease_owner == self.worker_id)
+                .values(lease_owner=None, lease_until=None)
+            )

@@ -1,0 +1,256 @@
+"""The `groundswell` command line (typer + rich).
+
+Every failure a user can cause (bad config, bad store URL, unreachable database) is one line
+naming the input at fault and what to do, with a non-zero exit code, never a traceback:
+exit 2 for configuration, 1 for everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from groundswell import __version__
+from groundswell.config import ConfigError, Settings, load_settings
+from storage.engine import StoreConfigError, describe_url, make_engine, resolve_db_url
+
+app = typer.Typer(
+    name="groundswell",
+    help="Collect a movement's conversation from Bluesky, Mastodon, blogs and pingbacks, "
+    "and show how it spreads.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config (default: groundswell.toml, "
+                 "config/groundswell.toml or $GROUNDSWELL_CONFIG)"),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="store URL (default: $GROUNDSWELL_DB_URL, the config's "
+                 "[store].url, else sqlite:///groundswell.db)"),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_config(path: Path | None) -> Settings:
+    try:
+        settings, _ = load_settings(path)
+    except ConfigError as exc:
+        console.print(f"[bold red]config error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    return settings
+
+
+def store_url(db: str | None, settings: Settings) -> str:
+    return db or os.environ.get("GROUNDSWELL_DB_URL") or settings.store.url or resolve_db_url()
+
+
+def open_store(db: str | None, settings: Settings, *, migrate: bool = True) -> Engine:
+    """An engine on an up-to-date store, or a one-line error naming the URL."""
+    from storage import migrate as migrations
+
+    url = store_url(db, settings)
+    try:
+        engine = make_engine(url)
+        if migrate:
+            migrations.upgrade(engine)
+        else:
+            with engine.connect():
+                pass
+    except StoreConfigError as exc:
+        fail(str(exc), 2)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        fail(f"cannot open store {describe_url(url)}: {reason}. Check the URL and that the "
+             "database server is running.")
+    except SQLAlchemyError as exc:
+        fail(f"store {describe_url(url)}: {type(exc).__name__}: {exc}")
+    return engine
+
+
+def sync_config(engine: Engine, settings: Settings) -> dict[str, int]:
+    from collectors.registry import source_specs
+    from storage.catalog import sync_sources, upsert_event, upsert_movement
+    from storage.engine import write_tx
+
+    with write_tx(engine) as conn:
+        ids = {m.slug: upsert_movement(conn, m) for m in settings.movements}
+        for ev in settings.events:
+            upsert_event(conn, ev, ids)
+        sync_sources(conn, source_specs(settings))
+    return ids
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+    )
+    for noisy in ("httpx", "httpcore", "urllib3", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def init(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Create or upgrade the store, and load movements, events and sources from the config."""
+    settings = load_config(config)
+    engine = open_store(db, settings)
+    sync_config(engine, settings)
+    out.print(f"store ready: {describe_url(str(engine.url))}")
+
+
+@app.command()
+def collect(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="poll every source once, then exit")] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="poll due sources until stopped")] = False,
+    worker_id: Annotated[str | None, typer.Option(help="name of this worker (leases)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Poll the configured sources into the store."""
+    from collectors.base import CollectorContext
+    from collectors.registry import build_collectors
+    from collectors.runner import Runner
+
+    if once == loop:
+        fail("choose exactly one of --once or --loop", 2)
+    _setup_logging(verbose)
+    settings = load_config(config)
+    if not settings.has_sources:
+        fail("the config lists no sources ([mastodon], [bluesky] or [blogs]); "
+             "see config/example.toml, or run `groundswell demo` for offline data", 2)
+    engine = open_store(db, settings)
+    sync_config(engine, settings)
+    context = CollectorContext(settings=settings, engine=engine)
+    runner = Runner(
+        engine, context, build_collectors(context), worker_id=worker_id,
+        lease_s=settings.collect.lease_s, max_backoff_s=settings.collect.max_backoff_s,
+    )
+    if once:
+        _collect_once(runner)
+        return
+    stop = threading.Event()
+
+    def _stop(*_: Any) -> None:
+        console.print("stopping after the current batch...")
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    console.print(f"collecting as worker {runner.worker_id}; Ctrl-C to stop")
+    runner.run_loop(stop, on_outcome=_print_outcome)
+
+
+def _print_outcome(o: Any) -> None:
+    colour = {"ok": "green", "transient": "yellow"}.get(o.outcome, "red")
+    console.print(
+        f"[{colour}]{o.outcome:>9}[/] {o.source_key}: {o.fetched} fetched, {o.result.new} new, "
+        f"{o.result.updated} updated, {o.result.skipped} skipped"
+        + (f" — {o.error}" if o.error else ""),
+        highlight=False,
+    )
+
+
+def _collect_once(runner: Any) -> None:
+    from rich.progress import Progress
+
+    states = runner.claim(limit=10_000, only_due=False)
+    failures = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("polling sources", total=len(states))
+        for state in states:
+            progress.update(task, description=f"polling {state.key}")
+            o = runner.run_source(state)
+            failures += o.outcome != "ok"
+            _print_outcome(o)
+            progress.advance(task)
+    console.print(f"{len(states)} sources polled, {failures} with errors")
+    if states and failures == len(states):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Sources, cursors, last errors and counts."""
+    from storage.status import source_status, store_counts
+
+    settings = load_config(config)
+    engine = open_store(db, settings)
+    with engine.connect() as conn:
+        counts = store_counts(conn)
+        sources = source_status(conn)
+    if as_json:
+        out.print_json(json.dumps({"store": describe_url(str(engine.url)), "counts": counts,
+                                   "sources": sources}, default=str))
+        return
+    out.print(f"store: {describe_url(str(engine.url))}")
+    out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()))
+    table = Table(title="sources", show_lines=False)
+    for col in ("source", "status", "cursor", "last success", "last run", "last error"):
+        table.add_column(col, overflow="fold")
+    for s in sources:
+        run = s["last_run"]
+        run_txt = "-" if run is None else (
+            f"{run['outcome']}: {run['fetched']} fetched, {run['new']} new, "
+            f"{run['skipped']} skipped"
+        )
+        problems = "; ".join(s["problems"])
+        table.add_row(
+            s["key"] + ("" if s["enabled"] else " (disabled)"),
+            s["status"],
+            json.dumps(s["cursor"])[:60] if s["cursor"] else "-",
+            s["last_success_at"] or "never",
+            run_txt,
+            (s["last_error"] or "") + (f" [{problems}]" if problems else ""),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

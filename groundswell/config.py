@@ -1,0 +1,240 @@
+"""The one TOML configuration file, validated (DESIGN.md sections 1-2).
+
+Errors name the file, the key and the fix; the CLI turns `ConfigError` into exit code 2.
+Secrets never live here: a source names the *environment variable* that holds its token.
+Platform sections are defined next to their collectors (`collectors/<platform>/settings.py`)
+so each collector owns the shape of its own settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from collectors.blogs.settings import BlogsSettings
+from collectors.bluesky.settings import BlueskySettings
+from collectors.mastodon.settings import MastodonSettings
+from groundswell.matching import normalise_hashtag, normalise_url
+
+ENV_CONFIG = "GROUNDSWELL_CONFIG"
+DEFAULT_CONFIG_PATHS = ("groundswell.toml", "config/groundswell.toml")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the person who has to fix the file."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class StoreSettings(_Strict):
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; GROUNDSWELL_DB_URL or --db override it. "
+        "Default: sqlite:///groundswell.db",
+    )
+
+
+class MovementSettings(_Strict):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
+    name: str = Field(min_length=1, max_length=200)
+    hashtags: list[str] = Field(default_factory=list)
+    terms: list[str] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        out = []
+        for tag in v:
+            t = tag.strip().lstrip("#")
+            if not t or not normalise_hashtag(t):
+                raise ValueError(f"hashtag {tag!r} is empty; write it like 'NHSCitizen'")
+            if any(ch.isspace() for ch in t):
+                raise ValueError(f"hashtag {tag!r} contains a space; hashtags are one word")
+            out.append(t)
+        return out
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if normalise_url(url) is None:
+                raise ValueError(f"{url!r} is not an absolute http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _something_to_track(self) -> MovementSettings:
+        if not (self.hashtags or self.terms or self.urls):
+            raise ValueError("a movement needs at least one of hashtags, terms or urls")
+        return self
+
+
+class EventSettings(_Strict):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,119}$")
+    name: str = Field(min_length=1, max_length=300)
+    movement: str | None = None
+    starts: datetime
+    ends: datetime
+    timezone: str = "UTC"
+    hashtags: list[str] = Field(default_factory=list)
+    place: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name like 'Europe/London'") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> EventSettings:
+        zone = ZoneInfo(self.timezone)
+        if self.starts.tzinfo is None:
+            self.starts = self.starts.replace(tzinfo=zone)
+        if self.ends.tzinfo is None:
+            self.ends = self.ends.replace(tzinfo=zone)
+        if self.ends <= self.starts:
+            raise ValueError("ends must be after starts")
+        return self
+
+
+class CollectSettings(_Strict):
+    default_interval_s: int = Field(default=60, ge=5, le=86_400)
+    backfill_days: int = Field(default=7, ge=0, le=3650)
+    max_backoff_s: int = Field(default=3600, ge=10, le=86_400)
+    lease_s: int = Field(default=300, ge=10, le=3600)
+    retention_days: int | None = Field(default=None, ge=1)
+
+
+class WallSettings(_Strict):
+    title: str = "Join the conversation"
+    hashtag: str | None = None
+    where_to_post: str | None = None
+    moderation: str = Field(default="post", pattern=r"^(post|pre)$")
+    refresh_s: int = Field(default=3, ge=1, le=120)
+    show_handles: bool = True
+    first_names_only: bool = False
+    mask_personal_data: bool = True
+    max_cards: int = Field(default=24, ge=1, le=200)
+
+
+class EthicsSettings(_Strict):
+    discoverable_false_is_opt_out: bool = True
+
+
+class ReceiverSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    public_url: str | None = None
+    owned_sites: list[str] = Field(default_factory=list)
+    movement: str | None = None
+    allow_private_addresses: bool = False
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    fetch_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    movements: list[MovementSettings] = Field(default_factory=list)
+    events: list[EventSettings] = Field(default_factory=list)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
+    blogs: BlogsSettings = Field(default_factory=BlogsSettings)
+    receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
+    wall: WallSettings = Field(default_factory=WallSettings)
+    ethics: EthicsSettings = Field(default_factory=EthicsSettings)
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        slugs = [m.slug for m in self.movements]
+        dupes = {s for s in slugs if slugs.count(s) > 1}
+        if dupes:
+            raise ValueError(f"movement slugs must be unique; repeated: {sorted(dupes)}")
+        for i, ev in enumerate(self.events):
+            if ev.movement is not None and ev.movement not in slugs:
+                raise ValueError(
+                    f"events[{i}].movement {ev.movement!r} names no movement; "
+                    f"known: {slugs or 'none'}"
+                )
+        return self
+
+    @property
+    def has_sources(self) -> bool:
+        return bool(self.mastodon.instances or self.bluesky.queries or self.blogs.feeds
+                    or self.blogs.tracked_posts)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def parse_settings(data: dict[str, Any], *, origin: str = "<config>") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = _loc(tuple(err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key; check the spelling against config/example.toml"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            lines.append(f"{origin}: {key}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None]:
+    """Load and validate the config; no file at all means an empty (demo-ready) config."""
+    candidate: Path | None = None
+    if path is not None:
+        candidate = Path(path)
+        if not candidate.is_file():
+            raise ConfigError(f"{candidate}: no such config file; copy config/example.toml")
+    elif os.environ.get(ENV_CONFIG):
+        candidate = Path(os.environ[ENV_CONFIG])
+        if not candidate.is_file():
+            raise ConfigError(f"{candidate} (from ${ENV_CONFIG}): no such config file")
+    else:
+        for p in DEFAULT_CONFIG_PATHS:
+            if Path(p).is_file():
+                candidate = Path(p)
+                break
+    if candidate is None:
+        return Settings(), None
+    try:
+        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{candidate}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{candidate}: cannot read: {exc}") from None
+    return parse_settings(data, origin=str(candidate)), candidate
+
+
+def secret_from_env(var: str | None, *, what: str) -> str | None:
+    """Read a secret named in the config from the environment (never from the file)."""
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if value is None or not value.strip():
+        return None
+    return value.strip()

@@ -1,0 +1,87 @@
+"""What `groundswell status` and the dashboard's health panel show: sources, cursors, errors,
+counts. Small aggregate queries only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from storage.models import Account, Amplification, CollectorRun, Mention, Movement, Source
+
+
+def _t(model: Any) -> Any:
+    return model.__table__
+
+
+def store_counts(conn: Connection) -> dict[str, int]:
+    counts = {}
+    for name, model in (
+        ("movements", Movement),
+        ("mentions", Mention),
+        ("accounts", Account),
+        ("amplifications", Amplification),
+        ("sources", Source),
+    ):
+        counts[name] = int(conn.execute(select(func.count()).select_from(_t(model))).scalar() or 0)
+    m = _t(Mention)
+    counts["tombstones"] = int(
+        conn.execute(select(func.count()).where(m.c.deleted_at.is_not(None))).scalar() or 0
+    )
+    return counts
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def source_status(conn: Connection) -> list[dict[str, Any]]:
+    """One row per source with its last run's figures."""
+    s = _t(Source)
+    r = _t(CollectorRun)
+    last_run = (
+        select(r.c.source_id, func.max(r.c.id).label("run_id")).group_by(r.c.source_id).subquery()
+    )
+    q = (
+        select(s, r.c.fetched, r.c.new, r.c.updated, r.c.skipped, r.c.outcome, r.c.started_at,
+               r.c.duration_ms, r.c.skip_reasons)
+        .select_from(s.outerjoin(last_run, last_run.c.source_id == s.c.id).outerjoin(
+            r, r.c.id == last_run.c.run_id))
+        .order_by(s.c.platform, s.c.key)
+    )
+    out = []
+    for row in conn.execute(q):
+        out.append(
+            {
+                "key": row.key,
+                "platform": row.platform,
+                "kind": row.kind,
+                "enabled": bool(row.enabled),
+                "status": row.status,
+                "cursor": row.cursor,
+                "etag": row.etag,
+                "last_modified": row.last_modified,
+                "last_success_at": _iso(row.last_success_at),
+                "last_error": row.last_error,
+                "last_error_at": _iso(row.last_error_at),
+                "problems": row.problems or [],
+                "consecutive_failures": row.consecutive_failures,
+                "next_due_at": _iso(row.next_due_at),
+                "lease_owner": row.lease_owner,
+                "budget": row.budget,
+                "last_run": None
+                if row.outcome is None
+                else {
+                    "outcome": row.outcome,
+                    "started_at": _iso(row.started_at),
+                    "fetched": row.fetched,
+                    "new": row.new,
+                    "updated": row.updated,
+                    "skipped": row.skipped,
+                    "skip_reasons": row.skip_reasons or {},
+                    "duration_ms": row.duration_ms,
+                },
+            }
+        )
+    return out

@@ -1,0 +1,463 @@
+"""The bulk write path: one `Batch` (a page and the cursor covering it) in one transaction.
+
+Every collector, the receiver and the demo go through `write_batch`. It is SQLAlchemy Core
+`INSERT ... ON CONFLICT` with executemany on both dialects (DESIGN.md section 3), never one ORM
+object per row:
+
+- accounts and mentions are upserted on their stable ids: counters and edits update in place,
+  tombstones stay tombstones, known opt-out flags are never overwritten by "unknown";
+- matches are inserted with `ON CONFLICT DO NOTHING RETURNING`, so exactly the matches that are
+  new in this transaction bump the rollups (hourly volume, per-movement authors). That is what
+  keeps replays, overlapping instances and concurrent workers from counting anything twice;
+- the source's cursor (and ETag / Last-Modified) is updated in the same transaction, guarded by
+  the worker's lease, so a killed worker loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from groundswell.matching import MovementRule, match_post
+from storage.models import (
+    Account,
+    Amplification,
+    Mention,
+    MentionMatch,
+    MentionPayload,
+    MentionSeen,
+    MovementAuthor,
+    RollupHourly,
+    Source,
+)
+from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
+
+_CHUNK = 500  # ids per IN (...) list
+
+
+class LeaseLost(RuntimeError):
+    """Another worker owns this source now; this worker's batch is rolled back."""
+
+
+@dataclass(slots=True)
+class WriteResult:
+    new: int = 0
+    updated: int = 0
+    unmatched: int = 0
+    tombstoned: int = 0
+    new_matches: int = 0
+    edges: int = 0
+    skipped: int = 0
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: WriteResult) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unmatched += other.unmatched
+        self.tombstoned += other.tombstoned
+        self.new_matches += other.new_matches
+        self.edges += other.edges
+        self.skipped += other.skipped
+        self.skip_reasons.update(other.skip_reasons)
+
+
+def _t(model: Any) -> Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _greatest(conn: Connection, a: Any, b: Any) -> Any:
+    # SQLite's two-argument max() is scalar; PostgreSQL spells it GREATEST.
+    if conn.dialect.name == "postgresql":
+        return func.greatest(a, b)
+    return func.max(a, b)
+
+
+def _least(conn: Connection, a: Any, b: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        return func.least(a, b)
+    return func.min(a, b)
+
+
+def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "id": account_id(a.platform, a.native_id),
+        "platform": a.platform,
+        "native_id": a.native_id,
+        "handle": a.handle,
+        "display_name": a.display_name,
+        "url": a.url,
+        "instance": a.instance,
+        "avatar_url": a.avatar_url,
+        "bot": a.bot,
+        "indexable": a.indexable,
+        "discoverable": a.discoverable,
+        "noindex": a.noindex,
+        "no_unauthenticated": a.no_unauthenticated,
+        "first_seen_at": now,
+        "updated_at": now,
+    }
+
+
+def _mention_row(m: MentionRecord, now: datetime) -> dict[str, Any]:
+    ts = int(m.created_at.timestamp())
+    return {
+        "id": mention_id(m.platform, m.native_id),
+        "platform": m.platform,
+        "native_id": m.native_id,
+        "url": m.url,
+        "account_id": m.author.id if m.author else None,
+        "created_at": m.created_at,
+        "created_ts": ts,
+        "created_hour": ts // 3600,
+        "title": m.title,
+        "text": m.text,
+        "html": m.html,
+        "lang": m.lang,
+        "instance": m.instance,
+        "reply_to_id": mention_id(*m.reply_to) if m.reply_to else None,
+        "quote_of_id": mention_id(*m.quote_of) if m.quote_of else None,
+        "like_count": m.like_count,
+        "repost_count": m.repost_count,
+        "reply_count": m.reply_count,
+        "quote_count": m.quote_count,
+        "sensitive": bool(m.sensitive),
+        "spoiler_text": m.spoiler_text,
+        "media": m.media,
+        "links": m.links or None,
+        "hashtags": m.hashtags or None,
+        "first_seen_at": now,
+        "updated_at": now,
+        "edited_at": m.edited_at,
+        "deleted_at": None,
+    }
+
+
+def _existing(conn: Connection, ids: Sequence[int]) -> dict[int, bool]:
+    """id -> is_tombstone, for the ids already in the store."""
+    mention = _t(Mention)
+    found: dict[int, bool] = {}
+    for chunk in _chunks(list(ids)):
+        for row in conn.execute(
+            select(mention.c.id, mention.c.deleted_at).where(mention.c.id.in_(chunk))
+        ):
+            found[row[0]] = row[1] is not None
+    return found
+
+
+def upsert_accounts(conn: Connection, accounts: Iterable[AccountRecord], now: datetime) -> int:
+    rows: dict[int, dict[str, Any]] = {}
+    for a in accounts:
+        row = _account_row(a, now)
+        prev = rows.get(row["id"])
+        if prev is not None:  # keep what an earlier sighting in this batch knew
+            for k, v in row.items():
+                if v is None and prev.get(k) is not None:
+                    row[k] = prev[k]
+        rows[row["id"]] = row
+    if not rows:
+        return 0
+    table = _t(Account)
+    ins = _insert(conn, table)
+    ex = ins.excluded
+    keep = ("handle", "display_name", "url", "instance", "avatar_url", "bot")
+    flags = ("indexable", "discoverable", "noindex", "no_unauthenticated")
+    set_: dict[str, Any] = {k: func.coalesce(ex[k], table.c[k]) for k in keep + flags}
+    set_["updated_at"] = ex.updated_at
+    stmt = ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
+    conn.execute(stmt, list(rows.values()))
+    return len(rows)
+
+
+def write_batch(
+    conn: Connection,
+    batch: Batch,
+    rules: Sequence[MovementRule],
+    *,
+    source_id: int | None = None,
+    lease_owner: str | None = None,
+    now: datetime | None = None,
+) -> WriteResult:
+    """Write `batch` and, when `source_id` is given, its cursor, inside the caller's transaction.
+
+    The caller owns the transaction (`storage.engine.write_tx`): everything here commits or
+    rolls back together. Mentions that match no movement are not stored (counted as
+    `unmatched`); edges and deletions are applied whatever the matches.
+    """
+    now = now or datetime.now(UTC)
+    result = WriteResult()
+    for s in batch.skipped:
+        result.skipped += 1
+        result.skip_reasons[s.reason] += 1
+
+    # Matching first: only matching mentions become rows.
+    mention_rows: dict[int, dict[str, Any]] = {}
+    records: dict[int, MentionRecord] = {}
+    match_rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for m in batch.mentions:
+        matches = match_post(
+            rules, hashtags=m.hashtags, text=_match_text(m), links=m.links, forced=m.movements
+        )
+        if not matches:
+            result.unmatched += 1
+            continue
+        row = _mention_row(m, now)
+        mid = row["id"]
+        mention_rows[mid] = row
+        records[mid] = m
+        for match in matches:
+            match_rows[(match.movement_id, mid)] = {
+                "movement_id": match.movement_id,
+                "mention_id": mid,
+                "via": match.via,
+                "platform": m.platform,
+                "account_id": row["account_id"],
+                "created_ts": row["created_ts"],
+            }
+
+    accounts: list[AccountRecord] = list(batch.accounts)
+    for mid in mention_rows:
+        author = records[mid].author
+        if author is not None:
+            accounts.append(author)
+    for e in batch.edges:
+        accounts.append(e.source)
+        if e.target_account is not None:
+            accounts.append(e.target_account)
+    upsert_accounts(conn, accounts, now)
+
+    if mention_rows:
+        existing = _existing(conn, list(mention_rows))
+        result.new = sum(1 for mid in mention_rows if mid not in existing)
+        result.updated = len(mention_rows) - result.new
+        _upsert_mentions(conn, list(mention_rows.values()))
+        payloads = [
+            {"mention_id": mid, "payload": records[mid].raw, "fetched_at": now}
+            for mid in mention_rows
+            if records[mid].raw is not None and not existing.get(mid, False)
+        ]
+        if payloads:
+            table = _t(MentionPayload)
+            ins = _insert(conn, table)
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[table.c.mention_id],
+                    set_={"payload": ins.excluded.payload, "fetched_at": ins.excluded.fetched_at},
+                ),
+                payloads,
+            )
+        seen = [
+            {"mention_id": mid, "seen_on": records[mid].seen_on, "first_seen_at": now}
+            for mid in mention_rows
+            if records[mid].seen_on
+        ]
+        if seen:
+            conn.execute(_insert(conn, _t(MentionSeen)).on_conflict_do_nothing(), seen)
+
+    if match_rows:
+        result.new_matches = _insert_matches_and_rollups(conn, list(match_rows.values()))
+
+    if batch.edges:
+        result.edges = _insert_edges(conn, batch)
+
+    if batch.deletions:
+        result.tombstoned = tombstone(conn, batch.deletions, now)
+
+    if source_id is not None:
+        save_cursor(conn, source_id, batch, lease_owner=lease_owner)
+    return result
+
+
+def _match_text(m: MentionRecord) -> str | None:
+    if m.title and m.text:
+        return f"{m.title}\n{m.text}"
+    return m.text or m.title
+
+
+def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    table = _t(Mention)
+    ins = _insert(conn, table)
+    ex = ins.excluded
+    set_: dict[str, Any] = {
+        c: _greatest(conn, table.c[c], ex[c])
+        for c in ("like_count", "repost_count", "reply_count", "quote_count")
+    }
+    for c in ("text", "html", "title", "spoiler_text", "media", "links", "hashtags", "lang"):
+        set_[c] = ex[c]
+    set_["sensitive"] = ex.sensitive
+    set_["url"] = func.coalesce(table.c.url, ex.url)
+    set_["edited_at"] = func.coalesce(ex.edited_at, table.c.edited_at)
+    set_["updated_at"] = ex.updated_at
+    stmt = ins.on_conflict_do_update(
+        index_elements=[table.c.id], set_=set_, where=table.c.deleted_at.is_(None)
+    )
+    conn.execute(stmt, rows)
+
+
+def _insert_matches_and_rollups(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    table = _t(MentionMatch)
+    stmt = (
+        _insert(conn, table)
+        .on_conflict_do_nothing(index_elements=[table.c.movement_id, table.c.mention_id])
+        .returning(table.c.movement_id, table.c.mention_id)
+    )
+    inserted = conn.execute(stmt, rows).all()
+    if not inserted:
+        return 0
+    by_key = {(r["movement_id"], r["mention_id"]): r for r in rows}
+    hourly: Counter[tuple[int, str, int]] = Counter()
+    authors: dict[tuple[int, int], list[Any]] = {}
+    for movement_id, mid in inserted:
+        r = by_key[(movement_id, mid)]
+        ts = r["created_ts"]
+        hourly[(movement_id, r["platform"], ts // 3600)] += 1
+        if r["account_id"] is not None:
+            key = (movement_id, r["account_id"])
+            cur = authors.get(key)
+            if cur is None:
+                authors[key] = [r["platform"], ts, ts, 1]
+            else:
+                cur[1] = min(cur[1], ts)
+                cur[2] = max(cur[2], ts)
+                cur[3] += 1
+
+    rt = _t(RollupHourly)
+    ins = _insert(conn, rt)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[rt.c.movement_id, rt.c.platform, rt.c.hour],
+            set_={"mentions": rt.c.mentions + ins.excluded.mentions},
+        ),
+        [
+            {"movement_id": mv, "platform": p, "hour": h, "mentions": n}
+            for (mv, p, h), n in sorted(hourly.items())
+        ],
+    )
+    if authors:
+        at = _t(MovementAuthor)
+        ins = _insert(conn, at)
+        ex = ins.excluded
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[at.c.movement_id, at.c.account_id],
+                set_={
+                    "first_ts": _least(conn, at.c.first_ts, ex.first_ts),
+                    "last_ts": _greatest(conn, at.c.last_ts, ex.last_ts),
+                    "mentions": at.c.mentions + ex.mentions,
+                },
+            ),
+            [
+                {
+                    "movement_id": mv,
+                    "account_id": acc,
+                    "platform": v[0],
+                    "first_ts": v[1],
+                    "last_ts": v[2],
+                    "mentions": v[3],
+                }
+                for (mv, acc), v in sorted(authors.items())
+            ],
+        )
+    return len(inserted)
+
+
+def _insert_edges(conn: Connection, batch: Batch) -> int:
+    rows: dict[int, dict[str, Any]] = {}
+    for e in batch.edges:
+        eid = e.id
+        rows[eid] = {
+            "id": eid,
+            "kind": e.kind,
+            "platform": e.platform,
+            "source_account_id": e.source.id,
+            "target_mention_id": mention_id(*e.target),
+            "target_account_id": e.target_account.id if e.target_account else None,
+            "via_mention_id": mention_id(*e.via) if e.via else None,
+            "created_at": e.created_at,
+            "created_ts": int(e.created_at.timestamp()),
+        }
+    table = _t(Amplification)
+    conn.execute(
+        _insert(conn, table).on_conflict_do_nothing(index_elements=[table.c.id]),
+        list(rows.values()),
+    )
+    return len(rows)
+
+
+def tombstone(conn: Connection, keys: Iterable[tuple[str, str]], now: datetime) -> int:
+    """Honour deletions: purge text, HTML, media and payload; keep what aggregates need."""
+    ids = [mention_id(p, n) for p, n in keys]
+    if not ids:
+        return 0
+    mention = _t(Mention)
+    payload = _t(MentionPayload)
+    count = 0
+    for chunk in _chunks(ids):
+        res = conn.execute(
+            update(mention)
+            .where(mention.c.id.in_(chunk), mention.c.deleted_at.is_(None))
+            .values(
+                deleted_at=now,
+                updated_at=now,
+                text=None,
+                html=None,
+                title=None,
+                spoiler_text=None,
+                media=None,
+                links=None,
+                url=None,
+            )
+        )
+        count += res.rowcount or 0
+        conn.execute(payload.delete().where(payload.c.mention_id.in_(chunk)))
+    return count
+
+
+def save_cursor(
+    conn: Connection, source_id: int, batch: Batch, *, lease_owner: str | None = None
+) -> None:
+    """Store the batch's cursor and validators; refuse if another worker holds the lease."""
+    source = _t(Source)
+    values: dict[str, Any] = {}
+    if batch.cursor is not None:
+        values["cursor"] = batch.cursor
+    if batch.etag is not None:
+        values["etag"] = batch.etag
+    if batch.last_modified is not None:
+        values["last_modified"] = batch.last_modified
+    if batch.problems is not None:
+        values["problems"] = batch.problems
+    if not values:
+        return
+    stmt = update(source).where(source.c.id == bindparam("sid")).values(**values)
+    params: dict[str, Any] = {"sid": source_id}
+    if lease_owner is not None:
+        stmt = stmt.where(
+            (source.c.lease_owner == bindparam("owner")) | source.c.lease_owner.is_(None)
+        )
+        params["owner"] = lease_owner
+    res = conn.execute(stmt, params)
+    if res.rowcount == 0:
+        raise LeaseLost(f"source {source_id}: lease is held by another worker; batch rolled back")
+
+
+def dumps(obj: Any) -> str:
+    """JSON for payload columns written outside SQLAlchemy's JSON type (benchmarks)."""
+    return json.dumps(obj, separators=(",", ":"), default=str)

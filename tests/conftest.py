@@ -1,0 +1,111 @@
+"""Shared fixtures: a migrated store on SQLite and on the real PostgreSQL server.
+
+PostgreSQL tests run in a database created for this test session (`gs_test_<random>`) and
+dropped at the end, so parallel runs (several developers, CI) never share tables. Set
+GROUNDSWELL_TEST_PG_URL to point elsewhere. Outside CI a missing server skips the PostgreSQL
+half with a message; in CI (CI=true) it is an error, because the suite must cover both.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, text
+
+from storage.engine import make_engine, write_tx
+from storage.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "GROUNDSWELL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+TABLES = (
+    "wall_moderation", "collector_run", "movement_author", "rollup_hourly", "amplification",
+    "mention_seen", "mention_match", "mention_payload", "mention", "account", "source", "event",
+    "movement",
+)
+
+
+def _pg_available() -> str | None:
+    import psycopg
+
+    url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    import psycopg
+
+    problem = _pg_available()
+    if problem:
+        msg = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {problem}"
+        if IN_CI:
+            pytest.fail(msg + " (CI must test PostgreSQL; .ci/run starts it)")
+        pytest.skip(msg)
+    name = f"gs_test_{secrets.token_hex(4)}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _truncate(engine: Engine) -> None:
+    with write_tx(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in TABLES:
+                conn.execute(text(f"DELETE FROM {t}"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Engine]:
+    """A migrated, empty store; every test using it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("store") / "gs.db"
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+    else:
+        engine = make_engine(request.getfixturevalue("pg_url"))
+        _truncate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'gs.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    _truncate(engine)
+    yield engine
+    engine.dispose()
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
