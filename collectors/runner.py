@@ -134,8 +134,14 @@ class Runner:
             rows = conn.execute(select(table).where(table.c.id.in_(ids)).order_by(table.c.id))
             return [
                 SourceState(
-                    id=r.id, key=r.key, platform=r.platform, kind=r.kind, target=r.target or {},
-                    cursor=r.cursor, etag=r.etag, last_modified=r.last_modified,
+                    id=r.id,
+                    key=r.key,
+                    platform=r.platform,
+                    kind=r.kind,
+                    target=r.target or {},
+                    cursor=r.cursor,
+                    etag=r.etag,
+                    last_modified=r.last_modified,
                 )
                 for r in rows
             ]
@@ -208,8 +214,13 @@ class Runner:
         """One pass: every enabled source not leased by another worker (or only the due ones)."""
         return [self.run_source(state) for state in self.claim(limit=limit, only_due=only_due)]
 
-    def run_loop(self, stop: threading.Event, *, idle_sleep_s: float = 1.0,
-                 on_outcome: Callable[[RunOutcome], None] | None = None) -> None:
+    def run_loop(
+        self,
+        stop: threading.Event,
+        *,
+        idle_sleep_s: float = 1.0,
+        on_outcome: Callable[[RunOutcome], None] | None = None,
+    ) -> None:
         """Poll due sources until `stop` is set."""
         while not stop.is_set():
             claimed = self.claim(limit=5, only_due=True)
@@ -230,8 +241,11 @@ class Runner:
         with write_tx(self.engine) as conn:
             res = conn.execute(
                 table.insert().values(
-                    source_id=state.id, worker=self.worker_id, started_at=started,
-                    outcome="running", skip_reasons={},
+                    source_id=state.id,
+                    worker=self.worker_id,
+                    started_at=started,
+                    outcome="running",
+                    skip_reasons={},
                 )
             )
             return int(res.inserted_primary_key[0])
@@ -259,7 +273,11 @@ class Runner:
             )
 
     def _finish_source(
-        self, state: SourceState, status: str, error_kind: str | None, error: str | None,
+        self,
+        state: SourceState,
+        status: str,
+        error_kind: str | None,
+        error: str | None,
         retry_after: float | None,
     ) -> None:
         table: Any = Source.__table__

@@ -39,13 +39,20 @@ out = Console()
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML config (default: groundswell.toml, "
-                 "config/groundswell.toml or $GROUNDSWELL_CONFIG)"),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML config (default: groundswell.toml, "
+        "config/groundswell.toml or $GROUNDSWELL_CONFIG)",
+    ),
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="store URL (default: $GROUNDSWELL_DB_URL, the config's "
-                 "[store].url, else sqlite:///groundswell.db)"),
+    typer.Option(
+        "--db",
+        help="store URL (default: $GROUNDSWELL_DB_URL, the config's "
+        "[store].url, else sqlite:///groundswell.db)",
+    ),
 ]
 
 
@@ -83,8 +90,10 @@ def open_store(db: str | None, settings: Settings, *, migrate: bool = True) -> E
         fail(str(exc), 2)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        fail(f"cannot open store {describe_url(url)}: {reason}. Check the URL and that the "
-             "database server is running.")
+        fail(
+            f"cannot open store {describe_url(url)}: {reason}. Check the URL and that the "
+            "database server is running."
+        )
     except SQLAlchemyError as exc:
         fail(f"store {describe_url(url)}: {type(exc).__name__}: {exc}")
     return engine
@@ -152,14 +161,21 @@ def collect(
     _setup_logging(verbose)
     settings = load_config(config)
     if not settings.has_sources:
-        fail("the config lists no sources ([mastodon], [bluesky] or [blogs]); "
-             "see config/example.toml, or run `groundswell demo` for offline data", 2)
+        fail(
+            "the config lists no sources ([mastodon], [bluesky] or [blogs]); "
+            "see config/example.toml, or run `groundswell demo` for offline data",
+            2,
+        )
     engine = open_store(db, settings)
     sync_config(engine, settings)
     context = CollectorContext(settings=settings, engine=engine)
     runner = Runner(
-        engine, context, build_collectors(context), worker_id=worker_id,
-        lease_s=settings.collect.lease_s, max_backoff_s=settings.collect.max_backoff_s,
+        engine,
+        context,
+        build_collectors(context),
+        worker_id=worker_id,
+        lease_s=settings.collect.lease_s,
+        max_backoff_s=settings.collect.max_backoff_s,
     )
     if once:
         _collect_once(runner)
@@ -219,8 +235,12 @@ def status(
         counts = store_counts(conn)
         sources = source_status(conn)
     if as_json:
-        out.print_json(json.dumps({"store": describe_url(str(engine.url)), "counts": counts,
-                                   "sources": sources}, default=str))
+        out.print_json(
+            json.dumps(
+                {"store": describe_url(str(engine.url)), "counts": counts, "sources": sources},
+                default=str,
+            )
+        )
         return
     out.print(f"store: {describe_url(str(engine.url))}")
     out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()))
@@ -229,9 +249,13 @@ def status(
         table.add_column(col, overflow="fold")
     for s in sources:
         run = s["last_run"]
-        run_txt = "-" if run is None else (
-            f"{run['outcome']}: {run['fetched']} fetched, {run['new']} new, "
-            f"{run['skipped']} skipped"
+        run_txt = (
+            "-"
+            if run is None
+            else (
+                f"{run['outcome']}: {run['fetched']} fetched, {run['new']} new, "
+                f"{run['skipped']} skipped"
+            )
         )
         problems = "; ".join(s["problems"])
         table.add_row(
@@ -243,6 +267,10 @@ def status(
             (s["last_error"] or "") + (f" [{problems}]" if problems else ""),
         )
     out.print(table)
+
+
+# Area commands register themselves on `app` (one import line each; keep them sorted).
+from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401
 
 
 def main() -> None:

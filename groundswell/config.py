@@ -93,7 +93,9 @@ class EventSettings(_Strict):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name like 'Europe/London'") from exc
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name like 'Europe/London'"
+            ) from exc
         return v
 
     @model_validator(mode="after")
@@ -173,8 +175,12 @@ class Settings(_Strict):
 
     @property
     def has_sources(self) -> bool:
-        return bool(self.mastodon.instances or self.bluesky.queries or self.blogs.feeds
-                    or self.blogs.tracked_posts)
+        return bool(
+            self.mastodon.instances
+            or self.bluesky.queries
+            or self.blogs.feeds
+            or self.blogs.tracked_posts
+        )
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

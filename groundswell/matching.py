@@ -17,8 +17,22 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 # Query parameters that only track the click, never identify the page.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid",
-        "igshid", "yclid", "_hsenc", "_hsmi", "mkt_tok", "ref_src", "ref_url", "s_cid",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ref_src",
+        "ref_url",
+        "s_cid",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
@@ -40,7 +54,9 @@ def normalise_hashtag(tag: str) -> str:
     while tag.startswith(("#", "＃")):
         tag = tag[1:]
     # Zero-width characters are invisible and never part of the tag a person meant.
-    tag = tag.replace("\u200b", "").replace("\u200c", "").replace("\u200d", "").replace("\ufeff", "")
+    tag = (
+        tag.replace("\u200b", "").replace("\u200c", "").replace("\u200d", "").replace("\ufeff", "")
+    )
     return fold(tag)
 
 

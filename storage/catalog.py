@@ -78,8 +78,9 @@ def sync_sources(conn: Connection, specs: Sequence[SourceSpec]) -> dict[str, int
             ids[spec.key] = row.id
         else:
             res = conn.execute(
-                table.insert().values(key=spec.key, status="new", next_due_at=now, problems=[],
-                                      **values)
+                table.insert().values(
+                    key=spec.key, status="new", next_due_at=now, problems=[], **values
+                )
             )
             ids[spec.key] = int(res.inserted_primary_key[0])
     stale = [r.id for k, r in rows.items() if k not in ids and r.enabled]

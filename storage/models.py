@@ -17,7 +17,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.types import BigId, JSONType, UTCDateTime
@@ -187,9 +196,7 @@ class MentionMatch(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("movement.id", ondelete="CASCADE"), primary_key=True)
     )
     mention_id: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("mention.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(BigInteger, ForeignKey("mention.id", ondelete="CASCADE"), primary_key=True)
     )
     via: str = Field(sa_column=Column(String(10), nullable=False))
     platform: str = Field(sa_column=Column(String(20), nullable=False))

@@ -44,10 +44,22 @@ def source_status(conn: Connection) -> list[dict[str, Any]]:
         select(r.c.source_id, func.max(r.c.id).label("run_id")).group_by(r.c.source_id).subquery()
     )
     q = (
-        select(s, r.c.fetched, r.c.new, r.c.updated, r.c.skipped, r.c.outcome, r.c.started_at,
-               r.c.duration_ms, r.c.skip_reasons)
-        .select_from(s.outerjoin(last_run, last_run.c.source_id == s.c.id).outerjoin(
-            r, r.c.id == last_run.c.run_id))
+        select(
+            s,
+            r.c.fetched,
+            r.c.new,
+            r.c.updated,
+            r.c.skipped,
+            r.c.outcome,
+            r.c.started_at,
+            r.c.duration_ms,
+            r.c.skip_reasons,
+        )
+        .select_from(
+            s.outerjoin(last_run, last_run.c.source_id == s.c.id).outerjoin(
+                r, r.c.id == last_run.c.run_id
+            )
+        )
         .order_by(s.c.platform, s.c.key)
     )
     out = []

@@ -25,8 +25,18 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 TABLES = (
-    "wall_moderation", "collector_run", "movement_author", "rollup_hourly", "amplification",
-    "mention_seen", "mention_match", "mention_payload", "mention", "account", "source", "event",
+    "wall_moderation",
+    "collector_run",
+    "movement_author",
+    "rollup_hourly",
+    "amplification",
+    "mention_seen",
+    "mention_match",
+    "mention_payload",
+    "mention",
+    "account",
+    "source",
+    "event",
     "movement",
 )
 
@@ -77,8 +87,9 @@ def _truncate(engine: Engine) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Engine]:
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated, empty store; every test using it runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("store") / "gs.db"

@@ -34,11 +34,20 @@ def account(n: int = 1, platform: str = "mastodon", **kw: Any) -> AccountRecord:
     return AccountRecord(platform=platform, native_id=native, **kw)
 
 
-def mention(n: int = 1, *, platform: str = "mastodon", author: AccountRecord | None = None,
-            created_at: datetime | None = None, text: str = "Pledged today #NHSCitizen",
-            **kw: Any) -> MentionRecord:
-    native = (f"https://example.social/users/u/statuses/{n}" if platform == "mastodon"
-              else f"at://did:plc:user/app.bsky.feed.post/{n}")
+def mention(
+    n: int = 1,
+    *,
+    platform: str = "mastodon",
+    author: AccountRecord | None = None,
+    created_at: datetime | None = None,
+    text: str = "Pledged today #NHSCitizen",
+    **kw: Any,
+) -> MentionRecord:
+    native = (
+        f"https://example.social/users/u/statuses/{n}"
+        if platform == "mastodon"
+        else f"at://did:plc:user/app.bsky.feed.post/{n}"
+    )
     return MentionRecord(
         platform=platform,
         native_id=native,

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from collectors.base import SourceSpec
 from storage.catalog import sync_sources
 from storage.engine import write_tx
 from storage.models import Mention, MentionPayload, RollupHourly, Source
 from storage.records import EdgeRecord
 from storage.write import LeaseLost, write_batch
-from collectors.base import SourceSpec
 from tests.factories import T0, account, batch, mention, movement
 
 
@@ -42,7 +42,9 @@ def test_counters_and_edits_update_in_place(store):
     m = mention(1, like_count=2)
     with write_tx(store) as conn:
         write_batch(conn, batch(m), rules)
-    edited = mention(1, like_count=9, text="Edited: pledged #NHSCitizen", edited_at=T0 + timedelta(hours=1))
+    edited = mention(
+        1, like_count=9, text="Edited: pledged #NHSCitizen", edited_at=T0 + timedelta(hours=1)
+    )
     with write_tx(store) as conn:
         write_batch(conn, batch(edited), rules)
     with store.connect() as conn:
@@ -108,8 +110,13 @@ def test_unknown_opt_out_flags_never_overwrite_known_ones(store):
 def test_edges_are_idempotent(store):
     rules = movement(store)
     m = mention(1)
-    edge = EdgeRecord(kind="boost", platform="mastodon", source=account(5),
-                      target=(m.platform, m.native_id), created_at=T0)
+    edge = EdgeRecord(
+        kind="boost",
+        platform="mastodon",
+        source=account(5),
+        target=(m.platform, m.native_id),
+        created_at=T0,
+    )
     with write_tx(store) as conn:
         write_batch(conn, batch(m, edges=[edge]), rules)
         write_batch(conn, batch(edges=[edge, edge]), rules)
@@ -154,6 +161,7 @@ def test_a_batch_from_a_worker_that_lost_its_lease_is_refused(store):
     with write_tx(store) as conn:
         conn.execute(text("UPDATE source SET lease_owner = 'other-worker'"))
     with pytest.raises(LeaseLost), write_tx(store) as conn:
-        write_batch(conn, batch(mention(1), cursor={"min_id": "9"}), rules, source_id=sid,
-                    lease_owner="me")
+        write_batch(
+            conn, batch(mention(1), cursor={"min_id": "9"}), rules, source_id=sid, lease_owner="me"
+        )
     assert _count(store, "SELECT count(*) FROM mention") == 0

@@ -1,0 +1,29 @@
+"""Streamlit entry point: `groundswell dashboard` runs `streamlit run dashboard/app.py`.
+
+Pages are thin (filters -> a storage query -> a figure built by a pure function in
+`dashboard/figures/`). Each page lives in `dashboard/views/`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts this file's folder on sys.path, not the project root.
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import streamlit as st  # noqa: E402
+
+VIEWS = Path(__file__).parent / "views"
+
+st.set_page_config(page_title="Groundswell", page_icon="🌱", layout="wide")
+
+pages = {
+    "Conversation": [
+        st.Page(str(VIEWS / "overview.py"), title="Overview", icon="📈", default=True,
+                url_path="overview"),
+    ],
+}
+st.navigation(pages).run()
