@@ -22,8 +22,13 @@ st.set_page_config(page_title="Groundswell", page_icon="🌱", layout="wide")
 
 pages = {
     "Conversation": [
-        st.Page(str(VIEWS / "overview.py"), title="Overview", icon="📈", default=True,
-                url_path="overview"),
+        st.Page(
+            str(VIEWS / "overview.py"),
+            title="Overview",
+            icon="📈",
+            default=True,
+            url_path="overview",
+        ),
     ],
 }
 st.navigation(pages).run()

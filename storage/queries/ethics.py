@@ -1,0 +1,73 @@
+"""The opt-out rules of DESIGN.md section 6 as SQL, in one place.
+
+Wall, top-post lists and exports must never show text, handle or media of:
+- an opted-out account: Mastodon `noindex: true`, Mastodon `discoverable: false` (a setting,
+  default on), Bluesky `!no-unauthenticated` self-label; unknown (NULL) is not an opt-out;
+- a mention matched *only* by a free-text term whose author's `indexable` is not true
+  (the full-text search the person did not consent to);
+- a deleted mention (tombstone).
+Such mentions are still counted in aggregates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, false, not_, or_, select, true
+
+from storage.models import Account, Mention, MentionMatch
+
+
+def account_opted_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
+    """SQL truth value: this account opted out (NULL flags count as not opted out)."""
+    a = account if account is not None else Account.__table__
+    clauses = [a.c.noindex.is_(True), a.c.no_unauthenticated.is_(True)]
+    if discoverable_false_is_opt_out:
+        clauses.append(and_(a.c.platform == "mastodon", a.c.discoverable.is_(False)))
+    return or_(*clauses)
+
+
+def mention_displayable(
+    mention: Any = None,
+    account: Any = None,
+    *,
+    movement_id: int | None = None,
+    discoverable_false_is_opt_out: bool = True,
+) -> Any:
+    """SQL truth value: this mention's content may be shown or exported.
+
+    `mention` and `account` are the (possibly aliased) tables in the caller's query; the
+    account must be outer-joined on `mention.account_id`.
+    """
+    m = mention if mention is not None else Mention.__table__
+    a = account if account is not None else Account.__table__
+    mm = MentionMatch.__table__
+    # Matched by something other than a term (hashtag, URL, source) for this movement / any.
+    consented_match = exists(
+        select(mm.c.mention_id).where(
+            mm.c.mention_id == m.c.id,
+            mm.c.via != "term",
+            *([mm.c.movement_id == movement_id] if movement_id is not None else []),
+        )
+    )
+    indexable = a.c.indexable.is_(True)
+    not_mastodon = or_(a.c.platform.is_(None), a.c.platform != "mastodon")
+    return and_(
+        m.c.deleted_at.is_(None),
+        not_(
+            func_coalesce(
+                account_opted_out(a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
+            )
+        ),
+        or_(consented_match, indexable, not_mastodon),
+    )
+
+
+def func_coalesce(expr: Any) -> Any:
+    """NULL-safe truth: a NULL opt-out (unknown account) is not an opt-out."""
+    from sqlalchemy import func
+
+    return func.coalesce(expr, false())
+
+
+__all__ = ["account_opted_out", "mention_displayable", "true"]
