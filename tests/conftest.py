@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from storage.engine import make_engine, write_tx
 from storage.migrate import upgrade
@@ -24,21 +24,6 @@ PG_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-TABLES = (
-    "wall_moderation",
-    "collector_run",
-    "movement_author",
-    "rollup_hourly",
-    "amplification",
-    "mention_seen",
-    "mention_match",
-    "mention_payload",
-    "mention",
-    "account",
-    "source",
-    "event",
-    "movement",
-)
 
 
 def _pg_available() -> str | None:
@@ -78,12 +63,16 @@ def pg_url() -> Iterator[str]:
 
 
 def _truncate(engine: Engine) -> None:
+    """Empty every table the migrations made (whatever areas added), keeping the schema."""
+    tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
     with write_tx(engine) as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
         else:
-            for t in TABLES:
-                conn.execute(text(f"DELETE FROM {t}"))
+            conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
