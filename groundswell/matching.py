@@ -8,11 +8,12 @@ treat a term-only match differently (DESIGN.md section 6).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only track the click, never identify the page.
 TRACKING_PARAMS = frozenset(
@@ -37,34 +38,74 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
 
-# A hashtag as platforms parse it: '#' then letters, digits, underscores, combining marks.
-# Not preceded by a word character or '&' (HTML entities, URL fragments like page#section).
-HASHTAG_RE = re.compile(r"(?<![\w&/])#([^\W_][\w·‌]*|_[\w·‌]+)", re.UNICODE)
+
+def _mark_ranges() -> str:
+    """Every combining mark (Unicode category M*) as a regex class body.
+
+    Python's `\\w` omits combining marks, so '#हिन्दी' would stop at the first vowel sign;
+    platforms (Mastodon's `[[:word:]]`, Bluesky's facets) keep marks inside a tag.
+    """
+    spans: list[tuple[int, int]] = []
+    for lo, hi in ((0x0300, 0x20000), (0xE0100, 0xE01F0)):
+        for cp in range(lo, hi):
+            if unicodedata.category(chr(cp))[0] == "M":
+                if spans and spans[-1][1] == cp - 1:
+                    spans[-1] = (spans[-1][0], cp)
+                else:
+                    spans.append((cp, cp))
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in spans
+    )
+
+
+_MARKS = _mark_ranges()
+# Characters Mastodon allows inside (not at the end of) a tag besides word characters.
+_TAG_SEPARATORS = "·・\u200c"
+# A hashtag as platforms parse it: '#' then word characters, combining marks and separators.
+# Not preceded by a word character, '&' or '/' (HTML entities, URL fragments like page#section).
+HASHTAG_RE = re.compile(
+    rf"(?<![\w{_MARKS}&/])#([\w{_MARKS}{_TAG_SEPARATORS}]+)",
+    re.UNICODE,
+)
 URL_RE = re.compile(r"https?://[^\s<>\"'`\]\[)(]+", re.IGNORECASE)
 _TRAILING_PUNCT = ".,;:!?…'\")]}»›"
+# Apostrophes and single quotes people's keyboards type interchangeably ("citizens’ assembly").
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'"})
+_INVISIBLE = str.maketrans({"\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None})
 
 
 def fold(text: str) -> str:
-    """Unicode NFKC, case-folded: 'ＮＨＳ' and 'nhs', 'Straße' and 'STRASSE' compare equal."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """Unicode NFKC, case-folded: 'ＮＨＳ' and 'nhs', 'Straße' and 'STRASSE' compare equal.
+
+    Typographic apostrophes fold to "'" so a term typed on a phone matches the config's.
+    """
+    return unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
 
 
 def normalise_hashtag(tag: str) -> str:
-    tag = tag.strip()
-    while tag.startswith(("#", "＃")):
+    """The comparable form of a tag: no leading '#', no invisible characters, folded."""
+    tag = unicodedata.normalize("NFKC", tag).strip()
+    while tag.startswith("#"):
         tag = tag[1:]
     # Zero-width characters are invisible and never part of the tag a person meant.
-    tag = (
-        tag.replace("\u200b", "").replace("\u200c", "").replace("\u200d", "").replace("\ufeff", "")
-    )
-    return fold(tag)
+    return fold(tag.translate(_INVISIBLE))
 
 
 def extract_hashtags(text: str | None) -> list[str]:
-    """Hashtags written in plain text, in order, without the '#'."""
+    """Hashtags written in plain text, in order, without the '#'.
+
+    A tag ends with a word character or a mark (trailing separators are punctuation), and
+    needs at least one character that is not '_' or a separator.
+    """
     if not text:
         return []
-    return [m.group(1) for m in HASHTAG_RE.finditer(unicodedata.normalize("NFKC", text))]
+    found = []
+    for m in HASHTAG_RE.finditer(unicodedata.normalize("NFKC", text)):
+        tag = m.group(1).rstrip(_TAG_SEPARATORS)
+        if tag.strip("_" + _TAG_SEPARATORS):
+            found.append(tag)
+    return found
 
 
 def extract_urls(text: str | None) -> list[str]:
@@ -79,36 +120,71 @@ def extract_urls(text: str | None) -> list[str]:
     return found
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+
+
+def _pct(m: re.Match[str]) -> str:
+    ch = chr(int(m.group(1), 16))
+    return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+
+def _normalise_path(path: str) -> str:
+    """RFC 3986 section 6.2.2: one spelling per path (escapes, dot segments, trailing '/')."""
+    path = quote(_PCT_RE.sub(_pct, path), safe=_PATH_SAFE)
+    if "." in path:
+        out: list[str] = []
+        for seg in path.split("/"):
+            if seg == "..":
+                if len(out) > 1:
+                    out.pop()
+            elif seg != ".":
+                out.append(seg)
+        path = "/".join(out)
+    path = path.rstrip("/")
+    return path if path.startswith("/") else "/" + path
+
+
+def _normalise_host(host: str) -> str:
+    host = host.lower().rstrip(".")
+    if ":" in host:  # IPv6 literal: keep the brackets the URL syntax needs
+        return f"[{host}]"
+    if not host.isascii():
+        # 'bücher.example' and 'xn--bcher-kva.example' are the same host.
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
+    return host
+
+
 def normalise_url(url: str) -> str | None:
     """A canonical form for comparing links; None when `url` is not an absolute http(s) URL.
 
-    Scheme and host lower-cased, default ports and `www.`-less hosts left as written (a
-    different host may be a different site), tracking parameters (`utm_*`, `fbclid`, ...)
-    dropped, fragment dropped, trailing slash unified (removed, except for the root).
+    Scheme and host lower-cased (international hosts in their punycode form), default ports
+    dropped, tracking parameters (`utm_*`, `fbclid`, ...) dropped and the rest sorted, fragment
+    dropped, percent-escapes and dot segments normalised, trailing slash unified (removed,
+    except for the root). `www.` and http-vs-https are left as written: a different host or
+    scheme may be a different site.
     """
     try:
         parts = urlsplit(url.strip())
+        port = parts.port
     except ValueError:
         return None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         return None
-    host = parts.hostname.lower().rstrip(".")
-    try:
-        port = parts.port
-    except ValueError:
+    host = _normalise_host(parts.hostname)
+    if not host.strip("[]"):
         return None
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
-    path = parts.path or "/"
-    if len(path) > 1:
-        path = path.rstrip("/") or "/"
-    query = [
+    query = sorted(
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    ]
-    return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
+    )
+    return urlunsplit((scheme, host, _normalise_path(parts.path), urlencode(query), ""))
 
 
 @dataclass(frozen=True, slots=True)
