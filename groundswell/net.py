@@ -1,0 +1,425 @@
+"""A safe HTTP fetcher for every outside URL Groundswell fetches (feeds, blog pages, pingback
+sources, XML-RPC endpoints, re-checks), on httpx.
+
+Why not plain `httpx.get`: the URLs come from feeds, pingbacks and webmentions, i.e. from
+strangers. So every request here
+
+- refuses addresses that are not on the public internet (private, loopback, link-local such as
+  the cloud metadata service, multicast, reserved, unspecified). The check is made on the
+  address actually connected to, inside the connection (a custom httpcore network backend), so
+  DNS rebinding between "check" and "connect" cannot slip past it. Tests allow loopback only
+  (`allow_loopback`), which still refuses a redirect to 10.0.0.1 or 169.254.169.254;
+- follows redirects itself, re-checking scheme and address on every hop, up to a limit;
+- streams the body and stops at `max_bytes` (decoded bytes, so a gzip bomb is caught too), and
+  bounds the whole transfer by a deadline, so a slow-drip server cannot hold a worker;
+- never uses proxies or `.netrc` from the environment (`trust_env=False`);
+- sends a clear User-Agent naming the project;
+- turns every failure into a typed error: `TransientFetchError` (retry later: timeouts,
+  connection errors, 408/425/429/5xx, with Retry-After), `PermanentFetchError` (4xx, blocked
+  address, too large, bad URL) and its subclass `GoneError` (410, "delete what you had").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+DEFAULT_USER_AGENT = (
+    "Groundswell/0.1 (+https://github.com/groundswell/groundswell; feed, pingback and "
+    "webmention reader)"
+)
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+TRANSIENT_CODES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
+
+
+class FetchError(Exception):
+    """Base of every fetch failure; `url` is the URL at fault (after redirects)."""
+
+    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{url}: {message}")
+        self.url = url
+        self.status = status
+
+
+class TransientFetchError(FetchError):
+    """Try again later (timeouts, connection failures, 429, 5xx)."""
+
+    def __init__(
+        self,
+        url: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(url, message, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentFetchError(FetchError):
+    """Retrying will not help until the URL or the server changes (4xx, refused address)."""
+
+
+class GoneError(PermanentFetchError):
+    """410 Gone: the resource was deliberately removed; what was kept from it should go."""
+
+
+class BlockedAddressError(PermanentFetchError):
+    """The URL points at an address Groundswell must not fetch (SSRF guard)."""
+
+
+class TooLargeError(PermanentFetchError):
+    """The body is larger than the configured cap."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """How outside URLs may be fetched. Build one from settings with `policy_from(...)`."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_s: float = 15.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    allow_loopback: bool = False
+    allow_private: bool = False
+
+
+@dataclass(slots=True)
+class FetchResult:
+    url: str  # the final URL, after redirects
+    status: int
+    headers: httpx.Headers
+    content: bytes = b""
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def text(self) -> str:
+        """The body decoded with the charset the server declared (else UTF-8, replacing)."""
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            k, _, v = part.partition("=")
+            if k.strip().lower() == "charset" and v.strip():
+                charset = v.strip().strip('"')
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+
+# -- the address guard ------------------------------------------------------------------------
+
+
+def address_refusal(ip: str, policy: FetchPolicy) -> str | None:
+    """Why `ip` may not be fetched under `policy`, or None when it is a public address."""
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return f"{ip!r} is not an IP address"
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if addr.is_loopback:
+        return None if (policy.allow_loopback or policy.allow_private) else "a loopback address"
+    if policy.allow_private:
+        return None
+    if addr.is_link_local:
+        return "a link-local address"
+    if addr.is_multicast:
+        return "a multicast address"
+    if addr.is_unspecified:
+        return "an unspecified address"
+    if addr.is_reserved:
+        return "a reserved address"
+    if addr.is_private or not addr.is_global:
+        return "a private address"
+    return None
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (a name resolving to nothing is a transient failure)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def check_url(url: str, policy: FetchPolicy) -> str:
+    """Refuse URLs Groundswell must never fetch; returns the URL when it may be tried.
+
+    Raises `BlockedAddressError` for non-http(s) schemes, credentials in the URL and hosts that
+    resolve (any of their addresses) to a refused address. Resolution failures are transient.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BlockedAddressError(url, f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BlockedAddressError(url, "only absolute http(s) URLs are fetched")
+    if parts.username or parts.password:
+        raise BlockedAddressError(url, "URLs with credentials are not fetched")
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolve(parts.hostname, port)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TransientFetchError(url, f"cannot resolve {parts.hostname}: {exc}") from None
+    for ip in addresses:
+        why = address_refusal(ip, policy)
+        if why:
+            raise BlockedAddressError(
+                url, f"{parts.hostname} resolves to {ip}, {why}; refused (SSRF guard)"
+            )
+    return url
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """Resolve, refuse forbidden addresses, then connect to the checked address itself."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
+        self.inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = resolve(host, port)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        last: Exception | None = None
+        for ip in addresses:
+            why = address_refusal(ip, self.policy)
+            if why:
+                raise _Refused(host, ip, why)
+        for ip in addresses:
+            try:
+                return self.inner.connect_tcp(
+                    ip,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"{host}: no address to connect to")
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are never used for outside URLs")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+class _Refused(Exception):
+    def __init__(self, host: str, ip: str, why: str) -> None:
+        super().__init__(f"{host} resolves to {ip}, {why}; refused (SSRF guard)")
+
+
+def guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection goes through the address guard."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=20,
+        max_keepalive_connections=10,
+        keepalive_expiry=5.0,
+        network_backend=_GuardedBackend(policy),
+    )
+    return transport
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+# -- the fetcher --------------------------------------------------------------------------------
+
+
+class Fetcher:
+    """Fetches outside URLs under one `FetchPolicy`; reuse one per worker (keeps connections)."""
+
+    def __init__(self, policy: FetchPolicy | None = None) -> None:
+        self.policy = policy or FetchPolicy()
+        self.client = httpx.Client(
+            transport=guarded_transport(self.policy),
+            timeout=httpx.Timeout(self.policy.timeout_s),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": self.policy.user_agent},
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        """GET `url`, conditionally when validators are given (304 -> `not_modified`, no body)."""
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        if accept:
+            headers["Accept"] = accept
+        return self.request("GET", url, headers=headers, max_bytes=max_bytes)
+
+    def post(
+        self,
+        url: str,
+        *,
+        content: bytes,
+        content_type: str,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        """POST a body (XML-RPC calls). Only 307/308 redirects are followed, keeping the body."""
+        return self.request(
+            "POST",
+            url,
+            headers={"Content-Type": content_type},
+            content=content,
+            max_bytes=max_bytes,
+        )
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        cap = max_bytes or self.policy.max_bytes
+        deadline = time.monotonic() + self.policy.timeout_s * 2
+        redirects: list[str] = []
+        current = url
+        while True:
+            check_url(current, self.policy)
+            status, resp_headers, body = self._one(method, current, headers, content, cap, deadline)
+            if status in REDIRECT_CODES and "location" in resp_headers:
+                if len(redirects) >= self.policy.max_redirects:
+                    raise PermanentFetchError(
+                        current, f"more than {self.policy.max_redirects} redirects", status=status
+                    )
+                if method == "POST" and status not in (307, 308):
+                    raise PermanentFetchError(
+                        current, f"POST answered with a {status} redirect", status=status
+                    )
+                redirects.append(current)
+                current = urljoin(current, resp_headers["location"].strip())
+                continue
+            result = FetchResult(current, status, resp_headers, body, redirects)
+            self._raise_for_status(result)
+            return result
+
+    def _one(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        cap: int,
+        deadline: float,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        try:
+            with self.client.stream(method, url, headers=headers, content=content) as resp:
+                declared = resp.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > cap:
+                    raise TooLargeError(
+                        url,
+                        f"body of {int(declared):,} bytes is over the {cap:,}-byte cap",
+                        status=resp.status_code,
+                    )
+                if resp.status_code in REDIRECT_CODES or resp.status_code == 304:
+                    return resp.status_code, resp.headers, b""
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > cap:
+                        raise TooLargeError(
+                            url, f"body is over the {cap:,}-byte cap", status=resp.status_code
+                        )
+                    if time.monotonic() > deadline:
+                        raise TransientFetchError(
+                            url, f"transfer took longer than {deadline_s(self.policy):.0f} s"
+                        )
+                    chunks.append(chunk)
+                return resp.status_code, resp.headers, b"".join(chunks)
+        except _Refused as exc:
+            raise BlockedAddressError(url, str(exc)) from None
+        except httpx.TimeoutException as exc:
+            raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            # a _Refused raised inside the connection may arrive wrapped
+            cause: BaseException | None = exc
+            while cause is not None:
+                if isinstance(cause, _Refused):
+                    raise BlockedAddressError(url, str(cause)) from None
+                cause = cause.__cause__ or cause.__context__
+            raise TransientFetchError(url, f"{type(exc).__name__}: {exc}") from None
+        except httpx.InvalidURL as exc:
+            raise BlockedAddressError(url, f"not a valid URL ({exc})") from None
+
+    @staticmethod
+    def _raise_for_status(result: FetchResult) -> None:
+        status = result.status
+        if status < 300 or status == 304:
+            return
+        if status == 410:
+            raise GoneError(result.url, "410 Gone", status=status)
+        if status in TRANSIENT_CODES:
+            raise TransientFetchError(
+                result.url,
+                f"HTTP {status}",
+                status=status,
+                retry_after=retry_after_seconds(result.headers.get("retry-after")),
+            )
+        raise PermanentFetchError(result.url, f"HTTP {status}", status=status)
+
+
+def deadline_s(policy: FetchPolicy) -> float:
+    """The whole-transfer bound: twice the per-operation timeout."""
+    return policy.timeout_s * 2
