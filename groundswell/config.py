@@ -119,15 +119,41 @@ class CollectSettings(_Strict):
 
 
 class WallSettings(_Strict):
-    title: str = "Join the conversation"
-    hashtag: str | None = None
-    where_to_post: str | None = None
+    """The live wall (issue 6). Moderators can override most keys at run time from the
+    moderator page; the overrides are stored in the `wall_setting` table, not in this file."""
+
+    id: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
+    movement: str | None = Field(
+        default=None, description="movement slug shown; default: every movement"
+    )
+    title: str = Field(default="Join the conversation", max_length=200)
+    hashtag: str | None = Field(default=None, max_length=100)
+    where_to_post: str | None = Field(default=None, max_length=300)
     moderation: str = Field(default="post", pattern=r"^(post|pre)$")
+    mode: str = Field(default="cards", pattern=r"^(cards|pulse|both)$")
     refresh_s: int = Field(default=3, ge=1, le=120)
     show_handles: bool = True
     first_names_only: bool = False
+    public_figures: list[str] = Field(
+        default_factory=list,
+        description="handles shown in full even in first-names/no-handles mode",
+    )
     mask_personal_data: bool = True
+    blocklist: list[str] = Field(default_factory=list, description="words never shown")
     max_cards: int = Field(default=24, ge=1, le=200)
+    text_max_chars: int = Field(default=400, ge=40, le=5000)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name like 'Europe/London'"
+            ) from exc
+        return v
 
 
 class EthicsSettings(_Strict):

@@ -1,0 +1,428 @@
+"""The live wall's queries: moderation decisions, wall settings, candidate posts and pulse figures.
+
+Moderation state is small (one row per moderator click), so it is read whole and folded in
+Python (`groundswell.moderation`); the candidate query then pushes the cheap exclusions (hidden
+posts, authors, instances; opt-outs; pre-moderation's approved set) into SQL and walks the
+newest-first index, so a refresh reads a few dozen rows whatever the size of the store. Word
+blocklists are applied in Python on those rows (normalised Unicode matching on several fields
+is not something SQL does well on both dialects), paging further when many are blocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, distinct, func, not_, or_, select
+
+from groundswell.moderation import BLOG_PLATFORMS, Decision, ModerationState, WallPost
+from storage.models import (
+    Account,
+    Amplification,
+    Mention,
+    MentionMatch,
+    Movement,
+    MovementAuthor,
+    WallModeration,
+)
+from storage.models_wall import WallSetting
+from storage.queries.ethics import account_opted_out, func_coalesce, mention_displayable
+
+_PAGE = 60
+_MAX_PAGES = 10
+
+
+def _t(model: Any) -> Any:
+    return model.__table__
+
+
+# --- decisions and settings -----------------------------------------------------------------
+
+
+def record_decision(
+    conn: Connection,
+    *,
+    wall: str,
+    target_kind: str,
+    target: str,
+    action: str,
+    active: bool = True,
+    moderator: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Append a moderation decision; the latest per (kind, target) wins, history stays."""
+    conn.execute(
+        _t(WallModeration)
+        .insert()
+        .values(
+            wall=wall,
+            target_kind=target_kind,
+            target=target[:1000],
+            action=action,
+            active=active,
+            moderator=(moderator or None) and moderator[:200],
+            note=note,
+            created_at=now or datetime.now(UTC),
+        )
+    )
+
+
+def load_decisions(conn: Connection, wall: str) -> list[Decision]:
+    t = _t(WallModeration)
+    rows = conn.execute(
+        select(t.c.target_kind, t.c.target, t.c.action, t.c.active)
+        .where(t.c.wall == wall)
+        .order_by(t.c.id)
+    )
+    return [Decision(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+
+def moderation_log(conn: Connection, wall: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest decisions, newest first, for the moderators' audit view."""
+    t = _t(WallModeration)
+    rows = conn.execute(
+        select(t.c.created_at, t.c.moderator, t.c.target_kind, t.c.target, t.c.action, t.c.active)
+        .where(t.c.wall == wall)
+        .order_by(t.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def load_wall_overrides(conn: Connection, wall: str) -> dict[str, Any]:
+    t = _t(WallSetting)
+    value = conn.execute(select(t.c.settings).where(t.c.wall == wall)).scalar()
+    return dict(value or {})
+
+
+def save_wall_overrides(
+    conn: Connection,
+    wall: str,
+    changes: dict[str, Any],
+    *,
+    moderator: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Merge `changes` into the stored overrides of `wall` (the caller validates them)."""
+    t = _t(WallSetting)
+    now = now or datetime.now(UTC)
+    current = conn.execute(select(t.c.settings).where(t.c.wall == wall)).scalar()
+    merged = {**(current or {}), **changes}
+    if current is None:
+        conn.execute(
+            t.insert().values(wall=wall, settings=merged, updated_at=now, updated_by=moderator)
+        )
+    else:
+        conn.execute(
+            t.update()
+            .where(t.c.wall == wall)
+            .values(settings=merged, updated_at=now, updated_by=moderator)
+        )
+    return merged
+
+
+def movement_id_for(conn: Connection, slug: str | None) -> int | None:
+    """The movement a wall follows: the named one, else None (every movement)."""
+    if not slug:
+        return None
+    t = _t(Movement)
+    return conn.execute(select(t.c.id).where(t.c.slug == slug)).scalar()
+
+
+# --- candidate posts ------------------------------------------------------------------------
+
+
+def _post_query(movement_id: int | None, discoverable_false_is_opt_out: bool) -> Any:
+    m, a, mm = _t(Mention), _t(Account), _t(MentionMatch)
+    cols = (
+        m.c.id,
+        m.c.platform,
+        m.c.created_ts,
+        m.c.text,
+        m.c.title,
+        m.c.spoiler_text,
+        m.c.sensitive,
+        m.c.media,
+        m.c.url,
+        m.c.instance,
+        m.c.account_id,
+        a.c.native_id,
+        a.c.handle,
+        a.c.display_name,
+    )
+    joined = m.outerjoin(a, a.c.id == m.c.account_id)
+    if movement_id is not None:
+        joined = joined.join(mm, and_(mm.c.mention_id == m.c.id, mm.c.movement_id == movement_id))
+    return (
+        select(*cols)
+        .select_from(joined)
+        .where(
+            mention_displayable(
+                m,
+                a,
+                movement_id=movement_id,
+                discoverable_false_is_opt_out=discoverable_false_is_opt_out,
+            )
+        )
+    )
+
+
+def _to_post(r: Any) -> WallPost:
+    return WallPost(
+        id=int(r[0]),
+        platform=r[1],
+        created_ts=int(r[2]),
+        text=r[3],
+        title=r[4],
+        spoiler_text=r[5],
+        sensitive=bool(r[6]),
+        media=r[7] if isinstance(r[7], list) else None,
+        url=r[8],
+        instance=r[9],
+        account_id=r[10],
+        account_native_id=r[11],
+        handle=r[12],
+        display_name=r[13],
+    )
+
+
+def _exclusions(state: ModerationState) -> list[Any]:
+    m, a = _t(Mention), _t(Account)
+    clauses: list[Any] = []
+    if state.hidden_mentions:
+        clauses.append(m.c.id.not_in(sorted(state.hidden_mentions)))
+    if state.hidden_accounts:
+        clauses.append(
+            or_(m.c.account_id.is_(None), m.c.account_id.not_in(sorted(state.hidden_accounts)))
+        )
+    if state.hidden_instances:
+        clauses.append(
+            or_(
+                m.c.instance.is_(None),
+                m.c.platform.in_(BLOG_PLATFORMS),
+                func.lower(m.c.instance).not_in(sorted(state.hidden_instances)),
+            )
+        )
+    if state.hidden_blogs:
+        blogs = sorted(state.hidden_blogs)
+        clauses.append(
+            or_(
+                m.c.platform.not_in(BLOG_PLATFORMS),
+                and_(
+                    func_coalesce(func.lower(m.c.instance).in_(blogs)).is_(False),
+                    func_coalesce(func.lower(a.c.native_id).in_(blogs)).is_(False),
+                ),
+            )
+        )
+    return clauses
+
+
+def candidate_posts(
+    conn: Connection,
+    state: ModerationState,
+    *,
+    moderation: str,
+    movement_id: int | None = None,
+    limit: int = 24,
+    discoverable_false_is_opt_out: bool = True,
+) -> list[WallPost]:
+    """Posts the wall may show, newest first, with SQL-side exclusions applied.
+
+    Returns up to `limit` posts that also pass the word blocklist (applied here via the pure
+    rules, paging on when blocked posts were filtered out) plus every pinned post; the caller
+    orders them with `groundswell.moderation.select_for_wall`.
+    """
+    from groundswell.moderation import blocklist_pattern, on_wall
+
+    m = _t(Mention)
+    pattern = blocklist_pattern(state.words)
+    base = _post_query(movement_id, discoverable_false_is_opt_out).where(*_exclusions(state))
+    out: dict[int, WallPost] = {}
+    if state.pinned:
+        for r in conn.execute(base.where(m.c.id.in_(sorted(state.pinned)))):
+            p = _to_post(r)
+            if on_wall(p, state, moderation, pattern):
+                out[p.id] = p
+    if moderation == "pre":
+        approved = sorted(state.approved)
+        if not approved:
+            return list(out.values())
+        base = base.where(m.c.id.in_(approved))
+    ordered = base.order_by(m.c.created_ts.desc(), m.c.id.desc())
+    found = 0
+    for page in range(_MAX_PAGES):
+        rows = conn.execute(ordered.limit(_PAGE).offset(page * _PAGE)).all()
+        for r in rows:
+            p = _to_post(r)
+            if p.id not in out and on_wall(p, state, moderation, pattern):
+                out[p.id] = p
+                found += 1
+        if found >= limit or len(rows) < _PAGE:
+            break
+    return list(out.values())
+
+
+def recent_posts(
+    conn: Connection,
+    *,
+    movement_id: int | None = None,
+    limit: int = 40,
+    only_ids: Sequence[int] | None = None,
+    exclude_ids: Sequence[int] | None = None,
+    discoverable_false_is_opt_out: bool = True,
+) -> list[WallPost]:
+    """Newest displayable posts regardless of moderation: the moderators' view of the stream
+    (opted-out accounts stay invisible here too)."""
+    m = _t(Mention)
+    q = _post_query(movement_id, discoverable_false_is_opt_out)
+    if only_ids is not None:
+        if not only_ids:
+            return []
+        q = q.where(m.c.id.in_(list(only_ids)))
+    if exclude_ids:
+        q = q.where(m.c.id.not_in(list(exclude_ids)))
+    q = q.order_by(m.c.created_ts.desc(), m.c.id.desc()).limit(limit)
+    return [_to_post(r) for r in conn.execute(q)]
+
+
+# --- pulse ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Pulse:
+    """The room's live figures. Counts include opted-out accounts (aggregates only)."""
+
+    mentions_10m: int = 0
+    mentions_today: int = 0
+    people_today: int = 0
+    new_voices_today: int = 0
+    platforms_today: list[tuple[str, int]] = field(default_factory=list)
+    instances_today: int = 0
+    top_instances: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _mentions_since(movement_id: int | None, since_ts: int) -> Any:
+    """(id, platform, account_id, instance, created_ts) of matching mentions since `since_ts`."""
+    m, mm = _t(Mention), _t(MentionMatch)
+    if movement_id is None:
+        return select(m.c.id, m.c.platform, m.c.account_id, m.c.instance, m.c.created_ts).where(
+            m.c.created_ts >= since_ts
+        )
+    return (
+        select(m.c.id, m.c.platform, m.c.account_id, m.c.instance, mm.c.created_ts)
+        .select_from(mm.join(m, m.c.id == mm.c.mention_id))
+        .where(mm.c.movement_id == movement_id, mm.c.created_ts >= since_ts)
+    )
+
+
+def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_ts: int) -> Pulse:
+    today = _mentions_since(movement_id, day_start_ts).subquery()
+    last10 = _mentions_since(movement_id, now_ts - 600).subquery()
+    out = Pulse()
+    row = conn.execute(
+        select(
+            func.count(),
+            func.count(distinct(today.c.account_id)),
+            func.count(distinct(func.lower(today.c.instance))),
+        )
+    ).one()
+    out.mentions_today, out.people_today, out.instances_today = (int(v) for v in row)
+    out.mentions_10m = int(conn.execute(select(func.count()).select_from(last10)).scalar() or 0)
+    out.platforms_today = [
+        (r[0], int(r[1]))
+        for r in conn.execute(
+            select(today.c.platform, func.count())
+            .group_by(today.c.platform)
+            .order_by(func.count().desc())
+        )
+    ]
+    inst = func.lower(today.c.instance)
+    out.top_instances = [
+        (r[0], int(r[1]))
+        for r in conn.execute(
+            select(inst, func.count())
+            .where(today.c.instance.is_not(None))
+            .group_by(inst)
+            .order_by(func.count().desc(), inst)
+            .limit(8)
+        )
+    ]
+    ma = _t(MovementAuthor)
+    firsts = select(ma.c.account_id, func.min(ma.c.first_ts).label("first_ts"))
+    if movement_id is not None:
+        firsts = firsts.where(ma.c.movement_id == movement_id)
+    firsts_sq = firsts.group_by(ma.c.account_id).subquery()
+    out.new_voices_today = int(
+        conn.execute(select(func.count()).where(firsts_sq.c.first_ts >= day_start_ts)).scalar() or 0
+    )
+    return out
+
+
+def volume_by_minute(
+    conn: Connection, *, movement_id: int | None, now_ts: int, minutes: int = 60
+) -> list[tuple[int, str, int]]:
+    """(minute start epoch, platform, mentions) over the last `minutes` minutes."""
+    sq = _mentions_since(movement_id, now_ts - minutes * 60).subquery()
+    minute = (sq.c.created_ts / 60).label("minute")
+    rows = conn.execute(
+        select(minute, sq.c.platform, func.count()).group_by(minute, sq.c.platform).order_by(minute)
+    )
+    return [(int(r[0]) * 60, r[1], int(r[2])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Amplifier:
+    account_id: int
+    platform: str
+    native_id: str
+    handle: str | None
+    display_name: str | None
+    amplifications: int
+
+
+def top_amplifiers(
+    conn: Connection,
+    *,
+    movement_id: int | None,
+    since_ts: int,
+    limit: int = 5,
+    hidden_accounts: Sequence[int] = (),
+    discoverable_false_is_opt_out: bool = True,
+) -> list[Amplifier]:
+    """Accounts that amplified the most since `since_ts` (boosts, reposts, quotes, replies,
+    links). Opted-out and hidden accounts are left out: naming them is showing them."""
+    e, a, mm = _t(Amplification), _t(Account), _t(MentionMatch)
+    n = func.count().label("n")
+    q = (
+        select(e.c.source_account_id, n)
+        .where(e.c.created_ts >= since_ts)
+        .group_by(e.c.source_account_id)
+    )
+    if movement_id is not None:
+        q = q.where(
+            select(mm.c.mention_id)
+            .where(mm.c.mention_id == e.c.target_mention_id, mm.c.movement_id == movement_id)
+            .exists()
+        )
+    sq = q.subquery()
+    final = (
+        select(a.c.id, a.c.platform, a.c.native_id, a.c.handle, a.c.display_name, sq.c.n)
+        .select_from(sq.join(a, a.c.id == sq.c.source_account_id))
+        .where(
+            not_(
+                func_coalesce(
+                    account_opted_out(
+                        a, discoverable_false_is_opt_out=discoverable_false_is_opt_out
+                    )
+                )
+            )
+        )
+        .order_by(sq.c.n.desc(), a.c.id)
+        .limit(limit)
+    )
+    if hidden_accounts:
+        final = final.where(a.c.id.not_in(list(hidden_accounts)))
+    return [Amplifier(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in conn.execute(final)]
