@@ -1,6 +1,81 @@
-"""Overview (placeholder until the dashboard issue lands)."""
+"""Overview for comms teams: how big is the conversation now, and what changed."""
+
+from __future__ import annotations
+
+import time
 
 import streamlit as st
 
-st.title("Groundswell")
-st.info("No dashboard pages yet.")
+from dashboard import data, ui
+from dashboard.figures.volume import volume_figure
+from dashboard.filters import sidebar_filters
+from storage.queries.scope import Scope, pick_bucket
+
+f = sidebar_filters()
+scope = f.scope()
+st.title("Overview")
+st.caption(f.describe())
+
+changes = data.q("overview.headline_with_change", scope)
+ui.metric_row(changes, "previous period")
+
+bucket = pick_bucket(scope.seconds)
+rows = data.q("overview.volume_by_platform", scope, bucket_s=bucket)
+if rows:
+    events = data.events(scope.movement_id)
+    fig = volume_figure(
+        rows, bucket_s=bucket, tz=f.tz, events=events, lo=scope.start_ts, hi=scope.end_ts
+    )
+    st.plotly_chart(fig, use_container_width=True, key="overview_volume")
+else:
+    ui.empty("No mentions in this range.", ui.RANGE_HINT)
+
+st.subheader("Top posts")
+posts = data.q("overview.top_posts", scope, limit=10)
+if posts:
+    ui.posts_table(posts, f.tz, key="overview_top")
+else:
+    ui.empty("No posts to show in this range.", ui.RANGE_HINT)
+
+
+@st.fragment(run_every=60)
+def last_hour() -> None:
+    """Refreshes itself every minute without rerunning the page."""
+    st.subheader("What changed in the last hour")
+    now = int(time.time()) // 60 * 60 + 60
+    hour = Scope(scope.movement_id, now - 3600, now, scope.platforms)
+    ch = data.q("overview.headline_with_change", hour)
+    ui.metric_row(ch, "hour before")
+    places = data.q("overview.first_seen_places", hour)
+    voices = data.q("overview.new_voices", hour, limit=10)
+    left, right = st.columns(2)
+    with left:
+        if places:
+            st.markdown("**Reached for the first time**")
+            st.dataframe(
+                [{"Where": ui.short(p["place"], 80), "Kind": p["kind"]} for p in places],
+                hide_index=True,
+                key="overview_places",
+            )
+        else:
+            st.caption("No new platforms, instances or blogs in the last hour.")
+    with right:
+        if voices:
+            st.markdown("**New voices**")
+            st.dataframe(
+                [
+                    {
+                        "Who": ui.short(v["display_name"] or v["handle"] or "", 60),
+                        "Platform": v["platform"],
+                        f"First ({f.tz})": ui.when(v["first_ts"], f.tz),
+                    }
+                    for v in voices
+                ],
+                hide_index=True,
+                key="overview_voices",
+            )
+        else:
+            st.caption("No new voices in the last hour.")
+
+
+last_hour()

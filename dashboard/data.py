@@ -1,0 +1,76 @@
+"""Cached access to the store for pages: one engine per URL, query results cached per filters.
+
+Pages call `data.q("overview.headline_with_change", scope)`; the result is cached (keyed on the
+store URL, the query's name, the scope and keyword arguments) for `TTL_S` seconds, so a room full
+of readers on the same view costs one query per minute, not one per reader.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.engine import StoreConfigError, describe_url, make_engine, resolve_db_url
+from storage.queries.scope import Scope
+
+TTL_S = 60
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def url() -> str:
+    return resolve_db_url()
+
+
+def engine() -> Engine:
+    return _engine(url())
+
+
+def _fail(exc: Exception) -> None:
+    st.error(
+        f"Cannot read the store at {describe_url(url())}: {str(exc).splitlines()[0][:300]}. "
+        "Check GROUNDSWELL_DB_URL (or --db) and run `groundswell init` to create or upgrade it."
+    )
+    st.stop()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
+def _run(db_url: str, name: str, scope: tuple[Any, ...] | None, kwargs: tuple[Any, ...]) -> Any:
+    module, func = name.rsplit(".", 1)
+    fn = getattr(importlib.import_module(f"storage.queries.{module}"), func)
+    args = (Scope(*scope),) if scope is not None else ()
+    with _engine(db_url).connect() as conn:
+        return fn(conn, *args, **dict(kwargs))
+
+
+def q(name: str, scope: Scope | None = None, **kwargs: Any) -> Any:
+    """Run the named query function `storage.queries.<module>.<func>` through the cache."""
+    key = (scope.movement_id, scope.start_ts, scope.end_ts, scope.platforms) if scope else None
+    try:
+        return _run(url(), name, key, tuple(sorted(kwargs.items())))
+    except (SQLAlchemyError, StoreConfigError, OSError) as exc:
+        _fail(exc)
+
+
+def movements() -> list[dict[str, Any]]:
+    return q("scope.list_movements") or []
+
+
+def events(movement_id: int) -> list[dict[str, Any]]:
+    return q("scope.list_events", movement_id=movement_id) or []
+
+
+def span(movement_id: int) -> tuple[int, int] | None:
+    return q("scope.data_span", movement_id=movement_id)
+
+
+def clear() -> None:
+    """Forget cached results (after the page itself changed data, e.g. edited events)."""
+    _run.clear()

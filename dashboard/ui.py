@@ -1,0 +1,99 @@
+"""Small page helpers: headline metrics, safe post tables, empty states.
+
+Untrusted text (posts, handles, titles) only ever reaches the page as plain text cells of
+`st.dataframe` after `groundswell.sanitize.clean_text` (bidi overrides and control characters
+removed, length capped); links only when they are http(s). Never `unsafe_allow_html`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from groundswell.sanitize import clean_text
+
+LABELS = {
+    "mentions": "Mentions",
+    "people": "People",
+    "new_voices": "New voices",
+    "platforms": "Platforms",
+    "instances": "Mastodon instances",
+    "blogs": "Blogs",
+}
+HELP = {
+    "mentions": "Posts, statuses, blog entries and pingbacks matching the movement in the range.",
+    "people": "Distinct authors of those mentions.",
+    "new_voices": "Authors whose first ever mention of the movement falls in the range.",
+    "platforms": "Platforms with at least one mention in the range.",
+    "instances": "Distinct home instances of the Mastodon authors in the range.",
+    "blogs": "Distinct blog sites with an entry in the range.",
+}
+
+
+def metric_row(changes: Mapping[str, Mapping[str, int | None]], period: str) -> None:
+    cols = st.columns(len(LABELS))
+    for col, (key, label) in zip(cols, LABELS.items(), strict=True):
+        c = changes.get(key, {})
+        delta = c.get("change")
+        col.metric(
+            label,
+            f"{c.get('value', 0):,}",
+            delta=None if delta is None else f"{delta:+,} vs {period}",
+            help=HELP[key],
+        )
+
+
+def short(text: str | None, n: int = 280) -> str:
+    t = clean_text(text)
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
+def when(ts: int, tz: str) -> str:
+    return datetime.fromtimestamp(ts, UTC).astimezone(ZoneInfo(tz)).strftime("%d %b %H:%M")
+
+
+def posts_table(posts: Sequence[Mapping[str, Any]], tz: str, key: str) -> None:
+    """Top posts as an inert table: time, platform, author, text, engagement, link."""
+    rows = [
+        {
+            f"When ({tz})": when(p["created_ts"], tz),
+            "Platform": p["platform"],
+            "Author": short(p.get("display_name") or p.get("handle") or "", 60),
+            "Post": short(" — ".join(x for x in (p.get("title"), p.get("text")) if x)),
+            "Likes": p["like_count"],
+            "Reposts": p["repost_count"],
+            "Replies": p["reply_count"],
+            "Link": safe_url(p.get("url")),
+        }
+        for p in posts
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        use_container_width=True,
+        key=key,
+        column_config={
+            "Post": st.column_config.TextColumn(width="large"),
+            "Link": st.column_config.LinkColumn(display_text="open"),
+        },
+    )
+
+
+def empty(what: str, hint: str) -> None:
+    st.info(f"{what} {hint}")
+
+
+RANGE_HINT = (
+    "Widen the time range (e.g. 'All time') or clear the platform filter in the sidebar; "
+    "if the store is new, run `groundswell collect` or load demo data with `groundswell demo`."
+)

@@ -1,0 +1,234 @@
+"""Overview: headline numbers with their change, volume by platform, top posts.
+
+Definitions (docs/dashboard.md):
+- mentions: matches of the movement in the range (one mention counts once per movement);
+- people: distinct authors of those mentions;
+- new voices: authors whose first mention of the movement ever falls in the range;
+- platforms: distinct platforms with a mention in the range;
+- Mastodon instances: distinct home instances of the Mastodon authors in the range;
+- blogs: distinct blog sites (a blog's account is its host) with an entry in the range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, literal, or_, select, union_all
+
+from storage.models import Account, Mention, MentionMatch, MovementAuthor, RollupHourly
+from storage.queries.ethics import mention_displayable
+from storage.queries.scope import Scope, in_scope
+
+MM = MentionMatch.__table__
+MA = MovementAuthor.__table__
+RH = RollupHourly.__table__
+M = Mention.__table__
+A = Account.__table__
+
+HEADLINE_KEYS = ("mentions", "people", "new_voices", "platforms", "instances", "blogs")
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    mentions: int = 0
+    people: int = 0
+    new_voices: int = 0
+    platforms: int = 0
+    instances: int = 0
+    blogs: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def headline(conn: Connection, scope: Scope) -> Headline:
+    """The six headline numbers for one scope, in four index-driven aggregates."""
+    row = conn.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(MM.c.account_id)),
+            func.count(func.distinct(MM.c.platform)),
+        ).where(*in_scope(MM, scope))
+    ).one()
+    new_voices = conn.execute(
+        select(func.count()).select_from(MA).where(*in_scope(MA, scope, "first_ts"))
+    ).scalar()
+    blogs = 0
+    if not scope.platforms or "blog" in scope.platforms:
+        blogs = conn.execute(
+            select(func.count(func.distinct(MM.c.account_id))).where(
+                *in_scope(MM, scope), MM.c.platform == "blog"
+            )
+        ).scalar()
+    return Headline(
+        mentions=int(row[0] or 0),
+        people=int(row[1] or 0),
+        new_voices=int(new_voices or 0),
+        platforms=int(row[2] or 0),
+        instances=instances_reached(conn, scope),
+        blogs=int(blogs or 0),
+    )
+
+
+def instance_key(account: Any = A) -> Any:
+    """Where an account lives: its instance (Mastodon) or, failing that, its native id (a
+    blog's host)."""
+    return func.coalesce(account.c.instance, account.c.native_id)
+
+
+def instances_reached(conn: Connection, scope: Scope) -> int:
+    """Distinct home instances of the Mastodon authors active in the scope.
+
+    Goes through the (small) set of distinct authors, never joining the wide mention table.
+    """
+    if scope.platforms and "mastodon" not in scope.platforms:
+        return 0
+    authors = (
+        select(MM.c.account_id)
+        .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
+        .distinct()
+        .subquery()
+    )
+    n = conn.execute(
+        select(func.count(func.distinct(instance_key()))).where(
+            A.c.id.in_(select(authors.c.account_id))
+        )
+    ).scalar()
+    return int(n or 0)
+
+
+def headline_with_change(conn: Connection, scope: Scope) -> dict[str, dict[str, int | None]]:
+    """Each headline number now, in the previous equally long period, and the difference."""
+    now = headline(conn, scope).as_dict()
+    before = headline(conn, scope.previous()).as_dict()
+    return {k: {"value": now[k], "previous": before[k], "change": now[k] - before[k]} for k in now}
+
+
+def volume_by_platform(conn: Connection, scope: Scope, bucket_s: int) -> list[dict[str, Any]]:
+    """Mentions per bucket and platform: `[{"bucket_ts", "platform", "mentions"}]`.
+
+    Whole hours come from the hourly rollup (maintained by the write path); the partial hours at
+    either end of the range from the match table, so the totals equal the headline count exactly.
+    Buckets are aligned to multiples of `bucket_s` since the epoch (UTC).
+    """
+    counts: dict[tuple[int, str], int] = {}
+
+    def add(bucket: int, platform: str, n: int) -> None:
+        key = (int(bucket) * bucket_s, platform)
+        counts[key] = counts.get(key, 0) + int(n)
+
+    first_full = -(-scope.start_ts // 3600)  # ceil
+    last_full = scope.end_ts // 3600  # exclusive
+    if bucket_s % 3600 == 0 and first_full < last_full:
+        hour_bucket = (RH.c.hour * 3600) // bucket_s
+        clauses = [RH.c.movement_id == scope.movement_id, RH.c.hour >= first_full]
+        clauses.append(RH.c.hour < last_full)
+        if scope.platforms:
+            clauses.append(RH.c.platform.in_(scope.platforms))
+        for b, p, n in conn.execute(
+            select(hour_bucket, RH.c.platform, func.sum(RH.c.mentions))
+            .where(*clauses)
+            .group_by(hour_bucket, RH.c.platform)
+        ):
+            add(b, p, n)
+        edges = [(scope.start_ts, first_full * 3600), (last_full * 3600, scope.end_ts)]
+    else:
+        edges = [(scope.start_ts, scope.end_ts)]
+    for lo, hi in edges:
+        if lo >= hi:
+            continue
+        part = scope.shifted(lo, hi)
+        b = MM.c.created_ts // bucket_s
+        for bb, p, n in conn.execute(
+            select(b, MM.c.platform, func.count())
+            .where(*in_scope(MM, part))
+            .group_by(b, MM.c.platform)
+        ):
+            add(bb, p, n)
+    return [
+        {"bucket_ts": ts, "platform": p, "mentions": n} for (ts, p), n in sorted(counts.items())
+    ]
+
+
+def engagement(m: Any = M) -> Any:
+    return m.c.like_count + m.c.repost_count + m.c.reply_count + m.c.quote_count
+
+
+def top_posts(conn: Connection, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
+    """The most engaged-with displayable mentions in the scope (likes + reposts + replies +
+    quotes, as last counted). Opted-out authors, term-only matches without consent and
+    tombstones never appear (storage/queries/ethics.py)."""
+    mm = MM.alias("mm_scope")  # the ethics rule correlates on the match table itself
+    stmt = (
+        select(
+            M.c.id,
+            M.c.platform,
+            M.c.url,
+            M.c.title,
+            M.c.text,
+            M.c.created_ts,
+            M.c.like_count,
+            M.c.repost_count,
+            M.c.reply_count,
+            M.c.quote_count,
+            engagement().label("engagement"),
+            A.c.handle,
+            A.c.display_name,
+            M.c.instance,
+        )
+        .select_from(mm.join(M, M.c.id == mm.c.mention_id).outerjoin(A, A.c.id == M.c.account_id))
+        .where(*in_scope(mm, scope), mention_displayable(M, A, movement_id=scope.movement_id))
+        .order_by(engagement().desc(), M.c.created_ts.desc(), M.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def new_voices(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
+    """Authors whose first mention of the movement falls in the scope, newest first; handles
+    of opted-out accounts are withheld (they are still counted in `headline`)."""
+    from storage.queries.ethics import account_opted_out
+
+    opted = func.coalesce(account_opted_out(A), literal(False))
+    stmt = (
+        select(MA.c.account_id, MA.c.platform, MA.c.first_ts, A.c.handle, A.c.display_name)
+        .select_from(MA.outerjoin(A, A.c.id == MA.c.account_id))
+        .where(*in_scope(MA, scope, "first_ts"), or_(A.c.id.is_(None), ~opted))
+        .order_by(MA.c.first_ts.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def first_seen_places(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """Platforms and instances/blog sites whose first appearance in the movement falls in the
+    scope (e.g. "reached 2 new instances in the last hour")."""
+    place = instance_key()
+    platform_first = (
+        select(MA.c.platform.label("place"), literal("platform").label("kind"))
+        .where(MA.c.movement_id == scope.movement_id)
+        .group_by(MA.c.platform)
+        .having(
+            and_(func.min(MA.c.first_ts) >= scope.start_ts, func.min(MA.c.first_ts) < scope.end_ts)
+        )
+    )
+    place_first = (
+        select(place.label("place"), MA.c.platform.label("kind"))
+        .select_from(MA.join(A, A.c.id == MA.c.account_id))
+        .where(
+            MA.c.movement_id == scope.movement_id,
+            MA.c.platform.in_(("mastodon", "blog")),
+            MA.c.first_ts < scope.end_ts,
+        )
+        .group_by(place, MA.c.platform)
+        .having(func.min(MA.c.first_ts) >= scope.start_ts)
+    )
+    rows = conn.execute(union_all(platform_first, place_first)).all()
+    return [
+        {"place": r[0], "kind": r[1]}
+        for r in rows
+        if not scope.platforms
+        or (r[1] == "platform" and r[0] in scope.platforms)
+        or r[1] in scope.platforms
+    ]

@@ -1,0 +1,91 @@
+"""The one filter every dashboard query takes: movement, half-open time range, platforms.
+
+Kept in storage (not in the dashboard) so query functions, the benchmark and tests share it
+without importing Streamlit. Times are integer epoch seconds because the hot tables bucket and
+filter on integer columns (DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from storage.models import Event, Movement, RollupHourly
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """`[start_ts, end_ts)` of one movement; `platforms` empty means every platform."""
+
+    movement_id: int
+    start_ts: int
+    end_ts: int
+    platforms: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> int:
+        return max(0, self.end_ts - self.start_ts)
+
+    def previous(self) -> Scope:
+        """The equally long period just before this one (for "change vs previous period")."""
+        return replace(self, start_ts=self.start_ts - self.seconds, end_ts=self.start_ts)
+
+    def shifted(self, start_ts: int, end_ts: int) -> Scope:
+        return replace(self, start_ts=start_ts, end_ts=end_ts)
+
+
+def in_scope(table: Any, scope: Scope, ts_column: str = "created_ts") -> list[Any]:
+    """WHERE clauses for a table carrying movement_id, platform and an epoch column."""
+    clauses = [
+        table.c.movement_id == scope.movement_id,
+        table.c[ts_column] >= scope.start_ts,
+        table.c[ts_column] < scope.end_ts,
+    ]
+    if scope.platforms:
+        clauses.append(table.c.platform.in_(scope.platforms))
+    return clauses
+
+
+def pick_bucket(seconds: int, target_buckets: int = 60) -> int:
+    """A readable interval giving at most about `target_buckets` bars for a range."""
+    for step in (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400):
+        if seconds / step <= target_buckets:
+            return step
+    return 30 * 86400
+
+
+def list_movements(conn: Connection) -> list[dict[str, Any]]:
+    """Movements for the filter, oldest first (the first one is the default)."""
+    t = Movement.__table__
+    rows = conn.execute(select(t.c.id, t.c.slug, t.c.name).order_by(t.c.id))
+    return [dict(r._mapping) for r in rows]
+
+
+def list_events(conn: Connection, movement_id: int | None = None) -> list[dict[str, Any]]:
+    """Events of a movement (and events tied to no movement), earliest first."""
+    t = Event.__table__
+    stmt = select(t).order_by(t.c.starts_at, t.c.id)
+    if movement_id is not None:
+        stmt = stmt.where((t.c.movement_id == movement_id) | t.c.movement_id.is_(None))
+    out = []
+    for r in conn.execute(stmt):
+        d = dict(r._mapping)
+        d["start_ts"] = int(d["starts_at"].timestamp())
+        d["end_ts"] = int(d["ends_at"].timestamp())
+        out.append(d)
+    return out
+
+
+def data_span(conn: Connection, movement_id: int) -> tuple[int, int] | None:
+    """First and last hour (epoch seconds) holding mentions of a movement, from the rollup."""
+    t = RollupHourly.__table__
+    from sqlalchemy import func
+
+    row = conn.execute(
+        select(func.min(t.c.hour), func.max(t.c.hour)).where(t.c.movement_id == movement_id)
+    ).one()
+    if row[0] is None:
+        return None
+    return int(row[0]) * 3600, (int(row[1]) + 1) * 3600

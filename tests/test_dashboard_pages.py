@@ -1,0 +1,87 @@
+"""Every dashboard page runs under Streamlit's AppTest without exceptions, on an empty store,
+on an unreachable store and on data, and shows the expected headline numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from tests.dashboard_data import small_conversation
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PAGES = ["views/overview.py"]
+
+
+def _run(url: str, monkeypatch, page: str | None = None, params: dict | None = None) -> AppTest:
+    monkeypatch.setenv("GROUNDSWELL_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+@pytest.fixture
+def empty_url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    upgrade(make_engine(url))
+    return url
+
+
+@pytest.fixture(scope="module")
+def data_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'data.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    small_conversation(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_on_an_empty_store_says_what_to_do(page, empty_url, monkeypatch):
+    at = _run(empty_url, monkeypatch, page)
+    assert not at.exception
+    assert any("groundswell demo" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_on_an_unreachable_store_shows_a_message_not_a_traceback(
+    page, tmp_path, monkeypatch
+):
+    at = _run(f"sqlite:///{tmp_path / 'missing' / 'x.db'}", monkeypatch, page)
+    assert not at.exception
+    assert any("Cannot read the store" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_renders_on_data_without_exceptions(page, data_url, monkeypatch):
+    at = _run(data_url, monkeypatch, page)
+    assert not at.exception, at.exception
+
+
+def test_overview_shows_the_headline_numbers(data_url, monkeypatch):
+    at = _run(data_url, monkeypatch, params={"range": "7d"})
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric[:6]}
+    assert shown == {
+        "Mentions": "12",
+        "People": "6",
+        "New voices": "6",
+        "Platforms": "3",
+        "Mastodon instances": "2",
+        "Blogs": "1",
+    }
+
+
+def test_overview_keeps_the_filters_in_the_url(data_url, monkeypatch):
+    at = _run(data_url, monkeypatch, params={"range": "today", "pf": "mastodon"})
+    assert at.query_params["range"] == ["today"] or at.query_params["range"] == "today"
+    assert "mastodon" in str(at.query_params["pf"])
