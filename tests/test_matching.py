@@ -38,7 +38,11 @@ def via(**post: object) -> dict[int, str]:
 # -- strategies ---------------------------------------------------------------------------
 
 # Hashtag bodies as platforms accept them: letters (any script) and digits, at least one letter.
-tag_letters = st.characters(categories=("Lu", "Ll", "Lo"), exclude_characters="ªº")
+# (Letters whose NFKC form holds punctuation or spaces are excluded: 'Ŀ' is 'L·' and U+FDFA is
+# a whole phrase; a trailing '·' or a space ends a tag.)
+tag_letters = st.characters(categories=("Lu", "Ll", "Lo"), exclude_characters="ªº").filter(
+    lambda c: all(unicodedata.category(x)[0] in "LMN" for x in unicodedata.normalize("NFKC", c))
+)
 tag_bodies = st.text(
     alphabet=st.one_of(tag_letters, st.characters(categories=("Nd",))), min_size=1, max_size=20
 ).filter(lambda s: any(unicodedata.category(c).startswith("L") for c in s))
