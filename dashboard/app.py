@@ -29,6 +29,7 @@ pages = {
             default=True,
             url_path="overview",
         ),
+        st.Page(str(VIEWS / "spread.py"), title="Spread", icon="🌊", url_path="spread"),
     ],
 }
 st.navigation(pages).run()

@@ -1,0 +1,172 @@
+"""Spread figures: cumulative authors, federation footprint, crossing times, cascade trees."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboard.figures.common import (
+    add_events,
+    base_layout,
+    colour_for,
+    local,
+    time_axis_title,
+)
+
+KIND_COLOURS = {
+    "post": "#222222",
+    "reply": "#2a9d8f",
+    "quote": "#e07a1f",
+    "repost": "#1185fe",
+    "boost": "#6364ff",
+}
+
+
+def cumulative_authors_figure(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    tz: str,
+    events: Sequence[Mapping[str, Any]] = (),
+    lo: int = 0,
+    hi: int = 2**62,
+) -> go.Figure:
+    fig = go.Figure(
+        go.Scatter(
+            x=[local(r["bucket_ts"], tz) for r in rows],
+            y=[r["cumulative"] for r in rows],
+            mode="lines+markers",
+            line_shape="hv",
+            name="unique authors",
+            line_color="#264653",
+        )
+    )
+    base_layout(
+        fig, "Unique authors since the start of the range", time_axis_title(tz), "Authors (count)"
+    )
+    return add_events(fig, events, tz, lo, hi)
+
+
+def footprint_figure(
+    fp: Mapping[str, Any],
+    *,
+    tz: str,
+    lo: int,
+    hi: int,
+    events: Sequence[Mapping[str, Any]] = (),
+) -> go.Figure:
+    """Step lines of instances and blog sites reached, starting from what was reached before."""
+    fig = go.Figure()
+    names = {"mastodon": "Mastodon instances", "blog": "Blog sites"}
+    for kind, before in fp["before"].items():
+        mine = [r for r in fp["rows"] if r["kind"] == kind]
+        xs = [local(lo, tz)] + [local(r["bucket_ts"], tz) for r in mine] + [local(hi, tz)]
+        last = mine[-1]["cumulative"] if mine else before
+        ys = [before] + [r["cumulative"] for r in mine] + [last]
+        fig.add_scatter(
+            x=xs, y=ys, mode="lines", line_shape="hv", name=names[kind], line_color=colour_for(kind)
+        )
+    base_layout(
+        fig,
+        "Federation footprint: places reached (cumulative)",
+        time_axis_title(tz),
+        "Places reached (count)",
+    )
+    return add_events(fig, events, tz, lo, hi)
+
+
+def crossing_figure(rows: Sequence[Mapping[str, Any]], *, tz: str) -> go.Figure:
+    """One marker per platform at its first mention; hover tells the delay from the first."""
+    fig = go.Figure()
+    for r in rows:
+        h = r["after_first_s"] / 3600
+        fig.add_scatter(
+            x=[local(r["first_ts"], tz)],
+            y=[r["platform"]],
+            mode="markers+text",
+            marker={"size": 16, "color": colour_for(r["platform"])},
+            text=[f"+{h:.1f} h" if r["after_first_s"] else "first"],
+            textposition="middle right",
+            name=r["platform"],
+            showlegend=False,
+        )
+    base_layout(fig, "When the conversation reached each platform", time_axis_title(tz), "Platform")
+    fig.update_layout(height=80 + 50 * max(1, len(rows)), hovermode="closest")
+    return fig
+
+
+def cascade_histogram(hist: Sequence[Mapping[str, Any]]) -> go.Figure:
+    sizes: dict[int, int] = {}
+    for r in hist:
+        sizes[r["size"]] = sizes.get(r["size"], 0) + r["cascades"]
+    fig = go.Figure(go.Bar(x=list(sizes), y=list(sizes.values()), marker_color="#2a9d8f"))
+    base_layout(
+        fig, "Cascade sizes", "Cascade size (posts and reposts, incl. root)", "Cascades (count)"
+    )
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def tree_layout(nodes: Sequence[Mapping[str, Any]]) -> dict[Any, tuple[float, float]]:
+    """x = depth, y = order of leaves (a tidy layout with no graphviz)."""
+    children: dict[Any, list[Any]] = {}
+    root = None
+    for n in nodes:
+        if n["parent"] is None:
+            root = n["id"]
+        else:
+            children.setdefault(n["parent"], []).append(n["id"])
+    pos: dict[Any, tuple[float, float]] = {}
+    depth = {n["id"]: n["depth"] for n in nodes}
+    counter = [0.0]
+
+    def place(n: Any) -> float:
+        kids = children.get(n, [])
+        if not kids:
+            y = counter[0]
+            counter[0] += 1
+        else:
+            ys = [place(k) for k in kids]
+            y = sum(ys) / len(ys)
+        pos[n] = (float(depth[n]), y)
+        return y
+
+    if root is not None:
+        import sys
+
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+        place(root)
+    return pos
+
+
+def tree_figure(tree: Mapping[str, Any], title: str) -> go.Figure:
+    nodes = tree["nodes"]
+    pos = tree_layout(nodes)
+    ex: list[Any] = []
+    ey: list[Any] = []
+    for n in nodes:
+        if n["parent"] is not None and n["parent"] in pos and n["id"] in pos:
+            (x0, y0), (x1, y1) = pos[n["parent"]], pos[n["id"]]
+            ex += [x0, x1, None]
+            ey += [y0, y1, None]
+    fig = go.Figure(
+        go.Scatter(
+            x=ex, y=ey, mode="lines", line={"color": "#bbbbbb", "width": 1}, hoverinfo="skip"
+        )
+    )
+    for kind, colour in KIND_COLOURS.items():
+        mine = [n for n in nodes if n["kind"] == kind and n["id"] in pos]
+        if mine:
+            fig.add_scatter(
+                x=[pos[n["id"]][0] for n in mine],
+                y=[pos[n["id"]][1] for n in mine],
+                mode="markers",
+                marker={"size": 9, "color": colour},
+                name=kind,
+                text=[f"{kind} on {n['platform'] or '?'}" for n in mine],
+                hoverinfo="text",
+            )
+    base_layout(fig, title, "Depth (steps from the original post)", "Branch")
+    fig.update_layout(hovermode="closest", yaxis={"showticklabels": False})
+    return fig

@@ -1,0 +1,117 @@
+"""Spread: how the conversation travels across platforms, instances and reply trees."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, ui
+from dashboard.figures.spread import (
+    cascade_histogram,
+    crossing_figure,
+    cumulative_authors_figure,
+    footprint_figure,
+    tree_figure,
+)
+from dashboard.figures.volume import volume_figure
+from dashboard.filters import sidebar_filters
+from storage.queries.scope import pick_bucket
+
+f = sidebar_filters()
+scope = f.scope()
+st.title("Spread")
+st.caption(f.describe())
+events = data.events(scope.movement_id)
+bucket = pick_bucket(scope.seconds)
+lo, hi = scope.start_ts, scope.end_ts
+
+rows = data.q("overview.volume_by_platform", scope, bucket_s=bucket)
+if not rows:
+    ui.empty("No mentions in this range, so nothing has spread yet.", ui.RANGE_HINT)
+    st.stop()
+st.plotly_chart(
+    volume_figure(rows, bucket_s=bucket, tz=f.tz, events=events, lo=lo, hi=hi),
+    use_container_width=True,
+    key="spread_volume",
+)
+
+left, right = st.columns(2)
+with left:
+    authors = data.q("spread.cumulative_authors", scope, bucket_s=bucket)
+    if authors:
+        st.plotly_chart(
+            cumulative_authors_figure(authors, tz=f.tz, events=events, lo=lo, hi=hi),
+            use_container_width=True,
+            key="spread_authors",
+        )
+    else:
+        ui.empty("No authors known for these mentions.", ui.RANGE_HINT)
+with right:
+    fp = data.q("spread.footprint", scope, bucket_s=bucket)
+    if fp["before"]:
+        st.plotly_chart(
+            footprint_figure(fp, tz=f.tz, lo=lo, hi=hi, events=events),
+            use_container_width=True,
+            key="spread_footprint",
+        )
+    else:
+        ui.empty(
+            "The footprint counts Mastodon instances and blog sites.",
+            "Include mastodon or blog in the platform filter to see it.",
+        )
+
+st.subheader("Crossing between platforms")
+crossing = data.q("spread.first_appearance", scope)
+st.plotly_chart(crossing_figure(crossing, tz=f.tz), use_container_width=True, key="spread_cross")
+st.dataframe(
+    [
+        {
+            "Platform": r["platform"],
+            f"First mention ({f.tz})": ui.when(r["first_ts"], f.tz),
+            "Came from": r["from_platform"] or "—",
+            "Hours after previous platform": round(r["after_previous_s"] / 3600, 1),
+            "Hours after the first platform": round(r["after_first_s"] / 3600, 1),
+        }
+        for r in crossing
+    ],
+    hide_index=True,
+    key="spread_cross_table",
+)
+if fp["places"]:
+    with st.expander(f"Places first reached in this range ({len(fp['places'])})"):
+        st.dataframe(
+            [
+                {
+                    "Place": ui.short(p["place"], 80),
+                    "Kind": p["kind"],
+                    f"First ({f.tz})": ui.when(p["first_ts"], f.tz),
+                }
+                for p in fp["places"]
+            ],
+            hide_index=True,
+            key="spread_places",
+        )
+
+st.subheader("Cascades: replies, quotes and reposts")
+cas = data.q("spread.cascades", scope, top=3)
+if not cas["count"]:
+    ui.empty(
+        "No reply, quote or repost cascades in this range.",
+        "Cascades need amplification edges (reposts, boosts, replies, quotes); widen the range "
+        "or check that the collectors fetch reposters and quotes.",
+    )
+else:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Cascades", f"{cas['count']:,}")
+    c2.metric("Largest size", f"{cas['largest'][0]['size']:,}")
+    c3.metric("Deepest", f"{max(x['depth'] for x in cas['largest']):,}")
+    st.plotly_chart(
+        cascade_histogram(cas["histogram"]), use_container_width=True, key="spread_cas_hist"
+    )
+    cols = st.columns(len(cas["trees"]))
+    for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
+        with col:
+            st.plotly_chart(
+                tree_figure(tree, f"#{i + 1}: size {tree['size']}, depth {tree['depth']}"),
+                use_container_width=True,
+                key=f"spread_tree_{i}",
+            )

@@ -1,0 +1,147 @@
+"""Spread queries on hand-built conversations with known answers (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage.engine import write_tx
+from storage.queries import spread
+from storage.queries.scope import Scope, list_movements
+from storage.records import EdgeRecord
+from storage.write import write_batch
+from tests.factories import T0, account, batch, mention, movement
+
+H = 3600
+T0_TS = int(T0.timestamp())
+
+
+def _at(hours: float):
+    return T0 + timedelta(hours=hours)
+
+
+def _write(engine, *mentions, edges=()):
+    rules = movement(engine)
+    with write_tx(engine) as conn:
+        write_batch(conn, batch(*mentions, edges=list(edges)), rules)
+
+
+def _scope(engine, start_h: float, end_h: float, platforms=()) -> Scope:
+    with engine.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+    return Scope(mv, T0_TS + int(start_h * H), T0_TS + int(end_h * H), tuple(platforms))
+
+
+def _key(m):
+    return (m.platform, m.native_id)
+
+
+def test_first_appearance_per_platform_gives_the_crossing_delays(store):
+    _write(
+        store,
+        mention(1, created_at=_at(1)),
+        mention(2, created_at=_at(0.5)),
+        mention(3, platform="bluesky", created_at=_at(3)),
+        mention(4, platform="blog", author=account(4, platform="blog"), created_at=_at(4.5)),
+    )
+    with store.connect() as conn:
+        rows = spread.first_appearance(conn, _scope(store, 0, 10))
+    assert [(r["platform"], r["after_first_s"], r["after_previous_s"]) for r in rows] == [
+        ("mastodon", 0, 0),
+        ("bluesky", int(2.5 * H), int(2.5 * H)),
+        ("blog", 4 * H, int(1.5 * H)),
+    ]
+    assert rows[2]["from_platform"] == "bluesky"
+
+
+def test_cumulative_authors_count_each_author_once_at_their_first_bucket(store):
+    a, b, c = account(1), account(2), account(3)
+    _write(
+        store,
+        mention(1, author=a, created_at=_at(0.1)),
+        mention(2, author=a, created_at=_at(1.1)),
+        mention(3, author=b, created_at=_at(1.2)),
+        mention(4, author=c, created_at=_at(2.5)),
+        mention(5, author=b, created_at=_at(2.6)),
+    )
+    with store.connect() as conn:
+        rows = spread.cumulative_authors(conn, _scope(store, 0, 3), 3600)
+    assert [(r["new"], r["cumulative"]) for r in rows] == [(1, 1), (1, 2), (1, 3)]
+
+
+def test_footprint_starts_from_places_reached_before_the_range(store):
+    _write(
+        store,
+        mention(1, author=account(1, instance="a.social"), created_at=_at(0)),
+        mention(2, author=account(2, instance="a.social"), created_at=_at(2)),
+        mention(3, author=account(3, instance="b.social"), created_at=_at(2.5)),
+        mention(4, author=account(4, instance="c.social"), created_at=_at(3.5)),
+        mention(
+            5,
+            platform="blog",
+            author=account(5, platform="blog", instance="blog.org"),
+            created_at=_at(3.2),
+        ),
+    )
+    with store.connect() as conn:
+        fp = spread.footprint(conn, _scope(store, 2, 4), 3600)
+    assert fp["before"] == {"mastodon": 1, "blog": 0}
+    assert [(r["kind"], r["cumulative"]) for r in fp["rows"]] == [
+        ("mastodon", 2),
+        ("blog", 1),
+        ("mastodon", 3),
+    ]
+    assert [p["place"] for p in fp["places"]] == ["b.social", "blog.org", "c.social"]
+
+
+def test_build_cascades_measures_size_and_depth():
+    # 1 <- 2 <- 3 (reply chain), 1 <- 4 (quote), two reposts of 3; 10 <- 11 alone.
+    links = [
+        (2, 1, "reply", 0, "mastodon"),
+        (3, 2, "reply", 0, "mastodon"),
+        (4, 1, "quote", 0, "bluesky"),
+        (11, 10, "reply", 0, "bluesky"),
+    ]
+    reposts = [(99, 3, "boost", 0, "mastodon"), (98, 3, "boost", 0, "mastodon")]
+    trees = spread.build_cascades(links, reposts)
+    assert [(t.root, t.size, t.depth) for t in trees] == [(1, 6, 3), (10, 2, 1)]
+
+
+def test_build_cascades_survives_a_reply_cycle_in_hostile_data():
+    trees = spread.build_cascades([(1, 2, "reply", 0, "x"), (2, 1, "reply", 0, "x")], [])
+    assert sum(t.size for t in trees) == 2
+
+
+def test_cascades_combine_reply_parents_and_amplification_edges_in_the_store(store):
+    root = mention(1, author=account(1), created_at=_at(0))
+    reply = mention(2, author=account(2), created_at=_at(0.5), reply_to=_key(root))
+    quote = mention(3, author=account(3), created_at=_at(1))
+    lone = mention(4, author=account(4), created_at=_at(1))
+    edges = [
+        EdgeRecord(
+            kind="quote",
+            platform="mastodon",
+            source=account(3),
+            target=_key(root),
+            via=_key(quote),
+            created_at=_at(1),
+        ),
+        EdgeRecord(
+            kind="boost",
+            platform="mastodon",
+            source=account(5),
+            target=_key(reply),
+            created_at=_at(1.5),
+        ),
+        EdgeRecord(
+            kind="boost",
+            platform="mastodon",
+            source=account(6),
+            target=_key(reply),
+            created_at=_at(1.6),
+        ),
+    ]
+    _write(store, root, reply, quote, lone, edges=edges)
+    with store.connect() as conn:
+        cas = spread.cascades(conn, _scope(store, 0, 5))
+    assert cas["count"] == 1
+    assert cas["largest"] == [{"root": root.id, "size": 5, "depth": 2}]
