@@ -271,6 +271,7 @@ def status(
 
 # Area commands register themselves on `app` (one import line each; keep them sorted).
 from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401
+from groundswell.commands import export as _export  # noqa: E402, F401
 
 
 def main() -> None:

@@ -157,7 +157,26 @@ class WallSettings(_Strict):
 
 
 class EthicsSettings(_Strict):
+    """Opt-out rules, exports and retention (DESIGN.md section 6; docs/exports.md)."""
+
     discoverable_false_is_opt_out: bool = True
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="raw payloads older than this are purged (`groundswell purge`, and "
+        "automatically by `collect --loop`); falls back to [collect].retention_days",
+    )
+    recheck_days: int = Field(
+        default=7, ge=1, le=3650, description="`groundswell recheck` revisits mentions this recent"
+    )
+    pseudonym_key_env: str = Field(
+        default="GROUNDSWELL_PSEUDONYM_KEY",
+        description="environment variable holding the export pseudonymisation key",
+    )
+    mask_personal_data_in_exports: bool = False
+
+    def retention(self, collect: CollectSettings) -> int | None:
+        return self.retention_days or collect.retention_days
 
 
 class ReceiverSettings(_Strict):

@@ -1,0 +1,283 @@
+"""The data card shipped with every export: README.md for people, datacard.json for tools.
+
+It says what was asked (filters and options), what the store could know (collection period,
+sources and how complete each one's collection was: gaps between successful polls, rate-limit
+waits, result-cap splits, unreachable instances, errors), what was withheld and why (opt-outs
+counted, deletions excluded), what each file holds (rows, bytes, SHA-256) and what every
+column means. A dataset without this cannot be defended to an ethics committee.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from groundswell import __version__
+from groundswell.export.columns import dictionary
+from groundswell.export.options import ExportOptions
+from storage.models import Movement
+from storage.queries import export as q
+
+MAX_GAPS_LISTED = 50
+RATE_LIMIT_WORDS = ("429", "rate limit", "rate-limit", "ratelimit", "too many requests")
+UNREACHABLE_WORDS = (
+    "connect",
+    "timeout",
+    "timed out",
+    "unreachable",
+    "name or service",
+    "dns",
+    "refused",
+    "502",
+    "503",
+    "504",
+)
+CAP_WORDS = ("cap", "split")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _has(text: str | None, words: tuple[str, ...]) -> bool:
+    low = (text or "").lower()
+    return any(w in low for w in words)
+
+
+def source_completeness(
+    conn: Connection, source: dict[str, Any], start: datetime | None, end: datetime | None
+) -> dict[str, Any]:
+    """Walk one source's runs in the window (streamed) and summarise what may be missing."""
+    interval = max(int(source.get("interval_s") or 60), 1)
+    gap_threshold = max(3 * interval, 900)
+    outcomes: dict[str, int] = {}
+    skip_reasons: dict[str, int] = {}
+    gaps: list[dict[str, Any]] = []
+    gap_count = 0
+    gap_seconds = 0
+    runs = fetched = new = skipped = rate_limited = unreachable = cap_splits = 0
+    first = last = last_ok = None
+    last_outcome = None
+    errors: dict[str, int] = {}
+    for run in q.iter_runs(conn, source["id"], start, end):
+        runs += 1
+        first = first or run.started_at
+        last = run.started_at
+        last_outcome = run.outcome
+        outcomes[run.outcome] = outcomes.get(run.outcome, 0) + 1
+        fetched += run.fetched or 0
+        new += run.new or 0
+        skipped += run.skipped or 0
+        for reason, n in (run.skip_reasons or {}).items():
+            skip_reasons[reason] = skip_reasons.get(reason, 0) + int(n)
+            if _has(reason, RATE_LIMIT_WORDS):
+                rate_limited += int(n)
+            if _has(reason, CAP_WORDS):
+                cap_splits += int(n)
+        if run.outcome != "ok":
+            if _has(run.error, RATE_LIMIT_WORDS):
+                rate_limited += 1
+            elif _has(run.error, UNREACHABLE_WORDS):
+                unreachable += 1
+            if run.error:
+                key = run.error.splitlines()[0][:200]
+                if key in errors or len(errors) < 20:
+                    errors[key] = errors.get(key, 0) + 1
+            continue
+        if last_ok is not None:
+            span = (run.started_at - last_ok).total_seconds()
+            if span > gap_threshold:
+                gap_count += 1
+                gap_seconds += int(span)
+                if len(gaps) < MAX_GAPS_LISTED:
+                    gaps.append(
+                        {
+                            "from": _iso(last_ok),
+                            "to": _iso(run.started_at),
+                            "seconds": int(span),
+                        }
+                    )
+        last_ok = run.started_at
+    for problem in source.get("problems") or []:
+        if _has(problem, CAP_WORDS):
+            cap_splits += 1
+    return {
+        "runs": runs,
+        "outcomes": outcomes,
+        "first_run": _iso(first),
+        "last_run": _iso(last),
+        "last_outcome": last_outcome,
+        "fetched": fetched,
+        "new": new,
+        "skipped": skipped,
+        "skip_reasons": skip_reasons,
+        "gap_threshold_seconds": gap_threshold,
+        "gaps": gap_count,
+        "gap_seconds": gap_seconds,
+        "gaps_listed": gaps,
+        "rate_limit_waits": rate_limited,
+        "result_cap_splits": cap_splits,
+        "unreachable_runs": unreachable,
+        "errors": errors,
+    }
+
+
+def build(
+    conn: Connection,
+    resolved: q.Resolved,
+    options: ExportOptions,
+    *,
+    counts: dict[str, Any],
+    files: list[dict[str, Any]],
+    created_at: datetime,
+) -> dict[str, Any]:
+    first, last = q.exported_period(conn, resolved)
+    window_from = datetime.fromtimestamp(resolved.ts_from, UTC) if resolved.ts_from else None
+    window_to = datetime.fromtimestamp(resolved.ts_to, UTC) if resolved.ts_to else None
+    run_from = window_from or (first - timedelta(days=1) if first else None)
+    run_to = window_to or (last + timedelta(days=1) if last else None)
+    sources = []
+    for s in q.sources_in_scope(conn, resolved):
+        sources.append(
+            {
+                "key": s["key"],
+                "platform": s["platform"],
+                "kind": s["kind"],
+                "target": s["target"],
+                "enabled": bool(s["enabled"]),
+                "status": s["status"],
+                "last_success_at": _iso(s["last_success_at"]),
+                "last_error": s["last_error"],
+                "problems": s["problems"] or [],
+                "completeness": source_completeness(conn, s, run_from, run_to),
+            }
+        )
+    mv = Movement.__table__
+    mq = select(mv.c.slug, mv.c.name, mv.c.hashtags, mv.c.terms, mv.c.urls)
+    if resolved.movement_id is not None:
+        mq = mq.where(mv.c.id == resolved.movement_id)
+    movements = [dict(r._mapping) for r in conn.execute(mq.order_by(mv.c.slug))]
+    datasets = ["mention_ids"] if options.ids_only else list(options.datasets)
+    return {
+        "title": "Groundswell research export",
+        "created_at": _iso(created_at),
+        "groundswell_version": __version__,
+        "query": {
+            "filters": resolved.filters.describe(),
+            "window": {"from": _iso(window_from), "to": _iso(window_to)},
+            "options": options.describe(),
+        },
+        "movements": movements,
+        "collection_period": {"first_mention": _iso(first), "last_mention": _iso(last)},
+        "sources": sources,
+        "counts": counts,
+        "ethics": {
+            "opt_outs": "Accounts that opted out (Mastodon noindex or discoverable=false"
+            + ("" if options.discoverable_false_is_opt_out else " [not applied: setting off]")
+            + ", Bluesky !no-unauthenticated) and term-only matches of Mastodon accounts "
+            "that did not opt in to search (indexable) are counted only: no row, text or "
+            "handle of theirs is in this export.",
+            "deletions": "Posts deleted by their authors before the export are excluded.",
+            "pseudonymised": options.pseudonymised,
+            "pseudonym_key_fingerprint": options.describe()["pseudonym_key_fingerprint"],
+        },
+        "files": files,
+        "data_dictionary": {d: dictionary(d, options) for d in datasets},
+    }
+
+
+def render_readme(card: dict[str, Any]) -> str:
+    """The data card as Markdown, for people."""
+    f = card["query"]["filters"]
+    o = card["query"]["options"]
+    c = card["counts"]
+    lines = [
+        "# Groundswell research export",
+        "",
+        f"Created {card['created_at']} by Groundswell {card['groundswell_version']}.",
+        "",
+        "## Query",
+        "",
+        f"- Movement: {f['movement'] or 'all'}",
+        f"- Time range: {f['since'] or 'start'} to {f['until'] or 'now'} (until exclusive)",
+        f"- Platforms: {', '.join(f['platforms']) or 'all'}",
+        f"- Event: {f['event'] or 'none'}",
+    ]
+    if f.get("search"):
+        lines.append(f"- Text search: {f['search']!r}")
+    lines += [
+        "",
+        "## Protection applied",
+        "",
+        f"- Pseudonymised accounts: {'yes' if o['pseudonymised'] else 'no'}"
+        + (
+            f" (HMAC-SHA256, key fingerprint `{o['pseudonym_key_fingerprint']}`)"
+            if o["pseudonymised"]
+            else ""
+        ),
+        f"- ID-only: {'yes' if o['ids_only'] else 'no'}",
+        f"- Text dropped: {'yes' if o['drop_text'] else 'no'}",
+        f"- URLs dropped: {'yes' if o['drop_urls'] else 'no'}",
+        f"- Times generalised to: {o['generalise_times'] or 'not generalised'}",
+        f"- Personal data masked in text: {'yes' if o['mask_personal_data'] else 'no'}",
+        f"- {card['ethics']['opt_outs']}",
+        f"- {card['ethics']['deletions']}",
+        "",
+        "## Collection period",
+        "",
+        f"- First mention: {card['collection_period']['first_mention'] or '-'}",
+        f"- Last mention: {card['collection_period']['last_mention'] or '-'}",
+        "",
+        "## Counts",
+        "",
+    ]
+    for name, value in c.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k}: {v}" for k, v in value.items() if not isinstance(v, dict))
+            lines.append(f"- {name}: {inner}")
+        else:
+            lines.append(f"- {name}: {value}")
+    lines += ["", "## Sources and completeness", ""]
+    if not card["sources"]:
+        lines.append("No collector sources recorded (e.g. demo data or received pingbacks).")
+    else:
+        lines.append(
+            "| source | status | runs | gaps | rate-limit waits | result-cap splits "
+            "| unreachable | errors |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for s in card["sources"]:
+            k = s["completeness"]
+            lines.append(
+                f"| {s['key']} | {s['status']} | {k['runs']} | {k['gaps']} "
+                f"({k['gap_seconds']} s) | {k['rate_limit_waits']} | {k['result_cap_splits']} "
+                f"| {k['unreachable_runs']} | {sum(k['errors'].values())} |"
+            )
+    lines += ["", "## Files", ""]
+    for fl in card["files"]:
+        lines.append(
+            f"- `{fl['name']}`: {fl['rows']} rows, {fl['bytes']} bytes, sha256 {fl['sha256']}"
+        )
+    lines += ["", "## Data dictionary", ""]
+    for dataset, cols in card["data_dictionary"].items():
+        lines += [f"### {dataset}", "", "| column | type | meaning |", "|---|---|---|"]
+        for col in cols:
+            lines.append(f"| `{col['name']}` | {col['type']} | {col['description']} |")
+        lines.append("")
+    lines += [
+        "## Using this data responsibly",
+        "",
+        "Posts belong to their authors. Do not republish text or handles, do not try to "
+        "re-identify pseudonymised accounts, honour later deletions (re-run `groundswell "
+        "hydrate` on the ID list before publication), and cite the collection period and "
+        "completeness above with any finding.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def dumps(card: dict[str, Any]) -> str:
+    return json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n"
