@@ -8,11 +8,14 @@ so each collector owns the shape of its own settings.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -106,7 +109,10 @@ class EventSettings(_Strict):
         if self.ends.tzinfo is None:
             self.ends = self.ends.replace(tzinfo=zone)
         if self.ends <= self.starts:
-            raise ValueError("ends must be after starts")
+            raise ValueError(
+                f"ends ({self.ends.isoformat()}) must be after starts "
+                f"({self.starts.isoformat()}); swap them or fix the date"
+            )
         return self
 
 
@@ -235,23 +241,110 @@ def _loc(loc: tuple[Any, ...]) -> str:
             out += f"[{part}]"
         else:
             out += ("." if out else "") + str(part)
-    return out or "(top level)"
+    return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The settings model that owns the key at `loc` (for 'did you mean' suggestions)."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+        if model is None:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# Keys people write when they paste a secret into the file instead of the environment.
+_SECRET_KEYS = frozenset(
+    {"token", "access_token", "password", "app_password", "secret", "client_secret", "api_key"}
+)
+_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+
+
+def _secret_problems(data: Any, origin: str, loc: tuple[Any, ...] = ()) -> list[str]:
+    """Secrets written inline: a secret-looking key, an `*_env` key holding something that is
+    not a variable name, or a store URL with a password in it."""
+    problems: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = (*loc, key)
+            k = str(key).lower()
+            if k in _SECRET_KEYS or k.endswith(("_token", "_password", "_secret")):
+                problems.append(
+                    f"{origin}: {_loc(here)}: secrets never go in the config file; put the "
+                    f"value in an environment variable and name that variable with "
+                    f'`{k}_env = "GS_..."` (see docs/configuration.md)'
+                )
+            elif k.endswith("_env") and isinstance(value, str) and not _ENV_NAME_RE.match(value):
+                problems.append(
+                    f"{origin}: {_loc(here)}: must be the NAME of an environment variable "
+                    f"(capitals, digits and '_', like GS_MASTODON_TOKEN), not the secret itself"
+                )
+            elif here == ("store", "url") and isinstance(value, str) and _has_password(value):
+                problems.append(
+                    f"{origin}: store.url: contains a password; remove it from the file and "
+                    "put the full URL in the environment variable GROUNDSWELL_DB_URL instead"
+                )
+            else:
+                problems.extend(_secret_problems(value, origin, here))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            problems.extend(_secret_problems(item, origin, (*loc, i)))
+    return problems
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
+
+
+def _describe(err: Any, origin: str) -> str:
+    loc = tuple(err["loc"])
+    key = _loc(loc)
+    where = f"{origin}: {key}" if key else origin
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        known = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        allowed = f"allowed here: {', '.join(known)}" if known else "see config/example.toml"
+        return f"{where}: unknown key; {hint}{allowed}"
+    if kind == "missing":
+        return f"{where}: required key is missing; add it (see config/example.toml)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]
+    if kind != "value_error" and "input" in err and not isinstance(err["input"], dict | list):
+        return f"{where} = {err['input']!r}: {msg}"
+    return f"{where}: {msg}"
 
 
 def parse_settings(data: dict[str, Any], *, origin: str = "<config>") -> Settings:
+    """Validate a parsed config; `ConfigError` lists one line per problem (file, key, fix)."""
+    secrets = _secret_problems(data, origin)
+    if secrets:
+        raise ConfigError("\n".join(secrets))
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = _loc(tuple(err["loc"]))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key; check the spelling against config/example.toml"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            lines.append(f"{origin}: {key}: {msg}")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("\n".join(_describe(e, origin) for e in exc.errors())) from None
 
 
 def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None]:
@@ -275,7 +368,10 @@ def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None
     try:
         data = tomllib.loads(candidate.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{candidate}: not valid TOML: {exc}") from None
+        raise ConfigError(
+            f"{candidate}: not valid TOML: {exc}; fix the syntax there (strings need quotes, "
+            "tables are written [name], lists [[name]])"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{candidate}: cannot read: {exc}") from None
     return parse_settings(data, origin=str(candidate)), candidate
