@@ -31,5 +31,12 @@ pages = {
         ),
         st.Page(str(VIEWS / "spread.py"), title="Spread", icon="🌊", url_path="spread"),
     ],
+    "Live wall": [
+        st.Page(str(VIEWS / "wall.py"), title="Wall", icon="📣", url_path="wall"),
+        st.Page(str(VIEWS / "moderate.py"), title="Moderate wall", icon="🛡️", url_path="moderate"),
+    ],
 }
-st.navigation(pages).run()
+# `?embed=true` (the projected wall) shows no navigation: the room must never see the menu,
+# let alone the moderator page.
+_embed = st.query_params.get("embed", "").lower() == "true"
+st.navigation(pages, position="hidden" if _embed else "sidebar").run()

@@ -426,3 +426,20 @@ def top_amplifiers(
     if hidden_accounts:
         final = final.where(a.c.id.not_in(list(hidden_accounts)))
     return [Amplifier(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in conn.execute(final)]
+
+
+def account_labels(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """A readable name per account id for the moderators' lists of hidden authors."""
+    if not ids:
+        return {}
+    a = _t(Account)
+    rows = conn.execute(
+        select(a.c.id, a.c.platform, a.c.handle, a.c.display_name, a.c.native_id).where(
+            a.c.id.in_(list(ids))
+        )
+    )
+    out = {}
+    for r in rows:
+        name = r[3] or r[2] or r[4]
+        out[int(r[0])] = f"{name} ({r[2] or r[4]}, {r[1]})"
+    return out

@@ -1,0 +1,165 @@
+"""The wall and moderator pages, run by Streamlit's AppTest against a real store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from storage.engine import write_tx
+from storage.queries.wall import load_decisions, record_decision
+from tests import wall_feeder
+
+VIEWS = Path(__file__).resolve().parents[1] / "dashboard" / "views"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def wall_store(sqlite_store, monkeypatch, tmp_path):
+    """A store holding the feeder's conversation; the pages read it from the environment."""
+    monkeypatch.setenv("GROUNDSWELL_DB_URL", str(sqlite_store.url))
+    monkeypatch.setenv("GROUNDSWELL_CONFIG", "")
+    monkeypatch.chdir(tmp_path)  # no groundswell.toml around: default settings
+    wall_feeder.ensure_movement(sqlite_store)
+    posts = wall_feeder.conversation(datetime.now(UTC))
+    wall_feeder.write(sqlite_store, *posts)
+    return sqlite_store, posts
+
+
+def _wall(**query: str) -> AppTest:
+    at = AppTest.from_file(str(VIEWS / "wall.py"), default_timeout=30)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _html(at: AppTest) -> str:
+    return "\n".join(el.proto.body for el in at.get("html"))
+
+
+def test_the_wall_shows_the_newest_post_first_with_author_platform_and_time(wall_store):
+    _, posts = wall_store
+    html = _html(_wall())
+    first = html.index('data-mention-id="')
+    assert f'data-mention-id="{posts[-1].id}"' in html[first : first + 40]
+    assert "Ada Lovelace" in html and "@ada@mastodon.example" in html
+    assert "Mastodon" in html and "just now" in html
+
+
+def test_the_wall_escapes_markup_from_posts(wall_store):
+    html = _html(_wall())
+    assert "<script" not in html and "onerror" not in html.replace("onerror=alert", "")
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "<b>bold?</b>" not in html and "&lt;b&gt;bold?&lt;/b&gt;" in html
+    assert "\u202e" not in html and "\u200b" not in html
+
+
+def test_the_wall_shows_the_header_from_the_settings(wall_store, tmp_path):
+    (tmp_path / "groundswell.toml").write_text(
+        '[wall]\ntitle = "NHS Citizen Assembly"\nhashtag = "NHSCitizen"\n'
+        'where_to_post = "Post on Bluesky or Mastodon"\n'
+    )
+    html = _html(_wall())
+    assert "NHS Citizen Assembly" in html and "#NHSCitizen" in html
+    assert "Post on Bluesky or Mastodon" in html
+
+
+def test_a_post_hidden_by_a_moderator_is_not_on_the_wall(wall_store):
+    store, posts = wall_store
+    with write_tx(store) as conn:
+        record_decision(
+            conn, wall="default", target_kind="mention", target=str(posts[0].id), action="hide"
+        )
+    html = _html(_wall())
+    assert f'data-mention-id="{posts[0].id}"' not in html
+    assert f'data-mention-id="{posts[1].id}"' in html
+
+
+def test_pulse_mode_shows_the_rooms_figures_and_the_volume_chart(wall_store):
+    at = _wall(mode="pulse")
+    html = _html(at)
+    assert "posts in the last 10 minutes" in html and "new voices today" in html
+    assert "data-mention-id" not in html
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_both_mode_shows_cards_beside_the_pulse(wall_store):
+    at = _wall(mode="both")
+    html = _html(at)
+    assert "data-mention-id" in html and "posts in the last 10 minutes" in html
+
+
+# --- moderator page -------------------------------------------------------------------------
+
+
+def _moderate(monkeypatch, password: str | None = PASSWORD) -> AppTest:
+    if password is None:
+        monkeypatch.delenv("GROUNDSWELL_MODERATOR_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("GROUNDSWELL_MODERATOR_PASSWORD", password)
+    at = AppTest.from_file(str(VIEWS / "moderate.py"), default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _sign_in(at: AppTest, password: str = PASSWORD) -> AppTest:
+    at.text_input[0].input("Mo")
+    at.text_input[1].input(password)
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_moderator_page_is_locked_without_a_password_in_the_environment(
+    wall_store, monkeypatch
+):
+    at = _moderate(monkeypatch, password=None)
+    assert "GROUNDSWELL_MODERATOR_PASSWORD" in at.error[0].value
+    assert not at.button
+
+
+def test_a_wrong_password_shows_no_moderation_controls(wall_store, monkeypatch):
+    at = _sign_in(_moderate(monkeypatch), "guess")
+    assert at.error[0].value == "Wrong password."
+    assert not [b for b in at.button if b.label == "Hide"]
+
+
+def test_hide_on_the_moderator_page_is_stored_with_the_moderators_name(wall_store, monkeypatch):
+    store, posts = wall_store
+    at = _sign_in(_moderate(monkeypatch))
+    newest = posts[-1].id
+    at.button(key=f"hide-{newest}").click()
+    at.run()
+    with store.connect() as conn:
+        (d,) = load_decisions(conn, "default")
+    assert (d.target_kind, d.target, d.action) == ("mention", str(newest), "hide")
+    assert f'data-mention-id="{newest}"' not in _html(_wall())
+
+
+def test_switching_to_pre_moderation_empties_the_wall_until_a_post_is_approved(
+    wall_store, monkeypatch
+):
+    _, posts = wall_store
+    at = _sign_in(_moderate(monkeypatch))
+    at.radio(key="gs-mode").set_value("pre")
+    at.run()
+    assert "data-mention-id" not in _html(_wall())
+    at.button(key=f"approve-{posts[2].id}").click()
+    at.run()
+    html = _html(_wall())
+    assert html.count("data-mention-id") == 1 and f'"{posts[2].id}"' in html
+
+
+def test_a_word_blocked_on_the_moderator_page_hides_matching_posts(wall_store, monkeypatch):
+    at = _sign_in(_moderate(monkeypatch))
+    form_input = next(t for t in at.text_input if t.label.startswith("Block a word"))
+    form_input.input("livestream")
+    next(b for b in at.button if b.label == "Block").click()
+    at.run()
+    assert "livestream" not in _html(_wall())
