@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class BlogFeed(BaseModel):
@@ -11,6 +11,16 @@ class BlogFeed(BaseModel):
     url: str
     name: str | None = None
     interval_s: int | None = Field(default=None, ge=30, le=86_400)
+    movement: str | None = Field(
+        default=None, description="every entry of this feed belongs to this movement"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} must be an absolute http(s) URL of the feed")
+        return v
 
 
 class TrackedPost(BaseModel):
@@ -19,6 +29,13 @@ class TrackedPost(BaseModel):
     url: str = Field(description="a blog post whose pingbacks to collect")
     movement: str | None = None
     interval_s: int | None = Field(default=None, ge=60, le=86_400)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} must be an absolute http(s) URL of the post")
+        return v
 
 
 class BlogsSettings(BaseModel):
@@ -29,4 +46,35 @@ class BlogsSettings(BaseModel):
     user_agent: str = "Groundswell/0.1 (+https://github.com/groundswell; feed and pingback reader)"
     timeout_s: float = Field(default=15.0, gt=0, le=120)
     max_bytes: int = Field(default=5_000_000, ge=10_000)
-    allow_private_addresses: bool = False
+    allow_private_addresses: bool = Field(
+        default=False,
+        description="fetch private/loopback/link-local addresses too (never on a public server)",
+    )
+    allow_loopback: bool = Field(
+        default=False, description="fetch 127.0.0.1/::1 (local test servers); private stays refused"
+    )
+    feed_interval_s: int = Field(default=900, ge=30, le=86_400)
+    pingback_interval_s: int = Field(default=3600, ge=60, le=86_400)
+    max_enrich_per_poll: int = Field(
+        default=20, ge=0, le=500, description="source pages fetched per tracked-post poll"
+    )
+    enrich_delay_s: float = Field(
+        default=0.5, ge=0, le=60, description="pause between two source-page fetches"
+    )
+    full_check_every_s: int = Field(
+        default=86_400,
+        ge=300,
+        description="re-ask getPingbacks at least this often even if the comment feed is 304",
+    )
+
+    def fetch_policy(self):  # type: ignore[no-untyped-def]
+        """The `groundswell.net.FetchPolicy` these settings ask for."""
+        from groundswell.net import FetchPolicy
+
+        return FetchPolicy(
+            user_agent=self.user_agent,
+            timeout_s=self.timeout_s,
+            max_bytes=self.max_bytes,
+            allow_loopback=self.allow_loopback,
+            allow_private=self.allow_private_addresses,
+        )

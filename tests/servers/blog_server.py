@@ -89,6 +89,7 @@ class BlogServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._url = ""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class BlogServer:
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
+        self._url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
         if self._httpd is not None:
@@ -118,8 +120,7 @@ class BlogServer:
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._url
 
     @property
     def host(self) -> str:
@@ -469,7 +470,7 @@ BOZO_FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <description>We pledged for #NHSCitizen & friends</description>
 </item>
 <item>
-<title>Second entry</title>
+<title>NHS Citizen: second entry</title>
 <link>{url}/2026/11/second/</link>
 <pubDate>Mon, 02 Nov 2026 11:00:00 +0000</pubDate>
 <description>NHS Citizen assembly notes

@@ -1,0 +1,197 @@
+"""The blog collector: feeds (conditional GET + feedparser) and polled pingbacks.
+
+A feed poll is one request. With the stored ETag / Last-Modified the server answers 304 and
+nothing is parsed or written (DESIGN.md section 7: "unchanged feed: one conditional request,
+zero body bytes"). Servers that ignore validators and resend the same bytes are caught by the
+body's hash in the cursor, so they cost a download but still no parsing. Everything of one feed
+document is one batch, committed with its validators, hash and problems in one transaction.
+
+Entries are matched by the write path; here they are only linked: an entry's outbound link to a
+stored mention (another blog entry, a Mastodon status, a Bluesky post) becomes a `link` edge
+from the entry's blog to that mention, `via` the entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from collectors.base import CollectorContext, FatalSourceError, SourceState, TransientError
+from collectors.blogs.feeds import parse_feed
+from groundswell.matching import match_post, normalise_url
+from groundswell.net import (
+    BlockedAddressError,
+    Fetcher,
+    FetchError,
+    GoneError,
+    PermanentFetchError,
+    TooLargeError,
+    TransientFetchError,
+)
+from storage.queries.blogs import LinkedMention, mentions_by_url
+from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+# 4xx that mean "this URL is wrong", not "try again later".
+_FATAL_STATUSES = {400, 401, 403, 404, 405, 406, 410, 451}
+
+
+def typed(exc: FetchError, what: str) -> Exception:
+    """A fetch failure as the collector protocol's typed error, naming what failed and the fix."""
+    if isinstance(exc, TransientFetchError):
+        return TransientError(f"{what}: {exc}", retry_after=exc.retry_after)
+    if isinstance(exc, GoneError):
+        return FatalSourceError(f"{what}: {exc}; the page is gone, remove it from the config")
+    if isinstance(exc, BlockedAddressError):
+        return FatalSourceError(
+            f"{what}: {exc}; set [blogs].allow_private_addresses only for a trusted local site"
+        )
+    if isinstance(exc, TooLargeError):
+        return FatalSourceError(f"{what}: {exc}; raise [blogs].max_bytes if this is expected")
+    if isinstance(exc, PermanentFetchError) and (exc.status in _FATAL_STATUSES):
+        return FatalSourceError(f"{what}: {exc}; check the URL in the config")
+    return TransientError(f"{what}: {exc}")
+
+
+class BlogCollector:
+    """Polls `feed` sources and `pingbacks` sources (tracked posts)."""
+
+    platform = "blog"
+
+    def __init__(self, context: CollectorContext, fetcher: Fetcher | None = None) -> None:
+        self.context = context
+        self.settings = context.settings.blogs
+        self.fetcher = fetcher or Fetcher(self.settings.fetch_policy())
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    def poll(self, source: SourceState) -> Iterator[Batch]:
+        if source.kind == "feed":
+            yield from self.poll_feed(source)
+        elif source.kind == "pingbacks":
+            from collectors.blogs.pingbacks import poll_pingbacks
+
+            yield from poll_pingbacks(self, source)
+        else:
+            raise FatalSourceError(f"{source.key}: unknown blog source kind {source.kind!r}")
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    def poll_feed(self, source: SourceState) -> Iterator[Batch]:
+        url = str(source.target["url"])
+        cursor = dict(source.cursor or {})
+        try:
+            res = self.fetcher.get(
+                url, etag=source.etag, last_modified=source.last_modified, accept=FEED_ACCEPT
+            )
+        except FetchError as exc:
+            raise typed(exc, f"feed {url}") from None
+        if res.not_modified:
+            return  # unchanged: one request, no body, nothing parsed, nothing written
+        digest = hashlib.sha256(res.content).hexdigest()
+        now = datetime.now(UTC)
+        if digest == cursor.get("sha256"):
+            # same bytes again (server ignores validators): keep the new validators only
+            yield Batch(
+                cursor={**cursor, "checked_at": now.isoformat()},
+                etag=res.headers.get("etag"),
+                last_modified=res.headers.get("last-modified"),
+            )
+            return
+        parsed = parse_feed(res.content, res.headers, feed_url=res.url, fetched_at=now)
+        movement = source.target.get("movement")
+        if movement:
+            for entry in parsed.entries:
+                entry.movements = (str(movement),)
+        batch = Batch(
+            mentions=parsed.entries,
+            skipped=list(parsed.skipped),
+            cursor={
+                **cursor,
+                "sha256": digest,
+                "entries": len(parsed.entries),
+                "format": parsed.version,
+                "checked_at": now.isoformat(),
+            },
+            etag=res.headers.get("etag"),
+            last_modified=res.headers.get("last-modified"),
+            problems=[parsed.problem] if parsed.problem else [],
+            fetched=len(parsed.entries) + len(parsed.skipped),
+        )
+        if parsed.problem:
+            self.context.log.warning("feed %s: %s", url, parsed.problem)
+        batch.edges = self.link_edges(parsed.entries)
+        yield batch
+
+    # -- link edges -----------------------------------------------------------------------
+
+    def _stored(self, urls: Sequence[str]) -> dict[str, LinkedMention]:
+        if self.context.engine is None or not urls:
+            return {}
+        with self.context.engine.connect() as conn:
+            return mentions_by_url(conn, urls)
+
+    def link_edges(self, entries: Sequence[MentionRecord], kind: str = "link") -> list[EdgeRecord]:
+        """`link` edges from each matching entry's blog to the mentions its links point at:
+        mentions already stored, or entries of this same batch."""
+        rules = self.context.rules
+        linking = [
+            e
+            for e in entries
+            if e.links
+            and e.author is not None
+            and (
+                e.movements
+                or match_post(
+                    rules,
+                    hashtags=e.hashtags,
+                    text=f"{e.title or ''}\n{e.text or ''}",
+                    links=e.links,
+                )
+            )
+        ]
+        if not linking:
+            return []
+        in_batch: dict[str, MentionRecord] = {}
+        for e in entries:
+            norm = normalise_url(e.url) if e.url else None
+            if norm:
+                in_batch[norm] = e
+        wanted = [u for e in linking for u in e.links]
+        stored = self._stored(wanted)
+        edges: list[EdgeRecord] = []
+        for e in linking:
+            assert e.author is not None
+            for link in e.links:
+                norm = normalise_url(link)
+                if norm is None:
+                    continue
+                target: tuple[str, str] | None = None
+                target_account: AccountRecord | None = None
+                hit = stored.get(norm)
+                if hit is not None:
+                    target = (hit.platform, hit.native_id)
+                    if hit.account:
+                        target_account = AccountRecord(*hit.account)
+                elif norm in in_batch:
+                    other = in_batch[norm]
+                    target, target_account = (other.platform, other.native_id), other.author
+                if target is None or target == (e.platform, e.native_id):
+                    continue
+                edges.append(
+                    EdgeRecord(
+                        kind=kind,
+                        platform=e.platform,
+                        source=e.author,
+                        target=target,
+                        created_at=e.created_at,
+                        via=(e.platform, e.native_id),
+                        target_account=target_account,
+                    )
+                )
+        return edges

@@ -1,0 +1,230 @@
+"""Named queries of the blogs area: mentions by URL (for `link` edges) and the queue of
+received pingbacks and webmentions. All SQL of the area lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from groundswell.matching import normalise_url
+from storage.models import Account, Mention
+from storage.models_blogs import ReceivedPing
+from storage.types import stable_id
+
+_CHUNK = 400
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedMention:
+    platform: str
+    native_id: str
+    account: tuple[str, str] | None  # (platform, native_id) of its author
+
+
+def url_variants(url: str) -> list[str]:
+    """The spellings a stored mention's URL may have for the same page: as written, normalised,
+    normalised with a trailing slash (WordPress permalinks end in '/')."""
+    out = [url]
+    norm = normalise_url(url)
+    if norm:
+        out += [norm, norm + "/" if not norm.endswith("/") else norm.rstrip("/")]
+    return list(dict.fromkeys(out))
+
+
+def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMention]:
+    """Stored, non-deleted mentions whose URL is one of `urls`, keyed by normalised URL.
+
+    Uses `ix_mention_url` (equality only), so it costs one index probe per spelling."""
+    wanted: dict[str, str] = {}
+    for u in urls:
+        norm = normalise_url(u)
+        if norm:
+            for v in url_variants(u):
+                wanted[v] = norm
+    if not wanted:
+        return {}
+    m = Mention.__table__
+    a = Account.__table__
+    found: dict[str, LinkedMention] = {}
+    keys = list(wanted)
+    for i in range(0, len(keys), _CHUNK):
+        q = (
+            select(m.c.url, m.c.platform, m.c.native_id, a.c.platform, a.c.native_id)
+            .select_from(m.outerjoin(a, a.c.id == m.c.account_id))
+            .where(m.c.url.in_(keys[i : i + _CHUNK]), m.c.deleted_at.is_(None))
+        )
+        for url, platform, native_id, a_platform, a_native in conn.execute(q):
+            account = (a_platform, a_native) if a_platform else None
+            found.setdefault(wanted[url], LinkedMention(platform, native_id, account))
+    return found
+
+
+# -- the received queue -----------------------------------------------------------------------
+
+
+def ping_key(kind: str, source: str, target: str) -> int:
+    return stable_id("received", kind, source, target)
+
+
+def enqueue(
+    conn: Connection, kind: str, source: str, target: str, now: datetime
+) -> tuple[int, bool]:
+    """Queue (source, target) for verification; returns (id, is_new).
+
+    A repeat of a known pair is queued again (the sender says the source changed: it may now
+    link, or no longer link, or be gone), keeping its history.
+    """
+    t: Any = ReceivedPing.__table__
+    key = ping_key(kind, source, target)
+    row = conn.execute(select(t.c.id, t.c.status).where(t.c.key == key)).first()
+    if row is not None:
+        conn.execute(
+            update(t)
+            .where(t.c.id == row.id)
+            .values(
+                status="pending" if row.status != "verifying" else row.status,
+                next_attempt_at=now,
+                updated_at=now,
+                attempts=0,
+            )
+        )
+        return int(row.id), False
+    res = conn.execute(
+        t.insert().values(
+            key=key,
+            kind=kind,
+            source=source,
+            target=target,
+            status="pending",
+            attempts=0,
+            received_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+        )
+    )
+    return int(res.inserted_primary_key[0]), True
+
+
+@dataclass(slots=True)
+class QueuedPing:
+    id: int
+    kind: str
+    source: str
+    target: str
+    status: str
+    attempts: int
+    verified_at: datetime | None
+
+
+def claim_due(conn: Connection, now: datetime, *, limit: int, lease_s: float) -> list[QueuedPing]:
+    """Lease due items: pending ones whose time has come, and verifying ones whose worker died
+    (lease expired). Uses SKIP LOCKED on PostgreSQL so several receivers share the queue."""
+    t: Any = ReceivedPing.__table__
+    q = (
+        select(t.c.id)
+        .where(
+            or_(
+                and_(
+                    t.c.status == "pending",
+                    or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now),
+                ),
+                and_(t.c.status == "verifying", t.c.lease_until < now),
+            )
+        )
+        .order_by(t.c.next_attempt_at, t.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = [r[0] for r in conn.execute(q)]
+    if not ids:
+        return []
+    conn.execute(
+        update(t)
+        .where(t.c.id.in_(ids))
+        .values(status="verifying", lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+    )
+    rows = conn.execute(
+        select(t.c.id, t.c.kind, t.c.source, t.c.target, t.c.status, t.c.attempts, t.c.verified_at)
+        .where(t.c.id.in_(ids))
+        .order_by(t.c.id)
+    )
+    return [QueuedPing(*r) for r in rows]
+
+
+def finish(
+    conn: Connection,
+    item_id: int,
+    now: datetime,
+    *,
+    status: str,
+    result: str | None = None,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record the outcome of one verification attempt (in the caller's transaction, together
+    with the mention it wrote or tombstoned)."""
+    t: Any = ReceivedPing.__table__
+    values: dict[str, Any] = {
+        "status": status,
+        "result": result,
+        "error": error,
+        "updated_at": now,
+        "lease_until": None,
+        "attempts": t.c.attempts + 1,
+        "next_attempt_at": retry_at,
+    }
+    if status == "verified":
+        values["verified_at"] = now
+    conn.execute(update(t).where(t.c.id == item_id).values(**values))
+
+
+def get_ping(conn: Connection, item_id: int) -> dict[str, Any] | None:
+    t: Any = ReceivedPing.__table__
+    row = conn.execute(select(t).where(t.c.id == item_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def find_ping(conn: Connection, kind: str, source: str, target: str) -> dict[str, Any] | None:
+    t: Any = ReceivedPing.__table__
+    row = conn.execute(select(t).where(t.c.key == ping_key(kind, source, target))).mappings()
+    first = row.first()
+    return dict(first) if first else None
+
+
+def queue_counts(conn: Connection) -> dict[str, int]:
+    t: Any = ReceivedPing.__table__
+    return {
+        status: int(n)
+        for status, n in conn.execute(select(t.c.status, func.count()).group_by(t.c.status))
+    }
+
+
+def verified_before(conn: Connection, before: datetime, *, limit: int) -> list[int]:
+    """Verified items last checked before `before`: due for a re-check (deleted or unlinked
+    sources must disappear)."""
+    t: Any = ReceivedPing.__table__
+    return [
+        r[0]
+        for r in conn.execute(
+            select(t.c.id)
+            .where(t.c.status == "verified", t.c.updated_at < before)
+            .order_by(t.c.updated_at)
+            .limit(limit)
+        )
+    ]
+
+
+def requeue(conn: Connection, ids: list[int], now: datetime) -> int:
+    t: Any = ReceivedPing.__table__
+    if not ids:
+        return 0
+    res = conn.execute(
+        update(t)
+        .where(t.c.id.in_(ids), t.c.status == "verified")
+        .values(status="pending", next_attempt_at=now, updated_at=now, attempts=0)
+    )
+    return int(res.rowcount or 0)
