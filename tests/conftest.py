@@ -25,7 +25,6 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-
 def _pg_available() -> str | None:
     import psycopg
 

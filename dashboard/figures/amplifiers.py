@@ -1,0 +1,160 @@
+"""Amplifier figures: the interactive network, new voices per day, widening."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboard.figures.common import (
+    add_events,
+    base_layout,
+    colour_for,
+    local,
+    ordered_platforms,
+    time_axis_title,
+)
+from groundswell.sanitize import clean_text
+
+COMMUNITY_COLOURS = ("#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6a4c93")
+
+
+def network_figure(net: Mapping[str, Any], colour_by: str = "platform") -> go.Figure:
+    """Nodes sized by amplification received, coloured by platform or community; hover names
+    the account (opted-out accounts are anonymous)."""
+    nodes = {n["id"]: n for n in net["nodes"]}
+    ex: list[Any] = []
+    ey: list[Any] = []
+    for e in net["edges"]:
+        s, t = nodes.get(e["source"]), nodes.get(e["target"])
+        if s and t:
+            ex += [s["x"], t["x"], None]
+            ey += [s["y"], t["y"], None]
+    fig = go.Figure(
+        go.Scatter(
+            x=ex,
+            y=ey,
+            mode="lines",
+            line={"color": "rgba(120,120,120,0.35)", "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    biggest = max((n["received"] for n in net["nodes"]), default=1) or 1
+    if colour_by == "community":
+        groups = sorted({n["community"] for n in net["nodes"]})
+        key = "community"
+    else:
+        groups = ordered_platforms(net["nodes"])
+        key = "platform"
+    for g in groups:
+        mine = [n for n in net["nodes"] if n[key] == g]
+        colour = (
+            COMMUNITY_COLOURS[g % len(COMMUNITY_COLOURS)]
+            if key == "community"
+            else colour_for(str(g))
+        )
+        fig.add_scatter(
+            x=[n["x"] for n in mine],
+            y=[n["y"] for n in mine],
+            mode="markers",
+            name=f"community {g + 1}" if key == "community" else str(g),
+            marker={
+                "size": [8 + 32 * (n["received"] / biggest) ** 0.5 for n in mine],
+                "color": colour,
+                "line": {"width": 0.5, "color": "white"},
+            },
+            text=[
+                f"{clean_text(n['label'])[:80]}<br>{n['platform']} · received {n['received']}"
+                f" · given {n['given']}"
+                for n in mine
+            ],
+            hoverinfo="text",
+        )
+    base_layout(
+        fig,
+        "Amplification network (node size = amplification received)",
+        "",
+        "",
+    )
+    fig.update_layout(
+        hovermode="closest",
+        height=560,
+        xaxis={"showticklabels": False, "showgrid": False, "zeroline": False},
+        yaxis={"showticklabels": False, "showgrid": False, "zeroline": False},
+    )
+    return fig
+
+
+def new_voices_figure(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    tz: str,
+    events: Sequence[Mapping[str, Any]] = (),
+    lo: int = 0,
+    hi: int = 2**62,
+) -> go.Figure:
+    fig = go.Figure()
+    for p in ordered_platforms(rows):
+        mine = [r for r in rows if r["platform"] == p]
+        fig.add_bar(
+            x=[local(r["bucket_ts"], "UTC").date() for r in mine],
+            y=[r["authors"] for r in mine],
+            name=p,
+            marker_color=colour_for(p),
+        )
+    fig.update_layout(barmode="stack")
+    base_layout(fig, "New voices per day", "Day (UTC)", "First-time authors per day")
+    return fig
+
+
+def widening_figure(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    tz: str,
+    events: Sequence[Mapping[str, Any]] = (),
+    lo: int = 0,
+    hi: int = 2**62,
+) -> go.Figure:
+    """Stacked first-time/returning authors, with instances and platforms on a second axis."""
+    xs = [local(r["bucket_ts"], tz) for r in rows]
+    fig = go.Figure()
+    fig.add_bar(
+        x=xs, y=[r["first_time"] for r in rows], name="first-time authors", marker_color="#2a9d8f"
+    )
+    fig.add_bar(
+        x=xs, y=[r["returning"] for r in rows], name="returning authors", marker_color="#a8dadc"
+    )
+    fig.add_scatter(
+        x=xs,
+        y=[r["instances"] for r in rows],
+        name="Mastodon instances active",
+        yaxis="y2",
+        mode="lines+markers",
+        line_color=colour_for("mastodon"),
+    )
+    fig.add_scatter(
+        x=xs,
+        y=[r["platforms"] for r in rows],
+        name="platforms active",
+        yaxis="y2",
+        mode="lines+markers",
+        line_color="#e07a1f",
+    )
+    fig.update_layout(
+        barmode="stack",
+        yaxis2={
+            "title": "Instances / platforms (count)",
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        },
+    )
+    base_layout(
+        fig,
+        "Is the conversation widening? First-time vs returning authors per day",
+        time_axis_title(tz),
+        "Authors per day",
+    )
+    return add_events(fig, events, tz, lo, hi)

@@ -1,0 +1,107 @@
+"""Amplifiers: who carries the conversation, the network they form, and whether it widens."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, ui
+from dashboard.figures.amplifiers import network_figure, new_voices_figure, widening_figure
+from dashboard.filters import sidebar_filters
+
+f = sidebar_filters()
+scope = f.scope()
+st.title("Amplifiers")
+st.caption(f.describe())
+events = data.events(scope.movement_id)
+lo, hi = scope.start_ts, scope.end_ts
+
+
+def ranked_table(rows: list[dict], key: str) -> None:
+    st.dataframe(
+        [
+            {
+                "Account": ui.short(r["display_name"] or r["handle"] or "", 60),
+                "Handle": ui.short(r["handle"] or "", 60),
+                "Platform": r["platform"],
+                "Total": r["total"],
+                "Reposts/boosts": r["reposts"],
+                "Quotes": r["quotes"],
+                "Replies": r["replies"],
+                "Links": r["links"],
+                "Accounts": r["accounts"],
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        use_container_width=True,
+        key=key,
+    )
+
+
+received = data.q("amplifiers.ranked_received", scope, limit=20)
+given = data.q("amplifiers.ranked_given", scope, limit=20)
+left, right = st.columns(2)
+with left:
+    st.subheader("Amplification received")
+    if received:
+        ranked_table(received, "amp_received")
+    else:
+        ui.empty("No amplification in this range.", ui.RANGE_HINT)
+with right:
+    st.subheader("Amplification given")
+    if given:
+        ranked_table(given, "amp_given")
+    else:
+        ui.empty("Nobody amplified the movement in this range.", ui.RANGE_HINT)
+
+st.subheader("Network")
+net = data.q("amplifiers.network", scope, max_nodes=150)
+if net["nodes"]:
+    colour_by = st.radio(
+        "Colour by", ["platform", "community"], horizontal=True, key="amp_colour_by"
+    )
+    st.plotly_chart(network_figure(net, colour_by), use_container_width=True, key="amp_network")
+    st.caption(
+        f"The {len(net['nodes'])} most active accounts (by amplification given and received); "
+        "communities by Louvain modularity."
+    )
+    st.markdown("**Bridges** (highest betweenness: accounts joining groups or platforms)")
+    if net["bridges"]:
+        st.dataframe(
+            [
+                {
+                    "Account": ui.short(b["label"], 60),
+                    "Platform": b["platform"],
+                    "Betweenness": b["betweenness"],
+                    "Communities joined": b["communities"],
+                    "Platforms joined": b["platforms"],
+                }
+                for b in net["bridges"]
+            ],
+            hide_index=True,
+            key="amp_bridges",
+        )
+    else:
+        st.caption("No account lies between others yet.")
+else:
+    ui.empty("No amplification network in this range.", ui.RANGE_HINT)
+
+left, right = st.columns(2)
+with left:
+    voices = data.q("amplifiers.new_voices_per_day", scope)
+    if voices:
+        st.plotly_chart(
+            new_voices_figure(voices, tz=f.tz), use_container_width=True, key="amp_voices"
+        )
+    else:
+        ui.empty("No new voices in this range.", ui.RANGE_HINT)
+with right:
+    wide = data.q("amplifiers.widening", scope, bucket_s=86400)
+    if wide:
+        st.plotly_chart(
+            widening_figure(wide, tz=f.tz, events=events, lo=lo, hi=hi),
+            use_container_width=True,
+            key="amp_widening",
+        )
+    else:
+        ui.empty("No authors in this range.", ui.RANGE_HINT)

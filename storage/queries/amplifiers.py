@@ -1,0 +1,269 @@
+"""Amplifiers: who carries the conversation, the network they form, and whether it widens.
+
+Definitions (docs/dashboard.md):
+- amplification received by an account: edges (repost, boost, quote, reply, link, pingback,
+  webmention) created in the range that point at its mentions of the movement; given: edges it
+  made. Self-amplification (replying to or boosting oneself) is not counted;
+- the network: accounts joined by amplification, bounded to the most active accounts so the
+  layout and betweenness stay fast; communities by Louvain modularity (fixed seed);
+- bridges: accounts with the highest betweenness centrality in that bounded, undirected graph,
+  with how many communities and platforms their neighbours span;
+- widening, per day: active authors, first-time authors (first mention of the movement ever
+  that day), returning authors, and instances and platforms active.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+from sqlalchemy import Connection, and_, case, exists, func, literal, select
+
+from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
+from storage.queries.ethics import account_opted_out
+from storage.queries.overview import instance_key
+from storage.queries.scope import Scope, in_scope
+
+MM = MentionMatch.__table__
+MA = MovementAuthor.__table__
+M = Mention.__table__
+A = Account.__table__
+AMP = Amplification.__table__
+
+KIND_GROUPS = {
+    "reposts": ("repost", "boost"),
+    "quotes": ("quote",),
+    "replies": ("reply",),
+    "links": ("link", "pingback", "webmention"),
+}
+
+
+def _edges(scope: Scope) -> Any:
+    """Amplification edges of the scope as a subquery: (kind, platform, src, dst, ts)."""
+    target_account = func.coalesce(AMP.c.target_account_id, M.c.account_id)
+    in_movement = exists(
+        select(MM.c.mention_id).where(
+            MM.c.movement_id == scope.movement_id, MM.c.mention_id == AMP.c.target_mention_id
+        )
+    )
+    where = [AMP.c.created_ts >= scope.start_ts, AMP.c.created_ts < scope.end_ts, in_movement]
+    if scope.platforms:
+        where.append(AMP.c.platform.in_(scope.platforms))
+    return (
+        select(
+            AMP.c.kind,
+            AMP.c.platform,
+            AMP.c.source_account_id.label("src"),
+            target_account.label("dst"),
+        )
+        .select_from(
+            AMP.outerjoin(
+                M, and_(M.c.id == AMP.c.target_mention_id, AMP.c.target_account_id.is_(None))
+            )
+        )
+        .where(*where)
+        .subquery("edges")
+    )
+
+
+def _ranked(conn: Connection, scope: Scope, side: str, limit: int) -> list[dict[str, Any]]:
+    e = _edges(scope)
+    who = e.c[side]
+    other = e.c["dst" if side == "src" else "src"]
+    cols = [func.count().label("total")]
+    for name, kinds in KIND_GROUPS.items():
+        cols.append(func.sum(case((e.c.kind.in_(kinds), 1), else_=0)).label(name))
+    cols.append(func.count(func.distinct(other)).label("accounts"))
+    agg = (
+        select(who.label("account_id"), *cols)
+        .where(who.is_not(None), e.c.src != func.coalesce(e.c.dst, literal(-1)))
+        .group_by(who)
+        .subquery("agg")
+    )
+    opted = func.coalesce(account_opted_out(A), literal(False))
+    stmt = (
+        select(agg, A.c.platform, A.c.handle, A.c.display_name, A.c.instance)
+        .select_from(agg.join(A, A.c.id == agg.c.account_id))
+        .where(~opted)
+        .order_by(agg.c.total.desc(), agg.c.account_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def ranked_received(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
+    """Accounts whose mentions were amplified most in the range (opted-out accounts left out
+    of the list; they still count in everyone else's totals)."""
+    return _ranked(conn, scope, "dst", limit)
+
+
+def ranked_given(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
+    """Accounts that amplified the movement's mentions most in the range."""
+    return _ranked(conn, scope, "src", limit)
+
+
+def analyse_network(
+    pairs: Iterable[tuple[int, int, int]],
+    accounts: Mapping[int, Mapping[str, Any]],
+    *,
+    max_nodes: int = 150,
+    seed: int = 7,
+) -> dict[str, Any]:
+    """Bounded amplification network with communities and betweenness. Pure, tested directly.
+
+    `pairs`: (source account, target account, edges). Keeps the `max_nodes` accounts with the
+    largest weighted degree, so layout and betweenness cost stay bounded at any data size.
+    """
+    g = nx.DiGraph()
+    for s, t, w in pairs:
+        if s == t or s is None or t is None:
+            continue
+        g.add_edge(s, t, weight=int(w))
+    if g.number_of_nodes() == 0:
+        return {"nodes": [], "edges": [], "bridges": []}
+    degree = dict(g.degree(weight="weight"))
+    keep = sorted(degree, key=lambda n: (-degree[n], n))[:max_nodes]
+    sub = g.subgraph(keep).copy()
+    und = sub.to_undirected()
+    comms = nx.community.louvain_communities(und, weight="weight", seed=seed) if und.edges else []
+    community = {n: i for i, c in enumerate(sorted(comms, key=len, reverse=True)) for n in c}
+    between = nx.betweenness_centrality(und, normalized=True)
+    received = dict(sub.in_degree(weight="weight"))
+    given = dict(sub.out_degree(weight="weight"))
+    pos = nx.spring_layout(und, seed=seed, weight="weight") if len(und) else {}
+
+    def label(n: int) -> dict[str, Any]:
+        a = accounts.get(n, {})
+        hidden = bool(a.get("opted_out"))
+        return {
+            "id": n,
+            "label": "opted-out account" if hidden else (a.get("handle") or f"account {n}"),
+            "platform": a.get("platform") or "unknown",
+            "opted_out": hidden,
+        }
+
+    nodes = [
+        {
+            **label(n),
+            "received": int(received.get(n, 0)),
+            "given": int(given.get(n, 0)),
+            "community": community.get(n, -1),
+            "betweenness": float(between.get(n, 0.0)),
+            "x": float(pos[n][0]) if n in pos else 0.0,
+            "y": float(pos[n][1]) if n in pos else 0.0,
+        }
+        for n in sub.nodes
+    ]
+    bridges = []
+    for n in sorted(between, key=lambda n: (-between[n], n)):
+        if between[n] <= 0 or len(bridges) >= 10:
+            break
+        neigh = set(und.neighbors(n)) | {n}
+        info = label(n)
+        if info["opted_out"]:
+            continue
+        bridges.append(
+            {
+                **info,
+                "betweenness": round(float(between[n]), 4),
+                "communities": len({community.get(x, -1) for x in neigh}),
+                "platforms": len({accounts.get(x, {}).get("platform") for x in neigh}),
+            }
+        )
+    edges = [{"source": s, "target": t, "weight": d["weight"]} for s, t, d in sub.edges(data=True)]
+    return {"nodes": nodes, "edges": edges, "bridges": bridges}
+
+
+def network(
+    conn: Connection, scope: Scope, max_nodes: int = 150, max_pairs: int = 5000
+) -> dict[str, Any]:
+    """The amplification network of the scope, bounded (see `analyse_network`)."""
+    e = _edges(scope)
+    w = func.count().label("w")
+    pairs = conn.execute(
+        select(e.c.src, e.c.dst, w)
+        .where(e.c.dst.is_not(None), e.c.src != e.c.dst)
+        .group_by(e.c.src, e.c.dst)
+        .order_by(w.desc(), e.c.src, e.c.dst)
+        .limit(max_pairs)
+    ).all()
+    ids = {p[0] for p in pairs} | {p[1] for p in pairs}
+    accounts: dict[int, dict[str, Any]] = {}
+    opted = func.coalesce(account_opted_out(A), literal(False))
+    id_list = sorted(ids)
+    for i in range(0, len(id_list), 500):
+        for r in conn.execute(
+            select(A.c.id, A.c.platform, A.c.handle, opted.label("opted_out")).where(
+                A.c.id.in_(id_list[i : i + 500])
+            )
+        ):
+            accounts[r.id] = dict(r._mapping)
+    return analyse_network([tuple(p) for p in pairs], accounts, max_nodes=max_nodes)
+
+
+def new_voices_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """Authors whose first mention of the movement falls on each UTC day, per platform."""
+    day = MA.c.first_ts // 86400
+    rows = conn.execute(
+        select(day, MA.c.platform, func.count())
+        .where(*in_scope(MA, scope, "first_ts"))
+        .group_by(day, MA.c.platform)
+        .order_by(day)
+    )
+    return [{"bucket_ts": int(d) * 86400, "platform": p, "authors": int(n)} for d, p, n in rows]
+
+
+def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict[str, Any]]:
+    """Per bucket: active, first-time and returning authors; instances and platforms active."""
+    b = (MM.c.created_ts // bucket_s).label("b")
+    active = (
+        select(b, MM.c.account_id, MM.c.platform)
+        .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
+        .distinct()
+        .subquery("active")
+    )
+    first_time = case((MA.c.first_ts >= active.c.b * bucket_s, 1), else_=0)
+    rows = conn.execute(
+        select(
+            active.c.b,
+            func.count(func.distinct(active.c.account_id)),
+            func.sum(first_time),
+            func.count(func.distinct(active.c.platform)),
+        )
+        .select_from(
+            active.join(
+                MA,
+                and_(MA.c.movement_id == scope.movement_id, MA.c.account_id == active.c.account_id),
+            )
+        )
+        .group_by(active.c.b)
+        .order_by(active.c.b)
+    ).all()
+    inst: dict[int, int] = defaultdict(int)
+    if not scope.platforms or "mastodon" in scope.platforms:
+        per = (
+            select(active.c.b, instance_key().label("place"))
+            .select_from(active.join(A, A.c.id == active.c.account_id))
+            .where(active.c.platform == "mastodon")
+            .distinct()
+            .subquery()
+        )
+        for bb, n in conn.execute(select(per.c.b, func.count()).group_by(per.c.b)):
+            inst[int(bb)] = int(n)
+    out = []
+    for bb, n_active, n_first, n_platforms in rows:
+        n_active, n_first = int(n_active), int(n_first or 0)
+        out.append(
+            {
+                "bucket_ts": int(bb) * bucket_s,
+                "active": n_active,
+                "first_time": n_first,
+                "returning": n_active - n_first,
+                "first_time_share": n_first / n_active if n_active else 0.0,
+                "platforms": int(n_platforms),
+                "instances": inst.get(int(bb), 0),
+            }
+        )
+    return out
