@@ -30,7 +30,7 @@ pages = {
             url_path="overview",
         ),
         st.Page(str(VIEWS / "spread.py"), title="Spread", icon="🌊", url_path="spread"),
-        st.Page(str(VIEWS / "amplifiers.py"), title="Amplifiers", icon="📣", url_path="amplifiers"),
+        st.Page(str(VIEWS / "amplifiers.py"), title="Amplifiers", icon="🔁", url_path="amplifiers"),
     ],
     "Live wall": [
         st.Page(str(VIEWS / "wall.py"), title="Wall", icon="📣", url_path="wall"),
