@@ -1,0 +1,272 @@
+"""Pingbacks of blog posts you do not own, polled the three public ways WordPress answers.
+
+In this order (DESIGN.md section 4):
+1. `pingback.extensions.getPingbacks(post_url)` over XML-RPC on the blog's advertised pingback
+   endpoint (`X-Pingback` header or `<link rel="pingback">`): the list of source URLs;
+2. the post page itself, where themes render pingbacks and trackbacks as `li.pingback` /
+   `li.trackback` comments linking to the source (for blogs that turned XML-RPC off);
+3. the post's comment feed (`<post>/feed/`), only as a cheap change signal: with its ETag /
+   Last-Modified an unchanged post costs one 304, and the full check is skipped until
+   `full_check_every_s` has passed. (The feed carries no comment type and no source link, and
+   the anonymous REST API refuses `type=pingback`, so neither is used for the list itself.)
+
+Each new source becomes a `pingback` mention (native id "source target") and a `pingback` edge
+from the source blog to the post, enriched with the source page's title, blog name and date.
+Enrichment is polite and bounded: at most `max_enrich_per_poll` pages per poll, one at a time
+with a pause; the rest wait for the next poll (the cursor remembers to do a full check).
+"""
+
+from __future__ import annotations
+
+import time
+import xmlrpc.client
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from collectors.base import SourceState
+from collectors.blogs import xmlrpc_safe
+from collectors.blogs.collector import typed
+from collectors.blogs.feeds import blog_account, site_host
+from collectors.blogs.html_links import PageInfo, link_header, read_page
+from groundswell.matching import normalise_url
+from groundswell.net import Fetcher, FetchError, GoneError, PermanentFetchError
+from groundswell.sanitize import clean_text
+from storage.queries.blogs import mentions_by_url
+from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+
+if TYPE_CHECKING:
+    from collectors.blogs.collector import BlogCollector
+
+MAX_SEEN = 5000
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+
+
+class XmlRpcUnavailable(Exception):
+    """The blog does not answer getPingbacks (XML-RPC off, blocked, or not a pingback resource);
+    fall back to the page markup."""
+
+
+def ping_native_id(source: str, target: str) -> str:
+    """A pingback/webmention is identified by its source and target (DESIGN.md section 2)."""
+    return f"{source} {target}"
+
+
+def get_pingbacks(fetcher: Fetcher, endpoint: str, post_url: str) -> list[str]:
+    """Source URLs that pinged `post_url`, from the blog's XML-RPC endpoint."""
+    body = xmlrpc_safe.dumps_call("pingback.extensions.getPingbacks", post_url)
+    try:
+        res = fetcher.post(endpoint, content=body, content_type="text/xml")
+    except PermanentFetchError as exc:  # 403/404/405: XML-RPC disabled or blocked
+        raise XmlRpcUnavailable(str(exc)) from None
+    try:
+        params, _ = xmlrpc_safe.loads(res.content)
+    except xmlrpc.client.Fault as fault:
+        raise XmlRpcUnavailable(
+            f"{endpoint}: fault {fault.faultCode}: {fault.faultString}"
+        ) from None
+    except xmlrpc_safe.XmlRpcParseError as exc:
+        raise XmlRpcUnavailable(f"{endpoint}: {exc}") from None
+    value = params[0] if params else []
+    if not isinstance(value, list):
+        raise XmlRpcUnavailable(f"{endpoint}: getPingbacks answered {type(value).__name__}")
+    return [v.strip() for v in value if isinstance(v, str) and v.strip()]
+
+
+def fetch_page(fetcher: Fetcher, url: str) -> tuple[PageInfo, dict[str, str]]:
+    res = fetcher.get(url, accept=HTML_ACCEPT)
+    info = read_page(res.text(), res.url)
+    headers = {k.lower(): v for k, v in res.headers.items()}
+    if info.pingback_endpoint is None and headers.get("x-pingback"):
+        info.pingback_endpoint = headers["x-pingback"].strip()
+    header_wm = link_header(headers.get("link"), "webmention", res.url)
+    if header_wm:  # the HTTP Link header comes first (W3C Webmention 3.1.2)
+        info.webmention_endpoint = header_wm
+    return info, headers
+
+
+def ping_mention(
+    kind: str,
+    source: str,
+    target: str,
+    info: PageInfo | None,
+    *,
+    now: datetime,
+    fallback_title: str | None = None,
+    movement: str | None = None,
+    method: str | None = None,
+) -> MentionRecord:
+    """The mention a pingback/webmention becomes, enriched from the source page when known."""
+    title = (info.title if info else None) or fallback_title or source
+    site = info.site_name if info else None
+    published = info.published if info and info.published and info.published <= now else None
+    author = blog_account(source, site, _root(source)) or AccountRecord(kind, source)
+    return MentionRecord(
+        platform=kind,
+        native_id=ping_native_id(source, target),
+        created_at=published or now,
+        author=author,
+        url=source,
+        title=clean_text(title)[:1000],
+        text=clean_text(f"{title}" + (f" — {site}" if site else ""))[:2000],
+        instance=site_host(source),
+        links=[target],
+        raw={
+            "source": source,
+            "target": target,
+            "method": method,
+            "title": title,
+            "site_name": site,
+            "published": published.isoformat() if published else None,
+        },
+        seen_on=(site_host(target) or "")[:255] or None,
+        movements=(movement,) if movement else (),
+    )
+
+
+def _root(url: str) -> str | None:
+    host = site_host(url)
+    return f"{url.split('://', 1)[0]}://{host}" if host else None
+
+
+def ping_edge(
+    kind: str, mention: MentionRecord, target: str, stored: dict[str, Any]
+) -> EdgeRecord | None:
+    """`kind` edge from the source blog to the target post (a stored mention when one has the
+    target's URL, else the post keyed by its URL)."""
+    if mention.author is None:
+        return None
+    norm = normalise_url(target) or target
+    hit = stored.get(norm)
+    if hit is not None:
+        key = (hit.platform, hit.native_id)
+        target_account = AccountRecord(*hit.account) if hit.account else None
+    else:
+        key = ("blog", target)
+        target_account = blog_account(target)
+    return EdgeRecord(
+        kind=kind,
+        platform=kind,
+        source=mention.author,
+        target=key,
+        created_at=mention.created_at,
+        via=(mention.platform, mention.native_id),
+        target_account=target_account,
+    )
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Batch]:
+    fetcher = collector.fetcher
+    settings = collector.settings
+    log = collector.context.log
+    post_url = str(source.target["url"])
+    movement = source.target.get("movement")
+    cursor: dict[str, Any] = dict(source.cursor or {})
+    now = datetime.now(UTC)
+    what = f"tracked post {post_url}"
+
+    # 3. the cheap change signal first
+    comment_feed = cursor.get("comment_feed") or post_url.rstrip("/") + "/feed/"
+    etag = last_modified = None
+    full_at = _parse_iso(cursor.get("full_at"))
+    recent = full_at is not None and now - full_at < timedelta(seconds=settings.full_check_every_s)
+    try:
+        res = fetcher.get(comment_feed, etag=source.etag, last_modified=source.last_modified)
+        if res.not_modified and recent and not cursor.get("pending"):
+            return  # nothing new on the post: one 304
+        etag, last_modified = res.headers.get("etag"), res.headers.get("last-modified")
+    except FetchError as exc:
+        log.info("%s: no usable comment feed (%s); doing a full check", what, exc)
+
+    # 1. getPingbacks on the advertised endpoint, 2. else the post page's markup
+    page: PageInfo | None = None
+    endpoint = cursor.get("endpoint")
+    if not endpoint:
+        try:
+            page, _ = fetch_page(fetcher, post_url)
+        except FetchError as exc:
+            raise typed(exc, what) from None
+        endpoint = page.pingback_endpoint
+    sources: list[tuple[str, str | None]] | None = None
+    method = "markup"
+    if endpoint and cursor.get("xmlrpc") != "off":
+        try:
+            sources = [(s, None) for s in get_pingbacks(fetcher, endpoint, post_url)]
+            method = "xmlrpc"
+            cursor["xmlrpc"] = "on"
+        except XmlRpcUnavailable as exc:
+            log.info("%s: getPingbacks unavailable (%s); reading the page", what, exc)
+            cursor["xmlrpc"] = "off"
+        except FetchError as exc:
+            raise typed(exc, f"{what} (XML-RPC {endpoint})") from None
+    if sources is None:
+        if page is None:
+            try:
+                page, _ = fetch_page(fetcher, post_url)
+            except FetchError as exc:
+                raise typed(exc, what) from None
+        sources = [(p.source, p.title) for p in page.pings]
+
+    seen: list[str] = list(cursor.get("seen") or [])
+    seen_set = set(seen)
+    new = [(s, t) for s, t in dict(sources).items() if s not in seen_set and s != post_url]
+    budget = settings.max_enrich_per_poll
+    batch = Batch(fetched=len(sources))
+    for i, (src, fallback_title) in enumerate(new):
+        if i >= budget:
+            break
+        if normalise_url(src) is None:
+            batch.skip("bad_source_url", src[:200])
+            seen.append(src)
+            continue
+        info: PageInfo | None = None
+        try:
+            if i and settings.enrich_delay_s:
+                time.sleep(settings.enrich_delay_s)
+            info, _ = fetch_page(fetcher, src)
+        except GoneError:
+            batch.skip("source_gone", src[:200])
+            seen.append(src)
+            continue
+        except FetchError as exc:  # keep the pingback; only its enrichment is missing
+            log.info("%s: cannot enrich %s: %s", what, src, exc)
+        batch.mentions.append(
+            ping_mention(
+                "pingback",
+                src,
+                post_url,
+                info,
+                now=now,
+                fallback_title=fallback_title,
+                movement=movement,
+                method=method,
+            )
+        )
+        seen.append(src)
+    stored = {}
+    if collector.context.engine is not None and batch.mentions:
+        with collector.context.engine.connect() as conn:
+            stored = mentions_by_url(conn, [post_url])
+    for m in batch.mentions:
+        edge = ping_edge("pingback", m, post_url, stored)
+        if edge is not None:
+            batch.edges.append(edge)
+    cursor.update(
+        endpoint=endpoint,
+        method=method,
+        comment_feed=comment_feed,
+        full_at=now.isoformat(),
+        seen=seen[-MAX_SEEN:],
+        pending=len(new) > budget,
+        sources=len(sources),
+    )
+    batch.cursor = cursor
+    batch.etag, batch.last_modified = etag, last_modified
+    yield batch
