@@ -189,6 +189,9 @@ def collect(
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     console.print(f"collecting as worker {runner.worker_id}; Ctrl-C to stop")
+    from groundswell.export.retention import start_retention_thread
+
+    start_retention_thread(engine, settings.ethics.retention(settings.collect), stop)
     runner.run_loop(stop, on_outcome=_print_outcome)
 
 
@@ -272,6 +275,7 @@ def status(
 # Area commands register themselves on `app` (one import line each; keep them sorted).
 from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401
 from groundswell.commands import export as _export  # noqa: E402, F401
+from groundswell.commands import stewardship as _stewardship  # noqa: E402, F401
 
 
 def main() -> None:

@@ -733,11 +733,23 @@ def exported_period(conn: Connection, r: Resolved) -> tuple[datetime | None, dat
 # -- retention and recheck ---------------------------------------------------------------------
 
 
-def purge_payloads(conn: Connection, older_than: datetime, *, batch: int = 5_000) -> int:
+def store_opt_out_flags(conn: Connection, account_id: int, flags: dict[str, bool | None]) -> None:
+    """Record opt-out flags a recheck saw on the author's profile (unknown never overwrites)."""
+    known = {k: v for k, v in flags.items() if v is not None}
+    if known:
+        a = _t(Account)
+        conn.execute(a.update().where(a.c.id == account_id).values(**known))
+
+
+def purge_payloads(
+    conn: Connection, older_than: datetime, *, batch: int = 5_000, max_batches: int | None = None
+) -> int:
     """Delete raw payloads fetched before `older_than`, in bounded batches; returns the count."""
     p = _t(MentionPayload)
     total = 0
-    while True:
+    rounds = 0
+    while max_batches is None or rounds < max_batches:
+        rounds += 1
         ids = [
             row[0]
             for row in conn.execute(
@@ -750,6 +762,7 @@ def purge_payloads(conn: Connection, older_than: datetime, *, batch: int = 5_000
         total += len(ids)
         if len(ids) < batch:
             return total
+    return total
 
 
 def recent_mentions(
@@ -761,9 +774,9 @@ def recent_mentions(
 ) -> Iterator[list[Row[Any]]]:
     """Non-deleted mentions created since `since` (for `recheck`), oldest first."""
     m = _t(Mention)
-    base = select(m.c.id, m.c.platform, m.c.native_id, m.c.url, m.c.created_ts).where(
-        m.c.created_ts >= _ts(since), m.c.deleted_at.is_(None)
-    )
+    base = select(
+        m.c.id, m.c.platform, m.c.native_id, m.c.url, m.c.account_id, m.c.created_ts
+    ).where(m.c.created_ts >= _ts(since), m.c.deleted_at.is_(None))
     if platforms:
         base = base.where(m.c.platform.in_(list(platforms)))
     yield from _keyset(

@@ -1,0 +1,177 @@
+"""Data stewardship commands: `hydrate`, `recheck`, `purge` (docs/exports.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
+
+AppViewOpt = Annotated[
+    str,
+    typer.Option(
+        "--bluesky-appview", help="Bluesky AppView for getPosts (public, no login needed)"
+    ),
+]
+LoopbackOpt = Annotated[
+    bool, typer.Option("--allow-loopback", hidden=True, help="tests: allow 127.0.0.1 servers")
+]
+
+
+def _progress(total: int | None, what: str):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(what, total=total)
+    return progress, lambda n: progress.advance(task, n)
+
+
+def _lookups(appview: str, allow_loopback: bool, discoverable_false_is_opt_out: bool):  # type: ignore[no-untyped-def]
+    from groundswell.export.lookup import Lookups
+    from groundswell.net import FetchPolicy
+
+    return Lookups(
+        policy=FetchPolicy(allow_loopback=allow_loopback),
+        bluesky_base_url=appview,
+        discoverable_false_is_opt_out=discoverable_false_is_opt_out,
+    )
+
+
+@app.command()
+def hydrate(
+    id_list: Annotated[Path, typer.Argument(help="ID list: CSV, JSONL or Parquet")],
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="where to write the posts (JSON Lines)")
+    ],
+    config: ConfigOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="also skip what this store knows was deleted or opted out"),
+    ] = None,
+    appview: AppViewOpt = "https://public.api.bsky.app",
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="write the counts and bad lines as JSON")
+    ] = None,
+    allow_loopback: LoopbackOpt = False,
+) -> None:
+    """Refetch the posts of an ID-only export; deleted or opted-out posts are skipped."""
+    from groundswell.export.hydrate import hydrate as run_hydrate
+
+    settings = load_config(config)
+    if not id_list.is_file():
+        fail(f"{id_list}: no such ID list; pass the mention_ids file of an --ids-only export")
+    if not out_path.parent.is_dir():
+        fail(f"cannot write {out_path}: folder {out_path.parent} does not exist")
+    states = None
+    if db:
+        from storage.queries.export import mention_states
+
+        engine = open_store(db, settings)
+
+        def states(keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+            with engine.connect() as conn:
+                return mention_states(
+                    conn,
+                    keys,
+                    discoverable_false_is_opt_out=settings.ethics.discoverable_false_is_opt_out,
+                )
+
+    progress, advance = _progress(None, f"hydrating {id_list.name}")
+    try:
+        with (
+            progress,
+            _lookups(
+                appview, allow_loopback, settings.ethics.discoverable_false_is_opt_out
+            ) as lookups,
+        ):
+            report = run_hydrate(id_list, out_path, lookups, store_states=states, progress=advance)
+    except OSError as exc:
+        fail(f"cannot write {out_path}: {exc.strerror or exc}; choose another --out")
+    for bad in report.bad_lines[:20]:
+        console.print(
+            f"[yellow]skipped[/] {id_list.name} line {bad.line}: {bad.reason}", highlight=False
+        )
+    if len(report.bad_lines) > 20:
+        console.print(f"... and {len(report.bad_lines) - 20} more bad lines (see --report)")
+    for problem in report.problems:
+        console.print(f"[yellow]problem[/] {problem}", highlight=False)
+    if report_path:
+        report_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    out.print(
+        f"{report.hydrated} hydrated to {out_path}; skipped: {report.deleted} deleted since, "
+        f"{report.opted_out} opted out since, {report.unsupported} unsupported, "
+        f"{report.errors} errors, {len(report.bad_lines)} bad lines, "
+        f"{report.duplicates} duplicates"
+    )
+
+
+@app.command()
+def recheck(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    days: Annotated[
+        int | None,
+        typer.Option(help="revisit mentions this recent (default [ethics].recheck_days)"),
+    ] = None,
+    platform: Annotated[
+        list[str] | None, typer.Option("--platform", "-p", help="repeatable; default all")
+    ] = None,
+    appview: AppViewOpt = "https://public.api.bsky.app",
+    allow_loopback: LoopbackOpt = False,
+) -> None:
+    """Revisit recent mentions on their platforms: deleted ones become tombstones."""
+    from groundswell.export.recheck import recheck as run_recheck
+
+    settings = load_config(config)
+    engine = open_store(db, settings)
+    span = days or settings.ethics.recheck_days
+    since = datetime.now(UTC) - timedelta(days=span)
+    progress, advance = _progress(None, f"rechecking the last {span} days")
+    with (
+        progress,
+        _lookups(appview, allow_loopback, settings.ethics.discoverable_false_is_opt_out) as lookups,
+    ):
+        report = run_recheck(
+            engine, lookups, since=since, platforms=tuple(platform or ()), progress=advance
+        )
+    for problem in report.problems:
+        console.print(f"[yellow]problem[/] {problem}", highlight=False)
+    out.print(
+        f"{report.checked} mentions rechecked; {report.tombstoned} deleted since (now "
+        f"tombstones), {report.opted_out} by authors who opted out, {report.errors} could not be "
+        f"checked, {report.unsupported} unsupported"
+    )
+
+
+@app.command()
+def purge(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    days: Annotated[
+        int | None,
+        typer.Option(help="purge raw payloads older than this (default [ethics].retention_days)"),
+    ] = None,
+) -> None:
+    """Delete raw payloads past the retention horizon (mention rows and counts stay)."""
+    from groundswell.export.retention import purge as run_purge
+
+    settings = load_config(config)
+    horizon = days or settings.ethics.retention(settings.collect)
+    if not horizon:
+        fail("no retention horizon: set [ethics].retention_days in the config or pass --days", 2)
+    if horizon < 1:
+        fail("--days must be at least 1", 2)
+    engine = open_store(db, settings)
+    n = run_purge(engine, days=horizon)
+    out.print(f"purged {n:,} raw payloads older than {horizon} days")

@@ -1,0 +1,104 @@
+"""`recheck`: revisit recent mentions on their platforms; deleted ones become tombstones and
+newly opted-out authors get their flags stored, so every later view and export honours them.
+
+Only a definite answer changes the store: a 404/410 or a post missing from getPosts is a
+deletion; an unreachable instance or a 5xx is an error and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from groundswell.export.lookup import Lookups
+from storage.engine import write_tx
+from storage.queries.export import recent_mentions, store_opt_out_flags
+from storage.records import AccountRecord
+from storage.write import tombstone
+
+
+def _flags(account: AccountRecord | None) -> dict[str, bool | None]:
+    if account is None:
+        return {}
+    return {
+        "indexable": account.indexable,
+        "discoverable": account.discoverable,
+        "noindex": account.noindex,
+        "no_unauthenticated": account.no_unauthenticated,
+    }
+
+
+@dataclass(slots=True)
+class RecheckReport:
+    checked: int = 0
+    tombstoned: int = 0
+    opted_out: int = 0
+    errors: int = 0
+    unsupported: int = 0
+    by_platform: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "tombstoned": self.tombstoned,
+            "opted_out": self.opted_out,
+            "errors": self.errors,
+            "unsupported": self.unsupported,
+            "by_platform": self.by_platform,
+        }
+
+
+def recheck(
+    engine: Engine,
+    lookups: Lookups,
+    *,
+    since: datetime,
+    platforms: tuple[str, ...] = (),
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> RecheckReport:
+    report = RecheckReport()
+    with engine.connect() as conn:
+        chunks = list(recent_mentions(conn, since=since, platforms=platforms, chunk_size=500))
+    # The list of (platform, native_id) is small (recent mentions only); the lookups are the
+    # slow part, and each chunk's results are committed on their own.
+    for chunk in chunks:
+        by_platform: dict[str, list[str]] = {}
+        for row in chunk:
+            by_platform.setdefault(row.platform, []).append(row.native_id)
+        authors = {(row.platform, row.native_id): row.account_id for row in chunk}
+        for platform, natives in by_platform.items():
+            found = lookups.lookup(platform, natives)
+            deleted = [(f.platform, f.native_id) for f in found if f.state == "deleted"]
+            # The flags seen on the post's author are stored on the stored author of that post
+            # (its id), whatever spelling the platform uses for the account today.
+            flags = [
+                (authors[(f.platform, f.native_id)], _flags(f.account))
+                for f in found
+                if f.account is not None and authors.get((f.platform, f.native_id)) is not None
+            ]
+            for f in found:
+                report.checked += 1
+                report.by_platform[platform] = report.by_platform.get(platform, 0) + 1
+                if f.state == "opted_out":
+                    report.opted_out += 1
+                elif f.state == "error":
+                    report.errors += 1
+                    if len(report.problems) < 10:
+                        report.problems.append(f"{f.native_id}: {f.detail}")
+                elif f.state == "unsupported":
+                    report.unsupported += 1
+            if deleted or flags:
+                with write_tx(engine) as conn:
+                    for account_id, account_flags in flags:
+                        store_opt_out_flags(conn, account_id, account_flags)
+                    if deleted:
+                        report.tombstoned += tombstone(conn, deleted, now or datetime.now(UTC))
+            if progress:
+                progress(len(natives))
+    return report
