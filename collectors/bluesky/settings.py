@@ -1,8 +1,8 @@
-"""`[bluesky]` settings: searches to run and where the credentials live."""
+"""`[bluesky]` settings: searches to run, where the credentials live, caps and the live stream."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class BlueskyQuery(BaseModel):
@@ -18,7 +18,13 @@ class BlueskyQuery(BaseModel):
             raise ValueError("give exactly one of tag or q")
         if self.tag:
             self.tag = self.tag.lstrip("#")
+            if not self.tag or any(ch.isspace() for ch in self.tag):
+                raise ValueError(f"tag {self.tag!r} must be one word, like 'NHSCitizen'")
         return self
+
+    @property
+    def key(self) -> str:
+        return f"bluesky:tag:{self.tag}" if self.tag else f"bluesky:q:{self.q}"
 
 
 class BlueskySettings(BaseModel):
@@ -27,7 +33,46 @@ class BlueskySettings(BaseModel):
     base_url: str = "https://bsky.social"
     handle_env: str = "GROUNDSWELL_BSKY_HANDLE"
     app_password_env: str = "GROUNDSWELL_BSKY_APP_PASSWORD"
-    session_file: str = ".groundswell/bluesky-session.txt"
+    session_file: str = Field(
+        default=".groundswell/bluesky-session.json",
+        description="where the login session is kept between runs (logins are rate-limited)",
+    )
     queries: list[BlueskyQuery] = Field(default_factory=list)
-    jetstream_url: str | None = None
+    jetstream_url: str | None = Field(
+        default=None, description="e.g. wss://jetstream2.us-east.bsky.network/subscribe"
+    )
     fetch_reposts: bool = True
+    result_cap: int = Field(
+        default=10_000,
+        ge=1,
+        description="results the service returns for one query; a sweep reaching it is split "
+        "into time windows",
+    )
+    page_limit: int = Field(default=100, ge=1, le=100)
+    overlap_s: int = Field(
+        default=300, ge=0, le=86_400, description="each sweep re-reads this much (indexing lag)"
+    )
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    max_edge_pages: int = Field(default=20, ge=1, le=1000)
+    jetstream_batch: int = Field(default=200, ge=1, le=10_000)
+    jetstream_flush_s: float = Field(default=2.0, gt=0, le=60)
+    jetstream_rewind_s: float = Field(
+        default=3.0, ge=0, le=600, description="replay this much before the saved cursor"
+    )
+    jetstream_catchup_s: float = Field(
+        default=20.0, gt=0, le=3600, description="`collect` reads the stream this long per poll"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} must start with https:// (or http:// for a local test server)")
+        return v.rstrip("/")
+
+    @field_validator("jetstream_url")
+    @classmethod
+    def _ws(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("ws://", "wss://")):
+            raise ValueError(f"{v!r} must start with wss:// (or ws:// for a local test server)")
+        return v

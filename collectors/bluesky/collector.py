@@ -1,0 +1,217 @@
+"""The Bluesky collector: `searchPosts` sweeps (by tag or text) and the Jetstream live stream.
+
+A search source's cursor is a *sweep*: the time window `[since, until)` being read newest
+first, the XRPC page cursor inside it, and `done_until`, the time up to which everything has
+been stored. Each page is one batch carrying the sweep state that covers it, so a crash or a
+429 resumes at the next page: no gap, and nothing stored twice.
+
+The service stops returning results after about 10,000 per query (`result_cap`). A sweep that
+reaches the cap is split: the next query ends (`until`) just after the oldest post already
+read, so older posts are reached by a fresh query. Posts at the boundary come back twice and
+are de-duplicated by URI. The next sweep starts `overlap_s` before `done_until`, because a
+post can be indexed a little after the time it is sorted by.
+
+For posts whose repost or quote counts grew since the stored copy, `getRepostedBy` and
+`getQuotes` turn the growth into `repost` / `quote` edges in the same batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from collectors.base import CollectorContext, FatalSourceError, SourceState
+from collectors.bluesky.client import BlueskyClient
+from collectors.bluesky.parse import (
+    PLATFORM,
+    MalformedPost,
+    ParsedPost,
+    iso,
+    parse_datetime,
+    parse_quotes,
+    parse_reposted_by,
+    parse_search_page,
+)
+from groundswell.matching import match_post
+from storage.queries.bluesky import stored_counts
+from storage.records import Batch
+
+
+class BlueskyCollector:
+    """One per process; shares one logged-in client between every Bluesky source."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        context: CollectorContext,
+        *,
+        client: BlueskyClient | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        live: bool = False,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.context = context
+        self.settings = context.settings.bluesky
+        self.client = client or BlueskyClient(self.settings)
+        self.clock = clock
+        self.live = live
+        self.stop = stop or threading.Event()
+
+    def poll(self, source: SourceState) -> Iterator[Batch]:
+        if source.kind == "search":
+            yield from self._poll_search(source)
+        elif source.kind == "jetstream":
+            from collectors.bluesky.jetstream import JetstreamReader
+
+            reader = JetstreamReader(self.context, clock=self.clock)
+            yield from reader.poll(source, live=self.live, stop=self.stop)
+        else:
+            raise FatalSourceError(f"unknown Bluesky source kind {source.kind!r} ({source.key})")
+
+    # -- search ---------------------------------------------------------------------------
+
+    def _new_sweep(self, cursor: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock()
+        done = parse_datetime(cursor.get("done_until"))
+        if done is not None:
+            since = done - timedelta(seconds=self.settings.overlap_s)
+        else:
+            since = now - timedelta(days=self.context.settings.collect.backfill_days)
+        return {"since": iso(since), "until": iso(now), "end": iso(now), "page": None, "n": 0}
+
+    def _poll_search(self, source: SourceState) -> Iterator[Batch]:
+        target = source.target or {}
+        tag, q = target.get("tag"), target.get("q")
+        if not tag and not q:
+            raise FatalSourceError(f"{source.key}: the source names neither a tag nor a query")
+        cursor = dict(source.cursor or {})
+        sweep = dict(cursor.get("sweep") or self._new_sweep(cursor))
+        seen: set[str] = set()
+        cap = self.settings.result_cap
+        while True:
+            payload = self.client.search_posts(
+                q=q or f"#{tag}",
+                tag=[tag] if tag else None,
+                since=sweep["since"],
+                until=sweep["until"],
+                cursor=sweep["page"],
+                limit=self.settings.page_limit,
+                sort="latest",
+            )
+            posts, skipped, next_page = parse_search_page(payload)
+            batch = Batch(skipped=skipped, fetched=len(posts) + len(skipped))
+            sweep["n"] = int(sweep.get("n") or 0) + len(posts) + len(skipped)
+            if posts:
+                oldest = min(p.sort_at for p in posts)
+                prev = parse_datetime(sweep.get("oldest"))
+                sweep["oldest"] = iso(min(oldest, prev) if prev else oldest)
+            fresh = [p for p in posts if p.mention.native_id not in seen]
+            seen.update(p.mention.native_id for p in fresh)
+            self._add_posts(batch, fresh)
+            self._add_amplification(batch, fresh)
+
+            finished = False
+            if next_page and sweep["n"] < cap:
+                sweep["page"] = next_page
+            elif sweep["n"] >= cap and sweep.get("oldest"):
+                sweep = self._split(sweep, batch, source.key)
+            else:
+                finished = True
+            batch.cursor = (
+                {"done_until": sweep["end"], "sweep": None}
+                if finished
+                else {"done_until": cursor.get("done_until"), "sweep": dict(sweep)}
+            )
+            if finished:
+                batch.problems = []
+            yield batch
+            if finished or self.stop.is_set():
+                return
+
+    def _split(self, sweep: dict[str, Any], batch: Batch, key: str) -> dict[str, Any]:
+        """The query reached the result cap: continue with a window ending at the oldest post
+        read (plus 1 ms, so posts sharing that millisecond are read again, not skipped)."""
+        oldest = parse_datetime(sweep["oldest"])
+        until = parse_datetime(sweep["until"])
+        assert oldest is not None and until is not None
+        new_until = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000) + timedelta(
+            milliseconds=1
+        )
+        if new_until >= until:
+            # More than `cap` posts in one millisecond: nothing finer to split on.
+            batch.problems = [
+                f"{key}: over {self.settings.result_cap} posts at {iso(oldest)}; some were "
+                "not reachable through search"
+            ]
+            new_until = oldest
+        self.context.log.info(
+            "%s: result cap %d reached; continuing with posts before %s",
+            key,
+            self.settings.result_cap,
+            iso(new_until),
+        )
+        return {**sweep, "until": iso(new_until), "page": None, "n": 0, "oldest": None}
+
+    def _matches(self, post: ParsedPost) -> bool:
+        m = post.mention
+        return bool(match_post(self.context.rules, hashtags=m.hashtags, text=m.text, links=m.links))
+
+    def _add_posts(self, batch: Batch, posts: list[ParsedPost]) -> None:
+        """Every post goes to the write path (it stores the matching ones); the edges a post
+        makes (reply, quote) only when the post itself belongs to a movement."""
+        for p in posts:
+            batch.mentions.append(p.mention)
+            if p.edges and self._matches(p):
+                batch.edges.extend(p.edges)
+
+    # -- amplification --------------------------------------------------------------------
+
+    def _add_amplification(self, batch: Batch, posts: list[ParsedPost]) -> None:
+        if not self.settings.fetch_reposts or self.context.engine is None:
+            return
+        candidates = [
+            p
+            for p in posts
+            if (p.mention.repost_count or p.mention.quote_count) and self._matches(p)
+        ]
+        if not candidates:
+            return
+        with self.context.engine.connect() as conn:
+            stored = stored_counts(conn, PLATFORM, [p.mention.native_id for p in candidates])
+        for p in candidates:
+            uri = p.mention.native_id
+            old_reposts, old_quotes = stored.get(uri, (0, 0))
+            if p.mention.repost_count > old_reposts:
+                self._fetch_reposts(batch, uri)
+            if p.mention.quote_count > old_quotes:
+                self._fetch_quotes(batch, uri)
+
+    def _fetch_reposts(self, batch: Batch, uri: str) -> None:
+        page: str | None = None
+        now = self.clock()
+        for _ in range(self.settings.max_edge_pages):
+            payload = self.client.reposted_by(uri, page)
+            try:
+                edges, skipped, page = parse_reposted_by(payload, uri, observed_at=now)
+            except MalformedPost as exc:
+                batch.skipped.append(exc.as_skip())
+                return
+            batch.edges.extend(edges)
+            batch.skipped.extend(skipped)
+            if not page:
+                return
+
+    def _fetch_quotes(self, batch: Batch, uri: str) -> None:
+        page: str | None = None
+        for _ in range(self.settings.max_edge_pages):
+            payload = self.client.quotes(uri, page)
+            posts, skipped, page = parse_quotes(payload, uri)
+            batch.skipped.extend(skipped)
+            for p in posts:
+                batch.mentions.append(p.mention)
+                batch.edges.extend(e for e in p.edges if e.kind == "quote" and e.target[1] == uri)
+            if not page:
+                return
