@@ -1,4 +1,8 @@
-"""`[mastodon]` settings: which instances and hashtags to follow."""
+"""`[mastodon]` settings: which instances and hashtags to follow, and how politely.
+
+Tokens never live here: `token_env` names the environment variable that holds one
+(`docs/mastodon.md` explains how to create a read-only token).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,23 @@ class MastodonInstance(BaseModel):
     )
     interval_s: int | None = Field(default=None, ge=3, le=86_400)
     stream: bool = False
+    backfill_days: float | None = Field(
+        default=None, ge=0, description="first-run horizon; default [collect].backfill_days"
+    )
+    timeout_s: float = Field(default=30.0, gt=0, le=300, description="per HTTP request")
+    paging_budget: int = Field(
+        default=300,
+        ge=1,
+        description="requests carrying min_id/max_id/since_id allowed per paging_window_s "
+        "(Mastodon's own limit is 300 per 15 minutes per IP or user)",
+    )
+    paging_window_s: float = Field(default=900.0, gt=0)
+    max_wait_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="longest in-poll sleep for a rate limit; longer waits end the poll with "
+        "a retry at the reset time",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -25,6 +46,17 @@ class MastodonInstance(BaseModel):
             raise ValueError(f"{v!r} must start with https:// (or http:// for a local test server)")
         return v.rstrip("/")
 
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        out = []
+        for tag in v:
+            t = tag.strip().lstrip("#")
+            if not t or any(ch.isspace() or ch in "/?#&" for ch in t):
+                raise ValueError(f"hashtag {tag!r} is not one word; write it like 'NHSCitizen'")
+            out.append(t)
+        return out
+
 
 class MastodonSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -32,3 +64,12 @@ class MastodonSettings(BaseModel):
     instances: list[MastodonInstance] = Field(default_factory=list)
     fetch_boosts: bool = True
     page_limit: int = Field(default=40, ge=1, le=40)
+    resolve_parents: bool = Field(
+        default=True,
+        description="fetch the parent of a reply (and a shallow quote) once to learn its uri, "
+        "so reply/quote edges point at the right mention",
+    )
+    boost_window_days: float = Field(
+        default=7.0, ge=0, description="how long a status's boost count is watched for growth"
+    )
+    stream_reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)

@@ -1,0 +1,339 @@
+"""One Mastodon.py client per instance (and token), with pacing and typed errors.
+
+Why a wrapper and not bare Mastodon.py calls:
+
+- Rate limits are per instance and per IP/token, shared by every hashtag polled there, so the
+  pacing state lives here and every source of that instance goes through it. Mastodon.py runs
+  in `ratelimit_method="throw"`; this wrapper paces from the `X-RateLimit-*` headers the client
+  parsed (never letting `Remaining` go below zero) and, on a 429, sleeps until the reset when
+  that is short or ends the poll with `TransientError(retry_after=...)` when it is not.
+- Mastodon also limits requests carrying `min_id`/`max_id`/`since_id` to 300 per 15 minutes
+  (DESIGN.md section 4) without advertising it in headers, so those are counted here in a
+  sliding window (`paging_budget` per `paging_window_s`).
+- Mastodon.py reports failures as its own exception types; the collector needs ours:
+  `TransientError` (5xx, timeouts, truncated or non-JSON bodies, 429) and `FatalSourceError`
+  (401: "needs a token"; 403/404/410: the base URL or hashtag is wrong).
+- Link headers are read raw from the HTTP response (a `requests` hook), so paging ids stay the
+  exact strings the server sent (Mastodon.py turns digit-only ids into ints).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+    MastodonWarning,
+)
+
+from collectors.base import FatalSourceError, TransientError
+from collectors.mastodon.parse import to_plain
+
+log = logging.getLogger("groundswell.collect.mastodon")
+USER_AGENT = "Groundswell/0.1 (hashtag reader; +https://github.com/groundswell)"
+NEEDS_TOKEN = "needs_token"
+
+# Mastodon.py warns when instance metadata says a timeline needs a login; we act on that
+# ourselves (as "needs a token") instead of printing a warning per request.
+warnings.filterwarnings("ignore", message=".*appears to be unavailable.*", category=MastodonWarning)
+
+
+def parse_link_header(value: str | None) -> dict[str, dict[str, str]]:
+    """`<url?max_id=1>; rel="next", ...` -> {"next": {"max_id": "1", ...}}, values verbatim."""
+    out: dict[str, dict[str, str]] = {}
+    if not value:
+        return out
+    for part in value.split(","):
+        if ";" not in part:
+            continue
+        url_part, *params = part.split(";")
+        url = url_part.strip().strip("<>")
+        rel = None
+        for p in params:
+            k, _, v = p.strip().partition("=")
+            if k.strip() == "rel":
+                rel = v.strip().strip('"')
+        if rel:
+            query = parse_qs(urlsplit(url).query)
+            out[rel] = {k: v[0] for k, v in query.items() if v}
+    return out
+
+
+class InstanceClient:
+    """Mastodon.py pointed at one instance; every call goes through `call`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        token_env: str | None = None,
+        timeout_s: float = 30.0,
+        paging_budget: int = 300,
+        paging_window_s: float = 900.0,
+        max_wait_s: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url
+        self.host = urlsplit(base_url).netloc
+        self.has_token = bool(token)
+        self.token_env = token_env
+        self.paging_budget = paging_budget
+        self.paging_window_s = paging_window_s
+        self.max_wait_s = max_wait_s
+        self.sleep = sleep
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.session = requests.Session()
+        self.session.hooks["response"].append(self._capture)
+        self.last_headers: dict[str, str] = {}
+        self.api = Mastodon(
+            api_base_url=base_url,
+            access_token=token,
+            ratelimit_method="throw",
+            request_timeout=timeout_s,
+            session=self.session,
+            user_agent=USER_AGENT,
+            version_check_mode="none",
+        )
+        self._paging: deque[float] = deque()
+        self._last_call: float | None = None
+        self._info: dict[str, Any] | None = None
+        self.requests_made = 0
+
+    # -- bookkeeping
+
+    def _capture(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.last_headers = dict(response.headers)
+
+    def link(self, rel: str, param: str) -> str | None:
+        return parse_link_header(self.last_headers.get("Link")).get(rel, {}).get(param)
+
+    def budget(self) -> dict[str, Any]:
+        """What `groundswell status` shows about this instance's limits."""
+        now = self.clock()
+        self._expire(now)
+        reset = self.api.ratelimit_reset
+        return {
+            "limit": self.api.ratelimit_limit,
+            "remaining": self.api.ratelimit_remaining,
+            "reset_in_s": round(max(0.0, reset - now), 1) if reset else None,
+            "paging_used": len(self._paging),
+            "paging_budget": self.paging_budget,
+            "paging_window_s": self.paging_window_s,
+        }
+
+    def _expire(self, now: float) -> None:
+        while self._paging and self._paging[0] <= now - self.paging_window_s:
+            self._paging.popleft()
+
+    def _wait(self, seconds: float, why: str) -> None:
+        if seconds <= 0:
+            return
+        if seconds > self.max_wait_s:
+            raise TransientError(
+                f"{self.host}: {why}; next try in {seconds:.0f} s", retry_after=seconds
+            )
+        log.debug("%s: %s; waiting %.2f s", self.host, why, seconds)
+        self.sleep(seconds)
+
+    def _pace(self, paging: bool) -> None:
+        """Sleep as needed so neither the advertised limit nor the paging budget is exceeded."""
+        now = self.clock()
+        if paging:
+            self._expire(now)
+            if len(self._paging) >= self.paging_budget:
+                self._wait(
+                    self._paging[0] + self.paging_window_s - now,
+                    f"paging budget of {self.paging_budget} per {self.paging_window_s:.0f} s used",
+                )
+        if "X-RateLimit-Remaining" not in self.last_headers:
+            return  # nothing advertised yet
+        remaining = self.api.ratelimit_remaining
+        reset = self.api.ratelimit_reset
+        limit = self.api.ratelimit_limit or 300
+        now = self.clock()
+        if reset is None or reset <= now or remaining is None:
+            return
+        if remaining <= 0:
+            self._wait(reset - now + 0.05, "rate limit reached")
+        elif remaining < limit / 2 and self._last_call is not None:
+            # Spread what is left evenly over the time to the reset (Mastodon.py's "pace").
+            interval = (reset - now) / remaining
+            self._wait(min(interval - (now - self._last_call), self.max_wait_s), "pacing")
+
+    # -- calls
+
+    def call(
+        self, what: str, fn: Callable[..., Any], *args: Any, paging: bool = False, **kw: Any
+    ) -> Any:
+        """Run one client call with pacing; map its failures to our typed errors."""
+        with self.lock:
+            for attempt in (1, 2):
+                self._pace(paging)
+                if paging:
+                    self._paging.append(self.clock())
+                self._last_call = self.clock()
+                self.requests_made += 1
+                try:
+                    return fn(*args, **kw)
+                except MastodonRatelimitError:
+                    now = self.clock()
+                    reset = self.api.ratelimit_reset
+                    wait = (reset - now + 0.05) if reset and reset > now else 60.0
+                    if attempt == 1 and wait <= self.max_wait_s:
+                        log.info(
+                            "%s: 429 on %s; waiting %.1f s for the reset", self.host, what, wait
+                        )
+                        self.sleep(wait)
+                        continue
+                    raise TransientError(
+                        f"{self.host}: rate limited (429) on {what}; retrying after the reset",
+                        retry_after=wait,
+                    ) from None
+                except MastodonError as exc:
+                    raise self._map(exc, what) from exc
+            raise AssertionError("unreachable")
+
+    def _map(self, exc: MastodonError, what: str) -> Exception:
+        where = f"{self.base_url} ({what})"
+        if isinstance(exc, MastodonUnauthorizedError):
+            return self.needs_token(where, "refused the request (401)")
+        if isinstance(exc, MastodonNotFoundError):
+            return FatalSourceError(
+                f"{where}: not found (404); check base_url points at a Mastodon server",
+                status="fatal",
+            )
+        if isinstance(exc, MastodonServerError):
+            return TransientError(f"{where}: server error {_code(exc)}")
+        if isinstance(exc, MastodonNetworkError):
+            return TransientError(f"{where}: network error or timeout: {_short(exc)}")
+        if isinstance(exc, MastodonAPIError):
+            code = _code(exc)
+            if code in (403, 410):
+                return FatalSourceError(
+                    f"{where}: refused ({code}); check the instance allows API access"
+                )
+            if code is None:
+                return TransientError(f"{where}: malformed reply (not JSON or truncated)")
+            return TransientError(f"{where}: HTTP {code}: {_short(exc)}")
+        return TransientError(f"{where}: {_short(exc)}")
+
+    def needs_token(self, where: str, why: str) -> FatalSourceError:
+        if self.has_token:
+            fix = f"the token in ${self.token_env} was refused; create a new read-only token"
+        elif self.token_env:
+            fix = f"set ${self.token_env} to a read-only access token for this instance"
+        else:
+            fix = 'add token_env = "..." for this instance and set that variable to a token'
+        return FatalSourceError(f"{where} {why}: needs a token; {fix}", status=NEEDS_TOKEN)
+
+    # -- endpoints
+
+    def info(self) -> dict[str, Any]:
+        """Instance metadata (v2, else v1), fetched once: the local domain and timelines access."""
+        if self._info is None:
+            info: dict[str, Any] = {}
+            try:
+                raw = to_plain(self.call("instance", self.api.instance_v2))
+                info = {
+                    "domain": raw.get("domain"),
+                    "version": raw.get("version"),
+                    "timelines_access": (raw.get("configuration") or {}).get("timelines_access"),
+                }
+            except FatalSourceError as exc:
+                if getattr(exc, "status", None) == NEEDS_TOKEN:
+                    raise
+                try:
+                    raw = to_plain(self.call("instance", self.api.instance_v1))
+                    info = {"domain": raw.get("uri"), "version": raw.get("version")}
+                except FatalSourceError:
+                    info = {}
+            if not isinstance(info.get("domain"), str) or not info["domain"]:
+                info["domain"] = urlsplit(self.base_url).hostname or self.host
+            info["domain"] = info["domain"].lower()
+            self._info = info
+        return self._info
+
+    @property
+    def domain(self) -> str:
+        return str(self.info()["domain"])
+
+    def hashtag_needs_login(self) -> bool:
+        """True when the instance says its hashtag timelines are not public."""
+        access = self.info().get("timelines_access")
+        if not isinstance(access, dict):
+            return False
+        feeds = access.get("hashtag_feeds")
+        if not isinstance(feeds, dict):
+            return False
+        return feeds.get("local") != "public" and feeds.get("remote") != "public"
+
+    def hashtag_page(
+        self, tag: str, *, limit: int, min_id: str | None = None, max_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        paging = min_id is not None or max_id is not None
+        page = self.call(
+            f"#{tag}",
+            self.api.timeline_hashtag,
+            tag,
+            min_id=min_id,
+            max_id=max_id,
+            limit=limit,
+            paging=paging,
+        )
+        if not isinstance(page, list):
+            raise TransientError(f"{self.base_url} (#{tag}): expected a list of statuses")
+        return [to_plain(item) for item in page]
+
+    def status(self, local_id: str) -> dict[str, Any] | None:
+        try:
+            return to_plain(self.call(f"status {local_id}", self.api.status, local_id))
+        except FatalSourceError as exc:
+            if exc.status == NEEDS_TOKEN:
+                return None  # a private parent: not ours to see
+            return None
+
+    def reblogged_by(self, local_id: str, *, max_pages: int = 10) -> list[dict[str, Any]]:
+        """Every account that boosted the status, following the `Link` pages."""
+        out: list[dict[str, Any]] = []
+        page = self.call(f"reblogged_by {local_id}", self.api.status_reblogged_by, local_id)
+        for _ in range(max_pages):
+            if not isinstance(page, list) or not page:
+                break
+            out.extend(to_plain(a) for a in page)
+            nxt = getattr(page, "_pagination_next", None)
+            raw_max = self.link("next", "max_id")
+            if not nxt or raw_max is None:
+                break
+            nxt = dict(nxt)
+            nxt["max_id"] = raw_max  # the server's string, not Mastodon.py's int
+            page = self.call(f"reblogged_by {local_id}", self.api.fetch_next, nxt, paging=True)
+        return out
+
+
+def _code(exc: MastodonError) -> int | None:
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[1], int):
+        return args[1]
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -1,0 +1,300 @@
+"""The Mastodon collector: one source = one instance x one hashtag.
+
+A poll, each step yielding one `Batch` per page with the cursor that covers it:
+
+1. Backfill (first run, resumable): walk back with `max_id` from the newest status to the
+   horizon (`backfill_days`). The first page also fixes `min_id`, the newest id seen, so new
+   statuses arriving meanwhile are picked up by step 2: no gap, no duplicate, even if the
+   worker dies half-way (the cursor keeps `backfill_max_id`).
+2. Forward: page with `min_id` (the page immediately after the cursor) until a short page.
+3. Refresh (when boosts are fetched): the latest page without paging ids (outside Mastodon's
+   paging budget) to see counters grow on recent statuses.
+
+For every status whose `reblogs_count` grew since the boosts were last fetched *through this
+source*, `status_reblogged_by` (paged) gives `boost` edges; the per-uri fetched counts are part
+of the cursor, so they move in the same transaction as the edges. Replies and shallow quotes
+name their parent by a per-instance id, resolved once per client (cache, then `status(id)`).
+
+Paging ids are the server's strings, never cast: the newest id is the first item (Mastodon
+lists newest first, also for `min_id`) or the `Link rel="prev"` `min_id`; the next older
+page is the `Link rel="next"` `max_id`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from collectors.base import CollectorContext, SourceState
+from collectors.mastodon.client import InstanceClient
+from collectors.mastodon.parse import (
+    MalformedStatus,
+    ParsedStatus,
+    boost_edges,
+    parse_status,
+    quote_edge,
+    reply_edge,
+)
+from collectors.mastodon.settings import MastodonInstance
+from groundswell.config import secret_from_env
+from storage.records import Batch
+
+log = logging.getLogger("groundswell.collect.mastodon")
+MAX_TRACKED_BOOSTS = 500
+MAX_RESOLVES_PER_PAGE = 40
+_PARENT_CACHE = 20_000
+
+
+class MastodonCollector:
+    platform = "mastodon"
+
+    def __init__(self, context: CollectorContext) -> None:
+        self.context = context
+        self.settings = context.settings.mastodon
+        self._clients: dict[tuple[str, str | None], InstanceClient] = {}
+        # (domain, local id) -> {"uri", "account"} of statuses seen, for reply/quote parents;
+        # None marks a parent that cannot be fetched (deleted, private).
+        self._parents: OrderedDict[tuple[str, str], dict[str, Any] | None] = OrderedDict()
+        self.clock = lambda: datetime.now(UTC)
+
+    # -- configuration
+
+    def instance_settings(self, base_url: str) -> MastodonInstance:
+        for inst in self.settings.instances:
+            if inst.base_url == base_url.rstrip("/"):
+                return inst
+        return MastodonInstance(base_url=base_url)
+
+    def client_for(self, target: dict[str, Any]) -> InstanceClient:
+        base_url = str(target["base_url"]).rstrip("/")
+        inst = self.instance_settings(base_url)
+        token_env = target.get("token_env") or inst.token_env
+        token = secret_from_env(token_env, what=f"Mastodon token for {base_url}")
+        key = (base_url, token)
+        client = self._clients.get(key)
+        if client is None:
+            client = InstanceClient(
+                base_url,
+                token,
+                token_env=token_env,
+                timeout_s=inst.timeout_s,
+                paging_budget=inst.paging_budget,
+                paging_window_s=inst.paging_window_s,
+                max_wait_s=inst.max_wait_s,
+            )
+            self._clients[key] = client
+        return client
+
+    def _horizon(self, base_url: str) -> datetime:
+        inst = self.instance_settings(base_url)
+        days = inst.backfill_days
+        if days is None:
+            days = self.context.settings.collect.backfill_days
+        return self.clock() - timedelta(days=days)
+
+    # -- polling
+
+    def poll(self, source: SourceState) -> Iterator[Batch]:
+        target = source.target
+        tag = str(target["hashtag"]).lstrip("#")
+        client = self.client_for(target)
+        domain = client.domain
+        limit = self.settings.page_limit
+        cursor: dict[str, Any] = dict(source.cursor or {})
+        cursor.setdefault("boosts", {})
+        fetched_new = 0
+        ran_backfill = False
+
+        # 1. Backfill, newest to the horizon; resumable from backfill_max_id.
+        if not cursor.get("backfill_done"):
+            ran_backfill = True
+            horizon = self._horizon(client.base_url)
+            max_id = cursor.get("backfill_max_id")
+            while True:
+                items = client.hashtag_page(tag, limit=limit, max_id=max_id)
+                if max_id is None and cursor.get("min_id") is None:
+                    self._check_empty(client, tag, items)
+                    newest = self._newest(client, items)
+                    if newest is not None:
+                        cursor["min_id"] = newest
+                batch, parsed = self._page(client, domain, items, cursor)
+                fetched_new += len(items)
+                oldest = min((p.mention.created_at for p in parsed), default=None)
+                next_max = client.link("next", "max_id") or self._last_id(items)
+                done = (
+                    len(items) < limit
+                    or next_max is None
+                    or (oldest is not None and oldest < horizon)
+                )
+                cursor["backfill_max_id"] = None if done else next_max
+                cursor["backfill_done"] = done
+                batch.cursor = self._snapshot(cursor, client)
+                yield batch
+                if done:
+                    break
+                max_id = next_max
+
+        # 2. Forward from min_id until a short page.
+        while not (ran_backfill and cursor.get("min_id") is None):
+            min_id = cursor.get("min_id")
+            items = client.hashtag_page(tag, limit=limit, min_id=min_id)
+            if min_id is None:
+                self._check_empty(client, tag, items)
+            newest = self._newest(client, items)
+            if newest is not None:
+                cursor["min_id"] = newest
+            batch, _ = self._page(client, domain, items, cursor)
+            fetched_new += len(items)
+            batch.cursor = self._snapshot(cursor, client)
+            if items or min_id is None:
+                yield batch
+            if len(items) < limit or newest is None:
+                break
+
+        # 3. Refresh the latest page: counters (and boosts) of recent statuses.
+        if self.settings.fetch_boosts and fetched_new < limit and cursor.get("min_id"):
+            items = client.hashtag_page(tag, limit=limit)
+            batch, _ = self._page(client, domain, items, cursor)
+            batch.skipped = []  # counted when first paged; a refresh only updates counters
+            batch.fetched = 0
+            batch.cursor = self._snapshot(cursor, client)
+            yield batch
+
+    # -- helpers
+
+    def _check_empty(self, client: InstanceClient, tag: str, items: list[Any]) -> None:
+        """An empty anonymous timeline on an instance whose hashtag feeds need a login is a
+        refusal, not silence (Mastodon 4.5 `timelines_access`)."""
+        if not items and not client.has_token and client.hashtag_needs_login():
+            raise client.needs_token(
+                f"{client.base_url} (#{tag})", "serves hashtag timelines to signed-in users only"
+            )
+
+    @staticmethod
+    def _newest(client: InstanceClient, items: list[Any]) -> str | None:
+        if not items:
+            return None
+        raw = client.link("prev", "min_id")
+        if raw:
+            return raw
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                return str(item["id"])
+        return None
+
+    @staticmethod
+    def _last_id(items: list[Any]) -> str | None:
+        for item in reversed(items):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                return str(item["id"])
+        return None
+
+    def _snapshot(self, cursor: dict[str, Any], client: InstanceClient) -> dict[str, Any]:
+        snap = dict(cursor)
+        snap["boosts"] = dict(cursor.get("boosts") or {})
+        snap["budget"] = client.budget()
+        return snap
+
+    def _page(
+        self,
+        client: InstanceClient,
+        domain: str,
+        items: list[Any],
+        cursor: dict[str, Any],
+    ) -> tuple[Batch, list[ParsedStatus]]:
+        batch = Batch(fetched=len(items))
+        parsed: list[ParsedStatus] = []
+        for item in items:
+            try:
+                p = parse_status(item, domain)
+            except MalformedStatus as exc:
+                batch.skip(exc.reason, exc.detail)
+                log.info("%s: skipped a malformed status: %s", client.host, exc)
+                continue
+            parsed.append(p)
+            self._remember(domain, p.mention_local_id, item.get("reblog") or item)
+        resolves = 0
+        for p in parsed:
+            batch.mentions.append(p.mention)
+            batch.edges.extend(p.edges)
+            batch.accounts.extend(p.accounts)
+            for local, build in (
+                (p.reply_to_local_id, reply_edge),
+                (p.quote_local_id, quote_edge),
+            ):
+                if local is None:
+                    continue
+                parent, fetched = self._parent(client, domain, local, resolves)
+                resolves += fetched
+                if parent is not None:
+                    try:
+                        batch.edges.append(build(p.mention, parent, domain))
+                    except MalformedStatus as exc:
+                        batch.skip("bad_parent", exc.detail)
+        if self.settings.fetch_boosts:
+            self._boosts(client, domain, parsed, batch, cursor)
+        return batch, parsed
+
+    def _remember(self, domain: str, local_id: str, status: dict[str, Any]) -> None:
+        self._parents[(domain, local_id)] = {
+            "uri": status.get("uri"),
+            "account": status.get("account"),
+        }
+        self._parents.move_to_end((domain, local_id))
+        while len(self._parents) > _PARENT_CACHE:
+            self._parents.popitem(last=False)
+
+    def _parent(
+        self, client: InstanceClient, domain: str, local_id: str, resolves: int
+    ) -> tuple[dict[str, Any] | None, int]:
+        key = (domain, local_id)
+        if key in self._parents:
+            return self._parents[key], 0
+        if not self.settings.resolve_parents or resolves >= MAX_RESOLVES_PER_PAGE:
+            return None, 0
+        status = client.status(local_id)
+        if status is None:
+            self._parents[key] = None
+            return None, 1
+        self._remember(domain, local_id, status)
+        return self._parents[key], 1
+
+    def _boosts(
+        self,
+        client: InstanceClient,
+        domain: str,
+        parsed: list[ParsedStatus],
+        batch: Batch,
+        cursor: dict[str, Any],
+    ) -> None:
+        """Boost edges for statuses whose reblogs_count grew since this source last looked."""
+        tracked: dict[str, list[Any]] = cursor.setdefault("boosts", {})
+        now = self.clock()
+        window = timedelta(days=self.settings.boost_window_days)
+        for p in parsed:
+            m = p.mention
+            if m.created_at < now - window:
+                continue
+            seen = tracked.get(m.native_id)
+            known = int(seen[1]) if seen else 0
+            if p.reblogs_count <= known:
+                continue
+            boosters = client.reblogged_by(p.mention_local_id)
+            edges, bad = boost_edges(m, boosters, domain, seen_at=now)
+            batch.edges.extend(edges)
+            for _ in range(bad):
+                batch.skip("bad_account", f"booster of {m.native_id}")
+            tracked[m.native_id] = [
+                p.mention_local_id,
+                p.reblogs_count,
+                int(m.created_at.timestamp()),
+            ]
+        # Keep the cursor small: only the newest statuses within the window.
+        horizon = int((now - window).timestamp())
+        live = {k: v for k, v in tracked.items() if int(v[2]) >= horizon}
+        if len(live) > MAX_TRACKED_BOOSTS:
+            live = dict(sorted(live.items(), key=lambda kv: kv[1][2])[-MAX_TRACKED_BOOSTS:])
+        cursor["boosts"] = live
