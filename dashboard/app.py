@@ -38,6 +38,5 @@ pages = {
     ],
 }
 # `?embed=true` (the projected wall) shows no navigation: the room must never see the menu,
-# let alone the moderator page.
-_embed = st.query_params.get("embed", "").lower() == "true"
-st.navigation(pages, position="hidden" if _embed else "sidebar").run()
+# let alone the moderator page. (Streamlit keeps `embed` out of st.query_params.)
+st.navigation(pages, position="hidden" if st.context.is_embedded else "sidebar").run()

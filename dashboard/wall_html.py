@@ -95,13 +95,13 @@ header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecor
 .gs-cw {{ background: {WARN_BG}; color: {WARN_TEXT}; border-radius: 10px; padding: .6rem .9rem;
   font-size: 1.45rem; font-weight: 700; overflow-wrap: anywhere; }}
 .gs-imgs {{ display: flex; gap: .6rem; margin-top: .8rem; }}
-.gs-img {{ flex: 1 1 0; min-width: 0; height: 14rem; border-radius: 10px; overflow: hidden;
+.gs-img {{ flex: 1 1 0; min-width: 0; height: 12rem; border-radius: 10px; overflow: hidden;
   background: {BG}; color: {MUTED}; font-size: 1rem; }}
 .gs-img img {{ width: 100%; height: 100%; object-fit: cover; display: block; }}
 .gs-pin {{ color: {ACCENT}; font-weight: 800; font-size: 1.1rem; }}
 .gs-empty {{ font-size: 2rem; color: {MUTED}; padding: 3rem 0; }}
 .gs-tiles {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr));
-  gap: 1rem; margin-bottom: 1rem; }}
+  gap: 1rem; margin-bottom: 1rem; align-items: start; }}
 .gs-tile {{ background: {CARD_BG}; border-radius: 14px; padding: 1rem 1.2rem; min-width: 0; }}
 .gs-num {{ font-size: 3.6rem; font-weight: 800; color: {ACCENT}; line-height: 1.05; }}
 .gs-lbl {{ font-size: 1.3rem; color: {MUTED}; }}
@@ -151,7 +151,7 @@ def card_html(card: Card) -> str:
             for i in card.images
         )
         imgs = f'<div class="gs-imgs">{items}</div>'
-    pin = '<div class="gs-pin">📌 Pinned</div>' if card.pinned else ""
+    pin = '<div class="gs-pin">PINNED</div>' if card.pinned else ""
     cls = "gs-card gs-pinned" if card.pinned else "gs-card"
     return (
         f'<article class="{cls}" data-mention-id="{card.id}">{pin}'
@@ -199,9 +199,12 @@ def pulse_tiles_html(
         tile(f"{mentions_today:,}", f"posts today from {people_today:,} people"),
         tile(f"{new_voices_today:,}", "new voices today"),
         tile(
-            f"{len(platforms):,}",
-            f"platforms · {instances_today:,} instances and blogs",
-            f'<ul class="gs-list">{plat}{inst}</ul>' if plat else "",
+            f"{len(platforms):,}", "platforms", f'<ul class="gs-list">{plat}</ul>' if plat else ""
+        ),
+        tile(
+            f"{instances_today:,}",
+            "instances and blogs",
+            f'<ul class="gs-list">{inst}</ul>' if inst else "",
         ),
     ]
     out = f'<div class="gs-wall"><div class="gs-tiles">{"".join(tiles)}</div>'

@@ -24,7 +24,7 @@ def wall_store(sqlite_store, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no groundswell.toml around: default settings
     wall_feeder.ensure_movement(sqlite_store)
     posts = wall_feeder.conversation(datetime.now(UTC))
-    wall_feeder.write(sqlite_store, *posts)
+    wall_feeder.write(sqlite_store, *posts, edges=wall_feeder.boosts(posts))
     return sqlite_store, posts
 
 
@@ -83,6 +83,7 @@ def test_pulse_mode_shows_the_rooms_figures_and_the_volume_chart(wall_store):
     at = _wall(mode="pulse")
     html = _html(at)
     assert "posts in the last 10 minutes" in html and "new voices today" in html
+    assert "Top amplifiers today" in html and "Grace Hopper" in html
     assert "data-mention-id" not in html
     assert len(at.get("plotly_chart")) == 1
 

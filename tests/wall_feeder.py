@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from groundswell.config import MovementSettings
 from storage.catalog import load_rules, upsert_movement
 from storage.engine import write_tx
-from storage.records import AccountRecord, Batch, MentionRecord
+from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 from storage.write import write_batch
 
 MOVEMENT = MovementSettings(slug="nhscitizen", name="NHS Citizen", hashtags=["NHSCitizen"])
@@ -109,11 +109,25 @@ def ensure_movement(engine: Engine) -> None:
         upsert_movement(conn, MOVEMENT)
 
 
-def write(engine: Engine, *posts: MentionRecord) -> None:
+def boosts(posts: list[MentionRecord]) -> list[EdgeRecord]:
+    """Boosts and reposts of the ordinary posts: Grace amplifies most, then Mary."""
+    out = []
+    for p in posts[: len(ORDINARY)]:
+        for i in (1, 2) if p.platform == "bluesky" else (1,):
+            fan = author(i)
+            if fan.native_id != (p.author.native_id if p.author else None):
+                kind = "repost" if p.platform == "bluesky" else "boost"
+                out.append(
+                    EdgeRecord(kind, p.platform, fan, (p.platform, p.native_id), p.created_at)
+                )
+    return out
+
+
+def write(engine: Engine, *posts: MentionRecord, edges: list[EdgeRecord] | None = None) -> None:
     with engine.connect() as conn:
         rules = load_rules(conn)
     with write_tx(engine) as conn:
-        write_batch(conn, Batch(mentions=list(posts)), rules)
+        write_batch(conn, Batch(mentions=list(posts), edges=list(edges or [])), rules)
 
 
 def replay(engine: Engine, posts: list[MentionRecord], *, gap_s: float) -> Iterator[MentionRecord]:

@@ -9,67 +9,29 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import wall_common
+from dashboard.figures.wall_pulse import volume_figure
 from dashboard.wall_html import (
-    ACCENT,
-    BG,
-    MUTED,
-    PLATFORM_COLOURS,
-    TEXT,
     cards_html,
     header_html,
     pulse_tiles_html,
     wall_css,
 )
-from groundswell.moderation import PLATFORM_LABELS
 from groundswell.wall import effective_settings, moderation_state, pulse_view, wall_cards
 
 MODES = ("cards", "pulse", "both")
 
 config = wall_common.settings()
 engine = wall_common.engine()
-embed = st.query_params.get("embed", "").lower() == "true"
+embed = bool(st.context.is_embedded)  # `?embed=true`; Streamlit hides it from query_params
 st.html(wall_css(embed=embed))
 
 with engine.connect() as conn:
     start_settings = effective_settings(conn, config.wall)
 requested = st.query_params.get("mode", "")
 discoverable_opt_out = config.ethics.discoverable_false_is_opt_out
-
-
-def volume_figure(volume: list[tuple[int, str, int]], now: datetime) -> go.Figure:
-    """Posts per minute over the last hour, stacked by platform, in the wall's colours."""
-    fig = go.Figure()
-    for platform in sorted({p for _, p, _ in volume}):
-        label = PLATFORM_LABELS.get(platform, platform.title())
-        pts = [(datetime.fromtimestamp(t, UTC), n) for t, p, n in volume if p == platform]
-        fig.add_bar(
-            x=[t for t, _ in pts],
-            y=[n for _, n in pts],
-            name=label,
-            marker_color=PLATFORM_COLOURS.get(label, ACCENT),
-        )
-    fig.update_layout(
-        barmode="stack",
-        height=300,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        paper_bgcolor=BG,
-        plot_bgcolor=BG,
-        font={"color": TEXT, "size": 18},
-        title={"text": "Posts per minute, last hour", "font": {"size": 22}},
-        legend={"orientation": "h", "y": -0.2},
-        xaxis={
-            "range": [now.timestamp() * 1000 - 3_600_000, now.timestamp() * 1000],
-            "type": "date",
-            "gridcolor": "#2a3350",
-            "color": MUTED,
-        },
-        yaxis={"gridcolor": "#2a3350", "color": MUTED, "rangemode": "tozero"},
-    )
-    return fig
 
 
 @st.fragment(run_every=start_settings.refresh_s)
@@ -111,7 +73,10 @@ def live() -> None:
     elif mode == "pulse":
         st.html(tiles)
         st.plotly_chart(
-            volume_figure(pv.volume, now), config={"displayModeBar": False}, key="gs-volume"
+            volume_figure(pv.volume, now, s.timezone),
+            config={"displayModeBar": False},
+            theme=None,
+            key="gs-volume",
         )
     else:
         left, right = st.columns([2, 1], gap="large")
@@ -120,7 +85,10 @@ def live() -> None:
         with right:
             st.html(tiles)
             st.plotly_chart(
-                volume_figure(pv.volume, now), config={"displayModeBar": False}, key="gs-volume"
+                volume_figure(pv.volume, now, s.timezone),
+                config={"displayModeBar": False},
+                theme=None,
+                key="gs-volume",
             )
 
 

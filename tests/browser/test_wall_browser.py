@@ -1,0 +1,148 @@
+"""The wall in a real Chromium against the real Streamlit server, with a moderator beside it.
+
+A conversation is replayed in real time through the write path while the projected wall is
+open; a moderator signs in on the separate page and hides a post, which must leave the wall
+within one refresh. The hostile posts (script, HTML, zero-width and RTL characters, a giant
+word, a 5,000-character post, a broken image) must stay inert and inside the grid.
+Screenshots: tests/browser/artifacts/wall-*.png.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests import wall_feeder
+
+PASSWORD = "room-42-moderators"
+REFRESH_S = 3
+
+pytestmark = pytest.mark.slow
+
+GRID_PROBE = """() => {
+  const grid = document.querySelector('.gs-grid');
+  const g = grid.getBoundingClientRect();
+  const cards = [...document.querySelectorAll('.gs-card')].map(c => {
+    const r = c.getBoundingClientRect();
+    return {id: c.dataset.mentionId, left: r.left, right: r.right, width: r.width,
+            height: r.height, scrollWidth: c.scrollWidth, clientWidth: c.clientWidth};
+  });
+  return {docWidth: document.documentElement.scrollWidth, winWidth: window.innerWidth,
+          gridLeft: g.left, gridRight: g.right, cards,
+          scripts: grid.querySelectorAll('script, iframe, object, embed').length,
+          handlers: grid.querySelectorAll('[onerror], [onload], [onclick], [onmouseover]').length,
+          links: grid.querySelectorAll('a').length,
+          text: grid.innerText};
+}"""
+
+
+def _config(tmp_path) -> str:
+    path = tmp_path / "groundswell.toml"
+    path.write_text(
+        "[wall]\n"
+        'title = "NHS Citizen Assembly"\n'
+        'hashtag = "NHSCitizen"\n'
+        'where_to_post = "Post on Mastodon or Bluesky"\n'
+        f"refresh_s = {REFRESH_S}\n"
+    )
+    return str(path)
+
+
+def _card(node_id: int) -> str:
+    return f'[data-mention-id="{node_id}"]'
+
+
+def _sign_in(mod: Any, base: str) -> None:
+    mod.goto(f"{base}/moderate", wait_until="domcontentloaded")
+    mod.get_by_label("Your name (recorded with each decision)").fill("Mo")
+    mod.get_by_label("Moderator password").fill(PASSWORD)
+    mod.get_by_role("button", name="Sign in").click()
+    mod.get_by_text("Signed in as Mo").wait_for(timeout=30_000)
+
+
+def test_a_post_hidden_by_a_moderator_leaves_the_projected_wall_within_one_refresh(
+    sqlite_store, streamlit_app, page, browser, artifacts, tmp_path
+):
+    base = streamlit_app(
+        str(sqlite_store.url),
+        env={"GROUNDSWELL_MODERATOR_PASSWORD": PASSWORD, "GROUNDSWELL_CONFIG": _config(tmp_path)},
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{base}/wall?embed=true", wait_until="domcontentloaded")
+    page.get_by_text("NHS Citizen Assembly").wait_for(timeout=60_000)
+
+    posts = wall_feeder.conversation(datetime.now(UTC))
+    replayed: list[int] = []
+    feeder = threading.Thread(
+        target=lambda: replayed.extend(
+            p.id for p in wall_feeder.replay(sqlite_store, posts, gap_s=0.5)
+        )
+    )
+    feeder.start()
+    try:
+        # Real time: the first posts appear while the rest are still being written.
+        page.wait_for_selector(_card(posts[1].id), timeout=30_000)
+        page.screenshot(path=str(artifacts / "wall-live.png"))
+
+        moderator = browser.new_context(viewport={"width": 1400, "height": 1000})
+        mod = moderator.new_page()
+        _sign_in(mod, base)
+        target = posts[1].id
+        mod.locator(f".st-key-hide-{target} button").click()
+        clicked = time.monotonic()
+        mod.locator(f".st-key-show-{target} button").wait_for(timeout=15_000)
+        mod.screenshot(path=str(artifacts / "wall-moderator.png"))
+        # Gone within one refresh of the wall (plus rendering).
+        page.wait_for_selector(_card(target), state="detached", timeout=(REFRESH_S + 2) * 1000)
+        print(f"hidden post left the wall {time.monotonic() - clicked:.2f} s after the click")
+        moderator.close()
+    finally:
+        feeder.join()
+
+    page.wait_for_selector(_card(posts[-1].id), timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "wall-after-hide.png"), full_page=True)
+    assert page.locator(_card(target)).count() == 0
+    assert page.locator(".gs-card").count() == len(posts) - 1
+
+    probe = page.evaluate(GRID_PROBE)
+    assert dialogs == [], "a post ran script"
+    assert probe["scripts"] == 0 and probe["handlers"] == 0 and probe["links"] == 0
+    assert "<script>alert('x')</script>" in probe["text"]  # shown as text, inert
+    assert probe["docWidth"] <= probe["winWidth"], "something is wider than the screen"
+    widths = {round(c["width"]) for c in probe["cards"]}
+    assert max(widths) - min(widths) <= 1, f"cards of unequal width: {widths}"
+    for c in probe["cards"]:
+        assert c["scrollWidth"] <= c["clientWidth"] + 1, f"card {c['id']} overflows"
+        assert probe["gridLeft"] - 1 <= c["left"] and c["right"] <= probe["gridRight"] + 1
+        assert c["height"] < 900, f"card {c['id']} is {c['height']} px tall"
+
+    # Hidden stays hidden for a fresh page (another projector, a reload after a restart).
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector(_card(posts[-1].id), timeout=30_000)
+    assert page.locator(_card(target)).count() == 0
+
+
+def test_pulse_and_both_modes_render_inside_the_screen(
+    sqlite_store, streamlit_app, page, artifacts, tmp_path
+):
+    wall_feeder.ensure_movement(sqlite_store)
+    posts = wall_feeder.conversation(datetime.now(UTC))
+    wall_feeder.write(sqlite_store, *posts, edges=wall_feeder.boosts(posts))
+    base = streamlit_app(str(sqlite_store.url), env={"GROUNDSWELL_CONFIG": _config(tmp_path)})
+    for mode in ("pulse", "both"):
+        page.goto(f"{base}/wall?embed=true&mode={mode}", wait_until="domcontentloaded")
+        page.get_by_text("posts in the last 10 minutes").wait_for(timeout=60_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(artifacts / f"wall-{mode}.png"))
+        width = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert width <= 0
+        assert page.locator("[data-testid='stSidebar']").count() == 0
+        assert (page.locator(".gs-card").count() > 0) == (mode == "both")
+        assert page.get_by_text("Top amplifiers today").count() == 1
