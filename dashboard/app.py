@@ -32,6 +32,9 @@ pages = {
         st.Page(str(VIEWS / "spread.py"), title="Spread", icon="🌊", url_path="spread"),
         st.Page(str(VIEWS / "amplifiers.py"), title="Amplifiers", icon="🔁", url_path="amplifiers"),
     ],
+    "Research": [
+        st.Page(str(VIEWS / "explore.py"), title="Explore & export", icon="🔎", url_path="explore"),
+    ],
     "Live wall": [
         st.Page(str(VIEWS / "wall.py"), title="Wall", icon="📣", url_path="wall"),
         st.Page(str(VIEWS / "moderate.py"), title="Moderate wall", icon="🛡️", url_path="moderate"),

@@ -1,0 +1,200 @@
+"""Explore & export, for researchers: search the filtered mentions, preview a bounded sample,
+and download a documented dataset (zip with data card) built by `groundswell.export`.
+
+The preview and the download apply the same ethics rules as the CLI (opted-out and deleted
+content is never shown or exported, only counted). The zip is built in memory for the browser,
+so the page refuses exports above `MAX_PAGE_EXPORT` mentions and points to the CLI, which
+streams any size to disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboard import data, ui
+from dashboard.filters import sidebar_filters
+from groundswell.export import ExportError, ExportFilters, ExportOptions, export_dataset
+from groundswell.export.options import DATASETS, FORMATS, NETWORK_FORMATS, PSEUDONYM_KEY_ENV
+from storage.queries import export as xq
+
+PREVIEW_ROWS = 100
+MAX_PAGE_EXPORT = 200_000
+
+
+def _filters_key(ef: ExportFilters) -> tuple[Any, ...]:
+    return (
+        ef.movement,
+        ef.since.isoformat() if ef.since else None,
+        ef.until.isoformat() if ef.until else None,
+        ef.platforms,
+        ef.event,
+        ef.search,
+    )
+
+
+def _from_key(key: tuple[Any, ...]) -> ExportFilters:
+    return ExportFilters(
+        movement=key[0],
+        since=datetime.fromisoformat(key[1]) if key[1] else None,
+        until=datetime.fromisoformat(key[2]) if key[2] else None,
+        platforms=tuple(key[3]),
+        event=key[4],
+        search=key[5],
+    )
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False, max_entries=64)
+def _preview(db_url: str, key: tuple[Any, ...], limit: int) -> tuple[dict[str, int], list[dict]]:
+    engine = data._engine(db_url)
+    with engine.connect() as conn:
+        resolved = xq.resolve(conn, _from_key(key))
+        counts = xq.scope_counts(conn, resolved)
+        rows = xq.preview_mentions(conn, resolved, limit=limit)
+    return (
+        {
+            "in_filter": counts.in_scope,
+            "exportable": counts.exportable,
+            "withheld": counts.withheld_opt_out,
+            "deleted": counts.deleted,
+        },
+        rows,
+    )
+
+
+f = sidebar_filters()
+st.title("Explore & export")
+st.caption(f.describe())
+search = st.text_input(
+    "Search the text of mentions", key="explore_search", placeholder="e.g. pledge"
+).strip()
+export_filters = ExportFilters(
+    movement=f.movement["slug"],
+    since=f.start,
+    until=f.end,
+    platforms=tuple(f.platforms),
+    event=f.event["slug"] if f.event and f.preset == "event" else None,
+    search=search or None,
+)
+try:
+    counts, rows = _preview(data.url(), _filters_key(export_filters), PREVIEW_ROWS)
+except Exception as exc:  # unreachable store, bad filter: a message, not a traceback
+    st.error(f"Cannot read the store: {str(exc).splitlines()[0][:300]}")
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Mentions in filter", f"{counts['in_filter']:,}")
+c2.metric("Exportable", f"{counts['exportable']:,}")
+c3.metric(
+    "Withheld (opt-outs)",
+    f"{counts['withheld']:,}",
+    help="Authors who opted out, and term-only matches of Mastodon accounts that did not opt "
+    "in to search: counted, never shown or exported.",
+)
+c4.metric("Deleted by authors", f"{counts['deleted']:,}", help="Excluded everywhere.")
+
+st.subheader(f"Preview (newest {PREVIEW_ROWS})")
+if rows:
+    st.dataframe(
+        [
+            {
+                "When (UTC)": r["created_at"].astimezone(UTC).strftime("%d %b %Y %H:%M"),
+                "Platform": r["platform"],
+                "Author": ui.short(r.get("author") or "", 60),
+                "Post": ui.short(" — ".join(x for x in (r.get("title"), r.get("text")) if x)),
+                "Likes": r["like_count"],
+                "Reposts": r["repost_count"],
+                "Link": ui.safe_url(r.get("url")),
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        use_container_width=True,
+        key="explore_preview",
+        column_config={
+            "Post": st.column_config.TextColumn(width="large"),
+            "Link": st.column_config.LinkColumn(display_text="open"),
+        },
+    )
+else:
+    ui.empty("No exportable mentions match these filters.", ui.RANGE_HINT)
+
+st.subheader("Download a dataset")
+st.caption(
+    "A zip with the files you choose, a README.md data card and datacard.json (query, "
+    "collection completeness, counts, data dictionary). See docs/exports.md."
+)
+with st.form("export_form"):
+    left, right = st.columns(2)
+    formats = left.multiselect("Formats", list(FORMATS), default=["csv"])
+    datasets = left.multiselect("Tables", list(DATASETS), default=list(DATASETS))
+    network = left.multiselect("Network (for Gephi)", list(NETWORK_FORMATS), default=[])
+    ids_only = left.checkbox("ID-only (platform + native id; recipients run `groundswell hydrate`)")
+    key_available = bool(os.environ.get(PSEUDONYM_KEY_ENV, "").strip())
+    pseudonymise = right.checkbox(
+        "Pseudonymise accounts (keyed HMAC)",
+        disabled=not key_available,
+        help=None if key_available else f"Set {PSEUDONYM_KEY_ENV} on the dashboard server.",
+    )
+    drop_text = right.checkbox("Drop text")
+    drop_urls = right.checkbox("Drop URLs")
+    mask = right.checkbox("Mask personal data in text (emails, phones, NHS numbers, postcodes)")
+    grain = right.selectbox("Generalise times", ["exact", "hour", "day"])
+    submitted = st.form_submit_button("Prepare download")
+
+if submitted:
+    if counts["exportable"] > MAX_PAGE_EXPORT:
+        st.warning(
+            f"{counts['exportable']:,} mentions is more than this page builds in memory "
+            f"({MAX_PAGE_EXPORT:,}). Narrow the filters, or run `groundswell export` on the "
+            "server, which streams any size to disk."
+        )
+    elif not formats:
+        st.warning("Choose at least one format.")
+    else:
+        try:
+            options = ExportOptions(
+                formats=tuple(formats),
+                datasets=tuple(datasets) or DATASETS,
+                network=tuple(network),
+                ids_only=ids_only,
+                pseudonym_key=os.environ[PSEUDONYM_KEY_ENV].strip().encode()
+                if pseudonymise and key_available
+                else None,
+                drop_text=drop_text,
+                drop_urls=drop_urls,
+                mask_personal_data=mask,
+                generalise_times=None if grain == "exact" else grain,
+            )
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+            name = f"groundswell-{f.movement['slug']}-{stamp}"
+            with tempfile.TemporaryDirectory() as tmp:
+                target = Path(tmp) / f"{name}.zip"
+                with st.spinner("Building the dataset..."):
+                    summary = export_dataset(
+                        data.engine(), target, export_filters, options, tool="dashboard"
+                    )
+                st.session_state["explore_zip"] = (f"{name}.zip", target.read_bytes())
+                st.session_state["explore_summary"] = summary.counts["mentions"]
+        except (ExportError, xq.FilterError) as exc:
+            st.error(str(exc))
+
+if "explore_zip" in st.session_state:
+    file_name, payload = st.session_state["explore_zip"]
+    m = st.session_state.get("explore_summary", {})
+    st.success(
+        f"Ready: {m.get('exported', 0):,} mentions, "
+        f"{m.get('withheld_opt_out_counted_only', 0):,} withheld by opt-outs (counted only)."
+    )
+    st.download_button(
+        "Download zip",
+        data=payload,
+        file_name=file_name,
+        mime="application/zip",
+        key="explore_download",
+    )
