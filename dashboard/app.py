@@ -31,6 +31,7 @@ pages = {
         ),
         st.Page(str(VIEWS / "spread.py"), title="Spread", icon="🌊", url_path="spread"),
         st.Page(str(VIEWS / "amplifiers.py"), title="Amplifiers", icon="🔁", url_path="amplifiers"),
+        st.Page(str(VIEWS / "events.py"), title="Events", icon="🗓️", url_path="events"),
     ],
     "Research": [
         st.Page(str(VIEWS / "explore.py"), title="Explore & export", icon="🔎", url_path="explore"),

@@ -13,7 +13,7 @@ from storage.migrate import upgrade
 from tests.dashboard_data import small_conversation
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-PAGES = ["views/overview.py", "views/spread.py", "views/amplifiers.py"]
+PAGES = ["views/overview.py", "views/spread.py", "views/amplifiers.py", "views/events.py"]
 
 
 def _run(url: str, monkeypatch, page: str | None = None, params: dict | None = None) -> AppTest:
