@@ -25,13 +25,22 @@ pages = {
         st.Page(
             str(VIEWS / "overview.py"),
             title="Overview",
-            icon="📈",
+            icon=":material/insights:",
             default=True,
             url_path="overview",
         ),
-        st.Page(str(VIEWS / "spread.py"), title="Spread", icon="🌊", url_path="spread"),
-        st.Page(str(VIEWS / "amplifiers.py"), title="Amplifiers", icon="🔁", url_path="amplifiers"),
-        st.Page(str(VIEWS / "events.py"), title="Events", icon="🗓️", url_path="events"),
+        st.Page(
+            str(VIEWS / "spread.py"), title="Spread", icon=":material/share:", url_path="spread"
+        ),
+        st.Page(
+            str(VIEWS / "amplifiers.py"),
+            title="Amplifiers",
+            icon=":material/campaign:",
+            url_path="amplifiers",
+        ),
+        st.Page(
+            str(VIEWS / "events.py"), title="Events", icon=":material/event:", url_path="events"
+        ),
     ],
     "Research": [
         st.Page(str(VIEWS / "explore.py"), title="Explore & export", icon="🔎", url_path="explore"),

@@ -43,6 +43,7 @@ def metric_row(changes: Mapping[str, Mapping[str, int | None]], period: str) -> 
             label,
             f"{c.get('value', 0):,}",
             delta=None if delta is None else f"{delta:+,} vs {period}",
+            delta_color="normal" if delta else "off",
             help=HELP[key],
         )
 

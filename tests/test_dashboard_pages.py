@@ -85,3 +85,39 @@ def test_overview_keeps_the_filters_in_the_url(data_url, monkeypatch):
     at = _run(data_url, monkeypatch, params={"range": "today", "pf": "mastodon"})
     assert at.query_params["range"] == ["today"] or at.query_params["range"] == "today"
     assert "mastodon" in str(at.query_params["pf"])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from groundswell.demo import load_demo
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    summary = load_demo(engine, seed=7, mentions=500)
+    engine.dispose()
+    return url, summary
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_renders_on_the_demo_conversation(page, demo, monkeypatch):
+    at = _run(demo[0], monkeypatch, page, params={"range": "all"})
+    assert not at.exception, at.exception
+    assert not at.error
+
+
+def test_overview_on_the_demo_shows_its_size(demo, monkeypatch):
+    url, summary = demo
+    at = _run(url, monkeypatch, params={"range": "all"})
+    shown = {m.label: m.value for m in at.metric[:6]}
+    assert shown["Mentions"] == f"{summary.mentions:,}"
+    assert shown["Platforms"] == str(len(summary.platforms))
+    assert shown["Blogs"] == str(summary.blogs)
+
+
+def test_events_page_on_the_demo_shows_the_assembly_lifting_the_conversation(demo, monkeypatch):
+    url, summary = demo
+    at = _run(url, monkeypatch, "views/events.py", params={"range": "all"})
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Lift"].rstrip("×")) > 1
+    assert summary.event_name in [s.value for s in at.subheader]

@@ -99,14 +99,14 @@ def new_voices_figure(
     for p in ordered_platforms(rows):
         mine = [r for r in rows if r["platform"] == p]
         fig.add_bar(
-            x=[local(r["bucket_ts"], "UTC").date() for r in mine],
+            x=[local(r["bucket_ts"], "UTC") for r in mine],
             y=[r["authors"] for r in mine],
             name=p,
             marker_color=colour_for(p),
         )
     fig.update_layout(barmode="stack")
     base_layout(fig, "New voices per day", "Day (UTC)", "First-time authors per day")
-    return fig
+    return add_events(fig, events, "UTC", lo, hi)
 
 
 def widening_figure(
@@ -149,6 +149,8 @@ def widening_figure(
             "overlaying": "y",
             "side": "right",
             "rangemode": "tozero",
+            "tickformat": "d",
+            "showgrid": False,
         },
     )
     base_layout(

@@ -23,6 +23,8 @@ def lift_figure(reports: Sequence[Mapping[str, Any]]) -> go.Figure:
             marker_color=["#e76f51" if (r["lift"] or 0) >= 1 else "#a8dadc" for r in reports],
         )
     )
+    if len(reports) < 5:
+        fig.update_traces(width=0.35)
     fig.add_hline(y=1, line_dash="dot", annotation_text="baseline (1×)")
     base_layout(
         fig,

@@ -152,7 +152,12 @@ def tree_figure(tree: Mapping[str, Any], title: str) -> go.Figure:
             ey += [y0, y1, None]
     fig = go.Figure(
         go.Scatter(
-            x=ex, y=ey, mode="lines", line={"color": "#bbbbbb", "width": 1}, hoverinfo="skip"
+            x=ex,
+            y=ey,
+            mode="lines",
+            line={"color": "#bbbbbb", "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
         )
     )
     for kind, colour in KIND_COLOURS.items():

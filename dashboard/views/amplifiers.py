@@ -91,7 +91,9 @@ with left:
     voices = data.q("amplifiers.new_voices_per_day", scope)
     if voices:
         st.plotly_chart(
-            new_voices_figure(voices, tz=f.tz), use_container_width=True, key="amp_voices"
+            new_voices_figure(voices, tz=f.tz, events=events, lo=lo, hi=hi),
+            use_container_width=True,
+            key="amp_voices",
         )
     else:
         ui.empty("No new voices in this range.", ui.RANGE_HINT)

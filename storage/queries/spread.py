@@ -181,6 +181,17 @@ def build_cascades(
     return out
 
 
+def _showcase(trees: list[Cascade], top: int) -> list[Cascade]:
+    """The largest trees, with the deepest one swapped in last when it is not among them
+    (a long reply chain says more than the tenth repost of one post)."""
+    chosen = trees[:top]
+    if top >= 2 and trees:
+        deepest = max(trees, key=lambda c: (c.depth, c.size))
+        if all(deepest is not c for c in chosen):
+            chosen[-1] = deepest
+    return chosen
+
+
 def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
     """Reply/quote/repost cascades of the movement's mentions active in the range.
 
@@ -231,6 +242,6 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
         "largest": [{"root": c.root, "size": c.size, "depth": c.depth} for c in trees[:10]],
         "trees": [
             {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes[:400]}
-            for c in trees[:top]
+            for c in _showcase(trees, top)
         ],
     }
