@@ -40,6 +40,8 @@ def settings_for(
                     }
                     for s in servers
                 ],
+                # Test statuses are dated November 2026, older than the default window.
+                "boost_window_days": 3650,
                 **(mastodon or {}),
             },
         }

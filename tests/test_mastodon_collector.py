@@ -191,3 +191,167 @@ def test_opt_out_flags_reach_the_account_table(sqlite_store, alpha):
     [acc] = rows(sqlite_store, "SELECT native_id, discoverable, indexable, noindex FROM account")
     assert acc.native_id == "shy@alpha.test"
     assert (bool(acc.discoverable), bool(acc.indexable), bool(acc.noindex)) == (False, False, True)
+
+
+# -- amplification ------------------------------------------------------------------------------
+
+
+def edges(engine, kind: str) -> list:
+    return rows(
+        engine,
+        "SELECT e.*, a.native_id AS source FROM amplification e "
+        "JOIN account a ON a.id = e.source_account_id WHERE e.kind = :k ORDER BY a.native_id",
+        k=kind,
+    )
+
+
+def test_boosts_are_fetched_when_reblogs_count_grows_and_only_then(sqlite_store, alpha):
+    s = post(alpha, 1)
+    other = post(alpha, 2)
+    runner, _ = runner_for(sqlite_store, settings_for(alpha))
+    runner.run_once()
+    assert alpha.requests_to("/api/v1/statuses") == []  # nothing boosted yet: no lookups
+    for i in range(45):  # more than one reblogged_by page (40)
+        alpha.boost(s["uri"], make_account(f"fan{i:02d}", "beta.test"), origin="beta.test")
+    runner.run_once()
+    assert len(edges(sqlite_store, "boost")) == 45
+    looked_up = {r.path for r in alpha.requests_to("/api/v1/statuses")}
+    assert looked_up == {f"/api/v1/statuses/{alpha.local_id(s['uri'])}/reblogged_by"}
+    assert len(alpha.requests_to("/api/v1/statuses")) == 2  # two Link pages
+    assert other["uri"] != s["uri"]
+
+    alpha.boost(s["uri"], make_account("late", "gamma.test"), origin="gamma.test")
+    runner.run_once()
+    boosts = edges(sqlite_store, "boost")
+    assert len(boosts) == 46
+    assert "late@gamma.test" in {b.source for b in boosts}
+    runner.run_once()  # no growth: no more lookups
+    assert len(alpha.requests_to("/api/v1/statuses")) == 4
+
+
+def test_a_boost_edge_points_at_the_original_and_its_author(sqlite_store, alpha):
+    s = post(alpha, 1)
+    alpha.boost(s["uri"], make_account("dan", "alpha.test"))
+    runner, _ = runner_for(sqlite_store, settings_for(alpha))
+    runner.run_once()
+    [b] = edges(sqlite_store, "boost")
+    assert b.source == "dan@alpha.test"
+    target = scalar(sqlite_store, "SELECT id FROM mention WHERE native_id = :u", u=s["uri"])
+    author = scalar(sqlite_store, "SELECT id FROM account WHERE native_id = 'ann@alpha.test'")
+    assert (b.target_mention_id, b.target_account_id) == (target, author)
+
+
+def test_a_reply_becomes_a_reply_edge_to_its_parent_uri(sqlite_store, alpha):
+    parent = post(alpha, 1, tags=())  # not on the hashtag timeline: resolved by lookup
+    bob = make_account("bob", "beta.test")
+    reply = alpha.carry(
+        make_status(
+            "beta.test",
+            "bob",
+            2,
+            account=bob,
+            in_reply_to_id=parent["id"],
+            in_reply_to_account_id=parent["account"]["id"],
+        ),
+        origin="beta.test",
+    )
+    runner, _ = runner_for(sqlite_store, settings_for(alpha))
+    runner.run_once()
+    [e] = edges(sqlite_store, "reply")
+    assert e.source == "bob@beta.test"
+    ids = {r.native_id: r.id for r in rows(sqlite_store, "SELECT id, native_id FROM mention")}
+    assert e.via_mention_id == ids[reply["uri"]]
+    assert e.target_mention_id != ids[reply["uri"]]
+    assert (
+        scalar(sqlite_store, "SELECT reply_to_id FROM mention WHERE native_id = :u", u=reply["uri"])
+        == e.target_mention_id
+    )
+    assert [r.path for r in alpha.requests_to("/api/v1/statuses/")] == [
+        f"/api/v1/statuses/{parent['id']}"
+    ]
+
+
+def test_quotes_full_and_shallow_become_quote_edges(sqlite_store, alpha):
+    quoted = post(alpha, 1)
+    cara = make_account("cara", "alpha.test")
+    post(alpha, 2, user="cara", account=cara, quote={"state": "accepted", "quoted_status": quoted})
+    post(
+        alpha,
+        3,
+        user="cara",
+        account=cara,
+        quote={"state": "accepted", "quoted_status_id": quoted["id"]},
+    )
+    runner, _ = runner_for(sqlite_store, settings_for(alpha))
+    runner.run_once()
+    quotes = edges(sqlite_store, "quote")
+    assert len(quotes) == 2
+    target = scalar(sqlite_store, "SELECT id FROM mention WHERE native_id = :u", u=quoted["uri"])
+    assert {q.target_mention_id for q in quotes} == {target}
+    # The shallow quote's target was already on the page: no lookup needed.
+    assert alpha.requests_to("/api/v1/statuses/") == []
+
+
+# -- rate limits --------------------------------------------------------------------------------
+
+
+def test_requests_are_paced_within_the_advertised_limit(sqlite_store):
+    with running(MastodonServer("tight.test", rate_limit=6, rate_window_s=2.0)) as (s,):
+        for n in range(1, 27):
+            post(s, n)
+        runner, _ = runner_for(sqlite_store, settings_for(s, mastodon={"page_limit": 2}))
+        [out] = runner.run_once()
+        assert out.outcome == "ok"
+        assert len(s.requests) > 12  # several windows' worth of requests
+        assert s.max_requests_per_window() <= 6
+        assert [r for r in s.requests if r.status == 429] == []
+        assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 26
+
+
+def test_a_429_with_a_short_reset_waits_and_loses_no_page(sqlite_store, alpha):
+    for n in range(1, 13):
+        post(alpha, n)
+    alpha.fail_next("429", reset_in=0.3, after=1)
+    runner, _ = runner_for(sqlite_store, settings_for(alpha, mastodon=PAGE))
+    [out] = runner.run_once()
+    assert out.outcome == "ok"
+    assert [r.status for r in alpha.requests_to("/api/v1/timelines")][:3] == [200, 429, 200]
+    assert (
+        alpha.requests_to("/api/v1/timelines")[1].query
+        == alpha.requests_to("/api/v1/timelines")[2].query
+    )  # the same page asked again
+    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 12
+
+
+def test_a_429_with_a_long_reset_ends_the_poll_with_the_cursor_untouched(sqlite_store, alpha):
+    for n in range(1, 13):
+        post(alpha, n)
+    alpha.fail_next("429", reset_in=30, after=1)
+    runner, _ = runner_for(sqlite_store, settings_for(alpha, max_wait_s=1.0, mastodon=PAGE))
+    [out] = runner.run_once()
+    assert out.outcome == "transient" and "429" in (out.error or "")
+    src = next(iter(sources(sqlite_store).values()))
+    assert src.cursor["backfill_max_id"] is not None  # the page before the 429 is committed
+    due_in = (src.next_due_at - src.last_error_at).total_seconds()
+    assert due_in >= 29  # retried after the reset, not before
+    # The same client also refuses to ask again before the reset:
+    [early] = runner.run_once()
+    assert early.outcome == "transient" and len(alpha.requests_to("/api/v1/timelines")) == 2
+    later, _ = runner_for(sqlite_store, settings_for(alpha, max_wait_s=1.0, mastodon=PAGE))
+    [again] = later.run_once()  # after the reset (a new window on the server)
+    assert again.outcome == "ok"
+    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 12
+
+
+def test_the_paging_budget_is_never_exceeded(sqlite_store, alpha):
+    for n in range(1, 30):
+        post(alpha, n)
+    settings = settings_for(
+        alpha, paging_budget=3, paging_window_s=60, max_wait_s=0.5, mastodon=PAGE
+    )
+    runner, _ = runner_for(sqlite_store, settings)
+    [out] = runner.run_once()
+    paged = [r for r in alpha.requests if {"min_id", "max_id", "since_id"} & set(r.query)]
+    assert len(paged) == 3
+    assert out.outcome == "transient" and "paging budget" in (out.error or "")
+    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 20  # four whole pages

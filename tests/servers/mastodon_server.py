@@ -638,14 +638,15 @@ class _Handler(BaseHTTPRequestHandler):
         if max_id and max_id.isdigit():
             rows = [b for b in rows if b[0] < int(max_id)]
         page = rows[:limit]
-        headers = {}
-        if page:
-            headers["Link"] = (
-                self._link(path, {"limit": str(limit), "max_id": str(page[-1][0])})
-                + '; rel="next", '
-                + self._link(path, {"limit": str(limit), "since_id": str(page[0][0])})
-                + '; rel="prev"'
+        links = []
+        if len(page) == limit:  # Mastodon's records_continue?: a short page has no next
+            links.append(
+                self._link(path, {"limit": str(limit), "max_id": str(page[-1][0])}) + '; rel="next"'
             )
+        if page:
+            prev = self._link(path, {"limit": str(limit), "since_id": str(page[0][0])})
+            links.append(prev + '; rel="prev"')
+        headers = {"Link": ", ".join(links)} if links else {}
         body = [acc for _, acc in page]
         self._send(200, body, path=path, query=query, rate=rate, headers=headers)
 

@@ -1,0 +1,77 @@
+"""Platforms under the collector contract. Add yours here: one factory per platform.
+
+A factory is a context manager that starts its local protocol server(s), fills them with
+`n` matching items spread over several pages, and yields a `ContractCase`. The contract tests
+(`test_collector_contract.py`) create the store, load the settings' movements and sources
+(through `collectors.registry.source_specs`), and drive `case.make_collector(context)`.
+
+    @contextmanager
+    def bluesky_case() -> Iterator[ContractCase]:
+        with running(BlueskyServer(...)) as server:
+            ... put 23 posts on it ...
+            yield ContractCase(
+                name="bluesky",
+                settings=parse_settings({...}),
+                make_collector=BlueskyCollector,
+                expected_mentions=23,
+                grow=lambda n: ...,   # add n more matching items (for the resume property)
+            )
+
+    CASES["bluesky"] = bluesky_case
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+from collectors.base import Collector, CollectorContext
+from groundswell.config import Settings
+
+
+@dataclass
+class ContractCase:
+    name: str
+    settings: Settings
+    make_collector: Callable[[CollectorContext], Collector]
+    expected_mentions: int  # distinct matching mentions the server(s) hold right now
+    grow: Callable[[int], None]  # add n more matching items; expected_mentions follows
+
+
+@contextmanager
+def mastodon_case() -> Iterator[ContractCase]:
+    from collectors.mastodon.collector import MastodonCollector
+    from tests.mastodon_support import settings_for
+    from tests.servers.mastodon_server import MastodonServer, make_account, make_status, running
+
+    with running(
+        MastodonServer("alpha.test", seq_salt=10), MastodonServer("beta.test", seq_salt=700)
+    ) as (a, b):
+        counter = {"n": 0}
+
+        def grow(k: int) -> None:
+            for _ in range(k):
+                counter["n"] += 1
+                n = counter["n"]
+                s = a.carry(make_status("alpha.test", "ann", n))
+                if n % 3 == 0:
+                    b.carry(s, origin="alpha.test")  # federated: one mention, two instances
+                if n % 4 == 0:
+                    a.boost(s["uri"], make_account(f"fan{n}", "beta.test"), origin="beta.test")
+            case.expected_mentions = counter["n"]
+
+        case = ContractCase(
+            name="mastodon",
+            settings=settings_for(a, b, mastodon={"page_limit": 4}),
+            make_collector=MastodonCollector,
+            expected_mentions=0,
+            grow=grow,
+        )
+        grow(14)
+        yield case
+
+
+CASES: dict[str, Callable[[], AbstractContextManager[ContractCase]]] = {
+    "mastodon": mastodon_case,
+}
