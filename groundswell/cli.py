@@ -273,6 +273,7 @@ def status(
 
 
 # Area commands register themselves on `app` (one import line each; keep them sorted).
+from groundswell.commands import bluesky as _bluesky  # noqa: E402, F401
 from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401
 from groundswell.commands import export as _export  # noqa: E402, F401
 from groundswell.commands import stewardship as _stewardship  # noqa: E402, F401
@@ -286,4 +287,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m groundswell.cli` runs this file as `__main__`; the area commands registered
+    # themselves on the importable `groundswell.cli.app`, so run that one.
+    from groundswell.cli import main as _main
+
+    _main()

@@ -7,12 +7,13 @@ those whose counts grew since the last poll) and which stream events concern sto
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select, update
 
-from storage.models import Mention
-from storage.records import mention_id
+from storage.models import Account, Mention, Source
+from storage.records import account_id, mention_id
 
 _CHUNK = 500
 
@@ -41,3 +42,42 @@ def stored_counts(
 def stored_mentions(conn: Connection, platform: str, native_ids: Iterable[str]) -> set[str]:
     """The subset of `native_ids` stored as mentions (tombstones included)."""
     return set(stored_counts(conn, platform, native_ids))
+
+
+def stored_accounts(conn: Connection, platform: str, native_ids: Iterable[str]) -> set[str]:
+    """The subset of `native_ids` stored as accounts (a stream's handle change concerns us
+    only for accounts we already hold)."""
+    a = Account.__table__
+    by_id = {account_id(platform, n): n for n in native_ids}
+    ids = list(by_id)
+    found: set[str] = set()
+    for i in range(0, len(ids), _CHUNK):
+        for row in conn.execute(select(a.c.id).where(a.c.id.in_(ids[i : i + _CHUNK]))):
+            found.add(by_id[row.id])
+    return found
+
+
+def lease_source_by_key(
+    conn: Connection, key: str, owner: str, lease_s: int, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Lease one named source for a long-running reader (the live stream), unless another
+    live worker holds it. Returns the source row, or None when it is taken or unknown."""
+    s = Source.__table__
+    now = now or datetime.now(UTC)
+    row = conn.execute(
+        select(s)
+        .where(
+            s.c.key == key,
+            s.c.enabled.is_(True),
+            or_(s.c.lease_until.is_(None), s.c.lease_until < now, s.c.lease_owner == owner),
+        )
+        .with_for_update(skip_locked=True)
+    ).one_or_none()
+    if row is None:
+        return None
+    conn.execute(
+        update(s)
+        .where(s.c.id == row.id)
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+    )
+    return dict(row._mapping)

@@ -159,6 +159,7 @@ class BlueskyServer:
         self._refresh: dict[str, str] = {}
         self._expired: set[str] = set()
         self._drop_after: int | None = None
+        self._generation = 0
         self._http: ThreadingHTTPServer | None = None
         self._ws: Any = None
         self._threads: list[threading.Thread] = []
@@ -274,6 +275,10 @@ class BlueskyServer:
             self.events.append(event)
             self.events.sort(key=lambda e: e["time_us"])
             self._new_event.notify_all()
+
+    def kick(self) -> None:
+        """Cut every open websocket connection now (a network drop mid-stream)."""
+        self._generation += 1
 
     def drop_stream_after(self, n: int) -> None:
         """The next websocket connection is cut abruptly after sending n events."""
@@ -494,6 +499,7 @@ class BlueskyServer:
         cursor = int(query["cursor"][0]) if query.get("cursor", [""])[0].isdigit() else None
         self.ws_connections.append({"cursor": cursor, "wanted": sorted(wanted)})
         drop_after, self._drop_after = self._drop_after, None
+        generation = self._generation
         sent = 0
         # No cursor (or one from the future): live tail from now. Else replay from the cursor.
         with self._lock:
@@ -507,6 +513,9 @@ class BlueskyServer:
         while not self._closing.is_set():
             with self._new_event:
                 while pos >= len(self.events) and not self._closing.is_set():
+                    if generation != self._generation:
+                        ws.close(code=1011, reason="upstream went away")
+                        return
                     self._new_event.wait(0.2)
                     try:
                         ws.ping()
@@ -514,6 +523,9 @@ class BlueskyServer:
                         return
                 if self._closing.is_set():
                     break
+                if generation != self._generation:
+                    ws.close(code=1011, reason="upstream went away")
+                    return
                 event = self.events[pos]
                 pos += 1
             commit = event.get("commit")

@@ -1,0 +1,224 @@
+"""Jetstream (v1, JSON over a websocket) as batches: posts and reposts as they happen.
+
+Jetstream has no content filter, so posts are matched here against the movements and only
+matching ones are kept; reposts, deletions and handle changes are kept only when they concern
+a stored mention or account (or a matching post in the same batch). Every batch carries the
+`time_us` of the last event it covers, and the runner commits both in one transaction, so a
+dropped connection or a killed process resumes from the saved cursor (rewound by
+`jetstream_rewind_s`, as the Jetstream README advises; writes are idempotent).
+
+Two ways to run it: `groundswell collect` polls it like any source (reads until caught up or
+`jetstream_catchup_s`), and `groundswell bluesky-live` follows it without end, reconnecting
+after drops with a growing pause.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.sync.client import connect
+
+from collectors.base import CollectorContext, SourceState, TransientError
+from collectors.bluesky.parse import (
+    PLATFORM,
+    POST_COLLECTION,
+    REPOST_COLLECTION,
+    MalformedPost,
+    StreamItem,
+    parse_jetstream_event,
+)
+from groundswell.matching import match_post
+from storage.queries.bluesky import stored_accounts, stored_mentions
+from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord, Skip
+
+log = logging.getLogger("groundswell.collect.bluesky")
+
+WANTED = (POST_COLLECTION, REPOST_COLLECTION)
+HEARTBEAT_S = 60.0  # live mode: commit the cursor (and renew the lease) at least this often
+CATCHUP_RECONNECTS = 3
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Events received since the last batch."""
+
+    events: int = 0
+    last_us: int | None = None
+    mentions: list[MentionRecord] = field(default_factory=list)
+    edges: list[EdgeRecord] = field(default_factory=list)
+    reposts: list[EdgeRecord] = field(default_factory=list)
+    deletions: list[tuple[str, str]] = field(default_factory=list)
+    handles: list[AccountRecord] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+
+
+def stream_url(base: str, cursor_us: int | None) -> str:
+    params: list[tuple[str, str]] = [("wantedCollections", c) for c in WANTED]
+    if cursor_us is not None:
+        params.append(("cursor", str(cursor_us)))
+    return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}"
+
+
+def now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+class JetstreamReader:
+    def __init__(
+        self,
+        context: CollectorContext,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.context = context
+        self.settings = context.settings.bluesky
+        self.clock = clock
+
+    # -- events -> records ----------------------------------------------------------------
+
+    def _take(self, raw: str | bytes, pending: _Pending) -> int | None:
+        """Fold one message into `pending`; returns its time_us when it has one."""
+        pending.events += 1
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            item: StreamItem | None = parse_jetstream_event(json.loads(text))
+        except (ValueError, UnicodeDecodeError) as exc:
+            pending.skipped.append(Skip("bad_event", f"not JSON: {exc}"[:200]))
+            return None
+        except MalformedPost as exc:
+            pending.skipped.append(exc.as_skip())
+            return None
+        if item is None:
+            return None
+        if item.skip is not None:
+            pending.skipped.append(item.skip)
+        elif item.post is not None:
+            m = item.post.mention
+            if match_post(self.context.rules, hashtags=m.hashtags, text=m.text, links=m.links):
+                pending.mentions.append(m)
+                pending.edges.extend(item.post.edges)
+        elif item.repost is not None:
+            pending.reposts.append(item.repost)
+        elif item.deleted is not None:
+            pending.deletions.append(item.deleted)
+        elif item.handle is not None:
+            pending.handles.append(item.handle)
+        if pending.last_us is None or item.time_us > pending.last_us:
+            pending.last_us = item.time_us
+        return item.time_us
+
+    def _batch(self, pending: _Pending) -> Batch:
+        """Keep what concerns the movements: stored mentions/accounts or this batch's posts."""
+        mine = {m.native_id for m in pending.mentions}
+        targets = {e.target[1] for e in pending.reposts} | {k[1] for k in pending.deletions}
+        dids = {a.native_id for a in pending.handles}
+        stored: set[str] = set()
+        known_accounts: set[str] = set()
+        dids -= {m.author.native_id for m in pending.mentions if m.author}
+        if self.context.engine is not None and (targets - mine or dids):
+            with self.context.engine.connect() as conn:
+                stored = stored_mentions(conn, PLATFORM, targets - mine)
+                known_accounts = stored_accounts(conn, PLATFORM, dids) if dids else set()
+        keep = mine | stored
+        known_accounts |= {m.author.native_id for m in pending.mentions if m.author}
+        return Batch(
+            mentions=pending.mentions,
+            edges=pending.edges + [e for e in pending.reposts if e.target[1] in keep],
+            deletions=[k for k in pending.deletions if k[1] in keep],
+            accounts=[a for a in pending.handles if a.native_id in known_accounts],
+            skipped=pending.skipped,
+            cursor={"time_us": pending.last_us} if pending.last_us is not None else None,
+            fetched=pending.events,
+        )
+
+    # -- the connection -------------------------------------------------------------------
+
+    def poll(self, source: SourceState, *, live: bool, stop: threading.Event) -> Iterator[Batch]:
+        base = (source.target or {}).get("url") or self.settings.jetstream_url
+        if not base:
+            raise TransientError(f"{source.key}: no Jetstream URL configured")
+        last_us = (source.cursor or {}).get("time_us")
+        last_us = last_us if isinstance(last_us, int) else None
+        started_us = now_us()
+        deadline = time.monotonic() + self.settings.jetstream_catchup_s
+        failures = 0
+        rewind_us = int(self.settings.jetstream_rewind_s * 1_000_000)
+        while not stop.is_set():
+            if last_us is None:
+                cursor_us = None
+            else:
+                cursor_us = last_us - rewind_us if rewind_us else last_us + 1
+            pending = _Pending()
+            try:
+                with connect(
+                    stream_url(base, cursor_us),
+                    open_timeout=self.settings.timeout_s,
+                    close_timeout=1,
+                    max_size=2**21,
+                ) as ws:
+                    last_flush = time.monotonic()
+                    while not stop.is_set():
+                        try:
+                            raw = ws.recv(timeout=self.settings.jetstream_flush_s)
+                        except TimeoutError:
+                            raw = None
+                        if raw is not None:
+                            self._take(raw, pending)
+                            failures = 0
+                        waited = time.monotonic() - last_flush
+                        caught_up = not live and (
+                            raw is None
+                            or (pending.last_us or 0) >= started_us
+                            or time.monotonic() > deadline
+                        )
+                        if (
+                            len(pending.mentions) + len(pending.reposts)
+                            >= self.settings.jetstream_batch
+                            or pending.events >= 10 * self.settings.jetstream_batch
+                            or (pending.events and waited >= self.settings.jetstream_flush_s)
+                            or (live and waited >= HEARTBEAT_S)
+                            or caught_up
+                        ):
+                            if pending.events or pending.skipped:
+                                batch = self._batch(pending)
+                                if pending.last_us is not None:
+                                    last_us = pending.last_us
+                                yield batch
+                            pending = _Pending()
+                            last_flush = time.monotonic()
+                        if caught_up:
+                            if last_us is None:  # nothing yet: start here next time
+                                yield Batch(cursor={"time_us": started_us})
+                            return
+                    if pending.events:
+                        yield self._batch(pending)
+                    return
+            except (ConnectionClosed, OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                if pending.events or pending.skipped:
+                    # What arrived before the drop is kept, with the cursor that covers it.
+                    if pending.last_us is not None:
+                        last_us = pending.last_us
+                    yield self._batch(pending)
+                failures += 1
+                if not live and failures > CATCHUP_RECONNECTS:
+                    raise TransientError(
+                        f"Jetstream {base}: connection failed {failures} times "
+                        f"({type(exc).__name__}: {exc}); resuming from the saved cursor later"
+                    ) from None
+                pause = min(60.0, 0.5 * 2 ** (failures - 1))
+                log.warning(
+                    "Jetstream connection dropped (%s: %s); reconnecting in %.1f s from cursor %s",
+                    type(exc).__name__,
+                    exc,
+                    pause,
+                    last_us,
+                )
+                stop.wait(pause)

@@ -1,0 +1,292 @@
+"""Jetstream: posts and reposts from a local websocket stream, filtered against the movements,
+resumable from the cursor saved with the rows. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from storage.models import Mention
+from tests.bluesky_support import HANDLE, Env, bluesky_env
+
+KEY = "bluesky:jetstream"
+ALICE = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+BOB = "did:plc:z72i7hdynmk6r22z27h6tvur"
+
+
+class Clock:
+    """Event times (µs): just after now, so they come after any cursor already saved."""
+
+    base = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.base = int(time.time() * 1_000_000)
+
+    @classmethod
+    def t(cls, n: int) -> int:
+        return cls.base + n  # µs apart: all before the next poll starts
+
+
+@pytest.fixture
+def bsky(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    with bluesky_env(store, tmp_path, monkeypatch) as env:
+        env.configure(
+            queries=[],
+            jetstream_url=env.server.jetstream_url,
+            jetstream_rewind_s=0,
+            jetstream_flush_s=0.3,
+            jetstream_catchup_s=10,
+        )
+        yield env
+
+
+def post(n: int, text: str = "Live from the floor 🎤 #NHSCitizen", did: str = ALICE) -> dict:
+    return {
+        "did": did,
+        "time_us": Clock.t(n),
+        "kind": "commit",
+        "commit": {
+            "rev": f"3l3qo2vutsw{n:02d}",
+            "operation": "create",
+            "collection": "app.bsky.feed.post",
+            "rkey": f"3l3live{n:06d}",
+            "record": {
+                "$type": "app.bsky.feed.post",
+                "createdAt": "2026-11-02T09:35:02.000Z",
+                "langs": ["en"],
+                "text": text,
+            },
+            "cid": "bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi",
+        },
+    }
+
+
+def uri(n: int, did: str = ALICE) -> str:
+    return f"at://{did}/app.bsky.feed.post/3l3live{n:06d}"
+
+
+def repost(n: int, target: str, did: str = BOB) -> dict:
+    return {
+        "did": did,
+        "time_us": Clock.t(n),
+        "kind": "commit",
+        "commit": {
+            "rev": f"3l3qo2vutsx{n:02d}",
+            "operation": "create",
+            "collection": "app.bsky.feed.repost",
+            "rkey": f"3l3rep{n:07d}",
+            "record": {
+                "$type": "app.bsky.feed.repost",
+                "createdAt": "2026-11-02T09:36:00.000Z",
+                "subject": {
+                    "cid": "bafyreidc6sydkkbchcyg62v77wbhzvb2mvytlmsychqgwf2xojjtirmzj4",
+                    "uri": target,
+                },
+            },
+            "cid": "bafyreidc6sydkkbchcyg62v77wbhzvb2mvytlmsychqgwf2xojjtirmzj4",
+        },
+    }
+
+
+def delete(n: int, rkey_of: int, did: str = ALICE) -> dict:
+    return {
+        "did": did,
+        "time_us": Clock.t(n),
+        "kind": "commit",
+        "commit": {
+            "rev": f"3l3qo2vutsy{n:02d}",
+            "operation": "delete",
+            "collection": "app.bsky.feed.post",
+            "rkey": f"3l3live{rkey_of:06d}",
+        },
+    }
+
+
+def test_stream_posts_matching_a_movement_are_stored_and_others_ignored(bsky: Env) -> None:
+    bsky.run()  # the first run starts at the live tail and records where
+    Clock.reset()
+    for n in range(1, 4):
+        bsky.server.publish(post(n))
+    bsky.server.publish(post(4, "Lunch was nice"))
+    bsky.server.publish(post(5, "nothing to see"))
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok", outcome.error
+    assert bsky.native_ids() == sorted(uri(n) for n in range(1, 4))
+    assert bsky.source(KEY).cursor == {"time_us": Clock.t(5)}
+    conn = bsky.server.ws_connections[0]
+    assert conn["wanted"] == ["app.bsky.feed.post", "app.bsky.feed.repost"]
+    assert conn["cursor"] is None  # first run: live tail, no replay of the past
+    assert bsky.account(ALICE).no_unauthenticated is None  # unknown from a stream, not False
+
+
+def test_a_dropped_stream_resumes_from_its_cursor_without_gap_or_duplicate(bsky: Env) -> None:
+    bsky.run()  # first run records where the stream starts
+    Clock.reset()
+    for n in range(1, 7):
+        bsky.server.publish(post(n))
+    bsky.server.drop_stream_after(2)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok", outcome.error
+    assert bsky.native_ids() == sorted(uri(n) for n in range(1, 7))
+    assert bsky.matches() == 6
+    # the reconnect asked for everything after the last event committed before the drop
+    assert bsky.server.ws_connections[-1]["cursor"] == Clock.t(2) + 1
+
+
+def test_a_restart_resumes_from_the_saved_cursor(bsky: Env) -> None:
+    bsky.run()
+    Clock.reset()
+    for n in range(1, 4):
+        bsky.server.publish(post(n))
+    bsky.run()
+    for n in range(4, 6):
+        bsky.server.publish(post(n))
+    bsky.run()  # a new process: the cursor comes from the store
+    assert bsky.server.ws_connections[-1]["cursor"] == Clock.t(3) + 1
+    assert bsky.native_ids() == sorted(uri(n) for n in range(1, 6))
+    assert bsky.matches() == 5
+
+
+def test_deletes_on_the_stream_become_tombstones(bsky: Env) -> None:
+    bsky.run()
+    Clock.reset()
+    bsky.server.publish(post(1))
+    bsky.server.publish(post(2))
+    bsky.run()
+    bsky.server.publish(delete(3, rkey_of=1))
+    bsky.server.publish(delete(4, rkey_of=99))  # never stored: nothing to do
+    bsky.run()
+    m = Mention.__table__
+    with bsky.engine.connect() as conn:
+        rows = {r.native_id: r for r in conn.execute(select(m))}
+    assert rows[uri(1)].deleted_at is not None and rows[uri(1)].text is None
+    assert rows[uri(2)].deleted_at is None and rows[uri(2)].text
+    assert uri(99) not in rows
+
+
+def test_reposts_of_stored_mentions_become_edges_and_others_are_dropped(bsky: Env) -> None:
+    bsky.run()
+    Clock.reset()
+    bsky.server.publish(post(1))
+    bsky.server.publish(repost(2, uri(1)))
+    bsky.server.publish(repost(3, f"at://{ALICE}/app.bsky.feed.post/3unrelated22"))
+    bsky.run()
+    assert [kind for kind, _, _ in bsky.edges()] == ["repost"]
+
+
+def test_a_handle_change_on_the_stream_updates_a_known_account(bsky: Env) -> None:
+    bsky.run()
+    Clock.reset()
+    bsky.server.publish(post(1))
+    ident = {
+        "did": ALICE,
+        "time_us": Clock.t(2),
+        "kind": "identity",
+        "identity": {
+            "did": ALICE,
+            "handle": "alice.nhs.example",
+            "seq": 1,
+            "time": "2026-11-02T09:35:06.000Z",
+        },
+    }
+    stranger = dict(ident, did=BOB, identity=dict(ident["identity"], did=BOB))
+    bsky.server.publish(ident)
+    bsky.server.publish(stranger)
+    bsky.run()
+    assert bsky.account(ALICE).handle == "alice.nhs.example"
+    assert bsky.account(BOB) is None
+
+
+def test_a_malformed_event_is_skipped_and_counted(bsky: Env) -> None:
+    bsky.run()
+    Clock.reset()
+    bad = post(1)
+    bad["commit"]["record"]["text"] = 42
+    bsky.server.publish(bad)
+    bsky.server.publish(post(2))
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok"
+    assert bsky.native_ids() == [uri(2)]
+    assert bsky.last_run().skip_reasons == {"missing_text": 1}
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "groundswell.cli", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_the_live_command_follows_the_stream_through_a_drop(
+    sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with bluesky_env(sqlite_store, tmp_path, monkeypatch) as env:
+        config = tmp_path / "groundswell.toml"
+        config.write_text(
+            f"""
+[[movements]]
+slug = "nhscitizen"
+name = "NHS Citizen"
+hashtags = ["NHSCitizen"]
+
+[bluesky]
+jetstream_url = "{env.server.jetstream_url}"
+jetstream_rewind_s = 0
+jetstream_flush_s = 0.2
+""",
+            encoding="utf-8",
+        )
+        db = f"sqlite:///{tmp_path / 'gs.db'}"
+        env.engine = _engine(db)
+        env_vars = {**os.environ, "GROUNDSWELL_BSKY_HANDLE": HANDLE}
+        proc = _cli("bluesky-live", "-c", str(config), "--db", db, "--duration", "60", env=env_vars)
+        try:
+            _wait_for(lambda: len(env.server.ws_connections) == 1)
+            Clock.reset()
+            env.server.publish(post(101, did=BOB))
+            _wait_for(lambda: env.native_ids() == [uri(101, did=BOB)])
+            env.server.kick()  # the network drops mid-stream
+            env.server.publish(post(102, did=BOB))
+            env.server.publish(post(103, did=BOB))
+            _wait_for(lambda: len(env.native_ids()) == 3)
+            proc.send_signal(signal.SIGINT)  # Ctrl-C: stop after the current batch
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, out
+        assert env.server.ws_connections[1]["cursor"] == Clock.t(101) + 1
+        assert env.native_ids() == sorted(uri(n, did=BOB) for n in (101, 102, 103))
+        assert env.matches() == 3
+
+
+def _engine(url: str) -> Any:
+    from storage.engine import make_engine
+
+    return make_engine(url)
+
+
+def _wait_for(check: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
