@@ -37,14 +37,26 @@ def _progress(total: int | None, what: str):  # type: ignore[no-untyped-def]
     return progress, lambda n: progress.advance(task, n)
 
 
-def _lookups(appview: str, allow_loopback: bool, discoverable_false_is_opt_out: bool):  # type: ignore[no-untyped-def]
+def _lookups(settings, appview: str, allow_loopback: bool):  # type: ignore[no-untyped-def]
+    """Platform lookups; Bluesky through the collector's logged-in client when its credentials
+    are in the environment, else anonymously through the public AppView."""
+    from groundswell.config import secret_from_env
     from groundswell.export.lookup import Lookups
     from groundswell.net import FetchPolicy
 
+    bsky = settings.bluesky
+    client = None
+    if secret_from_env(bsky.handle_env, what="Bluesky handle") and secret_from_env(
+        bsky.app_password_env, what="Bluesky app password"
+    ):
+        from collectors.bluesky.client import BlueskyClient
+
+        client = BlueskyClient(bsky)
     return Lookups(
         policy=FetchPolicy(allow_loopback=allow_loopback),
         bluesky_base_url=appview,
-        discoverable_false_is_opt_out=discoverable_false_is_opt_out,
+        bluesky_client=client,
+        discoverable_false_is_opt_out=settings.ethics.discoverable_false_is_opt_out,
     )
 
 
@@ -91,9 +103,7 @@ def hydrate(
     try:
         with (
             progress,
-            _lookups(
-                appview, allow_loopback, settings.ethics.discoverable_false_is_opt_out
-            ) as lookups,
+            _lookups(settings, appview, allow_loopback) as lookups,
         ):
             report = run_hydrate(id_list, out_path, lookups, store_states=states, progress=advance)
     except OSError as exc:
@@ -140,7 +150,7 @@ def recheck(
     progress, advance = _progress(None, f"rechecking the last {span} days")
     with (
         progress,
-        _lookups(appview, allow_loopback, settings.ethics.discoverable_false_is_opt_out) as lookups,
+        _lookups(settings, appview, allow_loopback) as lookups,
     ):
         report = run_recheck(
             engine, lookups, since=since, platforms=tuple(platform or ()), progress=advance

@@ -22,7 +22,17 @@ from storage.models import Movement
 from storage.queries import export as q
 
 MAX_GAPS_LISTED = 50
-RATE_LIMIT_WORDS = ("429", "rate limit", "rate-limit", "ratelimit", "too many requests")
+# Matched against run errors, skip reasons and source problems as the collectors phrase them
+# (Mastodon: "rate limited (429)", "paging budget ... used"; Bluesky: "rate-limit window spent",
+# "over N posts at ...; some were not reachable through search" after result-cap splits).
+RATE_LIMIT_WORDS = (
+    "429",
+    "rate limit",
+    "rate-limit",
+    "ratelimit",
+    "too many requests",
+    "paging budget",
+)
 UNREACHABLE_WORDS = (
     "connect",
     "timeout",
@@ -35,7 +45,7 @@ UNREACHABLE_WORDS = (
     "503",
     "504",
 )
-CAP_WORDS = ("cap", "split")
+CAP_WORDS = ("result cap", "result_cap", "split", "not reachable through search")
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -31,7 +31,7 @@ from groundswell.net import (
     PermanentFetchError,
     check_url,
 )
-from groundswell.sanitize import html_to_text
+from groundswell.sanitize import clean_text, html_to_text
 from storage.records import AccountRecord
 
 MASTODON_STATUS_URI = re.compile(r"^(https?://[^/\s]+)/users/([^/\s]+)/statuses/(\d+)/?$")
@@ -81,9 +81,16 @@ class Lookups:
         *,
         policy: FetchPolicy | None = None,
         bluesky_base_url: str = DEFAULT_APPVIEW,
+        bluesky_client: Any = None,
+        instance_urls: dict[str, str] | None = None,
         discoverable_false_is_opt_out: bool = True,
         timeout_s: float = 15.0,
     ) -> None:
+        """`bluesky_client`: the collector's logged-in `BlueskyClient` (used when credentials
+        are configured). `instance_urls`: host -> base URL for Mastodon instances reached at
+        another address than their domain (local test servers, internal mirrors)."""
+        self.bluesky_client = bluesky_client
+        self.instance_urls = dict(instance_urls or {})
         self.policy = policy or FetchPolicy(timeout_s=timeout_s)
         self.bluesky_base_url = bluesky_base_url.rstrip("/")
         self.discoverable_false_is_opt_out = discoverable_false_is_opt_out
@@ -137,6 +144,8 @@ class Lookups:
                 "not a Mastodon status URI (https://host/users/NAME/statuses/ID)",
             )
         base, _user, status_id = m.groups()
+        domain = urlsplit(base).netloc
+        base = self.instance_urls.get(domain, base)
         refusal = self._guard(base + "/")
         if refusal:
             return Found("mastodon", native_id, "error", refusal)
@@ -162,9 +171,8 @@ class Lookups:
         except MastodonError as exc:
             return Found("mastodon", native_id, "error", f"{type(exc).__name__}: {exc}")
         acct = status["account"]
-        host = urlsplit(base).netloc
         acct_name = str(acct.get("acct") or "")
-        absolute = acct_name if "@" in acct_name else f"{acct_name}@{host}"
+        absolute = acct_name if "@" in acct_name else f"{acct_name}@{domain}"
         account = AccountRecord(
             platform="mastodon",
             native_id=absolute,
@@ -195,10 +203,24 @@ class Lookups:
 
     # -- Bluesky ---------------------------------------------------------------------------
 
-    def bluesky(self, uris: Sequence[str]) -> list[Found]:
-        from atproto import Client
-        from atproto_client.exceptions import AtProtocolError
+    def _get_posts(self, uris: list[str]) -> dict[str, Any]:
+        """getPosts as JSON: through the collector's logged-in client when one is given
+        (bsky.social needs a login), else anonymously from a public AppView."""
+        from atproto import Client, models
 
+        params = models.AppBskyFeedGetPosts.Params(uris=uris)
+        if self.bluesky_client is not None:
+            return dict(
+                self.bluesky_client.query("app.bsky.feed.getPosts", params, what="getPosts")
+            )
+        if self._bluesky is None:
+            self._bluesky = Client(base_url=self.bluesky_base_url)
+        content = self._bluesky.invoke_query("app.bsky.feed.getPosts", params=params).content
+        if not isinstance(content, dict):
+            raise ValueError("getPosts replied with something that is not JSON")
+        return content
+
+    def bluesky(self, uris: Sequence[str]) -> list[Found]:
         good = [u for u in uris if AT_POST_URI.match(u)]
         out = [
             Found("bluesky", u, "unsupported", "not an app.bsky.feed.post at:// URI")
@@ -207,56 +229,57 @@ class Lookups:
         ]
         if not good:
             return out
-        refusal = self._guard(self.bluesky_base_url + "/")
-        if refusal:
-            return out + [Found("bluesky", u, "error", refusal) for u in good]
-        if self._bluesky is None:
-            self._bluesky = Client(base_url=self.bluesky_base_url)
+        if self.bluesky_client is None:
+            refusal = self._guard(self.bluesky_base_url + "/")
+            if refusal:
+                return out + [Found("bluesky", u, "error", refusal) for u in good]
         try:
-            resp = self._bluesky.app.bsky.feed.get_posts(params={"uris": list(good)})
-        except AtProtocolError as exc:
-            msg = f"getPosts failed: {type(exc).__name__}"
+            content = self._get_posts(good)
+        except Exception as exc:  # typed SDK/transport errors: nothing is concluded
+            msg = f"getPosts failed: {type(exc).__name__}: {str(exc)[:200]}"
             return out + [Found("bluesky", u, "error", msg) for u in good]
-        by_uri = {p.uri: p for p in resp.posts}
+        posts = content.get("posts") if isinstance(content.get("posts"), list) else []
+        by_uri = {p.get("uri"): p for p in posts if isinstance(p, dict)}
         for uri in good:
             post = by_uri.get(uri)
             if post is None:
                 out.append(Found("bluesky", uri, "deleted", "not returned by getPosts"))
                 continue
-            author = post.author
-            labels = {lab.val for lab in (author.labels or [])}
-            account = AccountRecord(
-                platform="bluesky",
-                native_id=author.did,
-                handle=author.handle,
-                no_unauthenticated="!no-unauthenticated" in labels,
-            )
-            if account.no_unauthenticated:
-                out.append(Found("bluesky", uri, "opted_out", "author opted out", account=account))
-                continue
-            rec = post.record
-            out.append(
-                Found(
-                    "bluesky",
-                    uri,
-                    "ok",
-                    record={
-                        "platform": "bluesky",
-                        "native_id": uri,
-                        "url": f"https://bsky.app/profile/{author.did}/post/"
-                        + uri.rsplit("/", 1)[1],
-                        "created_at": getattr(rec, "created_at", None),
-                        "author": author.did,
-                        "text": getattr(rec, "text", None),
-                        "lang": (getattr(rec, "langs", None) or [None])[0],
-                        "like_count": post.like_count,
-                        "repost_count": post.repost_count,
-                        "reply_count": post.reply_count,
-                    },
-                    account=account,
-                )
-            )
+            out.append(self._bluesky_found(uri, post))
         return out
+
+    def _bluesky_found(self, uri: str, post: dict[str, Any]) -> Found:
+        author = post.get("author") if isinstance(post.get("author"), dict) else {}
+        labels = {lab.get("val") for lab in author.get("labels") or [] if isinstance(lab, dict)}
+        did = str(author.get("did") or uri.split("/")[2])
+        account = AccountRecord(
+            platform="bluesky",
+            native_id=did,
+            handle=author.get("handle"),
+            no_unauthenticated="!no-unauthenticated" in labels,
+        )
+        if account.no_unauthenticated:
+            return Found("bluesky", uri, "opted_out", "author opted out", account=account)
+        rec = post.get("record") if isinstance(post.get("record"), dict) else {}
+        langs = rec.get("langs") if isinstance(rec.get("langs"), list) else []
+        return Found(
+            "bluesky",
+            uri,
+            "ok",
+            record={
+                "platform": "bluesky",
+                "native_id": uri,
+                "url": f"https://bsky.app/profile/{did}/post/{uri.rsplit('/', 1)[1]}",
+                "created_at": rec.get("createdAt"),
+                "author": did,
+                "text": clean_text(rec.get("text")) if isinstance(rec.get("text"), str) else None,
+                "lang": langs[0] if langs else None,
+                "like_count": post.get("likeCount"),
+                "repost_count": post.get("repostCount"),
+                "reply_count": post.get("replyCount"),
+            },
+            account=account,
+        )
 
     # -- blogs, pingbacks, webmentions -------------------------------------------------------
 

@@ -123,3 +123,65 @@ def test_chunking_does_not_change_the_result(store, seeded, tmp_path):
         assert (tmp_path / "a" / f"{dataset}.jsonl").read_text() == (
             tmp_path / "b" / f"{dataset}.jsonl"
         ).read_text()
+
+
+def test_the_data_card_reports_per_source_completeness(store, seeded, tmp_path):
+    """Gaps between successful polls, rate-limit waits, result-cap problems, unreachable
+    instances and errors, from collector_run and source as the collectors record them."""
+    from datetime import timedelta
+
+    from storage.engine import write_tx
+    from storage.models import CollectorRun, Source
+    from tests.factories import T0
+
+    with write_tx(store) as conn:
+        sid = conn.execute(
+            Source.__table__.insert().values(
+                key="bluesky:tag:NHSCitizen",
+                platform="bluesky",
+                kind="search",
+                target={"tag": "NHSCitizen"},
+                enabled=True,
+                interval_s=60,
+                status="ok",
+                problems=[
+                    "bluesky:tag:NHSCitizen: over 10000 posts at 2026-11-02T10:00:00Z; "
+                    "some were not reachable through search"
+                ],
+                consecutive_failures=0,
+            )
+        ).inserted_primary_key[0]
+        runs = [
+            (0, "ok", None),
+            (1, "ok", None),
+            (2, "transient", "searchPosts: rate limited by Bluesky (429); retrying after 10:05"),
+            (3, "transient", "bsky.social: ConnectError: connection refused"),
+            (90, "ok", None),  # a 89-minute gap since the last success
+        ]
+        for minute, outcome, error in runs:
+            conn.execute(
+                CollectorRun.__table__.insert().values(
+                    source_id=sid,
+                    started_at=T0 + timedelta(minutes=minute),
+                    outcome=outcome,
+                    error=error,
+                    skip_reasons={"bad_record": 1} if minute == 0 else {},
+                    batches=1,
+                    fetched=10,
+                    new=5,
+                    updated=0,
+                    skipped=0,
+                    errors=0 if outcome == "ok" else 1,
+                )
+            )
+    summary = export_dataset(store, tmp_path / "out", options=ExportOptions())
+    (source,) = summary.card["sources"]
+    c = source["completeness"]
+    assert c["runs"] == 5 and c["outcomes"] == {"ok": 3, "transient": 2}
+    assert c["gaps"] == 1 and c["gaps_listed"][0]["seconds"] == 89 * 60
+    assert c["rate_limit_waits"] == 1
+    assert c["unreachable_runs"] == 1
+    assert c["result_cap_splits"] == 1
+    assert c["skip_reasons"] == {"bad_record": 1}
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "bluesky:tag:NHSCitizen" in readme

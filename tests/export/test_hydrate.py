@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from groundswell.export.hydrate import hydrate
 from groundswell.export.lookup import Lookups
 from groundswell.net import FetchPolicy
+from tests.factories import T0
 from tests.servers.blog_server import BlogServer
 from tests.servers.lookup_server import LookupServer
 
@@ -156,3 +157,54 @@ def test_the_cli_reports_bad_lines_and_continues(servers, tmp_path):
     assert "line 1" in res.output
     assert "1 hydrated" in res.output
     assert set(_hydrated(tmp_path / "out.jsonl")) == {alive}
+
+
+def test_hydrate_against_the_collectors_servers_skips_a_deleted_post(tmp_path, monkeypatch):
+    """The Mastodon and Bluesky servers the collectors are tested on (logged-in getPosts via
+    the collector's own Bluesky client, Mastodon by domain mapped to the local port)."""
+    from collectors.bluesky.client import BlueskyClient
+    from collectors.bluesky.settings import BlueskySettings
+    from tests.servers.bluesky_server import BlueskyServer, profile
+    from tests.servers.mastodon_server import MastodonServer, make_status
+
+    monkeypatch.setenv("GROUNDSWELL_BSKY_HANDLE", "researcher.example.org")
+    monkeypatch.setenv("GROUNDSWELL_BSKY_APP_PASSWORD", "app-pass-1234")
+    masto = MastodonServer("mastodon.example").start()
+    try:
+        with BlueskyServer() as bsky:
+            bsky.add_account("researcher.example.org", "app-pass-1234")
+            author = profile("did:plc:author0000", "author.bsky.social")
+            quiet = profile("did:plc:quiet0000", "quiet.bsky.social", opt_out=True)
+            b_alive = bsky.add_post(author, "Still here #NHSCitizen", T0)
+            b_gone = bsky.add_post(author, "Deleted later #NHSCitizen", T0)
+            b_quiet = bsky.add_post(quiet, "Opted out #NHSCitizen", T0)
+            del bsky.posts[b_gone]
+            alive = masto.carry(make_status("mastodon.example", "alice", 1))["uri"]
+            gone = masto.carry(make_status("mastodon.example", "alice", 2))["uri"]
+            masto.delete(gone)
+            ids = tmp_path / "ids.csv"
+            ids.write_text(
+                "".join(
+                    f"{p},{n}\n"
+                    for p, n in [
+                        ("mastodon", alive),
+                        ("mastodon", gone),
+                        ("bluesky", b_alive),
+                        ("bluesky", b_gone),
+                        ("bluesky", b_quiet),
+                    ]
+                )
+            )
+            settings = BlueskySettings(
+                base_url=bsky.base_url, session_file=str(tmp_path / "session.json")
+            )
+            lookups = Lookups(
+                policy=LOOPBACK,
+                bluesky_client=BlueskyClient(settings),
+                instance_urls={"mastodon.example": masto.base_url},
+            )
+            report = hydrate(ids, tmp_path / "out.jsonl", lookups)
+    finally:
+        masto.stop()
+    assert set(_hydrated(tmp_path / "out.jsonl")) == {alive, b_alive}
+    assert (report.hydrated, report.deleted, report.opted_out, report.errors) == (2, 2, 1, 0)
