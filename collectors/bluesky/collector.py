@@ -88,8 +88,27 @@ class BlueskyCollector:
         if not tag and not q:
             raise FatalSourceError(f"{source.key}: the source names neither a tag nor a query")
         cursor = dict(source.cursor or {})
-        sweep = dict(cursor.get("sweep") or self._new_sweep(cursor))
+        resumed = cursor.get("sweep")
         seen: set[str] = set()
+        # A sweep resumed from a previous poll ends where that poll started; follow it with a
+        # fresh sweep up to now, so one poll always brings the source up to date.
+        for sweep_state in (resumed, None) if resumed else (None,):
+            sweep = dict(sweep_state or self._new_sweep(cursor))
+            for batch in self._sweep(tag, q, sweep, cursor, seen, source.key):
+                yield batch
+                cursor = batch.cursor or cursor
+                if self.stop.is_set():
+                    return
+
+    def _sweep(
+        self,
+        tag: str | None,
+        q: str | None,
+        sweep: dict[str, Any],
+        cursor: dict[str, Any],
+        seen: set[str],
+        key: str,
+    ) -> Iterator[Batch]:
         cap = self.settings.result_cap
         while True:
             payload = self.client.search_posts(
@@ -111,22 +130,20 @@ class BlueskyCollector:
             fresh = [p for p in posts if p.mention.native_id not in seen]
             seen.update(p.mention.native_id for p in fresh)
             self._add_posts(batch, fresh)
-            self._add_amplification(batch, fresh)
+            self._add_amplification(batch, fresh, seen)
 
             finished = False
             if next_page and sweep["n"] < cap:
                 sweep["page"] = next_page
             elif sweep["n"] >= cap and sweep.get("oldest"):
-                sweep = self._split(sweep, batch, source.key)
+                sweep = self._split(sweep, batch, key)
             else:
                 finished = True
-            batch.cursor = (
-                {"done_until": sweep["end"], "sweep": None}
-                if finished
-                else {"done_until": cursor.get("done_until"), "sweep": dict(sweep)}
-            )
             if finished:
+                batch.cursor = {"done_until": sweep["end"], "sweep": None}
                 batch.problems = []
+            else:
+                batch.cursor = {"done_until": cursor.get("done_until"), "sweep": dict(sweep)}
             yield batch
             if finished or self.stop.is_set():
                 return
@@ -169,7 +186,7 @@ class BlueskyCollector:
 
     # -- amplification --------------------------------------------------------------------
 
-    def _add_amplification(self, batch: Batch, posts: list[ParsedPost]) -> None:
+    def _add_amplification(self, batch: Batch, posts: list[ParsedPost], seen: set[str]) -> None:
         if not self.settings.fetch_reposts or self.context.engine is None:
             return
         candidates = [
@@ -187,7 +204,7 @@ class BlueskyCollector:
             if p.mention.repost_count > old_reposts:
                 self._fetch_reposts(batch, uri)
             if p.mention.quote_count > old_quotes:
-                self._fetch_quotes(batch, uri)
+                self._fetch_quotes(batch, uri, seen)
 
     def _fetch_reposts(self, batch: Batch, uri: str) -> None:
         page: str | None = None
@@ -204,14 +221,16 @@ class BlueskyCollector:
             if not page:
                 return
 
-    def _fetch_quotes(self, batch: Batch, uri: str) -> None:
+    def _fetch_quotes(self, batch: Batch, uri: str, seen: set[str]) -> None:
         page: str | None = None
         for _ in range(self.settings.max_edge_pages):
             payload = self.client.quotes(uri, page)
             posts, skipped, page = parse_quotes(payload, uri)
             batch.skipped.extend(skipped)
             for p in posts:
-                batch.mentions.append(p.mention)
+                if p.mention.native_id not in seen:  # one row per key in a batch
+                    seen.add(p.mention.native_id)
+                    batch.mentions.append(p.mention)
                 batch.edges.extend(e for e in p.edges if e.kind == "quote" and e.target[1] == uri)
             if not page:
                 return

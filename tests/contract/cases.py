@@ -72,6 +72,80 @@ def mastodon_case() -> Iterator[ContractCase]:
         yield case
 
 
+@contextmanager
+def bluesky_case() -> Iterator[ContractCase]:
+    import os
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    from collectors.bluesky.collector import BlueskyCollector
+    from groundswell.config import parse_settings
+    from tests.bluesky_support import APP_PASSWORD, HANDLE
+    from tests.servers.bluesky_server import BlueskyServer, profile
+
+    saved = {
+        k: os.environ.get(k) for k in ("GROUNDSWELL_BSKY_HANDLE", "GROUNDSWELL_BSKY_APP_PASSWORD")
+    }
+    os.environ["GROUNDSWELL_BSKY_HANDLE"] = HANDLE
+    os.environ["GROUNDSWELL_BSKY_APP_PASSWORD"] = APP_PASSWORD
+    try:
+        with BlueskyServer() as server, tempfile.TemporaryDirectory() as tmp:
+            server.add_account(HANDLE, APP_PASSWORD)
+            authors = [profile(f"did:plc:contract{i:016d}", f"c{i}.bsky.social") for i in range(4)]
+            counter = {"n": 0}
+
+            def grow(k: int) -> None:
+                now = datetime.now(UTC)
+                for _ in range(k):
+                    counter["n"] += 1
+                    n = counter["n"]
+                    # every fifth is indexed late: sorted before the last sweep ended
+                    late = timedelta(seconds=120) if n % 5 == 0 else timedelta(seconds=1)
+                    uri = server.add_post(
+                        authors[n % 4],
+                        f"Post {n} #NHSCitizen",
+                        now - late - timedelta(milliseconds=n),
+                    )
+                    if n % 4 == 0:  # some amplification, so edges go through the contract too
+                        server.add_reposts(uri, [authors[(n + 1) % 4]])
+                case.expected_mentions = counter["n"]
+
+            case = ContractCase(
+                name="bluesky",
+                settings=parse_settings(
+                    {
+                        "movements": [
+                            {
+                                "slug": "nhscitizen",
+                                "name": "NHS Citizen",
+                                "hashtags": ["NHSCitizen"],
+                            }
+                        ],
+                        "collect": {"backfill_days": 2},
+                        "bluesky": {
+                            "base_url": server.base_url,
+                            "session_file": f"{tmp}/session.json",
+                            "queries": [{"tag": "NHSCitizen"}],
+                            "page_limit": 5,
+                            "result_cap": 12,
+                        },
+                    }
+                ),
+                make_collector=BlueskyCollector,
+                expected_mentions=0,
+                grow=grow,
+            )
+            grow(16)
+            yield case
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 CASES: dict[str, Callable[[], AbstractContextManager[ContractCase]]] = {
+    "bluesky": bluesky_case,
     "mastodon": mastodon_case,
 }
