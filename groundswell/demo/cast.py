@@ -424,9 +424,15 @@ def make_cast(seed: int, mentions: int) -> Cast:
             handle=blog.host,
             display_name=blog.name,
             url=f"https://{blog.host}/",
+            instance=blog.host,
         )
     for host, name in PINGERS:
         cast.pinger_accounts[host] = AccountRecord(
-            platform="blog", native_id=host, handle=host, display_name=name, url=f"https://{host}/"
+            platform="blog",
+            native_id=host,
+            handle=host,
+            display_name=name,
+            url=f"https://{host}/",
+            instance=host,
         )
     return cast

@@ -11,9 +11,10 @@ twice changes nothing (the write path is idempotent).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from collectors.base import FatalSourceError, SourceState
@@ -21,9 +22,9 @@ from groundswell.demo.generate import DemoData, generate
 from groundswell.demo.live import SPEEDS, LiveStream
 from storage.records import Batch
 
-# A replay that was stopped for longer than this skips ahead rather than writing hours of
-# back-dated "live" posts in one go.
-MAX_CATCH_UP = timedelta(hours=1)
+# A replay that was stopped for longer than this many windows skips ahead rather than writing
+# hours of back-dated "live" posts in one go (10 minutes at 1x, 2 at 60x).
+MAX_CATCH_UP_WINDOWS = 120
 
 
 @functools.lru_cache(maxsize=2)
@@ -59,10 +60,14 @@ class DemoCollector:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_commit: Callable[[Committed], None] | None = None,
         live: bool = True,
+        stop: threading.Event | None = None,
     ) -> None:
         self.clock = clock
         self.on_commit = on_commit
         self.live = live
+        # Checked between pages: a stop request ends the poll cleanly after the page in
+        # progress is committed, with the cursor exactly covering what was written.
+        self.stop = stop or threading.Event()
         self._streams: dict[tuple[Any, ...], LiveStream] = {}
 
     def _history(self, target: dict[str, Any]) -> DemoData:
@@ -94,6 +99,8 @@ class DemoCollector:
             self._report(
                 Committed("history", len(page.mentions), len(page.edges), n + 1, len(pages))
             )
+            if self.stop.is_set():
+                return
         speed = SPEEDS.get(str(source.target.get("speed")))
         if not self.live or speed is None:
             return
@@ -103,8 +110,8 @@ class DemoCollector:
             stream = self._streams[key] = LiveStream(data, speed)
         at = datetime.fromisoformat(cursor["live"]) if "live" in cursor else data.anchor
         now = self.clock()
-        if now - at > MAX_CATCH_UP:
-            at = stream.window_start(now - MAX_CATCH_UP)
+        if now - at > MAX_CATCH_UP_WINDOWS * stream.window:
+            at = stream.window_start(now - MAX_CATCH_UP_WINDOWS * stream.window)
         while at + stream.window <= now:
             page = stream.page(at)
             at = at + stream.window
@@ -117,6 +124,8 @@ class DemoCollector:
             self._report(
                 Committed("live", len(page.mentions), len(page.edges), len(pages), len(pages), at)
             )
+            if self.stop.is_set():
+                return
 
     def _report(self, c: Committed) -> None:
         if self.on_commit is not None:

@@ -47,7 +47,7 @@ MOVEMENT_SLUG = "nhscitizen"
 EVENT_SLUG = "nhs-citizen-assembly"
 EVENT_NAME = "NHS Citizen Assembly"
 DAYS = 21
-PAGE_MENTIONS = 500  # mentions per page, like a collector's page (plus the edges around them)
+PAGE_MENTIONS = 1000  # mentions per page, like a collector's page (plus the edges around them)
 MIN_MENTIONS = 100
 
 # Relative posting intensity per local hour: quiet nights, a morning climb, lunch and evening
@@ -198,6 +198,7 @@ class _Generator:
         self.mentions: list[MentionRecord] = []
         self.edges: list[EdgeRecord] = []
         self.sightings: list[tuple[datetime, MentionRecord]] = []
+        self._own: set[int] = set()  # id() of the mentions generated here
         self.person_of: dict[int, Person] = {}
         for p in self.cast.people:
             for a in p.accounts:
@@ -285,19 +286,23 @@ class _Generator:
         order = list(range(len(BLOGS)))
         rng.shuffle(order)
         entries = []
+        used: set[str] = set()
         for i, t in enumerate(times):
             b = BLOGS[order[i]] if i < len(BLOGS) else rng.choices(BLOGS, weights=prolific)[0]
             event = self.in_event(t) or (t > self.ev_end and rng.random() < 0.4)
             title = rng.choice(words.BLOG_TITLES[8:10] if event else words.BLOG_TITLES)
             slug = "-".join(title.lower().replace("'", "").replace(":", "").split())[:60]
-            slug = f"{slug}-{rng.randrange(100, 999)}"
             local = t.astimezone(LONDON)
-            if b.cms == "wordpress":
-                url = f"https://{b.host}/{local:%Y/%m/%d}/{slug}/"
-            elif b.cms == "ghost":
-                url = f"https://{b.host}/{slug}/"
-            else:
-                url = f"https://{b.host}/posts/{slug}/"
+            url = ""
+            while not url or url in used:  # a blog never reuses a permalink
+                n = rng.randrange(100, 9999)
+                if b.cms == "wordpress":
+                    url = f"https://{b.host}/{local:%Y/%m/%d}/{slug}-{n}/"
+                elif b.cms == "ghost":
+                    url = f"https://{b.host}/{slug}-{n}/"
+                else:
+                    url = f"https://{b.host}/posts/{slug}-{n}/"
+            used.add(url)
             entries.append({"blog": b, "t": t, "title": title, "url": url, "event": event})
         entries.sort(key=lambda e: e["t"])
         return entries
@@ -401,12 +406,15 @@ class _Generator:
             m = self._mastodon(t, account, body, tags_, links, lang, person)
         if kind in ("reply", "quote") and parent is not None:
             key = (parent.platform, parent.native_id)
+            # Counters only on parents this generator owns: the live stream answers history
+            # posts, which are already written and shared with other windows.
+            own = id(parent) in self._own
             if kind == "reply":
                 m.reply_to = key
-                parent.reply_count += 1
+                parent.reply_count += own
             else:
                 m.quote_of = key
-                parent.quote_count += 1
+                parent.quote_count += own
             self.edges.append(
                 EdgeRecord(
                     kind=kind,
@@ -433,6 +441,7 @@ class _Generator:
         if kind != "reply":
             self._amplify(m, person, t)
         self.mentions.append(m)
+        self._own.add(id(m))
         return m
 
     def _amplify(self, m: MentionRecord, person: Person, t: datetime) -> None:
@@ -444,7 +453,8 @@ class _Generator:
             n = int(rng.paretovariate(1.6) * 1.2 * person.reach)
         else:
             n = int(rng.paretovariate(2.0) * 0.25 * person.reach)
-        n = min(n, 400)
+        # Smaller movements have smaller audiences: hubs' reach shrinks with the history size.
+        n = min(int(n * min(1.0, (self.n / 20_000) ** 0.5)) if person.hub else n, 400)
         kind = "repost" if platform == "bluesky" else "boost"
         seen: set[int] = {m.author.id}  # type: ignore[union-attr]
         for _ in range(n):
@@ -635,6 +645,7 @@ class _Generator:
                 text=html_to_text(clean),
                 html=clean,
                 lang="en",
+                instance=b.host,
                 links=[words.PLEDGE_URL] + [u for u, _ in links],
                 hashtags=["NHSCitizen"],
                 raw={
@@ -704,6 +715,7 @@ class _Generator:
                 title=src_title,
                 text=excerpt,
                 lang="en",
+                instance=acc.native_id,
                 links=[dst["url"]],
                 movements=(MOVEMENT_SLUG,),
                 raw={"source": src_url, "target": dst["url"], "excerpt": excerpt},

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from groundswell.demo.generate import DemoData, Page, _Generator
 from storage.records import EdgeRecord, MentionRecord
 
 SPEEDS = {"1x": 1.0, "10x": 10.0, "60x": 60.0}
-POSTS_PER_MINUTE = 8.0  # at 1x: a new post every 7-8 s on average
+POSTS_PER_MINUTE = 12.0  # at 1x: a new post every 5 s on average
 LOOKBACK = 60  # windows after a post in which its reposts and sightings may still arrive
 
 
@@ -46,6 +46,11 @@ class LiveStream:
         self.speed = speed
         self.window = timedelta(seconds=window_seconds(speed))
         self._cache: OrderedDict[datetime, _Primary] = OrderedDict()
+        # One generator reused for every window (its pools of people are the costly part);
+        # each window gets its own seeded random stream, so windows stay independent.
+        self._gen = _Generator(history.seed, len(history.mentions), history.anchor, history.cast)
+        self._gen.blog_entries = []
+        self._gen.delay_scale = 1.0 / (30.0 * speed)
         tail = {"bluesky": [], "mastodon": []}  # type: dict[str, list[MentionRecord]]
         hubs = {"bluesky": [], "mastodon": []}  # type: dict[str, list[MentionRecord]]
         hub_ids = {a.id for a in history.hub_accounts}
@@ -74,16 +79,14 @@ class LiveStream:
         h = self.history
         if start < h.anchor:  # before the live stream: the history covers it
             return _Primary()
-        g = _Generator(h.seed, len(h.mentions), h.anchor, cast=h.cast)
+        g = self._gen
         g.rng = random.Random(
             f"groundswell-demo-live-{h.seed}-{len(h.mentions)}-{self.speed}-{start.isoformat()}"
         )
-        g.blog_entries = []
-        g.delay_scale = 1.0 / (30.0 * self.speed)
+        g.mentions, g.edges, g.sightings, g._own = [], [], [], set()
         g.horizon = start + LOOKBACK * self.window
-        # Parents come from copies: counters bumped here must not leak into other windows.
-        recent = {p: deque((replace(m) for m in v), maxlen=400) for p, v in self._tail.items()}
-        hub_recent = {p: deque((replace(m) for m in v), maxlen=12) for p, v in self._hubs.items()}
+        recent = {p: deque(v, maxlen=400) for p, v in self._tail.items()}
+        hub_recent = {p: deque(v, maxlen=12) for p, v in self._hubs.items()}
         rate = POSTS_PER_MINUTE * self.speed / 60.0
         end = start + self.window
         t = start + timedelta(seconds=g.rng.expovariate(rate))

@@ -51,6 +51,7 @@ class DemoSummary:
     edge_kinds: dict[str, int] = field(default_factory=dict)
     instances: int = 0
     blogs: int = 0
+    complete: bool = True  # False when `stop` ended the load before the last page
 
 
 def source_key(seed: int, mentions: int) -> str:
@@ -127,16 +128,18 @@ def load_demo(
     mentions: int = 20_000,
     now: datetime | None = None,
     on_commit: Callable[[Committed], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> DemoSummary:
     """Write the demo history (three weeks ending at `now`, default the current time) at once.
 
     Registers the movement `nhscitizen` and the event `nhs-citizen-assembly`, then replays
     every page through the runner and the write path. Idempotent: a second call with the same
     seed and size writes nothing new (and keeps the first call's anchor). `on_commit` is told
-    about every committed page (progress bars).
+    about every committed page (progress bars); setting `stop` ends the load cleanly after
+    the page in progress (the next call resumes from there).
     """
     data, key = prepare(engine, seed=seed, mentions=mentions, now=now, speed="instant")
-    collector = DemoCollector(on_commit=on_commit, live=False)
+    collector = DemoCollector(on_commit=on_commit, live=False, stop=stop)
     outcomes = _runner(engine, collector).run_once(only_due=False)
     mine = [o for o in outcomes if o.source_key == key]
     for o in mine:
@@ -146,7 +149,11 @@ def load_demo(
         raise DemoError(
             f"demo source {key} is being replayed by another worker; try again when it stops"
         )
-    return summarise(data, key, sum(o.result.new for o in mine))
+    summary = summarise(data, key, sum(o.result.new for o in mine))
+    with engine.connect() as conn:
+        row = get_demo_source(conn, key)
+    summary.complete = bool(row and (row.cursor or {}).get("page") == len(data.pages))
+    return summary
 
 
 def replay_live(
@@ -169,7 +176,7 @@ def replay_live(
     if speed not in SPEEDS:
         raise DemoError(f"speed {speed!r} is not one of {', '.join(SPEEDS)}")
     prepare(engine, seed=seed, mentions=mentions, now=now, speed=speed)
-    collector = DemoCollector(on_commit=on_commit, **({"clock": clock} if clock else {}))
+    collector = DemoCollector(on_commit=on_commit, stop=stop, **({"clock": clock} if clock else {}))
     runner = _runner(engine, collector, **({"clock": clock} if clock else {}))
     runner.run_loop(
         stop, idle_sleep_s=min(1.0, window_seconds(SPEEDS[speed])), on_outcome=on_outcome

@@ -1,0 +1,200 @@
+"""`groundswell up`: the main job. Store, collectors (or the demo), dashboard, in one command.
+
+1. create or upgrade the store and load the config's movements, events and sources;
+2. in a background thread: the collect loop when the config lists sources, otherwise the
+   offline demo (three weeks of history at once, then new posts live at 1x);
+3. the Streamlit dashboard on the same store, as a child process;
+4. Ctrl-C or SIGTERM: the collector finishes its batch, the dashboard is terminated, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+import time
+import webbrowser
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from sqlalchemy import Engine
+
+from groundswell.cli import (
+    ConfigOpt,
+    DbOpt,
+    _print_outcome,
+    _setup_logging,
+    app,
+    console,
+    load_config,
+    open_store,
+    out,
+    store_url,
+    sync_config,
+)
+from groundswell.commands.demo import SeedOpt, _Stopper, live_printer, load_history
+from groundswell.config import Settings
+from storage.engine import describe_url
+
+log = logging.getLogger("groundswell.up")
+
+HEALTH_TIMEOUT_S = 120.0
+
+
+def _collect_loop(engine: Engine, settings: Settings, stop: threading.Event) -> None:
+    from collectors.base import CollectorContext
+    from collectors.registry import build_collectors
+    from collectors.runner import Runner
+
+    context = CollectorContext(settings=settings, engine=engine)
+    runner = Runner(
+        engine,
+        context,
+        build_collectors(context),
+        lease_s=settings.collect.lease_s,
+        max_backoff_s=settings.collect.max_backoff_s,
+    )
+    console.print(f"collecting as worker {runner.worker_id}")
+    runner.run_loop(stop, on_outcome=_print_outcome)
+
+
+def _demo_loop(engine: Engine, *, seed: int, mentions: int, stop: threading.Event) -> None:
+    from groundswell.demo import replay_live
+
+    summary = load_history(engine, seed=seed, mentions=mentions, stop=stop)
+    if stop.is_set() or not summary.complete:
+        return
+    console.print(
+        f"demo: {summary.mentions:,} mentions loaded; new posts now arrive live (1x)",
+        highlight=False,
+    )
+    replay_live(
+        engine, seed=seed, mentions=mentions, speed="1x", stop=stop, on_commit=live_printer()
+    )
+
+
+def _worker(target: Any, stop: threading.Event, failed: list[str], **kw: Any) -> None:
+    try:
+        target(stop=stop, **kw)
+    except Exception as exc:  # keep the dashboard up; say what broke
+        failed.append(f"{type(exc).__name__}: {exc}")
+        log.exception("background job failed")
+        console.print(f"[bold red]error:[/] background job stopped: {exc}", highlight=False)
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], stop: threading.Event) -> bool:
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline and not stop.is_set() and proc.poll() is None:
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        stop.wait(0.3)
+    return False
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    port: Annotated[int, typer.Option(help="dashboard HTTP port")] = 8501,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="do not open a browser window")
+    ] = False,
+    seed: SeedOpt = 7,
+    demo_mentions: Annotated[
+        int,
+        typer.Option(
+            "--demo-mentions", min=100, help="size of the demo history when nothing is configured"
+        ),
+    ] = 20_000,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """The main job: store, collectors (or the offline demo), and the dashboard."""
+    # Imported here: `python -m groundswell.cli` runs cli.py as __main__ and the dashboard
+    # module imports `groundswell.cli` again, which is still initialising at import time.
+    from groundswell.commands.dashboard import streamlit_command
+
+    _setup_logging(verbose)
+    if not verbose:  # migrations narrate every step at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = load_config(config)
+    engine = open_store(db, settings)
+    sync_config(engine, settings)
+    url = store_url(db, settings)
+
+    stopper = _Stopper()
+    stopper.install()
+    stop = stopper.event
+
+    env = dict(os.environ, GROUNDSWELL_DB_URL=url)
+    if config is not None:
+        env["GROUNDSWELL_CONFIG"] = str(Path(config).resolve())
+    proc = subprocess.Popen(
+        streamlit_command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+    failed: list[str] = []
+    if settings.has_sources:
+        job: Any = _collect_loop
+        kw: dict[str, Any] = {"engine": engine, "settings": settings}
+    else:
+        console.print("no sources configured: loading the offline demo conversation")
+        job = _demo_loop
+        kw = {"engine": engine, "seed": seed, "mentions": demo_mentions}
+    worker = threading.Thread(
+        target=_worker, args=(job, stop, failed), kwargs=kw, name="groundswell-up", daemon=True
+    )
+    worker.start()
+
+    code = 0
+    try:
+        if _wait_healthy(port, proc, stop):
+            address = f"http://localhost:{port}"
+            out.print(
+                f"[bold green]Groundswell is up:[/] {address}  (store: {describe_url(url)}; "
+                "Ctrl-C to stop)",
+                highlight=False,
+            )
+            if not no_browser:
+                webbrowser.open(address)
+        elif not stop.is_set():
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.poll() else ""
+            console.print(
+                f"[bold red]error:[/] the dashboard did not start on port {port}"
+                + (f": {err.strip().splitlines()[-1]}" if err.strip() else "")
+                + ". Is the port in use? Try --port.",
+                highlight=False,
+            )
+            code = 1
+            stop.set()
+        while not stop.is_set():
+            if proc.poll() is not None:
+                console.print(f"[bold red]error:[/] the dashboard exited ({proc.returncode})")
+                code = 1
+                stop.set()
+                break
+            stop.wait(0.5)
+    finally:
+        stop.set()
+        _terminate(proc)
+        worker.join(timeout=60)
+        engine.dispose()
+    console.print("stopped")
+    raise typer.Exit(code)

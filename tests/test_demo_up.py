@@ -1,0 +1,102 @@
+"""`groundswell up` as a user runs it: a real process, a real Streamlit, a real SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from storage.engine import make_engine
+from storage.models import Mention
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_S = 180  # generous: only ever waited on, never asserted
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_up_with_no_config_serves_the_dashboard_on_demo_data_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    db = tmp_path / "gs.db"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("GROUNDSWELL_CONFIG", None)
+    env.pop("GROUNDSWELL_DB_URL", None)
+    args = ["up", "--db", f"sqlite:///{db}", "--port", str(port), "--no-browser"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "groundswell.cli", *args, "--demo-mentions", "300"],
+        cwd=tmp_path,  # no groundswell.toml here: nothing configured
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).status_code
+            except httpx.HTTPError:
+                status = None
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200, "dashboard never became healthy"
+
+        engine = make_engine(f"sqlite:///{db}")
+        count = 0
+        while time.monotonic() < deadline and count < 300:
+            with engine.connect() as conn:
+                count = conn.execute(select(func.count()).select_from(Mention.__table__)).scalar()
+            time.sleep(0.5)
+        engine.dispose()
+        assert count >= 300  # the demo history is in the store the dashboard reads
+
+        children = _children(proc.pid)
+        assert children, "the dashboard runs as a child process"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert f"http://localhost:{port}" in text
+    assert not any(_alive(c) for c in children), "a child outlived `up`"
