@@ -194,6 +194,13 @@ class ReceiverSettings(_Strict):
     allow_private_addresses: bool = False
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     fetch_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # blogs area (collectors/blogs/receiver.py, docs/blogs.md)
+    allow_loopback: bool = False  # verify sources on 127.0.0.1 (tests); private stays refused
+    max_source_bytes: int = Field(default=2_000_000, ge=10_000)
+    pingback_sync: bool = True  # verify before answering pingback.ping (faults 0x10/0x11)
+    verify_threads: int = Field(default=2, ge=1, le=16)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    recheck_after_days: int | None = Field(default=30, ge=1)
 
 
 class Settings(_Strict):

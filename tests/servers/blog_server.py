@@ -81,6 +81,7 @@ class BlogServer:
         self.xmlrpc = "on"  # on | off (403, like "Disable XML-RPC" plugins) | missing (404)
         self.advertise_pingback = True
         self.webmention_endpoint: str | None = None
+        self.link_target: str | None = None  # /mentions/<n>/ pages link here (receiver tests)
         self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}  # extra routes
         self.requests: list[Request] = []
         self.body_bytes = 0
@@ -106,7 +107,10 @@ class BlogServer:
         class Handler(_Handler):
             blog = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # bursts of connections must not be refused
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -584,6 +588,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _misbehave(self, path: str) -> None:
         blog = self.blog
+        if path.startswith("/mentions/") and blog.link_target:
+            n = html.escape(path.split("/")[2])
+            body = _page(
+                f"Mention {n} &#8211; {html.escape(blog.name)}",
+                f'<meta property="og:site_name" content="{html.escape(blog.name)}" />',
+                f'<article><h1>Post {n}</h1><p>I pledged: <a href="{blog.link_target}">'
+                "the NHS Citizen pledge</a></p></article>",
+            )
+            return self._send(200, body.encode())
         if path == "/bozo/feed/":
             return self._send(200, BOZO_FEED.format(url=blog.url).encode(), "application/rss+xml")
         if path == "/error":

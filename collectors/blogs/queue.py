@@ -1,0 +1,226 @@
+"""The verification worker of the receiver: received items live in the store, not in memory.
+
+`accept` commits the item before the sender hears "accepted"; `VerifyWorker` claims due items
+with a lease (expired leases are claimed again, so a receiver killed mid-verification loses
+nothing), verifies each, and commits the mention (or tombstone) and the item's new state in one
+transaction. Several receivers on PostgreSQL share the queue (`SKIP LOCKED`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from collectors.blogs.verify import Verdict, add_edges, verify
+from groundswell.net import Fetcher, FetchPolicy
+from storage.catalog import load_rules
+from storage.engine import write_tx
+from storage.models_blogs import ReceivedPing
+from storage.queries.blogs import (
+    QueuedPing,
+    claim_due,
+    enqueue,
+    finish,
+    mentions_by_url,
+    requeue,
+    verified_before,
+)
+from storage.write import write_batch
+
+log = logging.getLogger("groundswell.receiver")
+LEASE_S = 120.0
+# SQLite has one writer at a time; its busy handler waits by sleeping (up to 100 ms a try), so
+# a burst of request threads all writing at once spends most of its time asleep. Taking turns
+# in the process first keeps a burst of 1,000 requests fast. PostgreSQL needs no such turn.
+_SQLITE_WRITES = threading.Lock()
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """`write_tx`, taking turns with this process's other writers on SQLite."""
+    if engine.dialect.name != "sqlite":
+        with write_tx(engine) as conn:
+            yield conn
+        return
+    with _SQLITE_WRITES, write_tx(engine) as conn:
+        yield conn
+
+
+def receiver_policy(settings: Any) -> FetchPolicy:
+    """The fetch policy of `[receiver]` settings."""
+    from collectors.blogs.settings import BlogsSettings
+
+    return FetchPolicy(
+        user_agent=BlogsSettings().user_agent,
+        timeout_s=settings.fetch_timeout_s,
+        max_bytes=settings.max_source_bytes,
+        max_redirects=5,
+        allow_loopback=settings.allow_loopback,
+        allow_private=settings.allow_private_addresses,
+    )
+
+
+def accept(
+    engine: Engine, kind: str, source: str, target: str, *, delay_s: float = 0.0
+) -> tuple[int, bool]:
+    """Commit a received item to the queue; (id, is_new). `delay_s` keeps the background
+    worker off it while the request handler verifies it itself (pingback.ping)."""
+    now = datetime.now(UTC)
+    with writing(engine) as conn:
+        item_id, new = enqueue(conn, kind, source, target, now)
+        if delay_s:
+            t: Any = ReceivedPing.__table__
+            conn.execute(
+                update(t)
+                .where(t.c.id == item_id, t.c.status == "pending")
+                .values(next_attempt_at=now + timedelta(seconds=delay_s))
+            )
+    return item_id, new
+
+
+class VerifyWorker:
+    """Verifies queued items; `run_once` for tests and scripts, `start`/`stop` for the server."""
+
+    def __init__(self, engine: Engine, settings: Any, fetcher: Fetcher | None = None) -> None:
+        self.engine = engine
+        self.settings = settings  # the whole Settings
+        self.receiver = settings.receiver
+        self.fetcher = fetcher or Fetcher(receiver_policy(self.receiver))
+        only = settings.movements[0].slug if len(settings.movements) == 1 else None
+        self.movement: str | None = self.receiver.movement or only
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- one item ----------------------------------------------------------------------------
+
+    def process(self, item: QueuedPing) -> Verdict:
+        return self.process_many([item])[0]
+
+    def _verify(self, item: QueuedPing, now: datetime) -> Verdict:
+        try:
+            return verify(
+                item,
+                self.fetcher,
+                now=now,
+                movement=self.movement,
+                max_attempts=self.receiver.max_attempts,
+            )
+        except Exception as exc:  # a bug must not wedge the queue: retry later, log loudly
+            log.exception("verifying %s -> %s failed", item.source, item.target)
+            return Verdict(
+                "pending",
+                "error",
+                f"{type(exc).__name__}: {exc}",
+                retry_at=now + timedelta(seconds=300),
+            )
+
+    def process_many(self, items: list[QueuedPing]) -> list[Verdict]:
+        """Verify claimed items (fetching outside any transaction), then commit every mention,
+        tombstone and new item state in one transaction."""
+        now = datetime.now(UTC)
+        verdicts = [self._verify(item, now) for item in items]
+        with writing(self.engine) as conn:
+            rules = load_rules(conn)
+            for item, verdict in zip(items, verdicts, strict=True):
+                if verdict.batch is not None:
+                    if verdict.batch.mentions:
+                        stored = mentions_by_url(conn, [item.target])
+                        add_edges(verdict.batch, item.kind, item.target, stored)
+                    write_batch(conn, verdict.batch, rules, now=now)
+                finish(
+                    conn,
+                    item.id,
+                    now,
+                    status=verdict.status,
+                    result=verdict.result,
+                    error=verdict.error,
+                    retry_at=verdict.retry_at,
+                )
+        for item, verdict in zip(items, verdicts, strict=True):
+            log.info("%s %s -> %s: %s", item.kind, item.source, item.target, verdict.result)
+        return verdicts
+
+    def claim(self, limit: int = 20, *, now: datetime | None = None) -> list[QueuedPing]:
+        with writing(self.engine) as conn:
+            return claim_due(conn, now or datetime.now(UTC), limit=limit, lease_s=LEASE_S)
+
+    def claim_one(self, item_id: int) -> QueuedPing | None:
+        """Claim one specific pending item (pingback.ping verifies its own item)."""
+        now = datetime.now(UTC)
+        t: Any = ReceivedPing.__table__
+        with writing(self.engine) as conn:
+            res = conn.execute(
+                update(t)
+                .where(t.c.id == item_id, t.c.status == "pending")
+                .values(status="verifying", lease_until=now + timedelta(seconds=LEASE_S))
+            )
+            if not res.rowcount:
+                return None
+            r = conn.execute(
+                select(
+                    t.c.id,
+                    t.c.kind,
+                    t.c.source,
+                    t.c.target,
+                    t.c.status,
+                    t.c.attempts,
+                    t.c.verified_at,
+                ).where(t.c.id == item_id)
+            ).one()
+            return QueuedPing(*r)
+
+    def run_once(self, limit: int = 10) -> int:
+        """Verify every due item (up to `limit` per claim); returns how many were processed."""
+        done = 0
+        while not self._stop.is_set():
+            items = self.claim(limit)  # small claims: other threads share the burst
+            if not items:
+                break
+            self.process_many(items)
+            done += len(items)
+        return done
+
+    def recheck(self, *, older_than: timedelta) -> int:
+        """Queue verified items for a re-check, so deleted or unlinked sources disappear."""
+        now = datetime.now(UTC)
+        with writing(self.engine) as conn:
+            ids = verified_before(conn, now - older_than, limit=500)
+            return requeue(conn, ids, now)
+
+    # -- background threads ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        last_recheck = datetime.now(UTC)
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+                days = self.receiver.recheck_after_days
+                if days and datetime.now(UTC) - last_recheck > timedelta(hours=1):
+                    last_recheck = datetime.now(UTC)
+                    self.recheck(older_than=timedelta(days=days))
+            except Exception:  # the store may be briefly unavailable: keep the loop alive
+                log.exception("verification loop error; retrying")
+                self._stop.wait(5)
+            self.wake.wait(1.0)
+            self.wake.clear()
+
+    def start(self) -> None:
+        for i in range(self.receiver.verify_threads):
+            t = threading.Thread(target=self._loop, name=f"verify-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+        self.fetcher.close()
