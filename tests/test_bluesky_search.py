@@ -104,7 +104,15 @@ def test_a_429_keeps_the_cursor_waits_for_the_reset_and_loses_nothing(bsky: Env)
     (second,) = bsky.run()
     assert second.outcome == "ok", second.error
     assert bsky.native_ids() == sorted(uris) and bsky.matches() == 25
-    assert bsky.server.calls[SEARCH] == 4  # 1 + the refused one + the 2 left: no restart
+    # page 1, the refused page 2, pages 2 and 3 again (no restart from page 1), then one
+    # fresh sweep from the end of the resumed one up to now
+    assert [c.params.get("cursor", [None])[0] for c in bsky.server.log if c.nsid == SEARCH] == [
+        None,
+        "10",
+        "10",
+        "20",
+        None,
+    ]
 
 
 @pytest.mark.parametrize("fault", ["500", "502", "timeout", "truncated"])
