@@ -273,6 +273,7 @@ def status(
 
 
 # Area commands register themselves on `app` (one import line each; keep them sorted).
+from groundswell.commands import blogs as _blogs  # noqa: E402, F401
 from groundswell.commands import bluesky as _bluesky  # noqa: E402, F401
 from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401
 from groundswell.commands import demo as _demo  # noqa: E402, F401
