@@ -1,0 +1,123 @@
+"""Live mode: hashtag streaming through the real Mastodon.py client, drops and catch-up."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from collectors.base import CollectorContext
+from collectors.mastodon.stream import HashtagStream
+from tests.mastodon_support import scalar, settings_for, sources, sync
+from tests.servers.mastodon_server import MastodonServer, make_status, running
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for `check()`; a live stream has no other way to say "done"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def live(sqlite_store, monkeypatch) -> Iterator[tuple[MastodonServer, Callable[[], HashtagStream]]]:
+    """A token-protected instance and a `start()` that begins following it in a thread."""
+    monkeypatch.setenv("GS_TEST_STREAM_TOKEN", "live-token")
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    with running(MastodonServer("alpha.test", tokens=("live-token",), heartbeat_s=0.1)) as (s,):
+        settings = settings_for(s, token_env="GS_TEST_STREAM_TOKEN", stream=True)
+        sync(sqlite_store, settings)
+        [key] = sources(sqlite_store)
+
+        def start() -> HashtagStream:
+            stream = HashtagStream(
+                sqlite_store,
+                CollectorContext(settings=settings, engine=sqlite_store),
+                key,
+                stop=stop,
+                reconnect_base_s=0.1,
+                read_timeout_s=5,
+            )
+            threads.append(threading.Thread(target=stream.run, daemon=True))
+            threads[-1].start()
+            eventually(lambda: s.stream_count() == 1)
+            return stream
+
+        try:
+            yield s, start
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+                assert not t.is_alive()
+
+
+def mentions(engine) -> int:
+    return int(scalar(engine, "SELECT count(*) FROM mention"))
+
+
+def test_a_streamed_status_is_stored_as_it_arrives(sqlite_store, live):
+    server, start = live
+    stream = start()
+    s = server.carry(make_status("alpha.test", "ann", 1))
+    eventually(lambda: mentions(sqlite_store) == 1)
+    assert scalar(sqlite_store, "SELECT native_id FROM mention") == s["uri"]
+    assert stream.status == "streaming"
+
+
+def test_a_dropped_stream_reconnects_and_catches_up_what_it_missed(sqlite_store, live):
+    server, start = live
+    server.carry(make_status("alpha.test", "ann", 1))  # before: caught up by the first poll
+    stream = start()
+    assert mentions(sqlite_store) == 1
+    cursor = next(iter(sources(sqlite_store).values())).cursor
+    timeline_calls = len(server.requests_to("/api/v1/timelines"))
+    server.drop_streams()
+    for n in range(2, 6):  # posted while nobody listens: only the catch-up can find them
+        server.carry(make_status("alpha.test", "ann", n), stream=False)
+    eventually(lambda: mentions(sqlite_store) == 5)
+    eventually(lambda: server.stream_count() == 1)
+    eventually(lambda: stream.connections >= 2)
+    assert stream.catch_ups >= 2
+    catch_up = server.requests_to("/api/v1/timelines")[timeline_calls]
+    assert catch_up.query["min_id"] == [cursor["min_id"]]  # from the stored cursor
+    server.carry(make_status("alpha.test", "ann", 6))
+    eventually(lambda: mentions(sqlite_store) == 6)
+    assert scalar(sqlite_store, "SELECT sum(mentions) FROM rollup_hourly") == 6
+
+
+def test_a_deleted_status_seen_on_the_stream_becomes_a_tombstone(sqlite_store, live):
+    server, start = live
+    start()
+    s = server.carry(make_status("alpha.test", "ann", 1, text="Oops"))
+    eventually(lambda: mentions(sqlite_store) == 1)
+    server.delete(s["uri"])
+    eventually(
+        lambda: (
+            scalar(sqlite_store, "SELECT count(*) FROM mention WHERE deleted_at IS NOT NULL") == 1
+        )
+    )
+    assert scalar(sqlite_store, "SELECT text FROM mention") is None
+
+
+def test_streaming_without_a_token_marks_the_source_as_needing_one(sqlite_store):
+    with running(MastodonServer("alpha.test")) as (s,):
+        settings = settings_for(s, stream=True)
+        sync(sqlite_store, settings)
+        [key] = sources(sqlite_store)
+        stream = HashtagStream(
+            sqlite_store,
+            CollectorContext(settings=settings, engine=sqlite_store),
+            key,
+            stop=threading.Event(),
+        )
+        stream.run()  # returns: nothing to retry
+        assert stream.status == "needs_token"
+        src = sources(sqlite_store)[key]
+        assert src.status == "needs_token" and "needs a token" in src.last_error
