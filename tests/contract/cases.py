@@ -145,7 +145,70 @@ def bluesky_case() -> Iterator[ContractCase]:
                 os.environ[k] = v
 
 
+@contextmanager
+def blog_case() -> Iterator[ContractCase]:
+    """Three WordPress-like blogs (RSS 2.0, Atom, RSS 1.0 feeds: one batch per feed) and a
+    tracked post with two pingbacks (one batch). `grow` publishes matching posts."""
+    from contextlib import ExitStack
+    from datetime import timedelta
+
+    from collectors.blogs.collector import BlogCollector
+    from groundswell.config import parse_settings
+    from tests.servers.blog_server import T0, BlogServer, Ping
+
+    with ExitStack() as stack:
+        blogs = [stack.enter_context(BlogServer(f"Blog {i}")) for i in range(3)]
+        counter = {"n": 0}
+
+        def publish(k: int) -> None:
+            for _ in range(k):
+                counter["n"] += 1
+                n = counter["n"]
+                blogs[n % 3].add_post(
+                    f"post-{n}",
+                    f"Post {n} #NHSCitizen",
+                    f"<p>Pledged, day {n}</p>",
+                    published=T0 + timedelta(minutes=n),
+                )
+
+        def grow(k: int) -> None:
+            publish(k)
+            case.expected_mentions = counter["n"] + 2  # + the two pingbacks
+
+        publish(7)
+        tracked = blogs[0].posts[0]
+        tracked.pings = [
+            Ping(blogs[1].post_url(blogs[1].posts[0]), "A reply"),
+            Ping(blogs[2].post_url(blogs[2].posts[0]), "Another reply"),
+        ]
+        case = ContractCase(
+            name="blog",
+            settings=parse_settings(
+                {
+                    "movements": [
+                        {"slug": "nhscitizen", "name": "NHS Citizen", "hashtags": ["NHSCitizen"]}
+                    ],
+                    "blogs": {
+                        "allow_loopback": True,
+                        "enrich_delay_s": 0,
+                        "feeds": [
+                            {"url": blogs[0].url + "/feed/"},
+                            {"url": blogs[1].url + "/feed/atom/"},
+                            {"url": blogs[2].url + "/feed/rdf/"},
+                        ],
+                        "tracked_posts": [{"url": blogs[0].post_url(tracked)}],
+                    },
+                }
+            ),
+            make_collector=BlogCollector,
+            expected_mentions=counter["n"] + 2,
+            grow=grow,
+        )
+        yield case
+
+
 CASES: dict[str, Callable[[], AbstractContextManager[ContractCase]]] = {
+    "blog": blog_case,
     "bluesky": bluesky_case,
     "mastodon": mastodon_case,
 }
