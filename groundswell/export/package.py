@@ -201,10 +201,15 @@ def _build(
             written.extend(writers)
             try:
                 if dataset in ("mentions", "mention_ids"):
+                    shape = (
+                        shaper.mentions(q.MENTION_QUERY_COLUMNS)
+                        if dataset == "mentions"
+                        else shaper.mention_ids(q.MENTION_QUERY_COLUMNS)
+                    )
                     n = _stream(
                         dataset,
                         q.iter_mentions(conn, resolved, chunk_size=chunk),
-                        shaper.shaper(dataset),
+                        shape,
                         writers,
                         progress,
                         scope.exportable,
@@ -214,7 +219,7 @@ def _build(
                     n = _stream(
                         dataset,
                         q.iter_accounts(conn, resolved, chunk_size=chunk),
-                        shaper.account,
+                        shaper.accounts(),
                         writers,
                         progress,
                         None,
@@ -228,7 +233,7 @@ def _build(
                     n = _stream(
                         dataset,
                         q.iter_edges(conn, resolved, chunk_size=chunk),
-                        shaper.edge,
+                        shaper.edges(q.EDGE_QUERY_COLUMNS),
                         writers,
                         progress,
                         ec["exportable"],
@@ -240,7 +245,7 @@ def _build(
                     }
                 elif dataset == "events":
                     rows = q.events(conn, resolved)
-                    n = _stream(dataset, [rows], shaper.event, writers, progress, len(rows))
+                    n = _stream(dataset, [rows], shaper.events(), writers, progress, len(rows))
                     counts["events"] = {"exported": n}
             finally:
                 for w in writers:

@@ -1,16 +1,18 @@
 """Chunked writers for CSV, JSON Lines and Parquet.
 
-Each writer takes rows one chunk at a time and never keeps more than that chunk: CSV and JSONL
-stream lines to disk, Parquet writes one row group per chunk (`pyarrow.parquet.ParquetWriter`),
-which is what keeps a 10M-row export in bounded memory. An export with no rows is still a valid
-file with its header/schema, so "nothing matched" reads back as an empty table.
+Each writer takes rows (tuples in data-dictionary order) one chunk at a time and never keeps
+more than that chunk: CSV and JSONL stream lines to disk, Parquet writes one row group per
+chunk (`pyarrow.parquet.ParquetWriter`), which is what keeps a 10M-row export in bounded
+memory. An export with no rows is still a valid file with its header/schema, so "nothing
+matched" reads back as an empty table. Only the columns that need it are converted per cell
+(times, booleans, lists); the rest go straight to the C writers.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,37 +24,48 @@ from groundswell.export.columns import Col, arrow_schema
 from groundswell.export.options import ExportOptions
 
 EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}
+Row = Sequence[Any]
 
 
 class ChunkWriter(Protocol):
     path: Path
     rows: int
 
-    def write(self, rows: Sequence[dict[str, Any]]) -> None: ...
+    def write(self, rows: Sequence[Row]) -> None: ...
 
     def close(self) -> None: ...
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def _csv_value(value: Any) -> Any:
+def _csv_bool(value: Any) -> str:
+    return "" if value is None else ("true" if value else "false")
+
+
+def _csv_list(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, list | tuple | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _iso(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+def _converters(
+    columns: Sequence[Col], table: dict[str, Callable[[Any], Any]]
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    return [(i, table[c.kind]) for i, c in enumerate(columns) if c.kind in table]
+
+
+def _apply(rows: Sequence[Row], conv: list[tuple[int, Callable[[Any], Any]]]) -> list[Row]:
+    if not conv:
+        return list(rows)
+    out = []
+    for r in rows:
+        vals = list(r)
+        for i, fn in conv:
+            vals[i] = fn(vals[i])
+        out.append(vals)
+    return out
 
 
 class CsvWriter:
@@ -61,14 +74,13 @@ class CsvWriter:
     def __init__(self, path: Path, columns: Sequence[Col], options: ExportOptions) -> None:
         self.path = path
         self.rows = 0
-        self._names = [c.name for c in columns]
+        self._conv = _converters(columns, {"time": iso, "bool": _csv_bool, "list": _csv_list})
         self._fh = path.open("w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._fh)
-        self._csv.writerow(self._names)
+        self._csv.writerow([c.name for c in columns])
 
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        names = self._names
-        self._csv.writerows([[_csv_value(r[n]) for n in names] for r in rows])
+    def write(self, rows: Sequence[Row]) -> None:
+        self._csv.writerows(_apply(rows, self._conv))
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -81,14 +93,17 @@ class JsonlWriter:
     def __init__(self, path: Path, columns: Sequence[Col], options: ExportOptions) -> None:
         self.path = path
         self.rows = 0
+        self._names = [c.name for c in columns]
+        self._conv = _converters(columns, {"time": iso})
         self._fh = path.open("w", encoding="utf-8", newline="\n")
 
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        dumps = json.dumps
+    def write(self, rows: Sequence[Row]) -> None:
+        dumps, names = json.dumps, self._names
         self._fh.write(
             "".join(
-                dumps(r, ensure_ascii=False, default=_json_default, separators=(",", ":")) + "\n"
-                for r in rows
+                dumps(dict(zip(names, r, strict=True)), ensure_ascii=False, separators=(",", ":"))
+                + "\n"
+                for r in _apply(rows, self._conv)
             )
         )
         self.rows += len(rows)
@@ -106,11 +121,14 @@ class ParquetWriter:
         self._schema = arrow_schema(list(columns), options)
         self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
 
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
+    def write(self, rows: Sequence[Row]) -> None:
         if not rows:
             return
-        data = {name: [r[name] for r in rows] for name in self._schema.names}
-        self._writer.write_table(pa.Table.from_pydict(data, schema=self._schema))
+        arrays = [
+            pa.array(list(col), type=field.type)
+            for col, field in zip(zip(*rows, strict=True), self._schema, strict=True)
+        ]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
         self.rows += len(rows)
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    String,
     case,
     exists,
     func,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
 )
 from sqlalchemy.engine import Row
 
@@ -226,7 +228,7 @@ def iter_mentions(
     Each row has MENTION_COLUMNS plus `account_native_id` and `account_handle`.
     """
     m, a = _t(Mention), _t(Account)
-    cols = [m.c[c] for c in MENTION_COLUMNS] + [
+    cols = [_fast(conn, m.c[c]) for c in MENTION_COLUMNS] + [
         a.c.native_id.label("account_native_id"),
         a.c.handle.label("account_handle"),
     ]
@@ -245,6 +247,32 @@ def iter_mentions(
         .order_by(m.c.created_ts, m.c.id)
     )
     yield from _keyset(conn, base, (m.c.created_ts, m.c.id), chunk_size, limit)
+
+
+MENTION_QUERY_COLUMNS = (*MENTION_COLUMNS, "account_native_id", "account_handle")
+EDGE_QUERY_COLUMNS = (
+    "id",
+    "kind",
+    "platform",
+    "source_account_id",
+    "target_mention_id",
+    "target_account_id",
+    "via_mention_id",
+    "created_at",
+    "created_ts",
+    "target_native_id",
+)
+_RAW_ON_SQLITE = {"created_at", "edited_at", "links", "hashtags"}
+
+
+def _fast(conn: Connection, col: Any) -> Any:
+    """On SQLite, times and JSON lists come back as their stored text: parsing them in the
+    export (C `fromisoformat`, and no JSON round trip for CSV) is several times faster than
+    SQLAlchemy's per-value processors, which measurably dominated an export. PostgreSQL's
+    driver already returns native values."""
+    if conn.dialect.name == "sqlite" and col.name in _RAW_ON_SQLITE:
+        return type_coerce(col, String).label(col.name)
+    return col
 
 
 def _keyset(
@@ -575,7 +603,7 @@ def iter_edges(
             e.c.target_mention_id,
             target_account.label("target_account_id"),
             e.c.via_mention_id,
-            e.c.created_at,
+            _fast(conn, e.c.created_at),
             e.c.created_ts,
             tm.c.native_id.label("target_native_id"),
         )
