@@ -66,6 +66,8 @@ header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecor
     )
     return f"""<style>
 {chrome}
+/* A refresh must not dim the wall (Streamlit fades "stale" elements while a run is going). */
+[data-stale="true"] {{ opacity: 1 !important; transition: none !important; }}
 .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {{ background: {BG}; }}
 [data-testid="stMainBlockContainer"], .block-container {{
   max-width: 100% !important; padding: 1.2rem 2rem 2rem 2rem !important; }}

@@ -126,7 +126,9 @@ def pulse_view(
     now: datetime,
     discoverable_false_is_opt_out: bool = True,
     state: ModerationState | None = None,
+    figures_only: bool = False,
 ) -> PulseView:
+    """The pulse; `figures_only` skips the chart and the amplifiers (the cards-only header)."""
     from groundswell.moderation import WallPost
 
     state = state or moderation_state(conn, settings)
@@ -134,6 +136,8 @@ def pulse_view(
     now_ts = int(now.timestamp())
     start = day_start_ts(now, settings.timezone)
     figures = q.pulse(conn, movement_id=movement_id, now_ts=now_ts, day_start_ts=start)
+    if figures_only:
+        return PulseView(figures=figures, volume=[], amplifiers=[])
     volume = q.volume_by_minute(conn, movement_id=movement_id, now_ts=now_ts)
     pv = privacy(settings)
     amps = []

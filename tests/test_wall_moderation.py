@@ -389,3 +389,25 @@ def test_top_amplifiers_leave_out_opted_out_accounts(store):
         view = pulse_view(conn, WallSettings(), now=NOW)
     assert [(name, n) for name, _, _, n in view.amplifiers] == [("Loud", 1)]
     assert mention_id(target.platform, target.native_id) == target.id
+
+
+def test_the_wall_fingerprint_changes_with_a_new_post_a_decision_or_a_setting(store):
+    from storage.queries.wall import wall_version
+
+    def version():
+        with store.connect() as conn:
+            return wall_version(conn, "default", since_ts=int(T0.timestamp()) - 3600)
+
+    p = _post(1)
+    _write(store, p)
+    v1 = version()
+    assert version() == v1
+    _write(store, _post(2, minutes=-5))  # an older post arriving late still counts
+    v2 = version()
+    assert v2 != v1
+    _decide(store, "mention", p.id, "hide")
+    v3 = version()
+    assert v3 != v2
+    with write_tx(store) as conn:
+        save_wall_overrides(conn, "default", {"title": "New"})
+    assert version() != v3

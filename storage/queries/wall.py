@@ -443,3 +443,16 @@ def account_labels(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
         name = r[3] or r[2] or r[4]
         out[int(r[0])] = f"{name} ({r[2] or r[4]}, {r[1]})"
     return out
+
+
+def wall_version(conn: Connection, wall: str, *, since_ts: int) -> tuple[Any, ...]:
+    """A cheap fingerprint of what the wall shows: changes when a post arrives (newest
+    timestamp, count in the window, both on the created_ts index), a moderator decides, or the
+    wall's settings change. The wall probes it every second and rebuilds only on a change."""
+    m, wm, ws = _t(Mention), _t(WallModeration), _t(WallSetting)
+    newest, recent = conn.execute(
+        select(func.max(m.c.created_ts), func.count()).where(m.c.created_ts >= since_ts)
+    ).one()
+    decided = conn.execute(select(func.max(wm.c.id)).where(wm.c.wall == wall)).scalar()
+    changed = conn.execute(select(ws.c.updated_at).where(ws.c.wall == wall)).scalar()
+    return (newest, recent, decided, changed)

@@ -146,3 +146,22 @@ def test_pulse_and_both_modes_render_inside_the_screen(
         assert page.locator("[data-testid='stSidebar']").count() == 0
         assert (page.locator(".gs-card").count() > 0) == (mode == "both")
         assert page.get_by_text("Top amplifiers today").count() == 1
+
+
+def test_an_unchanged_wall_is_not_repainted_between_refreshes(
+    sqlite_store, streamlit_app, page, tmp_path
+):
+    """Smoothness: refreshes with nothing new leave the cards' DOM nodes alone (no flicker)."""
+    wall_feeder.ensure_movement(sqlite_store)
+    two_hours_ago = datetime.fromtimestamp(time.time() - 7200, UTC)  # "2 h ago" stays put
+    wall_feeder.write(sqlite_store, *wall_feeder.conversation(two_hours_ago, hostile=False))
+    base = streamlit_app(str(sqlite_store.url), env={"GROUNDSWELL_CONFIG": _config(tmp_path)})
+    page.goto(f"{base}/wall?embed=true", wait_until="domcontentloaded")
+    page.wait_for_selector(".gs-card", timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.evaluate("() => document.querySelectorAll('.gs-card').forEach(c => c.__kept = true)")
+    page.wait_for_timeout((REFRESH_S + 1.5) * 1000)  # at least one full rebuild and probes
+    kept = page.evaluate(
+        "() => [...document.querySelectorAll('.gs-card')].map(c => c.__kept === true)"
+    )
+    assert kept and all(kept)
