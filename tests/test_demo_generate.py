@@ -180,3 +180,15 @@ def test_sensitive_media_content_warnings_opt_outs_and_sanitised_html(full: Demo
         if m.html:
             assert "<script" not in m.html and "onerror" not in m.html  # ...never stored
     assert any(m.lang == "cy" for m in full.mentions)
+
+
+@pytest.mark.parametrize("now", [datetime(2026, 11, 28, 7, 0, tzinfo=UTC), NOW])
+def test_the_event_sits_inside_the_last_seven_days_and_spikes_whatever_the_weekday(
+    now: datetime,
+) -> None:
+    d = generate(seed=5, mentions=3000, now=now)
+    starts, ends = d.event.starts.astimezone(UTC), d.event.ends.astimezone(UTC)
+    assert now - timedelta(days=7) < starts < ends < now - timedelta(days=4)
+    during = sum(1 for m in d.mentions if starts <= m.created_at < ends)
+    before = sum(1 for m in d.mentions if starts - (ends - starts) <= m.created_at < starts)
+    assert during > 2 * before

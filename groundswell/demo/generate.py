@@ -69,10 +69,9 @@ def movement_settings() -> MovementSettings:
 
 
 def event_window(anchor: datetime) -> tuple[datetime, datetime]:
-    """A Tuesday 09:30 to Wednesday 17:00 (London) between 4 and 10 days before `anchor`."""
-    local = anchor.astimezone(LONDON)
-    day = (local - timedelta(days=10)).date()
-    day += timedelta(days=(1 - day.weekday()) % 7)  # the next Tuesday
+    """09:30 six days before `anchor` to 17:00 the next day (London): inside the dashboard's
+    default "last 7 days", with a baseline before it and days of after-glow after it."""
+    day = (anchor.astimezone(LONDON) - timedelta(days=6)).date()
     starts = datetime(day.year, day.month, day.day, 9, 30, tzinfo=LONDON)
     ends = starts + timedelta(days=1, hours=7, minutes=30)
     return starts.astimezone(UTC), ends.astimezone(UTC)
