@@ -92,7 +92,9 @@ def main() -> None:
     data = generate(mentions=n, now=now)
     gen = time.perf_counter() - t
     items = sum(len(p.mentions) + len(p.edges) for p in data.pages)
-    print(f"generate {n:,} mentions ({len(data.edges):,} edges, {len(data.pages)} pages): {gen:.2f} s")
+    print(
+        f"generate {n:,} mentions ({len(data.edges):,} edges, {len(data.pages)} pages): {gen:.2f} s"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         base = baseline(fresh_sqlite(tmp, "base"), data)
@@ -108,10 +110,10 @@ def main() -> None:
             f"ratio to baseline {base / load:.2f}"
         )
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        cli_args = ["--speed", "instant", "--mentions", str(n), "--db", f"sqlite:///{tmp}/cli.db"]
         t = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "groundswell.cli", "demo", "--speed", "instant"]
-            + ["--mentions", str(n), "--db", f"sqlite:///{tmp}/cli.db"],
+            [sys.executable, "-m", "groundswell.cli", "demo", *cli_args],
             check=True,
             env=env,
             stdout=subprocess.DEVNULL,
