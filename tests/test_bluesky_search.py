@@ -181,6 +181,22 @@ def test_a_query_reaching_the_result_cap_is_split_into_time_windows(bsky: Env) -
     assert bsky.source().cursor["sweep"] is None
 
 
+@pytest.mark.parametrize("refuse_deep_cursor", [True, False], ids=["400-past-cap", "pages-end"])
+def test_a_service_cap_below_the_configured_one_is_still_detected(
+    bsky: Env, refuse_deep_cursor: bool
+) -> None:
+    # The service stops at 10 and either refuses the next page or just ends the pages (its
+    # hitsTotal still counts everything); our configured cap is higher.
+    bsky.configure(result_cap=50, page_limit=4)
+    bsky.server.result_cap = 10
+    bsky.server.refuse_deep_cursor = refuse_deep_cursor
+    uris = add_posts(bsky.server, 30, step_s=7)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok", outcome.error
+    assert bsky.native_ids() == sorted(uris)
+    assert (400 in {c.status for c in bsky.server.log}) == refuse_deep_cursor
+
+
 def test_grown_repost_and_quote_counts_become_edges(bsky: Env) -> None:
     (uri,) = add_posts(bsky.server, 1)
     fans = [profile(f"did:plc:fan{i:021d}", f"fan{i}.bsky.social") for i in range(3)]

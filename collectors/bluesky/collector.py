@@ -111,15 +111,25 @@ class BlueskyCollector:
     ) -> Iterator[Batch]:
         cap = self.settings.result_cap
         while True:
-            payload = self.client.search_posts(
-                q=q or f"#{tag}",
-                tag=[tag] if tag else None,
-                since=sweep["since"],
-                until=sweep["until"],
-                cursor=sweep["page"],
-                limit=self.settings.page_limit,
-                sort="latest",
-            )
+            try:
+                payload = self.client.search_posts(
+                    q=q or f"#{tag}",
+                    tag=[tag] if tag else None,
+                    since=sweep["since"],
+                    until=sweep["until"],
+                    cursor=sweep["page"],
+                    limit=self.settings.page_limit,
+                    sort="latest",
+                )
+            except FatalSourceError as exc:
+                # Past its cap the service may refuse a deep page cursor (400) instead of
+                # ending the pages: that is the cap, not a broken query. Split and go on.
+                if not (sweep.get("page") and sweep.get("oldest") and exc.status == "fatal"):
+                    raise
+                self.context.log.info("%s: deep page refused (%s); splitting", key, exc)
+                sweep = self._split(sweep, Batch(), key)
+                yield Batch(cursor={"done_until": cursor.get("done_until"), "sweep": dict(sweep)})
+                continue
             posts, skipped, next_page = parse_search_page(payload)
             batch = Batch(skipped=skipped, fetched=len(posts) + len(skipped))
             sweep["n"] = int(sweep.get("n") or 0) + len(posts) + len(skipped)
@@ -132,10 +142,15 @@ class BlueskyCollector:
             self._add_posts(batch, fresh)
             self._add_amplification(batch, fresh, seen)
 
+            # `hitsTotal` above what the pages gave means the service stopped at its own cap.
+            total = payload.get("hitsTotal") if isinstance(payload, dict) else None
+            capped = sweep["n"] >= cap or (
+                not next_page and isinstance(total, int) and total > sweep["n"]
+            )
             finished = False
             if next_page and sweep["n"] < cap:
                 sweep["page"] = next_page
-            elif sweep["n"] >= cap and sweep.get("oldest"):
+            elif capped and sweep.get("oldest"):
                 sweep = self._split(sweep, batch, key)
             else:
                 finished = True

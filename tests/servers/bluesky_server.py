@@ -140,6 +140,7 @@ class BlueskyServer:
     """Start with `with BlueskyServer() as bsky:`; `bsky.base_url`, `bsky.jetstream_url`."""
 
     result_cap: int = 10_000
+    refuse_deep_cursor: bool = False  # past the cap: 400 on the next page instead of no cursor
     access_ttl_s: float = 2 * 3600
     refresh_ttl_s: float = 90 * 86400
     accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # handle -> (did, password)
@@ -474,9 +475,11 @@ class BlueskyServer:
         hits.sort(key=lambda p: (p.sort_at, p.view["uri"]), reverse=True)
         capped = hits[: self.result_cap]
         offset = int(one["cursor"]) if one.get("cursor", "").isdigit() else 0
+        if self.refuse_deep_cursor and offset >= self.result_cap:
+            return 400, {"error": "InvalidRequest", "message": "cursor is past the result limit"}
         page = capped[offset : offset + limit]
         out: dict[str, Any] = {"posts": [p.view for p in page], "hitsTotal": len(hits)}
-        if offset + limit < len(capped):
+        if offset + limit < len(capped) or (self.refuse_deep_cursor and offset + limit < len(hits)):
             out["cursor"] = str(offset + limit)
         return 200, out
 
