@@ -290,7 +290,12 @@ def _keyset(
         n = chunk_size if remaining is None else min(chunk_size, remaining)
         q = base
         if last is not None:
-            q = q.where(tuple_(*key_cols) > tuple_(literal(last[0]), literal(last[1])))
+            # The redundant `first >= last_first` lets both planners range-scan the index on
+            # the first key column; the row comparison alone is not always used for that.
+            q = q.where(
+                key_cols[0] >= last[0],
+                tuple_(*key_cols) > tuple_(literal(last[0]), literal(last[1])),
+            )
         rows = conn.execute(q.limit(n)).all()
         if not rows:
             return
