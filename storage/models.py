@@ -307,5 +307,6 @@ ALL_TABLES = [t for t in SQLModel.metadata.sorted_tables]
 # without touching this file; importing them here registers them on SQLModel.metadata.
 # One import line each, sorted.
 from storage import models_blogs as _models_blogs  # noqa: E402, F401
+from storage import models_dashboard as _models_dashboard  # noqa: E402, F401
 from storage import models_export as _models_export  # noqa: E402, F401
 from storage import models_wall  # noqa: E402, F401

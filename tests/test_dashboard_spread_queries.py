@@ -53,7 +53,7 @@ def test_first_appearance_per_platform_gives_the_crossing_delays(store):
     assert rows[2]["from_platform"] == "bluesky"
 
 
-def test_cumulative_authors_count_each_author_once_at_their_first_bucket(store):
+def test_cumulative_authors_start_from_everyone_seen_before_and_add_each_at_their_first(store):
     a, b, c = account(1), account(2), account(3)
     _write(
         store,
@@ -64,8 +64,12 @@ def test_cumulative_authors_count_each_author_once_at_their_first_bucket(store):
         mention(5, author=b, created_at=_at(2.6)),
     )
     with store.connect() as conn:
-        rows = spread.cumulative_authors(conn, _scope(store, 0, 3), 3600)
-    assert [(r["new"], r["cumulative"]) for r in rows] == [(1, 1), (1, 2), (1, 3)]
+        rows = spread.cumulative_authors(conn, _scope(store, 1, 3), 3600)
+    assert [(r["bucket_ts"] - T0_TS, r["new"], r["cumulative"]) for r in rows] == [
+        (H, 0, 1),  # alice, first seen before the range
+        (H, 1, 2),  # bob
+        (2 * H, 1, 3),  # carol; alice and bob coming back add nobody
+    ]
 
 
 def test_footprint_starts_from_places_reached_before_the_range(store):
@@ -101,7 +105,7 @@ def test_build_cascades_measures_size_and_depth():
         (4, 1, "quote", 0, "bluesky"),
         (11, 10, "reply", 0, "bluesky"),
     ]
-    reposts = [(99, 3, "boost", 0, "mastodon"), (98, 3, "boost", 0, "mastodon")]
+    reposts = [(3, "boost", 2)]
     trees = spread.build_cascades(links, reposts)
     assert [(t.root, t.size, t.depth) for t in trees] == [(1, 6, 3), (10, 2, 1)]
 
@@ -111,12 +115,20 @@ def test_build_cascades_survives_a_reply_cycle_in_hostile_data():
     assert sum(t.size for t in trees) == 2
 
 
-def test_cascades_combine_reply_parents_and_amplification_edges_in_the_store(store):
+def test_cascades_are_built_from_the_amplification_edges_in_the_store(store):
     root = mention(1, author=account(1), created_at=_at(0))
     reply = mention(2, author=account(2), created_at=_at(0.5), reply_to=_key(root))
     quote = mention(3, author=account(3), created_at=_at(1))
     lone = mention(4, author=account(4), created_at=_at(1))
     edges = [
+        EdgeRecord(
+            kind="reply",
+            platform="mastodon",
+            source=account(2),
+            target=_key(root),
+            via=_key(reply),
+            created_at=_at(0.5),
+        ),
         EdgeRecord(
             kind="quote",
             platform="mastodon",

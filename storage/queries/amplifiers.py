@@ -216,54 +216,61 @@ def new_voices_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 
 
 def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict[str, Any]]:
-    """Per bucket: active, first-time and returning authors; instances and platforms active."""
+    """Per bucket: active, first-time and returning authors; instances and platforms active.
+
+    An author whose first mention ever falls in a bucket is necessarily active in it, so
+    first-time authors come from the per-movement author table and returning = active -
+    first-time; only the active counts scan the (covering) match index.
+    """
     b = (MM.c.created_ts // bucket_s).label("b")
-    active = (
-        select(b, MM.c.account_id, MM.c.platform)
-        .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
-        .distinct()
-        .subquery("active")
-    )
-    first_time = case((MA.c.first_ts >= active.c.b * bucket_s, 1), else_=0)
-    rows = conn.execute(
-        select(
-            active.c.b,
-            func.count(func.distinct(active.c.account_id)),
-            func.sum(first_time),
-            func.count(func.distinct(active.c.platform)),
-        )
-        .select_from(
-            active.join(
-                MA,
-                and_(MA.c.movement_id == scope.movement_id, MA.c.account_id == active.c.account_id),
+    active = dict(
+        (int(bb), (int(n), int(p)))
+        for bb, n, p in conn.execute(
+            select(
+                b,
+                func.count(func.distinct(MM.c.account_id)),
+                func.count(func.distinct(MM.c.platform)),
             )
+            .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
+            .group_by(b)
         )
-        .group_by(active.c.b)
-        .order_by(active.c.b)
-    ).all()
+    )
+    fb = MA.c.first_ts // bucket_s
+    first = {
+        int(bb): int(n)
+        for bb, n in conn.execute(
+            select(fb, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(fb)
+        )
+    }
     inst: dict[int, int] = defaultdict(int)
     if not scope.platforms or "mastodon" in scope.platforms:
+        pairs = (
+            select(b, MM.c.account_id)
+            .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
+            .distinct()
+            .subquery()
+        )
         per = (
-            select(active.c.b, instance_key().label("place"))
-            .select_from(active.join(A, A.c.id == active.c.account_id))
-            .where(active.c.platform == "mastodon")
+            select(pairs.c.b, instance_key().label("place"))
+            .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
             .distinct()
             .subquery()
         )
         for bb, n in conn.execute(select(per.c.b, func.count()).group_by(per.c.b)):
             inst[int(bb)] = int(n)
     out = []
-    for bb, n_active, n_first, n_platforms in rows:
-        n_active, n_first = int(n_active), int(n_first or 0)
+    for bb in sorted(active):
+        n_active, n_platforms = active[bb]
+        n_first = min(first.get(bb, 0), n_active)
         out.append(
             {
-                "bucket_ts": int(bb) * bucket_s,
+                "bucket_ts": bb * bucket_s,
                 "active": n_active,
                 "first_time": n_first,
                 "returning": n_active - n_first,
                 "first_time_share": n_first / n_active if n_active else 0.0,
-                "platforms": int(n_platforms),
-                "instances": inst.get(int(bb), 0),
+                "platforms": n_platforms,
+                "instances": inst.get(bb, 0),
             }
         )
     return out

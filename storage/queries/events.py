@@ -5,8 +5,8 @@ Definitions (docs/dashboard.md):
   ending where the event starts (both windows have the same length, so the ratio of rates is
   the ratio of counts). No mention in the baseline: lift is undefined (None), shown as "new";
 - new authors brought in: authors whose first mention of the movement ever falls in the event;
-- after-glow: whole hours after the event ends during which the hourly count stays above the
-  baseline's hourly rate (counted up to 7 days).
+- after-glow: whole clock hours, from the first full hour after the event ends, during which the
+  hourly count stays above the baseline's hourly rate (counted up to 7 days).
 
 Also the event catalogue's writes from the page (edit, import from iCalendar, delete).
 """
@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from storage.catalog import movement_ids, upsert_event
-from storage.models import Event, MentionMatch, MovementAuthor
+from storage.models import Event, MentionMatch, MovementAuthor, RollupHourly
 from storage.queries.scope import Scope, in_scope, list_events
 
 MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
 EV = Event.__table__
+RH = RollupHourly.__table__
 AFTERGLOW_MAX_H = 7 * 24
 
 
@@ -46,11 +47,21 @@ def event_report(
     new_authors = int(
         conn.execute(select(func.count()).where(*in_scope(MA, during, "first_ts"))).scalar() or 0
     )
-    after = during.shifted(end, end + AFTERGLOW_MAX_H * 3600)
-    h = (MM.c.created_ts - end) // 3600
-    per_hour = dict(
-        conn.execute(select(h, func.count()).where(*in_scope(MM, after)).group_by(h)).all()
-    )
+    # After-glow on whole clock hours from the first full hour after the end (hourly rollup).
+    first_h = -(-end // 3600)
+    where = [
+        RH.c.movement_id == movement_id,
+        RH.c.hour >= first_h,
+        RH.c.hour < first_h + AFTERGLOW_MAX_H,
+    ]
+    if platforms:
+        where.append(RH.c.platform.in_(tuple(platforms)))
+    per_hour = {
+        int(h) - first_h: int(n)
+        for h, n in conn.execute(
+            select(RH.c.hour, func.sum(RH.c.mentions)).where(*where).group_by(RH.c.hour)
+        )
+    }
     glow = 0
     while glow < AFTERGLOW_MAX_H and per_hour.get(glow, 0) > base_rate:
         glow += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from storage.models import Account, Mention, MentionMatch, MovementAuthor, RollupHourly
 from storage.queries.ethics import mention_displayable
@@ -155,34 +155,76 @@ def engagement(m: Any = M) -> Any:
     return m.c.like_count + m.c.repost_count + m.c.reply_count + m.c.quote_count
 
 
-def top_posts(conn: Connection, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
+def _post_columns() -> list[Any]:
+    return [
+        M.c.id,
+        M.c.platform,
+        M.c.url,
+        M.c.title,
+        M.c.text,
+        M.c.created_ts,
+        M.c.like_count,
+        M.c.repost_count,
+        M.c.reply_count,
+        M.c.quote_count,
+        engagement().label("engagement"),
+        A.c.handle,
+        A.c.display_name,
+        M.c.instance,
+    ]
+
+
+def top_posts(
+    conn: Connection, scope: Scope, limit: int = 10, candidates: int = 200
+) -> list[dict[str, Any]]:
     """The most engaged-with displayable mentions in the scope (likes + reposts + replies +
     quotes, as last counted). Opted-out authors, term-only matches without consent and
-    tombstones never appear (storage/queries/ethics.py)."""
+    tombstones never appear (storage/queries/ethics.py).
+
+    Two phases, so no wide mention row is read for the whole range: the `candidates` most
+    engaged mentions of the range come from a covering index (`ix_mention_engagement`), then
+    only those are checked against the movement and the ethics rules. If too few survive (a
+    store shared by many movements), the exact join over the movement's matches answers.
+    """
+    order = (engagement().desc(), M.c.created_ts.desc(), M.c.id)
+    where = [M.c.created_ts >= scope.start_ts, M.c.created_ts < scope.end_ts]
+    if scope.platforms:
+        where.append(M.c.platform.in_(scope.platforms))
+    top_ids = select(M.c.id).where(*where).order_by(*order).limit(candidates).subquery("cand")
     mm = MM.alias("mm_scope")  # the ethics rule correlates on the match table itself
+    displayable = mention_displayable(M, A, movement_id=scope.movement_id)
     stmt = (
-        select(
-            M.c.id,
-            M.c.platform,
-            M.c.url,
-            M.c.title,
-            M.c.text,
-            M.c.created_ts,
-            M.c.like_count,
-            M.c.repost_count,
-            M.c.reply_count,
-            M.c.quote_count,
-            engagement().label("engagement"),
-            A.c.handle,
-            A.c.display_name,
-            M.c.instance,
+        select(*_post_columns())
+        .select_from(top_ids.join(M, M.c.id == top_ids.c.id).outerjoin(A, A.c.id == M.c.account_id))
+        .where(
+            exists(
+                select(mm.c.mention_id).where(
+                    mm.c.movement_id == scope.movement_id, mm.c.mention_id == M.c.id
+                )
+            ),
+            displayable,
         )
-        .select_from(mm.join(M, M.c.id == mm.c.mention_id).outerjoin(A, A.c.id == M.c.account_id))
-        .where(*in_scope(mm, scope), mention_displayable(M, A, movement_id=scope.movement_id))
-        .order_by(engagement().desc(), M.c.created_ts.desc(), M.c.id)
+        .order_by(*order)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    if len(rows) == limit or len(rows) == _count_in_range(conn, where, candidates):
+        return rows
+    exact = (
+        select(*_post_columns())
+        .select_from(mm.join(M, M.c.id == mm.c.mention_id).outerjoin(A, A.c.id == M.c.account_id))
+        .where(*in_scope(mm, scope), displayable)
+        .order_by(*order)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(exact)]
+
+
+def _count_in_range(conn: Connection, where: list[Any], cap: int) -> int:
+    """How many mentions the candidate phase could see (capped): when it saw them all, its
+    answer is already exact."""
+    inner = select(M.c.id).where(*where).limit(cap + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar() or 0)
 
 
 def new_voices(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
@@ -203,32 +245,43 @@ def new_voices(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str
 
 def first_seen_places(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Platforms and instances/blog sites whose first appearance in the movement falls in the
-    scope (e.g. "reached 2 new instances in the last hour")."""
+    scope (e.g. "reached 2 new instances in the last hour").
+
+    Starts from the authors first seen in the scope (a small set), then asks, per candidate
+    place, whether anyone there appeared earlier: never a pass over every author.
+    """
     place = instance_key()
-    platform_first = (
-        select(MA.c.platform.label("place"), literal("platform").label("kind"))
-        .where(MA.c.movement_id == scope.movement_id)
-        .group_by(MA.c.platform)
-        .having(
-            and_(func.min(MA.c.first_ts) >= scope.start_ts, func.min(MA.c.first_ts) < scope.end_ts)
-        )
-    )
-    place_first = (
-        select(place.label("place"), MA.c.platform.label("kind"))
+    cands = conn.execute(
+        select(MA.c.platform, place)
         .select_from(MA.join(A, A.c.id == MA.c.account_id))
-        .where(
-            MA.c.movement_id == scope.movement_id,
-            MA.c.platform.in_(("mastodon", "blog")),
-            MA.c.first_ts < scope.end_ts,
-        )
-        .group_by(place, MA.c.platform)
-        .having(func.min(MA.c.first_ts) >= scope.start_ts)
-    )
-    rows = conn.execute(union_all(platform_first, place_first)).all()
-    return [
-        {"place": r[0], "kind": r[1]}
-        for r in rows
-        if not scope.platforms
-        or (r[1] == "platform" and r[0] in scope.platforms)
-        or r[1] in scope.platforms
-    ]
+        .where(*in_scope(MA, scope, "first_ts"))
+        .distinct()
+    ).all()
+    out: list[dict[str, Any]] = []
+    for platform in sorted({p for p, _ in cands}):
+        earlier = conn.execute(
+            select(MA.c.account_id)
+            .where(
+                MA.c.movement_id == scope.movement_id,
+                MA.c.first_ts < scope.start_ts,
+                MA.c.platform == platform,
+            )
+            .limit(1)
+        ).first()
+        if earlier is None:
+            out.append({"place": platform, "kind": "platform"})
+    for platform, where in sorted({(p, w) for p, w in cands if p in ("mastodon", "blog")}):
+        earlier = conn.execute(
+            select(MA.c.account_id)
+            .select_from(MA.join(A, A.c.id == MA.c.account_id))
+            .where(
+                MA.c.movement_id == scope.movement_id,
+                MA.c.first_ts < scope.start_ts,
+                A.c.platform == platform,
+                or_(A.c.instance == where, and_(A.c.instance.is_(None), A.c.native_id == where)),
+            )
+            .limit(1)
+        ).first()
+        if earlier is None:
+            out.append({"place": where, "kind": platform})
+    return out

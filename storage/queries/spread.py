@@ -1,14 +1,16 @@
 """Spread: how the conversation travels across platforms, instances and reply trees.
 
 Definitions (docs/dashboard.md):
-- cumulative unique authors: distinct authors seen since the start of the range, per bucket;
+- cumulative unique authors: everyone who has ever mentioned the movement, counted from their
+  first mention (the line starts at the total reached before the range);
 - federation footprint: Mastodon instances and blog sites reached, counted at each one's first
   appearance in the movement ever (so the line starts at what was reached before the range);
 - crossing time: delay between the first mention on the first platform in the range and the first
   mention on each other platform;
-- cascade: a tree of mentions linked by reply/quote (from the mention's parent or an
-  amplification edge with its own post) plus repost/boost leaves; size = nodes including the
-  root, depth = longest root-to-leaf path in edges. Only trees of size >= 2 are cascades.
+- cascade: a tree of mentions linked by reply/quote amplification edges (edges that carry
+  their own post, `via`) plus repost/boost leaves, from edges created in the range;
+  size = nodes including the root, depth = longest root-to-leaf path in edges. Only trees of
+  size >= 2 are cascades.
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, or_, select
+from sqlalchemy import Connection, exists, func, select
 
-from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
+from storage.models import (
+    PLATFORMS,
+    Account,
+    Amplification,
+    Mention,
+    MentionMatch,
+    MovementAuthor,
+    RollupHourly,
+)
 from storage.queries.overview import instance_key
 from storage.queries.scope import Scope, in_scope
 
@@ -29,26 +39,38 @@ MA = MovementAuthor.__table__
 M = Mention.__table__
 A = Account.__table__
 AMP = Amplification.__table__
+RH = RollupHourly.__table__
 
 REPOST_KINDS = ("repost", "boost")
 THREAD_KINDS = ("reply", "quote")
 
 
 def cumulative_authors(conn: Connection, scope: Scope, bucket_s: int) -> list[dict[str, int]]:
-    """Per bucket: authors seen for the first time within the range, and the running total."""
-    firsts = (
-        select(MM.c.account_id, func.min(MM.c.created_ts).label("f"))
-        .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
-        .group_by(MM.c.account_id)
-        .subquery()
+    """Everyone who has ever mentioned the movement, counted from their first mention: the
+    total before the range, then per bucket the new authors and the running total.
+
+    Read from the per-movement author table (one row per author), never the mentions.
+    """
+    before = int(
+        conn.execute(
+            select(func.count()).where(
+                MA.c.movement_id == scope.movement_id,
+                MA.c.first_ts < scope.start_ts,
+                *([MA.c.platform.in_(scope.platforms)] if scope.platforms else []),
+            )
+        ).scalar()
+        or 0
     )
-    b = firsts.c.f // bucket_s
-    rows = conn.execute(select(b, func.count()).group_by(b).order_by(b)).all()
-    out, total = [], 0
+    b = MA.c.first_ts // bucket_s
+    rows = conn.execute(
+        select(b, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(b).order_by(b)
+    ).all()
+    out = [{"bucket_ts": scope.start_ts, "new": 0, "cumulative": before}]
+    total = before
     for bucket, n in rows:
         total += int(n)
         out.append({"bucket_ts": int(bucket) * bucket_s, "new": int(n), "cumulative": total})
-    return out
+    return out if total else []
 
 
 def footprint(conn: Connection, scope: Scope, bucket_s: int) -> dict[str, Any]:
@@ -91,13 +113,37 @@ def footprint(conn: Connection, scope: Scope, bucket_s: int) -> dict[str, Any]:
 
 
 def first_appearance(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
-    """First mention per platform in the range, in order, with the crossing delays."""
-    rows = conn.execute(
-        select(MM.c.platform, func.min(MM.c.created_ts))
-        .where(*in_scope(MM, scope))
-        .group_by(MM.c.platform)
-    ).all()
-    ordered = sorted(((int(ts), p) for p, ts in rows))
+    """First mention per platform in the range, in order, with the crossing delays.
+
+    The hourly rollup finds each platform's first hour (an index seek on its primary key); the
+    exact second comes from the matches of that hour only.
+    """
+    found = []
+    for platform in scope.platforms or PLATFORMS:
+        hour = scope.start_ts // 3600
+        end_hour = -(-scope.end_ts // 3600)
+        while True:
+            h = conn.execute(
+                select(func.min(RH.c.hour)).where(
+                    RH.c.movement_id == scope.movement_id,
+                    RH.c.platform == platform,
+                    RH.c.hour >= hour,
+                    RH.c.hour < end_hour,
+                )
+            ).scalar()
+            if h is None:
+                break
+            lo, hi = max(scope.start_ts, int(h) * 3600), min(scope.end_ts, (int(h) + 1) * 3600)
+            ts = conn.execute(
+                select(func.min(MM.c.created_ts)).where(
+                    *in_scope(MM, Scope(scope.movement_id, lo, hi, (platform,)))
+                )
+            ).scalar()
+            if ts is not None:
+                found.append((int(ts), platform))
+                break
+            hour = int(h) + 1  # the mentions of that hour fell before the range start
+    ordered = sorted(found)
     out = []
     for i, (ts, p) in enumerate(ordered):
         out.append(
@@ -131,13 +177,21 @@ def _is_ancestor(parent: dict[Any, Any], node: Any, start: Any) -> bool:
 
 
 def build_cascades(
-    links: Iterable[tuple[int, int, str, int, str]],
-    reposts: Iterable[tuple[int, int, str, int, str]],
+    links: Iterable[tuple[int, int, str, int | None, str | None]],
+    reposts: Iterable[tuple[int, str, int]],
+    *,
+    max_nodes: int = 400,
+    draw: int = 3,
 ) -> list[Cascade]:
-    """Trees from (child, parent, kind, ts, platform) thread links and repost leaves
-    (leaf_key, target, kind, ts, platform); largest first. Pure, so it is tested directly."""
+    """Trees from thread links (child, parent, kind, ts, platform) and repost counts
+    (target, kind, count); largest first. Pure, so it is tested directly.
+
+    Reposts are leaves hanging off the post they repost; they come in as counts (aggregated in
+    SQL). Node lists (for drawing) are built only for the `draw` trees `_showcase` picks, up
+    to `max_nodes` each.
+    """
     parent: dict[Any, Any] = {}
-    meta: dict[Any, tuple[str, int, str]] = {}
+    meta: dict[Any, tuple[str, int | None, str | None]] = {}
     for child, par, kind, ts, platform in links:
         if child == par or child in parent or _is_ancestor(parent, child, par):
             continue  # duplicates and links that would close a cycle (hostile data) are cut
@@ -146,39 +200,68 @@ def build_cascades(
     children: dict[Any, list[Any]] = defaultdict(list)
     for child, par in parent.items():
         children[par].append(child)
-    for i, (_key, target, kind, ts, platform) in enumerate(reposts):
-        node = ("repost", i)  # a repost has no post of its own: a leaf that collides with nothing
-        children[target].append(node)
-        meta[node] = (kind, ts, platform)
+    leaves: dict[Any, list[tuple[str, int]]] = defaultdict(list)
+    for target, kind, count in reposts:
+        if count > 0:
+            leaves[target].append((kind, int(count)))
+
+    memo: dict[Any, Any] = {}
 
     def root_of(n: Any) -> Any:
-        seen = set()
-        while n in parent and n not in seen:
-            seen.add(n)
+        path = []
+        while n in parent and n not in memo:
+            path.append(n)
             n = parent[n]
-        return n
+        r = memo.get(n, n)
+        for x in path:  # path compression: each node walked once overall
+            memo[x] = r
+        return r
 
-    roots = {root_of(n) for n in children}
+    roots = {root_of(n) for n in list(children) + list(leaves)}
     out = []
-    for r in roots:
-        nodes, depth = [], 0
-        stack = [(r, None, 0)]
-        visited = set()
+    for r in roots:  # sizes and depths first, without building node lists
+        size, depth = 0, 0
+        stack: list[tuple[Any, int]] = [(r, 0)]
         while stack:
-            n, par, d = stack.pop()
-            if n in visited:  # a cycle in hostile data: cut it
-                continue
-            visited.add(n)
-            kind, ts, platform = meta.get(n, ("post", None, None))
-            nodes.append(
-                {"id": n, "parent": par, "depth": d, "kind": kind, "ts": ts, "platform": platform}
-            )
+            n, d = stack.pop()
+            size += 1
             depth = max(depth, d)
-            stack.extend((c, n, d + 1) for c in children.get(n, ()))
-        if len(nodes) >= 2:
-            out.append(Cascade(root=r, size=len(nodes), depth=depth, nodes=nodes))
+            lv = leaves.get(n)
+            if lv:
+                size += sum(c for _, c in lv)
+                depth = max(depth, d + 1)
+            kids = children.get(n)
+            if kids:
+                stack.extend((c, d + 1) for c in kids)
+        if size >= 2:
+            out.append(Cascade(root=r, size=size, depth=depth))
     out.sort(key=lambda c: (-c.size, -c.depth, c.root))
+    for c in _showcase(out, draw):
+        c.nodes = _tree_nodes(c.root, children, leaves, meta, max_nodes)
     return out
+
+
+def _tree_nodes(
+    root: Any,
+    children: dict[Any, list[Any]],
+    leaves: dict[Any, list[tuple[str, int]]],
+    meta: dict[Any, tuple[str, int | None, str | None]],
+    max_nodes: int,
+) -> list[dict[str, Any]]:
+    """The drawable nodes of one tree (reposts expanded into leaves), at most `max_nodes`."""
+    nodes: list[dict[str, Any]] = []
+    stack: list[tuple[Any, Any, int]] = [(root, None, 0)]
+    while stack and len(nodes) < max_nodes:
+        n, par, d = stack.pop()
+        kind, ts, platform = meta.get(n, ("post", None, None))
+        nodes.append({"id": n, "parent": par, "depth": d, "kind": kind, "ts": ts,
+                      "platform": platform})  # fmt: skip
+        for lk, count in leaves.get(n, ()):
+            for i in range(min(count, max_nodes - len(nodes))):
+                nodes.append({"id": (n, lk, i), "parent": n, "depth": d + 1, "kind": lk,
+                              "ts": None, "platform": platform})  # fmt: skip
+        stack.extend((c, n, d + 1) for c in children.get(n, ()))
+    return nodes
 
 
 def _showcase(trees: list[Cascade], top: int) -> list[Cascade]:
@@ -193,46 +276,39 @@ def _showcase(trees: list[Cascade], top: int) -> list[Cascade]:
 
 
 def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
-    """Reply/quote/repost cascades of the movement's mentions active in the range.
+    """Reply/quote/repost cascades of the movement's mentions, from the amplification edges
+    created in the range (a reply or quote is an edge with its own post, `via`; reposts and
+    boosts are counted per post in SQL, never fetched one by one).
 
     Returns the number of cascades, a size/depth histogram, the ten largest (root, size, depth)
-    and the full node lists of the `top` largest, for drawing.
+    and the node lists of the `top` largest (with the deepest swapped in), for drawing.
     """
     in_movement = exists(
         select(MM.c.mention_id).where(
             MM.c.movement_id == scope.movement_id, MM.c.mention_id == AMP.c.target_mention_id
         )
     )
-    amp_where = [AMP.c.created_ts >= scope.start_ts, AMP.c.created_ts < scope.end_ts, in_movement]
+    where = [AMP.c.created_ts >= scope.start_ts, AMP.c.created_ts < scope.end_ts, in_movement]
     if scope.platforms:
-        amp_where.append(AMP.c.platform.in_(scope.platforms))
-    links: list[tuple[int, int, str, int, str]] = []
-    reposts: list[tuple[int, int, str, int, str]] = []
-    for kind, src, target, via, ts, platform in conn.execute(
-        select(
-            AMP.c.kind,
-            AMP.c.source_account_id,
-            AMP.c.target_mention_id,
-            AMP.c.via_mention_id,
-            AMP.c.created_ts,
-            AMP.c.platform,
-        ).where(*amp_where)
-    ):
-        if kind in THREAD_KINDS and via is not None:
-            links.append((via, target, kind, int(ts), platform))
-        elif kind in REPOST_KINDS:
-            reposts.append((src, target, kind, int(ts), platform))
-    mm = MM.alias("mm")
-    for mid, reply_to, quote_of, ts, platform in conn.execute(
-        select(M.c.id, M.c.reply_to_id, M.c.quote_of_id, M.c.created_ts, M.c.platform)
-        .select_from(mm.join(M, M.c.id == mm.c.mention_id))
-        .where(
-            *in_scope(mm, scope), or_(M.c.reply_to_id.is_not(None), M.c.quote_of_id.is_not(None))
+        where.append(AMP.c.platform.in_(scope.platforms))
+    links = [
+        (via, target, kind, int(ts), platform)
+        for via, target, kind, ts, platform in conn.execute(
+            select(
+                AMP.c.via_mention_id,
+                AMP.c.target_mention_id,
+                AMP.c.kind,
+                AMP.c.created_ts,
+                AMP.c.platform,
+            ).where(*where, AMP.c.kind.in_(THREAD_KINDS), AMP.c.via_mention_id.is_not(None))
         )
-    ):
-        parent = reply_to if reply_to is not None else quote_of
-        links.append((mid, parent, "reply" if reply_to is not None else "quote", int(ts), platform))
-    trees = build_cascades(links, reposts)
+    ]
+    reposts = conn.execute(
+        select(AMP.c.target_mention_id, AMP.c.kind, func.count())
+        .where(*where, AMP.c.kind.in_(REPOST_KINDS))
+        .group_by(AMP.c.target_mention_id, AMP.c.kind)
+    ).all()
+    trees = build_cascades(links, [tuple(r) for r in reposts], draw=top)
     hist: dict[tuple[int, int], int] = defaultdict(int)
     for c in trees:
         hist[(c.size, c.depth)] += 1
@@ -241,7 +317,7 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
         "histogram": [{"size": s, "depth": d, "cascades": n} for (s, d), n in sorted(hist.items())],
         "largest": [{"root": c.root, "size": c.size, "depth": c.depth} for c in trees[:10]],
         "trees": [
-            {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes[:400]}
+            {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes}
             for c in _showcase(trees, top)
         ],
     }

@@ -1,0 +1,453 @@
+"""Dashboard query benchmark (DESIGN.md section 7; issue 5).
+
+Generates a realistic store (default 1,000,000 mentions over 90 days on SQLite; `--postgres URL`
+for PostgreSQL), then runs every page's queries, exactly the named query functions the pages
+call, for typical filters (last 7 days, last 30 days on two platforms, an event window, today),
+uncached, and prints p50/p95 per page against the goals, the process's peak memory, and ratios
+against a baseline measured in the same run: the naive per-hour GROUP BY over the raw mention
+table for the same 7 days (what the rollups and covering indexes replace).
+
+Bulk data goes in with plain executemany (SQLite) or COPY (PostgreSQL), not through the ORM, in
+a child process, so the parent's peak memory is the dashboard's alone.
+
+    python bench/dashboard.py                         # 1M mentions, SQLite, temp file
+    python bench/dashboard.py --mentions 200000 --plans
+    python bench/dashboard.py --postgres postgresql://postgres@127.0.0.1:5432/bench \
+        --mentions 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Connection, Engine, event, text  # noqa: E402
+
+from storage.engine import make_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.queries import amplifiers, events, overview, spread  # noqa: E402
+from storage.queries.scope import Scope, data_span, list_events, list_movements, pick_bucket  # noqa: E402
+
+DAY = 86400
+PLATFORM_WEIGHTS = {
+    "bluesky": 0.46,
+    "mastodon": 0.44,
+    "blog": 0.05,
+    "pingback": 0.03,
+    "webmention": 0.02,
+}
+GOAL_SQLITE_MS = 250
+GOAL_PG_MS = 1000
+GOAL_MB = 500
+
+# --- generation (child process) ----------------------------------------------------------
+
+
+def _events(now: int, days: int) -> list[tuple[str, str, int, int]]:
+    """A two-day assembly, webinars and sessions spread over the period."""
+    out = [("assembly", "Citizen Assembly", now - 12 * DAY + 9 * 3600, now - 11 * DAY + 17 * 3600)]
+    for k in range(1, 8):
+        s = now - int(days * DAY * k / 8) + 14 * 3600
+        out.append((f"webinar-{k}", f"Webinar {k}", s, s + 3600))
+    out.append(("today-session", "Today's session", now - 3 * 3600, now - 2 * 3600))
+    return out
+
+
+def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    upgrade(engine)
+    pg = engine.dialect.name == "postgresql"
+    evs = _events(now, days)
+    start = now - days * DAY
+    n_accounts = max(100, n // 10)
+    instances = [f"inst{i}.social" for i in range(300)]
+    platforms = list(PLATFORM_WEIGHTS)
+    weights = list(PLATFORM_WEIGHTS.values())
+    accounts = []
+    acc_platform = []
+    for i in range(n_accounts):
+        p = rng.choices(platforms, weights)[0]
+        inst = instances[int(300 * rng.random() ** 2.5)] if p == "mastodon" else None
+        if p in ("blog", "pingback", "webmention"):
+            inst = f"blog{i % 2000}.example"
+        native = (
+            f"user{i}@{inst}" if p == "mastodon" else f"did:plc:{i}" if p == "bluesky" else inst
+        )
+        noindex = rng.random() < 0.02
+        accounts.append((i + 1, p, f"{native}#{i}", f"handle{i}", f"Person {i}", inst, noindex))
+        acc_platform.append(p)
+
+    # Timestamps: 80% spread, 15% in events, 5% in the last day; sorted so parents precede.
+    ts = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.15:
+            e = evs[0] if rng.random() < 0.6 else rng.choice(evs)
+            ts.append(rng.randint(e[2], e[3] - 1))
+        elif r < 0.20:
+            ts.append(rng.randint(now - DAY, now - 1))
+        else:
+            ts.append(rng.randint(start, now - 1))
+    ts.sort()
+
+    def fmt(t: int) -> Any:
+        d = datetime.fromtimestamp(t, UTC)
+        return d if pg else d.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    mention_cols = (
+        "id, platform, native_id, url, account_id, created_at, created_ts, created_hour, text, "
+        "instance, reply_to_id, quote_of_id, like_count, repost_count, reply_count, quote_count, "
+        "sensitive"
+    )
+    match_cols = "movement_id, mention_id, via, platform, account_id, created_ts"
+    amp_cols = (
+        "id, kind, platform, source_account_id, target_mention_id, target_account_id, "
+        "via_mention_id, created_at, created_ts"
+    )
+    hourly: dict[tuple[int, str, int], int] = defaultdict(int)
+    authors: dict[tuple[int, int], list[Any]] = {}
+    raw = engine.raw_connection()
+    cur = raw.cursor()
+
+    def begin() -> None:
+        if not pg:  # the engine runs pysqlite in autocommit mode; batch each chunk explicitly
+            cur.execute("BEGIN")
+
+    begin()
+    if pg:
+        cur.execute(
+            "INSERT INTO movement (id, slug, name, hashtags, terms, urls) VALUES "
+            "(1, 'nhscitizen', 'NHS Citizen', '[]', '[]', '[]'), "
+            "(2, 'changeday', 'NHS Change Day', '[]', '[]', '[]')"
+        )
+    else:
+        cur.execute(
+            "INSERT INTO movement (id, slug, name, hashtags, terms, urls) VALUES "
+            "(1, 'nhscitizen', 'NHS Citizen', '[]', '[]', '[]'), "
+            "(2, 'changeday', 'NHS Change Day', '[]', '[]', '[]')"
+        )
+    for slug, name, s, e in evs:
+        cur.execute(
+            "INSERT INTO event (slug, name, movement_id, starts_at, ends_at, timezone, hashtags, "
+            "origin) VALUES (%s, %s, 1, %s, %s, 'Europe/London', '[]', 'bench')".replace(
+                "%s", "%s" if pg else "?"
+            ),
+            (slug, name, fmt(s), fmt(e)),
+        )
+
+    def put(table: str, cols: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if pg:
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
+                for r in rows:
+                    cp.write_row(r)
+        else:
+            marks = ", ".join("?" * len(cols.split(",")))
+            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+    put(
+        "account",
+        "id, platform, native_id, handle, display_name, instance, noindex",
+        accounts,
+    )
+    chunk = 100_000
+    edge_id = 0
+    for lo in range(0, n, chunk):
+        mentions, matches, edges = [], [], []
+        for i in range(lo, min(n, lo + chunk)):
+            mid = i + 1
+            t = ts[i]
+            acc = 1 + int(n_accounts * rng.random() ** 2.2)
+            p = acc_platform[acc - 1]
+            reply_to = quote_of = None
+            if i > 10 and rng.random() < 0.12:
+                reply_to = max(1, mid - 1 - int(rng.expovariate(1 / 200)))
+            elif i > 10 and rng.random() < 0.03:
+                quote_of = max(1, mid - 1 - int(rng.expovariate(1 / 500)))
+            likes = int(rng.paretovariate(1.3)) - 1
+            mentions.append(
+                (mid, p, f"{p}:{mid}", f"https://ex.org/{mid}", acc, fmt(t), t, t // 3600,
+                 f"Post {mid} #NHSCitizen", accounts[acc - 1][5], reply_to, quote_of,
+                 likes, likes // 3, int(rng.random() < 0.2), int(rng.random() < 0.05),
+                 False)
+            )  # fmt: skip
+            for mv in (1, 2) if rng.random() < 0.15 else (1,):
+                matches.append((mv, mid, "hashtag", p, acc, t))
+                hourly[(mv, p, t // 3600)] += 1
+                a = authors.get((mv, acc))
+                if a is None:
+                    authors[(mv, acc)] = [p, t, t, 1]
+                else:
+                    a[2] = t
+                    a[3] += 1
+            for _ in range(min(40, int(rng.paretovariate(1.6)) - 1) if rng.random() < 0.3 else 0):
+                edge_id += 1
+                kind = rng.choices(("repost", "boost", "quote", "link"), (5, 4, 0.5, 0.5))[0]
+                src = 1 + int(n_accounts * rng.random() ** 1.5)
+                et = min(now - 1, t + int(rng.expovariate(1 / 7200)))
+                edges.append((edge_id, kind, p, src, mid, acc, None, fmt(et), et))
+            if reply_to is not None:
+                edge_id += 1
+                edges.append((edge_id, "reply", p, acc, reply_to, None, mid, fmt(t), t))
+        put("mention", mention_cols, mentions)
+        put("mention_match", match_cols, matches)
+        put("amplification", amp_cols, edges)
+        raw.commit()
+        begin()
+        print(f"  generated {min(n, lo + chunk):,} mentions, {edge_id:,} edges", flush=True)
+    put(
+        "rollup_hourly",
+        "movement_id, platform, hour, mentions",
+        [(mv, p, h, c) for (mv, p, h), c in hourly.items()],
+    )
+    put(
+        "movement_author",
+        "movement_id, account_id, platform, first_ts, last_ts, mentions",
+        [(mv, acc, v[0], v[1], v[2], v[3]) for (mv, acc), v in authors.items()],
+    )
+    raw.commit()
+    cur.execute("ANALYZE")
+    raw.commit()
+    raw.close()
+    engine.dispose()
+
+
+# --- the pages' queries ------------------------------------------------------------------
+
+PageFn = Callable[[Connection, Scope, dict[str, Any]], None]
+
+
+def _overview(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
+    list_movements(conn)
+    list_events(conn, s.movement_id)
+    data_span(conn, s.movement_id)
+    overview.headline_with_change(conn, s)
+    overview.volume_by_platform(conn, s, pick_bucket(s.seconds))
+    overview.top_posts(conn, s, limit=10)
+    hour = Scope(s.movement_id, ctx["now"] - 3600, ctx["now"], s.platforms)
+    overview.headline_with_change(conn, hour)
+    overview.first_seen_places(conn, hour)
+    overview.new_voices(conn, hour, limit=10)
+
+
+def _spread(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
+    b = pick_bucket(s.seconds)
+    overview.volume_by_platform(conn, s, b)
+    spread.cumulative_authors(conn, s, b)
+    spread.footprint(conn, s, b)
+    spread.first_appearance(conn, s)
+    spread.cascades(conn, s, top=3)
+
+
+def _amplifiers(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
+    amplifiers.ranked_received(conn, s, limit=20)
+    amplifiers.ranked_given(conn, s, limit=20)
+    amplifiers.network(conn, s, max_nodes=150)
+    amplifiers.new_voices_per_day(conn, s)
+    amplifiers.widening(conn, s, bucket_s=86400)
+
+
+def _events_page(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
+    evs = list_events(conn, s.movement_id)
+    events.compare_events(conn, s.movement_id, s.platforms)
+    e = ctx["event"]
+    events.hourly_around(conn, s.movement_id, e, s.platforms)
+    overview.top_posts(conn, s.shifted(e["start_ts"], e["end_ts"]), limit=10)
+    assert evs
+
+
+PAGES: dict[str, PageFn] = {
+    "overview": _overview,
+    "spread": _spread,
+    "amplifiers": _amplifiers,
+    "events": _events_page,
+}
+
+
+def baseline(conn: Connection, s: Scope) -> None:
+    """The naive query the rollups replace: per-hour counts by platform from raw mentions."""
+    conn.execute(
+        text(
+            "SELECT m.created_hour, m.platform, count(*) FROM mention m "
+            "JOIN mention_match mm ON mm.mention_id = m.id AND mm.movement_id = :mv "
+            "WHERE m.created_at >= :a AND m.created_at < :b GROUP BY m.created_hour, m.platform"
+        ),
+        {
+            "mv": s.movement_id,
+            "a": datetime.fromtimestamp(s.start_ts, UTC).replace(tzinfo=None),
+            "b": datetime.fromtimestamp(s.end_ts, UTC).replace(tzinfo=None),
+        },
+    ).all()
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
+
+
+def explain(engine: Engine, statements: list[tuple[str, Any]]) -> list[str]:
+    out = []
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        seen = set()
+        for sql, params in statements:
+            if sql in seen or not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            seen.add(sql)
+            cur = raw.cursor()
+            try:
+                if pg:
+                    cur.execute("EXPLAIN " + sql, params)
+                    plan = [r[0] for r in cur.fetchall()]
+                else:
+                    cur.execute("EXPLAIN QUERY PLAN " + sql, params)
+                    plan = [r[-1] for r in cur.fetchall()]
+            except Exception as exc:
+                plan = [f"(no plan: {exc})"]
+            bad = [p for p in plan if ("SCAN mention" in p and "USING" not in p) or
+                   "Seq Scan on mention " in p]  # fmt: skip
+            flag = "  <-- FULL SCAN OF mention" if bad else ""
+            out.append(" ".join(sql.split())[:160] + flag)
+            out.extend("      " + p for p in plan)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--mentions", type=int, default=1_000_000)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--repeat", type=int, default=15, help="runs per page and filter")
+    ap.add_argument("--postgres", metavar="URL", help="benchmark this PostgreSQL database")
+    ap.add_argument("--db", help="SQLite file to (re)use; generated if missing")
+    ap.add_argument("--reuse", action="store_true", help="do not regenerate an existing store")
+    ap.add_argument("--plans", action="store_true", help="print each page query's plan")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    now = int(time.time()) // 60 * 60
+    if args.postgres:
+        url = args.postgres.replace("postgresql://", "postgresql+psycopg://", 1)
+        goal = GOAL_PG_MS
+    else:
+        path = Path(args.db or Path(tempfile.mkdtemp()) / "bench.db")
+        url = f"sqlite:///{path}"
+        goal = GOAL_SQLITE_MS
+    engine = make_engine(url)
+    fresh = not args.reuse
+    if args.reuse:
+        upgrade(engine)  # pick up new indexes (e.g. migration 0007) on a reused store
+        with engine.connect() as conn:
+            try:
+                n = conn.execute(text("SELECT count(*) FROM mention")).scalar()
+                now = int(conn.execute(text("SELECT max(created_ts) FROM mention")).scalar()) + 60
+                print(f"reusing {n:,} mentions")
+            except Exception:
+                fresh = True
+    if fresh:
+        if args.postgres:
+            with engine.connect() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                conn.commit()
+        elif path.exists():
+            path.unlink()
+        engine.dispose()
+        print(f"generating {args.mentions:,} mentions over {args.days} days in {url} ...")
+        t0 = time.perf_counter()
+        proc = mp.get_context("spawn").Process(
+            target=generate, args=(url, args.mentions, args.days, args.seed, now)
+        )
+        proc.start()
+        proc.join()
+        if proc.exitcode:
+            print("generation failed", file=sys.stderr)
+            return 1
+        print(f"generated in {time.perf_counter() - t0:.0f} s")
+        engine = make_engine(url)
+
+    with engine.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        evs = list_events(conn, mv)
+    assembly = next(e for e in evs if e["slug"] == "assembly")
+    midnight = now // DAY * DAY
+    filters = {
+        "7 days": Scope(mv, now - 7 * DAY, now),
+        "30 days, bluesky+mastodon": Scope(mv, now - 30 * DAY, now, ("bluesky", "mastodon")),
+        "event window (2 days)": Scope(mv, assembly["start_ts"], assembly["end_ts"]),
+        "today": Scope(mv, midnight, now),
+    }
+    ctx = {"now": now, "event": assembly}
+
+    statements: list[tuple[str, Any]] = []
+
+    def capture(
+        _c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: bool
+    ) -> None:
+        statements.append((statement, parameters))
+
+    # Baseline, measured in this run.
+    with engine.connect() as conn:
+        base = []
+        for _ in range(max(3, args.repeat // 3)):
+            t0 = time.perf_counter()
+            baseline(conn, filters["7 days"])
+            base.append((time.perf_counter() - t0) * 1000)
+    base_ms = statistics.median(base)
+    print(f"\nbaseline (raw per-hour GROUP BY over 7 days of mentions): {base_ms:.0f} ms\n")
+
+    print(f"{'page':<11} {'filter':<27} {'p50 ms':>8} {'p95 ms':>8} {'goal':>6}  ok   p95/base")
+    worst: dict[str, float] = {}
+    plans: dict[str, list[tuple[str, Any]]] = {}
+    for page, fn in PAGES.items():
+        for fname, scope in filters.items():
+            times = []
+            with engine.connect() as conn:
+                if args.plans and fname == "7 days":
+                    event.listen(engine, "before_cursor_execute", capture)
+                    fn(conn, scope, ctx)
+                    event.remove(engine, "before_cursor_execute", capture)
+                    plans[page] = list(statements)
+                    statements.clear()
+                fn(conn, scope, ctx)  # warm the page cache of the database, as a live view is
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    fn(conn, scope, ctx)
+                    times.append((time.perf_counter() - t0) * 1000)
+            p50, p95 = pct(times, 0.5), pct(times, 0.95)
+            worst[page] = max(worst.get(page, 0), p95)
+            ok = "yes" if p95 <= goal else "NO"
+            print(
+                f"{page:<11} {fname:<27} {p50:>8.1f} {p95:>8.1f} {goal:>6}  {ok:<4}"
+                f" {p95 / base_ms:>7.2f}"
+            )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("\nworst p95 per page: " + ", ".join(f"{k} {v:.0f} ms" for k, v in worst.items()))
+    print(
+        f"peak memory of the dashboard process (queries only): {peak_mb:.0f} MB (goal {GOAL_MB} MB)"
+    )
+    if args.plans:
+        for page, stmts in plans.items():
+            print(f"\n== plans: {page} (7 days) ==")
+            print("\n".join(explain(engine, stmts)))
+    return 0 if all(v <= goal for v in worst.values()) and peak_mb <= GOAL_MB else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

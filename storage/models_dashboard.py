@@ -1,0 +1,52 @@
+"""Indexes the dashboard's queries need (migration 0007).
+
+Both are covering indexes, so the windowed aggregates read only the index, never the wide rows
+(DESIGN.md section 7 measured covering indexes and rollups as what makes 1M-10M rows fast):
+
+- `ix_match_cover` on mention_match (movement_id, created_ts, platform, account_id): headline
+  counts, people, platforms, first appearance, cumulative authors, widening;
+- `ix_amp_cover` on amplification (created_ts, kind, target_mention_id, source_account_id,
+  target_account_id, platform, via_mention_id): rankings, the network and cascades scan a time
+  range of edges without touching the table;
+- `ix_mention_engagement` on mention (created_ts, counters, platform, id): the top-posts
+  candidates of a range come from the index alone;
+- `ix_mauthor_cover` on movement_author (movement_id, first_ts, platform): new voices and
+  cumulative authors with a platform filter;
+- `ix_account_instance` on account (instance): "is this instance new?" looks up its accounts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index
+
+from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
+
+_mm = MentionMatch.__table__.c  # type: ignore[attr-defined]
+_m = Mention.__table__.c  # type: ignore[attr-defined]
+_ma = MovementAuthor.__table__.c  # type: ignore[attr-defined]
+_a = Account.__table__.c  # type: ignore[attr-defined]
+_amp = Amplification.__table__.c  # type: ignore[attr-defined]
+
+Index("ix_match_cover", _mm.movement_id, _mm.created_ts, _mm.platform, _mm.account_id)
+Index(
+    "ix_amp_cover",
+    _amp.created_ts,
+    _amp.kind,
+    _amp.target_mention_id,
+    _amp.source_account_id,
+    _amp.target_account_id,
+    _amp.platform,
+    _amp.via_mention_id,
+)
+Index(
+    "ix_mention_engagement",
+    _m.created_ts,
+    _m.like_count,
+    _m.repost_count,
+    _m.reply_count,
+    _m.quote_count,
+    _m.platform,
+    _m.id,
+)
+Index("ix_mauthor_cover", _ma.movement_id, _ma.first_ts, _ma.platform)
+Index("ix_account_instance", _a.instance)
