@@ -31,6 +31,7 @@ from storage.queries.blogs import (
     requeue,
     verified_before,
 )
+from storage.records import Batch
 from storage.write import write_batch
 
 log = logging.getLogger("groundswell.receiver")
@@ -126,14 +127,20 @@ class VerifyWorker:
         tombstone and new item state in one transaction."""
         now = datetime.now(UTC)
         verdicts = [self._verify(item, now) for item in items]
+        combined = Batch()
+        for verdict in verdicts:
+            if verdict.batch is not None:
+                combined.mentions += verdict.batch.mentions
+                combined.deletions += verdict.batch.deletions
         with writing(self.engine) as conn:
-            rules = load_rules(conn)
-            for item, verdict in zip(items, verdicts, strict=True):
-                if verdict.batch is not None:
-                    if verdict.batch.mentions:
+            if combined.mentions or combined.deletions:
+                for item, verdict in zip(items, verdicts, strict=True):
+                    if verdict.batch is not None and verdict.batch.mentions:
                         stored = mentions_by_url(conn, [item.target])
                         add_edges(verdict.batch, item.kind, item.target, stored)
-                    write_batch(conn, verdict.batch, rules, now=now)
+                        combined.edges += verdict.batch.edges
+                write_batch(conn, combined, load_rules(conn), now=now)
+            for item, verdict in zip(items, verdicts, strict=True):
                 finish(
                     conn,
                     item.id,
