@@ -61,13 +61,19 @@ def recheck(
     platforms: tuple[str, ...] = (),
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    page_size: int = 500,
 ) -> RecheckReport:
     report = RecheckReport()
-    with engine.connect() as conn:
-        chunks = list(recent_mentions(conn, since=since, platforms=platforms, chunk_size=500))
-    # The list of (platform, native_id) is small (recent mentions only); the lookups are the
-    # slow part, and each chunk's results are committed on their own.
-    for chunk in chunks:
+    after: tuple[int, int] | None = None
+    while True:
+        # A short read per page: the lookups are slow, and no transaction stays open meanwhile.
+        with engine.connect() as conn:
+            chunk = recent_mentions(
+                conn, since=since, platforms=platforms, after=after, limit=page_size
+            )
+        if not chunk:
+            return report
+        after = (chunk[-1].created_ts, chunk[-1].id)
         by_platform: dict[str, list[str]] = {}
         for row in chunk:
             by_platform.setdefault(row.platform, []).append(row.native_id)
@@ -101,4 +107,3 @@ def recheck(
                         report.tombstoned += tombstone(conn, deleted, now or datetime.now(UTC))
             if progress:
                 progress(len(natives))
-    return report

@@ -803,18 +803,23 @@ def recent_mentions(
     *,
     since: datetime,
     platforms: Sequence[str] = (),
-    chunk_size: int = 1_000,
-) -> Iterator[list[Row[Any]]]:
-    """Non-deleted mentions created since `since` (for `recheck`), oldest first."""
+    after: tuple[int, int] | None = None,
+    limit: int = 500,
+) -> list[Row[Any]]:
+    """One page of non-deleted mentions created since `since`, oldest first, after the
+    (created_ts, id) key `after` (for `recheck`, which opens a short connection per page)."""
     m = _t(Mention)
-    base = select(
-        m.c.id, m.c.platform, m.c.native_id, m.c.url, m.c.account_id, m.c.created_ts
-    ).where(m.c.created_ts >= _ts(since), m.c.deleted_at.is_(None))
-    if platforms:
-        base = base.where(m.c.platform.in_(list(platforms)))
-    yield from _keyset(
-        conn, base.order_by(m.c.created_ts, m.c.id), (m.c.created_ts, m.c.id), chunk_size, None
+    q = select(m.c.id, m.c.platform, m.c.native_id, m.c.url, m.c.account_id, m.c.created_ts).where(
+        m.c.created_ts >= _ts(since), m.c.deleted_at.is_(None)
     )
+    if platforms:
+        q = q.where(m.c.platform.in_(list(platforms)))
+    if after is not None:
+        q = q.where(
+            m.c.created_ts >= after[0],
+            tuple_(m.c.created_ts, m.c.id) > tuple_(literal(after[0]), literal(after[1])),
+        )
+    return list(conn.execute(q.order_by(m.c.created_ts, m.c.id).limit(limit)))
 
 
 def mention_states(

@@ -68,7 +68,7 @@ def test_recheck_tombstones_deleted_posts_and_leaves_errors_alone(store):
         with write_tx(store) as conn:
             write_batch(conn, Batch(mentions=posts), rules)
         lookups = Lookups(policy=FetchPolicy(allow_loopback=True), bluesky_base_url=server.url)
-        report = recheck(store, lookups, since=NOW - timedelta(days=7))
+        report = recheck(store, lookups, since=NOW - timedelta(days=7), page_size=2)
     assert _deleted(store) == {deleted, b_deleted}
     assert (report.checked, report.tombstoned, report.errors) == (5, 2, 1)
     with store.connect() as conn:
