@@ -631,9 +631,10 @@ def parse_jetstream_event(event: Any) -> StreamItem | None:
             )
         return None
     time_us = _time_us(event)
-    did = event.get("did")
-    if not is_did(did):
-        return StreamItem(time_us=time_us, skip=Skip("bad_event", f"did {did!r}"[:200]))
+    raw_did = event.get("did")
+    if not is_did(raw_did):
+        return StreamItem(time_us=time_us, skip=Skip("bad_event", f"did {raw_did!r}"[:200]))
+    did = str(raw_did)
     if kind == "identity":
         ident = event.get("identity")
         handle = ident.get("handle") if isinstance(ident, dict) else None

@@ -18,8 +18,12 @@ from storage.records import account_id, mention_id
 _CHUNK = 500
 
 
+def _table(model: Any) -> Any:
+    return model.__table__
+
+
 def _t() -> Any:
-    return Mention.__table__
+    return _table(Mention)
 
 
 def stored_counts(
@@ -47,7 +51,7 @@ def stored_mentions(conn: Connection, platform: str, native_ids: Iterable[str]) 
 def stored_accounts(conn: Connection, platform: str, native_ids: Iterable[str]) -> set[str]:
     """The subset of `native_ids` stored as accounts (a stream's handle change concerns us
     only for accounts we already hold)."""
-    a = Account.__table__
+    a = _table(Account)
     by_id = {account_id(platform, n): n for n in native_ids}
     ids = list(by_id)
     found: set[str] = set()
@@ -62,7 +66,7 @@ def lease_source_by_key(
 ) -> dict[str, Any] | None:
     """Lease one named source for a long-running reader (the live stream), unless another
     live worker holds it. Returns the source row, or None when it is taken or unknown."""
-    s = Source.__table__
+    s = _table(Source)
     now = now or datetime.now(UTC)
     row = conn.execute(
         select(s)
