@@ -57,3 +57,22 @@ def test_the_demo_is_a_source_whose_cursor_covers_every_page(store: Engine) -> N
     assert row.platform == "demo"
     assert row.cursor["page"] == row.cursor["pages"] > 1
     assert row.status == "ok"
+
+
+def test_a_movement_the_config_defines_keeps_its_own_rules(store: Engine) -> None:
+    from groundswell.config import MovementSettings
+    from storage.catalog import upsert_movement
+    from storage.engine import write_tx
+
+    with write_tx(store) as conn:
+        upsert_movement(
+            conn,
+            MovementSettings(
+                slug="nhscitizen", name="NHS Citizen (ours)", hashtags=["NHSCitizen", "Extra"]
+            ),
+        )
+    summary = load_demo(store, seed=3, mentions=200, now=NOW)
+    with store.connect() as conn:
+        row = conn.execute(select(Movement.__table__)).one()
+    assert (row.name, row.hashtags) == ("NHS Citizen (ours)", ["NHSCitizen", "Extra"])
+    assert summary.new > 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from storage.engine import make_engine
 from storage.models import Mention
@@ -100,3 +101,58 @@ def test_up_with_no_config_serves_the_dashboard_on_demo_data_and_stops_on_sigter
     assert proc.returncode == 0, text
     assert f"http://localhost:{port}" in text
     assert not any(_alive(c) for c in children), "a child outlived `up`"
+
+
+@pytest.mark.slow
+def test_up_with_configured_sources_collects_them_instead_of_loading_the_demo(
+    tmp_path: Path,
+) -> None:
+    from tests.servers.blog_server import BlogServer
+
+    port = _free_port()
+    db = tmp_path / "gs.db"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("GROUNDSWELL_CONFIG", None)
+    env.pop("GROUNDSWELL_DB_URL", None)
+    with BlogServer("Healthcare Radicals") as blog:
+        blog.add_post("assembly", "Assembly notes", "<p>Day one of the #NHSCitizen Assembly</p>")
+        (tmp_path / "groundswell.toml").write_text(
+            '[[movements]]\nslug = "nhscitizen"\nname = "NHS Citizen"\n'
+            'hashtags = ["NHSCitizen"]\n\n[blogs]\nallow_loopback = true\n\n'
+            f'[[blogs.feeds]]\nurl = "{blog.url}/feed/"\n'
+        )
+        args = ["up", "--db", f"sqlite:///{db}", "--port", str(port), "--no-browser"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "groundswell.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + WAIT_S
+            count = 0
+            while time.monotonic() < deadline and proc.poll() is None and count < 1:
+                time.sleep(0.5)
+                if not db.exists():
+                    continue
+                engine = make_engine(f"sqlite:///{db}")
+                try:
+                    with engine.connect() as conn:
+                        count = conn.execute(
+                            select(func.count()).select_from(Mention.__table__)
+                        ).scalar()
+                except OperationalError:  # `up` is still creating the tables
+                    count = 0
+                engine.dispose()
+            assert count == 1, "the configured feed's entry was never collected"
+            assert blog.hits("/feed/") >= 1
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=WAIT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "demo" not in text.lower()

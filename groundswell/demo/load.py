@@ -21,7 +21,7 @@ from groundswell.config import Settings
 from groundswell.demo.collector import Committed, DemoCollector, cached_history, target_for
 from groundswell.demo.generate import EVENT_SLUG, MOVEMENT_SLUG, DemoData, anchor_of
 from groundswell.demo.live import SPEEDS, window_seconds
-from storage.catalog import upsert_event, upsert_movement
+from storage.catalog import movement_ids, upsert_event, upsert_movement
 from storage.engine import write_tx
 from storage.queries.demo import ensure_demo_source, get_demo_source
 
@@ -76,7 +76,8 @@ def prepare(
     data = cached_history(seed, mentions, anchor)
     interval = max(1, round(window_seconds(SPEEDS[speed]))) if speed in SPEEDS else 60
     with write_tx(engine) as conn:
-        movement_id = upsert_movement(conn, data.movement)
+        # A movement the config already defines keeps the config's hashtags, terms and URLs.
+        movement_id = movement_ids(conn).get(MOVEMENT_SLUG) or upsert_movement(conn, data.movement)
         upsert_event(conn, data.event, {MOVEMENT_SLUG: movement_id}, origin="demo")
         ensure_demo_source(
             conn, key, target_for(seed, mentions, anchor, speed), interval_s=interval
