@@ -102,7 +102,7 @@ header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecor
 .gs-img img {{ width: 100%; height: 100%; object-fit: cover; display: block; }}
 .gs-pin {{ color: {ACCENT}; font-weight: 800; font-size: 1.1rem; }}
 .gs-empty {{ font-size: 2rem; color: {MUTED}; padding: 3rem 0; }}
-.gs-tiles {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr));
+.gs-tiles {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 17rem), 1fr));
   gap: 1rem; margin-bottom: 1rem; align-items: start; }}
 .gs-tile {{ background: {CARD_BG}; border-radius: 14px; padding: 1rem 1.2rem; min-width: 0; }}
 .gs-num {{ font-size: 3.6rem; font-weight: 800; color: {ACCENT}; line-height: 1.05; }}

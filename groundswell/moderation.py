@@ -349,8 +349,10 @@ def present(post: WallPost, privacy: Privacy, now: datetime, *, pinned: bool = F
         name = full_name or clean_text(post.handle) or f"Someone on {platform}"
     show_handle = public or (privacy.show_handles and not privacy.first_names_only)
     handle = clean_text(post.handle) if show_handle and post.handle else None
-    if handle and post.platform == "mastodon":
+    if handle and post.platform in ("mastodon", "bluesky"):
         handle = "@" + handle.lstrip("@")
+    elif handle and post.instance and handle.casefold() == post.instance.casefold():
+        handle = None  # a blog's handle is its host, already shown as where it was posted
     body = clean_text(post.text)
     title = clean_text(post.title)
     if title and title not in body:

@@ -411,3 +411,16 @@ def test_the_wall_fingerprint_changes_with_a_new_post_a_decision_or_a_setting(st
     with write_tx(store) as conn:
         save_wall_overrides(conn, "default", {"title": "New"})
     assert version() != v3
+
+
+def test_bluesky_handles_read_as_at_handles_and_blogs_do_not_repeat_their_host():
+    from groundswell.moderation import Privacy, WallPost, present
+
+    ts = int(NOW.timestamp())
+    sky = WallPost(id=1, platform="bluesky", created_ts=ts, handle="mary.bsky.social")
+    blog = WallPost(
+        id=2, platform="blog", created_ts=ts, handle="blog.example", instance="blog.example"
+    )
+    assert present(sky, Privacy(), NOW).handle == "@mary.bsky.social"
+    card = present(blog, Privacy(), NOW)
+    assert (card.handle, card.where) == (None, "blog.example")

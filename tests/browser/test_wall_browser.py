@@ -165,3 +165,54 @@ def test_an_unchanged_wall_is_not_repainted_between_refreshes(
         "() => [...document.querySelectorAll('.gs-card')].map(c => c.__kept === true)"
     )
     assert kept and all(kept)
+
+
+def test_the_demo_replayed_in_real_time_reaches_the_wall_and_a_hide_takes_it_off(
+    sqlite_store, streamlit_app, page, browser, artifacts, tmp_path
+):
+    """`groundswell demo --speed 1x` as in the room: history, then a post every few seconds."""
+    from groundswell.demo import load_demo, replay_live
+
+    load_demo(sqlite_store, mentions=2000)
+    base = streamlit_app(
+        str(sqlite_store.url),
+        env={"GROUNDSWELL_MODERATOR_PASSWORD": PASSWORD, "GROUNDSWELL_CONFIG": _config(tmp_path)},
+    )
+    page.goto(f"{base}/wall?embed=true&mode=both", wait_until="domcontentloaded")
+    page.wait_for_selector(".gs-card", timeout=60_000)
+    before = page.evaluate(
+        "() => [...document.querySelectorAll('.gs-card')].map(c => c.dataset.mentionId)"
+    )
+    stop = threading.Event()
+    live = threading.Thread(
+        target=replay_live,
+        args=(sqlite_store,),
+        kwargs={"mentions": 2000, "speed": "1x", "stop": stop},
+    )
+    live.start()
+    try:
+        handle = page.wait_for_function(
+            """(before) => {
+                const c = document.querySelector('.gs-card');
+                return c && !before.includes(c.dataset.mentionId) && c.dataset.mentionId;
+            }""",
+            arg=before,
+            timeout=60_000,
+        )
+        new_id = handle.json_value()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(artifacts / "wall-demo-live.png"))
+
+        moderator = browser.new_context(viewport={"width": 1400, "height": 1000})
+        mod = moderator.new_page()
+        _sign_in(mod, base)
+        mod.locator(f".st-key-hide-{new_id} button").click(timeout=20_000)
+        mod.locator(f".st-key-show-{new_id} button").wait_for(timeout=15_000)
+        page.wait_for_selector(_card(new_id), state="detached", timeout=(REFRESH_S + 2) * 1000)
+        moderator.close()
+        page.wait_for_timeout(3000)  # more live posts keep arriving; the hidden one stays away
+        assert page.locator(_card(new_id)).count() == 0
+        page.screenshot(path=str(artifacts / "wall-demo-after-hide.png"))
+    finally:
+        stop.set()
+        live.join(timeout=30)
