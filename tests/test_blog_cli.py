@@ -134,3 +134,51 @@ def test_serve_receiver_runs_from_one_command_and_verifies_a_webmention(tmp_path
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_a_config_with_blogs_and_a_tracked_post_fills_the_store_and_status_shows_problems(
+    tmp_path, blog
+):
+    import json
+
+    from sqlalchemy import create_engine
+
+    from tests.servers.blog_server import T0, Ping
+
+    with BlogServer("Patient Voices") as other, BlogServer("Broken Blog") as broken:
+        tracked = blog.posts[0]
+        reply = other.add_post(
+            "reply",
+            "Why I pledged #NHSCitizen",
+            f'<p>Read <a href="{blog.post_url(tracked)}">the assembly notes</a></p>',
+            published=T0.replace(hour=15),
+        )
+        tracked.pings = [Ping(other.post_url(reply), "Why I pledged")]
+        config = tmp_path / "groundswell.toml"
+        config.write_text(
+            CONFIG
+            + "enrich_delay_s = 0\n"
+            + "".join(
+                f'\n[[blogs.feeds]]\nurl = "{u}"\n'
+                for u in (blog.url + "/feed/", other.url + "/feed/", broken.url + "/bozo/feed/")
+            )
+            + f'\n[[blogs.tracked_posts]]\nurl = "{blog.post_url(tracked)}"\n'
+        )
+        db = f"sqlite:///{tmp_path / 'gs.db'}"
+        runner = CliRunner()
+        collected = runner.invoke(app, ["collect", "--once", "--config", str(config), "--db", db])
+        assert collected.exit_code == 0, collected.output
+        status = runner.invoke(app, ["status", "--json", "--config", str(config), "--db", db])
+    report = json.loads(status.output)
+    problems = {s["key"]: s["problems"] for s in report["sources"]}
+    assert "malformed feed" in problems[f"blog:feed:{broken.url}/bozo/feed/"][0]
+    engine = create_engine(db)
+    platforms = {
+        r[0]: r[1]
+        for r in engine.connect().exec_driver_sql(
+            "SELECT platform, count(*) FROM mention GROUP BY platform"
+        )
+    }
+    assert platforms == {"blog": 3, "pingback": 1}  # the bozo feed: one entry matches
+    kinds = {r[0] for r in engine.connect().exec_driver_sql("SELECT kind FROM amplification")}
+    assert kinds == {"link", "pingback"}
