@@ -175,7 +175,9 @@ def up(
             if not no_browser:
                 webbrowser.open(address)
         elif not stop.is_set():
-            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.poll() else ""
+            err = ""
+            if proc.poll() is not None and proc.stderr is not None:
+                err = proc.stderr.read().decode(errors="replace")[-2000:]
             console.print(
                 f"[bold red]error:[/] the dashboard did not start on port {port}"
                 + (f": {err.strip().splitlines()[-1]}" if err.strip() else "")

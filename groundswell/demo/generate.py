@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from groundswell.config import EventSettings, MovementSettings
@@ -94,6 +95,17 @@ def event_settings(anchor: datetime) -> EventSettings:
 def pingback_native_id(source_url: str, target_url: str) -> str:
     """A pingback's natural key: the linking page and the page it pinged (DESIGN.md s.2)."""
     return f"{source_url} {target_url}"
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A blog entry before its content is written (other entries and posts link to it)."""
+
+    blog: Blog
+    t: datetime
+    title: str
+    url: str
+    event: bool
 
 
 @dataclass(slots=True)
@@ -279,7 +291,7 @@ class _Generator:
             self.start + timedelta(hours=h, seconds=self.rng.randrange(3600)) for h in hours
         )
 
-    def _blog_skeletons(self, times: list[datetime]) -> list[dict]:
+    def _blog_skeletons(self, times: list[datetime]) -> list[_Entry]:
         rng = self.rng
         prolific = [1.0 + 3 * rng.random() for _ in BLOGS]
         order = list(range(len(BLOGS)))
@@ -302,8 +314,8 @@ class _Generator:
                 else:
                     url = f"https://{b.host}/posts/{slug}-{n}/"
             used.add(url)
-            entries.append({"blog": b, "t": t, "title": title, "url": url, "event": event})
-        entries.sort(key=lambda e: e["t"])
+            entries.append(_Entry(blog=b, t=t, title=title, url=url, event=event))
+        entries.sort(key=lambda e: e.t)
         return entries
 
     def _social(self, count: int, weights: list[float]) -> None:
@@ -318,12 +330,12 @@ class _Generator:
             "mastodon": deque(maxlen=12),
         }
         blog_i = 0
-        published: list[dict] = []
+        published: list[_Entry] = []
         for h, k in enumerate(counts):
             base = self.start + timedelta(hours=h)
             for sec in sorted(rng.randrange(3600) for _ in range(k)):
                 t = base + timedelta(seconds=sec)
-                while blog_i < len(self.blog_entries) and self.blog_entries[blog_i]["t"] <= t:
+                while blog_i < len(self.blog_entries) and self.blog_entries[blog_i].t <= t:
                     published.append(self.blog_entries[blog_i])
                     blog_i += 1
                 person = self.author_at(t)
@@ -360,7 +372,7 @@ class _Generator:
         account: AccountRecord,
         recent: dict[str, deque[MentionRecord]],
         hub_recent: dict[str, deque[MentionRecord]],
-        published: list[dict],
+        published: list[_Entry],
     ) -> MentionRecord:
         rng = self.rng
         platform = account.platform
@@ -387,7 +399,7 @@ class _Generator:
         elif kind == "quote":
             lead = rng.choice(words.QUOTES)
         if rng.random() < 0.015:
-            body, tags_, links = rng.choice(words.WELSH), ["NHSCitizen"], []
+            body, tags_, links = rng.choice(words.WELSH), ["NHSCitizen"], list[str]()
             lang = "cy"
         else:
             body, tags_, links = words.post_text(
@@ -395,7 +407,7 @@ class _Generator:
                 person.community,
                 event=event,
                 lead=lead,
-                link=blog_link["url"] if blog_link else None,
+                link=blog_link.url if blog_link else None,
                 matching=matching,
             )
             lang = "en"
@@ -431,10 +443,10 @@ class _Generator:
                     kind="link",
                     platform=platform,
                     source=account,
-                    target=("blog", blog_link["url"]),
+                    target=("blog", blog_link.url),
                     created_at=t,
                     via=(platform, m.native_id),
-                    target_account=self.cast.blog_accounts[blog_link["blog"].host],
+                    target_account=self.cast.blog_accounts[blog_link.blog.host],
                 )
             )
         if kind != "reply":
@@ -485,7 +497,7 @@ class _Generator:
         m.repost_count = len(seen) - 1
         m.like_count = m.repost_count * rng.randint(2, 4) + rng.randrange(6)
 
-    def _media(self, instance: str) -> tuple[list[dict] | None, bool]:
+    def _media(self, instance: str) -> tuple[list[dict[str, Any]] | None, bool]:
         rng = self.rng
         if rng.random() >= 0.06:
             return None, False
@@ -611,36 +623,36 @@ class _Generator:
         rng = self.rng
         hub_posts = [m for m in self.mentions if self.person_of[m.author.id].hub]  # type: ignore[union-attr]
         hub_times = [m.created_at for m in hub_posts]
-        links_between: list[tuple[dict, dict]] = []
+        links_between: list[tuple[_Entry, _Entry]] = []
         for i, e in enumerate(self.blog_entries):
-            b: Blog = e["blog"]
+            b: Blog = e.blog
             account = self.cast.blog_accounts[b.host]
-            earlier = [x for x in self.blog_entries[:i] if x["blog"] is not b]
-            targets: list[dict] = []
+            earlier = [x for x in self.blog_entries[:i] if x.blog is not b]
+            targets: list[_Entry] = []
             if earlier and rng.random() < 0.8:
                 k = min(len(earlier), rng.randint(1, 3))
-                same = [x for x in earlier if x["blog"].community == b.community]
+                same = [x for x in earlier if x.blog.community == b.community]
                 for _ in range(k):
                     pool = same if same and rng.random() < 0.5 else earlier
                     x = rng.choice(pool[-15:])
                     if x not in targets:
                         targets.append(x)
             social: MentionRecord | None = None
-            j = bisect_right(hub_times, e["t"])
+            j = bisect_right(hub_times, e.t)
             if j and rng.random() < 0.3:
                 social = hub_posts[rng.randrange(max(0, j - 30), j)]
-            links = [(x["url"], x["title"]) for x in targets]
+            links: list[tuple[str, str]] = [(x.url, x.title) for x in targets]
             if social is not None:
                 links.append((social.url or social.native_id, "this post"))
-            raw_html, summary = words.blog_html(rng, b.community, event=e["event"], links=links)
+            raw_html, summary = words.blog_html(rng, b.community, event=e.event, links=links)
             clean = sanitize_html(raw_html)
             m = MentionRecord(
                 platform="blog",
-                native_id=e["url"],
-                created_at=e["t"],
+                native_id=e.url,
+                created_at=e.t,
                 author=account,
-                url=e["url"],
-                title=e["title"],
+                url=e.url,
+                title=e.title,
                 text=html_to_text(clean),
                 html=clean,
                 lang="en",
@@ -648,12 +660,12 @@ class _Generator:
                 links=[words.PLEDGE_URL] + [u for u, _ in links],
                 hashtags=["NHSCitizen"],
                 raw={
-                    "id": e["url"],
-                    "link": e["url"],
-                    "title": e["title"],
+                    "id": e.url,
+                    "link": e.url,
+                    "title": e.title,
                     "summary": summary,
                     "content": [{"type": "text/html", "value": raw_html}],
-                    "published": e["t"].isoformat(),
+                    "published": e.t.isoformat(),
                     "feed": b.feed_url,
                 },
                 seen_on=b.feed_url,
@@ -665,10 +677,10 @@ class _Generator:
                         kind="link",
                         platform="blog",
                         source=account,
-                        target=("blog", x["url"]),
-                        created_at=e["t"],
-                        via=("blog", e["url"]),
-                        target_account=self.cast.blog_accounts[x["blog"].host],
+                        target=("blog", x.url),
+                        created_at=e.t,
+                        via=("blog", e.url),
+                        target_account=self.cast.blog_accounts[x.blog.host],
                     )
                 )
                 links_between.append((e, x))
@@ -679,31 +691,31 @@ class _Generator:
                         platform="blog",
                         source=account,
                         target=(social.platform, social.native_id),
-                        created_at=e["t"],
-                        via=("blog", e["url"]),
+                        created_at=e.t,
+                        via=("blog", e.url),
                         target_account=social.author,
                     )
                 )
         # Pingbacks: most from tracked blogs linking each other, the rest from other sites.
         n_ext = max(3, n_ping // 4)
-        pings: list[tuple[AccountRecord, str, str, dict, datetime]] = []
+        pings: list[tuple[AccountRecord, str, str, _Entry, datetime]] = []
         for src, dst in links_between[: n_ping - n_ext]:
-            acc = self.cast.blog_accounts[src["blog"].host]
-            pings.append((acc, src["url"], src["title"], dst, src["t"]))
+            acc = self.cast.blog_accounts[src.blog.host]
+            pings.append((acc, src.url, src.title, dst, src.t))
         pingers = list(self.cast.pinger_accounts.values())
         while len(pings) < n_ping:
             dst = rng.choice(self.blog_entries)
             acc = rng.choice(pingers)
-            when = dst["t"] + timedelta(hours=rng.uniform(1, 72))
+            when = dst.t + timedelta(hours=rng.uniform(1, 72))
             if when >= self.anchor:
-                when = dst["t"] + (self.anchor - dst["t"]) * rng.random()
+                when = dst.t + (self.anchor - dst.t) * rng.random()
             src_url = f"https://{acc.native_id}/{when.astimezone(LONDON):%Y/%m/%d}/nhs-citizen-{len(pings)}/"
             pings.append((acc, src_url, "NHS Citizen in the news", dst, when))
         for acc, src_url, src_title, dst, when in pings:
             when = when + timedelta(seconds=rng.randint(2, 90))
             if when >= self.anchor:
                 when = self.anchor - timedelta(seconds=1)
-            native = pingback_native_id(src_url, dst["url"])
+            native = pingback_native_id(src_url, dst.url)
             excerpt = f"[…] {rng.choice(words.BODIES)} […]"
             m = MentionRecord(
                 platform="pingback",
@@ -715,10 +727,10 @@ class _Generator:
                 text=excerpt,
                 lang="en",
                 instance=acc.native_id,
-                links=[dst["url"]],
+                links=[dst.url],
                 movements=(MOVEMENT_SLUG,),
-                raw={"source": src_url, "target": dst["url"], "excerpt": excerpt},
-                seen_on=dst["blog"].host,
+                raw={"source": src_url, "target": dst.url, "excerpt": excerpt},
+                seen_on=dst.blog.host,
             )
             self.mentions.append(m)
             self.edges.append(
@@ -726,10 +738,10 @@ class _Generator:
                     kind="pingback",
                     platform="pingback",
                     source=acc,
-                    target=("blog", dst["url"]),
+                    target=("blog", dst.url),
                     created_at=when,
                     via=("pingback", native),
-                    target_account=self.cast.blog_accounts[dst["blog"].host],
+                    target_account=self.cast.blog_accounts[dst.blog.host],
                 )
             )
 

@@ -99,7 +99,8 @@ class LiveStream:
                 hub_recent[account.platform].append(m)
             t += timedelta(seconds=g.rng.expovariate(rate))
         primary = _Primary(mentions=g.mentions)
-        primary.later = [(e.created_at, e) for e in g.edges] + g.sightings
+        primary.later = [(e.created_at, e) for e in g.edges]
+        primary.later.extend(g.sightings)
         self._cache[start] = primary
         while len(self._cache) > LOOKBACK + 8:
             self._cache.popitem(last=False)

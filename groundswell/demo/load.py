@@ -177,8 +177,12 @@ def replay_live(
     if speed not in SPEEDS:
         raise DemoError(f"speed {speed!r} is not one of {', '.join(SPEEDS)}")
     prepare(engine, seed=seed, mentions=mentions, now=now, speed=speed)
-    collector = DemoCollector(on_commit=on_commit, stop=stop, **({"clock": clock} if clock else {}))
-    runner = _runner(engine, collector, **({"clock": clock} if clock else {}))
+    if clock is None:
+        collector = DemoCollector(on_commit=on_commit, stop=stop)
+        runner = _runner(engine, collector)
+    else:
+        collector = DemoCollector(on_commit=on_commit, stop=stop, clock=clock)
+        runner = _runner(engine, collector, clock=clock)
     runner.run_loop(
         stop, idle_sleep_s=min(1.0, window_seconds(SPEEDS[speed])), on_outcome=on_outcome
     )

@@ -27,7 +27,7 @@ class DemoSourceRow:
 
 
 def _t() -> Any:
-    return Source.__table__
+    return Source.__table__  # type: ignore[attr-defined]
 
 
 def get_demo_source(conn: Connection, key: str) -> DemoSourceRow | None:
@@ -65,7 +65,9 @@ def ensure_demo_source(
     }
     if existing is None:
         res = conn.execute(table.insert().values(key=key, status="new", problems=[], **values))
-        return DemoSourceRow(int(res.inserted_primary_key[0]), key, target, None)
+        new_id = res.inserted_primary_key
+        assert new_id is not None
+        return DemoSourceRow(int(new_id[0]), key, target, None)
     conn.execute(
         update(table)
         .where(table.c.id == existing.id)
