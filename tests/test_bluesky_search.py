@@ -115,6 +115,22 @@ def test_a_429_keeps_the_cursor_waits_for_the_reset_and_loses_nothing(bsky: Env)
     ]
 
 
+def test_the_advertised_rate_limit_is_never_exceeded(bsky: Env) -> None:
+    bsky.server.rate_limit = 3  # app.bsky.* requests per 5-minute window
+    uris = add_posts(bsky.server, 45)
+    (first,) = bsky.run()
+    assert first.outcome == "transient" and "rate-limit window spent" in (first.error or "")
+    assert bsky.server.calls[SEARCH] == 3  # it stopped itself: the 4th was never sent
+    assert 429 not in {c.status for c in bsky.server.log}
+    assert bsky.source().next_due_at >= datetime.now(UTC) + timedelta(seconds=250)
+    assert bsky.mentions() == 30
+    bsky.server.reset_rate_window()  # five minutes later
+    bsky.server.rate_limit = 100
+    (second,) = bsky.run()
+    assert second.outcome == "ok", second.error
+    assert bsky.native_ids() == sorted(uris)
+
+
 @pytest.mark.parametrize("fault", ["500", "502", "timeout", "truncated"])
 def test_a_failing_page_is_retried_from_the_same_page_without_duplicates(
     bsky: Env, fault: str

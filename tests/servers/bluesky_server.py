@@ -141,6 +141,8 @@ class BlueskyServer:
 
     result_cap: int = 10_000
     refuse_deep_cursor: bool = False  # past the cap: 400 on the next page instead of no cursor
+    rate_limit: int = 3000  # app.bsky.* requests per window, like the AppView's budget
+    rate_window_s: int = 300
     access_ttl_s: float = 2 * 3600
     refresh_ttl_s: float = 90 * 86400
     accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # handle -> (did, password)
@@ -161,6 +163,8 @@ class BlueskyServer:
         self._expired: set[str] = set()
         self._drop_after: int | None = None
         self._generation = 0
+        self._window_reset = 0.0
+        self._window_used = 0
         self._http: ThreadingHTTPServer | None = None
         self._ws: Any = None
         self._threads: list[threading.Thread] = []
@@ -483,6 +487,19 @@ class BlueskyServer:
             out["cursor"] = str(offset + limit)
         return 200, out
 
+    def spend(self, nsid: str) -> tuple[int, int]:
+        """One request against the window's budget: (remaining after it, reset epoch s).
+        Remaining below zero means refused with 429."""
+        now = time.time()
+        if now >= self._window_reset:
+            self._window_reset, self._window_used = now + self.rate_window_s, 0
+        if nsid.startswith("app.bsky."):
+            self._window_used += 1
+        return self.rate_limit - self._window_used, int(self._window_reset)
+
+    def reset_rate_window(self) -> None:
+        self._window_reset = 0.0
+
     def take_fault(self, nsid: str) -> Fault | None:
         with self._lock:
             for f in list(self.faults):
@@ -578,9 +595,20 @@ class _XrpcHandler(BaseHTTPRequestHandler):
             call.status = self._misbehave(fault, method, nsid, params, body, token)
             return
         with bsky._lock:
+            remaining, reset = bsky.spend(nsid)
+            if remaining < 0:
+                call.status = 429
+                self._send(
+                    429,
+                    {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                    remaining=0,
+                    reset=reset,
+                    limit=bsky.rate_limit,
+                )
+                return
             status, payload = bsky.xrpc(method, nsid, params, body, token)
         call.status = status
-        self._send(status, payload)
+        self._send(status, payload, remaining=remaining, reset=reset, limit=bsky.rate_limit)
 
     def _misbehave(
         self, fault: Fault, method: str, nsid: str, params: dict, body: bytes, token: str | None
@@ -620,8 +648,11 @@ class _XrpcHandler(BaseHTTPRequestHandler):
         *,
         remaining: int = 2999,
         reset: int | None = None,
+        limit: int = 3000,
     ) -> None:
-        self._send_raw(status, json.dumps(payload).encode(), remaining=remaining, reset=reset)
+        self._send_raw(
+            status, json.dumps(payload).encode(), remaining=remaining, reset=reset, limit=limit
+        )
 
     def _send_raw(
         self,
@@ -631,13 +662,14 @@ class _XrpcHandler(BaseHTTPRequestHandler):
         length: int | None = None,
         remaining: int = 2999,
         reset: int | None = None,
+        limit: int = 3000,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(length if length is not None else len(data)))
-        self.send_header("ratelimit-limit", "3000")
+        self.send_header("ratelimit-limit", str(limit))
         self.send_header("ratelimit-remaining", str(remaining))
         self.send_header("ratelimit-reset", str(reset or int(time.time()) + 300))
-        self.send_header("ratelimit-policy", "3000;w=300")
+        self.send_header("ratelimit-policy", f"{limit};w=300")
         self.end_headers()
         self.wfile.write(data)
