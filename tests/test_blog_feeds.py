@@ -241,3 +241,26 @@ def test_ssrf_huge_and_gone_feeds_fail_the_source_with_a_clear_error(
     with sqlite_store.connect() as conn:
         [status] = source_status(conn)
     assert status["status"] == "fatal" and path in status["last_error"]
+
+
+def test_a_link_to_an_entry_stored_later_becomes_an_edge_when_that_entry_arrives(store, blog):
+    with BlogServer("Early Linker") as early:
+        target = blog.post_url(blog.posts[0])
+        early.add_post(
+            "first",
+            "NHS Citizen, first thoughts",
+            f'<p>I will write more after <a href="{target}?utm_source=feed">the assembly</a></p>',
+        )
+        runner = runner_for(store, blog_settings(feeds=[early.url + "/feed/"]))
+        runner.run_once()  # the linker is stored first; its link points at nothing stored yet
+        assert count(store, "SELECT count(*) FROM amplification") == 0
+        runner = runner_for(store, blog_settings(feeds=[early.url + "/feed/", blog.url + "/feed/"]))
+        runner.run_once()
+        runner.run_once()  # and nothing is counted twice
+    edges = rows(
+        store,
+        "SELECT a.native_id AS src, m.url FROM amplification e "
+        "JOIN account a ON a.id = e.source_account_id "
+        "JOIN mention m ON m.id = e.target_mention_id WHERE e.kind = 'link'",
+    )
+    assert [(e.src, e.url) for e in edges] == [(early.host, target)]

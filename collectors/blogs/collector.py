@@ -29,7 +29,12 @@ from groundswell.net import (
     TooLargeError,
     TransientFetchError,
 )
-from storage.queries.blogs import LinkedMention, mentions_by_url
+from storage.queries.blogs import (
+    LinkedMention,
+    LinkingMention,
+    mentions_by_url,
+    mentions_linking_to,
+)
 from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 
 FEED_ACCEPT = (
@@ -136,34 +141,36 @@ class BlogCollector:
         with self.context.engine.connect() as conn:
             return mentions_by_url(conn, urls)
 
-    def link_edges(self, entries: Sequence[MentionRecord], kind: str = "link") -> list[EdgeRecord]:
-        """`link` edges from each matching entry's blog to the mentions its links point at:
-        mentions already stored, or entries of this same batch."""
-        rules = self.context.rules
-        linking = [
-            e
-            for e in entries
-            if e.links
-            and e.author is not None
-            and (
-                e.movements
-                or match_post(
-                    rules,
-                    hashtags=e.hashtags,
-                    text=f"{e.title or ''}\n{e.text or ''}",
-                    links=e.links,
-                )
+    def _matches(self, e: MentionRecord) -> bool:
+        return bool(
+            e.movements
+            or match_post(
+                self.context.rules,
+                hashtags=e.hashtags,
+                text=f"{e.title or ''}\n{e.text or ''}",
+                links=e.links,
             )
-        ]
-        if not linking:
+        )
+
+    def _linking_to(self, urls: Sequence[str]) -> list[LinkingMention]:
+        if self.context.engine is None or not urls:
             return []
+        with self.context.engine.connect() as conn:
+            return mentions_linking_to(conn, urls)
+
+    def link_edges(self, entries: Sequence[MentionRecord], kind: str = "link") -> list[EdgeRecord]:
+        """`link` edges between mentions: from each matching entry's blog to the mentions its
+        links point at (already stored, or in this same batch), and, the other way round, from
+        stored blog entries that already link to an entry of this batch (they were read before
+        this entry was stored, so they could not see it)."""
+        stored_entries = [e for e in entries if e.author is not None and self._matches(e)]
         in_batch: dict[str, MentionRecord] = {}
         for e in entries:
             norm = normalise_url(e.url) if e.url else None
             if norm:
                 in_batch[norm] = e
-        wanted = [u for e in linking for u in e.links]
-        stored = self._stored(wanted)
+        linking = [e for e in stored_entries if e.links]
+        stored = self._stored([u for e in linking for u in e.links])
         edges: list[EdgeRecord] = []
         for e in linking:
             assert e.author is not None
@@ -192,6 +199,23 @@ class BlogCollector:
                         created_at=e.created_at,
                         via=(e.platform, e.native_id),
                         target_account=target_account,
+                    )
+                )
+        by_url = {normalise_url(e.url): e for e in stored_entries if e.url and normalise_url(e.url)}
+        for older in self._linking_to(list(by_url)):
+            for norm in older.targets:
+                e = by_url.get(norm)
+                if e is None or (older.platform, older.native_id) == (e.platform, e.native_id):
+                    continue
+                edges.append(
+                    EdgeRecord(
+                        kind=kind,
+                        platform=older.platform,
+                        source=AccountRecord(*older.account),
+                        target=(e.platform, e.native_id),
+                        created_at=older.created_at,
+                        via=(older.platform, older.native_id),
+                        target_account=e.author,
                     )
                 )
         return edges

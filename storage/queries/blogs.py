@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, Text, and_, cast, func, or_, select, update
 
 from groundswell.matching import normalise_url
 from storage.models import Account, Mention
@@ -61,6 +61,55 @@ def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMe
             account = (a_platform, a_native) if a_platform else None
             found.setdefault(wanted[url], LinkedMention(platform, native_id, account))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LinkingMention:
+    platform: str
+    native_id: str
+    account: tuple[str, str]
+    created_at: datetime
+    targets: tuple[str, ...]  # which of the asked-for (normalised) URLs it links to
+
+
+def mentions_linking_to(
+    conn: Connection, urls: Iterable[str], *, platform: str = "blog", limit: int = 2000
+) -> list[LinkingMention]:
+    """Stored `platform` mentions whose outbound links include one of `urls` (normalised).
+
+    For the `link` edges a feed cannot see when it is polled: entry A links to entry B, but A's
+    feed was read before B was stored. Bounded to one platform (the unique (platform,
+    native_id) index narrows the scan to blog rows), a text prefilter in SQL, the exact
+    comparison after normalisation in Python."""
+    wanted = {n for n in (normalise_url(u) for u in urls) if n}
+    if not wanted:
+        return []
+    m = Mention.__table__
+    a = Account.__table__
+    needles = set()
+    for n in wanted:
+        host_path = n.split("://", 1)[1]
+        needles.add(host_path.rstrip("/")[:200])
+    text_links = cast(m.c.links, Text)
+    q = (
+        select(m.c.platform, m.c.native_id, m.c.links, m.c.created_at, a.c.platform, a.c.native_id)
+        .select_from(m.join(a, a.c.id == m.c.account_id))
+        .where(
+            m.c.platform == platform,
+            m.c.deleted_at.is_(None),
+            m.c.links.is_not(None),
+            or_(*(text_links.contains(needle, autoescape=True) for needle in sorted(needles))),
+        )
+        .limit(limit)
+    )
+    out = []
+    for platform_, native_id, links, created_at, a_platform, a_native in conn.execute(q):
+        hits = tuple(sorted({n for n in (normalise_url(x) for x in links or []) if n in wanted}))
+        if hits:
+            out.append(
+                LinkingMention(platform_, native_id, (a_platform, a_native), created_at, hits)
+            )
+    return out
 
 
 # -- the received queue -----------------------------------------------------------------------
