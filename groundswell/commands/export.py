@@ -87,7 +87,7 @@ def export_cmd(
     chunk_size: Annotated[int, typer.Option(help="rows per chunk / Parquet row group")] = 5_000,
 ) -> None:
     """Export mentions, accounts, edges, events (and the network) with a data card."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
     from groundswell.export import (
         ExportError,
@@ -135,7 +135,7 @@ def export_cmd(
         console=console,
         transient=True,
     ) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def report(name: str, done: int, total: int | None) -> None:
             if name not in tasks:

@@ -165,7 +165,7 @@ def build(
                 "completeness": source_completeness(conn, s, run_from, run_to),
             }
         )
-    mv = Movement.__table__
+    mv = Movement.__table__  # type: ignore[attr-defined]
     mq = select(mv.c.slug, mv.c.name, mv.c.hashtags, mv.c.terms, mv.c.urls)
     if resolved.movement_id is not None:
         mq = mq.where(mv.c.id == resolved.movement_id)

@@ -238,7 +238,8 @@ class Lookups:
         except Exception as exc:  # typed SDK/transport errors: nothing is concluded
             msg = f"getPosts failed: {type(exc).__name__}: {str(exc)[:200]}"
             return out + [Found("bluesky", u, "error", msg) for u in good]
-        posts = content.get("posts") if isinstance(content.get("posts"), list) else []
+        raw_posts = content.get("posts")
+        posts: list[Any] = raw_posts if isinstance(raw_posts, list) else []
         by_uri = {p.get("uri"): p for p in posts if isinstance(p, dict)}
         for uri in good:
             post = by_uri.get(uri)
@@ -249,7 +250,8 @@ class Lookups:
         return out
 
     def _bluesky_found(self, uri: str, post: dict[str, Any]) -> Found:
-        author = post.get("author") if isinstance(post.get("author"), dict) else {}
+        raw_author = post.get("author")
+        author: dict[str, Any] = raw_author if isinstance(raw_author, dict) else {}
         labels = {lab.get("val") for lab in author.get("labels") or [] if isinstance(lab, dict)}
         did = str(author.get("did") or uri.split("/")[2])
         account = AccountRecord(
@@ -260,7 +262,8 @@ class Lookups:
         )
         if account.no_unauthenticated:
             return Found("bluesky", uri, "opted_out", "author opted out", account=account)
-        rec = post.get("record") if isinstance(post.get("record"), dict) else {}
+        raw_rec = post.get("record")
+        rec: dict[str, Any] = raw_rec if isinstance(raw_rec, dict) else {}
         langs = rec.get("langs") if isinstance(rec.get("langs"), list) else []
         return Found(
             "bluesky",

@@ -76,7 +76,7 @@ def _add_missing_nodes(
     conn: Connection, g: nx.DiGraph, ids: set[int], r: q.Resolved, shaper: RowShaper
 ) -> set[int]:
     """Authors of amplified posts outside the window: nodes too, unless they opted out."""
-    a = Account.__table__
+    a = Account.__table__  # type: ignore[attr-defined]
     opted = func_coalesce(
         account_opted_out(a, discoverable_false_is_opt_out=r.discoverable_false_is_opt_out)
     )

@@ -161,7 +161,7 @@ def _stream(
 ) -> int:
     done = 0
     for chunk in chunks:
-        rows = [shape(r) for r in chunk]
+        rows: list[Any] = [shape(r) for r in chunk]
         for w in writers:
             w.write(rows)
         done += len(rows)

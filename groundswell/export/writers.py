@@ -59,7 +59,7 @@ def _converters(
 def _apply(rows: Sequence[Row], conv: list[tuple[int, Callable[[Any], Any]]]) -> list[Row]:
     if not conv:
         return list(rows)
-    out = []
+    out: list[Row] = []
     for r in rows:
         vals = list(r)
         for i, fn in conv:

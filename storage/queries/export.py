@@ -296,7 +296,7 @@ def _keyset(
                 key_cols[0] >= last[0],
                 tuple_(*key_cols) > tuple_(literal(last[0]), literal(last[1])),
             )
-        rows = conn.execute(q.limit(n)).all()
+        rows = list(conn.execute(q.limit(n)).all())
         if not rows:
             return
         yield rows
@@ -725,7 +725,7 @@ def sources_in_scope(conn: Connection, r: Resolved) -> list[dict[str, Any]]:
 
 def iter_runs(
     conn: Connection, source_id: int, ts_from: datetime | None, ts_to: datetime | None
-) -> Iterator[Row[Any]]:
+) -> Iterator[Any]:
     """The runs of one source in a window, oldest first, streamed (a loop makes many)."""
     run = _t(CollectorRun)
     q = select(
