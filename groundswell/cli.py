@@ -263,13 +263,25 @@ def status(
         problems = "; ".join(s["problems"])
         table.add_row(
             s["key"] + ("" if s["enabled"] else " (disabled)"),
-            s["status"],
+            s["status"] + _budget_text(s.get("budget")),
             json.dumps(s["cursor"])[:60] if s["cursor"] else "-",
             s["last_success_at"] or "never",
             run_txt,
             (s["last_error"] or "") + (f" [{problems}]" if problems else ""),
         )
     out.print(table)
+
+
+def _budget_text(budget: Any) -> str:
+    """A source's rate-limit snapshot in a few words (collectors fill `budget` when they know)."""
+    if not isinstance(budget, dict):
+        return ""
+    parts = []
+    if budget.get("remaining") is not None and budget.get("limit"):
+        parts.append(f"{budget['remaining']}/{budget['limit']} requests left")
+    if budget.get("paging_budget"):
+        parts.append(f"paging {budget.get('paging_used', 0)}/{budget['paging_budget']} used")
+    return ("\n" + ", ".join(parts)) if parts else ""
 
 
 # Area commands register themselves on `app` (one import line each; keep them sorted).

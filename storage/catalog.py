@@ -59,10 +59,20 @@ def upsert_event(
 
 
 def sync_sources(conn: Connection, specs: Sequence[SourceSpec]) -> dict[str, int]:
-    """Create or update a source row per spec; disable rows no longer configured."""
+    """Create or update a source row per spec; disable rows no longer configured.
+
+    A source stopped as `fatal` or `needs_token` gets a fresh start when its spec changed
+    (e.g. a token now set in the environment): that is the "until the config changes" of
+    `FatalSourceError`.
+    """
     table = _t(Source)
     now = datetime.now(UTC)
-    rows = {r.key: r for r in conn.execute(select(table.c.id, table.c.key, table.c.enabled))}
+    rows = {
+        r.key: r
+        for r in conn.execute(
+            select(table.c.id, table.c.key, table.c.enabled, table.c.status, table.c.target)
+        )
+    }
     ids: dict[str, int] = {}
     for spec in specs:
         values = {
@@ -74,6 +84,8 @@ def sync_sources(conn: Connection, specs: Sequence[SourceSpec]) -> dict[str, int
         }
         if spec.key in rows:
             row = rows[spec.key]
+            if row.status in ("fatal", "needs_token") and row.target != spec.target:
+                values.update(status="new", consecutive_failures=0, next_due_at=now)
             conn.execute(update(table).where(table.c.id == row.id).values(**values))
             ids[spec.key] = row.id
         else:

@@ -129,6 +129,9 @@ class Batch:
     etag: str | None = None
     last_modified: str | None = None
     problems: list[str] | None = None  # e.g. a bozo feed's complaint, shown by `status`
+    # A rate-limit snapshot (e.g. Mastodon's remaining requests and paging budget), shown by
+    # `status`; written with the cursor.
+    budget: dict[str, Any] | None = None
     fetched: int = 0
 
     def skip(self, reason: str, detail: str = "") -> None:

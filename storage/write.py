@@ -444,6 +444,8 @@ def save_cursor(
         values["last_modified"] = batch.last_modified
     if batch.problems is not None:
         values["problems"] = batch.problems
+    if batch.budget is not None:
+        values["budget"] = batch.budget
     if not values:
         return
     stmt = update(source).where(source.c.id == bindparam("sid")).values(**values)

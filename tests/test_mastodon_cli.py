@@ -57,7 +57,8 @@ def test_collect_once_fills_the_store_from_two_instances_and_status_shows_the_cu
     assert len(mastodon) == 4  # two instances x two hashtags
     assert all(s["status"] == "ok" and s["last_run"]["outcome"] == "ok" for s in mastodon)
     assert all(s["cursor"]["backfill_done"] for s in mastodon)
-    assert all(s["cursor"]["budget"]["paging_budget"] == 300 for s in mastodon)
+    assert all(s["budget"]["paging_budget"] == 300 for s in mastodon)
+    assert all(0 < s["budget"]["remaining"] < 300 for s in mastodon)
 
 
 def test_mastodon_live_streams_until_its_duration_ends(tmp_path, monkeypatch):

@@ -116,6 +116,22 @@ def test_an_instance_answering_401_marks_the_source_as_needing_a_token(sqlite_st
         assert runner.run_once() == []  # not retried until the config changes
 
 
+def test_exporting_the_token_gives_a_needs_token_source_a_fresh_start(sqlite_store, monkeypatch):
+    with running(
+        MastodonServer("closed.test", timelines_access="authenticated", tokens=("t0k",))
+    ) as (s,):
+        post(s, 1)
+        settings = settings_for(s, token_env="GS_TEST_LATE_TOKEN")
+        runner, _ = runner_for(sqlite_store, settings)
+        [out] = runner.run_once()
+        assert out.outcome == "fatal"
+        monkeypatch.setenv("GS_TEST_LATE_TOKEN", "t0k")
+        runner, _ = runner_for(sqlite_store, settings)  # `groundswell collect` syncs the config
+        [out] = runner.run_once()
+        assert out.outcome == "ok"
+        assert next(iter(sources(sqlite_store).values())).status == "ok"
+
+
 def test_an_empty_anonymous_timeline_with_timelines_access_off_needs_a_token(sqlite_store):
     server = MastodonServer(
         "quiet.test", timelines_access="authenticated", anonymous_refusal="empty"

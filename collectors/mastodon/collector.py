@@ -131,7 +131,8 @@ class MastodonCollector:
                 )
                 cursor["backfill_max_id"] = None if done else next_max
                 cursor["backfill_done"] = done
-                batch.cursor = self._snapshot(cursor, client)
+                batch.cursor = self._snapshot(cursor)
+                batch.budget = client.budget()
                 yield batch
                 if done:
                     break
@@ -148,7 +149,8 @@ class MastodonCollector:
                 cursor["min_id"] = newest
             batch, _ = self._page(client, domain, items, cursor)
             fetched_new += len(items)
-            batch.cursor = self._snapshot(cursor, client)
+            batch.cursor = self._snapshot(cursor)
+            batch.budget = client.budget()
             if items or min_id is None:
                 yield batch
             if len(items) < limit or newest is None:
@@ -160,7 +162,8 @@ class MastodonCollector:
             batch, _ = self._page(client, domain, items, cursor)
             batch.skipped = []  # counted when first paged; a refresh only updates counters
             batch.fetched = 0
-            batch.cursor = self._snapshot(cursor, client)
+            batch.cursor = self._snapshot(cursor)
+            batch.budget = client.budget()
             yield batch
 
     # -- helpers
@@ -192,10 +195,11 @@ class MastodonCollector:
                 return str(item["id"])
         return None
 
-    def _snapshot(self, cursor: dict[str, Any], client: InstanceClient) -> dict[str, Any]:
-        snap = dict(cursor)
+    @staticmethod
+    def _snapshot(cursor: dict[str, Any]) -> dict[str, Any]:
+        """The cursor as stored: the paging ids first (what `status` shows), then the boosts."""
+        snap = {k: cursor.get(k) for k in ("min_id", "backfill_done", "backfill_max_id")}
         snap["boosts"] = dict(cursor.get("boosts") or {})
-        snap["budget"] = client.budget()
         return snap
 
     def _page(

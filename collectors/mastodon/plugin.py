@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from collectors.base import CollectorContext, SourceSpec
 from collectors.mastodon.collector import MastodonCollector
+from groundswell.config import secret_from_env
 from groundswell.matching import normalise_hashtag
 
 if TYPE_CHECKING:
@@ -33,7 +34,14 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
                 key=key,
                 platform="mastodon",
                 kind="hashtag",
-                target={"base_url": inst.base_url, "hashtag": tag, "token_env": inst.token_env},
+                target={
+                    "base_url": inst.base_url,
+                    "hashtag": tag,
+                    "token_env": inst.token_env,
+                    # Whether a token is set (never the token): exporting one changes the spec,
+                    # which restarts a source stopped as "needs a token".
+                    "has_token": secret_from_env(inst.token_env, what="token") is not None,
+                },
                 interval_s=inst.interval_s or settings.collect.default_interval_s,
             )
     return list(specs.values())
