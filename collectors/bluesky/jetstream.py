@@ -192,6 +192,8 @@ class JetstreamReader:
                                 if pending.last_us is not None:
                                     last_us = pending.last_us
                                 yield batch
+                            elif live:
+                                yield Batch()  # a quiet stream: still renew the lease
                             pending = _Pending()
                             last_flush = time.monotonic()
                         if caught_up:
