@@ -21,7 +21,11 @@ from storage.types import BigId, UTCDateTime
 # Blog entries link to other mentions by URL (`link` edges, DESIGN.md section 2): look them up
 # by URL without scanning the mention table. A hash index on PostgreSQL (URLs can exceed a
 # B-tree entry's size limit; only equality is needed), a plain index on SQLite.
-MENTION_URL_INDEX = Index("ix_mention_url", Mention.__table__.c.url, postgresql_using="hash")
+MENTION_URL_INDEX = Index(
+    "ix_mention_url",
+    Mention.__table__.c.url,  # type: ignore[attr-defined]
+    postgresql_using="hash",
+)
 
 RECEIVED_STATUSES = ("pending", "verifying", "verified", "rejected", "deleted")
 

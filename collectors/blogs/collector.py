@@ -201,21 +201,28 @@ class BlogCollector:
                         target_account=target_account,
                     )
                 )
-        by_url = {normalise_url(e.url): e for e in stored_entries if e.url and normalise_url(e.url)}
+        by_url: dict[str, MentionRecord] = {}
+        for e in stored_entries:
+            norm = normalise_url(e.url) if e.url else None
+            if norm:
+                by_url[norm] = e
         for older in self._linking_to(list(by_url)):
             for norm in older.targets:
-                e = by_url.get(norm)
-                if e is None or (older.platform, older.native_id) == (e.platform, e.native_id):
+                found = by_url.get(norm)
+                if found is None or (older.platform, older.native_id) == (
+                    found.platform,
+                    found.native_id,
+                ):
                     continue
                 edges.append(
                     EdgeRecord(
                         kind=kind,
                         platform=older.platform,
                         source=AccountRecord(*older.account),
-                        target=(e.platform, e.native_id),
+                        target=(found.platform, found.native_id),
                         created_at=older.created_at,
                         via=(older.platform, older.native_id),
-                        target_account=e.author,
+                        target_account=found.author,
                     )
                 )
         return edges

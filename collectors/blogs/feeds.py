@@ -172,9 +172,10 @@ def _entry(
     raw_html = _body(entry)
     title_raw = entry.get("title") or ""
     title = (html_to_text(title_raw) if "<" in title_raw else clean_text(title_raw))[:1000]
-    # dict.get: feedparser's own .get maps updated<->published with a deprecation warning
-    published = _plausible(_when(dict.get(entry, "published_parsed")), fetched_at)  # type: ignore[arg-type]
-    updated = _plausible(_when(dict.get(entry, "updated_parsed")), fetched_at)  # type: ignore[arg-type]
+    # a plain dict: feedparser's own .get maps updated<->published with a deprecation warning
+    plain: dict[str, Any] = dict(entry)
+    published = _plausible(_when(plain.get("published_parsed")), fetched_at)
+    updated = _plausible(_when(plain.get("updated_parsed")), fetched_at)
     created = published or updated or fetched_at
     host = site_host(link) or feed_host
     author = None
@@ -196,8 +197,8 @@ def _entry(
         "link": link,
         "title": title_raw[:2000],
         "author": entry.get("author"),
-        "published": dict.get(entry, "published"),  # type: ignore[arg-type]
-        "updated": dict.get(entry, "updated"),  # type: ignore[arg-type]
+        "published": plain.get("published"),
+        "updated": plain.get("updated"),
         "tags": tags,
         "summary": (entry.get("summary") or "")[:MAX_TEXT_CHARS],
         "content": raw_html[:MAX_TEXT_CHARS],

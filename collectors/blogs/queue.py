@@ -42,6 +42,11 @@ LEASE_S = 120.0
 _SQLITE_WRITES = threading.Lock()
 
 
+def _table(model: Any) -> Any:
+    """A model's Core table (typed Any: SQLModel's stubs do not declare `__table__`)."""
+    return model.__table__
+
+
 @contextlib.contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """`write_tx`, taking turns with this process's other writers on SQLite."""
@@ -76,7 +81,7 @@ def accept(
     with writing(engine) as conn:
         item_id, new = enqueue(conn, kind, source, target, now)
         if delay_s:
-            t: Any = ReceivedPing.__table__
+            t: Any = _table(ReceivedPing)
             conn.execute(
                 update(t)
                 .where(t.c.id == item_id, t.c.status == "pending")
@@ -161,7 +166,7 @@ class VerifyWorker:
     def claim_one(self, item_id: int) -> QueuedPing | None:
         """Claim one specific pending item (pingback.ping verifies its own item)."""
         now = datetime.now(UTC)
-        t: Any = ReceivedPing.__table__
+        t: Any = _table(ReceivedPing)
         with writing(self.engine) as conn:
             res = conn.execute(
                 update(t)

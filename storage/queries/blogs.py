@@ -18,6 +18,11 @@ from storage.types import stable_id
 _CHUNK = 400
 
 
+def _table(model: Any) -> Any:
+    """A model's Core table (typed Any: SQLModel's stubs do not declare `__table__`)."""
+    return model.__table__
+
+
 @dataclass(frozen=True, slots=True)
 class LinkedMention:
     platform: str
@@ -47,8 +52,8 @@ def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMe
                 wanted[v] = norm
     if not wanted:
         return {}
-    m = Mention.__table__
-    a = Account.__table__
+    m = _table(Mention)
+    a = _table(Account)
     found: dict[str, LinkedMention] = {}
     keys = list(wanted)
     for i in range(0, len(keys), _CHUNK):
@@ -84,8 +89,8 @@ def mentions_linking_to(
     wanted = {n for n in (normalise_url(u) for u in urls) if n}
     if not wanted:
         return []
-    m = Mention.__table__
-    a = Account.__table__
+    m = _table(Mention)
+    a = _table(Account)
     needles = set()
     for n in wanted:
         host_path = n.split("://", 1)[1]
@@ -127,7 +132,7 @@ def enqueue(
     A repeat of a known pair is queued again (the sender says the source changed: it may now
     link, or no longer link, or be gone), keeping its history.
     """
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     key = ping_key(kind, source, target)
     row = conn.execute(select(t.c.id, t.c.status).where(t.c.key == key)).first()
     if row is not None:
@@ -155,7 +160,7 @@ def enqueue(
             next_attempt_at=now,
         )
     )
-    return int(res.inserted_primary_key[0]), True
+    return int(res.inserted_primary_key[0]), True  # type: ignore[index]
 
 
 @dataclass(slots=True)
@@ -172,7 +177,7 @@ class QueuedPing:
 def claim_due(conn: Connection, now: datetime, *, limit: int, lease_s: float) -> list[QueuedPing]:
     """Lease due items: pending ones whose time has come, and verifying ones whose worker died
     (lease expired). Uses SKIP LOCKED on PostgreSQL so several receivers share the queue."""
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     q = (
         select(t.c.id)
         .where(
@@ -216,7 +221,7 @@ def finish(
 ) -> None:
     """Record the outcome of one verification attempt (in the caller's transaction, together
     with the mention it wrote or tombstoned)."""
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     values: dict[str, Any] = {
         "status": status,
         "result": result,
@@ -232,20 +237,20 @@ def finish(
 
 
 def get_ping(conn: Connection, item_id: int) -> dict[str, Any] | None:
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     row = conn.execute(select(t).where(t.c.id == item_id)).mappings().first()
     return dict(row) if row else None
 
 
 def find_ping(conn: Connection, kind: str, source: str, target: str) -> dict[str, Any] | None:
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     row = conn.execute(select(t).where(t.c.key == ping_key(kind, source, target))).mappings()
     first = row.first()
     return dict(first) if first else None
 
 
 def queue_counts(conn: Connection) -> dict[str, int]:
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     return {
         status: int(n)
         for status, n in conn.execute(select(t.c.status, func.count()).group_by(t.c.status))
@@ -255,7 +260,7 @@ def queue_counts(conn: Connection) -> dict[str, int]:
 def verified_before(conn: Connection, before: datetime, *, limit: int) -> list[int]:
     """Verified items last checked before `before`: due for a re-check (deleted or unlinked
     sources must disappear)."""
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     return [
         r[0]
         for r in conn.execute(
@@ -268,7 +273,7 @@ def verified_before(conn: Connection, before: datetime, *, limit: int) -> list[i
 
 
 def requeue(conn: Connection, ids: list[int], now: datetime) -> int:
-    t: Any = ReceivedPing.__table__
+    t: Any = _table(ReceivedPing)
     if not ids:
         return 0
     res = conn.execute(
