@@ -38,8 +38,8 @@ def ranked_table(rows: list[dict], key: str) -> None:
     )
 
 
-received = data.q("amplifiers.ranked_received", scope, limit=20)
-given = data.q("amplifiers.ranked_given", scope, limit=20)
+summary = data.q("amplifiers.summary", scope, limit=20, max_nodes=120)
+received, given, net = summary["received"], summary["given"], summary["network"]
 left, right = st.columns(2)
 with left:
     st.subheader("Amplification received")
@@ -55,7 +55,6 @@ with right:
         ui.empty("Nobody amplified the movement in this range.", ui.RANGE_HINT)
 
 st.subheader("Network")
-net = data.q("amplifiers.network", scope, max_nodes=150)
 if net["nodes"]:
     colour_by = st.radio(
         "Colour by", ["platform", "community"], horizontal=True, key="amp_colour_by"

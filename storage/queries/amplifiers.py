@@ -19,7 +19,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import networkx as nx
-from sqlalchemy import Connection, and_, case, exists, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
 from storage.queries.ethics import account_opted_out
@@ -41,8 +52,12 @@ KIND_GROUPS = {
 
 
 def _edges(scope: Scope) -> Any:
-    """Amplification edges of the scope as a subquery: (kind, platform, src, dst, ts)."""
-    target_account = func.coalesce(AMP.c.target_account_id, M.c.account_id)
+    """Amplification edges of the scope as a subquery: (kind, platform, src, dst).
+
+    The target account is the edge's own when the collector knew it, else the target mention's
+    author (looked up only for those edges).
+    """
+    author = select(M.c.account_id).where(M.c.id == AMP.c.target_mention_id).scalar_subquery()
     in_movement = exists(
         select(MM.c.mention_id).where(
             MM.c.movement_id == scope.movement_id, MM.c.mention_id == AMP.c.target_mention_id
@@ -56,59 +71,135 @@ def _edges(scope: Scope) -> Any:
             AMP.c.kind,
             AMP.c.platform,
             AMP.c.source_account_id.label("src"),
-            target_account.label("dst"),
-        )
-        .select_from(
-            AMP.outerjoin(
-                M, and_(M.c.id == AMP.c.target_mention_id, AMP.c.target_account_id.is_(None))
-            )
+            func.coalesce(AMP.c.target_account_id, author).label("dst"),
         )
         .where(*where)
         .subquery("edges")
     )
 
 
-def _ranked(conn: Connection, scope: Scope, side: str, limit: int) -> list[dict[str, Any]]:
+def summary(
+    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120, max_pairs: int = 2000
+) -> dict[str, Any]:
+    """Rankings (received, given) and the bounded network from ONE pass over the scope's edges.
+
+    The edges are materialised once (a CTE) and aggregated three ways in SQL: per target
+    account, per source account, per (source, target) pair; only the top rows reach Python.
+    This is what the Amplifiers page calls.
+    """
     e = _edges(scope)
-    who = e.c[side]
-    other = e.c["dst" if side == "src" else "src"]
-    cols = [func.count().label("total")]
-    for name, kinds in KIND_GROUPS.items():
-        cols.append(func.sum(case((e.c.kind.in_(kinds), 1), else_=0)).label(name))
-    cols.append(func.count(func.distinct(other)).label("accounts"))
-    agg = (
-        select(who.label("account_id"), *cols)
-        .where(who.is_not(None), e.c.src != func.coalesce(e.c.dst, literal(-1)))
-        .group_by(who)
-        .subquery("agg")
+    edges = (
+        select(e.c.src, e.c.dst, e.c.kind)
+        .where(e.c.dst.is_not(None), e.c.src != e.c.dst)
+        .cte("scope_edges")
+        .prefix_with("MATERIALIZED")
     )
+    room = limit * 3  # opted-out accounts are left out of the lists afterwards
+
+    def ranked_stmt(side: str) -> Any:
+        who, other = edges.c[side], edges.c["src" if side == "dst" else "dst"]
+        total = func.count().label("total")
+        cols = [
+            literal(side).label("side"),
+            who.label("a"),
+            cast(null(), BigInteger).label("b"),
+            total,
+            *(
+                func.sum(case((edges.c.kind.in_(kinds), 1), else_=0)).label(name)
+                for name, kinds in KIND_GROUPS.items()
+            ),
+            func.count(func.distinct(other)).label("accounts"),
+        ]
+        return select(*cols).group_by(who).order_by(total.desc(), who).limit(room)
+
+    w = func.count().label("total")
+    pair_stmt = (
+        select(
+            literal("pair").label("side"),
+            edges.c.src.label("a"),
+            edges.c.dst.label("b"),
+            w,
+            *(literal(0).label(name) for name in KIND_GROUPS),
+            literal(0).label("accounts"),
+        )
+        .group_by(edges.c.src, edges.c.dst)
+        .order_by(w.desc(), edges.c.src, edges.c.dst)
+        .limit(max_pairs)
+    )
+    parts = [ranked_stmt("dst").subquery(), ranked_stmt("src").subquery(), pair_stmt.subquery()]
+    rows = conn.execute(union_all(*(select(p) for p in parts))).all()
+    by_side: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_side[r.side].append(r)
+    pairs = [(r.a, r.b, int(r.total)) for r in by_side["pair"]]
+    wanted = {r.a for side in ("dst", "src") for r in by_side[side]}
+    wanted.update(x for a, b, _ in pairs for x in (a, b))
+    accounts = _accounts(conn, wanted)
+
+    def ranked(side: str) -> list[dict[str, Any]]:
+        out = []
+        for r in by_side[side]:
+            info = accounts.get(r.a)
+            if info is None or info["opted_out"]:
+                continue
+            out.append(
+                {
+                    "account_id": r.a,
+                    "total": int(r.total),
+                    **{name: int(getattr(r, name) or 0) for name in KIND_GROUPS},
+                    "accounts": int(r.accounts),
+                    "platform": info["platform"],
+                    "handle": info["handle"],
+                    "display_name": info["display_name"],
+                    "instance": info["instance"],
+                }
+            )
+            if len(out) == limit:
+                break
+        return out
+
+    return {
+        "received": ranked("dst"),
+        "given": ranked("src"),
+        "network": analyse_network(pairs, accounts, max_nodes=max_nodes),
+    }
+
+
+def _accounts(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     opted = func.coalesce(account_opted_out(A), literal(False))
-    stmt = (
-        select(agg, A.c.platform, A.c.handle, A.c.display_name, A.c.instance)
-        .select_from(agg.join(A, A.c.id == agg.c.account_id))
-        .where(~opted)
-        .order_by(agg.c.total.desc(), agg.c.account_id)
-        .limit(limit)
-    )
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+    id_list = sorted(ids)
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(id_list), 500):
+        for r in conn.execute(
+            select(
+                A.c.id,
+                A.c.platform,
+                A.c.handle,
+                A.c.display_name,
+                A.c.instance,
+                opted.label("opted_out"),
+            ).where(A.c.id.in_(id_list[i : i + 500]))
+        ):
+            out[r.id] = {**r._mapping, "opted_out": bool(r.opted_out)}
+    return out
 
 
 def ranked_received(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
     """Accounts whose mentions were amplified most in the range (opted-out accounts left out
     of the list; they still count in everyone else's totals)."""
-    return _ranked(conn, scope, "dst", limit)
+    return summary(conn, scope, limit=limit)["received"]
 
 
 def ranked_given(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
     """Accounts that amplified the movement's mentions most in the range."""
-    return _ranked(conn, scope, "src", limit)
+    return summary(conn, scope, limit=limit)["given"]
 
 
 def analyse_network(
     pairs: Iterable[tuple[int, int, int]],
     accounts: Mapping[int, Mapping[str, Any]],
     *,
-    max_nodes: int = 150,
+    max_nodes: int = 120,
     seed: int = 7,
 ) -> dict[str, Any]:
     """Bounded amplification network with communities and betweenness. Pure, tested directly.
@@ -132,7 +223,7 @@ def analyse_network(
     between = nx.betweenness_centrality(und, normalized=True)
     received = dict(sub.in_degree(weight="weight"))
     given = dict(sub.out_degree(weight="weight"))
-    pos = nx.spring_layout(und, seed=seed, weight="weight") if len(und) else {}
+    pos = nx.spring_layout(und, seed=seed, weight="weight", iterations=30) if len(und) else {}
 
     def label(n: int) -> dict[str, Any]:
         a = accounts.get(n, {})
@@ -176,31 +267,9 @@ def analyse_network(
     return {"nodes": nodes, "edges": edges, "bridges": bridges}
 
 
-def network(
-    conn: Connection, scope: Scope, max_nodes: int = 150, max_pairs: int = 5000
-) -> dict[str, Any]:
+def network(conn: Connection, scope: Scope, max_nodes: int = 120) -> dict[str, Any]:
     """The amplification network of the scope, bounded (see `analyse_network`)."""
-    e = _edges(scope)
-    w = func.count().label("w")
-    pairs = conn.execute(
-        select(e.c.src, e.c.dst, w)
-        .where(e.c.dst.is_not(None), e.c.src != e.c.dst)
-        .group_by(e.c.src, e.c.dst)
-        .order_by(w.desc(), e.c.src, e.c.dst)
-        .limit(max_pairs)
-    ).all()
-    ids = {p[0] for p in pairs} | {p[1] for p in pairs}
-    accounts: dict[int, dict[str, Any]] = {}
-    opted = func.coalesce(account_opted_out(A), literal(False))
-    id_list = sorted(ids)
-    for i in range(0, len(id_list), 500):
-        for r in conn.execute(
-            select(A.c.id, A.c.platform, A.c.handle, opted.label("opted_out")).where(
-                A.c.id.in_(id_list[i : i + 500])
-            )
-        ):
-            accounts[r.id] = dict(r._mapping)
-    return analyse_network([tuple(p) for p in pairs], accounts, max_nodes=max_nodes)
+    return summary(conn, scope, max_nodes=max_nodes)["network"]
 
 
 def new_voices_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
@@ -218,23 +287,25 @@ def new_voices_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict[str, Any]]:
     """Per bucket: active, first-time and returning authors; instances and platforms active.
 
-    An author whose first mention ever falls in a bucket is necessarily active in it, so
-    first-time authors come from the per-movement author table and returning = active -
-    first-time; only the active counts scan the (covering) match index.
+    One pass over the (covering) match index gives the distinct (bucket, author, platform)
+    triples; an author whose first mention ever falls in a bucket is necessarily active in it,
+    so first-time authors come from the per-movement author table and returning = active -
+    first-time. Instances come from the (few) Mastodon accounts involved.
     """
-    b = (MM.c.created_ts // bucket_s).label("b")
-    active = dict(
-        (int(bb), (int(n), int(p)))
-        for bb, n, p in conn.execute(
-            select(
-                b,
-                func.count(func.distinct(MM.c.account_id)),
-                func.count(func.distinct(MM.c.platform)),
-            )
-            .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
-            .group_by(b)
-        )
-    )
+    b = MM.c.created_ts // bucket_s
+    active: dict[int, set[int]] = defaultdict(set)
+    platforms: dict[int, set[str]] = defaultdict(set)
+    masto: dict[int, set[int]] = defaultdict(set)
+    for bb, acc, platform in conn.execute(
+        select(b, MM.c.account_id, MM.c.platform)
+        .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
+        .distinct()
+    ):
+        bb = int(bb)
+        active[bb].add(acc)
+        platforms[bb].add(platform)
+        if platform == "mastodon":
+            masto[bb].add(acc)
     fb = MA.c.first_ts // bucket_s
     first = {
         int(bb): int(n)
@@ -242,25 +313,17 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
             select(fb, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(fb)
         )
     }
-    inst: dict[int, int] = defaultdict(int)
-    if not scope.platforms or "mastodon" in scope.platforms:
-        pairs = (
-            select(b, MM.c.account_id)
-            .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
-            .distinct()
-            .subquery()
-        )
-        per = (
-            select(pairs.c.b, instance_key().label("place"))
-            .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
-            .distinct()
-            .subquery()
-        )
-        for bb, n in conn.execute(select(per.c.b, func.count()).group_by(per.c.b)):
-            inst[int(bb)] = int(n)
+    all_masto = set().union(*masto.values()) if masto else set()
+    place: dict[int, str] = {}
+    ids = sorted(all_masto)
+    for i in range(0, len(ids), 500):
+        for acc, where in conn.execute(
+            select(A.c.id, instance_key()).where(A.c.id.in_(ids[i : i + 500]))
+        ):
+            place[acc] = where
     out = []
     for bb in sorted(active):
-        n_active, n_platforms = active[bb]
+        n_active = len(active[bb])
         n_first = min(first.get(bb, 0), n_active)
         out.append(
             {
@@ -269,8 +332,8 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
                 "first_time": n_first,
                 "returning": n_active - n_first,
                 "first_time_share": n_first / n_active if n_active else 0.0,
-                "platforms": n_platforms,
-                "instances": inst.get(bb, 0),
+                "platforms": len(platforms[bb]),
+                "instances": len({place[a] for a in masto.get(bb, ()) if a in place}),
             }
         )
     return out

@@ -291,24 +291,27 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
     where = [AMP.c.created_ts >= scope.start_ts, AMP.c.created_ts < scope.end_ts, in_movement]
     if scope.platforms:
         where.append(AMP.c.platform.in_(scope.platforms))
-    links = [
-        (via, target, kind, int(ts), platform)
-        for via, target, kind, ts, platform in conn.execute(
-            select(
-                AMP.c.via_mention_id,
-                AMP.c.target_mention_id,
-                AMP.c.kind,
-                AMP.c.created_ts,
-                AMP.c.platform,
-            ).where(*where, AMP.c.kind.in_(THREAD_KINDS), AMP.c.via_mention_id.is_not(None))
+    # One pass: thread edges one row each (their own post, `via`, is unique), reposts and
+    # boosts counted per post.
+    links: list[tuple[int, int, str, int, str]] = []
+    reposts: list[tuple[int, str, int]] = []
+    for target, kind, via, n, ts, platform in conn.execute(
+        select(
+            AMP.c.target_mention_id,
+            AMP.c.kind,
+            AMP.c.via_mention_id,
+            func.count(),
+            func.min(AMP.c.created_ts),
+            func.min(AMP.c.platform),
         )
-    ]
-    reposts = conn.execute(
-        select(AMP.c.target_mention_id, AMP.c.kind, func.count())
-        .where(*where, AMP.c.kind.in_(REPOST_KINDS))
-        .group_by(AMP.c.target_mention_id, AMP.c.kind)
-    ).all()
-    trees = build_cascades(links, [tuple(r) for r in reposts], draw=top)
+        .where(*where, AMP.c.kind.in_(THREAD_KINDS + REPOST_KINDS))
+        .group_by(AMP.c.target_mention_id, AMP.c.kind, AMP.c.via_mention_id)
+    ):
+        if kind in REPOST_KINDS:
+            reposts.append((target, kind, int(n)))
+        elif via is not None:
+            links.append((via, target, kind, int(ts), platform))
+    trees = build_cascades(links, reposts, draw=top)
     hist: dict[tuple[int, int], int] = defaultdict(int)
     for c in trees:
         hist[(c.size, c.depth)] += 1
