@@ -106,13 +106,15 @@ def test_build_cascades_measures_size_and_depth():
         (11, 10, "reply", 0, "bluesky"),
     ]
     reposts = [(3, "boost", 2)]
-    trees = spread.build_cascades(links, reposts)
-    assert [(t.root, t.size, t.depth) for t in trees] == [(1, 6, 3), (10, 2, 1)]
+    stats = spread.build_cascades(links, [*reposts, (20, "repost", 4)])  # 20: a lone star
+    assert [(t.root, t.size, t.depth) for t in stats.largest] == [(1, 6, 3), (20, 5, 1), (10, 2, 1)]
+    assert stats.count == 3
+    assert stats.histogram == {(6, 3): 1, (5, 1): 1, (2, 1): 1}
 
 
 def test_build_cascades_survives_a_reply_cycle_in_hostile_data():
-    trees = spread.build_cascades([(1, 2, "reply", 0, "x"), (2, 1, "reply", 0, "x")], [])
-    assert sum(t.size for t in trees) == 2
+    stats = spread.build_cascades([(1, 2, "reply", 0, "x"), (2, 1, "reply", 0, "x")], [])
+    assert sum(t.size for t in stats.largest) == 2
 
 
 def test_cascades_are_built_from_the_amplification_edges_in_the_store(store):

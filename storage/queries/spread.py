@@ -15,7 +15,8 @@ Definitions (docs/dashboard.md):
 
 from __future__ import annotations
 
-from collections import defaultdict
+import heapq
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,19 +177,32 @@ def _is_ancestor(parent: dict[Any, Any], node: Any, start: Any) -> bool:
     return n == node
 
 
+@dataclass(slots=True)
+class CascadeStats:
+    """Every cascade of a scope summarised: how many, the (size, depth) histogram, the largest
+    ones, and the few drawn (with their node lists)."""
+
+    count: int = 0
+    histogram: Counter[tuple[int, int]] = field(default_factory=Counter)
+    largest: list[Cascade] = field(default_factory=list)
+    drawn: list[Cascade] = field(default_factory=list)
+
+
 def build_cascades(
     links: Iterable[tuple[int, int, str, int | None, str | None]],
     reposts: Iterable[tuple[int, str, int]],
     *,
     max_nodes: int = 400,
     draw: int = 3,
-) -> list[Cascade]:
+    keep: int = 10,
+) -> CascadeStats:
     """Trees from thread links (child, parent, kind, ts, platform) and repost counts
-    (target, kind, count); largest first. Pure, so it is tested directly.
+    (target, kind, count). Pure, so it is tested directly.
 
     Reposts are leaves hanging off the post they repost; they come in as counts (aggregated in
-    SQL). Node lists (for drawing) are built only for the `draw` trees `_showcase` picks, up
-    to `max_nodes` each.
+    SQL). Most cascades are "stars" (a post and its reposts, no replies): those are counted
+    straight into the histogram without building a tree. Node lists (for drawing) are built
+    only for the `draw` trees `_showcase` picks, up to `max_nodes` each.
     """
     parent: dict[Any, Any] = {}
     meta: dict[Any, tuple[str, int | None, str | None]] = {}
@@ -201,9 +215,16 @@ def build_cascades(
     for child, par in parent.items():
         children[par].append(child)
     leaves: dict[Any, list[tuple[str, int]]] = defaultdict(list)
+    stars: dict[Any, int] = defaultdict(int)
+    star_kind: dict[Any, str] = {}
     for target, kind, count in reposts:
-        if count > 0:
+        if count <= 0:
+            continue
+        if target in parent or target in children:
             leaves[target].append((kind, int(count)))
+        else:
+            stars[target] += int(count)
+            star_kind.setdefault(target, kind)
 
     memo: dict[Any, Any] = {}
 
@@ -217,9 +238,9 @@ def build_cascades(
             memo[x] = r
         return r
 
-    roots = {root_of(n) for n in list(children) + list(leaves)}
-    out = []
-    for r in roots:  # sizes and depths first, without building node lists
+    stats = CascadeStats()
+    trees: list[Cascade] = []
+    for r in {root_of(n) for n in children}:
         size, depth = 0, 0
         stack: list[tuple[Any, int]] = [(r, 0)]
         while stack:
@@ -233,12 +254,22 @@ def build_cascades(
             kids = children.get(n)
             if kids:
                 stack.extend((c, d + 1) for c in kids)
-        if size >= 2:
-            out.append(Cascade(root=r, size=size, depth=depth))
-    out.sort(key=lambda c: (-c.size, -c.depth, c.root))
-    for c in _showcase(out, draw):
+        trees.append(Cascade(root=r, size=size, depth=depth))
+        stats.histogram[(size, depth)] += 1
+    for n in stars.values():
+        stats.histogram[(n + 1, 1)] += 1
+    stats.count = len(trees) + len(stars)
+    top_stars = heapq.nsmallest(keep, stars.items(), key=lambda kv: (-kv[1], kv[0]))
+    trees.extend(Cascade(root=t, size=n + 1, depth=1) for t, n in top_stars)
+    trees.sort(key=lambda c: (-c.size, -c.depth, c.root))
+    stats.largest = trees[:keep]
+    deepest = max(trees, key=lambda c: (c.depth, c.size), default=None)
+    stats.drawn = _showcase(stats.largest, draw, deepest)
+    for t, n in top_stars:
+        leaves[t].append((star_kind[t], n))
+    for c in stats.drawn:
         c.nodes = _tree_nodes(c.root, children, leaves, meta, max_nodes)
-    return out
+    return stats
 
 
 def _tree_nodes(
@@ -264,14 +295,17 @@ def _tree_nodes(
     return nodes
 
 
-def _showcase(trees: list[Cascade], top: int) -> list[Cascade]:
+def _showcase(largest: list[Cascade], top: int, deepest: Cascade | None) -> list[Cascade]:
     """The largest trees, with the deepest one swapped in last when it is not among them
     (a long reply chain says more than the tenth repost of one post)."""
-    chosen = trees[:top]
-    if top >= 2 and trees:
-        deepest = max(trees, key=lambda c: (c.depth, c.size))
-        if all(deepest is not c for c in chosen):
-            chosen[-1] = deepest
+    chosen = list(largest[:top])
+    if (
+        top >= 2
+        and deepest is not None
+        and all(deepest is not c for c in chosen)
+        and deepest.depth > max((c.depth for c in chosen), default=0)
+    ):
+        chosen[-1] = deepest
     return chosen
 
 
@@ -311,16 +345,15 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
             reposts.append((target, kind, int(n)))
         elif via is not None:
             links.append((via, target, kind, int(ts), platform))
-    trees = build_cascades(links, reposts, draw=top)
-    hist: dict[tuple[int, int], int] = defaultdict(int)
-    for c in trees:
-        hist[(c.size, c.depth)] += 1
+    stats = build_cascades(links, reposts, draw=top)
     return {
-        "count": len(trees),
-        "histogram": [{"size": s, "depth": d, "cascades": n} for (s, d), n in sorted(hist.items())],
-        "largest": [{"root": c.root, "size": c.size, "depth": c.depth} for c in trees[:10]],
+        "count": stats.count,
+        "histogram": [
+            {"size": s, "depth": d, "cascades": n} for (s, d), n in sorted(stats.histogram.items())
+        ],
+        "largest": [{"root": c.root, "size": c.size, "depth": c.depth} for c in stats.largest],
         "trees": [
             {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes}
-            for c in _showcase(trees, top)
+            for c in stats.drawn
         ],
     }
