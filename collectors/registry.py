@@ -8,6 +8,7 @@ imported lazily so a broken optional dependency of one platform never stops the 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING
 
 from collectors.base import Collector, CollectorContext, SourceSpec
@@ -22,20 +23,50 @@ PLATFORM_PLUGINS: dict[str, str] = {
 }
 
 
-def _plugin(platform: str):  # type: ignore[no-untyped-def]
+# Extra collectors outside this package: `GROUNDSWELL_PLUGINS="name=module,name2=module2"`.
+# Each module has the same two functions. Used for site-specific collectors and by the tests
+# that kill a real `groundswell collect` process mid-batch (tests/plugins/).
+ENV_PLUGINS = "GROUNDSWELL_PLUGINS"
+
+
+class PluginError(ValueError):
+    """GROUNDSWELL_PLUGINS names a module that cannot be imported."""
+
+
+def plugins() -> dict[str, str]:
+    """Platform -> plugin module: the built-in ones plus those named in the environment."""
+    found = dict(PLATFORM_PLUGINS)
+    for item in os.environ.get(ENV_PLUGINS, "").split(","):
+        if not item.strip():
+            continue
+        name, sep, module = item.partition("=")
+        if not sep or not name.strip() or not module.strip():
+            raise PluginError(
+                f"${ENV_PLUGINS}: {item.strip()!r} is not platform=module "
+                "(e.g. GROUNDSWELL_PLUGINS=intranet=mycompany.groundswell_intranet)"
+            )
+        found[name.strip()] = module.strip()
+    return found
+
+
+def _plugin(platform: str, module_name: str):  # type: ignore[no-untyped-def]
     try:
-        module = importlib.import_module(PLATFORM_PLUGINS[platform])
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == PLATFORM_PLUGINS[platform]:
-            return None  # platform not built yet
+        if platform in PLATFORM_PLUGINS and exc.name == module_name:
+            return None  # built-in platform not built yet
+        if platform not in PLATFORM_PLUGINS:
+            raise PluginError(
+                f"${ENV_PLUGINS}: cannot import {module_name!r} for {platform!r}: {exc}"
+            ) from None
         raise
     return module
 
 
 def source_specs(settings: Settings) -> list[SourceSpec]:
     specs: list[SourceSpec] = []
-    for platform in PLATFORM_PLUGINS:
-        plugin = _plugin(platform)
+    for platform, module_name in plugins().items():
+        plugin = _plugin(platform, module_name)
         if plugin is not None:
             specs.extend(plugin.source_specs(settings))
     return specs
@@ -43,8 +74,8 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
 
 def build_collectors(context: CollectorContext) -> dict[str, Collector]:
     out: dict[str, Collector] = {}
-    for platform in PLATFORM_PLUGINS:
-        plugin = _plugin(platform)
+    for platform, module_name in plugins().items():
+        plugin = _plugin(platform, module_name)
         if plugin is not None:
             out[platform] = plugin.build(context)
     return out

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from collectors.base import (
     Collector,
@@ -37,6 +38,9 @@ from storage.models import CollectorRun, Source
 from storage.write import LeaseLost, WriteResult, write_batch
 
 log = logging.getLogger("groundswell.collect")
+
+# Source statuses the runner polls; any other status was set by a FatalSourceError.
+RUNNABLE_STATUSES = ("new", "ok", "backoff")
 
 
 def default_worker_id() -> str:
@@ -99,6 +103,7 @@ class Runner:
         self.max_backoff_s = max_backoff_s
         self.clock = clock
         self.rng = rng or random.Random()
+        self._first_claim = True
 
     # -- leases -------------------------------------------------------------------------
 
@@ -108,14 +113,22 @@ class Runner:
         now = self.clock()
         until = now + timedelta(seconds=self.lease_s)
         platforms = list(self.collectors)
+        free = [table.c.lease_until.is_(None), table.c.lease_until < now]
+        if self._first_claim:
+            # A worker restarted under the same name (e.g. after kill -9) takes its own
+            # sources back at once instead of waiting for their leases to expire.
+            free.append(table.c.lease_owner == self.worker_id)
+            self._first_claim = False
         with write_tx(self.engine) as conn:
             q = (
                 select(table.c.id)
                 .where(
                     table.c.enabled.is_(True),
                     table.c.platform.in_(platforms),
-                    table.c.status.notin_(("fatal", "needs_token")),
-                    or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+                    # Fatal statuses (whatever FatalSourceError named them) wait for the config
+                    # to change or for `groundswell init` (storage.catalog.sync_sources).
+                    table.c.status.in_(RUNNABLE_STATUSES),
+                    or_(*free),
                 )
                 .order_by(table.c.next_due_at.asc().nulls_first(), table.c.id)
                 .limit(limit)
@@ -130,6 +143,14 @@ class Runner:
                 update(table)
                 .where(table.c.id.in_(ids))
                 .values(lease_owner=self.worker_id, lease_until=until)
+            )
+            # Whoever held these sources before is gone (its lease expired, or it is this
+            # worker before a restart): its unfinished runs will never finish.
+            runs: Any = CollectorRun.__table__
+            conn.execute(
+                update(runs)
+                .where(runs.c.source_id.in_(ids), runs.c.outcome == "running")
+                .values(outcome="abandoned", error="worker stopped before the run finished")
             )
             rows = conn.execute(select(table).where(table.c.id.in_(ids)).order_by(table.c.id))
             return [
@@ -220,17 +241,34 @@ class Runner:
         *,
         idle_sleep_s: float = 1.0,
         on_outcome: Callable[[RunOutcome], None] | None = None,
+        claim_batch: int = 1,
     ) -> None:
-        """Poll due sources until `stop` is set."""
+        """Poll due sources until `stop` is set.
+
+        Claims one source at a time by default, so a due source never waits in this worker's
+        queue while another worker is idle. A store that is briefly unreachable (PostgreSQL
+        restarting, a network blip) is waited out with backoff instead of ending the loop.
+        """
+        store_failures = 0
         while not stop.is_set():
-            claimed = self.claim(limit=5, only_due=True)
-            for state in claimed:
-                if stop.is_set():
-                    self._release(state.id)
-                    break
-                out = self.run_source(state)
-                if on_outcome:
-                    on_outcome(out)
+            try:
+                claimed = self.claim(limit=claim_batch, only_due=True)
+                for i, state in enumerate(claimed):
+                    if stop.is_set():
+                        for rest in claimed[i:]:
+                            self._release(rest.id)
+                        break
+                    out = self.run_source(state)
+                    if on_outcome:
+                        on_outcome(out)
+                store_failures = 0
+            except OperationalError as exc:
+                store_failures += 1
+                delay = backoff_delay(store_failures, base_s=1.0, max_s=60.0, rng=self.rng)
+                reason = str(exc.orig or exc).strip().splitlines()[0]
+                log.error("store unreachable, retrying in %.0f s: %s", delay, reason)
+                stop.wait(delay)
+                continue
             if not claimed:
                 stop.wait(idle_sleep_s)
 

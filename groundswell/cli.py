@@ -99,16 +99,27 @@ def open_store(db: str | None, settings: Settings, *, migrate: bool = True) -> E
     return engine
 
 
-def sync_config(engine: Engine, settings: Settings) -> dict[str, int]:
-    from collectors.registry import source_specs
+def configured_sources(settings: Settings) -> list[Any]:
+    """The sources the config (and any GROUNDSWELL_PLUGINS) asks for; exit 2 on a bad plugin."""
+    from collectors.registry import PluginError, source_specs
+
+    try:
+        return source_specs(settings)
+    except PluginError as exc:
+        fail(str(exc), 2)
+
+
+def sync_config(engine: Engine, settings: Settings, *, retry_fatal: bool = False) -> dict[str, int]:
+    """Make the store's movements, events and sources agree with the config."""
     from storage.catalog import sync_sources, upsert_event, upsert_movement
     from storage.engine import write_tx
 
+    specs = configured_sources(settings)
     with write_tx(engine) as conn:
         ids = {m.slug: upsert_movement(conn, m) for m in settings.movements}
         for ev in settings.events:
             upsert_event(conn, ev, ids)
-        sync_sources(conn, source_specs(settings))
+        sync_sources(conn, specs, retry_fatal=retry_fatal)
     return ids
 
 
@@ -135,10 +146,13 @@ def _root(
 
 @app.command()
 def init(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Create or upgrade the store, and load movements, events and sources from the config."""
+    """Create or upgrade the store, and load movements, events and sources from the config.
+
+    Sources stopped by a fatal error (e.g. a missing token) are retried after `init`.
+    """
     settings = load_config(config)
     engine = open_store(db, settings)
-    sync_config(engine, settings)
+    sync_config(engine, settings, retry_fatal=True)
     out.print(f"store ready: {describe_url(str(engine.url))}")
 
 
@@ -160,7 +174,7 @@ def collect(
         fail("choose exactly one of --once or --loop", 2)
     _setup_logging(verbose)
     settings = load_config(config)
-    if not settings.has_sources:
+    if not configured_sources(settings):
         fail(
             "the config lists no sources ([mastodon], [bluesky] or [blogs]); "
             "see config/example.toml, or run `groundswell demo` for offline data",

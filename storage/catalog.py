@@ -58,19 +58,25 @@ def upsert_event(
     return int(res.inserted_primary_key[0])
 
 
-def sync_sources(conn: Connection, specs: Sequence[SourceSpec]) -> dict[str, int]:
+# Statuses a FatalSourceError leaves are anything but these (collectors.runner polls only these).
+_RUNNABLE = ("new", "ok", "backoff")
+
+
+def sync_sources(
+    conn: Connection, specs: Sequence[SourceSpec], *, retry_fatal: bool = False
+) -> dict[str, int]:
     """Create or update a source row per spec; disable rows no longer configured.
 
-    A source stopped as `fatal` or `needs_token` gets a fresh start when its spec changed
-    (e.g. a token now set in the environment): that is the "until the config changes" of
-    `FatalSourceError`.
+    A source stopped by a fatal error (e.g. `needs_token`) is polled again when its target
+    changes in the config, or for every source when `retry_fatal` (what `groundswell init`
+    asks for after the user fixed the cause, e.g. exported the missing token).
     """
     table = _t(Source)
     now = datetime.now(UTC)
     rows = {
         r.key: r
         for r in conn.execute(
-            select(table.c.id, table.c.key, table.c.enabled, table.c.status, table.c.target)
+            select(table.c.id, table.c.key, table.c.enabled, table.c.target, table.c.status)
         )
     }
     ids: dict[str, int] = {}
@@ -84,7 +90,8 @@ def sync_sources(conn: Connection, specs: Sequence[SourceSpec]) -> dict[str, int
         }
         if spec.key in rows:
             row = rows[spec.key]
-            if row.status in ("fatal", "needs_token") and row.target != spec.target:
+            stopped = row.status not in _RUNNABLE
+            if row.status == "removed" or (stopped and (retry_fatal or row.target != spec.target)):
                 values.update(status="new", consecutive_failures=0, next_due_at=now)
             conn.execute(update(table).where(table.c.id == row.id).values(**values))
             ids[spec.key] = row.id
