@@ -10,8 +10,8 @@ appears in the DOM; the server stamps when it accepted the post (same machine, s
 Modes, each measured in the same run:
 - direct: the post is written to the store the moment it is accepted (no collector at all).
   The baseline: what the wall itself adds (its refresh interval and rendering).
-- stream: Mastodon.py's hashtag stream (server-sent events); each update is parsed and written
-  at once, as a streaming collector does.
+- stream: the real streaming collector (`collectors.mastodon.stream.HashtagStream`: Mastodon.py's
+  hashtag stream, server-sent events), which writes each update as it arrives.
 - poll: the real MastodonCollector run by the real Runner every `--poll` seconds.
 
 Posts arrive at random gaps (uniform 0.5-3.5 s) so they land at random phases of the poll and
@@ -39,12 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from mastodon import CallbackStreamListener, Mastodon  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from collectors.mastodon.parse import parse_status, to_plain  # noqa: E402
+from collectors.mastodon.stream import HashtagStream  # noqa: E402
 from storage.catalog import load_rules  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
+from storage.models import Source  # noqa: E402
 from storage.records import Batch, mention_id  # noqa: E402
 from storage.write import write_batch  # noqa: E402
 from tests.mastodon_support import runner_for, settings_for  # noqa: E402
@@ -135,6 +137,11 @@ class Wall:
         self.log.close()
 
 
+def _source_keys(engine: Any) -> list[str]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(Source.__table__.c.key))]
+
+
 def write_status(engine: Any, status: dict[str, Any]) -> None:
     parsed = parse_status(to_plain(status), DOMAIN)
     with engine.connect() as conn:
@@ -160,14 +167,15 @@ def run_mode(
     accepted: dict[int, float] = {}
     stop = threading.Event()
     worker: threading.Thread | None = None
-    stream_handle: Any = None
     if mode == "stream":
-        client = Mastodon(api_base_url=server.base_url, access_token=TOKEN,
-                          version_check_mode="none")  # fmt: skip
-        listener = CallbackStreamListener(update_handler=lambda s: write_status(engine, s))
-        stream_handle = client.stream_hashtag("NHSCitizen", listener, run_async=True,
-                                              reconnect_async=True)  # fmt: skip
-        time.sleep(1.0)  # let the stream connect
+        runner = worker_runner[0]
+        [key] = _source_keys(engine)
+        stream = HashtagStream(engine, runner.context, key, stop=stop, read_timeout_s=30)
+        worker = threading.Thread(target=stream.run, daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while server.stream_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # connected (after its timeline catch-up)
     elif mode == "poll":
         runner = worker_runner[0]
         worker = threading.Thread(target=runner.run_loop, args=(stop,),
@@ -192,9 +200,6 @@ def run_mode(
         stop.set()
         if worker is not None:
             worker.join(timeout=30)
-        if stream_handle is not None:
-            stream_handle.close()
-            server.drop_streams()
     seen = wall.seen()
     missing = [m for m in accepted if m not in seen]
     if missing:
@@ -219,7 +224,14 @@ def main() -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     server = MastodonServer(DOMAIN, tokens=(TOKEN,)).start()
-    settings = settings_for(server, backfill_days=1, interval_s=args.poll, timeout_s=5.0)
+    os.environ["GS_BENCH_MASTODON_TOKEN"] = TOKEN  # streaming needs a token (Mastodon >= 4.2)
+    settings = settings_for(
+        server,
+        backfill_days=1,
+        interval_s=args.poll,
+        timeout_s=5.0,
+        token_env="GS_BENCH_MASTODON_TOKEN",
+    )
     runner, _ = runner_for(engine, settings)  # also creates the movement and the source
     runner.run_once()  # first run: backfill of an empty timeline, cursor set
     worker_runner.append(runner)

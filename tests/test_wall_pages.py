@@ -164,3 +164,17 @@ def test_a_word_blocked_on_the_moderator_page_hides_matching_posts(wall_store, m
     next(b for b in at.button if b.label == "Block").click()
     at.run()
     assert "livestream" not in _html(_wall())
+
+
+def test_a_second_moderators_open_page_does_not_undo_a_mode_switch(wall_store, monkeypatch):
+    from groundswell.config import WallSettings
+    from groundswell.wall import effective_settings
+
+    store, _ = wall_store
+    first, second = _sign_in(_moderate(monkeypatch)), _sign_in(_moderate(monkeypatch))
+    first.radio(key="gs-mode").set_value("pre")
+    first.run()
+    second.run()  # the other laptop refreshes, its radio was still on "post"
+    with store.connect() as conn:
+        assert effective_settings(conn, WallSettings()).moderation == "pre"
+    assert second.radio(key="gs-mode").value == "pre"

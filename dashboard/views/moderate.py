@@ -91,19 +91,19 @@ with engine.connect() as conn:
 top = st.columns([2, 2, 3])
 with top[0]:
     st.caption(f"Signed in as {moderator}")
-    mode = st.radio(
+    # Show what the store says (another moderator may have switched); only this moderator's
+    # own click saves, through on_change, so two open pages never undo each other.
+    st.session_state["gs-mode"] = s.moderation
+    st.radio(
         "Moderation",
         ["post", "pre"],
-        index=0 if s.moderation == "post" else 1,
         format_func=lambda m: {
             "post": "Post-moderation: shown at once",
             "pre": "Pre-moderation: approve first",
         }[m],
         key="gs-mode",
+        on_change=lambda: save({"moderation": st.session_state["gs-mode"]}),
     )
-    if mode != s.moderation:
-        save({"moderation": mode})
-        st.rerun()
 with top[1]:
     st.link_button("Open the wall (projector)", "/wall?embed=true")
 with top[2]:
