@@ -60,6 +60,31 @@ class _Pending:
     skipped: list[Skip] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Report:
+    """Live mode's periodic status line: what arrived, what was kept, how far behind."""
+
+    every_s: float = 60.0
+    events: int = 0
+    kept: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+    def add(self, batch: Batch, last_us: int | None) -> None:
+        self.events += batch.fetched
+        self.kept += len(batch.mentions) + len(batch.edges) + len(batch.deletions)
+        if time.monotonic() - self.since < self.every_s:
+            return
+        lag = f"{(now_us() - last_us) / 1e6:.1f} s behind" if last_us else "no cursor yet"
+        log.info(
+            "Jetstream: %d events in the last %.0f s, %d kept for the movements; %s",
+            self.events,
+            time.monotonic() - self.since,
+            self.kept,
+            lag,
+        )
+        self.events, self.kept, self.since = 0, 0, time.monotonic()
+
+
 def stream_url(base: str, cursor_us: int | None) -> str:
     params: list[tuple[str, str]] = [("wantedCollections", c) for c in WANTED]
     if cursor_us is not None:
@@ -150,6 +175,7 @@ class JetstreamReader:
         started_us = now_us()
         deadline = time.monotonic() + self.settings.jetstream_catchup_s
         failures = 0
+        report = _Report()
         rewind_us = int(self.settings.jetstream_rewind_s * 1_000_000)
         while not stop.is_set():
             if last_us is None:
@@ -191,6 +217,8 @@ class JetstreamReader:
                                 batch = self._batch(pending)
                                 if pending.last_us is not None:
                                     last_us = pending.last_us
+                                if live:
+                                    report.add(batch, last_us)
                                 yield batch
                             elif live:
                                 yield Batch()  # a quiet stream: still renew the lease
