@@ -329,10 +329,9 @@ class InstanceClient:
 
 
 def _code(exc: MastodonError) -> int | None:
-    args = getattr(exc, "args", ())
-    if len(args) >= 2 and isinstance(args[1], int):
-        return args[1]
-    return None
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    code = args[1] if len(args) >= 2 else None
+    return code if isinstance(code, int) else None
 
 
 def _short(exc: BaseException) -> str:

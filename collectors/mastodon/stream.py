@@ -222,7 +222,7 @@ class HashtagStream:
     # -- the source row
 
     def _claim(self) -> SourceState | None:
-        table: Any = Source.__table__
+        table: Any = Source.__table__  # type: ignore[attr-defined]
         now = datetime.now(UTC)
         while not self.stop.is_set():
             with write_tx(self.engine) as conn:
@@ -262,7 +262,7 @@ class HashtagStream:
     def _mark_fatal(self, exc: FatalSourceError) -> None:
         self.status, self.error = exc.status, str(exc)
         log.error("%s: %s", self.key, exc)
-        table: Any = Source.__table__
+        table: Any = Source.__table__  # type: ignore[attr-defined]
         with write_tx(self.engine) as conn:
             conn.execute(
                 update(table)
