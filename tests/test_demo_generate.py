@@ -148,6 +148,7 @@ def test_a_few_hubs_receive_most_reposts_and_boosts(full: DemoData) -> None:
 def test_bridges_are_on_two_platforms_and_amplify_into_two_communities(full: DemoData) -> None:
     community = {a.id: p.community for p in full.cast.people for a in p.accounts}
     assert len(full.bridges) >= 4
+    assert len({p.name for p in full.bridges}) == len(full.bridges)
     for person in full.bridges:
         assert {a.platform for a in person.accounts} == {"bluesky", "mastodon"}
         mine = {a.id for a in person.accounts}
@@ -192,3 +193,13 @@ def test_the_event_sits_inside_the_last_seven_days_and_spikes_whatever_the_weekd
     during = sum(1 for m in d.mentions if starts <= m.created_at < ends)
     before = sum(1 for m in d.mentions if starts - (ends - starts) <= m.created_at < starts)
     assert during > 2 * before
+
+
+def test_stored_html_is_exactly_what_the_sanitiser_makes_of_the_raw_content() -> None:
+    from groundswell.sanitize import sanitize_html
+
+    d = generate(seed=9, mentions=1000, now=NOW)
+    statuses = [m for m in d.mentions if m.platform == "mastodon"]
+    assert statuses
+    for m in statuses:
+        assert m.html == sanitize_html(m.raw["content"])

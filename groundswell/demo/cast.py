@@ -380,8 +380,12 @@ def make_cast(seed: int, mentions: int) -> Cast:
         ("research", "policy"),
         ("patients", "clinicians"),
     )
+    bridge_names: set[str] = set()
     for first_c, second_c in bridge_pairs:
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        while name in bridge_names:  # six distinct people, recognisable on both platforms
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        bridge_names.add(name)
         h = handle_for(name)
         instance = next(i for p, i, _ in _HOMES[second_c] if p == "mastodon")
         accounts = [

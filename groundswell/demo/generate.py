@@ -470,7 +470,7 @@ class _Generator:
         seen: set[int] = {m.author.id}  # type: ignore[union-attr]
         for _ in range(n):
             r = rng.random()
-            if r < 0.12 and self.bridges:
+            if r < 0.06 and self.bridges:
                 amplifier = rng.choice(self.bridges)
             elif r < 0.8 and (platform, person.community) in self.amp:
                 amplifier = self.amp[(platform, person.community)](rng)
@@ -588,7 +588,7 @@ class _Generator:
             author=account,
             url=f"https://{home}/@{user}/{local_id}",
             text=text,
-            html=sanitize_html(raw_html),
+            html=words.mastodon_html(text, home, sanitised=True),
             lang=lang,
             instance=home,
             sensitive=sensitive,

@@ -265,20 +265,30 @@ def post_text(
 _TOKEN = re.compile(r"(https?://\S+|#\w+)")
 
 
-def mastodon_html(text: str, instance: str) -> str:
-    """Status HTML as Mastodon renders it: hashtags and links as anchors in a paragraph."""
+SAFE_REL = 'rel="nofollow noopener noreferrer ugc"'
+
+
+def mastodon_html(text: str, instance: str, *, sanitised: bool = False) -> str:
+    """Status HTML as Mastodon renders it: hashtags and links as anchors in a paragraph.
+
+    `sanitised=True` writes directly what `groundswell.sanitize.sanitize_html` makes of it
+    (same output, tested), because running the sanitiser over 10,000 statuses we generated
+    ourselves would be a third of the generation time.
+    """
 
     def repl(m: re.Match[str]) -> str:
         token = m.group(0)
         if token.startswith("#"):
             tag = token[1:]
+            attrs = SAFE_REL if sanitised else 'class="mention hashtag" rel="tag"'
             return (
-                f'<a href="https://{instance}/tags/{tag.lower()}" class="mention hashtag" '
-                f'rel="tag">#<span>{html.escape(tag)}</span></a>'
+                f'<a href="https://{instance}/tags/{tag.lower()}" {attrs}>'
+                f"#<span>{html.escape(tag)}</span></a>"
             )
         shown = token.split("://", 1)[1]
+        attrs = SAFE_REL if sanitised else 'target="_blank" rel="nofollow noopener noreferrer"'
         return (
-            f'<a href="{html.escape(token)}" target="_blank" rel="nofollow noopener noreferrer">'
+            f'<a href="{html.escape(token)}" {attrs}>'
             f'<span class="invisible">https://</span><span class="ellipsis">'
             f"{html.escape(shown[:30])}</span></a>"
         )
