@@ -178,3 +178,24 @@ def test_a_second_moderators_open_page_does_not_undo_a_mode_switch(wall_store, m
     with store.connect() as conn:
         assert effective_settings(conn, WallSettings()).moderation == "pre"
     assert second.radio(key="gs-mode").value == "pre"
+
+
+def test_a_hidden_post_is_listed_on_both_tabs_without_a_widget_clash(wall_store, monkeypatch):
+    _, posts = wall_store
+    at = _sign_in(_moderate(monkeypatch))
+    at.button(key=f"hide-{posts[-1].id}").click()
+    at.run()
+    at.run()  # a full run renders the Posts tab ("all") and the Hidden tab together
+    assert not at.exception, at.exception
+    assert at.button(key=f"show-{posts[-1].id}")
+    assert at.button(key=f"hidden-show-{posts[-1].id}")
+
+
+def test_hiding_an_author_offers_to_unhide_them(wall_store, monkeypatch):
+    _, posts = wall_store
+    at = _sign_in(_moderate(monkeypatch))
+    at.button(key=f"hide-author-{posts[0].id}").click()
+    at.run()
+    at.button(key=f"unhide-author-{posts[0].id}").click()
+    at.run()
+    assert f'data-mention-id="{posts[0].id}"' in _html(_wall())

@@ -125,10 +125,24 @@ def _status(p: WallPost, state: ModerationState, pattern: Any) -> tuple[str, str
     return "on the wall", None
 
 
-def post_item(p: WallPost, state: ModerationState, pattern: Any, now: datetime) -> None:
+def post_item(
+    p: WallPost, state: ModerationState, pattern: Any, now: datetime, *, prefix: str = ""
+) -> None:
+    """One post with its buttons. `prefix` keeps widget keys unique when the same post is
+    listed twice in one run (the Posts and Hidden tabs)."""
     status, reason = _status(p, state, pattern)
     action = state.mentions.get(p.id)
     pid = str(p.id)
+
+    def button(col: Any, label: str, key: str, *args: Any, primary: bool = False) -> None:
+        col.button(
+            label,
+            key=f"{prefix}{key}-{pid}",
+            on_click=decide,
+            args=args,
+            type="primary" if primary else "secondary",
+        )
+
     with st.container(border=True):
         st.html(
             moderator_item_html(
@@ -145,42 +159,29 @@ def post_item(p: WallPost, state: ModerationState, pattern: Any, now: datetime) 
         )
         b = st.columns(5)
         if action == "hide":
-            b[0].button(
-                "Show again", key=f"show-{pid}", on_click=decide, args=("mention", pid, "approve")
-            )
+            button(b[0], "Show again", "show", "mention", pid, "approve")
         else:
-            b[0].button(
-                "Hide",
-                key=f"hide-{pid}",
-                on_click=decide,
-                args=("mention", pid, "hide"),
-                type="primary",
-            )
+            button(b[0], "Hide", "hide", "mention", pid, "hide", primary=True)
         if s.moderation == "pre" and action is None and not reason:
-            b[1].button(
-                "Approve", key=f"approve-{pid}", on_click=decide, args=("mention", pid, "approve")
-            )
+            button(b[1], "Approve", "approve", "mention", pid, "approve")
         if action == "pin":
-            b[2].button(
-                "Unpin", key=f"unpin-{pid}", on_click=decide, args=("mention", pid, "approve")
-            )
+            button(b[2], "Unpin", "unpin", "mention", pid, "approve")
         elif not reason:
-            b[2].button("Pin", key=f"pin-{pid}", on_click=decide, args=("mention", pid, "pin"))
+            button(b[2], "Pin", "pin", "mention", pid, "pin")
         if p.account_id is not None:
-            b[3].button(
-                "Hide author",
-                key=f"hide-author-{pid}",
-                on_click=decide,
-                args=("account", str(p.account_id), "hide"),
-            )
+            acc = str(p.account_id)
+            if p.account_id in state.hidden_accounts:
+                button(b[3], "Unhide author", "unhide-author", "account", acc, "hide", False)
+            else:
+                button(b[3], "Hide author", "hide-author", "account", acc, "hide")
         if p.instance:
             kind = "blog" if p.platform in BLOG_PLATFORMS else "instance"
-            b[4].button(
-                f"Hide {kind}",
-                key=f"hide-host-{pid}",
-                on_click=decide,
-                args=(kind, p.instance.lower(), "hide"),
-            )
+            host = p.instance.lower()
+            hidden = host in (state.hidden_blogs if kind == "blog" else state.hidden_instances)
+            if hidden:
+                button(b[4], f"Unhide {kind}", "unhide-host", kind, host, "hide", False)
+            else:
+                button(b[4], f"Hide {kind}", "hide-host", kind, host, "hide")
 
 
 tab_posts, tab_hidden, tab_words, tab_settings, tab_log = st.tabs(
@@ -210,7 +211,7 @@ with tab_posts:
                 discoverable_false_is_opt_out=config.ethics.discoverable_false_is_opt_out,
             )
         pattern = blocklist_pattern(state.words)
-        if show == "on the wall":
+        if show in ("on the wall", "waiting"):
             posts = [p for p in posts if hidden_reason(p, state, pattern) is None]
         if not posts:
             st.info("Nothing to moderate yet.")
@@ -236,7 +237,7 @@ with tab_hidden:
     now = datetime.now(UTC)
     pattern = blocklist_pattern(state.words)
     for p in hidden_posts:
-        post_item(p, state, pattern, now)
+        post_item(p, state, pattern, now, prefix="hidden-")
     st.subheader("Hidden authors")
     for acc_id in sorted(state.hidden_accounts):
         c1, c2 = st.columns([4, 1])
@@ -329,6 +330,6 @@ with tab_settings:
 with tab_log, engine.connect() as conn:
     log = q.moderation_log(conn, wall_id)
     if log:
-        st.dataframe(log, hide_index=True, use_container_width=True)
+        st.dataframe(log, hide_index=True, width="stretch")
     else:
         st.caption("No decisions yet.")
