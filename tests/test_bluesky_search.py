@@ -213,6 +213,19 @@ def test_a_service_cap_below_the_configured_one_is_still_detected(
     assert (400 in {c.status for c in bsky.server.log}) == refuse_deep_cursor
 
 
+def test_an_inflated_hits_total_costs_a_query_or_two_but_no_false_problem(bsky: Env) -> None:
+    bsky.server.loose_hits_total = True  # "may be rounded/truncated", says the lexicon
+    uris = add_posts(bsky.server, 12)
+    other = profile("did:plc:other000000000000000000", "other.bsky.social")
+    for n in range(5):
+        bsky.server.add_post(other, f"Lunch {n}", now() - timedelta(minutes=n))
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok", outcome.error
+    assert bsky.native_ids() == sorted(uris)
+    assert bsky.source().problems == []
+    assert 3 <= bsky.server.calls[SEARCH] <= 4  # 2 pages, then one narrower query
+
+
 def test_grown_repost_and_quote_counts_become_edges(bsky: Env) -> None:
     (uri,) = add_posts(bsky.server, 1)
     fans = [profile(f"did:plc:fan{i:021d}", f"fan{i}.bsky.social") for i in range(3)]

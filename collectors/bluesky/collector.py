@@ -150,7 +150,7 @@ class BlueskyCollector:
             finished = False
             if next_page and sweep["n"] < cap:
                 sweep["page"] = next_page
-            elif capped and sweep.get("oldest"):
+            elif capped and sweep.get("oldest") and (sweep["n"] >= cap or self._can_split(sweep)):
                 sweep = self._split(sweep, batch, key)
             else:
                 finished = True
@@ -163,15 +163,26 @@ class BlueskyCollector:
             if finished or self.stop.is_set():
                 return
 
-    def _split(self, sweep: dict[str, Any], batch: Batch, key: str) -> dict[str, Any]:
-        """The query reached the result cap: continue with a window ending at the oldest post
-        read (plus 1 ms, so posts sharing that millisecond are read again, not skipped)."""
+    @staticmethod
+    def _split_point(sweep: dict[str, Any]) -> tuple[datetime, datetime, datetime]:
+        """(oldest post read, current until, the next window's until: oldest + 1 ms, so posts
+        sharing that millisecond are read again rather than skipped)."""
         oldest = parse_datetime(sweep["oldest"])
         until = parse_datetime(sweep["until"])
         assert oldest is not None and until is not None
-        new_until = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000) + timedelta(
-            milliseconds=1
-        )
+        ms = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000)
+        return oldest, until, ms + timedelta(milliseconds=1)
+
+    def _can_split(self, sweep: dict[str, Any]) -> bool:
+        """A split suggested only by `hitsTotal` (which may be rounded) is worth a query only
+        if it narrows the window."""
+        _, until, new_until = self._split_point(sweep)
+        return new_until < until
+
+    def _split(self, sweep: dict[str, Any], batch: Batch, key: str) -> dict[str, Any]:
+        """The query reached the result cap: continue with a window ending at the oldest post
+        read, so older posts are reached by a fresh query."""
+        oldest, until, new_until = self._split_point(sweep)
         if new_until >= until:
             # More than `cap` posts in one millisecond: nothing finer to split on.
             batch.problems = [

@@ -141,6 +141,7 @@ class BlueskyServer:
 
     result_cap: int = 10_000
     refuse_deep_cursor: bool = False  # past the cap: 400 on the next page instead of no cursor
+    loose_hits_total: bool = False  # hitsTotal counts every post, ignoring the filters
     rate_limit: int = 3000  # app.bsky.* requests per window, like the AppView's budget
     rate_window_s: int = 300
     access_ttl_s: float = 2 * 3600
@@ -482,7 +483,8 @@ class BlueskyServer:
         if self.refuse_deep_cursor and offset >= self.result_cap:
             return 400, {"error": "InvalidRequest", "message": "cursor is past the result limit"}
         page = capped[offset : offset + limit]
-        out: dict[str, Any] = {"posts": [p.view for p in page], "hitsTotal": len(hits)}
+        total = len(self.posts) if self.loose_hits_total else len(hits)
+        out: dict[str, Any] = {"posts": [p.view for p in page], "hitsTotal": total}
         if offset + limit < len(capped) or (self.refuse_deep_cursor and offset + limit < len(hits)):
             out["cursor"] = str(offset + limit)
         return 200, out
