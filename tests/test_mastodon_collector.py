@@ -47,29 +47,29 @@ def test_one_status_seen_on_two_instances_is_one_mention_with_both_instances(sto
     assert scalar(store, "SELECT count(*) FROM account") == 1
 
 
-def test_a_restart_mid_backfill_resumes_with_no_gap_and_no_duplicate(sqlite_store, alpha):
+def test_a_restart_mid_backfill_resumes_with_no_gap_and_no_duplicate(store, alpha):
     for n in range(1, 24):
         post(alpha, n)
     settings = settings_for(alpha, mastodon=PAGE)
-    runner, _ = runner_for(sqlite_store, settings)
+    runner, _ = runner_for(store, settings)
     alpha.fail_next("500", after=2)  # two backfill pages commit, then the worker "dies"
     [first] = runner.run_once()
     assert first.outcome == "transient"
-    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 10
-    cursor = next(iter(sources(sqlite_store).values())).cursor
+    assert scalar(store, "SELECT count(*) FROM mention") == 10
+    cursor = next(iter(sources(store).values())).cursor
     assert cursor["backfill_done"] is False
     for n in range(24, 30):  # new statuses arrive while the worker is down
         post(alpha, n)
 
-    restarted, _ = runner_for(sqlite_store, settings)  # a fresh process: new client and caches
+    restarted, _ = runner_for(store, settings)  # a fresh process: new client and caches
     before = len(alpha.requests)
     [second] = restarted.run_once()
     assert second.outcome == "ok"
     resumed = next(r for r in alpha.requests[before:] if r.path.startswith("/api/v1/timelines"))
     assert resumed.query["max_id"] == [cursor["backfill_max_id"]]
-    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 29
-    assert scalar(sqlite_store, "SELECT sum(mentions) FROM rollup_hourly") == 29
-    assert scalar(sqlite_store, "SELECT count(*) FROM mention_seen") == 29
+    assert scalar(store, "SELECT count(*) FROM mention") == 29
+    assert scalar(store, "SELECT sum(mentions) FROM rollup_hourly") == 29
+    assert scalar(store, "SELECT count(*) FROM mention_seen") == 29
 
 
 def test_a_second_poll_pages_forward_with_min_id_from_the_stored_cursor(sqlite_store, alpha):
@@ -221,16 +221,16 @@ def edges(engine, kind: str) -> list:
     )
 
 
-def test_boosts_are_fetched_when_reblogs_count_grows_and_only_then(sqlite_store, alpha):
+def test_boosts_are_fetched_when_reblogs_count_grows_and_only_then(store, alpha):
     s = post(alpha, 1)
     other = post(alpha, 2)
-    runner, _ = runner_for(sqlite_store, settings_for(alpha))
+    runner, _ = runner_for(store, settings_for(alpha))
     runner.run_once()
     assert alpha.requests_to("/api/v1/statuses") == []  # nothing boosted yet: no lookups
     for i in range(45):  # more than one reblogged_by page (40)
         alpha.boost(s["uri"], make_account(f"fan{i:02d}", "beta.test"), origin="beta.test")
     runner.run_once()
-    assert len(edges(sqlite_store, "boost")) == 45
+    assert len(edges(store, "boost")) == 45
     looked_up = {r.path for r in alpha.requests_to("/api/v1/statuses")}
     assert looked_up == {f"/api/v1/statuses/{alpha.local_id(s['uri'])}/reblogged_by"}
     assert len(alpha.requests_to("/api/v1/statuses")) == 2  # two Link pages
@@ -238,7 +238,7 @@ def test_boosts_are_fetched_when_reblogs_count_grows_and_only_then(sqlite_store,
 
     alpha.boost(s["uri"], make_account("late", "gamma.test"), origin="gamma.test")
     runner.run_once()
-    boosts = edges(sqlite_store, "boost")
+    boosts = edges(store, "boost")
     assert len(boosts) == 46
     assert "late@gamma.test" in {b.source for b in boosts}
     runner.run_once()  # no growth: no more lookups
@@ -339,24 +339,24 @@ def test_a_429_with_a_short_reset_waits_and_loses_no_page(sqlite_store, alpha):
     assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 12
 
 
-def test_a_429_with_a_long_reset_ends_the_poll_with_the_cursor_untouched(sqlite_store, alpha):
+def test_a_429_with_a_long_reset_ends_the_poll_with_the_cursor_untouched(store, alpha):
     for n in range(1, 13):
         post(alpha, n)
     alpha.fail_next("429", reset_in=30, after=1)
-    runner, _ = runner_for(sqlite_store, settings_for(alpha, max_wait_s=1.0, mastodon=PAGE))
+    runner, _ = runner_for(store, settings_for(alpha, max_wait_s=1.0, mastodon=PAGE))
     [out] = runner.run_once()
     assert out.outcome == "transient" and "429" in (out.error or "")
-    src = next(iter(sources(sqlite_store).values()))
+    src = next(iter(sources(store).values()))
     assert src.cursor["backfill_max_id"] is not None  # the page before the 429 is committed
     due_in = (src.next_due_at - src.last_error_at).total_seconds()
     assert due_in >= 29  # retried after the reset, not before
     # The same client also refuses to ask again before the reset:
     [early] = runner.run_once()
     assert early.outcome == "transient" and len(alpha.requests_to("/api/v1/timelines")) == 2
-    later, _ = runner_for(sqlite_store, settings_for(alpha, max_wait_s=1.0, mastodon=PAGE))
+    later, _ = runner_for(store, settings_for(alpha, max_wait_s=1.0, mastodon=PAGE))
     [again] = later.run_once()  # after the reset (a new window on the server)
     assert again.outcome == "ok"
-    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 12
+    assert scalar(store, "SELECT count(*) FROM mention") == 12
 
 
 def test_the_paging_budget_is_never_exceeded(sqlite_store, alpha):

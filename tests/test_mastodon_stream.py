@@ -42,7 +42,7 @@ def live(sqlite_store, monkeypatch) -> Iterator[tuple[MastodonServer, Callable[[
                 key,
                 stop=stop,
                 reconnect_base_s=0.1,
-                read_timeout_s=5,
+                read_timeout_s=1.0,
             )
             threads.append(threading.Thread(target=stream.run, daemon=True))
             threads[-1].start()
@@ -90,6 +90,16 @@ def test_a_dropped_stream_reconnects_and_catches_up_what_it_missed(sqlite_store,
     server.carry(make_status("alpha.test", "ann", 6))
     eventually(lambda: mentions(sqlite_store) == 6)
     assert scalar(sqlite_store, "SELECT sum(mentions) FROM rollup_hourly") == 6
+
+
+def test_a_silent_stream_times_out_and_is_replaced(sqlite_store, live):
+    server, start = live
+    stream = start()
+    server.stall_streams()  # connected, but not a byte: no heartbeat either
+    server.carry(make_status("alpha.test", "ann", 1), stream=False)
+    eventually(lambda: stream.connections >= 2)  # read timeout -> reconnect
+    eventually(lambda: mentions(sqlite_store) == 1)  # and the catch-up found the status
+    server.drop_streams()  # release the stalled handler
 
 
 def test_a_deleted_status_seen_on_the_stream_becomes_a_tombstone(sqlite_store, live):

@@ -66,6 +66,14 @@ class _Listener(StreamListener):
     def on_abort(self, err: Exception) -> None:
         log.info("stream aborted: %s", err)
 
+    def handle_stream(self, response: Any) -> None:
+        """A broken or silent connection ends the stream like a clean close would; the owner
+        notices the ended connection, backs off, catches up and reconnects."""
+        try:
+            super().handle_stream(response)
+        except Exception as exc:
+            log.info("stream ended: %s", exc)
+
 
 class HashtagStream:
     """Follow one instance x hashtag source live until `stop` is set."""

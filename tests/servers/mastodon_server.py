@@ -342,6 +342,13 @@ class MastodonServer:
         for _, q in subs:
             q.put(None)
 
+    def stall_streams(self) -> None:
+        """Keep every open stream connected but silent (no events, no heartbeats)."""
+        with self.lock:
+            subs = list(self._subscribers)
+        for _, q in subs:
+            q.put("stall")
+
     def stream_count(self) -> int:
         with self.lock:
             return len(self._subscribers)
@@ -684,6 +691,10 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.flush()
                     continue
                 if item is None:
+                    break
+                if item == "stall":  # hold the line open without a byte until the drop
+                    while q.get() != None:  # noqa: E711
+                        pass
                     break
                 event, payload = item
                 data = payload if isinstance(payload, str) else json.dumps(payload)
