@@ -28,7 +28,6 @@ def ranked_table(rows: list[dict], key: str) -> None:
                 "Quotes": r["quotes"],
                 "Replies": r["replies"],
                 "Links": r["links"],
-                "Accounts": r["accounts"],
             }
             for r in rows
         ],

@@ -97,7 +97,7 @@ def summary(
     room = limit * 3  # opted-out accounts are left out of the lists afterwards
 
     def ranked_stmt(side: str) -> Any:
-        who, other = edges.c[side], edges.c["src" if side == "dst" else "dst"]
+        who = edges.c[side]
         total = func.count().label("total")
         cols = [
             literal(side).label("side"),
@@ -108,7 +108,6 @@ def summary(
                 func.sum(case((edges.c.kind.in_(kinds), 1), else_=0)).label(name)
                 for name, kinds in KIND_GROUPS.items()
             ),
-            func.count(func.distinct(other)).label("accounts"),
         ]
         return select(*cols).group_by(who).order_by(total.desc(), who).limit(room)
 
@@ -120,7 +119,6 @@ def summary(
             edges.c.dst.label("b"),
             w,
             *(literal(0).label(name) for name in KIND_GROUPS),
-            literal(0).label("accounts"),
         )
         .group_by(edges.c.src, edges.c.dst)
         .order_by(w.desc(), edges.c.src, edges.c.dst)
@@ -147,7 +145,6 @@ def summary(
                     "account_id": r.a,
                     "total": int(r.total),
                     **{name: int(getattr(r, name) or 0) for name in KIND_GROUPS},
-                    "accounts": int(r.accounts),
                     "platform": info["platform"],
                     "handle": info["handle"],
                     "display_name": info["display_name"],
@@ -287,25 +284,23 @@ def new_voices_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict[str, Any]]:
     """Per bucket: active, first-time and returning authors; instances and platforms active.
 
-    One pass over the (covering) match index gives the distinct (bucket, author, platform)
-    triples; an author whose first mention ever falls in a bucket is necessarily active in it,
-    so first-time authors come from the per-movement author table and returning = active -
-    first-time. Instances come from the (few) Mastodon accounts involved.
+    An author whose first mention ever falls in a bucket is necessarily active in it, so
+    first-time authors come from the per-movement author table and returning = active -
+    first-time; active authors and platforms are distinct counts over the covering match index.
     """
     b = MM.c.created_ts // bucket_s
-    active: dict[int, set[int]] = defaultdict(set)
-    platforms: dict[int, set[str]] = defaultdict(set)
-    masto: dict[int, set[int]] = defaultdict(set)
-    for bb, acc, platform in conn.execute(
-        select(b, MM.c.account_id, MM.c.platform)
-        .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
-        .distinct()
-    ):
-        bb = int(bb)
-        active[bb].add(acc)
-        platforms[bb].add(platform)
-        if platform == "mastodon":
-            masto[bb].add(acc)
+    active = {
+        int(bb): (int(n), int(p))
+        for bb, n, p in conn.execute(
+            select(
+                b,
+                func.count(func.distinct(MM.c.account_id)),
+                func.count(func.distinct(MM.c.platform)),
+            )
+            .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
+            .group_by(b)
+        )
+    }
     fb = MA.c.first_ts // bucket_s
     first = {
         int(bb): int(n)
@@ -313,17 +308,25 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
             select(fb, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(fb)
         )
     }
-    all_masto = set().union(*masto.values()) if masto else set()
-    place: dict[int, str] = {}
-    ids = sorted(all_masto)
-    for i in range(0, len(ids), 500):
-        for acc, where in conn.execute(
-            select(A.c.id, instance_key()).where(A.c.id.in_(ids[i : i + 500]))
-        ):
-            place[acc] = where
+    inst: dict[int, int] = {}
+    if not scope.platforms or "mastodon" in scope.platforms:
+        pairs = (
+            select(b.label("b"), MM.c.account_id)
+            .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
+            .distinct()
+            .subquery()
+        )
+        inst = {
+            int(bb): int(n)
+            for bb, n in conn.execute(
+                select(pairs.c.b, func.count(func.distinct(instance_key())))
+                .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
+                .group_by(pairs.c.b)
+            )
+        }
     out = []
     for bb in sorted(active):
-        n_active = len(active[bb])
+        n_active, n_platforms = active[bb]
         n_first = min(first.get(bb, 0), n_active)
         out.append(
             {
@@ -332,8 +335,8 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
                 "first_time": n_first,
                 "returning": n_active - n_first,
                 "first_time_share": n_first / n_active if n_active else 0.0,
-                "platforms": len(platforms[bb]),
-                "instances": len({place[a] for a in masto.get(bb, ()) if a in place}),
+                "platforms": n_platforms,
+                "instances": inst.get(bb, 0),
             }
         )
     return out
