@@ -35,3 +35,19 @@ def test_an_unknown_speed_is_a_configuration_error_naming_the_choices(tmp_path: 
     result = CliRunner().invoke(app, ["demo", "--db", db, "--speed", "fast"])
     assert result.exit_code == 2
     assert "instant, 1x, 10x, 60x" in result.output
+
+
+def test_up_on_a_busy_port_says_so_before_starting_anything(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        db = tmp_path / "gs.db"
+        result = CliRunner().invoke(
+            app, ["up", "--db", f"sqlite:///{db}", "--port", str(port), "--no-browser"]
+        )
+    assert result.exit_code == 1
+    assert f"port {port} is already in use" in result.output
+    assert not db.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -29,6 +30,7 @@ from groundswell.cli import (
     _setup_logging,
     app,
     console,
+    fail,
     load_config,
     open_store,
     out,
@@ -98,6 +100,17 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], stop: threading.Even
     return False
 
 
+def port_in_use(port: int) -> bool:
+    """Streamlit binds every interface; find out before starting anything."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
@@ -131,6 +144,8 @@ def up(
     # module imports `groundswell.cli` again, which is still initialising at import time.
     from groundswell.commands.dashboard import streamlit_command
 
+    if port_in_use(port):
+        fail(f"port {port} is already in use (another dashboard?); choose one with --port")
     _setup_logging(verbose)
     if not verbose:  # migrations narrate every step at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
