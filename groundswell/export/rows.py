@@ -59,6 +59,21 @@ def as_utc(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
+def iso_text(value: Any) -> str | None:
+    """A stored time as ISO 8601 UTC text, without a datetime round trip for SQLite's text
+    ('YYYY-MM-DD HH:MM:SS.ffffff'); the same spelling as `datetime.isoformat()` gives."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.replace(" ", "T", 1)
+        if text.endswith(".000000"):
+            text = text[:-7]
+        return text + "Z"
+    when = as_utc(value)
+    assert when is not None
+    return when.isoformat().replace("+00:00", "Z")
+
+
 def from_ts(ts: int | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
@@ -115,7 +130,10 @@ class RowShaper:
             pseudo = self.pseudo.pseudonym
             return lambda v: None if v is None else pseudo(kind, v)
         if col.kind == "time":
-            return self.time
+            if self.options.generalise_times:
+                return self.time
+            # Text formats only: straight to ISO text; Parquet needs datetimes.
+            return as_utc if "parquet" in self.options.formats else iso_text
         if col.kind == "list":
             return self._list
         if (

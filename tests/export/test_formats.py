@@ -185,3 +185,14 @@ def test_the_data_card_reports_per_source_completeness(store, seeded, tmp_path):
     assert c["skip_reasons"] == {"bad_record": 1}
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "bluesky:tag:NHSCitizen" in readme
+
+
+def test_times_are_spelled_the_same_in_every_format(store, seeded, tmp_path):
+    export_dataset(store, tmp_path / "csv", options=ExportOptions(formats=("csv",)))
+    export_dataset(store, tmp_path / "all", options=ALL)
+    only_csv = pd.read_csv(tmp_path / "csv" / "mentions.csv", dtype=str)["created_at"].tolist()
+    mixed = pd.read_csv(tmp_path / "all" / "mentions.csv", dtype=str)["created_at"].tolist()
+    lines = (tmp_path / "all" / "mentions.jsonl").read_text().splitlines()
+    jsonl = [json.loads(x)["created_at"] for x in lines]
+    assert only_csv == mixed == jsonl
+    assert only_csv[0] == "2026-11-02T09:00:00Z"
