@@ -76,3 +76,25 @@ def test_a_movement_the_config_defines_keeps_its_own_rules(store: Engine) -> Non
         row = conn.execute(select(Movement.__table__)).one()
     assert (row.name, row.hashtags) == ("NHS Citizen (ours)", ["NHSCitizen", "Extra"])
     assert summary.new > 0
+
+
+def test_replaying_every_page_again_changes_nothing(store: Engine) -> None:
+    from sqlalchemy import update
+
+    from storage.engine import write_tx
+    from storage.models import RollupHourly
+
+    load_demo(store, seed=3, mentions=500, now=NOW)
+    rollup = select(func.sum(RollupHourly.__table__.c.mentions))
+    with store.connect() as conn:
+        before = (store_counts(conn), conn.execute(rollup).scalar())
+    seen_before = _count(store, MentionSeen)
+    with write_tx(store) as conn:  # rewind the replay to its first page
+        conn.execute(update(Source.__table__).values(cursor={"page": 0}))
+
+    again = load_demo(store, seed=3, mentions=500, now=NOW)
+
+    assert again.new == 0
+    with store.connect() as conn:
+        assert (store_counts(conn), conn.execute(rollup).scalar()) == before
+    assert _count(store, MentionSeen) == seen_before
