@@ -46,8 +46,15 @@ pages = {
         st.Page(str(VIEWS / "explore.py"), title="Explore & export", icon="🔎", url_path="explore"),
     ],
     "Live wall": [
-        st.Page(str(VIEWS / "wall.py"), title="Wall", icon="📣", url_path="wall"),
-        st.Page(str(VIEWS / "moderate.py"), title="Moderate wall", icon="🛡️", url_path="moderate"),
+        st.Page(
+            str(VIEWS / "wall.py"), title="Wall", icon=":material/co_present:", url_path="wall"
+        ),
+        st.Page(
+            str(VIEWS / "moderate.py"),
+            title="Moderate wall",
+            icon=":material/shield:",
+            url_path="moderate",
+        ),
     ],
 }
 # `?embed=true` (the projected wall) shows no navigation: the room must never see the menu,

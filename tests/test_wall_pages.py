@@ -199,3 +199,19 @@ def test_hiding_an_author_offers_to_unhide_them(wall_store, monkeypatch):
     at.button(key=f"unhide-author-{posts[0].id}").click()
     at.run()
     assert f'data-mention-id="{posts[0].id}"' in _html(_wall())
+
+
+@pytest.mark.postgres
+def test_the_wall_and_the_moderator_page_work_on_postgresql(pg_store, monkeypatch, tmp_path):
+    monkeypatch.setenv("GROUNDSWELL_DB_URL", pg_store.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("GROUNDSWELL_CONFIG", "")
+    monkeypatch.chdir(tmp_path)
+    wall_feeder.ensure_movement(pg_store)
+    posts = wall_feeder.conversation(datetime.now(UTC))
+    wall_feeder.write(pg_store, *posts, edges=wall_feeder.boosts(posts))
+    assert f'data-mention-id="{posts[-1].id}"' in _html(_wall(mode="both"))
+    at = _sign_in(_moderate(monkeypatch))
+    at.button(key=f"hide-{posts[-1].id}").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert f'data-mention-id="{posts[-1].id}"' not in _html(_wall())
