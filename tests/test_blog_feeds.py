@@ -264,3 +264,12 @@ def test_a_link_to_an_entry_stored_later_becomes_an_edge_when_that_entry_arrives
         "JOIN mention m ON m.id = e.target_mention_id WHERE e.kind = 'link'",
     )
     assert [(e.src, e.url) for e in edges] == [(early.host, target)]
+
+
+def test_an_entry_link_too_long_for_the_url_index_is_kept_without_its_url():
+    long_link = "https://b.example/" + "a" * 2100
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><guid isPermaLink="false">post-1</guid><link>{long_link}</link>
+    <title>#NHSCitizen</title></item></channel></rss>""".encode()
+    [entry] = parse_feed(feed, {}, feed_url="https://b.example/f", fetched_at=NOW).entries
+    assert entry.native_id == "post-1" and entry.url is None

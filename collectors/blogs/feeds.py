@@ -27,6 +27,7 @@ import feedparser
 
 from collectors.blogs.html_links import extract_links
 from groundswell.sanitize import clean_text, html_to_text, sanitize_html
+from storage.models_blogs import MAX_URL_CHARS
 from storage.records import AccountRecord, MentionRecord, Skip
 
 PLATFORM = "blog"
@@ -164,6 +165,8 @@ def _entry(
     fetched_at: datetime,
 ) -> MentionRecord | Skip:
     link = _http_url(entry.get("link"))
+    if link and len(link) > MAX_URL_CHARS:  # kept out of the URL index; the id still keys it
+        link = None
     native_id = (entry.get("id") or "").strip() or link
     if not native_id:
         return Skip("no_id", clean_text(entry.get("title"))[:200])

@@ -32,6 +32,7 @@ from collectors.blogs.html_links import PageInfo, link_header, read_page
 from groundswell.matching import normalise_url
 from groundswell.net import Fetcher, FetchError, GoneError, PermanentFetchError
 from groundswell.sanitize import clean_text
+from storage.models_blogs import MAX_URL_CHARS
 from storage.queries.blogs import mentions_by_url
 from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 
@@ -222,7 +223,7 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
     for i, (src, fallback_title) in enumerate(new):
         if i >= budget:
             break
-        if normalise_url(src) is None:
+        if normalise_url(src) is None or len(src) > MAX_URL_CHARS:
             batch.skip("bad_source_url", src[:200])
             seen.append(src)
             continue

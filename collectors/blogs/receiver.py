@@ -38,6 +38,7 @@ from collectors.blogs import xmlrpc_safe as X
 from collectors.blogs.queue import VerifyWorker, accept, receiver_policy
 from groundswell.matching import normalise_url
 from groundswell.net import BlockedAddressError, FetchError, check_url
+from storage.models_blogs import MAX_URL_CHARS
 from storage.queries.blogs import find_ping, get_ping, queue_counts
 
 log = logging.getLogger("groundswell.receiver")
@@ -116,8 +117,8 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
             raise Rejected(X.SOURCE_NOT_FOUND, "source must be an absolute http(s) URL")
         if not isinstance(target, str) or normalise_url(target) is None:
             raise Rejected(X.TARGET_NOT_FOUND, "target must be an absolute http(s) URL")
-        if len(source) > 2000 or len(target) > 2000:
-            raise Rejected(X.GENERIC, "URLs longer than 2000 characters are refused")
+        if len(source) > MAX_URL_CHARS or len(target) > MAX_URL_CHARS:
+            raise Rejected(X.GENERIC, f"URLs longer than {MAX_URL_CHARS} characters are refused")
         if normalise_url(source) == normalise_url(target):
             raise Rejected(X.TARGET_NOT_USABLE, "source and target are the same URL")
         if not owns(rs.owned_sites, target):

@@ -3,6 +3,7 @@ received pingbacks and webmentions. All SQL of the area lives here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, Text, and_, cast, func, or_, select, update
 
 from groundswell.matching import normalise_url
 from storage.models import Account, Mention
-from storage.models_blogs import ReceivedPing
+from storage.models_blogs import URL_INDEXED_PLATFORMS, ReceivedPing
 from storage.types import stable_id
 
 _CHUNK = 400
@@ -40,10 +41,48 @@ def url_variants(url: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMention]:
-    """Stored, non-deleted mentions whose URL is one of `urls`, keyed by normalised URL.
+_MASTODON_WEB = re.compile(r"^https://([^/]+)/@([A-Za-z0-9_]+)/(\d+)$")
+_MASTODON_URI = re.compile(r"^https://([^/]+)/users/([A-Za-z0-9_]+)/statuses/(\d+)$")
+_BSKY_WEB = re.compile(r"^https://bsky\.app/profile/([^/]+)/post/([A-Za-z0-9]+)$")
 
-    Uses `ix_mention_url` (equality only), so it costs one index probe per spelling."""
+
+def _native_candidates(conn: Connection, norms: Iterable[str]) -> dict[tuple[str, str], list[str]]:
+    """(platform, native_id) -> the normalised links naming it, for links whose shape names a
+    post directly: a Mastodon status page (`https://host/@user/123` is `https://host/users/user/statuses/123`)
+    or a Bluesky post page (`https://bsky.app/profile/<did or handle>/post/<rkey>`). These are
+    looked up on the unique (platform, native_id) index, so the URL index can stay small."""
+    out: dict[tuple[str, str], list[str]] = {}
+    handles: dict[str, list[tuple[str, str]]] = {}
+    for n in norms:
+        if m := _MASTODON_WEB.match(n):
+            out.setdefault(("mastodon", f"https://{m[1]}/users/{m[2]}/statuses/{m[3]}"), []).append(
+                n
+            )
+        elif _MASTODON_URI.match(n):
+            out.setdefault(("mastodon", n), []).append(n)
+        elif m := _BSKY_WEB.match(n):
+            actor, rkey = m[1], m[2]
+            if actor.startswith("did:"):
+                out.setdefault(("bluesky", f"at://{actor}/app.bsky.feed.post/{rkey}"), []).append(n)
+            else:
+                handles.setdefault(actor.lower(), []).append((rkey, n))
+    if handles:
+        a = _table(Account)
+        q = select(a.c.handle, a.c.native_id).where(
+            a.c.platform == "bluesky", a.c.handle.in_(sorted(handles))
+        )
+        for handle, did in conn.execute(q):
+            for rkey, n in handles.get((handle or "").lower(), []):
+                out.setdefault(("bluesky", f"at://{did}/app.bsky.feed.post/{rkey}"), []).append(n)
+    return out
+
+
+def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMention]:
+    """Stored, non-deleted mentions that `urls` point at, keyed by normalised URL.
+
+    Blog entries, pingbacks and webmentions are found by their URL through the partial index
+    `ix_mention_url` (one probe per spelling); Mastodon statuses and Bluesky posts by the
+    native id their page URL encodes (`_native_candidates`)."""
     wanted: dict[str, str] = {}
     for u in urls:
         norm = normalise_url(u)
@@ -56,15 +95,39 @@ def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMe
     a = _table(Account)
     found: dict[str, LinkedMention] = {}
     keys = list(wanted)
+    cols = (m.c.url, m.c.platform, m.c.native_id, a.c.platform, a.c.native_id)
     for i in range(0, len(keys), _CHUNK):
         q = (
-            select(m.c.url, m.c.platform, m.c.native_id, a.c.platform, a.c.native_id)
+            select(*cols)
             .select_from(m.outerjoin(a, a.c.id == m.c.account_id))
-            .where(m.c.url.in_(keys[i : i + _CHUNK]), m.c.deleted_at.is_(None))
+            .where(
+                m.c.platform.in_(URL_INDEXED_PLATFORMS),
+                m.c.url.in_(keys[i : i + _CHUNK]),
+                m.c.deleted_at.is_(None),
+            )
         )
         for url, platform, native_id, a_platform, a_native in conn.execute(q):
             account = (a_platform, a_native) if a_platform else None
             found.setdefault(wanted[url], LinkedMention(platform, native_id, account))
+    natives = _native_candidates(conn, set(wanted.values()) - set(found))
+    by_platform: dict[str, list[str]] = {}
+    for platform, native in natives:
+        by_platform.setdefault(platform, []).append(native)
+    for platform, ids in by_platform.items():
+        for i in range(0, len(ids), _CHUNK):
+            q = (
+                select(*cols)
+                .select_from(m.outerjoin(a, a.c.id == m.c.account_id))
+                .where(
+                    m.c.platform == platform,
+                    m.c.native_id.in_(ids[i : i + _CHUNK]),
+                    m.c.deleted_at.is_(None),
+                )
+            )
+            for _url, p, native_id, a_platform, a_native in conn.execute(q):
+                account = (a_platform, a_native) if a_platform else None
+                for link in natives[(p, native_id)]:
+                    found.setdefault(link, LinkedMention(p, native_id, account))
     return found
 
 

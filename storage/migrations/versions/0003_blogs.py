@@ -40,7 +40,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("key"),
     )
     op.create_index("ix_received_due", "received_ping", ["status", "next_attempt_at"])
-    op.create_index("ix_mention_url", "mention", ["url"], postgresql_using="hash")
+    # partial: only blog-like rows (see storage/models_blogs.py for why)
+    blogish = sa.text("platform IN ('blog', 'pingback', 'webmention')")
+    op.create_index(
+        "ix_mention_url",
+        "mention",
+        ["url"],
+            postgresql_where=blogish,
+        sqlite_where=blogish,
+    )
 
 
 def downgrade() -> None:
