@@ -161,9 +161,10 @@ def up(
     env = dict(os.environ, GROUNDSWELL_DB_URL=url)
     if config is not None:
         env["GROUNDSWELL_CONFIG"] = str(Path(config).resolve())
-    proc = subprocess.Popen(
-        streamlit_command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # stdout (Streamlit's own banner) is dropped: `up` prints the address itself. stderr is
+    # inherited, never piped: an unread pipe fills up over a day of warnings and would freeze
+    # the dashboard.
+    proc = subprocess.Popen(streamlit_command(port), env=env, stdout=subprocess.DEVNULL)
 
     failed: list[str] = []
     if settings.has_sources:
@@ -190,13 +191,9 @@ def up(
             if not no_browser:
                 webbrowser.open(address)
         elif not stop.is_set():
-            err = ""
-            if proc.poll() is not None and proc.stderr is not None:
-                err = proc.stderr.read().decode(errors="replace")[-2000:]
             console.print(
-                f"[bold red]error:[/] the dashboard did not start on port {port}"
-                + (f": {err.strip().splitlines()[-1]}" if err.strip() else "")
-                + ". Is the port in use? Try --port.",
+                f"[bold red]error:[/] the dashboard did not start on port {port} (see its "
+                "messages above)",
                 highlight=False,
             )
             code = 1
