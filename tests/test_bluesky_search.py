@@ -247,6 +247,16 @@ def test_grown_repost_and_quote_counts_become_edges(bsky: Env) -> None:
     assert sorted(kind for kind, _, _ in bsky.edges()) == ["quote", "repost", "repost", "repost"]
 
 
+def test_reposts_of_a_post_older_than_the_search_window_still_become_edges(bsky: Env) -> None:
+    (uri,) = add_posts(bsky.server, 1, start=now() - timedelta(hours=3))
+    bsky.run()
+    assert bsky.edges() == []
+    bsky.server.add_reposts(uri, [profile("did:plc:latefan000000000000000", "late.fan")])
+    bsky.run()  # the sweep no longer reaches the post; the recount does
+    assert [kind for kind, _, _ in bsky.edges()] == ["repost"]
+    assert bsky.server.calls["app.bsky.feed.getPosts"] >= 1
+
+
 def test_the_opt_out_self_label_is_stored_on_the_account(bsky: Env) -> None:
     quiet = profile("did:plc:quiet00000000000000000", "quiet.bsky.social", opt_out=True)
     loud = profile("did:plc:loud000000000000000000", "loud.bsky.social")

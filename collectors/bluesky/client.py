@@ -296,6 +296,10 @@ class BlueskyClient:
         )
         return self.query("app.bsky.feed.searchPosts", model, what=label)
 
+    def get_posts(self, uris: list[str]) -> dict[str, Any]:
+        model = models.AppBskyFeedGetPosts.Params(uris=uris[:25])
+        return self.query("app.bsky.feed.getPosts", model, what=f"getPosts ({len(uris)} posts)")
+
     def reposted_by(self, uri: str, cursor: str | None = None) -> dict[str, Any]:
         model = models.AppBskyFeedGetRepostedBy.Params(uri=uri, cursor=cursor, limit=100)
         return self.query("app.bsky.feed.getRepostedBy", model, what=f"getRepostedBy {uri}")

@@ -18,6 +18,7 @@ For posts whose repost or quote counts grew since the stored copy, `getRepostedB
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,12 +31,13 @@ from collectors.bluesky.parse import (
     ParsedPost,
     iso,
     parse_datetime,
+    parse_posts,
     parse_quotes,
     parse_reposted_by,
     parse_search_page,
 )
 from groundswell.matching import match_post
-from storage.queries.bluesky import stored_counts
+from storage.queries.bluesky import recent_mentions, stored_counts
 from storage.records import Batch
 
 
@@ -59,6 +61,7 @@ class BlueskyCollector:
         self.clock = clock
         self.live = live
         self.stop = stop or threading.Event()
+        self._last_recount: float | None = None
 
     def poll(self, source: SourceState) -> Iterator[Batch]:
         if source.kind == "search":
@@ -99,6 +102,44 @@ class BlueskyCollector:
                 cursor = batch.cursor or cursor
                 if self.stop.is_set():
                     return
+        yield from self._recount(cursor, seen)
+
+    # -- later amplification of older posts -----------------------------------------------
+
+    def _recount(self, cursor: dict[str, Any], seen: set[str]) -> Iterator[Batch]:
+        """Refresh the counts of recent stored mentions (`getPosts`, 25 a request) so reposts
+        and quotes arriving after a post left the search window still become edges. Once per
+        `recount_interval_s` per process, whichever search source polls."""
+        s = self.settings
+        if not (s.fetch_reposts and s.recount_hours) or self.context.engine is None:
+            return
+        now = time.monotonic()
+        if self._last_recount is not None and now - self._last_recount < s.recount_interval_s:
+            return
+        self._last_recount = now
+        since = int((self.clock() - timedelta(hours=s.recount_hours)).timestamp())
+        with self.context.engine.connect() as conn:
+            rows = recent_mentions(conn, PLATFORM, since, s.recount_max)
+        stored = {uri: (r, q) for uri, r, q in rows if uri not in seen}
+        uris = list(stored)
+        for i in range(0, len(uris), 25):
+            payload = self.client.get_posts(uris[i : i + 25])
+            posts, skipped = parse_posts(payload.get("posts", []), seen_on="bsky-recount")
+            batch = Batch(skipped=skipped, fetched=len(posts), cursor=dict(cursor))
+            for p in posts:
+                uri = p.mention.native_id
+                if uri not in stored or uri in seen:
+                    continue
+                seen.add(uri)
+                batch.mentions.append(p.mention)  # the new counts
+                old_reposts, old_quotes = stored[uri]
+                if p.mention.repost_count > old_reposts:
+                    self._fetch_reposts(batch, uri)
+                if p.mention.quote_count > old_quotes:
+                    self._fetch_quotes(batch, uri, seen)
+            yield batch
+            if self.stop.is_set():
+                return
 
     def _sweep(
         self,

@@ -54,6 +54,15 @@ class BlueskySettings(BaseModel):
     )
     timeout_s: float = Field(default=20.0, gt=0, le=300)
     max_edge_pages: int = Field(default=20, ge=1, le=1000)
+    recount_hours: int = Field(
+        default=48,
+        ge=0,
+        le=24 * 90,
+        description="refresh repost/quote counts of mentions this recent (0: never), so later "
+        "reposts and quotes become edges",
+    )
+    recount_max: int = Field(default=200, ge=1, le=10_000)
+    recount_interval_s: int = Field(default=600, ge=0, le=86_400)
     jetstream_batch: int = Field(default=200, ge=1, le=10_000)
     jetstream_flush_s: float = Field(default=2.0, gt=0, le=60)
     jetstream_rewind_s: float = Field(

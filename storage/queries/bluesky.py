@@ -85,3 +85,18 @@ def lease_source_by_key(
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
     )
     return dict(row._mapping)
+
+
+def recent_mentions(
+    conn: Connection, platform: str, since_ts: int, limit: int
+) -> list[tuple[str, int, int]]:
+    """(native_id, repost_count, quote_count) of live mentions created since `since_ts`,
+    newest first: the ones whose counts are still worth refreshing."""
+    m = _t()
+    rows = conn.execute(
+        select(m.c.native_id, m.c.repost_count, m.c.quote_count)
+        .where(m.c.platform == platform, m.c.created_ts >= since_ts, m.c.deleted_at.is_(None))
+        .order_by(m.c.created_ts.desc())
+        .limit(limit)
+    )
+    return [(r.native_id, int(r.repost_count or 0), int(r.quote_count or 0)) for r in rows]
