@@ -57,7 +57,7 @@ def event_window_figure(
         line_width=0,
         layer="below",
         annotation_text="baseline",
-        annotation_position="bottom left",
+        annotation_position="top right",
     )
     if report.get("afterglow_hours"):
         fig.add_vrect(
@@ -67,6 +67,6 @@ def event_window_figure(
             line_width=0,
             layer="below",
             annotation_text="after-glow",
-            annotation_position="bottom left",
+            annotation_position="top right",
         )
     return fig

@@ -43,7 +43,10 @@ def cumulative_authors_figure(
         )
     )
     base_layout(
-        fig, "Unique authors since the start of the range", time_axis_title(tz), "Authors (count)"
+        fig,
+        "Unique authors, cumulative (everyone who has ever mentioned the movement)",
+        time_axis_title(tz),
+        "Authors (count)",
     )
     return add_events(fig, events, tz, lo, hi)
 

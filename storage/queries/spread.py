@@ -70,7 +70,8 @@ def cumulative_authors(conn: Connection, scope: Scope, bucket_s: int) -> list[di
     total = before
     for bucket, n in rows:
         total += int(n)
-        out.append({"bucket_ts": int(bucket) * bucket_s, "new": int(n), "cumulative": total})
+        ts = max(scope.start_ts, int(bucket) * bucket_s)  # the first bucket may start earlier
+        out.append({"bucket_ts": ts, "new": int(n), "cumulative": total})
     return out if total else []
 
 
