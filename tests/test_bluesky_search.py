@@ -73,6 +73,29 @@ def test_a_refused_refresh_falls_back_to_one_password_login(bsky: Env) -> None:
     assert bsky.server.calls[LOGIN] == 2
 
 
+def test_a_rate_limited_login_waits_for_the_reset(bsky: Env) -> None:
+    add_posts(bsky.server, 3)
+    bsky.server.fail_next(LOGIN, "429", reset_in=120)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "transient" and "429" in (outcome.error or "")
+    assert bsky.source().next_due_at >= datetime.now(UTC) + timedelta(seconds=100)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok" and bsky.mentions() == 3
+
+
+def test_a_session_saved_for_another_account_is_not_reused(
+    bsky: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_posts(bsky.server, 3)
+    bsky.run()
+    bsky.server.add_account("second.bsky.social", "wxyz-wxyz-wxyz-wxyz")
+    monkeypatch.setenv("GROUNDSWELL_BSKY_HANDLE", "second.bsky.social")
+    monkeypatch.setenv("GROUNDSWELL_BSKY_APP_PASSWORD", "wxyz-wxyz-wxyz-wxyz")
+    bsky.run()
+    assert bsky.server.calls[LOGIN] == 2
+    assert "second.bsky.social" in (bsky.tmp / "session.json").read_text()
+
+
 def test_a_wrong_app_password_stops_the_source_with_a_clear_status(
     bsky: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
