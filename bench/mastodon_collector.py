@@ -104,9 +104,9 @@ def main() -> None:
             max_id = None
             while True:
                 page = client.hashtag_page("NHSCitizen", limit=limit, max_id=max_id)
-                if len(page) < limit:
+                if len(page.items) < limit:
                     break
-                max_id = client.link("next", "max_id")
+                max_id = page.link("next", "max_id")
 
         t_client = best(via_client, rounds)
         rows.append(("Mastodon.py pages", n / t_client, "requests.get pages", n / t_http))

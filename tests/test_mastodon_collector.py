@@ -371,3 +371,14 @@ def test_the_paging_budget_is_never_exceeded(sqlite_store, alpha):
     assert len(paged) == 3
     assert out.outcome == "transient" and "paging budget" in (out.error or "")
     assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 20  # four whole pages
+
+
+def test_a_server_that_ignores_paging_ids_cannot_trap_the_collector_in_a_loop(sqlite_store, alpha):
+    for n in range(1, 31):
+        post(alpha, n)
+    alpha.ignore_paging_ids = True
+    runner, _ = runner_for(sqlite_store, settings_for(alpha, mastodon=PAGE))
+    [first] = runner.run_once()
+    [second] = runner.run_once()
+    assert (first.outcome, second.outcome) == ("ok", "ok")
+    assert len(alpha.requests_to("/api/v1/timelines")) < 10

@@ -25,6 +25,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -74,6 +75,17 @@ def parse_link_header(value: str | None) -> dict[str, dict[str, str]]:
     return out
 
 
+@dataclass(slots=True)
+class Page:
+    """One timeline page: the statuses as plain JSON, and its `Link` header, verbatim."""
+
+    items: list[dict[str, Any]]
+    links: dict[str, dict[str, str]]
+
+    def link(self, rel: str, param: str) -> str | None:
+        return self.links.get(rel, {}).get(param)
+
+
 class InstanceClient:
     """Mastodon.py pointed at one instance; every call goes through `call`."""
 
@@ -120,7 +132,9 @@ class InstanceClient:
     # -- bookkeeping
 
     def _capture(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.last_headers = dict(response.headers)
+        # Streams run on their own threads and carry no paging or rate-limit news for us.
+        if "/api/v1/streaming" not in str(getattr(response, "url", "")):
+            self.last_headers = dict(response.headers)
 
     def link(self, rel: str, param: str) -> str | None:
         return parse_link_header(self.last_headers.get("Link")).get(rel, {}).get(param)
@@ -287,20 +301,22 @@ class InstanceClient:
 
     def hashtag_page(
         self, tag: str, *, limit: int, min_id: str | None = None, max_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> Page:
         paging = min_id is not None or max_id is not None
-        page = self.call(
-            f"#{tag}",
-            self.api.timeline_hashtag,
-            tag,
-            min_id=min_id,
-            max_id=max_id,
-            limit=limit,
-            paging=paging,
-        )
+        with self.lock:  # the Link header read must belong to this very reply
+            page = self.call(
+                f"#{tag}",
+                self.api.timeline_hashtag,
+                tag,
+                min_id=min_id,
+                max_id=max_id,
+                limit=limit,
+                paging=paging,
+            )
+            links = parse_link_header(self.last_headers.get("Link"))
         if not isinstance(page, list):
             raise TransientError(f"{self.base_url} (#{tag}): expected a list of statuses")
-        return [to_plain(item) for item in page]
+        return Page([to_plain(item) for item in page], links)
 
     def status(self, local_id: str) -> dict[str, Any] | None:
         try:
@@ -312,6 +328,10 @@ class InstanceClient:
 
     def reblogged_by(self, local_id: str, *, max_pages: int = 10) -> list[dict[str, Any]]:
         """Every account that boosted the status, following the `Link` pages."""
+        with self.lock:
+            return self._reblogged_by(local_id, max_pages)
+
+    def _reblogged_by(self, local_id: str, max_pages: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         page = self.call(f"reblogged_by {local_id}", self.api.status_reblogged_by, local_id)
         for _ in range(max_pages):

@@ -23,13 +23,14 @@ page is the `Link rel="next"` `max_id`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectors.base import CollectorContext, SourceState
-from collectors.mastodon.client import InstanceClient
+from collectors.mastodon.client import InstanceClient, Page
 from collectors.mastodon.parse import (
     MalformedStatus,
     ParsedStatus,
@@ -46,6 +47,7 @@ log = logging.getLogger("groundswell.collect.mastodon")
 MAX_TRACKED_BOOSTS = 500
 MAX_RESOLVES_PER_PAGE = 40
 _PARENT_CACHE = 20_000
+_UNKNOWN: Any = object()
 
 
 class MastodonCollector:
@@ -58,6 +60,7 @@ class MastodonCollector:
         # (domain, local id) -> {"uri", "account"} of statuses seen, for reply/quote parents;
         # None marks a parent that cannot be fetched (deleted, private).
         self._parents: OrderedDict[tuple[str, str], dict[str, Any] | None] = OrderedDict()
+        self._parents_lock = threading.Lock()
         self.clock = lambda: datetime.now(UTC)
 
     # -- configuration
@@ -114,19 +117,21 @@ class MastodonCollector:
             horizon = self._horizon(client.base_url)
             max_id = cursor.get("backfill_max_id")
             while True:
-                items = client.hashtag_page(tag, limit=limit, max_id=max_id)
+                page = client.hashtag_page(tag, limit=limit, max_id=max_id)
+                items = page.items
                 if max_id is None and cursor.get("min_id") is None:
                     self._check_empty(client, tag, items)
-                    newest = self._newest(client, items)
+                    newest = self._newest(page)
                     if newest is not None:
                         cursor["min_id"] = newest
                 batch, parsed = self._page(client, domain, items, cursor)
                 fetched_new += len(items)
                 oldest = min((p.mention.created_at for p in parsed), default=None)
-                next_max = client.link("next", "max_id") or self._last_id(items)
+                next_max = page.link("next", "max_id") or self._last_id(items)
                 done = (
                     len(items) < limit
                     or next_max is None
+                    or next_max == max_id  # a server that ignores max_id: no progress
                     or (oldest is not None and oldest < horizon)
                 )
                 cursor["backfill_max_id"] = None if done else next_max
@@ -141,10 +146,11 @@ class MastodonCollector:
         # 2. Forward from min_id until a short page.
         while not (ran_backfill and cursor.get("min_id") is None):
             min_id = cursor.get("min_id")
-            items = client.hashtag_page(tag, limit=limit, min_id=min_id)
+            page = client.hashtag_page(tag, limit=limit, min_id=min_id)
+            items = page.items
             if min_id is None:
                 self._check_empty(client, tag, items)
-            newest = self._newest(client, items)
+            newest = self._newest(page)
             if newest is not None:
                 cursor["min_id"] = newest
             batch, _ = self._page(client, domain, items, cursor)
@@ -153,12 +159,12 @@ class MastodonCollector:
             batch.budget = client.budget()
             if items or min_id is None:
                 yield batch
-            if len(items) < limit or newest is None:
-                break
+            if len(items) < limit or newest is None or newest == min_id:
+                break  # caught up (or a server that ignores min_id: no progress)
 
         # 3. Refresh the latest page: counters (and boosts) of recent statuses.
         if self.settings.fetch_boosts and fetched_new < limit and cursor.get("min_id"):
-            items = client.hashtag_page(tag, limit=limit)
+            items = client.hashtag_page(tag, limit=limit).items
             batch, _ = self._page(client, domain, items, cursor)
             batch.skipped = []  # counted when first paged; a refresh only updates counters
             batch.fetched = 0
@@ -177,13 +183,13 @@ class MastodonCollector:
             )
 
     @staticmethod
-    def _newest(client: InstanceClient, items: list[Any]) -> str | None:
-        if not items:
+    def _newest(page: Page) -> str | None:
+        if not page.items:
             return None
-        raw = client.link("prev", "min_id")
+        raw = page.link("prev", "min_id")
         if raw:
             return raw
-        for item in items:
+        for item in page.items:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 return str(item["id"])
         return None
@@ -243,20 +249,22 @@ class MastodonCollector:
         return batch, parsed
 
     def _remember(self, domain: str, local_id: str, status: dict[str, Any]) -> None:
-        self._parents[(domain, local_id)] = {
-            "uri": status.get("uri"),
-            "account": status.get("account"),
-        }
-        self._parents.move_to_end((domain, local_id))
-        while len(self._parents) > _PARENT_CACHE:
-            self._parents.popitem(last=False)
+        with self._parents_lock:  # live mode shares one collector between stream threads
+            self._parents[(domain, local_id)] = {
+                "uri": status.get("uri"),
+                "account": status.get("account"),
+            }
+            self._parents.move_to_end((domain, local_id))
+            while len(self._parents) > _PARENT_CACHE:
+                self._parents.popitem(last=False)
 
     def _parent(
         self, client: InstanceClient, domain: str, local_id: str, resolves: int
     ) -> tuple[dict[str, Any] | None, int]:
         key = (domain, local_id)
-        if key in self._parents:
-            return self._parents[key], 0
+        known = self._parents.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known, 0
         if not self.settings.resolve_parents or resolves >= MAX_RESOLVES_PER_PAGE:
             return None, 0
         status = client.status(local_id)
