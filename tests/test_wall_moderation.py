@@ -424,3 +424,26 @@ def test_bluesky_handles_read_as_at_handles_and_blogs_do_not_repeat_their_host()
     assert present(sky, Privacy(), NOW).handle == "@mary.bsky.social"
     card = present(blog, Privacy(), NOW)
     assert (card.handle, card.where) == (None, "blog.example")
+
+
+def test_a_wall_following_one_movement_shows_only_that_movements_posts(store):
+    rules = movement(store)
+    movement(
+        store, slug="changeday", name="NHS Change Day", hashtags=["NHSChangeDay"], terms=[], urls=[]
+    )
+    from storage.catalog import load_rules
+
+    with store.connect() as conn:
+        rules = load_rules(conn)
+    posts = [
+        _post(1, text="citizen #NHSCitizen", minutes=1),
+        _post(2, text="change #NHSChangeDay", minutes=2, hashtags=["NHSChangeDay"]),
+    ]
+    posts[0].hashtags = ["NHSCitizen"]
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*posts), rules, now=NOW)
+    assert _texts(store, movement="changeday") == ["change #NHSChangeDay"]
+    assert _texts(store, movement="nhscitizen") == ["citizen #NHSCitizen"]
+    with store.connect() as conn:
+        view = pulse_view(conn, WallSettings(movement="changeday"), now=NOW)
+    assert view.figures.mentions_today == 1

@@ -155,7 +155,12 @@ def _post_query(movement_id: int | None, discoverable_false_is_opt_out: bool) ->
     )
     joined = m.outerjoin(a, a.c.id == m.c.account_id)
     if movement_id is not None:
-        joined = joined.join(mm, and_(mm.c.mention_id == m.c.id, mm.c.movement_id == movement_id))
+        # An alias: the opt-out rule has its own EXISTS over mention_match, which must not be
+        # auto-correlated to this join.
+        mmj = mm.alias("wall_match")
+        joined = joined.join(
+            mmj, and_(mmj.c.mention_id == m.c.id, mmj.c.movement_id == movement_id)
+        )
     return (
         select(*cols)
         .select_from(joined)
