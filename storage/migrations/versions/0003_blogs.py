@@ -21,9 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "received_ping",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column(
-            "key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("target", sa.Text(), nullable=False),
@@ -46,7 +44,7 @@ def upgrade() -> None:
         "ix_mention_url",
         "mention",
         ["url"],
-            postgresql_where=blogish,
+        postgresql_where=blogish,
         sqlite_where=blogish,
     )
 
