@@ -633,8 +633,8 @@ def edge_counts(conn: Connection, r: Resolved) -> dict[str, int]:
 
 
 def iter_network_edges(conn: Connection, r: Resolved) -> Iterator[Row[Any]]:
-    """Account -> account amplification, aggregated per (source, target, kind) in SQL: the
-    network file holds one row per pair and kind, never one per mention."""
+    """Account -> account amplification, aggregated per (source, target, kind) in SQL and
+    ordered by pair, so the network writer aggregates pairs while streaming."""
     e = _t(Amplification)
     frm, where, target_account, _ = _edge_select(r)
     q = (
@@ -649,6 +649,7 @@ def iter_network_edges(conn: Connection, r: Resolved) -> Iterator[Row[Any]]:
         .select_from(frm)
         .where(*where, target_account.is_not(None))
         .group_by(e.c.source_account_id, target_account, e.c.kind, e.c.platform)
+        .order_by(e.c.source_account_id, target_account, e.c.kind, e.c.platform)
     )
     yield from conn.execute(q.execution_options(yield_per=DEFAULT_CHUNK))
 

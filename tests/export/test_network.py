@@ -44,3 +44,24 @@ def test_pseudonymised_network_uses_the_same_ids_as_the_accounts_file(store, see
     accounts = pd.read_csv(tmp_path / "out" / "accounts.csv", dtype=str)
     assert set(g.nodes) == set(accounts["account_id"])
     assert all(d["label"] == n for n, d in g.nodes(data=True))
+
+
+@pytest.mark.parametrize("fmt", ["gexf", "graphml"])
+def test_hostile_handles_are_escaped_and_read_back_verbatim(store, tmp_path, fmt):
+    from storage.engine import write_tx
+    from storage.records import Batch, EdgeRecord
+    from storage.write import write_batch
+    from tests.factories import T0, account, mention, movement
+
+    rules = movement(store)
+    evil = account(1, handle='<script>alert("x")</script> & ]]> \u202e')
+    fan = account(2, handle="fan@example.social")
+    post = mention(1, author=evil)
+    edge = EdgeRecord("boost", "mastodon", fan, ("mastodon", post.native_id), T0)
+    with write_tx(store) as conn:
+        write_batch(conn, Batch(mentions=[post], edges=[edge]), rules)
+    export_dataset(store, tmp_path / "out", options=ExportOptions(network=(fmt,)))
+    g = READERS[fmt](tmp_path / "out" / f"network.{fmt}")
+    labels = {d["label"] for _, d in g.nodes(data=True)}
+    assert '<script>alert("x")</script> & ]]> \u202e' in labels
+    assert g.number_of_edges() == 1
