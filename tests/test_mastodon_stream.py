@@ -92,6 +92,17 @@ def test_a_dropped_stream_reconnects_and_catches_up_what_it_missed(sqlite_store,
     assert scalar(sqlite_store, "SELECT sum(mentions) FROM rollup_hourly") == 6
 
 
+def test_an_edit_seen_on_the_stream_updates_the_mention_in_place(sqlite_store, live):
+    server, start = live
+    start()
+    s = server.carry(make_status("alpha.test", "ann", 1, text="Frist"))
+    eventually(lambda: mentions(sqlite_store) == 1)
+    server.edit(s["uri"], "First")
+    eventually(lambda: scalar(sqlite_store, "SELECT edited_at FROM mention") is not None)
+    assert scalar(sqlite_store, "SELECT text FROM mention").startswith("First")
+    assert mentions(sqlite_store) == 1
+
+
 def test_a_silent_stream_times_out_and_is_replaced(sqlite_store, live):
     server, start = live
     stream = start()

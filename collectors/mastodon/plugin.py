@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from collectors.base import CollectorContext, SourceSpec
 from collectors.mastodon.collector import MastodonCollector
+from collectors.mastodon.settings import MastodonInstance
 from groundswell.config import secret_from_env
 from groundswell.matching import normalise_hashtag
 
@@ -20,31 +22,46 @@ def source_key(base_url: str, hashtag: str) -> str:
 
 def source_specs(settings: Settings) -> list[SourceSpec]:
     """One source per instance x hashtag; an instance without hashtags follows every
-    movement's hashtags."""
+    movement's hashtags.
+
+    Every poll spends at least one request carrying `min_id` from the instance's paging budget
+    (Mastodon: 300 per 15 minutes per IP or user, DESIGN.md section 4), so the hashtags of one
+    instance are spread over that budget: the interval is raised to at least
+    `hashtags x paging_window_s / paging_budget` (10 hashtags: 30 s), never lowered.
+    """
     movement_tags: list[str] = []
     for m in settings.movements:
         movement_tags.extend(m.hashtags)
-    specs: dict[str, SourceSpec] = {}
+    per_instance: dict[str, list[tuple[MastodonInstance, str]]] = {}
+    seen: set[str] = set()
     for inst in settings.mastodon.instances:
         for tag in inst.hashtags or movement_tags:
             key = source_key(inst.base_url, tag)
-            if key in specs:
-                continue
-            specs[key] = SourceSpec(
-                key=key,
-                platform="mastodon",
-                kind="hashtag",
-                target={
-                    "base_url": inst.base_url,
-                    "hashtag": tag,
-                    "token_env": inst.token_env,
-                    # Whether a token is set (never the token): exporting one changes the spec,
-                    # which restarts a source stopped as "needs a token".
-                    "has_token": secret_from_env(inst.token_env, what="token") is not None,
-                },
-                interval_s=inst.interval_s or settings.collect.default_interval_s,
+            if key not in seen:
+                seen.add(key)
+                per_instance.setdefault(inst.base_url, []).append((inst, tag))
+    specs: list[SourceSpec] = []
+    for pairs in per_instance.values():
+        budget = min(inst.paging_budget / inst.paging_window_s for inst, _ in pairs)
+        floor = math.ceil(len(pairs) / budget)
+        for inst, tag in pairs:
+            specs.append(
+                SourceSpec(
+                    key=source_key(inst.base_url, tag),
+                    platform="mastodon",
+                    kind="hashtag",
+                    target={
+                        "base_url": inst.base_url,
+                        "hashtag": tag,
+                        "token_env": inst.token_env,
+                        # Whether a token is set (never the token): exporting one changes the
+                        # spec, which restarts a source stopped as "needs a token".
+                        "has_token": secret_from_env(inst.token_env, what="token") is not None,
+                    },
+                    interval_s=max(floor, inst.interval_s or settings.collect.default_interval_s),
+                )
             )
-    return list(specs.values())
+    return specs
 
 
 def build(context: CollectorContext) -> MastodonCollector:

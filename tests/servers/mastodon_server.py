@@ -319,6 +319,15 @@ class MastodonServer:
             local.boosters.append((self._reblog_seq, acc))
             local.status["reblogs_count"] = int(local.status.get("reblogs_count") or 0) + 1
 
+    def edit(self, uri: str, text: str, *, edited_at: str = "2026-11-02T10:00:00.000Z") -> None:
+        """The author edits the status: new content, `edited_at`, a `status.update` event."""
+        with self.lock:
+            local = self.statuses[self.by_uri[uri]].status
+            tags = " ".join(f"#{n}" for n in sorted(_tag_names(local)))
+            local["content"] = f"<p>{text} {tags}</p>"
+            local["edited_at"] = edited_at
+            self._publish("status.update", local)
+
     def delete(self, uri: str) -> None:
         with self.lock:
             lid = self.by_uri.pop(uri)
