@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -60,22 +61,23 @@ def drop_pg(admin: str, db: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
-def baseline(engine, data) -> float:  # type: ignore[no-untyped-def]
+def baseline(engine, data) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(wall, CPU of this process) seconds to write the pages with write_batch alone."""
     with write_tx(engine) as conn:
         upsert_movement(conn, data.movement)
     with engine.connect() as conn:
         rules = load_rules(conn)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for page in data.pages:
         with write_tx(engine) as conn:
             write_batch(conn, Batch(mentions=page.mentions, edges=page.edges), rules)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
-def timed_load(engine, mentions: int, now: datetime) -> float:  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
+def timed_load(engine, mentions: int, now: datetime) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    t, c = time.perf_counter(), time.process_time()
     summary = load_demo(engine, mentions=mentions, now=now)
-    elapsed = time.perf_counter() - t
+    elapsed = time.perf_counter() - t, time.process_time() - c
     assert summary.new == mentions, summary
     return elapsed
 
@@ -88,30 +90,34 @@ def main() -> None:
     n = args.mentions
     now = datetime.now(UTC).replace(microsecond=0)
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     data = generate(mentions=n, now=now)
-    gen = time.perf_counter() - t
+    gen, gen_cpu = time.perf_counter() - t, time.process_time() - c
     items = sum(len(p.mentions) + len(p.edges) for p in data.pages)
     print(
-        f"generate {n:,} mentions ({len(data.edges):,} edges, {len(data.pages)} pages): {gen:.2f} s"
+        f"generate {n:,} mentions ({len(data.edges):,} edges, {len(data.pages)} pages): "
+        f"{gen:.2f} s, CPU {gen_cpu:.2f} s"
     )
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     with tempfile.TemporaryDirectory() as tmp:
-        base = baseline(fresh_sqlite(tmp, "base"), data)
+        base, base_cpu = baseline(fresh_sqlite(tmp, "base"), data)
         cached_history.cache_clear()
         cached_history(7, n, now)  # generation measured above; time the writing alone
-        load = timed_load(fresh_sqlite(tmp, "demo"), n, now)
+        load, load_cpu = timed_load(fresh_sqlite(tmp, "demo"), n, now)
         print(
-            f"SQLite  write_batch baseline: {base:.2f} s ({n / base:,.0f} mentions/s, "
-            f"{items / base:,.0f} rows/s)"
+            f"SQLite  write_batch baseline: {base:.2f} s, CPU {base_cpu:.2f} s "
+            f"({n / base:,.0f} mentions/s, {items / base:,.0f} rows/s)"
         )
         print(
-            f"SQLite  load_demo (runner):   {load:.2f} s ({n / load:,.0f} mentions/s); "
-            f"ratio to baseline {base / load:.2f}"
+            f"SQLite  load_demo (runner):   {load:.2f} s, CPU {load_cpu:.2f} s "
+            f"({n / load:,.0f} mentions/s); ratio to baseline {base / load:.2f} "
+            f"(CPU {base_cpu / load_cpu:.2f})"
         )
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         cli_args = ["--speed", "instant", "--mentions", str(n), "--db", f"sqlite:///{tmp}/cli.db"]
         t = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [sys.executable, "-m", "groundswell.cli", "demo", *cli_args],
             check=True,
@@ -120,18 +126,22 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         cli = time.perf_counter() - t
-        print(f"SQLite  `groundswell demo --speed instant` end to end: {cli:.2f} s")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        print(
+            f"SQLite  `groundswell demo --speed instant` end to end: {cli:.2f} s, CPU {cpu:.2f} s"
+        )
 
     if args.pg:
         engine, admin, db = fresh_pg(args.pg, "base")
         try:
-            base = baseline(engine, data)
+            base, _ = baseline(engine, data)
         finally:
             engine.dispose()
             drop_pg(admin, db)
         engine, admin, db = fresh_pg(args.pg, "demo")
         try:
-            load = timed_load(engine, n, now)
+            load, _ = timed_load(engine, n, now)
         finally:
             engine.dispose()
             drop_pg(admin, db)
