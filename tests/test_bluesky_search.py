@@ -5,6 +5,7 @@ Every test runs on SQLite and PostgreSQL (`store` fixture).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from storage.models import RollupHourly
+from storage.models import Account, RollupHourly
 from tests.bluesky_support import Env, add_posts, bluesky_env, now
 from tests.servers.bluesky_server import profile
 
@@ -94,6 +95,32 @@ def test_a_session_saved_for_another_account_is_not_reused(
     bsky.run()
     assert bsky.server.calls[LOGIN] == 2
     assert "second.bsky.social" in (bsky.tmp / "session.json").read_text()
+
+
+def test_a_damaged_session_file_costs_one_login_not_the_source(bsky: Env) -> None:
+    add_posts(bsky.server, 3)
+    bsky.run()
+    path = bsky.tmp / "session.json"
+    data = json.loads(path.read_text())
+    parts = data["session"].split(":::")
+    parts[2] = "not-a-jwt"  # the access token
+    data["session"] = ":::".join(parts)
+    path.write_text(json.dumps(data))
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok", outcome.error
+    assert bsky.server.calls[LOGIN] == 2
+
+
+def test_a_changed_handle_updates_the_one_account_keyed_on_its_did(bsky: Env) -> None:
+    did = "did:plc:renamed00000000000000000"
+    bsky.server.add_post(
+        profile(did, "old.bsky.social"), "#NHSCitizen one", now() - timedelta(minutes=5)
+    )
+    bsky.run()
+    bsky.server.add_post(profile(did, "new.example.org"), "#NHSCitizen two", now())
+    bsky.run()
+    assert bsky.account(did).handle == "new.example.org"
+    assert bsky.scalar(select(func.count()).select_from(Account.__table__)) == 1
 
 
 def test_a_wrong_app_password_stops_the_source_with_a_clear_status(

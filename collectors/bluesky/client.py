@@ -146,6 +146,14 @@ class BlueskyClient:
             and data.get("handle") == handle
             and isinstance(data.get("session"), str)
         ):
+            try:  # a damaged file must cost a login, not block the source
+                Session.decode(data["session"]).access_jwt_payload.exp  # noqa: B018
+            except Exception:
+                log.info(
+                    "saved Bluesky session in %s is unreadable; logging in again",
+                    self._session_path(),
+                )
+                return None
             return data["session"]
         return None
 

@@ -148,6 +148,7 @@ class BlueskyServer:
     refresh_ttl_s: float = 90 * 86400
     accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # handle -> (did, password)
     posts: dict[str, StoredPost] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # did -> current profile
     reposted_by: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     quotes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -251,12 +252,22 @@ class BlueskyServer:
                     ),
                 }
                 self.quotes[quote_of].append(uri)
+        if isinstance(author.get("did"), str):
+            self.profiles[author["did"]] = author
         sort_at = min(created_at, indexed_at)
         all_tags = {m.group(1).casefold() for m in TAG_RE.finditer(text)}
         all_tags |= {t.casefold() for t in tags or []}
         with self._lock:
             self.posts[uri] = StoredPost(view=view, sort_at=sort_at, tags=all_tags, text=text)
         return uri
+
+    def hydrate(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Like the AppView, show every post with its author's *current* profile."""
+        author = view.get("author")
+        did = author.get("did") if isinstance(author, dict) else None
+        if did in self.profiles:
+            return {**view, "author": self.profiles[did]}
+        return view
 
     def add_reposts(self, uri: str, reposters: list[dict[str, Any]]) -> None:
         with self._lock:
@@ -412,11 +423,17 @@ class BlueskyServer:
                     "error": "InvalidRequest",
                     "message": 'Error: Params must have the property "uri"',
                 }
-            views = [self.posts[u].view for u in self.quotes.get(uri, []) if u in self.posts]
+            views = [
+                self.hydrate(self.posts[u].view)
+                for u in self.quotes.get(uri, [])
+                if u in self.posts
+            ]
             return self._paged(uri, views, one, "posts", 50)
         if nsid == "app.bsky.feed.getPosts":
             uris = params.get("uris", [])[:25]
-            return 200, {"posts": [self.posts[u].view for u in uris if u in self.posts]}
+            return 200, {
+                "posts": [self.hydrate(self.posts[u].view) for u in uris if u in self.posts]
+            }
         return 501, {"error": "MethodNotImplemented", "message": f"Method Not Implemented: {nsid}"}
 
     def _limit(self, one: dict[str, str], default: int) -> int | None:
@@ -484,7 +501,7 @@ class BlueskyServer:
             return 400, {"error": "InvalidRequest", "message": "cursor is past the result limit"}
         page = capped[offset : offset + limit]
         total = len(self.posts) if self.loose_hits_total else len(hits)
-        out: dict[str, Any] = {"posts": [p.view for p in page], "hitsTotal": total}
+        out: dict[str, Any] = {"posts": [self.hydrate(p.view) for p in page], "hitsTotal": total}
         if offset + limit < len(capped) or (self.refuse_deep_cursor and offset + limit < len(hits)):
             out["cursor"] = str(offset + limit)
         return 200, out
