@@ -394,9 +394,17 @@ def _not_opted_out(r: Resolved, a: Any) -> Any:
 
 def _edge_scope(r: Resolved, e: Any, tm: Any) -> list[Any]:
     """Edges whose target mention is in the filter's movement/platforms and whose time is in
-    the window; `tm` is the target mention (inner-joined)."""
+    the window; `tm` is the target mention (inner-joined). An edge whose own post (the reply,
+    quote or linking entry) was deleted is withheld with it: the author took it back."""
     mm = _t(MentionMatch)
-    clauses: list[Any] = []
+    vm = _t(Mention).alias("vm")
+    clauses: list[Any] = [
+        not_(
+            exists(
+                select(vm.c.id).where(vm.c.id == e.c.via_mention_id, vm.c.deleted_at.is_not(None))
+            )
+        )
+    ]
     if r.empty:
         clauses.append(literal(False))
     if r.ts_from is not None:

@@ -66,3 +66,21 @@ def test_the_discoverable_setting_is_honoured(store, tmp_path):
     )
     assert strict.counts["mentions"]["exported"] == 0
     assert lenient.counts["mentions"]["exported"] == 1
+
+
+def test_an_edge_whose_own_post_was_deleted_is_withheld(store, seeded, tmp_path):
+    import pandas as pd
+
+    from storage.engine import write_tx
+    from storage.records import Batch
+    from storage.write import write_batch
+    from tests.factories import movement
+
+    reply = seeded.visible[2]  # the reply that constitutes the "reply" edge
+    rules = movement(store)
+    with write_tx(store) as conn:
+        write_batch(conn, Batch(deletions=[("mastodon", reply)]), rules)
+    export_dataset(store, tmp_path / "out", options=ExportOptions(network=("graphml",)))
+    edges = pd.read_csv(tmp_path / "out" / "edges.csv")
+    assert "reply" not in set(edges["kind"])
+    assert reply.encode() not in _everything(tmp_path / "out")
