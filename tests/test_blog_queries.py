@@ -57,3 +57,21 @@ def test_links_find_blog_entries_toots_and_bluesky_posts(store):
         ),
     }
     assert found["https://example.social/@u/1"].account is not None
+
+
+def test_a_pair_received_twice_is_one_queue_row_back_to_pending(store):
+    from datetime import timedelta
+
+    from storage.queries.blogs import enqueue, finish, get_ping
+
+    with write_tx(store) as conn:
+        first, new = enqueue(conn, "webmention", "https://a.example/1", "https://b.example/", T0)
+        finish(conn, first, T0, status="verified", result="verified")
+    later = T0 + timedelta(hours=1)
+    with write_tx(store) as conn:
+        again, new_again = enqueue(
+            conn, "webmention", "https://a.example/1", "https://b.example/", later
+        )
+        row = get_ping(conn, again)
+    assert (first, new) == (again, True) and new_again is False
+    assert row is not None and row["status"] == "pending" and row["verified_at"] == T0

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, cast, func, or_, select, update
+from sqlalchemy import Connection, Text, and_, case, cast, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import normalise_url
 from storage.models import Account, Mention
@@ -197,33 +198,30 @@ def enqueue(
     """
     t: Any = _table(ReceivedPing)
     key = ping_key(kind, source, target)
-    row = conn.execute(select(t.c.id, t.c.status).where(t.c.key == key)).first()
-    if row is not None:
-        conn.execute(
-            update(t)
-            .where(t.c.id == row.id)
-            .values(
-                status="pending" if row.status != "verifying" else row.status,
-                next_attempt_at=now,
-                updated_at=now,
-                attempts=0,
-            )
-        )
-        return int(row.id), False
-    res = conn.execute(
-        t.insert().values(
-            key=key,
-            kind=kind,
-            source=source,
-            target=target,
-            status="pending",
-            attempts=0,
-            received_at=now,
-            updated_at=now,
-            next_attempt_at=now,
-        )
+    ins = (postgresql.insert(t) if conn.dialect.name == "postgresql" else sqlite.insert(t)).values(
+        key=key,
+        kind=kind,
+        source=source,
+        target=target,
+        status="pending",
+        attempts=0,
+        received_at=now,
+        updated_at=now,
+        next_attempt_at=now,
     )
-    return int(res.inserted_primary_key[0]), True  # type: ignore[index]
+    # One statement, so two receivers taking the same pair at once never collide: a repeat
+    # goes back to pending (unless a verifier holds it right now), keeping its history.
+    stmt = ins.on_conflict_do_update(
+        index_elements=[t.c.key],
+        set_={
+            "status": case((t.c.status == "verifying", t.c.status), else_="pending"),
+            "next_attempt_at": ins.excluded.next_attempt_at,
+            "updated_at": ins.excluded.updated_at,
+            "attempts": 0,
+        },
+    ).returning(t.c.id, t.c.received_at)
+    item_id, received_at = conn.execute(stmt).one()
+    return int(item_id), received_at == now
 
 
 @dataclass(slots=True)
