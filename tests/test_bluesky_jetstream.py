@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from storage.models import Mention
+from storage.models import Mention, RollupHourly
 from tests.bluesky_support import HANDLE, Env, bluesky_env
 
 KEY = "bluesky:jetstream"
@@ -290,3 +290,56 @@ def _wait_for(check: Any, timeout: float = 20.0) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.slow
+def test_a_live_worker_killed_mid_stream_restarts_without_loss_or_duplicates(
+    sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with bluesky_env(sqlite_store, tmp_path, monkeypatch) as env:
+        config = tmp_path / "groundswell.toml"
+        config.write_text(
+            f"""
+[[movements]]
+slug = "nhscitizen"
+name = "NHS Citizen"
+hashtags = ["NHSCitizen"]
+
+[bluesky]
+jetstream_url = "{env.server.jetstream_url}"
+jetstream_rewind_s = 1
+jetstream_flush_s = 0.05
+jetstream_batch = 5
+""",
+            encoding="utf-8",
+        )
+        db = f"sqlite:///{tmp_path / 'gs.db'}"
+        env.engine = _engine(db)
+        args = ("bluesky-live", "-c", str(config), "--db", db, "--worker-id", "bsky-live-1")
+        first = _cli(*args, "--duration", "60", env=dict(os.environ))
+        try:
+            _wait_for(lambda: len(env.server.ws_connections) == 1)
+            Clock.reset()
+            for n in range(1, 301):
+                env.server.publish(post(n, did=BOB))
+            _wait_for(lambda: len(env.native_ids()) >= 20)
+            first.kill()  # SIGKILL: no clean-up, the lease stays with "bsky-live-1"
+            first.wait(timeout=10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        stored_at_kill = len(env.native_ids())
+        assert stored_at_kill < 300, "killed too late to prove anything"
+        second = _cli(*args, "--duration", "60", env=dict(os.environ))  # same worker id
+        try:
+            _wait_for(lambda: len(env.native_ids()) == 300, timeout=40)
+            second.send_signal(signal.SIGINT)
+            out, _ = second.communicate(timeout=30)
+        finally:
+            if second.poll() is None:
+                second.kill()
+        assert second.returncode == 0, out
+        assert env.native_ids() == sorted(uri(n, did=BOB) for n in range(1, 301))
+        assert env.matches() == 300
+        rolled = env.scalar(select(func.sum(RollupHourly.__table__.c.mentions)))
+        assert rolled == 300  # the replayed second of events counted nothing twice
