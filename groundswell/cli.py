@@ -87,16 +87,24 @@ def open_store(db: str | None, settings: Settings, *, migrate: bool = True) -> E
             with engine.connect():
                 pass
     except StoreConfigError as exc:
-        fail(str(exc), 2)
+        fail(str(exc))
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         fail(
-            f"cannot open store {describe_url(url)}: {reason}. Check the URL and that the "
-            "database server is running."
+            f"cannot open store {describe_url(url)}: {_first_line(exc)}. Check the URL and "
+            "that the database server is running."
         )
     except SQLAlchemyError as exc:
-        fail(f"store {describe_url(url)}: {type(exc).__name__}: {exc}")
+        fail(
+            f"cannot use store {describe_url(url)}: {_first_line(exc)}. Is this a Groundswell "
+            "store? Point --db at another database or file."
+        )
     return engine
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    """The driver's own words, without SQLAlchemy's multi-line SQL and background links."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def configured_sources(settings: Settings) -> list[Any]:

@@ -50,13 +50,14 @@ def make_engine(url: str | None = None, *, echo: bool = False, **kwargs: Any) ->
             f"store URL {raw!r} is not a database URL; use e.g. sqlite:///groundswell.db or "
             "postgresql://user@host:5432/dbname"
         ) from exc
+    shown = parsed.render_as_string(hide_password=True)  # errors never echo a password
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(raw, echo=echo, **kwargs)
     if backend == "postgresql":
         if parsed.drivername != "postgresql+psycopg":
             raise StoreConfigError(
-                f"store URL {raw!r}: only the psycopg 3 driver is supported "
+                f"store URL {shown!r}: only the psycopg 3 driver is supported "
                 "(postgresql+psycopg://...)"
             )
         try:
@@ -68,9 +69,9 @@ def make_engine(url: str | None = None, *, echo: bool = False, **kwargs: Any) ->
                 **kwargs,
             )
         except NoSuchModuleError as exc:  # pragma: no cover - psycopg is a dependency
-            raise StoreConfigError(f"store URL {raw!r}: psycopg is not installed") from exc
+            raise StoreConfigError(f"store URL {shown!r}: psycopg is not installed") from exc
     raise StoreConfigError(
-        f"store URL {raw!r}: {backend!r} is not supported; use sqlite or postgresql"
+        f"store URL {shown!r}: {backend!r} is not supported; use sqlite or postgresql"
     )
 
 
