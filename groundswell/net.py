@@ -83,7 +83,8 @@ class TooLargeError(PermanentFetchError):
 
 @dataclass(frozen=True, slots=True)
 class FetchPolicy:
-    """How outside URLs may be fetched. Build one from settings with `policy_from(...)`."""
+    """How outside URLs may be fetched (`BlogsSettings.fetch_policy()` builds one from the
+    `[blogs]` settings; `collectors.blogs.queue.receiver_policy` from `[receiver]`)."""
 
     user_agent: str = DEFAULT_USER_AGENT
     timeout_s: float = 15.0

@@ -138,3 +138,18 @@ def test_addresses_inside_the_network_are_refused(ip, why):
 def test_public_addresses_pass_the_guard():
     assert address_refusal("93.184.215.14", FetchPolicy()) is None
     assert address_refusal("2606:4700::1111", FetchPolicy()) is None
+
+
+def test_the_guard_sits_in_the_connection_itself_so_dns_rebinding_cannot_bypass_it(blog):
+    """Even a request that skipped the up-front check is refused at connect time, on the
+    address actually connected to."""
+    import httpx
+
+    from groundswell.net import guarded_transport
+
+    with (
+        httpx.Client(transport=guarded_transport(FetchPolicy())) as client,
+        pytest.raises(Exception, match="SSRF guard"),
+    ):
+        client.get(blog.url + "/feed/")
+    assert blog.hits("/feed/") == 0
