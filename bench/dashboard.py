@@ -42,7 +42,14 @@ from sqlalchemy import Connection, Engine, event, text  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.queries import amplifiers, events, overview, spread  # noqa: E402
-from storage.queries.scope import Scope, data_span, list_events, list_movements, pick_bucket  # noqa: E402
+from storage.queries.scope import (  # noqa: E402
+    Scope,
+    data_span,
+    list_events,
+    list_movements,
+    pick_bucket,
+    tune_for_dashboard,
+)
 
 DAY = 86400
 PLATFORM_WEIGHTS = {
@@ -224,8 +231,14 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
         [(mv, acc, v[0], v[1], v[2], v[3]) for (mv, acc), v in authors.items()],
     )
     raw.commit()
-    cur.execute("ANALYZE")
-    raw.commit()
+    if pg:
+        # Index-only scans need the visibility map that VACUUM sets (autovacuum would, later).
+        raw.driver_connection.autocommit = True
+        cur = raw.driver_connection.cursor()
+        cur.execute("VACUUM ANALYZE")
+    else:
+        cur.execute("ANALYZE")
+        raw.commit()
     raw.close()
     engine.dispose()
 
@@ -380,6 +393,7 @@ def main() -> int:
             return 1
         print(f"generated in {time.perf_counter() - t0:.0f} s")
         engine = make_engine(url)
+    engine = tune_for_dashboard(engine)  # the same session settings as the dashboard's
 
     with engine.connect() as conn:
         mv = list_movements(conn)[0]["id"]

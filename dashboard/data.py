@@ -15,14 +15,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.engine import StoreConfigError, describe_url, make_engine, resolve_db_url
-from storage.queries.scope import Scope
+from storage.queries.scope import Scope, tune_for_dashboard
 
 TTL_S = 60
 
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str) -> Engine:
-    return make_engine(url)
+    return tune_for_dashboard(make_engine(url))
 
 
 def url() -> str:
