@@ -382,3 +382,20 @@ def test_a_server_that_ignores_paging_ids_cannot_trap_the_collector_in_a_loop(sq
     [second] = runner.run_once()
     assert (first.outcome, second.outcome) == ("ok", "ok")
     assert len(alpha.requests_to("/api/v1/timelines")) < 10
+
+
+def test_a_status_that_federates_in_late_below_the_cursor_is_still_collected(sqlite_store, alpha):
+    from datetime import timedelta
+
+    from tests.servers.mastodon_server import T0
+
+    for n in range(1, 6):
+        post(alpha, n)
+    runner, _ = runner_for(sqlite_store, settings_for(alpha, mastodon={"fetch_boosts": False}))
+    runner.run_once()
+    # Published before the newest status we saw, so its id sorts below our cursor.
+    late = make_status("gamma.test", "gil", 3, created_at=T0 + timedelta(minutes=2, seconds=30))
+    alpha.carry(late, origin="gamma.test")
+    assert alpha.local_id(late["uri"]) < next(iter(sources(sqlite_store).values())).cursor["min_id"]
+    runner.run_once()
+    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 6

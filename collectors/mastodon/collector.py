@@ -7,8 +7,9 @@ A poll, each step yielding one `Batch` per page with the cursor that covers it:
    statuses arriving meanwhile are picked up by step 2: no gap, no duplicate, even if the
    worker dies half-way (the cursor keeps `backfill_max_id`).
 2. Forward: page with `min_id` (the page immediately after the cursor) until a short page.
-3. Refresh (when boosts are fetched): the latest page without paging ids (outside Mastodon's
-   paging budget) to see counters grow on recent statuses.
+3. Refresh: the latest page without paging ids (outside Mastodon's paging budget) to see
+   counters grow on recent statuses, and to store statuses that federated in late: Mastodon
+   gives a remote status an id from its publication time, which can fall below the cursor.
 
 For every status whose `reblogs_count` grew since the boosts were last fetched *through this
 source*, `status_reblogged_by` (paged) gives `boost` edges; the per-uri fetched counts are part
@@ -163,7 +164,8 @@ class MastodonCollector:
                 break  # caught up (or a server that ignores min_id: no progress)
 
         # 3. Refresh the latest page: counters (and boosts) of recent statuses.
-        if self.settings.fetch_boosts and fetched_new < limit and cursor.get("min_id"):
+        refresh = self.settings.refresh_latest or self.settings.fetch_boosts
+        if refresh and fetched_new < limit and cursor.get("min_id"):
             items = client.hashtag_page(tag, limit=limit).items
             batch, _ = self._page(client, domain, items, cursor)
             batch.skipped = []  # counted when first paged; a refresh only updates counters

@@ -63,6 +63,11 @@ class MastodonSettings(BaseModel):
 
     instances: list[MastodonInstance] = Field(default_factory=list)
     fetch_boosts: bool = True
+    refresh_latest: bool = Field(
+        default=True,
+        description="re-read the newest page each poll (no paging ids, outside the paging "
+        "budget): fresh counters, boosts, and statuses that federated in late",
+    )
     page_limit: int = Field(default=40, ge=1, le=40)
     resolve_parents: bool = Field(
         default=True,
