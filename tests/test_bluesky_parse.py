@@ -254,3 +254,71 @@ def test_jetstream_malformed_post_is_skipped_with_its_cursor() -> None:
     item = parse_jetstream_event(_events()[6])
     assert item is not None and item.skip is not None and item.skip.reason == "missing_text"
     assert item.time_us == 1793614508000000
+
+
+def _view(**record: Any) -> dict[str, Any]:
+    view = json.loads(json.dumps(load("search_posts_page.json")["posts"][5]))  # Alice's post
+    view["record"].update(record)
+    return view
+
+
+@pytest.mark.parametrize(
+    ("what", "view", "check"),
+    [
+        (
+            "javascript: link facet",
+            _view(
+                text="click me #NHSCitizen",
+                facets=[
+                    {
+                        "index": {"byteStart": 0, "byteEnd": 8},
+                        "features": [
+                            {"$type": "app.bsky.richtext.facet#link", "uri": "javascript:alert(1)"}
+                        ],
+                    }
+                ],
+            ),
+            lambda m: m.links == [] and "javascript" not in (m.html or ""),
+        ),
+        (
+            "bidi override hiding text",
+            _view(text="#NHSCitizen \u202eevil\u202c ok"),
+            lambda m: "\u202e" not in (m.text or "") and "\u202e" not in (m.html or ""),
+        ),
+        (
+            "a megabyte of text",
+            _view(text="#NHSCitizen " + "a" * 1_000_000),
+            lambda m: len(m.text or "") <= 20_000,
+        ),
+        (
+            "ten thousand facets",
+            _view(
+                text="#NHSCitizen",
+                facets=[{"index": {"byteStart": 0, "byteEnd": 11}, "features": [{}]}] * 10_000,
+            ),
+            lambda m: m.text == "#NHSCitizen",
+        ),
+        (
+            "markup in text",
+            _view(text='<a href="javascript:x">#NHSCitizen</a><iframe src=//evil>'),
+            lambda m: (
+                "<iframe" not in (m.html or "") and '<a href="javascript' not in (m.html or "")
+            ),
+        ),
+    ],
+)
+def test_hostile_post_content_is_rendered_inert(what: str, view: Any, check: Any) -> None:
+    assert check(parse_post_view(view).mention), what
+
+
+def test_hostile_profile_and_media_urls_are_dropped() -> None:
+    view = json.loads(json.dumps(load("search_posts_page.json")["posts"][2]))  # Devon, images
+    view["author"]["avatar"] = "javascript:alert(1)"
+    view["author"]["displayName"] = "<script>alert(1)</script>\u202e"
+    view["embed"]["media"]["images"][0]["fullsize"] = "data:image/png;base64,AAAA"
+    m = parse_post_view(view).mention
+    assert m.author is not None and m.author.avatar_url is None
+    assert m.author.display_name == "<script>alert(1)</script>"  # plain text, escaped on pages
+    # the data: URL is refused; the image is rebuilt from the record's blob on Bluesky's CDN
+    assert m.media is not None
+    assert all(x["url"].startswith("https://cdn.bsky.app/") for x in m.media)

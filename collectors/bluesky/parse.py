@@ -41,6 +41,16 @@ SENSITIVE_LABELS = frozenset(
 MAX_TEXT_CHARS = 20_000
 MAX_MEDIA = 10
 
+# Characters that reorder or hide text (bidi overrides, zero-width): gone from the HTML as
+# they are from the plain text (`clean_text`), so a post cannot reverse or hide a page's text.
+_HIDDEN = dict.fromkeys(
+    map(
+        ord,
+        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+        "\u2069\ufeff\u2060\u180e",
+    ),
+    None,
+)
 _DID_RE = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2000}$")
 _RKEY_RE = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
 _NSID_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+$")
@@ -259,7 +269,7 @@ def render_html(text: str, facets: Facets) -> str:
         parts.append(f'<a href="{escape(href)}">{escape(data[start:end].decode("utf-8"))}</a>')
         pos = end
     parts.append(escape(data[pos:].decode("utf-8", "replace")))
-    body = "".join(parts).replace("\n", "<br>")
+    body = "".join(parts).translate(_HIDDEN).replace("\n", "<br>")
     return sanitize_html(f"<p>{body}</p>")
 
 
