@@ -201,6 +201,7 @@ class ReceiverSettings(_Strict):
     verify_threads: int = Field(default=2, ge=1, le=16)
     max_attempts: int = Field(default=5, ge=1, le=50)
     recheck_after_days: int | None = Field(default=30, ge=1)
+    max_pending: int = Field(default=10_000, ge=10)  # queue full: 503 / fault 0x32, retry later
 
 
 class Settings(_Strict):

@@ -146,6 +146,18 @@ def test_a_webmention_body_over_the_cap_is_refused(receiver):
     assert res.status_code == 413
 
 
+def test_a_flood_beyond_the_queue_limit_is_told_to_come_back_later(sqlite_store, blog):
+    with write_tx(sqlite_store) as conn:
+        upsert_movement(conn, NHS)
+    settings = receiver_settings(max_pending=10)
+    with serve(create_app(sqlite_store, settings, verify_in_background=False)) as url:
+        codes = [_webmention(url, f"{blog.url}/mentions/{i}/").status_code for i in range(12)]
+        proxy = xmlrpc.client.ServerProxy(url + "/xmlrpc")
+        fault = _fault(lambda: proxy.pingback.ping(f"{blog.url}/mentions/99/", PLEDGE))
+    assert codes == [202] * 10 + [503, 503] and fault == 0x32
+    assert count(sqlite_store, "SELECT count(*) FROM received_ping") == 10
+
+
 def test_a_later_410_deletes_the_verified_mention(sqlite_store, receiver, blog):
     source = blog.post_url(blog.posts[0])
     first = _webmention(receiver, source)

@@ -39,7 +39,7 @@ from collectors.blogs.queue import VerifyWorker, accept, receiver_policy
 from groundswell.matching import normalise_url
 from groundswell.net import BlockedAddressError, FetchError, check_url
 from storage.models_blogs import MAX_URL_CHARS
-from storage.queries.blogs import find_ping, get_ping, queue_counts
+from storage.queries.blogs import find_ping, get_ping, pending_count, queue_counts
 
 log = logging.getLogger("groundswell.receiver")
 
@@ -61,6 +61,10 @@ class Rejected(Exception):
         super().__init__(message)
         self.fault = fault
         self.message = message
+
+
+class Busy(Rejected):
+    """The queue is full (a flood): try again later (503 Retry-After / fault 0x32)."""
 
 
 def _host_path(url: str) -> tuple[str, str] | None:
@@ -113,6 +117,9 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
 
     def check(kind: str, source: str, target: str) -> None:
         """Everything that can be refused before queueing (raises `Rejected`)."""
+        with engine.connect() as conn:
+            if pending_count(conn) >= rs.max_pending:
+                raise Busy(X.UPSTREAM_ERROR, "too many mentions waiting for verification")
         if not isinstance(source, str) or normalise_url(source) is None:
             raise Rejected(X.SOURCE_NOT_FOUND, "source must be an absolute http(s) URL")
         if not isinstance(target, str) or normalise_url(target) is None:
@@ -217,6 +224,8 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
             return PlainTextResponse("both source and target are required", status_code=400)
         try:
             await run_in_threadpool(check, "webmention", source, target)
+        except Busy as exc:
+            return PlainTextResponse(exc.message, status_code=503, headers={"Retry-After": "300"})
         except Rejected as exc:
             return PlainTextResponse(exc.message, status_code=400)
         item_id, _ = await run_in_threadpool(accept, engine, "webmention", source, target)

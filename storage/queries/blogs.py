@@ -310,6 +310,11 @@ def find_ping(conn: Connection, kind: str, source: str, target: str) -> dict[str
     return dict(first) if first else None
 
 
+def pending_count(conn: Connection) -> int:
+    t: Any = _table(ReceivedPing)
+    return int(conn.execute(select(func.count()).where(t.c.status == "pending")).scalar() or 0)
+
+
 def queue_counts(conn: Connection) -> dict[str, int]:
     t: Any = _table(ReceivedPing)
     return {
