@@ -150,3 +150,15 @@ def test_a_replay_left_for_hours_skips_ahead_instead_of_flooding(demo_store: Eng
     # LOOKBACK windows late
     assert live_from >= (clock[0] - (MAX_CATCH_UP_WINDOWS + LOOKBACK) * window).timestamp()
     assert _cursor(demo_store)["live"] == clock[0].isoformat()
+
+
+def test_the_live_stream_keeps_blogs_and_pingbacks_coming_too() -> None:
+    stream = LiveStream(cached_history(3, SIZE, T0), 60.0)
+    platforms: set[str] = set()
+    kinds: set[str] = set()
+    for i in range(600):  # ten minutes at 60x: ten hours of conversation
+        page = stream.page(T0 + i * stream.window)
+        platforms.update(m.platform for m in page.mentions)
+        kinds.update(e.kind for e in page.edges)
+    assert platforms == {"bluesky", "mastodon", "blog", "pingback"}
+    assert {"repost", "boost", "reply", "quote", "link", "pingback"} <= kinds

@@ -129,6 +129,7 @@ class DemoData:
     edges: list[EdgeRecord]
     sightings: list[MentionRecord]  # repeated sightings via other instances
     pages: list[Page]
+    blog_entries: list[_Entry] = field(default_factory=list)
 
     @property
     def hub_accounts(self) -> list[AccountRecord]:
@@ -278,6 +279,7 @@ class _Generator:
             edges=self.edges,
             sightings=[m for _, m in self.sightings],
             pages=self._paginate(),
+            blog_entries=self.blog_entries,
         )
 
     def _blog_times(self, count: int, weights: list[float]) -> list[datetime]:
@@ -626,7 +628,6 @@ class _Generator:
         links_between: list[tuple[_Entry, _Entry]] = []
         for i, e in enumerate(self.blog_entries):
             b: Blog = e.blog
-            account = self.cast.blog_accounts[b.host]
             earlier = [x for x in self.blog_entries[:i] if x.blog is not b]
             targets: list[_Entry] = []
             if earlier and rng.random() < 0.8:
@@ -641,61 +642,8 @@ class _Generator:
             j = bisect_right(hub_times, e.t)
             if j and rng.random() < 0.3:
                 social = hub_posts[rng.randrange(max(0, j - 30), j)]
-            links: list[tuple[str, str]] = [(x.url, x.title) for x in targets]
-            if social is not None:
-                links.append((social.url or social.native_id, "this post"))
-            raw_html, summary = words.blog_html(rng, b.community, event=e.event, links=links)
-            clean = sanitize_html(raw_html)
-            m = MentionRecord(
-                platform="blog",
-                native_id=e.url,
-                created_at=e.t,
-                author=account,
-                url=e.url,
-                title=e.title,
-                text=html_to_text(clean),
-                html=clean,
-                lang="en",
-                instance=b.host,
-                links=[words.PLEDGE_URL] + [u for u, _ in links],
-                hashtags=["NHSCitizen"],
-                raw={
-                    "id": e.url,
-                    "link": e.url,
-                    "title": e.title,
-                    "summary": summary,
-                    "content": [{"type": "text/html", "value": raw_html}],
-                    "published": e.t.isoformat(),
-                    "feed": b.feed_url,
-                },
-                seen_on=b.feed_url,
-            )
-            self.mentions.append(m)
-            for x in targets:
-                self.edges.append(
-                    EdgeRecord(
-                        kind="link",
-                        platform="blog",
-                        source=account,
-                        target=("blog", x.url),
-                        created_at=e.t,
-                        via=("blog", e.url),
-                        target_account=self.cast.blog_accounts[x.blog.host],
-                    )
-                )
-                links_between.append((e, x))
-            if social is not None:
-                self.edges.append(
-                    EdgeRecord(
-                        kind="link",
-                        platform="blog",
-                        source=account,
-                        target=(social.platform, social.native_id),
-                        created_at=e.t,
-                        via=("blog", e.url),
-                        target_account=social.author,
-                    )
-                )
+            self._blog_entry(e, targets, social)
+            links_between.extend((e, x) for x in targets)
         # Pingbacks: most from tracked blogs linking each other, the rest from other sites.
         n_ext = max(3, n_ping // 4)
         pings: list[tuple[AccountRecord, str, str, _Entry, datetime]] = []
@@ -709,41 +657,111 @@ class _Generator:
             when = dst.t + timedelta(hours=rng.uniform(1, 72))
             if when >= self.anchor:
                 when = dst.t + (self.anchor - dst.t) * rng.random()
-            src_url = f"https://{acc.native_id}/{when.astimezone(LONDON):%Y/%m/%d}/nhs-citizen-{len(pings)}/"
+            day = when.astimezone(LONDON)
+            src_url = f"https://{acc.native_id}/{day:%Y/%m/%d}/nhs-citizen-{len(pings)}/"
             pings.append((acc, src_url, "NHS Citizen in the news", dst, when))
         for acc, src_url, src_title, dst, when in pings:
-            when = when + timedelta(seconds=rng.randint(2, 90))
-            if when >= self.anchor:
-                when = self.anchor - timedelta(seconds=1)
-            native = pingback_native_id(src_url, dst.url)
-            excerpt = f"[…] {rng.choice(words.BODIES)} […]"
-            m = MentionRecord(
-                platform="pingback",
-                native_id=native,
-                created_at=when,
-                author=acc,
-                url=src_url,
-                title=src_title,
-                text=excerpt,
-                lang="en",
-                instance=acc.native_id,
-                links=[dst.url],
-                movements=(MOVEMENT_SLUG,),
-                raw={"source": src_url, "target": dst.url, "excerpt": excerpt},
-                seen_on=dst.blog.host,
-            )
-            self.mentions.append(m)
+            self._pingback(acc, src_url, src_title, dst, when)
+
+    def _blog_entry(
+        self, e: _Entry, targets: list[_Entry], social: MentionRecord | None
+    ) -> MentionRecord:
+        """The entry as its feed carries it, with `link` edges to what it links."""
+        b = e.blog
+        account = self.cast.blog_accounts[b.host]
+        links: list[tuple[str, str]] = [(x.url, x.title) for x in targets]
+        if social is not None:
+            links.append((social.url or social.native_id, "this post"))
+        raw_html, summary = words.blog_html(self.rng, b.community, event=e.event, links=links)
+        clean = sanitize_html(raw_html)
+        m = MentionRecord(
+            platform="blog",
+            native_id=e.url,
+            created_at=e.t,
+            author=account,
+            url=e.url,
+            title=e.title,
+            text=html_to_text(clean),
+            html=clean,
+            lang="en",
+            instance=b.host,
+            links=[words.PLEDGE_URL] + [u for u, _ in links],
+            hashtags=["NHSCitizen"],
+            raw={
+                "id": e.url,
+                "link": e.url,
+                "title": e.title,
+                "summary": summary,
+                "content": [{"type": "text/html", "value": raw_html}],
+                "published": e.t.isoformat(),
+                "feed": b.feed_url,
+            },
+            seen_on=b.feed_url,
+        )
+        self.mentions.append(m)
+        for x in targets:
             self.edges.append(
                 EdgeRecord(
-                    kind="pingback",
-                    platform="pingback",
-                    source=acc,
-                    target=("blog", dst.url),
-                    created_at=when,
-                    via=("pingback", native),
-                    target_account=self.cast.blog_accounts[dst.blog.host],
+                    kind="link",
+                    platform="blog",
+                    source=account,
+                    target=("blog", x.url),
+                    created_at=e.t,
+                    via=("blog", e.url),
+                    target_account=self.cast.blog_accounts[x.blog.host],
                 )
             )
+        if social is not None:
+            self.edges.append(
+                EdgeRecord(
+                    kind="link",
+                    platform="blog",
+                    source=account,
+                    target=(social.platform, social.native_id),
+                    created_at=e.t,
+                    via=("blog", e.url),
+                    target_account=social.author,
+                )
+            )
+        return m
+
+    def _pingback(
+        self, acc: AccountRecord, src_url: str, src_title: str, dst: _Entry, when: datetime
+    ) -> MentionRecord:
+        """`src_url` pinged `dst` (seconds after linking it): a mention and its edge."""
+        when = when + timedelta(seconds=self.rng.randint(2, 90))
+        if when >= self.horizon:
+            when = self.horizon - timedelta(seconds=1)
+        native = pingback_native_id(src_url, dst.url)
+        excerpt = f"[…] {self.rng.choice(words.BODIES)} […]"
+        m = MentionRecord(
+            platform="pingback",
+            native_id=native,
+            created_at=when,
+            author=acc,
+            url=src_url,
+            title=src_title,
+            text=excerpt,
+            lang="en",
+            instance=acc.native_id,
+            links=[dst.url],
+            movements=(MOVEMENT_SLUG,),
+            raw={"source": src_url, "target": dst.url, "excerpt": excerpt},
+            seen_on=dst.blog.host,
+        )
+        self.mentions.append(m)
+        self.edges.append(
+            EdgeRecord(
+                kind="pingback",
+                platform="pingback",
+                source=acc,
+                target=("blog", dst.url),
+                created_at=when,
+                via=("pingback", native),
+                target_account=self.cast.blog_accounts[dst.blog.host],
+            )
+        )
+        return m
 
     def _paginate(self) -> list[Page]:
         """Cut the time-ordered stream into pages; a repeated sighting never shares a page

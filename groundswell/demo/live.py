@@ -19,11 +19,14 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from groundswell.demo.generate import DemoData, Page, _Generator
+from groundswell.demo import text as words
+from groundswell.demo.cast import BLOGS
+from groundswell.demo.generate import LONDON, DemoData, Page, _Entry, _Generator
 from storage.records import EdgeRecord, MentionRecord
 
 SPEEDS = {"1x": 1.0, "10x": 10.0, "60x": 60.0}
 POSTS_PER_MINUTE = 12.0  # at 1x: a new post every 5 s on average
+BLOG_ENTRIES_PER_MINUTE = 0.1  # at 1x: a blog entry (and its pingbacks) every ten minutes
 LOOKBACK = 60  # windows after a post in which its reposts and sightings may still arrive
 
 
@@ -98,13 +101,33 @@ class LiveStream:
             if person.hub:
                 hub_recent[account.platform].append(m)
             t += timedelta(seconds=g.rng.expovariate(rate))
-        primary = _Primary(mentions=g.mentions)
+        if g.rng.random() < BLOG_ENTRIES_PER_MINUTE * self.speed * self.window.total_seconds() / 60:
+            self._blog_entry(g, start + (end - start) * g.rng.random())
+        # Pingbacks follow their entry by seconds: they belong to later windows.
+        primary = _Primary(mentions=[m for m in g.mentions if m.created_at < end])
         primary.later = [(e.created_at, e) for e in g.edges]
         primary.later.extend(g.sightings)
+        primary.later.extend((m.created_at, m) for m in g.mentions if m.created_at >= end)
         self._cache[start] = primary
         while len(self._cache) > LOOKBACK + 8:
             self._cache.popitem(last=False)
         return primary
+
+    def _blog_entry(self, g: _Generator, t: datetime) -> None:
+        """A new entry on a tracked blog, linking recent entries (which it pings) and a hub."""
+        rng = g.rng
+        blog = rng.choice(BLOGS)
+        title = rng.choice(words.BLOG_TITLES)
+        slug = "-".join(title.lower().replace("'", "").replace(":", "").split())[:60]
+        url = f"https://{blog.host}/{t.astimezone(LONDON):%Y/%m/%d}/{slug}-{t:%H%M%S}/"
+        entry = _Entry(blog=blog, t=t, title=title, url=url, event=False)
+        pool = [x for x in self.history.blog_entries[-15:] if x.blog is not blog]
+        targets = rng.sample(pool, min(len(pool), rng.randint(1, 2)))
+        hubs = self._hubs["bluesky"] + self._hubs["mastodon"]
+        social = rng.choice(hubs) if hubs and rng.random() < 0.5 else None
+        g._blog_entry(entry, targets, social)
+        for dst in targets:
+            g._pingback(g.cast.blog_accounts[blog.host], url, title, dst, t)
 
     def page(self, start: datetime) -> Page:
         """Everything that arrives in the window starting at `start`."""
