@@ -191,6 +191,12 @@ class _Picker:
 
 
 class _Generator:
+    """One generation's state: the cast, the random stream and what has been said so far.
+
+    The history runs it once over three weeks (`run`); the live stream reuses one instance per
+    window with a fresh random stream, horizon and empty output lists (`groundswell.demo.live`).
+    """
+
     def __init__(
         self, seed: int, mentions: int, anchor: datetime, cast: Cast | None = None
     ) -> None:
@@ -211,6 +217,7 @@ class _Generator:
         self.edges: list[EdgeRecord] = []
         self.sightings: list[tuple[datetime, MentionRecord]] = []
         self._own: set[int] = set()  # id() of the mentions generated here
+        self.blog_entries: list[_Entry] = []
         self.person_of: dict[int, Person] = {}
         for p in self.cast.people:
             for a in p.accounts:

@@ -52,7 +52,6 @@ class LiveStream:
         # One generator reused for every window (its pools of people are the costly part);
         # each window gets its own seeded random stream, so windows stay independent.
         self._gen = _Generator(history.seed, len(history.mentions), history.anchor, history.cast)
-        self._gen.blog_entries = []
         self._gen.delay_scale = 1.0 / (30.0 * speed)
         tail = {"bluesky": [], "mastodon": []}  # type: dict[str, list[MentionRecord]]
         hubs = {"bluesky": [], "mastodon": []}  # type: dict[str, list[MentionRecord]]
