@@ -156,3 +156,40 @@ def test_up_with_configured_sources_collects_them_instead_of_loading_the_demo(
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text
     assert "demo" not in text.lower()
+
+
+def test_demo_live_replay_stops_cleanly_on_ctrl_c_with_its_cursor_saved(tmp_path: Path) -> None:
+    from storage.models import Source
+
+    db = tmp_path / "gs.db"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = ["demo", "--db", f"sqlite:///{db}", "--mentions", "200", "--speed", "60x"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "groundswell.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        lines = []
+        assert proc.stdout is not None
+        for raw in proc.stdout:  # wait for the first live batch
+            lines.append(raw.decode(errors="replace"))
+            if "live: +" in lines[-1]:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = "".join(lines) + rest.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "the cursor is saved" in text
+    assert "Traceback" not in text
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        cursor = conn.execute(select(Source.__table__.c.cursor)).scalar_one()
+    engine.dispose()
+    assert "live" in cursor
