@@ -203,3 +203,43 @@ def test_stored_html_is_exactly_what_the_sanitiser_makes_of_the_raw_content() ->
     assert statuses
     for m in statuses:
         assert m.html == sanitize_html(m.raw["content"])
+
+
+def test_another_process_with_other_hash_seeds_generates_the_same_conversation() -> None:
+    """A resumed replay regenerates the pages in a new process: nothing may depend on
+    Python's per-process hash randomisation (set or dict-of-str iteration order)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import hashlib, sys\n"
+        "from datetime import datetime, UTC\n"
+        "from groundswell.demo.generate import generate\n"
+        "from groundswell.demo.live import LiveStream\n"
+        "d = generate(seed=11, mentions=300, now=datetime(2026, 11, 25, 15, 30, tzinfo=UTC))\n"
+        "s = LiveStream(d, 10.0)\n"
+        "ids = [m.id for p in d.pages for m in p.mentions] + [e.id for e in d.edges]\n"
+        "ids += [m.id for i in range(40) for m in s.page(d.anchor + i * s.window).mentions]\n"
+        "print(hashlib.sha256(repr(ids).encode()).hexdigest())\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env=dict(os.environ, PYTHONHASHSEED=str(hs), PYTHONPATH=root),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for hs in (1, 2)
+    }
+    from groundswell.demo.live import LiveStream
+
+    d = generate(seed=11, mentions=300, now=NOW)
+    s = LiveStream(d, 10.0)
+    ids = [m.id for p in d.pages for m in p.mentions] + [e.id for e in d.edges]
+    ids += [m.id for i in range(40) for m in s.page(d.anchor + i * s.window).mentions]
+    assert digests == {hashlib.sha256(repr(ids).encode()).hexdigest()}
