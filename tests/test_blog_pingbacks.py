@@ -135,3 +135,15 @@ def test_an_unreachable_source_page_still_gives_the_pingback_with_its_listed_tit
     runner.run_once()
     [ping] = _pingbacks(sqlite_store)
     assert ping.title == "Flaky blog post"
+
+
+def test_a_comment_feed_without_validators_is_compared_by_its_bytes(sqlite_store, blog):
+    post = blog.posts[0]
+    body = blog.comments_feed(post).encode()
+    blog.pages[post.path + "feed/"] = (200, {"Content-Type": "application/rss+xml"}, body)
+    runner = runner_for(sqlite_store, blog_settings(posts=[blog.post_url(post)]))
+    runner.run_once()
+    before = len(blog.requests)
+    runner.run_once()
+    assert len(blog.requests) == before + 1  # the same bytes: no full check
+    assert blog.hits("/xmlrpc.php") == 1

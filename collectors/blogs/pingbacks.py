@@ -18,6 +18,7 @@ with a pause; the rest wait for the next poll (the cursor remembers to do a full
 
 from __future__ import annotations
 
+import hashlib
 import time
 import xmlrpc.client
 from collections.abc import Iterator
@@ -180,8 +181,14 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
     recent = full_at is not None and now - full_at < timedelta(seconds=settings.full_check_every_s)
     try:
         res = fetcher.get(comment_feed, etag=source.etag, last_modified=source.last_modified)
-        if res.not_modified and recent and not cursor.get("pending"):
+        settled = recent and not cursor.get("pending")
+        if res.not_modified and settled:
             return  # nothing new on the post: one 304
+        digest = hashlib.sha256(res.content).hexdigest() if not res.not_modified else None
+        if digest is not None and digest == cursor.get("comment_sha") and settled:
+            return  # a server without validators resent the same comment feed
+        if digest is not None:
+            cursor["comment_sha"] = digest
         etag, last_modified = res.headers.get("etag"), res.headers.get("last-modified")
     except FetchError as exc:
         log.info("%s: no usable comment feed (%s); doing a full check", what, exc)
