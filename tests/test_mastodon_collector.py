@@ -399,3 +399,17 @@ def test_a_status_that_federates_in_late_below_the_cursor_is_still_collected(sql
     assert alpha.local_id(late["uri"]) < next(iter(sources(sqlite_store).values())).cursor["min_id"]
     runner.run_once()
     assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 6
+
+
+def test_a_quiet_poll_rewrites_nothing_but_a_grown_counter_is_updated(sqlite_store, alpha):
+    s = post(alpha, 1)
+    post(alpha, 2)
+    runner, _ = runner_for(sqlite_store, settings_for(alpha))
+    runner.run_once()
+    [quiet] = runner.run_once()
+    assert (quiet.result.new, quiet.result.updated) == (0, 0)
+    alpha.status(s["uri"])["favourites_count"] = 9
+    [liked] = runner.run_once()
+    assert (liked.result.new, liked.result.updated) == (0, 1)
+    likes = scalar(sqlite_store, "SELECT like_count FROM mention WHERE native_id = :u", u=s["uri"])
+    assert likes == 9

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from collectors.base import CollectorContext, SourceState
 from collectors.mastodon.client import InstanceClient, Page
 from collectors.mastodon.parse import (
@@ -42,7 +44,8 @@ from collectors.mastodon.parse import (
 )
 from collectors.mastodon.settings import MastodonInstance
 from groundswell.config import secret_from_env
-from storage.records import Batch
+from storage.models import Mention
+from storage.records import Batch, MentionRecord
 
 log = logging.getLogger("groundswell.collect.mastodon")
 MAX_TRACKED_BOOSTS = 500
@@ -111,12 +114,14 @@ class MastodonCollector:
         cursor.setdefault("boosts", {})
         fetched_new = 0
         ran_backfill = False
+        saw_latest = False  # this poll already read the newest page without paging ids
 
         # 1. Backfill, newest to the horizon; resumable from backfill_max_id.
         if not cursor.get("backfill_done"):
             ran_backfill = True
             horizon = self._horizon(client.base_url)
             max_id = cursor.get("backfill_max_id")
+            saw_latest = max_id is None
             while True:
                 page = client.hashtag_page(tag, limit=limit, max_id=max_id)
                 items = page.items
@@ -165,16 +170,44 @@ class MastodonCollector:
 
         # 3. Refresh the latest page: counters (and boosts) of recent statuses.
         refresh = self.settings.refresh_latest or self.settings.fetch_boosts
-        if refresh and fetched_new < limit and cursor.get("min_id"):
+        if refresh and not saw_latest and fetched_new < limit and cursor.get("min_id"):
             items = client.hashtag_page(tag, limit=limit).items
             batch, _ = self._page(client, domain, items, cursor)
             batch.skipped = []  # counted when first paged; a refresh only updates counters
-            batch.fetched = 0
+            batch.mentions = self._changed(batch.mentions)
             batch.cursor = self._snapshot(cursor)
             batch.budget = client.budget()
             yield batch
 
     # -- helpers
+
+    def _changed(self, mentions: list[MentionRecord]) -> list[MentionRecord]:
+        """Of a refreshed page, the statuses not stored yet or whose counters or edit time
+        moved: rewriting the rest would change nothing but cost a write per row per poll."""
+        engine = self.context.engine
+        if engine is None or not mentions:
+            return mentions
+        table: Any = Mention.__table__  # type: ignore[attr-defined]
+        with engine.connect() as conn:
+            stored = {
+                r.id: (r.like_count, r.repost_count, r.reply_count, r.quote_count, r.edited_at)
+                for r in conn.execute(
+                    select(
+                        table.c.id,
+                        table.c.like_count,
+                        table.c.repost_count,
+                        table.c.reply_count,
+                        table.c.quote_count,
+                        table.c.edited_at,
+                    ).where(table.c.id.in_([m.id for m in mentions]))
+                )
+            }
+        out = []
+        for m in mentions:
+            now = (m.like_count, m.repost_count, m.reply_count, m.quote_count, m.edited_at)
+            if stored.get(m.id) != now:
+                out.append(m)
+        return out
 
     def _check_empty(self, client: InstanceClient, tag: str, items: list[Any]) -> None:
         """An empty anonymous timeline on an instance whose hashtag feeds need a login is a
