@@ -83,6 +83,24 @@ BODIES = (
     "every trust board should have a patient leader with a real vote.",
     "the question is not whether to involve people but who is missing.",
     "small changes pledged by thousands add up to a different NHS.",
+    "the people closest to the problem are usually closest to the solution.",
+    "our patient panel rewrote the appointment letters and DNAs dropped by a third.",
+    "nobody asked the night porters, and they knew exactly where the bottleneck was.",
+    "if the room is full of job titles, the conversation is already too narrow.",
+    "being heard should not depend on having the energy to complain.",
+    "translation and BSL at every listening event should be the default, not a favour.",
+    "young carers are invisible in almost every engagement plan I have read.",
+    "trust is built in the follow-up email, not in the workshop.",
+    "we keep designing pathways for the average patient, who does not exist.",
+    "the waiting room is the biggest focus group in the country.",
+    "the most useful feedback we ever had came on a napkin in the café.",
+    "you cannot co-produce on a two-week consultation deadline.",
+    "paying people for their time is the least we can do when we ask for their expertise.",
+    "social prescribing works when the community already has somewhere to go.",
+    "rural patients spend more time travelling than being seen.",
+    "the voice of people who never turn up is the one we most need to hear.",
+    "a hospital discharge is a handover to families, and nobody briefs them.",
+    "every listening exercise should end with 'here is what we changed'.",
 )
 
 EVENT_BODIES = (
@@ -94,6 +112,11 @@ EVENT_BODIES = (
     "livestream from the Assembly is worth watching if you couldn't be here.",
     "first time at the NHS Citizen Assembly and I didn't expect to be listened to like this.",
     "the jury process at the Assembly is democracy you can actually see.",
+    "the Assembly just voted on its three priorities and carers' voices topped the list.",
+    "someone at my table has been an NHS cleaner for 31 years and nobody had asked her before.",
+    "the board members at the Assembly are mostly listening, which is the point.",
+    "packed breakout on mental health at the Assembly, standing room only.",
+    "the graphic recorder at the Assembly has captured the whole day on one wall.",
 )
 
 CLOSERS = (
