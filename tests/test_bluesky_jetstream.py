@@ -210,14 +210,14 @@ def test_a_handle_change_on_the_stream_updates_a_known_account(bsky: Env) -> Non
 def test_a_malformed_event_is_skipped_and_counted(bsky: Env) -> None:
     bsky.run()
     Clock.reset()
-    bad = post(1)
-    bad["commit"]["record"]["text"] = 42
+    bad = post(1)  # it carries the hashtag, so it is parsed, and its date is nonsense
+    bad["commit"]["record"]["createdAt"] = "yesterday-ish"
     bsky.server.publish(bad)
     bsky.server.publish(post(2))
     (outcome,) = bsky.run()
     assert outcome.outcome == "ok"
     assert bsky.native_ids() == [uri(2)]
-    assert bsky.last_run().skip_reasons == {"missing_text": 1}
+    assert bsky.last_run().skip_reasons == {"bad_date": 1}
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:

@@ -11,6 +11,7 @@ import pytest
 
 from collectors.bluesky.parse import (
     MalformedPost,
+    match_fields,
     parse_at_uri,
     parse_facets,
     parse_jetstream_event,
@@ -322,3 +323,11 @@ def test_hostile_profile_and_media_urls_are_dropped() -> None:
     # the data: URL is refused; the image is rebuilt from the record's blob on Bluesky's CDN
     assert m.media is not None
     assert all(x["url"].startswith("https://cdn.bsky.app/") for x in m.media)
+
+
+def test_the_stream_prefilter_sees_what_the_full_parse_sees() -> None:
+    for view in load("search_posts_page.json")["posts"][:6]:
+        parsed = parse_post_view(view).mention
+        tags, text, links = match_fields(view["record"])
+        assert set(tags) == set(parsed.hashtags) and text == parsed.text
+        assert set(parsed.links) <= set(links)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -33,6 +34,7 @@ from collectors.bluesky.parse import (
     REPOST_COLLECTION,
     MalformedPost,
     StreamItem,
+    match_fields,
     parse_jetstream_event,
 )
 from groundswell.matching import match_post
@@ -109,12 +111,17 @@ class JetstreamReader:
 
     # -- events -> records ----------------------------------------------------------------
 
+    def _wanted(self, record: dict[str, Any]) -> bool:
+        """Could this post match a movement? Asked before the (costly) full parse."""
+        tags, text, links = match_fields(record)
+        return bool(match_post(self.context.rules, hashtags=tags, text=text, links=links))
+
     def _take(self, raw: str | bytes, pending: _Pending) -> int | None:
         """Fold one message into `pending`; returns its time_us when it has one."""
         pending.events += 1
         try:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            item: StreamItem | None = parse_jetstream_event(json.loads(text))
+            item: StreamItem | None = parse_jetstream_event(json.loads(text), wanted=self._wanted)
         except (ValueError, UnicodeDecodeError) as exc:
             pending.skipped.append(Skip("bad_event", f"not JSON: {exc}"[:200]))
             return None

@@ -22,6 +22,7 @@ Nothing here does I/O, so every rule is tested on recorded payloads
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -624,10 +625,45 @@ def datetime_from_us(time_us: int) -> datetime:
     return datetime.fromtimestamp(time_us / 1_000_000, tz=UTC)
 
 
-def parse_jetstream_event(event: Any) -> StreamItem | None:
+def match_fields(record: Any) -> tuple[list[str], str, list[str]]:
+    """(hashtags, plain text, links) of a raw post record, cheaply: what matching needs,
+    without rendering HTML. A firehose reader asks this first and parses only the few posts
+    that can match; the values are the ones `parse_post_view` would give."""
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        return [], "", []
+    text = record["text"][:MAX_TEXT_CHARS]
+    tags: list[str] = []
+    links: list[str] = []
+    facets = record.get("facets")
+    if isinstance(facets, list):
+        for facet in facets:
+            features = facet.get("features") if isinstance(facet, dict) else None
+            for feature in features if isinstance(features, list) else ():
+                if not isinstance(feature, dict):
+                    continue
+                if isinstance(feature.get("tag"), str):
+                    tags.append(feature["tag"].lstrip("#"))
+                elif isinstance(feature.get("uri"), str):
+                    links.append(feature["uri"])
+    extra = record.get("tags")
+    if isinstance(extra, list):
+        tags += [t.lstrip("#") for t in extra[:8] if isinstance(t, str)]
+    embed = record.get("embed")
+    if isinstance(embed, dict):
+        media = embed.get("media") if isinstance(embed.get("media"), dict) else embed
+        external = media.get("external") if isinstance(media, dict) else None
+        if isinstance(external, dict) and isinstance(external.get("uri"), str):
+            links.append(external["uri"])
+    return tags, clean_text(text), links
+
+
+def parse_jetstream_event(
+    event: Any, *, wanted: Callable[[dict[str, Any]], bool] | None = None
+) -> StreamItem | None:
     """A Jetstream (v1) JSON event -> StreamItem; None for events we do not use.
 
-    Raises MalformedPost when even the cursor (`time_us`) cannot be read.
+    `wanted(record)`, when given, is asked before a post is fully parsed; a post it declines
+    only moves the cursor. Raises MalformedPost when even `time_us` cannot be read.
     """
     if not isinstance(event, dict):
         raise MalformedPost("bad_event", "not an object")
@@ -664,6 +700,9 @@ def parse_jetstream_event(event: Any) -> StreamItem | None:
         if op == "delete":
             return StreamItem(time_us=time_us, deleted=(PLATFORM, uri))
         if op not in ("create", "update"):
+            return StreamItem(time_us=time_us)
+        record = commit.get("record")
+        if wanted is not None and isinstance(record, dict) and not wanted(record):
             return StreamItem(time_us=time_us)
         view = {
             "uri": uri,
