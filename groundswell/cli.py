@@ -252,6 +252,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Sources, cursors, last errors and counts."""
+    from storage.queries.blogs import queue_counts
     from storage.status import source_status, store_counts
 
     settings = load_config(config)
@@ -259,10 +260,16 @@ def status(
     with engine.connect() as conn:
         counts = store_counts(conn)
         sources = source_status(conn)
+        received = queue_counts(conn)  # the pingback/webmention receiver's queue
     if as_json:
         out.print_json(
             json.dumps(
-                {"store": describe_url(str(engine.url)), "counts": counts, "sources": sources},
+                {
+                    "store": describe_url(str(engine.url)),
+                    "counts": counts,
+                    "sources": sources,
+                    "received": received,
+                },
                 default=str,
             )
         )
@@ -292,6 +299,11 @@ def status(
             (s["last_error"] or "") + (f" [{problems}]" if problems else ""),
         )
     out.print(table)
+    if received:
+        out.print(
+            "received pingbacks/webmentions: "
+            + ", ".join(f"{k}: {v:,}" for k, v in sorted(received.items()))
+        )
 
 
 def _budget_text(budget: Any) -> str:

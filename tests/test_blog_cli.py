@@ -182,3 +182,22 @@ def test_a_config_with_blogs_and_a_tracked_post_fills_the_store_and_status_shows
     assert platforms == {"blog": 3, "pingback": 1}  # the bozo feed: one entry matches
     kinds = {r[0] for r in engine.connect().exec_driver_sql("SELECT kind FROM amplification")}
     assert kinds == {"link", "pingback"}
+
+
+def test_status_shows_the_receiver_queue(tmp_path):
+    import json
+
+    from collectors.blogs.queue import accept
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    db = f"sqlite:///{tmp_path / 'gs.db'}"
+    engine = make_engine(db)
+    upgrade(engine)
+    accept(engine, "webmention", "https://a.example/post", "https://www.nhscitizen.org.uk/")
+    config = tmp_path / "groundswell.toml"
+    config.write_text(CONFIG)
+    text = CliRunner().invoke(app, ["status", "--config", str(config), "--db", db])
+    assert "received pingbacks/webmentions: pending: 1" in text.output
+    as_json = CliRunner().invoke(app, ["status", "--json", "--config", str(config), "--db", db])
+    assert json.loads(as_json.output)["received"] == {"pending": 1}
