@@ -9,6 +9,7 @@ treat a term-only match differently (DESIGN.md section 6).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -83,6 +84,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalise_hashtag(tag: str) -> str:
     """The comparable form of a tag: no leading '#', no invisible characters, folded."""
     tag = unicodedata.normalize("NFKC", tag).strip()
@@ -157,6 +159,7 @@ def _normalise_host(host: str) -> str:
     return host
 
 
+@functools.lru_cache(maxsize=65_536)  # the same links recur in thousands of posts
 def normalise_url(url: str) -> str | None:
     """A canonical form for comparing links; None when `url` is not an absolute http(s) URL.
 
@@ -227,22 +230,35 @@ def match_post(
     links: Iterable[str] = (),
     forced: Iterable[str] = (),
 ) -> list[Match]:
-    """The movements a post matches and how; hashtags in `text` count as well as `hashtags`."""
+    """The movements a post matches and how; hashtags in `text` count as well as `hashtags`.
+
+    Cheapest evidence first: links are normalised and the text folded only for movements a
+    hashtag did not already settle (this runs for every post the write path sees).
+    """
+    forced_set = set(forced)
     post_tags = {normalise_hashtag(h) for h in hashtags}
     post_tags.update(normalise_hashtag(h) for h in extract_hashtags(text))
     post_tags.discard("")
-    post_links = {u for u in (normalise_url(x) for x in links) if u}
-    post_links.update(u for u in (normalise_url(x) for x in extract_urls(text)) if u)
-    folded = fold(text) if text else ""
-    forced_set = set(forced)
-    out: list[Match] = []
-    for rule in rules:
+    found: dict[int, Match] = {}
+    pending: list[tuple[int, MovementRule]] = []
+    for i, rule in enumerate(rules):
         if rule.slug in forced_set:
-            out.append(Match(rule.id, "source"))
+            found[i] = Match(rule.id, "source")
         elif rule.hashtags & post_tags:
-            out.append(Match(rule.id, "hashtag"))
-        elif rule.urls & post_links:
-            out.append(Match(rule.id, "url"))
-        elif rule.term_re is not None and folded and rule.term_re.search(folded):
-            out.append(Match(rule.id, "term"))
-    return out
+            found[i] = Match(rule.id, "hashtag")
+        else:
+            pending.append((i, rule))
+    if pending:
+        post_links: set[str] = set()
+        if any(rule.urls for _, rule in pending):
+            for link in (*links, *extract_urls(text)):
+                norm = normalise_url(link)
+                if norm:
+                    post_links.add(norm)
+        folded = fold(text) if text and any(r.term_re for _, r in pending) else ""
+        for i, rule in pending:
+            if rule.urls & post_links:
+                found[i] = Match(rule.id, "url")
+            elif rule.term_re is not None and folded and rule.term_re.search(folded):
+                found[i] = Match(rule.id, "term")
+    return [found[i] for i in sorted(found)]
