@@ -20,9 +20,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import MovementRule, match_post
@@ -38,6 +39,7 @@ from storage.models import (
     Source,
 )
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
+from storage.types import UTCDateTime
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -94,6 +96,84 @@ def _least(conn: Connection, a: Any, b: Any) -> Any:
 def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
+
+
+# -- driver-level executemany ------------------------------------------------------------
+#
+# SQLAlchemy's per-row bind processing (type decorators, JSON serialisers, parameter dicts) was
+# over half of the ingest CPU (bench/ingest.py, docs/benchmarks/ingest.md) while the driver's
+# own executemany took a tenth. The hot upserts are still SQLAlchemy Core statements; they are
+# compiled once per dialect and column set, and their rows converted here to what the
+# UTCDateTime and JSON types would have bound, so what lands in the store is byte-identical.
+
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[str]]] = {}
+
+
+def _converter(column: Any, dialect: str) -> Any:
+    if isinstance(column.type, UTCDateTime):
+        return _sqlite_time if dialect == "sqlite" else _pg_time
+    if isinstance(column.type, JSON):
+        if dialect == "sqlite":
+            return json.dumps
+        from psycopg.types.json import Jsonb
+
+        return Jsonb
+    return None
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} given to the store; times must be aware")
+    return value
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    # The text SQLAlchemy's SQLite DateTime stores: UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'.
+    if value is None:
+        return None
+    return _aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _pg_time(value: datetime | None) -> datetime | None:
+    return None if value is None else _aware(value)
+
+
+def _converted(f: Any, values: Sequence[Any]) -> list[Any]:
+    # Rows of one batch share objects (`now`, an author's timestamps): convert each run once.
+    out: list[Any] = []
+    last: Any = _converted
+    done: Any = None
+    for v in values:
+        if v is not last:
+            last, done = v, f(v)
+        out.append(done)
+    return out
+
+
+def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: list[dict]) -> None:
+    """Run a Core INSERT statement over `rows` with the driver's executemany."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    cols = tuple(rows[0])
+    key = (dialect.name, name, cols)
+    hit = _COMPILED.get(key)
+    if hit is None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(cols))
+        order = list(compiled.positiontup) if compiled.positional else list(cols)
+        hit = _COMPILED[key] = (str(compiled), order)
+    sql, order = hit
+    columns: list[Any] = list(zip(*map(itemgetter(*order), rows), strict=True))
+    if len(order) == 1:
+        columns = [[r[order[0]] for r in rows]]
+    for i, c in enumerate(order):
+        f = _converter(table.c[c], dialect.name)
+        if f is not None:
+            columns[i] = _converted(f, columns[i])
+    params: list[Any] = list(zip(*columns, strict=True))
+    if not dialect.positional:
+        params = [dict(zip(order, p, strict=True)) for p in params]
+    conn.exec_driver_sql(sql, params)
 
 
 def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
@@ -182,7 +262,7 @@ def upsert_accounts(conn: Connection, accounts: Iterable[AccountRecord], now: da
     set_: dict[str, Any] = {k: func.coalesce(ex[k], table.c[k]) for k in keep + flags}
     set_["updated_at"] = ex.updated_at
     stmt = ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
-    conn.execute(stmt, list(rows.values()))
+    _executemany(conn, stmt, table, "accounts", list(rows.values()))
     return len(rows)
 
 
@@ -256,20 +336,20 @@ def write_batch(
         if payloads:
             table = _t(MentionPayload)
             ins = _insert(conn, table)
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[table.c.mention_id],
-                    set_={"payload": ins.excluded.payload, "fetched_at": ins.excluded.fetched_at},
-                ),
-                payloads,
+            stmt = ins.on_conflict_do_update(
+                index_elements=[table.c.mention_id],
+                set_={"payload": ins.excluded.payload, "fetched_at": ins.excluded.fetched_at},
             )
+            _executemany(conn, stmt, table, "payloads", payloads)
         seen = [
             {"mention_id": mid, "seen_on": records[mid].seen_on, "first_seen_at": now}
             for mid in mention_rows
             if records[mid].seen_on
         ]
         if seen:
-            conn.execute(_insert(conn, _t(MentionSeen)).on_conflict_do_nothing(), seen)
+            seen_t = _t(MentionSeen)
+            stmt = _insert(conn, seen_t).on_conflict_do_nothing()
+            _executemany(conn, stmt, seen_t, "seen", seen)
 
     if match_rows:
         result.new_matches = _insert_matches_and_rollups(conn, list(match_rows.values()))
@@ -308,7 +388,7 @@ def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     stmt = ins.on_conflict_do_update(
         index_elements=[table.c.id], set_=set_, where=table.c.deleted_at.is_(None)
     )
-    conn.execute(stmt, rows)
+    _executemany(conn, stmt, table, "mentions", rows)
 
 
 def _insert_matches_and_rollups(conn: Connection, rows: list[dict[str, Any]]) -> int:
@@ -394,10 +474,8 @@ def _insert_edges(conn: Connection, batch: Batch) -> int:
             "created_ts": int(e.created_at.timestamp()),
         }
     table = _t(Amplification)
-    conn.execute(
-        _insert(conn, table).on_conflict_do_nothing(index_elements=[table.c.id]),
-        list(rows.values()),
-    )
+    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=[table.c.id])
+    _executemany(conn, stmt, table, "edges", list(rows.values()))
     return len(rows)
 
 

@@ -1,0 +1,369 @@
+"""Ingest speed of our write path against raw driver baselines, measured in one run.
+
+    python bench/ingest.py [--n 100000] [--batch 1000] [--pg URL | --no-pg]
+
+DESIGN.md section 7: through our own write path, SQLite, at least 50% of raw `sqlite3`
+executemany of the same rows and at least 20,000 mentions/s on one core; PostgreSQL at least
+10,000 mentions/s from one worker.
+
+What is timed (N generated mentions by N/10 authors, all matching the movement by hashtag, a
+raw payload each, and one amplification edge (reply, boost or quote) per five mentions):
+
+- ours: `storage.write.write_batch` per page of `--batch` mentions, each page in its own
+  transaction with its cursor, exactly as the runner does. It matches every post against the
+  movement, upserts accounts and mentions (`ON CONFLICT DO UPDATE`), payloads, matches
+  (`ON CONFLICT DO NOTHING RETURNING`), the hourly and per-author rollups, edges, and the cursor.
+- baseline "mention rows": the same mention rows, already built as tuples (JSON already
+  serialised), with raw `sqlite3` executemany `INSERT ... ON CONFLICT DO NOTHING` into an
+  identical `mention` table (the migrated schema, same indexes, same pragmas), one transaction
+  per page. This is the DESIGN.md baseline; it does no matching and writes one table.
+- baseline "all rows": raw executemany of every row our path writes (accounts, mentions,
+  payloads, matches, edges) into the identical tables; still no matching, no rollups.
+- PostgreSQL: ours against psycopg `executemany` and `COPY` of the same mention rows.
+
+Wall-clock and CPU seconds are both printed: on a shared machine the CPU figure is the stable
+one (the process is single-threaded; the database server's CPU is not in it for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from collectors.base import SourceSpec  # noqa: E402
+from groundswell.config import MovementSettings  # noqa: E402
+from storage.catalog import load_rules, sync_sources, upsert_movement  # noqa: E402
+from storage.engine import make_engine, write_tx  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord  # noqa: E402
+from storage.write import _account_row, _mention_row, write_batch  # noqa: E402
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+WORDS = (
+    "pledge assembly citizens voice ward listening change patients staff community trust "
+    "local care health together meeting question answer today"
+).split()
+MOVEMENT = MovementSettings(
+    slug="nhscitizen",
+    name="NHS Citizen",
+    hashtags=["NHSCitizen", "NHSCitizenAssembly"],
+    terms=["NHS Citizen", "citizens' assembly"],
+    urls=["https://www.nhscitizen.org.uk/pledge"],
+)
+
+
+def generate(n: int) -> list[Batch]:
+    """N realistic mentions (Mastodon-like and Bluesky-like), deterministic."""
+    authors = [
+        AccountRecord(
+            platform="mastodon" if i % 3 else "bluesky",
+            native_id=f"user{i}@instance{i % 12}.social" if i % 3 else f"did:plc:user{i:08d}",
+            handle=f"user{i}",
+            display_name=f"User {i}",
+            instance=f"instance{i % 12}.social" if i % 3 else None,
+            indexable=True,
+        )
+        for i in range(max(1, n // 10))
+    ]
+    mentions: list[MentionRecord] = []
+    edges: list[EdgeRecord] = []
+    for i in range(n):
+        author = authors[(i * 7919) % len(authors)]
+        platform = author.platform
+        native = (
+            f"https://{author.instance}/users/{author.handle}/statuses/{110_000_000 + i}"
+            if platform == "mastodon"
+            else f"at://{author.native_id}/app.bsky.feed.post/3k{i:010d}"
+        )
+        words = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(18))
+        text = f"{words} #NHSCitizen https://www.nhscitizen.org.uk/pledge?utm_source=post{i}"
+        created = T0 + timedelta(seconds=i * 9)
+        m = MentionRecord(
+            platform=platform,
+            native_id=native,
+            created_at=created,
+            author=author,
+            url=native,
+            text=text,
+            html=f"<p>{text}</p>",
+            lang="en",
+            instance=author.instance,
+            like_count=i % 17,
+            repost_count=i % 5,
+            reply_count=i % 3,
+            links=["https://www.nhscitizen.org.uk/pledge"],
+            hashtags=["NHSCitizen"],
+            raw={"id": str(i), "content": text, "account": {"acct": author.native_id}},
+            seen_on=author.instance,
+        )
+        mentions.append(m)
+        if i % 5 == 4:
+            target = mentions[i - 3]
+            kind = ("reply", "boost", "quote")[i % 3]
+            edges.append(
+                EdgeRecord(
+                    kind=kind,
+                    platform=platform,
+                    source=author,
+                    target=(target.platform, target.native_id),
+                    created_at=created,
+                    via=(platform, native) if kind != "boost" else None,
+                    target_account=target.author,
+                )
+            )
+    return mentions, edges  # type: ignore[return-value]
+
+
+def pages(mentions: list[MentionRecord], edges: list[EdgeRecord], size: int) -> list[Batch]:
+    out = []
+    per_page_edges = max(1, size // 5)
+    for p, start in enumerate(range(0, len(mentions), size)):
+        out.append(
+            Batch(
+                mentions=mentions[start : start + size],
+                edges=edges[p * per_page_edges : (p + 1) * per_page_edges],
+                cursor={"min_id": str(start + size)},
+                fetched=len(mentions[start : start + size]),
+            )
+        )
+    return out
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+# -- ours -----------------------------------------------------------------------------------
+
+
+def prepare_store(url: str) -> tuple[Any, Any, int]:
+    engine = make_engine(url)
+    upgrade(engine)
+    with write_tx(engine) as conn:
+        upsert_movement(conn, MOVEMENT)
+        ids = sync_sources(conn, [SourceSpec("bench", "mastodon", "hashtag", {}, 60)])
+    with engine.connect() as conn:
+        rules = load_rules(conn)
+    return engine, rules, ids["bench"]
+
+
+def ours(url: str, batches: list[Batch]) -> tuple[float, float, int]:
+    engine, rules, source_id = prepare_store(url)
+
+    def run() -> None:
+        for b in batches:
+            with write_tx(engine) as conn:
+                write_batch(conn, b, rules, source_id=source_id)
+
+    wall, cpu = timed(run)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT count(*) FROM mention").scalar()
+    engine.dispose()
+    return wall, cpu, int(stored or 0)
+
+
+# -- baselines ------------------------------------------------------------------------------
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"))
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    return v
+
+
+def tuples(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    cols = list(rows[0])
+    return cols, [tuple(_jsonable(r[c]) for c in cols) for r in rows]
+
+
+def baseline_rows(batches: list[Batch]) -> dict[str, list[tuple[list[str], list[tuple]]]]:
+    """Per page: the rows of each table our path writes, built before the clock starts."""
+    now = datetime.now(UTC)
+    per_table: dict[str, list[tuple[list[str], list[tuple]]]] = {
+        "account": [], "mention": [], "mention_payload": [], "mention_match": [],
+        "amplification": [],
+    }  # fmt: skip
+    for b in batches:
+        mrows = [_mention_row(m, now) for m in b.mentions]
+        per_table["mention"].append(tuples(mrows))
+        accts = {a.id: _account_row(a, now) for a in (m.author for m in b.mentions) if a}
+        per_table["account"].append(tuples(list(accts.values())))
+        per_table["mention_payload"].append(
+            tuples([{"mention_id": r["id"], "payload": m.raw, "fetched_at": now}
+                    for r, m in zip(mrows, b.mentions, strict=True)])
+        )  # fmt: skip
+        per_table["mention_match"].append(
+            tuples([{"movement_id": 1, "mention_id": r["id"], "via": "hashtag",
+                     "platform": r["platform"], "account_id": r["account_id"],
+                     "created_ts": r["created_ts"]} for r in mrows])
+        )  # fmt: skip
+        if b.edges:
+            per_table["amplification"].append(
+                tuples([{"id": e.id, "kind": e.kind, "platform": e.platform,
+                         "source_account_id": e.source.id, "target_mention_id": 0,
+                         "target_account_id": None, "via_mention_id": None,
+                         "created_at": e.created_at,
+                         "created_ts": int(e.created_at.timestamp())} for e in b.edges])
+            )  # fmt: skip
+    return per_table
+
+
+def raw_sqlite(path: Path, per_table: dict[str, list], tables: list[str]) -> tuple[float, float]:
+    """Raw sqlite3 executemany into the migrated schema, one transaction per page."""
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with write_tx(engine) as conn:
+        upsert_movement(conn, MOVEMENT)
+    engine.dispose()
+    db = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=OFF",
+                   "temp_store=MEMORY", "cache_size=-65536"):  # fmt: skip
+        db.execute(f"PRAGMA {pragma}")
+    sql = {}
+    for t in tables:
+        cols = per_table[t][0][0]
+        marks = ",".join("?" * len(cols))
+        sql[t] = f"INSERT INTO {t} ({','.join(cols)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    n_pages = len(per_table["mention"])
+
+    def run() -> None:
+        for p in range(n_pages):
+            db.execute("BEGIN IMMEDIATE")
+            for t in tables:
+                if p < len(per_table[t]):
+                    db.executemany(sql[t], per_table[t][p][1])
+            db.execute("COMMIT")
+
+    result = timed(run)
+    db.close()
+    return result
+
+
+def raw_postgres(url: str, per_table: dict[str, list], copy: bool) -> tuple[float, float]:
+    import psycopg
+
+    engine, _, _ = prepare_store(url)
+    engine.dispose()
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    cols = per_table["mention"][0][0]
+    pages_rows = [rows for _, rows in per_table["mention"]]
+    with psycopg.connect(dsn) as conn:
+        conn.execute("TRUNCATE mention CASCADE")
+        conn.commit()
+
+        def run() -> None:
+            with conn.cursor() as cur:
+                for rows in pages_rows:
+                    if copy:
+                        with cur.copy(f"COPY mention ({','.join(cols)}) FROM STDIN") as cp:
+                            for row in rows:
+                                cp.write_row(row)
+                    else:
+                        marks = ",".join(["%s"] * len(cols))
+                        cur.executemany(
+                            f"INSERT INTO mention ({','.join(cols)}) VALUES ({marks}) "
+                            "ON CONFLICT DO NOTHING",
+                            rows,
+                        )
+                    conn.commit()
+
+        return timed(run)
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:>10,.0f}/s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=100_000, help="mentions to ingest")
+    ap.add_argument("--batch", type=int, default=1000, help="mentions per page/transaction")
+    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test",
+                    help="PostgreSQL admin URL; a scratch database is created and dropped")  # fmt: skip
+    ap.add_argument("--no-pg", action="store_true")
+    args = ap.parse_args()
+
+    mentions, edges = generate(args.n)
+    batches = pages(mentions, edges, args.batch)
+    per_table = baseline_rows(batches)
+    n = args.n
+    print(f"{n:,} mentions, {len(edges):,} edges, {n // 10:,} authors, pages of {args.batch}")
+    print(f"{'':34}{'wall':>12}{'CPU':>14}")
+
+    results: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        raw_m = raw_sqlite(Path(tmp) / "raw1.db", per_table, ["mention"])
+        raw_all = raw_sqlite(
+            Path(tmp) / "raw2.db",
+            per_table,
+            ["account", "mention", "mention_payload", "mention_match", "amplification"],
+        )
+        wall, cpu, stored = ours(f"sqlite:///{Path(tmp) / 'ours.db'}", batches)
+        assert stored == n, f"stored {stored} of {n}"
+    results["sqlite raw executemany: mention rows"] = raw_m
+    results["sqlite raw executemany: all rows"] = raw_all
+    results["sqlite ours: write_batch"] = (wall, cpu)
+    for name, (w, c) in results.items():
+        print(f"{name:34}{rate(n, w)}{rate(n, c)}")
+    print(
+        f"ratio ours / raw mention rows: {raw_m[0] / wall:.0%} wall, {raw_m[1] / cpu:.0%} CPU "
+        "(goal >= 50%)"
+    )
+    print(
+        f"ratio ours / raw all rows:     {raw_all[0] / wall:.0%} wall, {raw_all[1] / cpu:.0%} CPU"
+    )
+    print(f"ours on SQLite: {n / wall:,.0f} mentions/s wall, {n / cpu:,.0f}/s CPU (goal >= 20,000)")
+
+    if args.no_pg:
+        return
+    import psycopg
+
+    admin = args.pg.replace("postgresql+psycopg://", "postgresql://")
+    name = f"gs_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    try:
+        pg_exec = raw_postgres(url, per_table, copy=False)
+        pg_copy = raw_postgres(url, per_table, copy=True)
+        with psycopg.connect(url.replace("+psycopg", "")) as conn:
+            conn.execute("TRUNCATE mention, account, mention_match, rollup_hourly, "
+                         "movement_author, amplification, mention_payload, mention_seen CASCADE")  # fmt: skip
+        pw, pc, stored = ours(url, batches)
+        assert stored == n, f"stored {stored} of {n}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for label, (w, c) in (
+        ("postgresql psycopg executemany", pg_exec),
+        ("postgresql psycopg COPY", pg_copy),
+        ("postgresql ours: write_batch", (pw, pc)),
+    ):
+        print(f"{label:34}{rate(n, w)}{rate(n, c)}")
+    print(
+        f"ratio ours / executemany: {pg_exec[0] / pw:.0%} wall; ours / COPY: {pg_copy[0] / pw:.0%}"
+    )
+    print(f"ours on PostgreSQL: {n / pw:,.0f} mentions/s wall (goal >= 10,000)")
+
+
+if __name__ == "__main__":
+    main()
