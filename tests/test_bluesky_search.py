@@ -84,6 +84,16 @@ def test_a_rate_limited_login_waits_for_the_reset(bsky: Env) -> None:
     assert outcome.outcome == "ok" and bsky.mentions() == 3
 
 
+@pytest.mark.parametrize("fault", ["500", "truncated", "timeout"])
+def test_a_failing_login_is_transient_and_retried(bsky: Env, fault: str) -> None:
+    add_posts(bsky.server, 3)
+    bsky.server.fail_next(LOGIN, fault, delay_s=1.5)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "transient", outcome
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok" and bsky.mentions() == 3
+
+
 def test_a_session_saved_for_another_account_is_not_reused(
     bsky: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -275,9 +275,9 @@ class BlueskyClient:
 
     def query(self, nsid: str, params: Any, *, what: str) -> dict[str, Any]:
         """GET an XRPC query and return its JSON object, or raise a typed error."""
-        if self._client is None:
-            self._client = self._login()
         try:
+            if self._client is None:
+                self._client = self._login()
             try:
                 return self._invoke(nsid, params)
             except AtProtocolError as exc:
