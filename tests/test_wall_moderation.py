@@ -447,3 +447,34 @@ def test_a_wall_following_one_movement_shows_only_that_movements_posts(store):
     with store.connect() as conn:
         view = pulse_view(conn, WallSettings(movement="changeday"), now=NOW)
     assert view.figures.mentions_today == 1
+
+
+def test_new_voices_on_an_all_movements_wall_count_only_people_new_to_every_movement(store):
+    from storage.queries.wall import new_voices
+
+    movement(store)
+    movement(
+        store, slug="changeday", name="NHS Change Day", hashtags=["NHSChangeDay"], terms=[], urls=[]
+    )
+    from storage.catalog import load_rules
+
+    with store.connect() as conn:
+        rules = load_rules(conn)
+    old_hand, newcomer = account(1), account(2)
+    yesterday = T0 - timedelta(days=1)
+    posts = [
+        mention(1, author=old_hand, created_at=yesterday, text="x #NHSCitizen"),
+        mention(
+            2, author=old_hand, created_at=T0, text="y #NHSChangeDay", hashtags=["NHSChangeDay"]
+        ),
+        mention(
+            3, author=newcomer, created_at=T0, text="z #NHSChangeDay", hashtags=["NHSChangeDay"]
+        ),
+    ]
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*posts), rules, now=NOW)
+    start = int(T0.timestamp()) - 60
+    with store.connect() as conn:
+        change_day = next(r.id for r in rules if r.slug == "changeday")
+        assert new_voices(conn, movement_id=None, since_ts=start) == 1
+        assert new_voices(conn, movement_id=change_day, since_ts=start) == 2

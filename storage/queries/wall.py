@@ -324,46 +324,62 @@ def _mentions_since(movement_id: int | None, since_ts: int) -> Any:
 
 
 def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_ts: int) -> Pulse:
+    """Today's figures. Every query walks the `created_ts` range (or the movement's index),
+    never the whole table. Grouping is on `lower(platform)`, not `platform`: with a bare
+    platform column SQLite's planner scans the (platform, native_id) unique index over every
+    row instead of the time range (measured 82 ms vs 4 ms at 100k mentions, growing with the
+    store)."""
     today = _mentions_since(movement_id, day_start_ts).subquery()
     last10 = _mentions_since(movement_id, now_ts - 600).subquery()
     out = Pulse()
-    row = conn.execute(
-        select(
-            func.count(),
-            func.count(distinct(today.c.account_id)),
-            func.count(distinct(func.lower(today.c.instance))),
-        )
-    ).one()
-    out.mentions_today, out.people_today, out.instances_today = (int(v) for v in row)
+    row = conn.execute(select(func.count(), func.count(distinct(today.c.account_id)))).one()
+    out.mentions_today, out.people_today = int(row[0]), int(row[1])
     out.mentions_10m = int(conn.execute(select(func.count()).select_from(last10)).scalar() or 0)
-    out.platforms_today = [
-        (r[0], int(r[1]))
-        for r in conn.execute(
-            select(today.c.platform, func.count())
-            .group_by(today.c.platform)
-            .order_by(func.count().desc())
-        )
-    ]
-    inst = func.lower(today.c.instance)
-    out.top_instances = [
-        (r[0], int(r[1]))
-        for r in conn.execute(
-            select(inst, func.count())
-            .where(today.c.instance.is_not(None))
-            .group_by(inst)
-            .order_by(func.count().desc(), inst)
-            .limit(8)
-        )
-    ]
-    ma = _t(MovementAuthor)
-    firsts = select(ma.c.account_id, func.min(ma.c.first_ts).label("first_ts"))
-    if movement_id is not None:
-        firsts = firsts.where(ma.c.movement_id == movement_id)
-    firsts_sq = firsts.group_by(ma.c.account_id).subquery()
-    out.new_voices_today = int(
-        conn.execute(select(func.count()).where(firsts_sq.c.first_ts >= day_start_ts)).scalar() or 0
-    )
+    host, platform_ = func.lower(today.c.instance), func.lower(today.c.platform)
+    platforms: dict[str, int] = {}
+    hosts: dict[str, int] = {}
+    for platform, h, n in conn.execute(
+        select(platform_, host, func.count()).group_by(platform_, host)
+    ):
+        platforms[platform] = platforms.get(platform, 0) + int(n)
+        if h:
+            hosts[h] = hosts.get(h, 0) + int(n)
+    out.platforms_today = sorted(platforms.items(), key=lambda kv: (-kv[1], kv[0]))
+    out.instances_today = len(hosts)
+    out.top_instances = sorted(hosts.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+    out.new_voices_today = new_voices(conn, movement_id=movement_id, since_ts=day_start_ts)
     return out
+
+
+def new_voices(conn: Connection, *, movement_id: int | None, since_ts: int) -> int:
+    """Authors whose first post in the movement (in any movement, for an all-movements wall)
+    is at or after `since_ts`. Uses the (movement_id, first_ts) index; the all-movements case
+    also checks, per new author, the primary key for an earlier first post elsewhere."""
+    ma = _t(MovementAuthor)
+    ids = (
+        [movement_id]
+        if movement_id is not None
+        else [r[0] for r in conn.execute(select(_t(Movement).c.id))]
+    )
+    if not ids:
+        return 0
+    q = (
+        select(ma.c.account_id)
+        .distinct()
+        .where(ma.c.movement_id.in_(ids), ma.c.first_ts >= since_ts)
+    )
+    if len(ids) > 1:
+        earlier = ma.alias("earlier")
+        q = q.where(
+            ~select(earlier.c.account_id)
+            .where(
+                earlier.c.movement_id.in_(ids),
+                earlier.c.account_id == ma.c.account_id,
+                earlier.c.first_ts < since_ts,
+            )
+            .exists()
+        )
+    return int(conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
 
 
 def volume_by_minute(
