@@ -24,6 +24,7 @@ import argparse
 import math
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -245,6 +246,8 @@ def main() -> None:
     finally:
         wall.close()
         server.stop()
+        engine.dispose()
+        shutil.rmtree(work, ignore_errors=True)
     goals = {"direct": None, "stream": 5.0, "poll": args.poll + 2.0}
     base = results.get("direct")
     base_p95 = percentile(base, 95) if base else None

@@ -196,6 +196,8 @@ def main() -> int:
                 print("  ", " ".join(str(c) for c in r))
         del ModerationState
     engine.dispose()
+    if not args.postgres:
+        print(f"\nstore kept for --reuse: {url.removeprefix('sqlite:///')} (delete when done)")
     return 0
 
 
