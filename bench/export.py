@@ -203,6 +203,13 @@ def run_case(case: str, db: Path, out: Path) -> dict[str, float]:
                 w.writerows(batch)
                 rows += len(batch)
         con.close()
+    elif case == "imports":
+        # The interpreter plus Groundswell, SQLAlchemy, pyarrow...: the floor under every
+        # export case's peak RSS; what an export adds is its peak minus this.
+        import groundswell.export  # noqa: F401
+        from storage.engine import make_engine
+
+        make_engine(f"sqlite:///{db}").connect().close()
     else:
         from groundswell.export import ExportFilters, ExportOptions, export_dataset
         from storage.engine import make_engine
@@ -245,7 +252,7 @@ def main() -> None:
         build(db, args.mentions)
         print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
     db_mb = db.stat().st_size / 2**20
-    cases = ["baseline", "csv", "jsonl", "parquet", "csv-quarter", "full"]
+    cases = ["baseline", "imports", "csv", "jsonl", "parquet", "csv-quarter", "full"]
     results = {}
     for case in cases:
         out = work / f"out-{case}"
@@ -264,7 +271,8 @@ def main() -> None:
         r = results[case]
         print(
             f"  {case:<12} {r['rows']:>10,} rows {r['seconds']:>7.1f} s "
-            f"{r['rows'] / r['seconds']:>9,.0f} rows/s  peak RSS {r['peak_rss_mb']:>6.0f} MB  "
+            f"{r['rows'] / max(r['seconds'], 1e-9):>9,.0f} rows/s  "
+            f"peak RSS {r['peak_rss_mb']:>6.0f} MB  "
             f"output {r['output_mb']:>7.1f} MB",
             flush=True,
         )
@@ -276,7 +284,7 @@ def main() -> None:
     print("| case | rows | seconds | rows/s | vs baseline | peak RSS MB | output MB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for case, r in results.items():
-        rate = r["rows"] / r["seconds"]
+        rate = r["rows"] / r["seconds"] if r["rows"] else 0.0
         print(
             f"| {case} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | "
             f"{rate / base_rate:.2f}x | {r['peak_rss_mb']:.0f} | {r['output_mb']:.1f} |"
