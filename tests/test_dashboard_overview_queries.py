@@ -145,3 +145,19 @@ def test_new_voices_list_withholds_opted_out_handles(store):
     with store.connect() as conn:
         voices = overview.new_voices(conn, _scope(store, T0_TS, T0_TS + 5 * H))
     assert [v["handle"] for v in voices] == ["user1@example.social"]
+
+
+def test_dashboard_sessions_get_enough_work_mem_on_postgresql(store):
+    from sqlalchemy import text
+
+    from storage.engine import make_engine
+    from storage.queries.scope import tune_for_dashboard
+
+    engine = tune_for_dashboard(make_engine(store.url.render_as_string(hide_password=False)))
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            assert conn.execute(text("SHOW work_mem")).scalar() == "64MB"
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+        else:
+            assert conn.execute(text("SELECT 1")).scalar() == 1  # a no-op on SQLite
+    engine.dispose()
