@@ -230,6 +230,11 @@ class Settings(_Strict):
                     f"events[{i}].movement {ev.movement!r} names no movement; "
                     f"known: {slugs or 'none'}"
                 )
+        # With no movements declared (the demo registers its own) any slug may be meant.
+        if slugs and self.wall.movement is not None and self.wall.movement not in slugs:
+            raise ValueError(
+                f"wall.movement {self.wall.movement!r} names no movement; known: {slugs}"
+            )
         return self
 
     @property

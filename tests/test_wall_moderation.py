@@ -478,3 +478,12 @@ def test_new_voices_on_an_all_movements_wall_count_only_people_new_to_every_move
         change_day = next(r.id for r in rules if r.slug == "changeday")
         assert new_voices(conn, movement_id=None, since_ts=start) == 1
         assert new_voices(conn, movement_id=change_day, since_ts=start) == 2
+
+
+def test_a_wall_naming_an_unknown_movement_is_a_config_error():
+    from groundswell.config import ConfigError, parse_settings
+
+    movements = [{"slug": "nhscitizen", "name": "NHS Citizen", "hashtags": ["NHSCitizen"]}]
+    with pytest.raises(ConfigError, match=r"wall\.movement 'nhscitizn' names no movement"):
+        parse_settings({"movements": movements, "wall": {"movement": "nhscitizn"}})
+    assert parse_settings({"wall": {"movement": "nhscitizen"}}).wall.movement == "nhscitizen"
