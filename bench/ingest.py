@@ -51,10 +51,11 @@ from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord  # n
 from storage.write import _account_row, _mention_row, write_batch  # noqa: E402
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
-WORDS = (
-    "pledge assembly citizens voice ward listening change patients staff community trust "
-    "local care health together meeting question answer today"
-).split()
+WORDS = [
+    *("pledge", "assembly", "citizens", "voice", "ward", "listening", "change", "patients"),
+    *("staff", "community", "trust", "local", "care", "health", "together", "meeting"),
+    *("question", "answer", "today"),
+]
 MOVEMENT = MovementSettings(
     slug="nhscitizen",
     name="NHS Citizen",
@@ -297,8 +298,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="mentions to ingest")
     ap.add_argument("--batch", type=int, default=1000, help="mentions per page/transaction")
-    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test",
-                    help="PostgreSQL admin URL; a scratch database is created and dropped")  # fmt: skip
+    ap.add_argument(
+        "--pg",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL admin URL; a scratch database is created and dropped",
+    )
     ap.add_argument("--no-pg", action="store_true")
     args = ap.parse_args()
 
@@ -346,8 +350,10 @@ def main() -> None:
         pg_exec = raw_postgres(url, per_table, copy=False)
         pg_copy = raw_postgres(url, per_table, copy=True)
         with psycopg.connect(url.replace("+psycopg", "")) as conn:
-            conn.execute("TRUNCATE mention, account, mention_match, rollup_hourly, "
-                         "movement_author, amplification, mention_payload, mention_seen CASCADE")  # fmt: skip
+            conn.execute(
+                "TRUNCATE mention, account, mention_match, rollup_hourly, movement_author, "
+                "amplification, mention_payload, mention_seen CASCADE"
+            )
         pw, pc, stored = ours(url, batches)
         assert stored == n, f"stored {stored} of {n}"
     finally:
