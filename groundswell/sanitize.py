@@ -36,15 +36,19 @@ URL_SCHEMES = {"http", "https", "mailto"}
 
 # Characters that change how surrounding text is laid out or hide text: bidi overrides and
 # isolates, zero-width joiners and spaces, the BOM. Stripped from plain text shown on pages so
-# a post cannot reverse or hide the wall's text.
+# a post cannot reverse or hide the wall's text. Two exceptions keep emoji whole: a zero-width
+# joiner between two pictographs (👩🏽‍⚕️, a health worker, is three emoji joined) and the tag
+# characters of subdivision flags (🏴󠁧󠁢󠁳󠁣󠁴󠁿 Scotland, 🏴󠁧󠁢󠁷󠁬󠁳󠁿 Wales).
 _INVISIBLE = dict.fromkeys(
     map(
         ord,
-        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+        "\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
         "\u2069\ufeff\u2060\u180e",
     ),
     None,
 )
+_ZWJ = "\u200d"
+_BLACK_FLAG = "\U0001f3f4"
 _BLOCK_END = re.compile(r"</(p|div|li|blockquote|h[1-6]|pre|tr)\s*>|<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
@@ -82,9 +86,39 @@ def clean_text(text: str | None) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = _drop_controls(text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _pictograph(ch: str) -> bool:
+    """Emoji and their modifiers (skin tones, the emoji variation selector)."""
+    cp = ord(ch)
+    return (
+        0x1F000 <= cp <= 0x1FAFF
+        or 0x2600 <= cp <= 0x27BF
+        or cp == 0xFE0F
+        or unicodedata.category(ch) == "So"
+    )
+
+
+def _drop_controls(text: str) -> str:
+    """Remove control and format characters, except those that are part of an emoji."""
+    out: list[str] = []
+    in_flag = False
+    for i, ch in enumerate(text):
+        if ch in "\n\t" or unicodedata.category(ch)[0] != "C":
+            out.append(ch)
+            in_flag = ch == _BLACK_FLAG
+            continue
+        if ch == _ZWJ:
+            nxt = text[i + 1] if i + 1 < len(text) else ""
+            if out and _pictograph(out[-1]) and nxt and _pictograph(nxt):
+                out.append(ch)
+        elif in_flag and 0xE0020 <= ord(ch) <= 0xE007F:
+            out.append(ch)
+            in_flag = ord(ch) != 0xE007F  # CANCEL TAG ends the flag
+    return "".join(out)
 
 
 def escape(text: str | None) -> str:

@@ -41,3 +41,21 @@ def test_a_valid_nhs_number_is_masked_and_a_random_one_is_not():
 def test_email_phone_and_postcode_are_masked():
     out = mask_personal_data("mail jo@example.org or call 07700 900123, at B1 1BB")
     assert out == "mail [email] or call [phone], at [postcode]"
+
+
+def test_emoji_joined_by_zero_width_joiners_stay_whole():
+    health_worker = "\U0001f469\U0001f3fd\u200d\u2695\ufe0f"
+    assert clean_text(f"Thank you {health_worker}!") == f"Thank you {health_worker}!"
+
+
+def test_subdivision_flags_keep_their_tag_characters():
+    scotland = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    assert clean_text(f"From {scotland} with love") == f"From {scotland} with love"
+
+
+def test_a_zero_width_joiner_between_letters_is_still_stripped():
+    assert clean_text("NHS\u200dCitizen") == "NHSCitizen"
+
+
+def test_tag_characters_outside_a_flag_are_stripped():
+    assert clean_text("hid\U000e0041den") == "hidden"
