@@ -7,6 +7,7 @@ UTC on the way out; the rest of the code can rely on aware datetimes on both dia
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,7 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+@functools.lru_cache(maxsize=262_144)  # an author's id is asked for by every post and edge
 def stable_id(*parts: str) -> int:
     """A deterministic signed 63-bit id for a natural key such as (platform, native_id).
 

@@ -114,11 +114,16 @@ def _converter(column: Any, dialect: str) -> Any:
         return _sqlite_time if dialect == "sqlite" else _pg_time
     if isinstance(column.type, JSON):
         if dialect == "sqlite":
-            return json.dumps
+            return _sqlite_json
         from psycopg.types.json import Jsonb
 
         return Jsonb
     return None
+
+
+def _sqlite_json(value: Any) -> str:
+    # SQLAlchemy's JSON type stores Python None as the JSON text 'null' (none_as_null=False).
+    return "null" if value is None else json.dumps(value)
 
 
 def _aware(value: datetime) -> datetime:
