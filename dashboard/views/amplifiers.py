@@ -39,15 +39,14 @@ def ranked_table(rows: list[dict], key: str) -> None:
 
 summary = data.q("amplifiers.summary", scope, limit=20, max_nodes=120)
 received, given, net = summary["received"], summary["given"], summary["network"]
-left, right = st.columns(2)
-with left:
-    st.subheader("Amplification received")
+st.subheader("Who amplifies, who is amplified")
+tab_received, tab_given = st.tabs(["Amplification received", "Amplification given"])
+with tab_received:
     if received:
         ranked_table(received, "amp_received")
     else:
         ui.empty("No amplification in this range.", ui.RANGE_HINT)
-with right:
-    st.subheader("Amplification given")
+with tab_given:
     if given:
         ranked_table(given, "amp_given")
     else:
