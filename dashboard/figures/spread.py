@@ -44,7 +44,7 @@ def cumulative_authors_figure(
     )
     base_layout(
         fig,
-        "Unique authors, cumulative (everyone who has ever mentioned the movement)",
+        "Unique authors so far (cumulative)",
         time_axis_title(tz),
         "Authors (count)",
     )
