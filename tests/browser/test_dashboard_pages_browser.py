@@ -26,6 +26,7 @@ def demo_url(sqlite_store) -> str:
     return str(sqlite_store.url)
 
 
+@pytest.mark.slow  # four pages in a real browser: 40-80 s on the shared machine
 def test_every_page_renders_its_charts_on_demo_data(demo_url, streamlit_app, browser, artifacts):
     base = streamlit_app(demo_url)
     # Tall enough to capture whole pages (Streamlit scrolls inside its own container).
