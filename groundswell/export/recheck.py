@@ -20,6 +20,8 @@ from storage.queries.export import recent_mentions, store_opt_out_flags
 from storage.records import AccountRecord
 from storage.write import tombstone
 
+WEB_PLATFORMS = ("blog",)
+
 
 def _flags(account: AccountRecord | None) -> dict[str, bool | None]:
     if account is None:
@@ -75,11 +77,21 @@ def recheck(
             return report
         after = (chunk[-1].created_ts, chunk[-1].id)
         by_platform: dict[str, list[str]] = {}
+        # Blog entries are often identified by a feed guid that is not a URL: ask for their
+        # page URL instead, and map the answer back to the stored id.
+        native_of: dict[tuple[str, str], str] = {}
         for row in chunk:
-            by_platform.setdefault(row.platform, []).append(row.native_id)
+            ask = row.native_id
+            if row.platform in WEB_PLATFORMS and row.url and row.url.startswith("http"):
+                ask = row.url
+            native_of[(row.platform, ask)] = row.native_id
+            by_platform.setdefault(row.platform, []).append(ask)
         authors = {(row.platform, row.native_id): row.account_id for row in chunk}
-        for platform, natives in by_platform.items():
-            found = lookups.lookup(platform, natives)
+        for platform, asked in by_platform.items():
+            natives = asked
+            found = lookups.lookup(platform, asked)
+            for f in found:
+                f.native_id = native_of.get((f.platform, f.native_id), f.native_id)
             deleted = [(f.platform, f.native_id) for f in found if f.state == "deleted"]
             # The flags seen on the post's author are stored on the stored author of that post
             # (its id), whatever spelling the platform uses for the account today.

@@ -159,3 +159,36 @@ def test_the_purge_command_needs_a_horizon(sqlite_store, tmp_path):
     res = CliRunner().invoke(app, ["purge", "--db", url, "--days", "30"])
     assert res.exit_code == 0, res.output
     assert "purged 2 raw payloads" in res.output
+
+
+def test_recheck_visits_blog_entries_by_their_page_url_and_tombstones_removed_ones(store):
+    from storage.records import MentionRecord
+    from tests.servers.blog_server import BlogServer
+
+    rules = movement(store)
+    with BlogServer() as blog:
+        post = blog.add_post("pledge", "Why I pledged", "<p>#NHSCitizen</p>")
+        kept = MentionRecord(
+            platform="blog",
+            native_id=f"{blog.host},2026:post-1",  # a feed guid, not a URL
+            url=blog.post_url(post),
+            created_at=NOW - timedelta(days=1),
+            author=account(5, platform="blog"),
+            text="Why I pledged #NHSCitizen",
+            hashtags=["NHSCitizen"],
+        )
+        removed = MentionRecord(
+            platform="blog",
+            native_id=f"{blog.host},2026:post-2",
+            url=blog.url + "/gone",
+            created_at=NOW - timedelta(days=1),
+            author=account(5, platform="blog"),
+            text="Second thoughts #NHSCitizen",
+            hashtags=["NHSCitizen"],
+        )
+        with write_tx(store) as conn:
+            write_batch(conn, Batch(mentions=[kept, removed]), rules)
+        lookups = Lookups(policy=FetchPolicy(allow_loopback=True))
+        report = recheck(store, lookups, since=NOW - timedelta(days=7))
+    assert _deleted(store) == {removed.native_id}
+    assert (report.checked, report.tombstoned, report.errors) == (2, 1, 0)
