@@ -43,6 +43,11 @@ log = logging.getLogger("groundswell.collect")
 RUNNABLE_STATUSES = ("new", "ok", "backoff")
 
 
+def _table(model: Any) -> Any:
+    """The Core table of a SQLModel class (typed loosely: SQLModel hides `__table__`)."""
+    return model.__table__
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10_000}"
 
@@ -109,7 +114,7 @@ class Runner:
 
     def claim(self, limit: int = 10, *, only_due: bool = True) -> list[SourceState]:
         """Lease up to `limit` sources that are due and not leased by a live worker."""
-        table: Any = Source.__table__
+        table: Any = _table(Source)
         now = self.clock()
         until = now + timedelta(seconds=self.lease_s)
         platforms = list(self.collectors)
@@ -146,7 +151,7 @@ class Runner:
             )
             # Whoever held these sources before is gone (its lease expired, or it is this
             # worker before a restart): its unfinished runs will never finish.
-            runs: Any = CollectorRun.__table__
+            runs: Any = _table(CollectorRun)
             conn.execute(
                 update(runs)
                 .where(runs.c.source_id.in_(ids), runs.c.outcome == "running")
@@ -168,7 +173,7 @@ class Runner:
             ]
 
     def _renew(self, conn: Any, source_id: int) -> None:
-        table: Any = Source.__table__
+        table: Any = _table(Source)
         until = self.clock() + timedelta(seconds=self.lease_s)
         res = conn.execute(
             update(table)
@@ -275,7 +280,7 @@ class Runner:
     # -- bookkeeping --------------------------------------------------------------------
 
     def _start_run(self, state: SourceState, started: datetime) -> int:
-        table: Any = CollectorRun.__table__
+        table: Any = _table(CollectorRun)
         with write_tx(self.engine) as conn:
             res = conn.execute(
                 table.insert().values(
@@ -286,10 +291,10 @@ class Runner:
                     skip_reasons={},
                 )
             )
-            return int(res.inserted_primary_key[0])
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def _finish_run(self, run_id: int, outcome: RunOutcome, t0: float) -> None:
-        table: Any = CollectorRun.__table__
+        table: Any = _table(CollectorRun)
         r = outcome.result
         with write_tx(self.engine) as conn:
             conn.execute(
@@ -318,7 +323,7 @@ class Runner:
         error: str | None,
         retry_after: float | None,
     ) -> None:
-        table: Any = Source.__table__
+        table: Any = _table(Source)
         now = self.clock()
         with write_tx(self.engine) as conn:
             row = conn.execute(
@@ -355,7 +360,7 @@ class Runner:
             )
 
     def _release(self, source_id: int) -> None:
-        table: Any = Source.__table__
+        table: Any = _table(Source)
         with write_tx(self.engine) as conn:
             conn.execute(
                 update(table)

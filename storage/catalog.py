@@ -33,7 +33,7 @@ def upsert_movement(conn: Connection, m: MovementSettings, now: datetime | None 
         conn.execute(update(table).where(table.c.id == existing).values(**values))
         return int(existing)
     res = conn.execute(table.insert().values(slug=m.slug, created_at=now, **values))
-    return int(res.inserted_primary_key[0])
+    return int(res.inserted_primary_key[0])  # type: ignore[index]
 
 
 def upsert_event(
@@ -55,7 +55,7 @@ def upsert_event(
         conn.execute(update(table).where(table.c.id == existing).values(**values))
         return int(existing)
     res = conn.execute(table.insert().values(slug=e.slug, **values))
-    return int(res.inserted_primary_key[0])
+    return int(res.inserted_primary_key[0])  # type: ignore[index]
 
 
 # Statuses a FatalSourceError leaves are anything but these (collectors.runner polls only these).
@@ -101,7 +101,7 @@ def sync_sources(
                     key=spec.key, status="new", next_due_at=now, problems=[], **values
                 )
             )
-            ids[spec.key] = int(res.inserted_primary_key[0])
+            ids[spec.key] = int(res.inserted_primary_key[0])  # type: ignore[index]
     stale = [r.id for k, r in rows.items() if k not in ids and r.enabled]
     if stale:
         conn.execute(
