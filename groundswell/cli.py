@@ -200,7 +200,13 @@ def collect(
         max_backoff_s=settings.collect.max_backoff_s,
     )
     if once:
-        _collect_once(runner)
+        try:
+            _collect_once(runner)
+        except SQLAlchemyError as exc:  # the store went away mid-run: no traceback
+            fail(
+                f"store {describe_url(str(engine.url))} failed during collection: "
+                f"{_first_line(exc)}. Committed pages are kept; run again to continue."
+            )
         return
     stop = threading.Event()
 
