@@ -65,10 +65,10 @@ _MARKS = _mark_ranges()
 _TAG_SEPARATORS = "·・\u200c"
 # A hashtag as platforms parse it: '#' then word characters, combining marks and separators.
 # Not preceded by a word character, '&' or '/' (HTML entities, URL fragments like page#section).
-HASHTAG_RE = re.compile(
-    rf"(?<![\w{_MARKS}&/])#([\w{_MARKS}{_TAG_SEPARATORS}]+)",
-    re.UNICODE,
-)
+HASHTAG_RE = re.compile(rf"#([\w{_MARKS}{_TAG_SEPARATORS}]+)", re.UNICODE)
+# What may not stand right before the '#' (checked in Python: a lookbehind in front of the
+# pattern made the engine test this giant class at every character of every post).
+_NOT_BEFORE_TAG = re.compile(rf"[\w{_MARKS}&/]", re.UNICODE)
 URL_RE = re.compile(r"https?://[^\s<>\"'`\]\[)(]+", re.IGNORECASE)
 _TRAILING_PUNCT = ".,;:!?…'\")]}»›"
 # Apostrophes and single quotes people's keyboards type interchangeably ("citizens’ assembly").
@@ -102,8 +102,12 @@ def extract_hashtags(text: str | None) -> list[str]:
     """
     if not text:
         return []
+    text = unicodedata.normalize("NFKC", text)
     found = []
-    for m in HASHTAG_RE.finditer(unicodedata.normalize("NFKC", text)):
+    for m in HASHTAG_RE.finditer(text):
+        start = m.start()
+        if start and _NOT_BEFORE_TAG.match(text, start - 1):
+            continue
         tag = m.group(1).rstrip(_TAG_SEPARATORS)
         if tag.strip("_" + _TAG_SEPARATORS):
             found.append(tag)
