@@ -144,15 +144,10 @@ def _pg_time(value: datetime | None) -> datetime | None:
 
 
 def _converted(f: Any, values: Sequence[Any]) -> list[Any]:
-    # Rows of one batch share objects (`now`, an author's timestamps): convert each run once.
-    out: list[Any] = []
-    last: Any = _converted
-    done: Any = None
-    for v in values:
-        if v is not last:
-            last, done = v, f(v)
-        out.append(done)
-    return out
+    # Rows of one batch share objects (`now`, an author's timestamps): convert each one once.
+    # Keyed by id(): the values are alive for the whole call, and payload dicts are unhashable.
+    memo: dict[int, Any] = {}
+    return [memo[i] if (i := id(v)) in memo else memo.setdefault(i, f(v)) for v in values]
 
 
 def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: list[dict]) -> None:
