@@ -9,8 +9,10 @@ dashboard benchmark's generated store
 (`bench/dashboard.py`'s generator: 1M mentions over 90 days, 5% in the last day, 2% opted-out
 accounts), with realistic moderation (hundreds of hidden posts, hidden authors and instances, a
 blocklist) and a worst case (a blocked word in every recent post, so the candidate query pages
-to its limit). Baseline, measured in the same run: the bare newest-24 query over the mention
-table with no moderation or opt-outs (the least any wall can do).
+to its limit). Baselines, measured in the same run: the bare newest-24 query over the mention
+table with no moderation or opt-outs (the least any wall can do), and the pulse's figures
+computed from the raw mention rows as the wall did before it read the rollups and covering
+indexes (`raw_pulse` below); the run checks that both give the same figures.
 
     python bench/wall_queries.py [--mentions 1000000] [--postgres URL] [--plans]
 """
@@ -31,12 +33,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import distinct, event, func, select, text  # noqa: E402
 
 from groundswell.config import WallSettings  # noqa: E402
-from groundswell.wall import moderation_state, pulse_view, wall_cards  # noqa: E402
+from groundswell.wall import day_start_ts, moderation_state, pulse_view, wall_cards  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
-from storage.models import Mention  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.models import Mention, MentionMatch  # noqa: E402
 from storage.queries import wall as q  # noqa: E402
 
 GOAL_SQLITE_MS = 250.0
@@ -65,6 +68,68 @@ def timed(fn: Any, runs: int) -> list[float]:
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
+
+
+def raw_pulse(conn: Any, movement_id: int | None, now_ts: int, start: int) -> q.Pulse:
+    """The pulse as the wall computed it before (commit 424ca3b): every figure from today's
+    mention rows (joined to the match for one movement). The baseline the rollups replace."""
+    m, mm = Mention.__table__, MentionMatch.__table__
+
+    def since(ts: int) -> Any:
+        if movement_id is None:
+            return select(m.c.id, m.c.platform, m.c.account_id, m.c.instance, m.c.created_ts).where(
+                m.c.created_ts >= ts
+            )
+        return (
+            select(m.c.id, m.c.platform, m.c.account_id, m.c.instance, mm.c.created_ts)
+            .select_from(mm.join(m, m.c.id == mm.c.mention_id))
+            .where(mm.c.movement_id == movement_id, mm.c.created_ts >= ts)
+        )
+
+    today, last10 = since(start).subquery(), since(now_ts - 600).subquery()
+    out = q.Pulse()
+    row = conn.execute(select(func.count(), func.count(distinct(today.c.account_id)))).one()
+    out.mentions_today, out.people_today = int(row[0]), int(row[1])
+    out.mentions_10m = int(conn.execute(select(func.count()).select_from(last10)).scalar() or 0)
+    host, platform_ = func.lower(today.c.instance), func.lower(today.c.platform)
+    platforms: dict[str, int] = {}
+    hosts: dict[str, int] = {}
+    for platform, h, n in conn.execute(
+        select(platform_, host, func.count()).group_by(platform_, host)
+    ):
+        platforms[platform] = platforms.get(platform, 0) + int(n)
+        if h:
+            hosts[h] = hosts.get(h, 0) + int(n)
+    out.platforms_today = sorted(platforms.items(), key=lambda kv: (-kv[1], kv[0]))
+    out.instances_today = len(hosts)
+    out.top_instances = sorted(hosts.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+    out.new_voices_today = q.new_voices(conn, movement_id=movement_id, since_ts=start)
+    return out
+
+
+def print_plans(engine: Any, settings: WallSettings, nowdt: datetime) -> None:
+    """EXPLAIN every statement one full pulse rebuild runs (DESIGN.md section 7: a windowed
+    aggregate that scans the whole mention table is a bug)."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, params))
+
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        state = moderation_state(conn, settings)
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            pulse_view(conn, settings, now=nowdt, state=state)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        print(f"\nplans of the pulse, movement={settings.movement or 'all'}:")
+        for statement, params in seen:
+            print("  " + " ".join(statement.split())[:300])
+            prefix = "EXPLAIN " if pg else "EXPLAIN QUERY PLAN "
+            for r in conn.exec_driver_sql(prefix + statement, params):
+                print("     ", r[-1] if not pg else r[0])
 
 
 def moderate(engine: Any, now: int, *, worst: bool) -> None:
@@ -123,6 +188,10 @@ def main() -> int:
         _dashboard_generator()(url, args.mentions, args.days, 7, now)
         print(f"generated {args.mentions:,} mentions in {time.perf_counter() - t:.0f} s")
     engine = make_engine(url)
+    if args.reuse:
+        upgrade(engine)  # the store may predate an index migration
+        with engine.connect() as conn:  # the generator's clock: its newest post is now - 1
+            now = int(conn.execute(select(func.max(Mention.__table__.c.created_ts))).scalar()) + 1
     goal = GOAL_PG_MS if engine.dialect.name == "postgresql" else GOAL_SQLITE_MS
     moderate(engine, now, worst=False)
     nowdt = datetime.fromtimestamp(now, UTC)
@@ -167,6 +236,27 @@ def main() -> int:
     rows.append(("pulse figures (header), all", timed(pulse(post_all, full=False), args.runs)))
     rows.append(("pulse full, all", timed(pulse(post_all, full=True), args.runs)))
     rows.append(("pulse full, movement", timed(pulse(post_mv, full=True), args.runs)))
+    start = day_start_ts(nowdt, "UTC")
+
+    def raw(mv_slug: str | None) -> Any:
+        def run() -> None:
+            with engine.connect() as conn:
+                raw_pulse(conn, q.movement_id_for(conn, mv_slug), now, start)
+
+        return run
+
+    rows.append(("before: raw-row figures, all", timed(raw(None), args.runs)))
+    rows.append(("before: raw-row figures, movement", timed(raw("nhscitizen"), args.runs)))
+    with engine.connect() as conn:
+        for slug in (None, "nhscitizen"):
+            mv = q.movement_id_for(conn, slug)
+            new = q.pulse(conn, movement_id=mv, now_ts=now, day_start_ts=start)
+            old = raw_pulse(conn, mv, now, start)
+            assert new == old, f"pulse differs from the raw rows for {slug or 'all'}: {new} {old}"
+            print(
+                f"pulse == raw rows ({slug or 'all movements'}): {new.mentions_today:,} posts, "
+                f"{new.people_today:,} people, {new.instances_today} instances today"
+            )
     moderate(engine, now, worst=True)
 
     def worst() -> None:
@@ -195,6 +285,8 @@ def main() -> int:
             for r in conn.execute(text(prefix + str(compiled))):
                 print("  ", " ".join(str(c) for c in r))
         del ModerationState
+        print_plans(engine, post_all, nowdt)
+        print_plans(engine, post_mv, nowdt)
     engine.dispose()
     if not args.postgres:
         print(f"\nstore kept for --reuse: {url.removeprefix('sqlite:///')} (delete when done)")

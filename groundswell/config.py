@@ -149,6 +149,16 @@ class WallSettings(_Strict):
     max_cards: int = Field(default=24, ge=1, le=200)
     text_max_chars: int = Field(default=400, ge=40, le=5000)
     timezone: str = "UTC"
+    moderator_emails: list[str] = Field(
+        default_factory=list,
+        description="who may moderate when the dashboard signs people in with OIDC "
+        "(`[auth]` in .streamlit/secrets.toml, st.login); case-insensitive",
+    )
+    login_provider: str | None = Field(
+        default=None,
+        description="the `[auth.<name>]` provider moderators sign in with; default: `[auth]` "
+        "itself",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -215,3 +215,88 @@ def test_the_wall_and_the_moderator_page_work_on_postgresql(pg_store, monkeypatc
     at.run()
     assert not at.exception, at.exception
     assert f'data-mention-id="{posts[-1].id}"' not in _html(_wall())
+
+
+# --- sign-in with OIDC (st.login) -----------------------------------------------------------
+
+# What `st.login` reads from .streamlit/secrets.toml; AppTest's `secrets` and `user` stand in
+# for the file and for the identity the provider returned (no provider is contacted here).
+AUTH = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "not-a-real-secret",
+        "client_id": "groundswell",
+        "client_secret": "not-a-real-secret",
+        "server_metadata_url": "https://id.example/.well-known/openid-configuration",
+    }
+}
+
+
+def _moderate_oidc(monkeypatch, tmp_path, user: dict, emails=("mo@nhs.example",)) -> AppTest:
+    listed = ", ".join(f'"{e}"' for e in emails)
+    (tmp_path / "groundswell.toml").write_text(f"[wall]\nmoderator_emails = [{listed}]\n")
+    monkeypatch.setenv("GROUNDSWELL_MODERATOR_PASSWORD", PASSWORD)  # must not be a side door
+    at = AppTest.from_file(str(VIEWS / "moderate.py"), default_timeout=30)
+    at.secrets.update(AUTH)
+    at.user = user
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _controls(at: AppTest) -> list[str]:
+    return [b.label for b in at.button if b.label in ("Hide", "Pin", "Hide author")]
+
+
+def test_with_sign_in_configured_a_visitor_must_sign_in_and_no_password_is_asked(
+    wall_store, monkeypatch, tmp_path
+):
+    at = _moderate_oidc(monkeypatch, tmp_path, {"is_logged_in": False})
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.text_input  # no password form: the shared password is not accepted
+    assert not _controls(at)
+
+
+def test_a_signed_in_moderator_on_the_list_can_hide_and_is_recorded_by_email(
+    wall_store, monkeypatch, tmp_path
+):
+    store, posts = wall_store
+    user = {"is_logged_in": True, "email": "Mo@NHS.example", "name": "Mo Ahmed"}
+    at = _moderate_oidc(monkeypatch, tmp_path, user)
+    assert "Hide" in _controls(at)
+    at.button(key=f"hide-{posts[-1].id}").click()
+    at.run()
+    with store.connect() as conn:
+        (entry,) = q_log(conn)
+    assert entry["moderator"] == "Mo Ahmed <mo@nhs.example>"
+
+
+def test_a_signed_in_person_not_on_the_moderator_list_gets_no_controls(
+    wall_store, monkeypatch, tmp_path
+):
+    user = {"is_logged_in": True, "email": "visitor@elsewhere.example", "name": "V"}
+    at = _moderate_oidc(monkeypatch, tmp_path, user)
+    assert "not on this wall's list of moderators" in at.error[0].value
+    assert [b.label for b in at.button] == ["Sign out"]
+
+
+def test_an_email_the_provider_did_not_verify_gets_no_controls(wall_store, monkeypatch, tmp_path):
+    user = {"is_logged_in": True, "email": "mo@nhs.example", "email_verified": False}
+    at = _moderate_oidc(monkeypatch, tmp_path, user)
+    assert "not verified" in at.error[0].value
+    assert not _controls(at)
+
+
+def test_sign_in_configured_without_any_moderator_email_locks_the_page(
+    wall_store, monkeypatch, tmp_path
+):
+    user = {"is_logged_in": True, "email": "mo@nhs.example"}
+    at = _moderate_oidc(monkeypatch, tmp_path, user, emails=())
+    assert "moderator_emails" in at.error[0].value
+    assert not _controls(at)
+
+
+def q_log(conn):
+    from storage.queries.wall import moderation_log
+
+    return moderation_log(conn, "default")

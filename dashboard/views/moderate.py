@@ -1,20 +1,21 @@
 """Moderator page: hide, approve and pin posts; hide authors, instances and blogs; blocklist.
 
-Separate from the projected wall and behind a password from the environment
-(GROUNDSWELL_MODERATOR_PASSWORD). Every decision is a row in the store, so several moderators
-on several laptops share them and a restart forgets nothing; each row names its moderator.
+Separate from the projected wall and behind a sign-in (`dashboard.moderator_auth`): OIDC with
+an allow-list of moderator emails when `[auth]` is configured for `st.login`, else a password
+from the environment (GROUNDSWELL_MODERATOR_PASSWORD). Every decision is a row in the store, so
+several moderators on several laptops share them and a restart forgets nothing; each row names
+its moderator.
 """
 
 from __future__ import annotations
 
-import hmac
-import os
 from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 
 from dashboard import wall_common
+from dashboard.moderator_auth import require_moderator
 from dashboard.wall_html import moderator_item_html
 from groundswell.moderation import (
     BLOG_PLATFORMS,
@@ -31,33 +32,11 @@ from groundswell.wall import EDITABLE, effective_settings, moderation_state, val
 from storage.engine import write_tx
 from storage.queries import wall as q
 
-PASSWORD_ENV = "GROUNDSWELL_MODERATOR_PASSWORD"
-
 config = wall_common.settings()
 engine = wall_common.engine()
 st.title("Moderate the wall")
 
-secret = os.environ.get(PASSWORD_ENV, "")
-if not secret.strip():
-    st.error(
-        f"Moderation is locked: set the environment variable {PASSWORD_ENV} to a password "
-        "for moderators and restart the dashboard."
-    )
-    st.stop()
-
-if not st.session_state.get("gs_moderator"):
-    with st.form("gs-login"):
-        who = st.text_input("Your name (recorded with each decision)", max_chars=100)
-        password = st.text_input("Moderator password", type="password")
-        if st.form_submit_button("Sign in"):
-            if hmac.compare_digest(password.encode(), secret.strip().encode()):
-                st.session_state["gs_moderator"] = who.strip() or "moderator"
-                st.rerun()
-            else:
-                st.error("Wrong password.")
-    st.stop()
-
-moderator: str = st.session_state["gs_moderator"]
+moderator: str = require_moderator(config.wall)
 wall_id = config.wall.id
 
 
