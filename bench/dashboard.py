@@ -76,6 +76,18 @@ def _events(now: int, days: int) -> list[tuple[str, str, int, int]]:
     return out
 
 
+def _rollup_backfill() -> tuple[str, ...]:
+    """Migration 0011's recomputation of the dashboard rollups from the raw rows."""
+    import importlib.util
+
+    path = ROOT / "storage/migrations/versions/0011_dashboard_rollups.py"
+    spec = importlib.util.spec_from_file_location("m0011", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return tuple(mod.BACKFILL)
+
+
 def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
     rng = random.Random(seed)
     engine = make_engine(url)
@@ -230,6 +242,8 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
         "movement_id, account_id, platform, first_ts, last_ts, mentions",
         [(mv, acc, v[0], v[1], v[2], v[3]) for (mv, acc), v in authors.items()],
     )
+    for sql in _rollup_backfill():  # the dashboard rollups of migration 0011, from the rows
+        cur.execute(sql)
     raw.commit()
     if pg:
         # Index-only scans need the visibility map that VACUUM sets (autovacuum would, later).

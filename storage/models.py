@@ -309,4 +309,5 @@ ALL_TABLES = [t for t in SQLModel.metadata.sorted_tables]
 from storage import models_blogs as _models_blogs  # noqa: E402, F401
 from storage import models_dashboard as _models_dashboard  # noqa: E402, F401
 from storage import models_export as _models_export  # noqa: E402, F401
+from storage import models_rollups as _models_rollups  # noqa: E402, F401
 from storage import models_wall  # noqa: E402, F401

@@ -16,7 +16,7 @@ object per row:
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,7 @@ from storage.models import (
     RollupHourly,
     Source,
 )
+from storage.models_rollups import MovementAuthorPlatform, MovementPlace, MovementPlaceActive
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from storage.types import UTCDateTime
 
@@ -352,7 +353,9 @@ def write_batch(
             _executemany(conn, stmt, seen_t, "seen", seen)
 
     if match_rows:
-        result.new_matches = _insert_matches_and_rollups(conn, list(match_rows.values()))
+        new_matches = _insert_matches_and_rollups(conn, list(match_rows.values()))
+        result.new_matches = len(new_matches)
+        bump_dashboard_rollups(conn, new_matches)
 
     if batch.edges:
         result.edges = _insert_edges(conn, batch)
@@ -391,7 +394,10 @@ def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     _executemany(conn, stmt, table, "mentions", rows)
 
 
-def _insert_matches_and_rollups(conn: Connection, rows: list[dict[str, Any]]) -> int:
+def _insert_matches_and_rollups(
+    conn: Connection, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert the matches; bump the hourly and author rollups by the new ones, returned."""
     table = _t(MentionMatch)
     stmt = (
         _insert(conn, table)
@@ -400,7 +406,7 @@ def _insert_matches_and_rollups(conn: Connection, rows: list[dict[str, Any]]) ->
     )
     inserted = conn.execute(stmt, rows).all()
     if not inserted:
-        return 0
+        return []
     by_key = {(r["movement_id"], r["mention_id"]): r for r in rows}
     hourly: Counter[tuple[int, str, int]] = Counter()
     authors: dict[tuple[int, int], list[Any]] = {}
@@ -455,7 +461,92 @@ def _insert_matches_and_rollups(conn: Connection, rows: list[dict[str, Any]]) ->
                 for (mv, acc), v in sorted(authors.items())
             ],
         )
-    return len(inserted)
+    return [by_key[(movement_id, mid)] for movement_id, mid in inserted]
+
+
+def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) -> None:
+    """Maintain the dashboard's place and per-platform author rollups
+    (`storage/models_rollups.py`) from the matches new in this transaction.
+
+    Runs after `movement_author` is upserted, so it reads each author's first platform and
+    first time as the footprint defines them. Every column is a min or a max: replays and
+    concurrent writers cannot inflate anything.
+    """
+    if not new_matches:
+        return
+    last: dict[tuple[int, str, int], int] = {}
+    authors: dict[int, set[int]] = defaultdict(set)
+    for r in new_matches:
+        acc = r["account_id"]
+        if acc is None:
+            continue
+        key = (r["movement_id"], r["platform"], acc)
+        last[key] = max(last.get(key, r["created_ts"]), r["created_ts"])
+        authors[r["movement_id"]].add(acc)
+    if not last:
+        return
+    ap = _t(MovementAuthorPlatform)
+    ins = _insert(conn, ap)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[ap.c.movement_id, ap.c.platform, ap.c.account_id],
+            set_={"last_ts": _greatest(conn, ap.c.last_ts, ins.excluded.last_ts)},
+        ),
+        [
+            {"movement_id": mv, "platform": p, "account_id": acc, "last_ts": ts}
+            for (mv, p, acc), ts in sorted(last.items())
+        ],
+    )
+    ma, acct = _t(MovementAuthor), _t(Account)
+    first: dict[tuple[int, str, str], int] = {}
+    place_of: dict[int, str] = {}
+    for mv, ids in authors.items():
+        for chunk in _chunks(sorted(ids)):
+            for acc, platform, first_ts, place in conn.execute(
+                select(
+                    ma.c.account_id,
+                    ma.c.platform,
+                    ma.c.first_ts,
+                    func.coalesce(acct.c.instance, acct.c.native_id),
+                )
+                .select_from(ma.join(acct, acct.c.id == ma.c.account_id))
+                .where(ma.c.movement_id == mv, ma.c.account_id.in_(chunk))
+            ):
+                place_of[acc] = place
+                if platform in ("mastodon", "blog"):
+                    k = (mv, platform, place)
+                    first[k] = min(first.get(k, first_ts), first_ts)
+    if first:
+        mp = _t(MovementPlace)
+        ins = _insert(conn, mp)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[mp.c.movement_id, mp.c.platform, mp.c.place],
+                set_={"first_ts": _least(conn, mp.c.first_ts, ins.excluded.first_ts)},
+            ),
+            [
+                {"movement_id": mv, "platform": p, "place": pl, "first_ts": ts}
+                for (mv, p, pl), ts in sorted(first.items())
+            ],
+        )
+    active: dict[tuple[int, str], int] = {}
+    for (mv, platform, acc), ts in last.items():
+        place = place_of.get(acc)
+        if platform == "mastodon" and place is not None:
+            active[(mv, place)] = max(active.get((mv, place), ts), ts)
+    if active:
+        pa = _t(MovementPlaceActive)
+        ins = _insert(conn, pa)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[pa.c.movement_id, pa.c.platform, pa.c.place],
+                set_={"last_ts": _greatest(conn, pa.c.last_ts, ins.excluded.last_ts)},
+            ),
+            [
+                {"movement_id": mv, "platform": "mastodon", "place": pl, "last_ts": ts}
+                for (mv, pl), ts in sorted(active.items())
+            ],
+        )
 
 
 def _insert_edges(conn: Connection, batch: Batch) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from storage.models import Account, Mention, MentionMatch, MovementAuthor, RollupHourly
+from storage.models_rollups import MovementAuthorPlatform, MovementPlaceActive
 from storage.queries.ethics import mention_displayable
 from storage.queries.scope import Scope, in_scope
 
@@ -25,6 +26,8 @@ MA = MovementAuthor.__table__
 RH = RollupHourly.__table__
 M = Mention.__table__
 A = Account.__table__
+MAP = MovementAuthorPlatform.__table__
+MPA = MovementPlaceActive.__table__
 
 HEADLINE_KEYS = ("mentions", "people", "new_voices", "platforms", "instances", "blogs")
 
@@ -50,11 +53,14 @@ def headline(conn: Connection, scope: Scope) -> Headline:
     platform); instances need the Mastodon authors' home instances; new voices come from the
     per-movement author table.
     """
-    per_platform = conn.execute(
-        select(MM.c.platform, func.count(), func.count(func.distinct(MM.c.account_id)))
-        .where(*in_scope(MM, scope))
-        .group_by(MM.c.platform)
-    ).all()
+    if ends_after_data(conn, scope):
+        per_platform = _per_platform_from_rollups(conn, scope)
+    else:
+        per_platform = conn.execute(
+            select(MM.c.platform, func.count(), func.count(func.distinct(MM.c.account_id)))
+            .where(*in_scope(MM, scope))
+            .group_by(MM.c.platform)
+        ).all()
     new_voices = conn.execute(
         select(func.count()).select_from(MA).where(*in_scope(MA, scope, "first_ts"))
     ).scalar()
@@ -67,6 +73,37 @@ def headline(conn: Connection, scope: Scope) -> Headline:
         instances=instances_reached(conn, scope) if authors.get("mastodon") else 0,
         blogs=authors.get("blog", 0),
     )
+
+
+def ends_after_data(conn: Connection, scope: Scope) -> bool:
+    """True when the movement has no mention at or after the scope's end (the usual "last 7
+    days", "today" ranges ending now): then "active in the range" is "latest mention at or
+    after its start", which the rollups of `storage/models_rollups.py` answer by index."""
+    hit = conn.execute(
+        select(MM.c.created_ts)
+        .where(MM.c.movement_id == scope.movement_id, MM.c.created_ts >= scope.end_ts)
+        .limit(1)
+    ).first()
+    return hit is None
+
+
+def _per_platform_from_rollups(conn: Connection, scope: Scope) -> list[tuple[str, int, int]]:
+    """(platform, mentions, distinct authors) for a scope ending after the newest mention:
+    mentions from the hourly rollup (+ the partial hour at the start), authors from the
+    per-platform latest mention of each author."""
+    mentions: dict[str, int] = {}
+    for row in volume_by_platform(conn, scope, 3600):
+        mentions[row["platform"]] = mentions.get(row["platform"], 0) + row["mentions"]
+    where = [MAP.c.movement_id == scope.movement_id, MAP.c.last_ts >= scope.start_ts]
+    if scope.platforms:
+        where.append(MAP.c.platform.in_(scope.platforms))
+    authors = {
+        p: int(n)
+        for p, n in conn.execute(
+            select(MAP.c.platform, func.count()).where(*where).group_by(MAP.c.platform)
+        )
+    }
+    return [(p, n, int(authors.get(p, 0))) for p, n in sorted(mentions.items()) if n]
 
 
 def instance_key(account: Any = A) -> Any:
@@ -82,6 +119,15 @@ def instances_reached(conn: Connection, scope: Scope) -> int:
     """
     if scope.platforms and "mastodon" not in scope.platforms:
         return 0
+    if ends_after_data(conn, scope):
+        n = conn.execute(
+            select(func.count()).where(
+                MPA.c.movement_id == scope.movement_id,
+                MPA.c.platform == "mastodon",
+                MPA.c.last_ts >= scope.start_ts,
+            )
+        ).scalar()
+        return int(n or 0)
     authors = (
         select(MM.c.account_id)
         .where(*in_scope(MM, scope), MM.c.platform == "mastodon")

@@ -32,7 +32,7 @@ from storage.models import (
     MovementAuthor,
     RollupHourly,
 )
-from storage.queries.overview import instance_key
+from storage.models_rollups import MovementPlace
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -41,6 +41,7 @@ M = Mention.__table__
 A = Account.__table__
 AMP = Amplification.__table__
 RH = RollupHourly.__table__
+MP = MovementPlace.__table__
 
 REPOST_KINDS = ("repost", "boost")
 THREAD_KINDS = ("reply", "quote")
@@ -81,20 +82,14 @@ def footprint(conn: Connection, scope: Scope, bucket_s: int) -> dict[str, Any]:
     `before`: how many of each were reached before the range; `rows`: per bucket and kind, the
     new ones and the running total; `places`: the places first reached in the range.
     """
-    place = instance_key()
     kinds = [k for k in ("mastodon", "blog") if not scope.platforms or k in scope.platforms]
     if not kinds:
         return {"before": {}, "rows": [], "places": []}
-    first = func.min(MA.c.first_ts)
-    stmt = (
-        select(place.label("place"), MA.c.platform, first.label("first_ts"))
-        .select_from(MA.join(A, A.c.id == MA.c.account_id))
-        .where(
-            MA.c.movement_id == scope.movement_id,
-            MA.c.platform.in_(kinds),
-            MA.c.first_ts < scope.end_ts,
-        )
-        .group_by(place, MA.c.platform)
+    # One row per place (`movement_place`, maintained by the write path), not per author.
+    stmt = select(MP.c.place, MP.c.platform, MP.c.first_ts).where(
+        MP.c.movement_id == scope.movement_id,
+        MP.c.platform.in_(kinds),
+        MP.c.first_ts < scope.end_ts,
     )
     before: dict[str, int] = dict.fromkeys(kinds, 0)
     new: dict[tuple[int, str], int] = defaultdict(int)

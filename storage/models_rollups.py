@@ -1,0 +1,62 @@
+"""Rollups the dashboard reads instead of distinct counts over every match in a range
+(migration 0011; maintained by `storage.write.bump_dashboard_rollups` in the write transaction).
+
+Measured on the 1M-mention benchmark store (docs/benchmarks/dashboard.md): a per-day rollup of
+author activity or of amplification pairs barely compresses there (93k author-days for 119k
+matches in 7 days; 53k edge pairs for 54k edges), so these tables keep *one row per thing that
+is counted* with the min/max times the questions need, which makes the answers index reads:
+
+- `movement_place`: each Mastodon instance / blog site of a movement, with `first_ts` = the
+  earliest first mention of an author whose first mention of the movement was on `platform`
+  (exactly what the federation footprint counts from `movement_author`); only written for
+  authors whose `movement_author.platform` is mastodon or blog;
+- `movement_author_platform`: each (author, platform of the mention) with the latest mention:
+  "people" per platform in a range that ends after the movement's newest mention is the number
+  of these rows with `last_ts >= start` (a distinct count over the matches otherwise);
+- `movement_place_active`: each Mastodon instance (home instance of an author of a Mastodon
+  mention) with its latest mention: instances reached in such a range, without joining every
+  author to `account`.
+
+Every column is a min or a max, so writes commute: replays, overlapping instances and
+concurrent workers cannot count anything twice (they are also only bumped by new matches).
+Tombstones and opt-outs change nothing here: deleted and opted-out mentions are counted in
+every aggregate (docs/dashboard.md, "Ethics"); they are only withheld from lists.
+A place is the account's `coalesce(instance, native_id)` when its first counted mention is
+written; an account whose instance changes afterwards keeps its old place here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+
+class MovementPlace(SQLModel, table=True):
+    """First appearance of each instance / blog site in a movement (federation footprint)."""
+
+    __tablename__ = "movement_place"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+    place: str = Field(sa_column=Column(String(500), primary_key=True))
+    first_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MovementAuthorPlatform(SQLModel, table=True):
+    """Latest mention of each author on each platform in each movement ("people")."""
+
+    __tablename__ = "movement_author_platform"
+    __table_args__ = (Index("ix_mauthor_platform_last", "movement_id", "platform", "last_ts"),)
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    last_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MovementPlaceActive(SQLModel, table=True):
+    """Latest Mastodon mention from each home instance in each movement ("instances")."""
+
+    __tablename__ = "movement_place_active"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+    place: str = Field(sa_column=Column(String(500), primary_key=True))
+    last_ts: int = Field(sa_column=Column(BigInteger, nullable=False))

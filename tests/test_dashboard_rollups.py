@@ -1,0 +1,139 @@
+"""The dashboard rollups (storage/models_rollups.py) always equal a recomputation from the raw
+rows, whatever order, repetition or deletion the writes came in (SQLite and PostgreSQL); and
+the headline numbers read from them equal the distinct counts over the matches."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from storage.engine import write_tx
+from storage.models import MentionMatch
+from storage.queries import overview, spread
+from storage.queries.scope import Scope, list_movements
+from storage.write import tombstone, write_batch
+from tests.factories import T0, account, batch, mention, movement
+
+H = 3600
+T0_TS = int(T0.timestamp())
+_MIGRATION = Path(__file__).parents[1] / "storage/migrations/versions/0011_dashboard_rollups.py"
+_spec = importlib.util.spec_from_file_location("m0011", _MIGRATION)
+assert _spec and _spec.loader
+_m0011 = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_m0011)
+TABLES = ("movement_place", "movement_author_platform", "movement_place_active")
+
+
+def _at(hours: float):
+    return T0 + timedelta(hours=hours)
+
+
+def _rollups(conn) -> dict[str, set[tuple]]:
+    return {t: {tuple(r) for r in conn.execute(text(f"SELECT * FROM {t}"))} for t in TABLES}
+
+
+def _recomputed(conn) -> dict[str, set[tuple]]:
+    """What the migration's backfill (the definition) gives from the raw rows now."""
+    out = {}
+    for t, sql in zip(TABLES, _m0011.BACKFILL, strict=True):
+        query = sql[sql.index("SELECT") :]
+        out[t] = {tuple(r) for r in conn.execute(text(query))}
+    return out
+
+
+def _conversation():
+    alice = account(1, instance="mastodon.social")
+    bob = account(2, instance="kolektiva.social")
+    carol = account(3, platform="bluesky")
+    site = account(4, platform="blog", instance="blog.example.org")
+    return [
+        mention(1, author=alice, created_at=_at(5)),
+        mention(2, author=alice, created_at=_at(1)),
+        mention(3, author=bob, created_at=_at(2)),
+        mention(4, platform="bluesky", author=carol, created_at=_at(3)),
+        mention(5, platform="blog", author=site, created_at=_at(4)),
+        mention(6, platform="pingback", author=site, created_at=_at(0.5)),
+    ]
+
+
+def test_rollups_equal_the_raw_recomputation_after_replays_reordering_and_tombstones(store):
+    rules = movement(store)
+    ms = _conversation()
+    # Out of order (newest first), replayed, and the same statuses seen through another
+    # instance (same native id, another seen_on): only new matches may move the rollups.
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*ms[:3]), rules)
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*ms), rules)
+    for m in ms:
+        m.seen_on = "another.instance"
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*reversed(ms)), rules)
+        tombstone(conn, [(ms[0].platform, ms[0].native_id)], _at(9))
+    with store.connect() as conn:
+        got, want = _rollups(conn), _recomputed(conn)
+    assert got == want
+    assert len(got["movement_author_platform"]) == 5  # the blog wrote on blog and pingback
+
+
+def test_the_footprint_lists_the_places_of_the_raw_author_rows(store):
+    rules = movement(store)
+    ms = _conversation()
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*ms[3:]), rules)
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*ms), rules)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        fp = spread.footprint(conn, Scope(mv, T0_TS + H, T0_TS + 10 * H), 3600)
+        raw = conn.execute(
+            text(
+                "SELECT coalesce(a.instance, a.native_id), ma.platform, min(ma.first_ts) "
+                "FROM movement_author ma JOIN account a ON a.id = ma.account_id "
+                "WHERE ma.platform IN ('mastodon', 'blog') GROUP BY 1, 2"
+            )
+        ).all()
+    assert fp["before"] == {"mastodon": 0, "blog": 1}  # the site, first seen at 0:30
+    assert {(p["place"], p["kind"], p["first_ts"]) for p in fp["places"]} == {
+        tuple(r) for r in raw if r[2] >= T0_TS + H
+    }
+    assert len(fp["places"]) == 2
+
+
+def test_headline_of_a_range_ending_after_the_newest_mention_equals_distinct_counts(store):
+    rules = movement(store)
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*_conversation()), rules)
+    mm = MentionMatch.__table__
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        for start_h, platforms in (
+            (0, ()),
+            (1.5, ()),
+            (3.5, ("blog", "pingback")),
+            (2, ("mastodon",)),
+        ):
+            ending_now = Scope(mv, T0_TS + int(start_h * H), T0_TS + 24 * H, platforms)
+            assert overview.ends_after_data(conn, ending_now)
+            h = overview.headline(conn, ending_now)
+            where = [
+                mm.c.movement_id == mv,
+                mm.c.created_ts >= ending_now.start_ts,
+                *([mm.c.platform.in_(platforms)] if platforms else []),
+            ]
+            per_platform = conn.execute(
+                select(mm.c.platform, func.count(), func.count(func.distinct(mm.c.account_id)))
+                .where(*where)
+                .group_by(mm.c.platform)
+            ).all()
+            assert h.mentions == sum(n for _, n, _ in per_platform)
+            assert h.people == sum(a for _, _, a in per_platform)
+            assert h.platforms == len(per_platform)
+            # The same range cut before the newest mention takes the raw path; it agrees too.
+            cut = overview.headline(
+                conn, ending_now.shifted(ending_now.start_ts, T0_TS + 5 * H + 1)
+            )
+            assert cut == h
