@@ -66,6 +66,7 @@ POSTS = [
     _post(4, "2026-11-02T00:00:00", A, CIT + CHG, instance="two.example"),  # UTC midnight
     _post(5, "2026-11-02T08:00:00", SHY, CIT, instance="three.example"),  # opted out
     _post(6, "2026-11-02T09:22:00", E, CIT, instance="one.example"),  # deleted below
+    _post(11, "2026-11-02T09:22:40", B, CIT),  # same minute as 6, other second
     _post(7, "2026-11-02T09:25:00", None, CIT, platform="webmention", instance=""),  # no author
     _post(8, "2026-11-02T09:29:00", B, CHG, instance="ONE.example"),
     _post(9, "2026-11-02T10:05:00", A, CIT, instance="one.example"),  # a clock ahead of ours
@@ -179,6 +180,7 @@ def test_the_rolling_volume_equals_the_raw_rows_per_minute_and_platform(day, wal
         mine, _, _ = _raw(conn, mv)
         expected = Counter((r[4] // 60 * 60, r[1]) for r in mine if r[4] >= now_ts - 3600)
         got = q.volume_by_minute(conn, movement_id=mv, now_ts=now_ts)
+    assert len(got) == len(expected)  # one row per minute and platform
     assert Counter({(t, p): n for t, p, n in got}) == expected
     assert [t for t, _, _ in got] == sorted(t for t, _, _ in got)
 
@@ -231,10 +233,10 @@ def test_deleted_posts_and_opted_out_authors_still_count_in_the_figures(day):
     start = day_start_ts(NOW, "UTC")
     with day.connect() as conn:
         f = q.pulse(conn, movement_id=None, now_ts=int(NOW.timestamp()), day_start_ts=start)
-    # Today (UTC): posts 4, 5 (opted out), 6 (deleted), 7 (no author), 8, 9.
-    assert f.mentions_today == 6
+    # Today (UTC): posts 4, 5 (opted out), 6 (deleted), 11, 7 (no author), 8, 9.
+    assert f.mentions_today == 7
     assert f.people_today == 4  # A, SHY, E, B
-    assert f.mentions_10m == 4  # 6, 7, 8 and 9 (from a clock ahead)
+    assert f.mentions_10m == 5  # 6, 11, 7, 8 and 9 (from a clock ahead)
     assert dict(f.top_instances) == {"one.example": 3, "two.example": 1, "three.example": 1}
 
 

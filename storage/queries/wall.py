@@ -453,9 +453,11 @@ def new_voices(conn: Connection, *, movement_id: int | None, since_ts: int) -> i
 def volume_by_minute(
     conn: Connection, *, movement_id: int | None, now_ts: int, minutes: int = 60
 ) -> list[tuple[int, str, int]]:
-    """(minute start epoch, platform, mentions) over the last `minutes` minutes."""
+    """(minute start epoch, platform, mentions) over the last `minutes` minutes. The minute is
+    integer division (`//`): `/` is true division in SQLAlchemy, NUMERIC on PostgreSQL, which
+    grouped every second apart."""
     sq = _since(movement_id, now_ts - minutes * 60).subquery()
-    minute = (sq.c.created_ts / 60).label("minute")
+    minute = (sq.c.created_ts // 60).label("minute")
     rows = conn.execute(
         select(minute, sq.c.platform, func.count()).group_by(minute, sq.c.platform).order_by(minute)
     )
