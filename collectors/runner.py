@@ -109,6 +109,8 @@ class Runner:
         self.clock = clock
         self.rng = rng or random.Random()
         self._first_claim = True
+        # Set by run_loop's stop event: finish the batch in hand, then stop.
+        self.stopping = threading.Event()
 
     # -- leases -------------------------------------------------------------------------
 
@@ -214,6 +216,11 @@ class Runner:
                     state.etag = batch.etag
                 if batch.last_modified is not None:
                     state.last_modified = batch.last_modified
+                if self.stopping.is_set():
+                    # SIGTERM/Ctrl-C: stop after the page just committed; the cursor says
+                    # where the next run resumes. (Closes the collector's generator.)
+                    log.info("source %s: stopping after batch %d", state.key, outcome.batches)
+                    break
         except TransientError as exc:
             outcome.outcome, outcome.error = "transient", str(exc)
             status, error_kind = "backoff", "transient"
@@ -254,6 +261,7 @@ class Runner:
         queue while another worker is idle. A store that is briefly unreachable (PostgreSQL
         restarting, a network blip) is waited out with backoff instead of ending the loop.
         """
+        self.stopping = stop
         store_failures = 0
         while not stop.is_set():
             try:

@@ -141,3 +141,45 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(store, feed_url,
         assert one("SELECT sum(mentions) FROM movement_author") == TOTAL
         assert one("SELECT count(*) FROM collector_run WHERE outcome = 'running'") == 0
     assert stored_cursor(store) == TOTAL
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_loop_after_the_current_batch_and_releases_the_source(
+    sqlite_store, feed_url, tmp_path
+):
+    url = sqlite_store.url.render_as_string(hide_password=False)
+    config = tmp_path / "groundswell.toml"
+    config.write_text(CONFIG)
+    progress = tmp_path / "progress.txt"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "GROUNDSWELL_PLUGINS": "numbered=tests.plugins.numbered",
+        "GS_TEST_FEED_URL": feed_url,
+        "GS_TEST_PROGRESS": str(progress),
+    }
+    cmd = [sys.executable, "-m", "groundswell.cli", "collect", "--loop", "--config", str(config)]
+    proc = subprocess.Popen(
+        [*cmd, "--db", url],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not yielded(progress):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    with sqlite_store.connect() as conn:
+        lease = conn.execute(text("SELECT lease_owner FROM source")).scalar()
+        outcomes = conn.execute(text("SELECT outcome FROM collector_run")).scalars().all()
+        stored = conn.execute(text("SELECT count(*) FROM mention")).scalar()
+    assert lease is None
+    assert outcomes and "running" not in outcomes
+    assert stored == stored_cursor(sqlite_store)  # every committed page, and its cursor
+    assert stored < TOTAL  # it stopped after the batch in hand, not at the end of the source
