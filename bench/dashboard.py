@@ -77,15 +77,18 @@ def _events(now: int, days: int) -> list[tuple[str, str, int, int]]:
 
 
 def _rollup_backfill() -> tuple[str, ...]:
-    """Migration 0011's recomputation of the dashboard rollups from the raw rows."""
+    """Migrations 0011 and 0012's recomputation of the dashboard rollups from the raw rows."""
     import importlib.util
 
-    path = ROOT / "storage/migrations/versions/0011_dashboard_rollups.py"
-    spec = importlib.util.spec_from_file_location("m0011", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return tuple(mod.BACKFILL)
+    out: list[str] = []
+    for name in ("0011_dashboard_rollups", "0012_dashboard_edges"):
+        path = ROOT / f"storage/migrations/versions/{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        out.extend(mod.BACKFILL)
+    return tuple(out)
 
 
 def generate(url: str, n: int, days: int, seed: int, now: int) -> None:

@@ -60,3 +60,38 @@ class MovementPlaceActive(SQLModel, table=True):
     platform: str = Field(sa_column=Column(String(20), primary_key=True))
     place: str = Field(sa_column=Column(String(500), primary_key=True))
     last_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MovementEdge(SQLModel, table=True):
+    """Each amplification edge whose target is a mention of the movement, with the amplified
+    account resolved (the edge's `target_account_id`, else the target mention's author).
+
+    What Amplifiers' rankings and network and Spread's cascades group: a covering range scan
+    per movement instead of a probe into `mention_match` (and `mention`) for every edge.
+    Written when the edge or the target's match arrives, whichever is later; keyed on
+    (movement, edge), so writing it twice is a no-op.
+    """
+
+    __tablename__ = "movement_edge"
+    __table_args__ = (
+        Index(
+            "ix_medge_cover",
+            "movement_id",
+            "created_ts",
+            "kind",
+            "platform",
+            "source_account_id",
+            "dst_account_id",
+            "target_mention_id",
+            "via_mention_id",
+        ),
+    )
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    edge_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    created_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(sa_column=Column(String(12), nullable=False))
+    platform: str = Field(sa_column=Column(String(20), nullable=False))
+    source_account_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    dst_account_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    target_mention_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    via_mention_id: int | None = Field(default=None, sa_column=Column(BigInteger))

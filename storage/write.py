@@ -38,7 +38,12 @@ from storage.models import (
     RollupHourly,
     Source,
 )
-from storage.models_rollups import MovementAuthorPlatform, MovementPlace, MovementPlaceActive
+from storage.models_rollups import (
+    MovementAuthorPlatform,
+    MovementEdge,
+    MovementPlace,
+    MovementPlaceActive,
+)
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from storage.types import UTCDateTime
 
@@ -356,9 +361,14 @@ def write_batch(
         new_matches = _insert_matches_and_rollups(conn, list(match_rows.values()))
         result.new_matches = len(new_matches)
         bump_dashboard_rollups(conn, new_matches)
+    else:
+        new_matches = []
 
     if batch.edges:
         result.edges = _insert_edges(conn, batch)
+
+    if new_matches or batch.edges:
+        link_movement_edges(conn, new_matches, batch)
 
     if batch.deletions:
         result.tombstoned = tombstone(conn, batch.deletions, now)
@@ -547,6 +557,47 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
                 for (mv, pl), ts in sorted(active.items())
             ],
         )
+
+
+def link_movement_edges(conn: Connection, new_matches: list[dict[str, Any]], batch: Batch) -> None:
+    """Keep `movement_edge` (storage/models_rollups.py): an edge belongs to a movement once
+    both it and its target's match are stored, whichever came last, so both sides are looked
+    at: stored edges pointing at this batch's new matches, and this batch's edges pointing at
+    matched mentions. Keyed on (movement, edge) with DO NOTHING, so repeats are harmless."""
+    amp, mm, m, me = _t(Amplification), _t(MentionMatch), _t(Mention), _t(MovementEdge)
+    cols = [
+        mm.c.movement_id,
+        amp.c.id,
+        amp.c.created_ts,
+        amp.c.kind,
+        amp.c.platform,
+        amp.c.source_account_id,
+        func.coalesce(amp.c.target_account_id, m.c.account_id),
+        amp.c.target_mention_id,
+        amp.c.via_mention_id,
+    ]
+    names = [
+        "movement_id",
+        "edge_id",
+        "created_ts",
+        "kind",
+        "platform",
+        "source_account_id",
+        "dst_account_id",
+        "target_mention_id",
+        "via_mention_id",
+    ]
+    joined = amp.join(mm, mm.c.mention_id == amp.c.target_mention_id).join(
+        m, m.c.id == amp.c.target_mention_id
+    )
+    wheres = []
+    for chunk in _chunks(sorted({r["mention_id"] for r in new_matches})):
+        wheres.append(amp.c.target_mention_id.in_(chunk))
+    for chunk in _chunks(sorted({e.id for e in batch.edges})):
+        wheres.append(amp.c.id.in_(chunk))
+    for where in wheres:
+        sel = select(*cols).select_from(joined).where(where)
+        conn.execute(_insert(conn, me).from_select(names, sel).on_conflict_do_nothing())
 
 
 def _insert_edges(conn: Connection, batch: Batch) -> int:

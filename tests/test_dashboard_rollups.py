@@ -14,17 +14,25 @@ from storage.engine import write_tx
 from storage.models import MentionMatch
 from storage.queries import overview, spread
 from storage.queries.scope import Scope, list_movements
+from storage.records import EdgeRecord
 from storage.write import tombstone, write_batch
 from tests.factories import T0, account, batch, mention, movement
 
 H = 3600
 T0_TS = int(T0.timestamp())
-_MIGRATION = Path(__file__).parents[1] / "storage/migrations/versions/0011_dashboard_rollups.py"
-_spec = importlib.util.spec_from_file_location("m0011", _MIGRATION)
-assert _spec and _spec.loader
-_m0011 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_m0011)
-TABLES = ("movement_place", "movement_author_platform", "movement_place_active")
+_VERSIONS = Path(__file__).parents[1] / "storage/migrations/versions"
+
+
+def _backfill(name: str) -> tuple[str, ...]:
+    spec = importlib.util.spec_from_file_location(name, _VERSIONS / f"{name}.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return tuple(mod.BACKFILL)
+
+
+BACKFILL = _backfill("0011_dashboard_rollups") + _backfill("0012_dashboard_edges")
+TABLES = ("movement_place", "movement_author_platform", "movement_place_active", "movement_edge")
 
 
 def _at(hours: float):
@@ -38,7 +46,7 @@ def _rollups(conn) -> dict[str, set[tuple]]:
 def _recomputed(conn) -> dict[str, set[tuple]]:
     """What the migration's backfill (the definition) gives from the raw rows now."""
     out = {}
-    for t, sql in zip(TABLES, _m0011.BACKFILL, strict=True):
+    for t, sql in zip(TABLES, BACKFILL, strict=True):
         query = sql[sql.index("SELECT") :]
         out[t] = {tuple(r) for r in conn.execute(text(query))}
     return out
@@ -59,15 +67,35 @@ def _conversation():
     ]
 
 
+def _edges(ms):
+    """A boost of alice's post (target account known), a reply to bob's (author from the
+    post), a boost by bob of carol's post, and a link to a post no movement matches."""
+    alice, bob, carol = ms[0].author, ms[2].author, ms[3].author
+
+    def key(m):
+        return (m.platform, m.native_id)
+
+    return [
+        EdgeRecord("boost", "mastodon", bob, key(ms[0]), _at(6), target_account=alice),
+        EdgeRecord("reply", "mastodon", alice, key(ms[2]), _at(6), via=key(ms[1])),
+        EdgeRecord("repost", "bluesky", bob, key(ms[3]), _at(7)),
+        EdgeRecord("link", "blog", carol, ("blog", "https://elsewhere.example/x"), _at(7)),
+    ]
+
+
 def test_rollups_equal_the_raw_recomputation_after_replays_reordering_and_tombstones(store):
     rules = movement(store)
     ms = _conversation()
     # Out of order (newest first), replayed, and the same statuses seen through another
     # instance (same native id, another seen_on): only new matches may move the rollups.
+    edges = _edges(ms)
+    # Edges first (their targets not stored yet), then their targets, then everything again.
+    with write_tx(store) as conn:
+        write_batch(conn, batch(ms[0], edges=edges), rules)
     with write_tx(store) as conn:
         write_batch(conn, batch(*ms[:3]), rules)
     with write_tx(store) as conn:
-        write_batch(conn, batch(*ms), rules)
+        write_batch(conn, batch(*ms, edges=edges), rules)
     for m in ms:
         m.seen_on = "another.instance"
     with write_tx(store) as conn:
@@ -76,6 +104,7 @@ def test_rollups_equal_the_raw_recomputation_after_replays_reordering_and_tombst
     with store.connect() as conn:
         got, want = _rollups(conn), _recomputed(conn)
     assert got == want
+    assert len(got["movement_edge"]) == 3  # the edge to an unmatched post is not the movement's
     assert len(got["movement_author_platform"]) == 5  # the blog wrote on blog and pingback
 
 

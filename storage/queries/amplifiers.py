@@ -24,7 +24,6 @@ from sqlalchemy import (
     Connection,
     case,
     cast,
-    exists,
     func,
     literal,
     null,
@@ -33,6 +32,7 @@ from sqlalchemy import (
 )
 
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
+from storage.models_rollups import MovementEdge
 from storage.queries.ethics import account_opted_out
 from storage.queries.overview import instance_key
 from storage.queries.scope import Scope, in_scope
@@ -42,6 +42,7 @@ MA = MovementAuthor.__table__
 M = Mention.__table__
 A = Account.__table__
 AMP = Amplification.__table__
+ME = MovementEdge.__table__
 
 KIND_GROUPS = {
     "reposts": ("repost", "boost"),
@@ -54,24 +55,23 @@ KIND_GROUPS = {
 def _edges(scope: Scope) -> Any:
     """Amplification edges of the scope as a subquery: (kind, platform, src, dst).
 
-    The target account is the edge's own when the collector knew it, else the target mention's
-    author (looked up only for those edges).
+    From `movement_edge` (storage/models_rollups.py): the edges whose target is a mention of
+    the movement, with the target account already resolved (the edge's own when the collector
+    knew it, else the target mention's author); one covering index range per scope.
     """
-    author = select(M.c.account_id).where(M.c.id == AMP.c.target_mention_id).scalar_subquery()
-    in_movement = exists(
-        select(MM.c.mention_id).where(
-            MM.c.movement_id == scope.movement_id, MM.c.mention_id == AMP.c.target_mention_id
-        )
-    )
-    where = [AMP.c.created_ts >= scope.start_ts, AMP.c.created_ts < scope.end_ts, in_movement]
+    where = [
+        ME.c.movement_id == scope.movement_id,
+        ME.c.created_ts >= scope.start_ts,
+        ME.c.created_ts < scope.end_ts,
+    ]
     if scope.platforms:
-        where.append(AMP.c.platform.in_(scope.platforms))
+        where.append(ME.c.platform.in_(scope.platforms))
     return (
         select(
-            AMP.c.kind,
-            AMP.c.platform,
-            AMP.c.source_account_id.label("src"),
-            func.coalesce(AMP.c.target_account_id, author).label("dst"),
+            ME.c.kind,
+            ME.c.platform,
+            ME.c.source_account_id.label("src"),
+            ME.c.dst_account_id.label("dst"),
         )
         .where(*where)
         .subquery("edges")

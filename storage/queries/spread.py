@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, func, select
 
 from storage.models import (
     PLATFORMS,
@@ -32,7 +32,7 @@ from storage.models import (
     MovementAuthor,
     RollupHourly,
 )
-from storage.models_rollups import MovementPlace
+from storage.models_rollups import MovementEdge, MovementPlace
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -42,6 +42,7 @@ A = Account.__table__
 AMP = Amplification.__table__
 RH = RollupHourly.__table__
 MP = MovementPlace.__table__
+ME = MovementEdge.__table__
 
 REPOST_KINDS = ("repost", "boost")
 THREAD_KINDS = ("reply", "quote")
@@ -313,29 +314,29 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
     Returns the number of cascades, a size/depth histogram, the ten largest (root, size, depth)
     and the node lists of the `top` largest (with the deepest swapped in), for drawing.
     """
-    in_movement = exists(
-        select(MM.c.mention_id).where(
-            MM.c.movement_id == scope.movement_id, MM.c.mention_id == AMP.c.target_mention_id
-        )
-    )
-    where = [AMP.c.created_ts >= scope.start_ts, AMP.c.created_ts < scope.end_ts, in_movement]
+    # The movement's edges (`movement_edge`: target already known to be in the movement).
+    where = [
+        ME.c.movement_id == scope.movement_id,
+        ME.c.created_ts >= scope.start_ts,
+        ME.c.created_ts < scope.end_ts,
+    ]
     if scope.platforms:
-        where.append(AMP.c.platform.in_(scope.platforms))
+        where.append(ME.c.platform.in_(scope.platforms))
     # One pass: thread edges one row each (their own post, `via`, is unique), reposts and
     # boosts counted per post.
     links: list[tuple[int, int, str, int, str]] = []
     reposts: list[tuple[int, str, int]] = []
     for target, kind, via, n, ts, platform in conn.execute(
         select(
-            AMP.c.target_mention_id,
-            AMP.c.kind,
-            AMP.c.via_mention_id,
+            ME.c.target_mention_id,
+            ME.c.kind,
+            ME.c.via_mention_id,
             func.count(),
-            func.min(AMP.c.created_ts),
-            func.min(AMP.c.platform),
+            func.min(ME.c.created_ts),
+            func.min(ME.c.platform),
         )
-        .where(*where, AMP.c.kind.in_(THREAD_KINDS + REPOST_KINDS))
-        .group_by(AMP.c.target_mention_id, AMP.c.kind, AMP.c.via_mention_id)
+        .where(*where, ME.c.kind.in_(THREAD_KINDS + REPOST_KINDS))
+        .group_by(ME.c.target_mention_id, ME.c.kind, ME.c.via_mention_id)
     ):
         if kind in REPOST_KINDS:
             reposts.append((target, kind, int(n)))
