@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from storage.records import Batch
+from storage.records import NEEDS_TOKEN, Batch, add_signal, merge_signals
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -23,7 +23,20 @@ if TYPE_CHECKING:
 
 
 class CollectorError(Exception):
-    """Base of the errors a collector may raise from `poll`."""
+    """Base of the errors a collector may raise from `poll`.
+
+    `signals` are completeness signals (`storage.records.SIGNALS`) this failure stands for
+    (a 429, an unreachable server, a refused anonymous read) or that were met before it and
+    belong to no committed batch; the runner adds them to the run.
+    """
+
+    signals: dict[str, float]
+
+    def add_signals(self, signals: dict[str, float] | None) -> CollectorError:
+        if not hasattr(self, "signals"):
+            self.signals = {}
+        merge_signals(self.signals, signals)
+        return self
 
 
 class TransientError(CollectorError):
@@ -32,9 +45,19 @@ class TransientError(CollectorError):
     `retry_after` (seconds) comes from a 429's reset or Retry-After header when known.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        signal: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.signals = {}
+        if signal is not None:
+            # A rate limit's wait is the time until the retry.
+            add_signal(self.signals, signal, seconds=retry_after)
 
 
 class FatalSourceError(CollectorError):
@@ -44,6 +67,9 @@ class FatalSourceError(CollectorError):
     def __init__(self, message: str, *, status: str = "fatal") -> None:
         super().__init__(message)
         self.status = status
+        self.signals = {}
+        if status == NEEDS_TOKEN:
+            add_signal(self.signals, NEEDS_TOKEN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@
 - On PostgreSQL, several `groundswell collect --loop` workers share the sources through leases
   claimed with `SELECT ... FOR UPDATE SKIP LOCKED`; every batch renews the lease and is refused
   if the lease was lost, so exactly one worker polls a source at a time.
-- Every poll is recorded in `collector_run` (fetched, new, updated, skipped, errors, duration).
+- Every poll is recorded in `collector_run` (fetched, new, updated, skipped, errors, duration,
+  and the completeness signals its batches and its final error carried).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collectors.base import (
 from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models import CollectorRun, Source
+from storage.records import merge_signals
 from storage.write import LeaseLost, WriteResult, write_batch
 
 log = logging.getLogger("groundswell.collect")
@@ -81,6 +83,7 @@ class RunOutcome:
     batches: int = 0
     fetched: int = 0
     error: str | None = None
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 class Runner:
@@ -210,6 +213,7 @@ class Runner:
                 outcome.result.add(res)
                 outcome.batches += 1
                 outcome.fetched += batch.fetched or (len(batch.mentions) + len(batch.skipped))
+                merge_signals(outcome.signals, batch.signals)
                 if batch.cursor is not None:
                     state.cursor = batch.cursor
                 if batch.etag is not None:
@@ -222,11 +226,13 @@ class Runner:
                     log.info("source %s: stopping after batch %d", state.key, outcome.batches)
                     break
         except TransientError as exc:
+            merge_signals(outcome.signals, exc.signals)
             outcome.outcome, outcome.error = "transient", str(exc)
             status, error_kind = "backoff", "transient"
             delay = exc.retry_after
             log.warning("source %s: transient error, will retry: %s", state.key, exc)
         except FatalSourceError as exc:
+            merge_signals(outcome.signals, exc.signals)
             outcome.outcome, outcome.error = "fatal", str(exc)
             status, error_kind = exc.status, "fatal"
             log.error("source %s: %s (not retried until the config changes)", state.key, exc)
@@ -297,6 +303,7 @@ class Runner:
                     started_at=started,
                     outcome="running",
                     skip_reasons={},
+                    signals={},
                 )
             )
             return int(res.inserted_primary_key[0])  # type: ignore[index]
@@ -319,6 +326,7 @@ class Runner:
                     outcome=outcome.outcome,
                     error=outcome.error,
                     skip_reasons=dict(r.skip_reasons),
+                    signals=dict(outcome.signals),
                     duration_ms=int((time.monotonic() - t0) * 1000),
                 )
             )

@@ -292,7 +292,7 @@ def status(
             if run is None
             else (
                 f"{run['outcome']}: {run['fetched']} fetched, {run['new']} new, "
-                f"{run['skipped']} skipped"
+                f"{run['skipped']} skipped" + _signals_text(run.get("signals"))
             )
         )
         problems = "; ".join(s["problems"])
@@ -310,6 +310,20 @@ def status(
             "received pingbacks/webmentions: "
             + ", ".join(f"{k}: {v:,}" for k, v in sorted(received.items()))
         )
+
+
+def _signals_text(signals: Any) -> str:
+    """The last run's completeness signals, e.g. "; result_cap_split 3, rate_limit_wait 1
+    (12 s)" (a name's `_s` companion holds the seconds waited)."""
+    if not isinstance(signals, dict) or not signals:
+        return ""
+    parts = []
+    for name, n in sorted(signals.items()):
+        if name.endswith("_s") and name[:-2] in signals:
+            continue
+        secs = signals.get(f"{name}_s")
+        parts.append(f"{name} {n:g}" + (f" ({secs:.0f} s)" if secs is not None else ""))
+    return "; " + ", ".join(parts)
 
 
 def _budget_text(budget: Any) -> str:

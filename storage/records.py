@@ -107,6 +107,44 @@ class EdgeRecord:
         return stable_id("edge", self.kind, str(self.source.id), *self.target, via)
 
 
+# Completeness signals: what a collector knows it missed or waited for, counted on the
+# `collector_run` row (`signals`, a name -> number map) so the export data card counts them
+# instead of guessing from error wording. A name counts events; `<name>_s` sums their seconds.
+RATE_LIMIT_WAIT = "rate_limit_wait"  # a 429 or a spent rate-limit window: waited or retry later
+PAGING_BUDGET_WAIT = "paging_budget_wait"  # Mastodon's min_id/max_id budget (300 per 15 min)
+PACING_WAIT = "pacing_wait"  # spreading requests under an advertised limit (not a loss)
+RESULT_CAP_SPLIT = "result_cap_split"  # a search reached the service's result cap: split
+RESULT_CAP_OVERFLOW = "result_cap_overflow"  # over the cap in one instant: posts unreachable
+UNREACHABLE = "unreachable"  # connection failure, timeout, 502/503/504
+NEEDS_TOKEN = "needs_token"  # the server refuses anonymous access
+GAP = "gap"  # the collector knows it could not read a stretch of time
+SIGNALS = (
+    RATE_LIMIT_WAIT,
+    PAGING_BUDGET_WAIT,
+    PACING_WAIT,
+    RESULT_CAP_SPLIT,
+    RESULT_CAP_OVERFLOW,
+    UNREACHABLE,
+    NEEDS_TOKEN,
+    GAP,
+)
+
+
+def add_signal(
+    signals: dict[str, float], name: str, n: int = 1, *, seconds: float | None = None
+) -> None:
+    """Count `n` events called `name` (one of `SIGNALS`), and their seconds when known."""
+    signals[name] = signals.get(name, 0) + n
+    if seconds is not None:
+        key = f"{name}_s"
+        signals[key] = round(signals.get(key, 0) + max(0.0, seconds), 3)
+
+
+def merge_signals(into: dict[str, float], other: dict[str, float] | None) -> None:
+    for name, value in (other or {}).items():
+        into[name] = round(into.get(name, 0) + value, 3)
+
+
 @dataclass(slots=True)
 class Skip:
     """An item that could not be used: counted on the run with its reason, never fatal."""
@@ -133,6 +171,11 @@ class Batch:
     # `status`; written with the cursor.
     budget: dict[str, Any] | None = None
     fetched: int = 0
+    # Completeness signals (see `SIGNALS`) met while fetching this page; summed on the run.
+    signals: dict[str, float] = field(default_factory=dict)
 
     def skip(self, reason: str, detail: str = "") -> None:
         self.skipped.append(Skip(reason, detail))
+
+    def signal(self, name: str, n: int = 1, *, seconds: float | None = None) -> None:
+        add_signal(self.signals, name, n, seconds=seconds)

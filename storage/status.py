@@ -54,6 +54,7 @@ def source_status(conn: Connection) -> list[dict[str, Any]]:
             r.c.started_at,
             r.c.duration_ms,
             r.c.skip_reasons,
+            r.c.signals,
         )
         .select_from(
             s.outerjoin(last_run, last_run.c.source_id == s.c.id).outerjoin(
@@ -92,6 +93,7 @@ def source_status(conn: Connection) -> list[dict[str, Any]]:
                     "updated": row.updated,
                     "skipped": row.skipped,
                     "skip_reasons": row.skip_reasons or {},
+                    "signals": row.signals or {},
                     "duration_ms": row.duration_ms,
                 },
             }

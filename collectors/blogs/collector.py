@@ -35,7 +35,14 @@ from storage.queries.blogs import (
     mentions_by_url,
     mentions_linking_to,
 )
-from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+from storage.records import (
+    RATE_LIMIT_WAIT,
+    UNREACHABLE,
+    AccountRecord,
+    Batch,
+    EdgeRecord,
+    MentionRecord,
+)
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -48,7 +55,14 @@ _FATAL_STATUSES = {400, 401, 403, 404, 405, 406, 410, 451}
 def typed(exc: FetchError, what: str) -> Exception:
     """A fetch failure as the collector protocol's typed error, naming what failed and the fix."""
     if isinstance(exc, TransientFetchError):
-        return TransientError(f"{what}: {exc}", retry_after=exc.retry_after)
+        # No status: the connection failed or timed out; a gateway error: the site is down.
+        if exc.status == 429:
+            signal: str | None = RATE_LIMIT_WAIT
+        elif exc.status is None or exc.status in (502, 503, 504):
+            signal = UNREACHABLE
+        else:
+            signal = None
+        return TransientError(f"{what}: {exc}", retry_after=exc.retry_after, signal=signal)
     if isinstance(exc, GoneError):
         return FatalSourceError(f"{what}: {exc}; the page is gone, remove it from the config")
     if isinstance(exc, BlockedAddressError):

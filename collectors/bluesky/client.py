@@ -42,6 +42,7 @@ from atproto_core.exceptions import AtProtocolError
 from collectors.base import FatalSourceError, TransientError
 from collectors.bluesky.settings import BlueskySettings
 from groundswell.config import secret_from_env
+from storage.records import RATE_LIMIT_WAIT, UNREACHABLE
 
 log = logging.getLogger("groundswell.collect.bluesky")
 
@@ -87,14 +88,21 @@ def map_error(exc: BaseException, what: str) -> TransientError | FatalSourceErro
         return TransientError(
             f"{what}: rate limited by Bluesky (429); retrying after {when}",
             retry_after=wait,
+            signal=RATE_LIMIT_WAIT,
         )
     if isinstance(exc, InvokeTimeoutError):
-        return TransientError(f"{what}: Bluesky did not answer in time")
+        return TransientError(f"{what}: Bluesky did not answer in time", signal=UNREACHABLE)
     if isinstance(exc, NetworkError):
         detail = f"HTTP {status}" if status else "network error"
-        return TransientError(f"{what}: {detail}; will retry")
+        gateway = status is None or status in (502, 503, 504)
+        return TransientError(
+            f"{what}: {detail}; will retry", signal=UNREACHABLE if gateway else None
+        )
     if status is not None and status >= 500:
-        return TransientError(f"{what}: Bluesky server error {status} {name}; will retry")
+        return TransientError(
+            f"{what}: Bluesky server error {status} {name}; will retry",
+            signal=UNREACHABLE if status in (502, 503, 504) else None,
+        )
     if is_auth_error(exc):
         return FatalSourceError(
             f"{what}: Bluesky refused our credentials ({name}: {message}); check the handle and "
@@ -256,6 +264,7 @@ class BlueskyClient:
                 raise TransientError(
                     f"{nsid}: Bluesky rate-limit window spent; next in {wait:.0f} s",
                     retry_after=wait,
+                    signal=RATE_LIMIT_WAIT,
                 )
             self._budget_reset = None
         response = self._client.invoke_query(nsid, params=params)
@@ -293,7 +302,10 @@ class BlueskyClient:
         except ValueError as exc:  # truncated or malformed JSON in a 200 reply
             raise TransientError(f"{what}: unreadable reply from Bluesky ({exc})") from None
         except httpx.HTTPError as exc:
-            raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from None
+            unreachable = isinstance(exc, httpx.TransportError)
+            raise TransientError(
+                f"{what}: {type(exc).__name__}: {exc}", signal=UNREACHABLE if unreachable else None
+            ) from None
 
     # -- the methods we use ---------------------------------------------------------------
 

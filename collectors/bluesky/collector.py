@@ -38,7 +38,7 @@ from collectors.bluesky.parse import (
 )
 from groundswell.matching import match_post
 from storage.queries.bluesky import recent_mentions, stored_counts
-from storage.records import Batch
+from storage.records import RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch
 
 
 class BlueskyCollector:
@@ -168,8 +168,10 @@ class BlueskyCollector:
                 if not (sweep.get("page") and sweep.get("oldest") and exc.status == "fatal"):
                     raise
                 self.context.log.info("%s: deep page refused (%s); splitting", key, exc)
-                sweep = self._split(sweep, Batch(), key)
-                yield Batch(cursor={"done_until": cursor.get("done_until"), "sweep": dict(sweep)})
+                split = Batch()
+                sweep = self._split(sweep, split, key)
+                split.cursor = {"done_until": cursor.get("done_until"), "sweep": dict(sweep)}
+                yield split
                 continue
             posts, skipped, next_page = parse_search_page(payload)
             batch = Batch(skipped=skipped, fetched=len(posts) + len(skipped))
@@ -224,8 +226,10 @@ class BlueskyCollector:
         """The query reached the result cap: continue with a window ending at the oldest post
         read, so older posts are reached by a fresh query."""
         oldest, until, new_until = self._split_point(sweep)
+        batch.signal(RESULT_CAP_SPLIT)
         if new_until >= until:
             # More than `cap` posts in one millisecond: nothing finer to split on.
+            batch.signal(RESULT_CAP_OVERFLOW)
             batch.problems = [
                 f"{key}: over {self.settings.result_cap} posts at {iso(oldest)}; some were "
                 "not reachable through search"

@@ -39,7 +39,7 @@ from collectors.bluesky.parse import (
 )
 from groundswell.matching import match_post
 from storage.queries.bluesky import stored_accounts, stored_mentions
-from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord, Skip
+from storage.records import UNREACHABLE, AccountRecord, Batch, EdgeRecord, MentionRecord, Skip
 
 log = logging.getLogger("groundswell.collect.bluesky")
 
@@ -248,7 +248,8 @@ class JetstreamReader:
                 if not live and failures > CATCHUP_RECONNECTS:
                     raise TransientError(
                         f"Jetstream {base}: connection failed {failures} times "
-                        f"({type(exc).__name__}: {exc}); resuming from the saved cursor later"
+                        f"({type(exc).__name__}: {exc}); resuming from the saved cursor later",
+                        signal=UNREACHABLE,
                     ) from None
                 pause = min(60.0, 0.5 * 2 ** (failures - 1))
                 log.warning(

@@ -13,6 +13,9 @@ Why a wrapper and not bare Mastodon.py calls:
 - Mastodon.py reports failures as its own exception types; the collector needs ours:
   `TransientError` (5xx, timeouts, truncated or non-JSON bodies, 429) and `FatalSourceError`
   (401: "needs a token"; 403/404/410: the base URL or hashtag is wrong).
+- Every wait (a 429 waited out, the paging budget, pacing) is noted as a completeness signal
+  (`take_signals`) that the collector puts on the batch it was waiting for; a failure carries
+  its own (`rate_limit_wait`, `unreachable`, `needs_token`).
 - Link headers are read raw from the HTTP response (a `requests` hook), so paging ids stay the
   exact strings the server sent (Mastodon.py turns digit-only ids into ints).
 """
@@ -44,6 +47,13 @@ from mastodon.errors import (
 
 from collectors.base import FatalSourceError, TransientError
 from collectors.mastodon.parse import to_plain
+from storage.records import (
+    PACING_WAIT,
+    PAGING_BUDGET_WAIT,
+    RATE_LIMIT_WAIT,
+    UNREACHABLE,
+    add_signal,
+)
 
 log = logging.getLogger("groundswell.collect.mastodon")
 USER_AGENT = "Groundswell/0.1 (hashtag reader; +https://github.com/groundswell)"
@@ -128,6 +138,9 @@ class InstanceClient:
         self._last_call: float | None = None
         self._info: dict[str, Any] | None = None
         self.requests_made = 0
+        # Signals noted by calls on each thread (sources of one instance share this client,
+        # live streams run on their own threads), until the collector takes them.
+        self._pending = threading.local()
 
     # -- bookkeeping
 
@@ -157,14 +170,29 @@ class InstanceClient:
         while self._paging and self._paging[0] <= now - self.paging_window_s:
             self._paging.popleft()
 
-    def _wait(self, seconds: float, why: str) -> None:
+    def _signals(self) -> dict[str, float]:
+        pending: dict[str, float] | None = getattr(self._pending, "signals", None)
+        if pending is None:
+            pending = self._pending.signals = {}
+        return pending
+
+    def take_signals(self) -> dict[str, float]:
+        """The completeness signals noted on this thread since the last call (then cleared)."""
+        out = self._signals()
+        self._pending.signals = {}
+        return out
+
+    def _wait(self, seconds: float, why: str, signal: str) -> None:
         if seconds <= 0:
             return
         if seconds > self.max_wait_s:
             raise TransientError(
-                f"{self.host}: {why}; next try in {seconds:.0f} s", retry_after=seconds
+                f"{self.host}: {why}; next try in {seconds:.0f} s",
+                retry_after=seconds,
+                signal=signal,
             )
         log.debug("%s: %s; waiting %.2f s", self.host, why, seconds)
+        add_signal(self._signals(), signal, seconds=seconds)
         self.sleep(seconds)
 
     def _pace(self, paging: bool) -> None:
@@ -176,6 +204,7 @@ class InstanceClient:
                 self._wait(
                     self._paging[0] + self.paging_window_s - now,
                     f"paging budget of {self.paging_budget} per {self.paging_window_s:.0f} s used",
+                    PAGING_BUDGET_WAIT,
                 )
         if "X-RateLimit-Remaining" not in self.last_headers:
             return  # nothing advertised yet
@@ -186,11 +215,13 @@ class InstanceClient:
         if reset is None or reset <= now or remaining is None:
             return
         if remaining <= 0:
-            self._wait(reset - now + 0.05, "rate limit reached")
+            self._wait(reset - now + 0.05, "rate limit reached", RATE_LIMIT_WAIT)
         elif remaining < limit / 2 and self._last_call is not None:
             # Spread what is left evenly over the time to the reset (Mastodon.py's "pace").
             interval = (reset - now) / remaining
-            self._wait(min(interval - (now - self._last_call), self.max_wait_s), "pacing")
+            self._wait(
+                min(interval - (now - self._last_call), self.max_wait_s), "pacing", PACING_WAIT
+            )
 
     # -- calls
 
@@ -215,11 +246,13 @@ class InstanceClient:
                         log.info(
                             "%s: 429 on %s; waiting %.1f s for the reset", self.host, what, wait
                         )
+                        add_signal(self._signals(), RATE_LIMIT_WAIT, seconds=wait)
                         self.sleep(wait)
                         continue
                     raise TransientError(
                         f"{self.host}: rate limited (429) on {what}; retrying after the reset",
                         retry_after=wait,
+                        signal=RATE_LIMIT_WAIT,
                     ) from None
                 except MastodonError as exc:
                     raise self._map(exc, what) from exc
@@ -235,9 +268,13 @@ class InstanceClient:
                 status="fatal",
             )
         if isinstance(exc, MastodonServerError):
-            return TransientError(f"{where}: server error {_code(exc)}")
+            code = _code(exc)
+            gateway = UNREACHABLE if code in (502, 503, 504) else None
+            return TransientError(f"{where}: server error {code}", signal=gateway)
         if isinstance(exc, MastodonNetworkError):
-            return TransientError(f"{where}: network error or timeout: {_short(exc)}")
+            return TransientError(
+                f"{where}: network error or timeout: {_short(exc)}", signal=UNREACHABLE
+            )
         if isinstance(exc, MastodonAPIError):
             code = _code(exc)
             if code in (403, 410):

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from collectors.base import CollectorContext, SourceState
+from collectors.base import CollectorContext, CollectorError, SourceState
 from collectors.mastodon.client import InstanceClient, Page
 from collectors.mastodon.parse import (
     MalformedStatus,
@@ -45,7 +45,7 @@ from collectors.mastodon.parse import (
 from collectors.mastodon.settings import MastodonInstance
 from groundswell.config import secret_from_env
 from storage.models import Mention
-from storage.records import Batch, MentionRecord
+from storage.records import Batch, MentionRecord, merge_signals
 
 log = logging.getLogger("groundswell.collect.mastodon")
 MAX_TRACKED_BOOSTS = 500
@@ -105,9 +105,24 @@ class MastodonCollector:
     # -- polling
 
     def poll(self, source: SourceState) -> Iterator[Batch]:
+        """`_poll`, with the client's waits carried as completeness signals: on the batch
+        they were waited for, or on the error that ended the poll."""
+        client = self.client_for(source.target)
+        client.take_signals()  # nothing noted before this poll is ours
+        try:
+            for batch in self._poll(source, client):
+                merge_signals(batch.signals, client.take_signals())
+                yield batch
+            leftover = client.take_signals()  # e.g. waited for a page with nothing new
+            if leftover:
+                yield Batch(signals=leftover)
+        except CollectorError as exc:
+            exc.add_signals(client.take_signals())
+            raise
+
+    def _poll(self, source: SourceState, client: InstanceClient) -> Iterator[Batch]:
         target = source.target
         tag = str(target["hashtag"]).lstrip("#")
-        client = self.client_for(target)
         domain = client.domain
         limit = self.settings.page_limit
         cursor: dict[str, Any] = dict(source.cursor or {})

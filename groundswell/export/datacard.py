@@ -20,8 +20,21 @@ from groundswell.export.columns import dictionary
 from groundswell.export.options import ExportOptions
 from storage.models import Movement
 from storage.queries import export as q
+from storage.records import (
+    NEEDS_TOKEN,
+    PACING_WAIT,
+    PAGING_BUDGET_WAIT,
+    RATE_LIMIT_WAIT,
+    RESULT_CAP_OVERFLOW,
+    RESULT_CAP_SPLIT,
+    UNREACHABLE,
+    merge_signals,
+)
 
 MAX_GAPS_LISTED = 50
+# Runs recorded since migration 0012 carry structured completeness signals (`signals`, counts
+# per name, see storage.records.SIGNALS) and are counted from those. Only older runs (signals
+# NULL) fall back to the wording below.
 # Matched against run errors, skip reasons and source problems as the collectors phrase them
 # (Mastodon: "rate limited (429)", "paging budget ... used"; Bluesky: "rate-limit window spent",
 # "over N posts at ...; some were not reachable through search" after result-cap splits).
@@ -69,6 +82,9 @@ def source_completeness(
     gap_count = 0
     gap_seconds = 0
     runs = fetched = new = skipped = rate_limited = unreachable = cap_splits = 0
+    legacy_runs = cap_overflows = needs_token = pacing = 0
+    wait_s = pacing_s = 0.0
+    signals: dict[str, float] = {}
     first = last = last_ok = None
     last_outcome = None
     errors: dict[str, int] = {}
@@ -81,16 +97,29 @@ def source_completeness(
         fetched += run.fetched or 0
         new += run.new or 0
         skipped += run.skipped or 0
+        structured = run.signals is not None
+        legacy_runs += 0 if structured else 1
         for reason, n in (run.skip_reasons or {}).items():
             skip_reasons[reason] = skip_reasons.get(reason, 0) + int(n)
-            if _has(reason, RATE_LIMIT_WORDS):
+            if not structured and _has(reason, RATE_LIMIT_WORDS):
                 rate_limited += int(n)
-            if _has(reason, CAP_WORDS):
+            if not structured and _has(reason, CAP_WORDS):
                 cap_splits += int(n)
+        if structured:
+            sig = run.signals
+            merge_signals(signals, sig)
+            rate_limited += int(sig.get(RATE_LIMIT_WAIT, 0) + sig.get(PAGING_BUDGET_WAIT, 0))
+            wait_s += sig.get(f"{RATE_LIMIT_WAIT}_s", 0) + sig.get(f"{PAGING_BUDGET_WAIT}_s", 0)
+            pacing += int(sig.get(PACING_WAIT, 0))
+            pacing_s += sig.get(f"{PACING_WAIT}_s", 0)
+            cap_splits += int(sig.get(RESULT_CAP_SPLIT, 0))
+            cap_overflows += int(sig.get(RESULT_CAP_OVERFLOW, 0))
+            unreachable += int(sig.get(UNREACHABLE, 0))
+            needs_token += int(sig.get(NEEDS_TOKEN, 0))
         if run.outcome != "ok":
-            if _has(run.error, RATE_LIMIT_WORDS):
+            if not structured and _has(run.error, RATE_LIMIT_WORDS):
                 rate_limited += 1
-            elif _has(run.error, UNREACHABLE_WORDS):
+            elif not structured and _has(run.error, UNREACHABLE_WORDS):
                 unreachable += 1
             if run.error:
                 key = run.error.splitlines()[0][:200]
@@ -111,9 +140,10 @@ def source_completeness(
                         }
                     )
         last_ok = run.started_at
-    for problem in source.get("problems") or []:
-        if _has(problem, CAP_WORDS):
-            cap_splits += 1
+    if legacy_runs:  # before 0012 an overflowing split was only a problem on the source
+        for problem in source.get("problems") or []:
+            if _has(problem, CAP_WORDS):
+                cap_splits += 1
     return {
         "runs": runs,
         "outcomes": outcomes,
@@ -129,9 +159,16 @@ def source_completeness(
         "gap_seconds": gap_seconds,
         "gaps_listed": gaps,
         "rate_limit_waits": rate_limited,
+        "rate_limit_wait_seconds": round(wait_s, 1),
+        "pacing_waits": pacing,
+        "pacing_wait_seconds": round(pacing_s, 1),
         "result_cap_splits": cap_splits,
+        "result_cap_overflows": cap_overflows,
         "unreachable_runs": unreachable,
+        "needs_token": needs_token,
         "errors": errors,
+        "signals": signals,
+        "runs_counted_from_wording": legacy_runs,
     }
 
 
@@ -259,12 +296,30 @@ def render_readme(card: dict[str, Any]) -> str:
             "| unreachable | errors |"
         )
         lines.append("|---|---|---|---|---|---|---|---|")
+        legacy = sum(s["completeness"]["runs_counted_from_wording"] for s in card["sources"])
         for s in card["sources"]:
             k = s["completeness"]
+            overflowing = k["result_cap_overflows"]
             lines.append(
                 f"| {s['key']} | {s['status']} | {k['runs']} | {k['gaps']} "
-                f"({k['gap_seconds']} s) | {k['rate_limit_waits']} | {k['result_cap_splits']} "
-                f"| {k['unreachable_runs']} | {sum(k['errors'].values())} |"
+                f"({k['gap_seconds']} s) | {k['rate_limit_waits']} "
+                f"({k['rate_limit_wait_seconds']:g} s) | {k['result_cap_splits']}"
+                + (f" ({overflowing} overflowing)" if overflowing else "")
+                + f" | {k['unreachable_runs']} | {sum(k['errors'].values())} |"
+            )
+        lines += [
+            "",
+            "Rate-limit waits include Mastodon's paging budget; their seconds are the time "
+            "waited or until the retry. A result-cap split means a search reached the "
+            "service's result cap and was continued in a narrower time window (nothing "
+            "lost); an overflowing split means more posts than the cap shared one instant, "
+            "so some were not reachable through search.",
+        ]
+        if legacy:
+            lines.append(
+                f"{legacy} run(s) were recorded before Groundswell kept these counts as "
+                "structured signals; for them the counts are inferred from the error wording "
+                "and may be incomplete."
             )
     lines += ["", "## Files", ""]
     for fl in card["files"]:

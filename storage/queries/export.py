@@ -746,6 +746,7 @@ def iter_runs(
         run.c.new,
         run.c.skipped,
         run.c.skip_reasons,
+        run.c.signals,
     ).where(run.c.source_id == source_id)
     if ts_from is not None:
         q = q.where(run.c.started_at >= ts_from)
