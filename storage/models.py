@@ -279,7 +279,7 @@ class CollectorRun(SQLModel, table=True):
     )
     duration_ms: int | None = Field(default=None)
     # Completeness signals (storage.records.SIGNALS) summed over the run. NULL on runs recorded
-    # before migration 0012: readers fall back to the error wording for those.
+    # before migration 0016: readers fall back to the error wording for those.
     signals: dict[str, float] | None = Field(default=None, sa_column=Column(JSONType))
 
 

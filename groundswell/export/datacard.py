@@ -32,7 +32,7 @@ from storage.records import (
 )
 
 MAX_GAPS_LISTED = 50
-# Runs recorded since migration 0012 carry structured completeness signals (`signals`, counts
+# Runs recorded since migration 0016 carry structured completeness signals (`signals`, counts
 # per name, see storage.records.SIGNALS) and are counted from those. Only older runs (signals
 # NULL) fall back to the wording below.
 # Matched against run errors, skip reasons and source problems as the collectors phrase them
@@ -140,7 +140,7 @@ def source_completeness(
                         }
                     )
         last_ok = run.started_at
-    if legacy_runs:  # before 0012 an overflowing split was only a problem on the source
+    if legacy_runs:  # before 0016 an overflowing split was only a problem on the source
         for problem in source.get("problems") or []:
             if _has(problem, CAP_WORDS):
                 cap_splits += 1

@@ -128,7 +128,7 @@ def test_chunking_does_not_change_the_result(store, seeded, tmp_path):
 def test_the_data_card_reports_per_source_completeness(store, seeded, tmp_path):
     """Gaps between successful polls, rate-limit waits, result-cap problems, unreachable
     instances and errors, from collector_run and source. These runs carry no signals (recorded
-    before migration 0012), so the counts come from the error wording (the fallback);
+    before migration 0016), so the counts come from the error wording (the fallback);
     tests/test_completeness_signals.py covers runs with signals."""
     from datetime import timedelta
 

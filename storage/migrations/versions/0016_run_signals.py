@@ -4,7 +4,7 @@ Rate-limit waits, result-cap splits, unreachable servers and refused anonymous r
 recorded as counts (`signals`) instead of being inferred from error wording. Nullable: runs
 recorded before this revision keep NULL, which tells readers to use the wording fallback.
 
-Revision ID: 0012
+Revision ID: 0016
 Revises: 0001
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0012"
+revision = "0016"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
