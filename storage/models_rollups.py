@@ -95,3 +95,32 @@ class MovementEdge(SQLModel, table=True):
     dst_account_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     target_mention_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     via_mention_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class MovementAuthorDay(SQLModel, table=True):
+    """Who was active on each UTC day, per platform of the mention (widening's active and
+    returning authors). Presence rows: written once, never counted up."""
+
+    __tablename__ = "movement_author_day"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+
+
+class MovementPlatformDay(SQLModel, table=True):
+    """Platforms with a mention by a known author on each UTC day (widening's platforms)."""
+
+    __tablename__ = "movement_platform_day"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+
+
+class MovementInstanceDay(SQLModel, table=True):
+    """Home instances of the authors of Mastodon mentions on each UTC day (widening)."""
+
+    __tablename__ = "movement_instance_day"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    place: str = Field(sa_column=Column(String(500), primary_key=True))

@@ -39,10 +39,13 @@ from storage.models import (
     Source,
 )
 from storage.models_rollups import (
+    MovementAuthorDay,
     MovementAuthorPlatform,
     MovementEdge,
+    MovementInstanceDay,
     MovementPlace,
     MovementPlaceActive,
+    MovementPlatformDay,
 )
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from storage.types import UTCDateTime
@@ -539,6 +542,7 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
                 for (mv, p, pl), ts in sorted(first.items())
             ],
         )
+    _insert_presence(conn, new_matches, place_of)
     active: dict[tuple[int, str], int] = {}
     for (mv, platform, acc), ts in last.items():
         place = place_of.get(acc)
@@ -557,6 +561,36 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
                 for (mv, pl), ts in sorted(active.items())
             ],
         )
+
+
+def _insert_presence(
+    conn: Connection, new_matches: list[dict[str, Any]], place_of: dict[int, str]
+) -> None:
+    """Per UTC day: which authors (per platform), platforms and Mastodon home instances were
+    active. Presence rows with DO NOTHING: a repeat is a no-op."""
+    authors: set[tuple[int, int, int, str]] = set()
+    platforms: set[tuple[int, int, str]] = set()
+    places: set[tuple[int, int, str]] = set()
+    for r in new_matches:
+        acc = r["account_id"]
+        if acc is None:
+            continue
+        mv, day, platform = r["movement_id"], r["created_ts"] // 86400, r["platform"]
+        authors.add((mv, day, acc, platform))
+        platforms.add((mv, day, platform))
+        if platform == "mastodon" and acc in place_of:
+            places.add((mv, day, place_of[acc]))
+    for model, keys, rows in (
+        (MovementAuthorDay, ("movement_id", "day", "account_id", "platform"), authors),
+        (MovementPlatformDay, ("movement_id", "day", "platform"), platforms),
+        (MovementInstanceDay, ("movement_id", "day", "place"), places),
+    ):
+        if rows:
+            table = _t(model)
+            conn.execute(
+                _insert(conn, table).on_conflict_do_nothing(),
+                [dict(zip(keys, r, strict=True)) for r in sorted(rows)],
+            )
 
 
 def link_movement_edges(conn: Connection, new_matches: list[dict[str, Any]], batch: Batch) -> None:

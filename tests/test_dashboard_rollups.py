@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from storage.engine import write_tx
 from storage.models import MentionMatch
-from storage.queries import overview, spread
+from storage.queries import amplifiers, overview, spread
 from storage.queries.scope import Scope, list_movements
 from storage.records import EdgeRecord
 from storage.write import tombstone, write_batch
@@ -31,8 +31,20 @@ def _backfill(name: str) -> tuple[str, ...]:
     return tuple(mod.BACKFILL)
 
 
-BACKFILL = _backfill("0011_dashboard_rollups") + _backfill("0012_dashboard_edges")
-TABLES = ("movement_place", "movement_author_platform", "movement_place_active", "movement_edge")
+BACKFILL = (
+    _backfill("0011_dashboard_rollups")
+    + _backfill("0012_dashboard_edges")
+    + _backfill("0013_dashboard_days")
+)
+TABLES = (
+    "movement_place",
+    "movement_author_platform",
+    "movement_place_active",
+    "movement_edge",
+    "movement_author_day",
+    "movement_platform_day",
+    "movement_instance_day",
+)
 
 
 def _at(hours: float):
@@ -166,3 +178,40 @@ def test_headline_of_a_range_ending_after_the_newest_mention_equals_distinct_cou
                 conn, ending_now.shifted(ending_now.start_ts, T0_TS + 5 * H + 1)
             )
             assert cut == h
+
+
+def test_widening_from_the_day_rollups_equals_distinct_counts_over_the_matches(store):
+    rules = movement(store)
+    people = [
+        account(1, instance="mastodon.social"),
+        account(2, instance="kolektiva.social"),
+        account(3, platform="bluesky"),
+        account(4, platform="blog", instance="blog.example.org"),
+    ]
+    ms = []
+    for i in range(40):  # every 7 hours for ~12 days, people and platforms rotating
+        who = people[i % 4]
+        platform = "pingback" if i % 8 == 7 else who.platform
+        ms.append(mention(i, platform=platform, author=who, created_at=_at(7 * i)))
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*reversed(ms[10:])), rules)
+        write_batch(conn, batch(*ms), rules)
+    end_of_data = T0_TS + 7 * 39 * H + 1
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        for start_h, end_ts, platforms in (
+            (5, end_of_data + 3 * H, ()),  # ends after the data: the last day from the rollup
+            (5, end_of_data - 20 * H, ()),  # ends mid-day before the last mention
+            (-9, end_of_data + 50 * H, ("mastodon", "pingback")),
+            (30, T0_TS + 40 * H, ()),  # inside part-days only
+        ):
+            scope = Scope(mv, T0_TS + start_h * H, end_ts, platforms)
+            got = amplifiers.widening(conn, scope)
+            raw_active: dict = {}
+            raw_inst: dict = {}
+            amplifiers._widening_raw(conn, scope, 86400, raw_active, raw_inst)
+            assert len(got) == len(raw_active) > 0
+            for row in got:
+                b = row["bucket_ts"] // 86400
+                assert (row["active"], row["platforms"]) == raw_active[b]
+                assert row["instances"] == raw_inst.get(b, 0)

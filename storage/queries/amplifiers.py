@@ -32,9 +32,14 @@ from sqlalchemy import (
 )
 
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
-from storage.models_rollups import MovementEdge
+from storage.models_rollups import (
+    MovementAuthorDay,
+    MovementEdge,
+    MovementInstanceDay,
+    MovementPlatformDay,
+)
 from storage.queries.ethics import account_opted_out
-from storage.queries.overview import instance_key
+from storage.queries.overview import ends_after_data, instance_key
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -43,6 +48,9 @@ M = Mention.__table__
 A = Account.__table__
 AMP = Amplification.__table__
 ME = MovementEdge.__table__
+MAD = MovementAuthorDay.__table__
+MPD = MovementPlatformDay.__table__
+MID = MovementInstanceDay.__table__
 
 KIND_GROUPS = {
     "reposts": ("repost", "boost"),
@@ -286,21 +294,31 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
 
     An author whose first mention ever falls in a bucket is necessarily active in it, so
     first-time authors come from the per-movement author table and returning = active -
-    first-time; active authors and platforms are distinct counts over the covering match index.
+    first-time. With daily buckets (the page's), the whole UTC days of the range are read from
+    the per-day presence rollups (storage/models_rollups.py) and only the part-days at either
+    end from the covering match index; other bucket sizes use the matches throughout.
     """
-    b = MM.c.created_ts // bucket_s
-    active = {
-        int(bb): (int(n), int(p))
-        for bb, n, p in conn.execute(
-            select(
-                b,
-                func.count(func.distinct(MM.c.account_id)),
-                func.count(func.distinct(MM.c.platform)),
-            )
-            .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
-            .group_by(b)
+    active: dict[int, tuple[int, int]] = {}
+    inst: dict[int, int] = {}
+    parts = [scope]
+    if bucket_s == 86400:
+        lo_day = -(-scope.start_ts // 86400)
+        # A range ending after the newest mention holds all of its last day's activity.
+        hi_day = (
+            -(-scope.end_ts // 86400) if ends_after_data(conn, scope) else scope.end_ts // 86400
         )
-    }
+        if lo_day < hi_day:
+            _widening_days(conn, scope, lo_day, hi_day, active, inst)
+            parts = [
+                scope.shifted(lo, hi)
+                for lo, hi in (
+                    (scope.start_ts, lo_day * 86400),
+                    (hi_day * 86400, scope.end_ts),
+                )
+                if lo < hi
+            ]
+    for part in parts:
+        _widening_raw(conn, part, bucket_s, active, inst)
     fb = MA.c.first_ts // bucket_s
     first = {
         int(bb): int(n)
@@ -308,22 +326,6 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
             select(fb, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(fb)
         )
     }
-    inst: dict[int, int] = {}
-    if not scope.platforms or "mastodon" in scope.platforms:
-        pairs = (
-            select(b.label("b"), MM.c.account_id)
-            .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
-            .distinct()
-            .subquery()
-        )
-        inst = {
-            int(bb): int(n)
-            for bb, n in conn.execute(
-                select(pairs.c.b, func.count(func.distinct(instance_key())))
-                .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
-                .group_by(pairs.c.b)
-            )
-        }
     out = []
     for bb in sorted(active):
         n_active, n_platforms = active[bb]
@@ -340,3 +342,75 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
             }
         )
     return out
+
+
+def _widening_days(
+    conn: Connection,
+    scope: Scope,
+    lo_day: int,
+    hi_day: int,
+    active: dict[int, tuple[int, int]],
+    inst: dict[int, int],
+) -> None:
+    """Active authors, platforms and instances of whole days `[lo_day, hi_day)`, from the
+    presence rollups (no distinct count over matches)."""
+
+    def days(t: Any, *extra: Any) -> list[Any]:
+        where = [t.c.movement_id == scope.movement_id, t.c.day >= lo_day, t.c.day < hi_day]
+        if scope.platforms and "platform" in t.c:
+            where.append(t.c.platform.in_(scope.platforms))
+        return where + list(extra)
+
+    authors = select(MAD.c.day, MAD.c.account_id).where(*days(MAD)).distinct().subquery()
+    n_authors = {
+        int(d): int(n)
+        for d, n in conn.execute(select(authors.c.day, func.count()).group_by(authors.c.day))
+    }
+    n_platforms = {
+        int(d): int(n)
+        for d, n in conn.execute(
+            select(MPD.c.day, func.count()).where(*days(MPD)).group_by(MPD.c.day)
+        )
+    }
+    for d, n in n_authors.items():
+        active[int(d)] = (int(n), int(n_platforms.get(d, 0)))
+    if not scope.platforms or "mastodon" in scope.platforms:
+        for d, n in conn.execute(
+            select(MID.c.day, func.count()).where(*days(MID)).group_by(MID.c.day)
+        ):
+            inst[int(d)] = int(n)
+
+
+def _widening_raw(
+    conn: Connection,
+    scope: Scope,
+    bucket_s: int,
+    active: dict[int, tuple[int, int]],
+    inst: dict[int, int],
+) -> None:
+    """Active authors, platforms and instances per bucket by distinct counts over the matches
+    (the part-days at the ends of a range, and buckets other than days)."""
+    b = MM.c.created_ts // bucket_s
+    for bb, n, p in conn.execute(
+        select(
+            b,
+            func.count(func.distinct(MM.c.account_id)),
+            func.count(func.distinct(MM.c.platform)),
+        )
+        .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
+        .group_by(b)
+    ):
+        active[int(bb)] = (int(n), int(p))
+    if not scope.platforms or "mastodon" in scope.platforms:
+        pairs = (
+            select(b.label("b"), MM.c.account_id)
+            .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
+            .distinct()
+            .subquery()
+        )
+        for bb, n in conn.execute(
+            select(pairs.c.b, func.count(func.distinct(instance_key())))
+            .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
+            .group_by(pairs.c.b)
+        ):
+            inst[int(bb)] = int(n)
