@@ -188,10 +188,7 @@ class MentionMatch(SQLModel, table=True):
     """
 
     __tablename__ = "mention_match"
-    __table_args__ = (
-        Index("ix_match_movement_ts", "movement_id", "created_ts"),
-        Index("ix_match_mention", "mention_id"),
-    )
+    __table_args__ = (Index("ix_match_mention", "mention_id"),)
     movement_id: int = Field(
         sa_column=Column(Integer, ForeignKey("movement.id", ondelete="CASCADE"), primary_key=True)
     )
@@ -220,7 +217,6 @@ class Amplification(SQLModel, table=True):
     __table_args__ = (
         Index("ix_amp_target", "target_mention_id"),
         Index("ix_amp_source", "source_account_id", "created_ts"),
-        Index("ix_amp_ts", "created_ts"),
     )
     id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
     kind: str = Field(sa_column=Column(String(12), nullable=False))
