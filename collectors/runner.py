@@ -39,7 +39,8 @@ from storage.models import CollectorRun, Source
 from storage.records import merge_signals
 from storage.write import LeaseLost, WriteResult, write_batch
 
-log = logging.getLogger("groundswell.collect")
+# Its own logger: the CLI prints one outcome line per source and shows these only with -v.
+log = logging.getLogger("groundswell.runner")
 
 # Source statuses the runner polls; any other status was set by a FatalSourceError.
 RUNNABLE_STATUSES = ("new", "ok", "backoff")

@@ -141,6 +141,8 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("httpx", "httpcore", "urllib3", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:  # the outcome line per source says it; -v adds the runner's tracebacks
+        logging.getLogger("groundswell.runner").setLevel(logging.CRITICAL)
 
 
 @app.callback()
