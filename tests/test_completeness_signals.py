@@ -187,6 +187,23 @@ def test_an_instance_that_does_not_answer_records_unreachable(sqlite_store):
     assert last_signals(sqlite_store)["unreachable"] == 1
 
 
+def test_a_backfill_stopped_by_a_server_ignoring_max_id_records_a_gap(sqlite_store, alpha):
+    statuses(alpha, 30)
+    alpha.ignore_paging_ids = True
+    runner, _ = runner_for(sqlite_store, settings_for(alpha, mastodon=PAGE))
+    [out] = runner.run_once()
+    assert out.outcome == "ok", out.error
+    assert last_signals(sqlite_store).get("gap") == 1
+
+
+def test_a_complete_backfill_records_no_gap(sqlite_store, alpha):
+    statuses(alpha, 12)
+    runner, _ = runner_for(sqlite_store, settings_for(alpha, mastodon=PAGE))
+    [out] = runner.run_once()
+    assert out.outcome == "ok", out.error
+    assert "gap" not in last_signals(sqlite_store)
+
+
 # -- blogs --------------------------------------------------------------------------------------
 
 
@@ -272,7 +289,7 @@ def test_the_data_card_counts_signals_whatever_the_error_says(store, tmp_path):
                 {"rate_limit_wait": 1, "rate_limit_wait_s": 300},
             ),
             (2, "ok", None, {"paging_budget_wait": 1, "paging_budget_wait_s": 40}),
-            (3, "transient", "alpha.test: gave up", {"unreachable": 1}),
+            (3, "transient", "alpha.test: gave up", {"unreachable": 1, "gap": 1}),
             # wording that would have been read as a 429 and as a split: counted as nothing
             (4, "transient", "HTTP 429 after a result cap split", {}),
         ],
@@ -282,6 +299,7 @@ def test_the_data_card_counts_signals_whatever_the_error_says(store, tmp_path):
     c = source["completeness"]
     assert c["rate_limit_waits"] == 4 and c["rate_limit_wait_seconds"] == 352.5
     assert c["unreachable_runs"] == 1 and c["result_cap_splits"] == 0
+    assert c["reported_gaps"] == 1
     assert c["runs_counted_from_wording"] == 0
     assert "inferred from the error wording" not in (tmp_path / "out" / "README.md").read_text()
 

@@ -45,7 +45,7 @@ from collectors.mastodon.parse import (
 from collectors.mastodon.settings import MastodonInstance
 from groundswell.config import secret_from_env
 from storage.models import Mention
-from storage.records import Batch, MentionRecord, merge_signals
+from storage.records import GAP, Batch, MentionRecord, merge_signals
 
 log = logging.getLogger("groundswell.collect.mastodon")
 MAX_TRACKED_BOOSTS = 500
@@ -155,6 +155,11 @@ class MastodonCollector:
                     or next_max == max_id  # a server that ignores max_id: no progress
                     or (oldest is not None and oldest < horizon)
                 )
+                if done and next_max is not None and next_max == max_id and len(items) >= limit:
+                    # The server ignored max_id: older statuses up to the horizon were not
+                    # reachable. Nothing to retry; counted so the data card can say so.
+                    log.warning("%s: #%s ignores max_id; backfill stopped early", client.host, tag)
+                    batch.signal(GAP)
                 cursor["backfill_max_id"] = None if done else next_max
                 cursor["backfill_done"] = done
                 batch.cursor = self._snapshot(cursor)

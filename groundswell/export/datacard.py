@@ -21,6 +21,7 @@ from groundswell.export.options import ExportOptions
 from storage.models import Movement
 from storage.queries import export as q
 from storage.records import (
+    GAP,
     NEEDS_TOKEN,
     PACING_WAIT,
     PAGING_BUDGET_WAIT,
@@ -82,7 +83,7 @@ def source_completeness(
     gap_count = 0
     gap_seconds = 0
     runs = fetched = new = skipped = rate_limited = unreachable = cap_splits = 0
-    legacy_runs = cap_overflows = needs_token = pacing = 0
+    legacy_runs = cap_overflows = needs_token = pacing = reported_gaps = 0
     wait_s = pacing_s = 0.0
     signals: dict[str, float] = {}
     first = last = last_ok = None
@@ -116,6 +117,7 @@ def source_completeness(
             cap_overflows += int(sig.get(RESULT_CAP_OVERFLOW, 0))
             unreachable += int(sig.get(UNREACHABLE, 0))
             needs_token += int(sig.get(NEEDS_TOKEN, 0))
+            reported_gaps += int(sig.get(GAP, 0))
         if run.outcome != "ok":
             if not structured and _has(run.error, RATE_LIMIT_WORDS):
                 rate_limited += 1
@@ -158,6 +160,7 @@ def source_completeness(
         "gaps": gap_count,
         "gap_seconds": gap_seconds,
         "gaps_listed": gaps,
+        "reported_gaps": reported_gaps,
         "rate_limit_waits": rate_limited,
         "rate_limit_wait_seconds": round(wait_s, 1),
         "pacing_waits": pacing,
@@ -302,7 +305,9 @@ def render_readme(card: dict[str, Any]) -> str:
             overflowing = k["result_cap_overflows"]
             lines.append(
                 f"| {s['key']} | {s['status']} | {k['runs']} | {k['gaps']} "
-                f"({k['gap_seconds']} s) | {k['rate_limit_waits']} "
+                f"({k['gap_seconds']} s)"
+                + (f" + {k['reported_gaps']} reported" if k["reported_gaps"] else "")
+                + f" | {k['rate_limit_waits']} "
                 f"({k['rate_limit_wait_seconds']:g} s) | {k['result_cap_splits']}"
                 + (f" ({overflowing} overflowing)" if overflowing else "")
                 + f" | {k['unreachable_runs']} | {sum(k['errors'].values())} |"
