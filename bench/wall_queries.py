@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -63,6 +64,18 @@ def timed(fn: Any, runs: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - t) * 1000)
     return out
+
+
+def interleaved(sets: list[tuple[str, Any]], runs: int) -> list[tuple[str, list[float]]]:
+    """Time each set once per round, `runs` rounds: on a machine shared with other work the
+    load then falls on every set alike, so the ratios between them hold."""
+    times: dict[str, list[float]] = {name: [] for name, _ in sets}
+    for _ in range(runs):
+        for name, fn in sets:
+            t = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t) * 1000)
+    return [(name, times[name]) for name, _ in sets]
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -196,6 +209,7 @@ def main() -> int:
     moderate(engine, now, worst=False)
     nowdt = datetime.fromtimestamp(now, UTC)
     rows: list[tuple[str, list[float]]] = []
+    sets: list[tuple[str, Any]] = []  # timed round-robin, so a shared machine's load hits all
 
     def bare() -> None:
         with engine.connect() as conn:
@@ -203,13 +217,13 @@ def main() -> int:
                 text("SELECT id, text FROM mention ORDER BY created_ts DESC LIMIT 24")
             ).all()
 
-    rows.append(("baseline: bare newest 24", timed(bare, args.runs)))
+    sets.append(("baseline: bare newest 24", bare))
 
     def probe() -> None:
         with engine.connect() as conn:
             q.wall_version(conn, "bench", since_ts=now - 3600)
 
-    rows.append(("probe (every second)", timed(probe, args.runs)))
+    sets.append(("probe (every second)", probe))
 
     def cards(settings: WallSettings) -> Any:
         def run() -> None:
@@ -230,12 +244,13 @@ def main() -> int:
     post_all = WallSettings(id="bench")
     post_mv = WallSettings(id="bench", movement="nhscitizen")
     pre = WallSettings(id="bench", moderation="pre")
-    rows.append(("cards, post-moderation, all", timed(cards(post_all), args.runs)))
-    rows.append(("cards, post-moderation, movement", timed(cards(post_mv), args.runs)))
-    rows.append(("cards, pre-moderation", timed(cards(pre), args.runs)))
-    rows.append(("pulse figures (header), all", timed(pulse(post_all, full=False), args.runs)))
-    rows.append(("pulse full, all", timed(pulse(post_all, full=True), args.runs)))
-    rows.append(("pulse full, movement", timed(pulse(post_mv, full=True), args.runs)))
+    sets.append(("cards, post-moderation, all", cards(post_all)))
+    sets.append(("cards, post-moderation, movement", cards(post_mv)))
+    sets.append(("cards, pre-moderation", cards(pre)))
+    sets.append(("pulse figures (header), all", pulse(post_all, full=False)))
+    sets.append(("pulse figures (header), movement", pulse(post_mv, full=False)))
+    sets.append(("pulse full, all", pulse(post_all, full=True)))
+    sets.append(("pulse full, movement", pulse(post_mv, full=True)))
     start = day_start_ts(nowdt, "UTC")
 
     def raw(mv_slug: str | None) -> Any:
@@ -245,8 +260,9 @@ def main() -> int:
 
         return run
 
-    rows.append(("before: raw-row figures, all", timed(raw(None), args.runs)))
-    rows.append(("before: raw-row figures, movement", timed(raw("nhscitizen"), args.runs)))
+    sets.append(("before: raw-row figures, all", raw(None)))
+    sets.append(("before: raw-row figures, movement", raw("nhscitizen")))
+    rows.extend(interleaved(sets, args.runs))
     with engine.connect() as conn:
         for slug in (None, "nhscitizen"):
             mv = q.movement_id_for(conn, slug)
@@ -267,7 +283,9 @@ def main() -> int:
     rows.append(("worst: every post blocked", timed(worst, max(5, args.runs // 3))))
 
     base = statistics.median(rows[0][1])
+    load = os.getloadavg()
     print(f"\n{engine.dialect.name}, {args.mentions:,} mentions, goal p95 <= {goal:.0f} ms")
+    print(f"load average at the end (1, 5, 15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print(f"{'query set':36} {'p50 ms':>8} {'p95 ms':>8} {'p95/goal':>9} {'p50/baseline':>13}")
     for name, xs in rows:
         p50, p95 = statistics.median(xs), pct(xs, 95)
