@@ -515,9 +515,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if body and status != 304 and self.command != "HEAD":
-            self.wfile.write(body)
+            # Count before writing: the client may read the body and ask again before this
+            # thread runs on, and a count taken after the write would then race the test.
             with self.blog._lock:
                 self.blog.body_bytes += len(body)
+            self.wfile.write(body)
 
     def _conditional(self, body: bytes, ctype: str, modified: datetime) -> None:
         etag = '"' + hashlib.md5(body).hexdigest() + '"'
