@@ -37,8 +37,9 @@ discoverable_opt_out = config.ethics.discoverable_false_is_opt_out
 
 PROBE_S = 1.0
 # The pulse (and the header's counters) aggregate the whole day: on a busy day (50,000 posts)
-# that is a few hundred ms of queries, so they refresh on their own, slower clock, while the
-# cards follow every change (bench/wall_queries.py, docs/benchmarks/wall.md).
+# that is 70-200 ms of queries (rollups and covering indexes), so they refresh on their own,
+# slower clock, while the cards follow every change (bench/wall_queries.py,
+# docs/benchmarks/wall.md).
 PULSE_S = 10.0
 
 
