@@ -271,7 +271,7 @@ def upsert_accounts(conn: Connection, accounts: Iterable[AccountRecord], now: da
     set_: dict[str, Any] = {k: func.coalesce(ex[k], table.c[k]) for k in keep + flags}
     set_["updated_at"] = ex.updated_at
     stmt = ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
-    _executemany(conn, stmt, table, "accounts", list(rows.values()))
+    _executemany(conn, stmt, table, "accounts", [rows[k] for k in sorted(rows)])
     return len(rows)
 
 
@@ -336,10 +336,14 @@ def write_batch(
         existing = _existing(conn, list(mention_rows))
         result.new = sum(1 for mid in mention_rows if mid not in existing)
         result.updated = len(mention_rows) - result.new
-        _upsert_mentions(conn, list(mention_rows.values()))
+        # Rows go in key order: two workers upserting overlapping rows (the same status seen
+        # through two instances, the same author) then lock them in the same order and can
+        # only wait for each other, never deadlock (PostgreSQL).
+        ordered = sorted(mention_rows)
+        _upsert_mentions(conn, [mention_rows[k] for k in ordered])
         payloads = [
             {"mention_id": mid, "payload": records[mid].raw, "fetched_at": now}
-            for mid in mention_rows
+            for mid in ordered
             if records[mid].raw is not None and not existing.get(mid, False)
         ]
         if payloads:
@@ -352,7 +356,7 @@ def write_batch(
             _executemany(conn, stmt, table, "payloads", payloads)
         seen = [
             {"mention_id": mid, "seen_on": records[mid].seen_on, "first_seen_at": now}
-            for mid in mention_rows
+            for mid in ordered
             if records[mid].seen_on
         ]
         if seen:
@@ -361,7 +365,7 @@ def write_batch(
             _executemany(conn, stmt, seen_t, "seen", seen)
 
     if match_rows:
-        new_matches = _insert_matches_and_rollups(conn, list(match_rows.values()))
+        new_matches = _insert_matches_and_rollups(conn, [match_rows[k] for k in sorted(match_rows)])
         result.new_matches = len(new_matches)
         bump_dashboard_rollups(conn, new_matches)
     else:
@@ -651,7 +655,7 @@ def _insert_edges(conn: Connection, batch: Batch) -> int:
         }
     table = _t(Amplification)
     stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=[table.c.id])
-    _executemany(conn, stmt, table, "edges", list(rows.values()))
+    _executemany(conn, stmt, table, "edges", [rows[k] for k in sorted(rows)])
     return len(rows)
 
 

@@ -38,7 +38,8 @@ from storage.catalog import sync_sources
 from storage.engine import make_engine, write_tx
 from storage.models import CollectorRun, Mention, Source
 from storage.records import Batch
-from tests.factories import mention, movement
+from storage.write import write_batch
+from tests.factories import account, mention, movement
 
 PLATFORM = "testnet"
 
@@ -521,3 +522,44 @@ def test_a_worker_stopped_between_sources_releases_the_ones_it_had_not_started(s
     with store.connect() as conn:
         leased = conn.execute(text("SELECT count(*) FROM source WHERE lease_owner IS NOT NULL"))
         assert leased.scalar() == 0
+
+
+@pytest.mark.postgres
+def test_two_workers_writing_the_same_statuses_in_opposite_orders_never_deadlock(pg_store):
+    """The same statuses and authors seen through two instances at once (federation): rows are
+    locked in key order, so the two transactions wait for each other instead of deadlocking."""
+    rules = movement(pg_store)
+    url = pg_store.url.render_as_string(hide_password=False)
+    # Different authors (the two instances' own accounts table serialises nothing), the same
+    # statuses in opposite orders.
+    forward = [mention(n, author=account(1000)) for n in range(1, 301)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2, timeout=30)
+
+    def write(records: list[Any], seen_on: str) -> None:
+        engine = make_engine(url)
+        try:
+            for r in records:
+                r.seen_on = seen_on
+            barrier.wait()
+            for _ in range(5):
+                with write_tx(engine) as conn:
+                    write_batch(conn, Batch(mentions=records), rules)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [
+        threading.Thread(target=write, args=(forward, "a.social")),
+        threading.Thread(
+            target=write,
+            args=([mention(n, author=account(2000)) for n in range(300, 0, -1)], "b.coop"),
+        ),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert mentions_stored(pg_store) == 300
