@@ -335,8 +335,8 @@ def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_t
       exactly when their latest post is today); instances from `ix_mention_place` with the
       movement's match checked on mention_match's primary key;
     - every movement: the rollup would count a post matching two movements twice, so posts,
-      people, platforms and instances come from `ix_mention_place` alone (an index-only range
-      of today's entries, never the wide rows).
+      people, platforms and instances come from today's range of covering indexes on
+      `created_ts` (`ix_mention_place`, `ix_mention_engagement`), never the wide rows.
 
     Like the raw rows they replace, the figures count deleted posts (tombstones keep their
     rollup and index entries) and opted-out accounts: aggregates only, no names. Platforms and
@@ -351,13 +351,28 @@ def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_t
         or 0
     )
     platforms: dict[str, int] = {}
-    host = func.lower(m.c.instance)
-    inst_q = select(host, func.count()).where(
+    hosts: dict[str, int] = {}
+    pg = conn.dialect.name == "postgresql"
+    # PostgreSQL groups on the bare column and the case is folded here: lower() on every row
+    # was half the cost there (45 vs 23 ms for 100,000 posts). SQLite keeps lower() in SQL:
+    # grouped on the bare platform its planner walks the (platform, native_id) unique index
+    # over every row instead of today's range (3 s vs 30 ms at 1M mentions).
+    host = m.c.instance if pg else func.lower(m.c.instance)
+    inst_q: Any = select(host, func.count()).where(
         m.c.created_ts >= day_start_ts, m.c.instance.is_not(None)
     )
-    if movement_id is None:
-        # Grouping on lower(platform), not platform: on the bare column SQLite's planner walks
-        # the (platform, native_id) unique index over every row instead of today's range.
+    if movement_id is None and pg:
+        # One scan for platforms and instances together.
+        for p, h, n in conn.execute(
+            select(m.c.platform, m.c.instance, func.count())
+            .where(m.c.created_ts >= day_start_ts)
+            .group_by(m.c.platform, m.c.instance)
+        ):
+            platforms[p.lower()] = platforms.get(p.lower(), 0) + int(n)
+            if h:
+                hosts[h.lower()] = hosts.get(h.lower(), 0) + int(n)
+        inst_q = None
+    elif movement_id is None:
         platform_ = func.lower(m.c.platform)
         for p, n in conn.execute(
             select(platform_, func.count())
@@ -365,6 +380,7 @@ def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_t
             .group_by(platform_)
         ):
             platforms[p] = platforms.get(p, 0) + int(n)
+    if movement_id is None:
         out.people_today = int(
             conn.execute(
                 select(func.count(distinct(m.c.account_id))).where(m.c.created_ts >= day_start_ts)
@@ -406,10 +422,10 @@ def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_t
             .where(mm.c.movement_id == movement_id, mm.c.mention_id == m.c.id)
             .exists()
         )
-    hosts: dict[str, int] = {}
-    for h, n in conn.execute(inst_q.group_by(host)):
-        if h:
-            hosts[h] = hosts.get(h, 0) + int(n)
+    if inst_q is not None:
+        for h, n in conn.execute(inst_q.group_by(host)):
+            if h:
+                hosts[h.lower()] = hosts.get(h.lower(), 0) + int(n)
     platforms = {p: n for p, n in platforms.items() if n}
     out.platforms_today = _by_count(platforms)
     out.mentions_today = sum(platforms.values())
