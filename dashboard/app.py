@@ -16,6 +16,9 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboard import wall_common  # noqa: E402
+from dashboard.access import require_viewer  # noqa: E402
+
 VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Groundswell", page_icon="🌱", layout="wide")
@@ -57,6 +60,9 @@ pages = {
         ),
     ],
 }
+# Every page, the projected wall included, sits behind the optional access gate
+# (docs/dashboard.md, "Putting the dashboard behind a login"); off unless configured.
+require_viewer(wall_common.settings())
 # `?embed=true` (the projected wall) shows no navigation: the room must never see the menu,
 # let alone the moderator page. (Streamlit keeps `embed` out of st.query_params.)
 st.navigation(pages, position="hidden" if st.context.is_embedded else "sidebar").run()

@@ -9,26 +9,16 @@ provider can, and leaving the password as a side door would undo the allow-list.
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
-from groundswell.config import WallSettings
+from dashboard.auth import email_problem, oidc_configured, password_matches, signed_in_email
+from groundswell.config import DashboardSettings, WallSettings
 
 PASSWORD_ENV = "GROUNDSWELL_MODERATOR_PASSWORD"
-
-
-def oidc_configured() -> bool:
-    """True when secrets.toml has an `[auth]` section (what `st.login` reads)."""
-    try:
-        if not st.secrets.load_if_toml_exists():
-            return False
-        return bool(st.secrets.get("auth"))
-    except Exception:  # a broken secrets file: Streamlit logs it; fall back to the password
-        return False
 
 
 def refusal(user: Mapping[str, Any], allowed: Sequence[str]) -> str | None:
@@ -42,17 +32,16 @@ def refusal(user: Mapping[str, Any], allowed: Sequence[str]) -> str | None:
             "Moderation is locked: sign-in is configured but no moderator is. Add their "
             "emails to moderator_emails in the [wall] section of the config file."
         )
-    email = str(user.get("email") or "").strip().lower()
-    if not email:
-        return "Your identity provider did not share an email address, so you cannot moderate."
-    if user.get("email_verified") is False:
-        return f"{email} is not verified by your identity provider."
+    problem = email_problem(user, to="moderate")
+    if problem is not None:
+        return problem
+    email = signed_in_email(user)
     if email not in {e.strip().lower() for e in allowed}:
         return f"{email} is not on this wall's list of moderators."
     return None
 
 
-def _oidc_gate(wall: WallSettings) -> str:
+def _oidc_gate(wall: WallSettings, *, identity_shown: bool) -> str:
     user = st.user
     if not user.get("is_logged_in", False):
         st.info("Moderators sign in with their organisation's account.")
@@ -67,10 +56,11 @@ def _oidc_gate(wall: WallSettings) -> str:
         st.stop()
     name = str(user.get("name") or "").strip()
     email = str(user.get("email")).strip().lower()
-    with st.sidebar:
-        st.caption(f"Signed in as {email}")
-        if st.button("Sign out", key="gs-oidc-logout"):
-            st.logout()
+    if not identity_shown:  # else the dashboard's own gate already shows it in the sidebar
+        with st.sidebar:
+            st.caption(f"Signed in as {email}")
+            if st.button("Sign out", key="gs-oidc-logout"):
+                st.logout()
     return f"{name} <{email}>"[:200] if name else email
 
 
@@ -87,7 +77,7 @@ def _password_gate() -> str:
             who = st.text_input("Your name (recorded with each decision)", max_chars=100)
             password = st.text_input("Moderator password", type="password")
             if st.form_submit_button("Sign in"):
-                if hmac.compare_digest(password.encode(), secret.strip().encode()):
+                if password_matches(password, secret):
                     st.session_state["gs_moderator"] = who.strip() or "moderator"
                     st.rerun()
                 else:
@@ -96,6 +86,12 @@ def _password_gate() -> str:
     return str(st.session_state["gs_moderator"])
 
 
-def require_moderator(wall: WallSettings) -> str:
-    """The signed-in moderator's name for the audit log; stops the page for anyone else."""
-    return _oidc_gate(wall) if oidc_configured() else _password_gate()
+def require_moderator(wall: WallSettings, dashboard: DashboardSettings | None = None) -> str:
+    """The signed-in moderator's name for the audit log; stops the page for anyone else.
+
+    Stricter than the dashboard's own gate (`dashboard.access`), which has already let this
+    visitor in as a viewer: a viewer is not a moderator.
+    """
+    if not oidc_configured():
+        return _password_gate()
+    return _oidc_gate(wall, identity_shown=dashboard is not None and dashboard.restricted)

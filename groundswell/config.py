@@ -172,6 +172,62 @@ class WallSettings(_Strict):
         return v
 
 
+_EMAIL_RE = re.compile(r"^[^@\s]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+_DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+class DashboardSettings(_Strict):
+    """Who may see the dashboard at all (every page, the wall included) when it signs people
+    in with OIDC (`[auth]` in .streamlit/secrets.toml). Empty lists: no sign-in gate (a
+    password in GROUNDSWELL_DASHBOARD_PASSWORD may still close it; docs/dashboard.md)."""
+
+    viewer_emails: list[str] = Field(
+        default_factory=list,
+        description="emails that may view every page after signing in (moderators always "
+        "may); case-insensitive",
+    )
+    viewer_domains: list[str] = Field(
+        default_factory=list,
+        description="email domains whose signed-in, verified addresses may view, like "
+        "'nhs.example' (exact domain, no subdomains)",
+    )
+    login_provider: str | None = Field(
+        default=None,
+        description="the `[auth.<name>]` provider viewers sign in with; default: "
+        "[wall].login_provider, else `[auth]` itself",
+    )
+
+    @field_validator("viewer_emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        out = []
+        for email in v:
+            e = email.strip().lower()
+            if not _EMAIL_RE.match(e):
+                raise ValueError(f"{email!r} is not an email address; write it like 'mo@nhs.uk'")
+            out.append(e)
+        return out
+
+    @field_validator("viewer_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        out = []
+        for domain in v:
+            d = domain.strip().lower().removeprefix("@")
+            if not _DOMAIN_RE.match(d):
+                raise ValueError(
+                    f"{domain!r} is not an email domain; write it like 'nhs.uk' (no '@', "
+                    "no scheme, no path)"
+                )
+            out.append(d)
+        return out
+
+    @property
+    def restricted(self) -> bool:
+        """True when the config names who may view: the sign-in gate is then wanted."""
+        return bool(self.viewer_emails or self.viewer_domains)
+
+
 class EthicsSettings(_Strict):
     """Opt-out rules, exports and retention (DESIGN.md section 6; docs/exports.md)."""
 
@@ -226,6 +282,7 @@ class Settings(_Strict):
     blogs: BlogsSettings = Field(default_factory=BlogsSettings)
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
     wall: WallSettings = Field(default_factory=WallSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     ethics: EthicsSettings = Field(default_factory=EthicsSettings)
 
     @model_validator(mode="after")

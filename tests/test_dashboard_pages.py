@@ -18,6 +18,7 @@ PAGES = ["views/overview.py", "views/spread.py", "views/amplifiers.py", "views/e
 
 def _run(url: str, monkeypatch, page: str | None = None, params: dict | None = None) -> AppTest:
     monkeypatch.setenv("GROUNDSWELL_DB_URL", url)
+    monkeypatch.delenv("GROUNDSWELL_DASHBOARD_PASSWORD", raising=False)  # the gate stays open
     at = AppTest.from_file(APP, default_timeout=60)
     for k, v in (params or {}).items():
         at.query_params[k] = v

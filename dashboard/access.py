@@ -1,0 +1,117 @@
+"""Who may see the dashboard at all: an optional gate in front of every page, the projected
+wall included (DESIGN.md section 8). Off by default, so local use stays open.
+
+1. OIDC: `[auth]` in .streamlit/secrets.toml and `[dashboard].viewer_emails` and/or
+   `viewer_domains` in the config: every page needs a signed-in, verified email on the list
+   (moderators are always viewers). A shared password is then not accepted: it would be a side
+   door around the list.
+2. Else a password from the environment (GROUNDSWELL_DASHBOARD_PASSWORD), asked once per
+   browser session.
+3. Else open, as before; except that a config naming viewers with neither sign-in nor password
+   configured is locked rather than served to everyone (its owner meant it to be closed).
+
+The moderator page keeps its own, stricter check (`dashboard.moderator_auth`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import streamlit as st
+
+from dashboard.auth import email_problem, oidc_configured, password_matches, signed_in_email
+from groundswell.config import DashboardSettings, Settings, secret_from_env
+
+PASSWORD_ENV = "GROUNDSWELL_DASHBOARD_PASSWORD"
+SESSION_KEY = "gs_viewer"
+WRONG_PASSWORD_DELAY_S = 1.0  # slows guessing; one shared password has no per-person lockout
+
+GateMode = Literal["open", "password", "oidc", "locked"]
+
+
+def gate_mode(dashboard: DashboardSettings, *, oidc: bool, password: str | None) -> GateMode:
+    """Which gate applies, from what is configured (pure: the precedence is unit-tested)."""
+    if oidc and dashboard.restricted:
+        return "oidc"
+    if password:
+        return "password"
+    if dashboard.restricted:
+        return "locked"
+    return "open"
+
+
+def viewer_refusal(
+    user: Mapping[str, Any], dashboard: DashboardSettings, moderators: Sequence[str] = ()
+) -> str | None:
+    """Why this signed-in identity may not view the dashboard, or None when it may.
+
+    Allowed: a verified email listed in `viewer_emails` or `[wall].moderator_emails`, or whose
+    domain (the part after the last '@', exactly: no subdomains) is in `viewer_domains`.
+    """
+    problem = email_problem(user, to="view this dashboard")
+    if problem is not None:
+        return problem
+    email = signed_in_email(user)
+    listed = {e.strip().lower() for e in (*dashboard.viewer_emails, *moderators)}
+    if email in listed:
+        return None
+    if email.rpartition("@")[2] in set(dashboard.viewer_domains):
+        return None
+    return f"{email} is not on this dashboard's list of viewers; ask its organisers to add you."
+
+
+def require_viewer(settings: Settings) -> None:
+    """Let the visitor through to the page, or show the sign-in and stop the run."""
+    password = secret_from_env(PASSWORD_ENV, what="dashboard password")
+    mode = gate_mode(settings.dashboard, oidc=oidc_configured(), password=password)
+    if mode == "open":
+        return
+    if mode == "locked":
+        st.error(
+            "This dashboard is locked: the config lists viewer_emails/viewer_domains in "
+            "[dashboard] but no sign-in is configured. Add an [auth] section to "
+            f".streamlit/secrets.toml, or set {PASSWORD_ENV}, and restart (docs/dashboard.md)."
+        )
+        st.stop()
+    if mode == "password":
+        _password_gate(password or "")
+    else:
+        _oidc_gate(settings)
+
+
+def _password_gate(secret: str) -> None:
+    if st.session_state.get(SESSION_KEY):
+        return
+    st.title("Groundswell")
+    with st.form("gs-viewer-login"):
+        given = st.text_input("Dashboard password", type="password")
+        if st.form_submit_button("Open the dashboard"):
+            if password_matches(given, secret):
+                st.session_state[SESSION_KEY] = True
+                st.rerun()
+            time.sleep(WRONG_PASSWORD_DELAY_S)
+            st.error("Wrong password.")
+    st.stop()
+
+
+def _oidc_gate(settings: Settings) -> None:
+    user = st.user
+    if not user.get("is_logged_in", False):
+        st.title("Groundswell")
+        st.info("Sign in with your organisation's account to see this dashboard.")
+        if st.button("Sign in", key="gs-viewer-login", type="primary"):
+            st.login(settings.dashboard.login_provider or settings.wall.login_provider)
+        st.stop()
+    reason = viewer_refusal(user, settings.dashboard, settings.wall.moderator_emails)
+    if reason is not None:
+        st.error(reason)
+        if st.button("Sign out", key="gs-viewer-logout"):
+            st.logout()
+        st.stop()
+    if not st.context.is_embedded:  # the projected wall shows no sidebar
+        with st.sidebar:
+            st.caption(f"Signed in as {signed_in_email(user)}")
+            if st.button("Sign out", key="gs-viewer-logout"):
+                st.logout()
