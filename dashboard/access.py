@@ -62,10 +62,35 @@ def viewer_refusal(
     return f"{email} is not on this dashboard's list of viewers; ask its organisers to add you."
 
 
+def _mode(settings: Settings) -> tuple[GateMode, str | None]:
+    password = secret_from_env(PASSWORD_ENV, what="dashboard password")
+    return gate_mode(settings.dashboard, oidc=oidc_configured(), password=password), password
+
+
+def admitted(settings: Settings) -> bool:
+    """Whether this session may see the pages now (renders nothing).
+
+    `dashboard/app.py` asks before `st.navigation`, to keep the menu hidden from a visitor who
+    has not signed in; navigation itself must still run first on every run, or the page the
+    visitor asked for (say `/wall`) is forgotten and the rerun after sign-in lands on the
+    default page.
+    """
+    mode, _ = _mode(settings)
+    if mode == "open":
+        return True
+    if mode == "password":
+        return bool(st.session_state.get(SESSION_KEY))
+    if mode == "oidc":
+        user = st.user
+        if not user.get("is_logged_in", False):
+            return False
+        return viewer_refusal(user, settings.dashboard, settings.wall.moderator_emails) is None
+    return False
+
+
 def require_viewer(settings: Settings) -> None:
     """Let the visitor through to the page, or show the sign-in and stop the run."""
-    password = secret_from_env(PASSWORD_ENV, what="dashboard password")
-    mode = gate_mode(settings.dashboard, oidc=oidc_configured(), password=password)
+    mode, password = _mode(settings)
     if mode == "open":
         return
     if mode == "locked":

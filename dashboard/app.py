@@ -17,7 +17,7 @@ if str(_ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard import wall_common  # noqa: E402
-from dashboard.access import require_viewer  # noqa: E402
+from dashboard.access import admitted, require_viewer  # noqa: E402
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -62,7 +62,12 @@ pages = {
 }
 # Every page, the projected wall included, sits behind the optional access gate
 # (docs/dashboard.md, "Putting the dashboard behind a login"); off unless configured.
-require_viewer(wall_common.settings())
 # `?embed=true` (the projected wall) shows no navigation: the room must never see the menu,
-# let alone the moderator page. (Streamlit keeps `embed` out of st.query_params.)
-st.navigation(pages, position="hidden" if st.context.is_embedded else "sidebar").run()
+# let alone the moderator page; nor does anyone not yet let in. (Streamlit keeps `embed` out
+# of st.query_params.) Navigation is resolved before the gate, so the page asked for is the
+# page shown once the visitor is in.
+settings = wall_common.settings()
+hide_menu = st.context.is_embedded or not admitted(settings)
+page = st.navigation(pages, position="hidden" if hide_menu else "sidebar")
+require_viewer(settings)
+page.run()

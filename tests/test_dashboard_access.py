@@ -121,6 +121,13 @@ def test_the_right_password_opens_every_page_for_the_rest_of_the_session(store_e
         assert "Dashboard password" not in [t.label for t in at.text_input], page
 
 
+def test_the_password_typed_on_the_wall_opens_the_wall_not_the_default_page(store_env, monkeypatch):
+    monkeypatch.setenv("GROUNDSWELL_DASHBOARD_PASSWORD", PASSWORD)
+    at = _enter(_open("views/wall.py"), PASSWORD)
+    assert not at.metric and not at.get("plotly_chart")  # not the Overview
+    assert any("gs-wall" in h.proto.body or "gs-grid" in h.proto.body for h in at.get("html"))
+
+
 def test_past_the_dashboard_password_the_moderator_page_still_asks_its_own(store_env, monkeypatch):
     monkeypatch.setenv("GROUNDSWELL_DASHBOARD_PASSWORD", PASSWORD)
     monkeypatch.setenv("GROUNDSWELL_MODERATOR_PASSWORD", "the moderators' own")
