@@ -382,7 +382,15 @@ def main() -> int:
     engine = make_engine(url)
     fresh = not args.reuse
     if args.reuse:
-        upgrade(engine)  # pick up new indexes (e.g. migration 0007) on a reused store
+        upgrade(engine)  # pick up new indexes and rollups (0007, 0011-0013) on a reused store
+        with engine.connect() as conn:  # fresh statistics (and PG's visibility map) for them
+            if engine.dialect.name == "postgresql":
+                conn.connection.driver_connection.autocommit = True
+                conn.exec_driver_sql("VACUUM ANALYZE")
+                conn.connection.driver_connection.autocommit = False
+            else:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
         with engine.connect() as conn:
             try:
                 n = conn.execute(text("SELECT count(*) FROM mention")).scalar()

@@ -504,11 +504,14 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
         return
     ap = _t(MovementAuthorPlatform)
     ins = _insert(conn, ap)
-    conn.execute(
+    _executemany(
+        conn,
         ins.on_conflict_do_update(
             index_elements=[ap.c.movement_id, ap.c.platform, ap.c.account_id],
             set_={"last_ts": _greatest(conn, ap.c.last_ts, ins.excluded.last_ts)},
         ),
+        ap,
+        "author_platform",
         [
             {"movement_id": mv, "platform": p, "account_id": acc, "last_ts": ts}
             for (mv, p, acc), ts in sorted(last.items())
@@ -536,11 +539,14 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
     if first:
         mp = _t(MovementPlace)
         ins = _insert(conn, mp)
-        conn.execute(
+        _executemany(
+            conn,
             ins.on_conflict_do_update(
                 index_elements=[mp.c.movement_id, mp.c.platform, mp.c.place],
                 set_={"first_ts": _least(conn, mp.c.first_ts, ins.excluded.first_ts)},
             ),
+            mp,
+            "place",
             [
                 {"movement_id": mv, "platform": p, "place": pl, "first_ts": ts}
                 for (mv, p, pl), ts in sorted(first.items())
@@ -555,11 +561,14 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
     if active:
         pa = _t(MovementPlaceActive)
         ins = _insert(conn, pa)
-        conn.execute(
+        _executemany(
+            conn,
             ins.on_conflict_do_update(
                 index_elements=[pa.c.movement_id, pa.c.platform, pa.c.place],
                 set_={"last_ts": _greatest(conn, pa.c.last_ts, ins.excluded.last_ts)},
             ),
+            pa,
+            "place_active",
             [
                 {"movement_id": mv, "platform": "mastodon", "place": pl, "last_ts": ts}
                 for (mv, pl), ts in sorted(active.items())
@@ -591,8 +600,11 @@ def _insert_presence(
     ):
         if rows:
             table = _t(model)
-            conn.execute(
+            _executemany(
+                conn,
                 _insert(conn, table).on_conflict_do_nothing(),
+                table,
+                table.name,
                 [dict(zip(keys, r, strict=True)) for r in sorted(rows)],
             )
 
