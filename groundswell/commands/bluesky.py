@@ -8,10 +8,6 @@ connection resume from where the store says, without gaps or duplicates.
 
 from __future__ import annotations
 
-import signal
-import threading
-from typing import Annotated, Any
-
 import typer
 
 from groundswell.cli import (
@@ -26,17 +22,16 @@ from groundswell.cli import (
     open_store,
     sync_config,
 )
+from groundswell.commands.live import DurationOpt, VerboseOpt, WorkerOpt, stop_signal
 
 
 @app.command("bluesky-live")
 def bluesky_live(
     config: ConfigOpt = None,
     db: DbOpt = None,
-    worker_id: Annotated[str | None, typer.Option(help="name of this worker (leases)")] = None,
-    duration: Annotated[
-        float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    worker_id: WorkerOpt = None,
+    duration: DurationOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Follow Bluesky live (Jetstream posts and reposts) into the store."""
     from collectors.base import CollectorContext, SourceState
@@ -59,54 +54,43 @@ def bluesky_live(
     engine = open_store(db, settings)
     sync_config(engine, settings)
 
-    stop = threading.Event()
-
-    def _stop(*_: Any) -> None:
-        console.print("stopping after the current batch...")
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    if duration is not None:
-        timer = threading.Timer(duration, stop.set)
-        timer.daemon = True
-        timer.start()
-
-    context = CollectorContext(settings=settings, engine=engine)
-    collector = BlueskyCollector(context, live=True, stop=stop)
-    runner = Runner(
-        engine,
-        context,
-        {"bluesky": collector},
-        worker_id=worker_id,
-        lease_s=settings.collect.lease_s,
-        max_backoff_s=settings.collect.max_backoff_s,
-    )
-    console.print(
-        f"following {settings.bluesky.jetstream_url} as worker {runner.worker_id}; Ctrl-C to stop"
-    )
-    pause = 1.0
-    while not stop.is_set():
-        with write_tx(engine) as conn:
-            row = lease_source_by_key(conn, JETSTREAM_KEY, runner.worker_id, runner.lease_s)
-        if row is None:
-            console.print("another worker is following the stream; waiting for its lease")
-            stop.wait(min(30.0, runner.lease_s))
-            continue
-        state = SourceState(
-            id=row["id"],
-            key=row["key"],
-            platform=row["platform"],
-            kind=row["kind"],
-            target=row["target"] or {},
-            cursor=row["cursor"],
+    with stop_signal("stopping after the current batch...", duration) as stop:
+        context = CollectorContext(settings=settings, engine=engine)
+        collector = BlueskyCollector(context, live=True, stop=stop)
+        runner = Runner(
+            engine,
+            context,
+            {"bluesky": collector},
+            worker_id=worker_id,
+            lease_s=settings.collect.lease_s,
+            max_backoff_s=settings.collect.max_backoff_s,
         )
-        outcome = runner.run_source(state)
-        _print_outcome(outcome)
-        if outcome.outcome == "fatal":
-            raise typer.Exit(1)
-        if outcome.outcome != "ok" and not stop.is_set():
-            stop.wait(pause)
-            pause = min(60.0, pause * 2)
-        else:
-            pause = 1.0
+        console.print(
+            f"following {settings.bluesky.jetstream_url} as worker {runner.worker_id}; "
+            "Ctrl-C to stop"
+        )
+        pause = 1.0
+        while not stop.is_set():
+            with write_tx(engine) as conn:
+                row = lease_source_by_key(conn, JETSTREAM_KEY, runner.worker_id, runner.lease_s)
+            if row is None:
+                console.print("another worker is following the stream; waiting for its lease")
+                stop.wait(min(30.0, runner.lease_s))
+                continue
+            state = SourceState(
+                id=row["id"],
+                key=row["key"],
+                platform=row["platform"],
+                kind=row["kind"],
+                target=row["target"] or {},
+                cursor=row["cursor"],
+            )
+            outcome = runner.run_source(state)
+            _print_outcome(outcome)
+            if outcome.outcome == "fatal":
+                raise typer.Exit(1)
+            if outcome.outcome != "ok" and not stop.is_set():
+                stop.wait(pause)
+                pause = min(60.0, pause * 2)
+            else:
+                pause = 1.0

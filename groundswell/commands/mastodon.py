@@ -8,9 +8,8 @@ Streaming needs a token (`token_env`); an instance without one is reported as "n
 
 from __future__ import annotations
 
-import signal
 import threading
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
@@ -25,17 +24,16 @@ from groundswell.cli import (
     open_store,
     sync_config,
 )
+from groundswell.commands.live import DurationOpt, VerboseOpt, WorkerOpt, stop_signal
 
 
 @app.command("mastodon-live")
 def mastodon_live(
     config: ConfigOpt = None,
     db: DbOpt = None,
-    worker_id: Annotated[str | None, typer.Option(help="name of this worker (leases)")] = None,
-    duration: Annotated[
-        float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    worker_id: WorkerOpt = None,
+    duration: DurationOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Stream the hashtags of every instance with `stream = true` into the store."""
     from collectors.base import CollectorContext
@@ -57,13 +55,6 @@ def mastodon_live(
     keys = [s.key for s in source_specs(settings) if s.target["base_url"] in streamed]
     context = CollectorContext(settings=settings, engine=engine)
     collector = MastodonCollector(context)  # shared: one client (and rate budget) per instance
-    stop = threading.Event()
-
-    def _stop(*_: Any) -> None:
-        console.print("stopping streams...")
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def _written(key: str) -> Any:
         def report(kind: str, result: Any) -> None:
@@ -74,28 +65,27 @@ def mastodon_live(
 
         return report
 
-    streams = [
-        HashtagStream(
-            engine,
-            context,
-            key,
-            stop=stop,
-            collector=collector,
-            worker_id=worker_id,
-            on_write=_written(key),
-        )
-        for key in keys
-    ]
-    threads = [threading.Thread(target=s.run, name=s.key, daemon=True) for s in streams]
-    for t in threads:
-        t.start()
-    console.print(f"streaming {len(streams)} Mastodon hashtag sources; Ctrl-C to stop")
-    stop.wait(duration)
-    stop.set()
-    for t in threads:
-        t.join(timeout=15)
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    with stop_signal("stopping streams...") as stop:
+        streams = [
+            HashtagStream(
+                engine,
+                context,
+                key,
+                stop=stop,
+                collector=collector,
+                worker_id=worker_id,
+                on_write=_written(key),
+            )
+            for key in keys
+        ]
+        threads = [threading.Thread(target=s.run, name=s.key, daemon=True) for s in streams]
+        for t in threads:
+            t.start()
+        console.print(f"streaming {len(streams)} Mastodon hashtag sources; Ctrl-C to stop")
+        stop.wait(duration)
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
     for s in streams:
         console.print(
             f"{s.key}: {s.status}" + (f" — {s.error}" if s.error else ""), highlight=False
