@@ -304,6 +304,7 @@ def main() -> None:
         help="PostgreSQL admin URL; a scratch database is created and dropped",
     )
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL figures only")
     args = ap.parse_args()
 
     mentions, edges = generate(args.n)
@@ -314,6 +315,14 @@ def main() -> None:
     print(f"{'':34}{'wall':>12}{'CPU':>14}")
 
     results: dict[str, tuple[float, float]] = {}
+    if not args.no_sqlite:
+        sqlite_part(n, batches, per_table, results)
+    if args.no_pg:
+        return
+    postgres_part(n, args, batches, per_table)
+
+
+def sqlite_part(n: int, batches: list[Batch], per_table: dict, results: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw_m = raw_sqlite(Path(tmp) / "raw1.db", per_table, ["mention"])
         raw_all = raw_sqlite(
@@ -337,9 +346,21 @@ def main() -> None:
     )
     print(f"ours on SQLite: {n / wall:,.0f} mentions/s wall, {n / cpu:,.0f}/s CPU (goal >= 20,000)")
 
-    if args.no_pg:
-        return
+
+def _truncate(url: str) -> None:
     import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        conn.execute(
+            "TRUNCATE mention, account, mention_match, rollup_hourly, movement_author, "
+            "amplification, mention_payload, mention_seen CASCADE"
+        )
+
+
+def postgres_part(n: int, args: Any, batches: list[Batch], per_table: dict) -> None:
+    import psycopg
+
+    import storage.write
 
     admin = args.pg.replace("postgresql+psycopg://", "postgresql://")
     name = f"gs_bench_{secrets.token_hex(4)}"
@@ -349,11 +370,14 @@ def main() -> None:
     try:
         pg_exec = raw_postgres(url, per_table, copy=False)
         pg_copy = raw_postgres(url, per_table, copy=True)
-        with psycopg.connect(url.replace("+psycopg", "")) as conn:
-            conn.execute(
-                "TRUNCATE mention, account, mention_match, rollup_hourly, movement_author, "
-                "amplification, mention_payload, mention_seen CASCADE"
-            )
+        # Before/after in the same run: the executemany path (COPY switched off), then COPY.
+        copy_min = storage.write.COPY_MIN_ROWS
+        storage.write.COPY_MIN_ROWS = 10**12
+        _truncate(url)
+        ew, ec, stored = ours(url, batches)
+        assert stored == n, f"stored {stored} of {n}"
+        storage.write.COPY_MIN_ROWS = copy_min
+        _truncate(url)
         pw, pc, stored = ours(url, batches)
         assert stored == n, f"stored {stored} of {n}"
         two_wall = two_workers(url, args.n, args.batch)
@@ -363,6 +387,7 @@ def main() -> None:
     for label, (w, c) in (
         ("postgresql psycopg executemany", pg_exec),
         ("postgresql psycopg COPY", pg_copy),
+        ("postgresql ours, executemany path", (ew, ec)),
         ("postgresql ours: write_batch", (pw, pc)),
     ):
         print(f"{label:34}{rate(n, w)}{rate(n, c)}")
@@ -370,6 +395,7 @@ def main() -> None:
         f"ratio ours / executemany: {pg_exec[0] / pw:.0%} wall; ours / COPY: {pg_copy[0] / pw:.0%}"
     )
     print(f"ours on PostgreSQL: {n / pw:,.0f} mentions/s wall (goal >= 10,000)")
+    print(f"COPY path / executemany path: {ew / pw:.2f}x wall, {ec / pc:.2f}x CPU")
     print(
         f"two workers on disjoint sources: {n / two_wall:,.0f} mentions/s wall, "
         f"{pw / two_wall:.2f}x one worker (goal >= 1.6x; this machine has 2 cores for the "

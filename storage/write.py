@@ -23,7 +23,17 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, bindparam, func, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    MetaData,
+    Table,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import MovementRule, match_post
@@ -159,11 +169,49 @@ def _converted(f: Any, values: Sequence[Any]) -> list[Any]:
     return [memo[i] if (i := id(v)) in memo else memo.setdefault(i, f(v)) for v in values]
 
 
+# PostgreSQL, large pages: COPY the rows into a temporary staging table, then one
+# `INSERT INTO target SELECT ... FROM staging ORDER BY key ON CONFLICT ...` with the very same
+# conflict clause. One statement per table instead of one per row is what the server's side of
+# the ingest goal needs (docs/benchmarks/ingest.md). ORDER BY the key keeps the lock order of
+# the executemany path, so two workers still cannot deadlock. Small pages keep executemany.
+COPY_MIN_ROWS = 200
+
+
+def _copy_upsert(conn: Connection, stmt: Any, table: Table, rows: list[dict]) -> None:
+    cols = list(rows[0])
+    stage = f"_stage_{table.name}"
+    staging = Table(stage, MetaData(), *(Column(c, table.c[c].type) for c in cols))
+    key = [staging.c[c.name] for c in table.primary_key.columns]
+    sel = select(*(staging.c[c] for c in cols)).order_by(*key)
+    upsert = stmt.from_select(cols, sel)
+    columns: list[Any] = [[r[c] for r in rows] for c in cols]
+    for i, c in enumerate(cols):
+        f = _converter(table.c[c], "postgresql")
+        if f is not None:
+            columns[i] = _converted(f, columns[i])
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    conn.exec_driver_sql(
+        f'CREATE TEMP TABLE "{stage}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
+    )
+    names = ", ".join(f'"{c}"' for c in cols)
+    with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+    conn.execute(upsert)
+    # Dropped now, not only at commit: a caller may write several batches in one transaction.
+    conn.exec_driver_sql(f'DROP TABLE "{stage}"')
+
+
 def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: list[dict]) -> None:
-    """Run a Core INSERT statement over `rows` with the driver's executemany."""
+    """Run a Core INSERT statement over `rows` with the driver's executemany (or, on
+    PostgreSQL with at least COPY_MIN_ROWS rows, COPY + one INSERT ... SELECT)."""
     if not rows:
         return
     dialect = conn.dialect
+    if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        _copy_upsert(conn, stmt, table, rows)
+        return
     cols = tuple(rows[0])
     key = (dialect.name, name, cols)
     hit = _COMPILED.get(key)
