@@ -177,7 +177,11 @@ def _converted(f: Any, values: Sequence[Any]) -> list[Any]:
 COPY_MIN_ROWS = 200
 
 
-def _copy_upsert(conn: Connection, stmt: Any, table: Table, rows: list[dict]) -> None:
+def _copy_upsert(
+    conn: Connection, stmt: Any, table: Table, rows: list[dict], *, returning: bool = False
+) -> list[Any]:
+    """COPY `rows` into a staging table, then run `stmt` (an INSERT ... ON CONFLICT) as one
+    INSERT ... SELECT from it in key order; what `stmt` RETURNs, if `returning`."""
     cols = list(rows[0])
     stage = f"_stage_{table.name}"
     staging = Table(stage, MetaData(), *(Column(c, table.c[c].type) for c in cols))
@@ -198,9 +202,11 @@ def _copy_upsert(conn: Connection, stmt: Any, table: Table, rows: list[dict]) ->
     with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
         for row in zip(*columns, strict=True):
             copy.write_row(row)
-    conn.execute(upsert)
+    result = conn.execute(upsert)
+    out = list(result.all()) if returning else []
     # Dropped now, not only at commit: a caller may write several batches in one transaction.
     conn.exec_driver_sql(f'DROP TABLE "{stage}"')
+    return out
 
 
 def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: list[dict]) -> None:
@@ -469,7 +475,11 @@ def _insert_matches_and_rollups(
         .on_conflict_do_nothing(index_elements=[table.c.movement_id, table.c.mention_id])
         .returning(table.c.movement_id, table.c.mention_id)
     )
-    inserted = conn.execute(stmt, rows).all()
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        # RETURNING of INSERT ... SELECT ... DO NOTHING is exactly the rows it inserted.
+        inserted = _copy_upsert(conn, stmt, table, rows, returning=True)
+    else:
+        inserted = conn.execute(stmt, rows).all()
     if not inserted:
         return []
     by_key = {(r["movement_id"], r["mention_id"]): r for r in rows}

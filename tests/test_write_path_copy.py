@@ -25,6 +25,9 @@ TABLES = {
     "mention_match": "movement_id, mention_id",
     "rollup_hourly": "movement_id, platform, hour",
     "movement_author": "movement_id, account_id",
+    "movement_author_platform": "1, 2, 3",
+    "movement_author_day": "1, 2, 3",
+    "movement_edge": "1, 2",
 }
 
 
