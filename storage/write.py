@@ -2,7 +2,8 @@
 
 Every collector, the receiver and the demo go through `write_batch`. It is SQLAlchemy Core
 `INSERT ... ON CONFLICT` with executemany on both dialects (DESIGN.md section 3), never one ORM
-object per row:
+object per row; on PostgreSQL, large pages COPY into staging tables and run the same statement
+once as `INSERT ... SELECT` (`_copy_upsert`):
 
 - accounts and mentions are upserted on their stable ids: counters and edits update in place,
   tombstones stay tombstones, known opt-out flags are never overwritten by "unknown";
