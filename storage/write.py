@@ -561,20 +561,8 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
         authors[r["movement_id"]].add(acc)
     if not last:
         return
-    ap = _t(MovementAuthorPlatform)
-    ins = _insert(conn, ap)
-    _executemany(
-        conn,
-        ins.on_conflict_do_update(
-            index_elements=[ap.c.movement_id, ap.c.platform, ap.c.account_id],
-            set_={"last_ts": _greatest(conn, ap.c.last_ts, ins.excluded.last_ts)},
-        ),
-        ap,
-        "author_platform",
-        [
-            {"movement_id": mv, "platform": p, "account_id": acc, "last_ts": ts}
-            for (mv, p, acc), ts in sorted(last.items())
-        ],
+    _upsert_extreme(
+        conn, MovementAuthorPlatform, ("movement_id", "platform", "account_id"), "last_ts", last
     )
     ma, acct = _t(MovementAuthor), _t(Account)
     first: dict[tuple[int, str, str], int] = {}
@@ -595,44 +583,44 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
                 if platform in ("mastodon", "blog"):
                     k = (mv, platform, place)
                     first[k] = min(first.get(k, first_ts), first_ts)
-    if first:
-        mp = _t(MovementPlace)
-        ins = _insert(conn, mp)
-        _executemany(
-            conn,
-            ins.on_conflict_do_update(
-                index_elements=[mp.c.movement_id, mp.c.platform, mp.c.place],
-                set_={"first_ts": _least(conn, mp.c.first_ts, ins.excluded.first_ts)},
-            ),
-            mp,
-            "place",
-            [
-                {"movement_id": mv, "platform": p, "place": pl, "first_ts": ts}
-                for (mv, p, pl), ts in sorted(first.items())
-            ],
-        )
+    _upsert_extreme(conn, MovementPlace, ("movement_id", "platform", "place"), "first_ts", first)
     _insert_presence(conn, new_matches, place_of)
-    active: dict[tuple[int, str], int] = {}
+    active: dict[tuple[int, str, str], int] = {}
     for (mv, platform, acc), ts in last.items():
         place = place_of.get(acc)
         if platform == "mastodon" and place is not None:
-            active[(mv, place)] = max(active.get((mv, place), ts), ts)
-    if active:
-        pa = _t(MovementPlaceActive)
-        ins = _insert(conn, pa)
-        _executemany(
-            conn,
-            ins.on_conflict_do_update(
-                index_elements=[pa.c.movement_id, pa.c.platform, pa.c.place],
-                set_={"last_ts": _greatest(conn, pa.c.last_ts, ins.excluded.last_ts)},
-            ),
-            pa,
-            "place_active",
-            [
-                {"movement_id": mv, "platform": "mastodon", "place": pl, "last_ts": ts}
-                for (mv, pl), ts in sorted(active.items())
-            ],
-        )
+            k = (mv, "mastodon", place)
+            active[k] = max(active.get(k, ts), ts)
+    _upsert_extreme(
+        conn, MovementPlaceActive, ("movement_id", "platform", "place"), "last_ts", active
+    )
+
+
+def _upsert_extreme(
+    conn: Connection,
+    model: Any,
+    keys: tuple[str, ...],
+    column: str,
+    values: dict[tuple[Any, ...], int],
+) -> None:
+    """Upsert one timestamp per key, keeping the earliest (`first_*`) or latest (`last_*`) ever
+    seen: order-free and idempotent, so replays and concurrent workers cannot move it wrongly.
+    Rows go in key order (concurrent PostgreSQL writers then lock in the same order)."""
+    if not values:
+        return
+    table = _t(model)
+    ins = _insert(conn, table)
+    keep = _least if column.startswith("first") else _greatest
+    _executemany(
+        conn,
+        ins.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={column: keep(conn, table.c[column], ins.excluded[column])},
+        ),
+        table,
+        table.name,
+        [{**dict(zip(keys, k, strict=True)), column: ts} for k, ts in sorted(values.items())],
+    )
 
 
 def _insert_presence(
