@@ -33,6 +33,30 @@ class ConfigError(ValueError):
     """A configuration problem, phrased for the person who has to fix the file."""
 
 
+_EMAIL_RE = re.compile(r"^[^@\s]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+_DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+def check_zone(v: str) -> str:
+    """An IANA time zone name, or a message saying what to write instead."""
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {v!r}; use an IANA name like 'Europe/London'") from exc
+    return v
+
+
+def check_emails(v: list[str]) -> list[str]:
+    """Email addresses, lower-cased; a malformed one is refused with an example of the form."""
+    out = []
+    for email in v:
+        e = email.strip().lower()
+        if not _EMAIL_RE.match(e):
+            raise ValueError(f"{email!r} is not an email address; write it like 'mo@nhs.uk'")
+        out.append(e)
+    return out
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -90,16 +114,7 @@ class EventSettings(_Strict):
     hashtags: list[str] = Field(default_factory=list)
     place: str | None = None
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {v!r}; use an IANA name like 'Europe/London'"
-            ) from exc
-        return v
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
 
     @model_validator(mode="after")
     def _window(self) -> EventSettings:
@@ -160,20 +175,9 @@ class WallSettings(_Strict):
         "itself",
     )
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {v!r}; use an IANA name like 'Europe/London'"
-            ) from exc
-        return v
+    _emails = field_validator("moderator_emails")(classmethod(lambda cls, v: check_emails(v)))
 
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
-_DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
 
 
 class DashboardSettings(_Strict):
@@ -197,16 +201,7 @@ class DashboardSettings(_Strict):
         "[wall].login_provider, else `[auth]` itself",
     )
 
-    @field_validator("viewer_emails")
-    @classmethod
-    def _emails(cls, v: list[str]) -> list[str]:
-        out = []
-        for email in v:
-            e = email.strip().lower()
-            if not _EMAIL_RE.match(e):
-                raise ValueError(f"{email!r} is not an email address; write it like 'mo@nhs.uk'")
-            out.append(e)
-        return out
+    _emails = field_validator("viewer_emails")(classmethod(lambda cls, v: check_emails(v)))
 
     @field_validator("viewer_domains")
     @classmethod

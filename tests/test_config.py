@@ -211,3 +211,10 @@ def test_the_installed_command_prints_one_line_and_exits_2(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert str(path) in lines[0] and "not valid TOML" in lines[0]
+
+
+def test_a_malformed_moderator_email_is_refused_naming_the_key():
+    from groundswell.config import ConfigError, parse_settings
+
+    with pytest.raises(ConfigError, match=r"wall\.moderator_emails: 'not-an-email'"):
+        parse_settings({"wall": {"moderator_emails": ["not-an-email"]}})
