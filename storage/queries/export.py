@@ -155,26 +155,33 @@ def resolve(
 # -- mentions ---------------------------------------------------------------------------------
 
 
-def _mention_scope(r: Resolved, m: Any) -> list[Any]:
-    """Filter clauses on the mention table (time, platform, movement, search)."""
+def _shared_scope(r: Resolved, ts: Any, platform: Any, mention_id: Any) -> list[Any]:
+    """The dashboard's filters (time, platforms, movement) on any table with a time, a
+    platform and a mention it belongs to: mentions themselves, or edges by their target."""
     mm = _t(MentionMatch)
     clauses: list[Any] = []
     if r.empty:
         clauses.append(literal(False))
     if r.ts_from is not None:
-        clauses.append(m.c.created_ts >= r.ts_from)
+        clauses.append(ts >= r.ts_from)
     if r.ts_to is not None:
-        clauses.append(m.c.created_ts < r.ts_to)
+        clauses.append(ts < r.ts_to)
     if r.platforms:
-        clauses.append(m.c.platform.in_(r.platforms))
+        clauses.append(platform.in_(r.platforms))
     if r.movement_id is not None:
         clauses.append(
             exists(
                 select(mm.c.mention_id).where(
-                    mm.c.movement_id == r.movement_id, mm.c.mention_id == m.c.id
+                    mm.c.movement_id == r.movement_id, mm.c.mention_id == mention_id
                 )
             )
         )
+    return clauses
+
+
+def _mention_scope(r: Resolved, m: Any) -> list[Any]:
+    """Filter clauses on the mention table (time, platform, movement, search)."""
+    clauses = _shared_scope(r, m.c.created_ts, m.c.platform, m.c.id)
     if r.filters.search:
         pattern = f"%{_escape_like(r.filters.search.strip())}%"
         clauses.append(
@@ -396,7 +403,6 @@ def _edge_scope(r: Resolved, e: Any, tm: Any) -> list[Any]:
     """Edges whose target mention is in the filter's movement/platforms and whose time is in
     the window; `tm` is the target mention (inner-joined). An edge whose own post (the reply,
     quote or linking entry) was deleted is withheld with it: the author took it back."""
-    mm = _t(MentionMatch)
     vm = _t(Mention).alias("vm")
     clauses: list[Any] = [
         not_(
@@ -405,22 +411,7 @@ def _edge_scope(r: Resolved, e: Any, tm: Any) -> list[Any]:
             )
         )
     ]
-    if r.empty:
-        clauses.append(literal(False))
-    if r.ts_from is not None:
-        clauses.append(e.c.created_ts >= r.ts_from)
-    if r.ts_to is not None:
-        clauses.append(e.c.created_ts < r.ts_to)
-    if r.platforms:
-        clauses.append(e.c.platform.in_(r.platforms))
-    if r.movement_id is not None:
-        clauses.append(
-            exists(
-                select(mm.c.mention_id).where(
-                    mm.c.movement_id == r.movement_id, mm.c.mention_id == tm.c.id
-                )
-            )
-        )
+    clauses.extend(_shared_scope(r, e.c.created_ts, e.c.platform, tm.c.id))
     return clauses
 
 
