@@ -42,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import storage.engine  # noqa: E402
 from collectors.base import SourceSpec  # noqa: E402
 from groundswell.config import MovementSettings  # noqa: E402
 from storage.catalog import load_rules, sync_sources, upsert_movement  # noqa: E402
@@ -233,8 +234,7 @@ def raw_sqlite(path: Path, per_table: dict[str, list], tables: list[str]) -> tup
         upsert_movement(conn, MOVEMENT)
     engine.dispose()
     db = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=OFF",
-                   "temp_store=MEMORY", "cache_size=-65536"):  # fmt: skip
+    for pragma in storage.engine.SQLITE_PRAGMAS:  # exactly our engine's settings
         db.execute(f"PRAGMA {pragma}")
     sql = {}
     for t in tables:
