@@ -18,6 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -57,7 +58,8 @@ DbOpt = Annotated[
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escaped: messages quote keys like `[receiver].port`, which rich would eat as markup
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -65,7 +67,9 @@ def load_config(path: Path | None) -> Settings:
     try:
         settings, _ = load_settings(path)
     except ConfigError as exc:
-        console.print(f"[bold red]config error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold red]config error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
     return settings
 

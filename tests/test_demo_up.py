@@ -163,7 +163,9 @@ def test_demo_live_replay_stops_cleanly_on_ctrl_c_with_its_cursor_saved(tmp_path
 
     db = tmp_path / "gs.db"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    args = ["demo", "--db", f"sqlite:///{db}", "--mentions", "200", "--speed", "60x"]
+    # Live posts arrive at the history's rate times the speed: 200 mentions over three weeks at
+    # 60x is one every ~2.5 minutes (by the clock, so sometimes far longer); 5,000 is ~6 s.
+    args = ["demo", "--db", f"sqlite:///{db}", "--mentions", "5000", "--speed", "60x"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "groundswell.cli", *args],
         cwd=tmp_path,
@@ -193,3 +195,65 @@ def test_demo_live_replay_stops_cleanly_on_ctrl_c_with_its_cursor_saved(tmp_path
         cursor = conn.execute(select(Source.__table__.c.cursor)).scalar_one()
     engine.dispose()
     assert "live" in cursor
+
+
+@pytest.mark.slow
+def test_up_runs_the_pingback_receiver_when_owned_sites_are_configured(tmp_path: Path) -> None:
+    port, receiver_port = _free_port(), _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("GROUNDSWELL_CONFIG", None)
+    env.pop("GROUNDSWELL_DB_URL", None)
+    (tmp_path / "groundswell.toml").write_text(
+        '[[movements]]\nslug = "nhscitizen"\nname = "NHS Citizen"\nhashtags = ["NHSCitizen"]\n\n'
+        f'[receiver]\nport = {receiver_port}\nowned_sites = ["https://www.example.org"]\n'
+        'movement = "nhscitizen"\n'
+    )
+    args = ["up", "--db", f"sqlite:///{tmp_path / 'gs.db'}", "--port", str(port), "--no-browser"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "groundswell.cli", *args, "--demo-mentions", "100"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None and health is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{receiver_port}/healthz", timeout=5).json()
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert health is not None and health["ok"], "the receiver never answered"
+        children = _children(proc.pid)
+        assert len(children) >= 2, "dashboard and receiver run as child processes"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert f"http://127.0.0.1:{receiver_port}" in text
+    assert not any(_alive(c) for c in children), "a child outlived `up`"
+
+
+def test_up_refuses_a_receiver_port_already_in_use(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        (tmp_path / "groundswell.toml").write_text(
+            f'[receiver]\nport = {taken}\nowned_sites = ["https://www.example.org"]\n'
+        )
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env.pop("GROUNDSWELL_CONFIG", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "groundswell.cli", "up", "--db",
+             f"sqlite:///{tmp_path / 'gs.db'}", "--port", str(_free_port()), "--no-browser"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert f"[receiver].port {taken}" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -4,7 +4,10 @@
 2. in a background thread: the collect loop when the config lists sources, otherwise the
    offline demo (three weeks of history at once, then new posts live at 1x);
 3. the Streamlit dashboard on the same store, as a child process;
-4. Ctrl-C or SIGTERM: the collector finishes its batch, the dashboard is terminated, exit 0.
+4. when `[receiver].owned_sites` lists sites: the pingback/Webmention receiver, as a second child
+   process (pingbacks arrive whenever someone links to you; a receiver that is not running when
+   they do loses them, so the main job runs it rather than leaving it to be remembered);
+5. Ctrl-C or SIGTERM: the collector finishes its batch, the children are terminated, exit 0.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import webbrowser
@@ -21,6 +25,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from rich.markup import escape
 from sqlalchemy import Engine
 
 from groundswell.cli import (
@@ -84,7 +89,9 @@ def _worker(target: Any, stop: threading.Event, failed: list[str], **kw: Any) ->
     except Exception as exc:  # keep the dashboard up; say what broke
         failed.append(f"{type(exc).__name__}: {exc}")
         log.exception("background job failed")
-        console.print(f"[bold red]error:[/] background job stopped: {exc}", highlight=False)
+        console.print(
+            f"[bold red]error:[/] background job stopped: {escape(str(exc))}", highlight=False
+        )
 
 
 def _wait_healthy(port: int, proc: subprocess.Popen[bytes], stop: threading.Event) -> bool:
@@ -100,12 +107,12 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], stop: threading.Even
     return False
 
 
-def port_in_use(port: int) -> bool:
+def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
     """Streamlit binds every interface; find out before starting anything."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("0.0.0.0", port))
+            s.bind((host, port))
         except OSError:
             return True
     return False
@@ -150,6 +157,13 @@ def up(
     if not verbose:  # migrations narrate every step at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_config(config)
+    rs = settings.receiver
+    if rs.owned_sites and port_in_use(rs.port, rs.host):
+        fail(
+            f"[receiver].port {rs.port} on {rs.host} is already in use (a receiver already "
+            "running?); stop it or set another port in [receiver]",
+            2,
+        )
     engine = open_store(db, settings)
     sync_config(engine, settings)
     url = store_url(db, settings)
@@ -165,6 +179,17 @@ def up(
     # inherited, never piped: an unread pipe fills up over a day of warnings and would freeze
     # the dashboard.
     proc = subprocess.Popen(streamlit_command(port), env=env, stdout=subprocess.DEVNULL)
+    children = {"the dashboard": proc}
+    if rs.owned_sites:
+        receiver_cmd = [sys.executable, "-m", "groundswell.cli", "serve-receiver", "--db", url]
+        children["the pingback/Webmention receiver"] = subprocess.Popen(
+            receiver_cmd, env=env, stdout=subprocess.DEVNULL
+        )
+        console.print(
+            f"receiving pingbacks and webmentions for {', '.join(rs.owned_sites)} on "
+            f"http://{rs.host}:{rs.port}",
+            highlight=False,
+        )
 
     failed: list[str] = []
     if settings.has_sources:
@@ -199,15 +224,18 @@ def up(
             code = 1
             stop.set()
         while not stop.is_set():
-            if proc.poll() is not None:
-                console.print(f"[bold red]error:[/] the dashboard exited ({proc.returncode})")
+            exited = [(name, c) for name, c in children.items() if c.poll() is not None]
+            for name, child in exited:
+                console.print(f"[bold red]error:[/] {name} exited ({child.returncode})")
+            if exited:
                 code = 1
                 stop.set()
                 break
             stop.wait(0.5)
     finally:
         stop.set()
-        _terminate(proc)
+        for child in children.values():
+            _terminate(child)
         worker.join(timeout=60)
         engine.dispose()
     console.print("stopped")
