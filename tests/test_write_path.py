@@ -4,6 +4,7 @@ Every test runs on SQLite and on PostgreSQL (the `store` fixture)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -165,3 +166,18 @@ def test_a_batch_from_a_worker_that_lost_its_lease_is_refused(store):
             conn, batch(mention(1), cursor={"min_id": "9"}), rules, source_id=sid, lease_owner="me"
         )
     assert _count(store, "SELECT count(*) FROM mention") == 0
+
+
+def test_payloads_the_fast_json_encoder_refuses_still_store_as_json(store):
+    # orjson refuses integers beyond 64 bits and non-string keys; the standard encoder takes
+    # them, so such a payload stores exactly as it did before (and reads back as the same JSON).
+    rules = movement(store)
+    raw = {"id": 2**70, "counts": {1: "one"}, "text": "caf\u00e9 \u2014 \U0001f600", "none": None}
+    m = replace(mention(1, media=[{"url": "https://x.example/a.png", "n": 2**65}]), raw=raw)
+    with write_tx(store) as conn:
+        write_batch(conn, batch(m), rules)
+    with store.connect() as conn:
+        payload = conn.execute(select(MentionPayload.__table__.c.payload)).scalar_one()
+        media = conn.execute(select(Mention.__table__.c.media)).scalar_one()
+    assert payload == {"id": 2**70, "counts": {"1": "one"}, "text": raw["text"], "none": None}
+    assert media == [{"url": "https://x.example/a.png", "n": 2**65}]
