@@ -194,18 +194,47 @@ def _converted(f: Any, values: Sequence[Any]) -> list[Any]:
 # the executemany path, so two workers still cannot deadlock. Small pages keep executemany.
 COPY_MIN_ROWS = 200
 
+# One staging table per target table per database session, created on first use and kept:
+# `ON COMMIT DELETE ROWS` empties it at commit, a rollback takes its rows (and, in the
+# transaction that created it, the table itself) away, and the upsert consumes the rows it
+# reads (`DELETE ... RETURNING` in a CTE), so it is empty after every statement and several
+# batches can share one transaction. Creating and dropping one per table per page was five
+# catalog inserts and deletes (pg_class, pg_attribute, pg_type ...) per page.
+_STAGED: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _staged_upsert(stmt: Any, table: Table, name: str, cols: tuple[str, ...]) -> Any:
+    """`stmt` (an INSERT ... ON CONFLICT) as `WITH taken AS (DELETE FROM staging RETURNING
+    cols) INSERT INTO table (cols) SELECT cols FROM taken ORDER BY key ON CONFLICT ...`,
+    built once per statement and column set."""
+    key = (name, cols)
+    hit = _STAGED.get(key)
+    if hit is None:
+        staging = Table(
+            f"_stage_{table.name}", MetaData(), *(Column(c, table.c[c].type) for c in cols)
+        )
+        taken = staging.delete().returning(*(staging.c[c] for c in cols)).cte("taken")
+        order = [taken.c[c.name] for c in table.primary_key.columns]
+        sel = select(*(taken.c[c] for c in cols)).order_by(*order)
+        hit = _STAGED[key] = stmt.from_select(list(cols), sel)
+    return hit
+
 
 def _copy_upsert(
-    conn: Connection, stmt: Any, table: Table, rows: list[dict], *, returning: bool = False
+    conn: Connection,
+    stmt: Any,
+    table: Table,
+    name: str,
+    rows: list[dict],
+    *,
+    returning: bool = False,
 ) -> list[Any]:
-    """COPY `rows` into a staging table, then run `stmt` (an INSERT ... ON CONFLICT) as one
-    INSERT ... SELECT from it in key order; what `stmt` RETURNs, if `returning`."""
-    cols = list(rows[0])
+    """COPY `rows` into the session's staging table, then run `stmt` (an INSERT ... ON
+    CONFLICT) as one INSERT ... SELECT from it in key order; what `stmt` RETURNs, if
+    `returning`."""
+    cols = tuple(rows[0])
     stage = f"_stage_{table.name}"
-    staging = Table(stage, MetaData(), *(Column(c, table.c[c].type) for c in cols))
-    key = [staging.c[c.name] for c in table.primary_key.columns]
-    sel = select(*(staging.c[c] for c in cols)).order_by(*key)
-    upsert = stmt.from_select(cols, sel)
+    upsert = _staged_upsert(stmt, table, name, cols)
     columns: list[Any] = [[r[c] for r in rows] for c in cols]
     for i, c in enumerate(cols):
         f = _converter(table.c[c], "postgresql")
@@ -213,18 +242,18 @@ def _copy_upsert(
             columns[i] = _converted(f, columns[i])
     raw = conn.connection.dbapi_connection
     assert raw is not None
+    # IF NOT EXISTS every time (a catalog lookup, no write): remembering "created" per
+    # connection would be wrong after a rollback of the transaction that created it.
     conn.exec_driver_sql(
-        f'CREATE TEMP TABLE "{stage}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
+        f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table.name}" INCLUDING DEFAULTS) '
+        "ON COMMIT DELETE ROWS"
     )
     names = ", ".join(f'"{c}"' for c in cols)
     with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
         for row in zip(*columns, strict=True):
             copy.write_row(row)
     result = conn.execute(upsert)
-    out = list(result.all()) if returning else []
-    # Dropped now, not only at commit: a caller may write several batches in one transaction.
-    conn.exec_driver_sql(f'DROP TABLE "{stage}"')
-    return out
+    return list(result.all()) if returning else []
 
 
 def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: list[dict]) -> None:
@@ -234,7 +263,7 @@ def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: lis
         return
     dialect = conn.dialect
     if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        _copy_upsert(conn, stmt, table, rows)
+        _copy_upsert(conn, stmt, table, name, rows)
         return
     cols = tuple(rows[0])
     key = (dialect.name, name, cols)
@@ -510,7 +539,7 @@ def _insert_matches_and_rollups(
     )
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
         # RETURNING of INSERT ... SELECT ... DO NOTHING is exactly the rows it inserted.
-        inserted = _copy_upsert(conn, stmt, table, rows, returning=True)
+        inserted = _copy_upsert(conn, stmt, table, "matches", rows, returning=True)
     else:
         inserted = _insert_values_returning(conn, rows)
     if not inserted:

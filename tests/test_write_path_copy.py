@@ -5,7 +5,9 @@ store, with the same conflict rules. Runs on both dialects (SQLite always takes 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 import storage.write
@@ -125,3 +127,51 @@ def test_large_pages_keep_counters_tombstones_and_opt_out_flags(store):
     assert (tombstones, revived, edited) == (10, 0, N - 10)
     assert flags == 0
     assert mentions == N
+
+
+STAGES = ("mention", "mention_payload", "mention_seen", "mention_match")  # >= COPY_MIN_ROWS
+
+
+def _page(first: int) -> Any:
+    return batch(*(mention(i, seen_on="a.social") for i in range(first, first + N)))
+
+
+def _staged_rows(conn) -> int:
+    return sum(conn.exec_driver_sql(f'SELECT count(*) FROM "_stage_{t}"').scalar() for t in STAGES)
+
+
+def test_staging_tables_are_made_once_per_session_and_empty_after_every_page(pg_store):
+    rules = movement(pg_store)
+    oid = "SELECT '_stage_mention'::regclass::oid"
+    with pg_store.connect() as conn:
+        with conn.begin():
+            write_batch(conn, _page(1), rules)
+            assert _staged_rows(conn) == 0
+            made = conn.exec_driver_sql(oid).scalar()
+        with conn.begin():
+            # Two pages in one transaction: the second must not see the first one's rows.
+            write_batch(conn, _page(1 + N), rules)
+            write_batch(conn, _page(1 + 2 * N), rules)
+            assert _staged_rows(conn) == 0
+            assert conn.exec_driver_sql(oid).scalar() == made
+            assert conn.exec_driver_sql("SELECT count(*) FROM mention").scalar() == 3 * N
+            assert conn.exec_driver_sql("SELECT count(*) FROM mention_match").scalar() == 3 * N
+
+
+def test_a_rolled_back_page_leaves_nothing_staged_for_the_next_one(pg_store):
+    rules = movement(pg_store)
+    with pg_store.connect() as conn:
+        # The transaction that creates the staging tables rolls back (they vanish with it),
+        # then one that rolls back after they exist: the next pages must still store exactly
+        # their own rows.
+        for first in (1, 1 + N):
+            with pytest.raises(RuntimeError), conn.begin():
+                write_batch(conn, _page(first), rules)
+                raise RuntimeError("worker killed mid-page")
+            with conn.begin():
+                write_batch(conn, _page(first + 2 * N), rules)
+        with conn.begin():
+            assert _staged_rows(conn) == 0
+            ids = conn.exec_driver_sql("SELECT native_id FROM mention").scalars().all()
+    expected = {mention(i).native_id for i in range(1 + 2 * N, 1 + 4 * N)}
+    assert set(ids) == expected
