@@ -199,6 +199,11 @@ class MentionMatch(SQLModel, table=True):
     platform: str = Field(sa_column=Column(String(20), nullable=False))
     account_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Time of the same author's previous match of this movement on this platform (in
+    # (created_ts, mention_id) order), NULL for the first; maintained by
+    # `storage.match_chain.link_previous_matches` (migration 0020). People in any range =
+    # matches in it whose `prev_ts` is NULL or before its start: a count, not a distinct count.
+    prev_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class MentionSeen(SQLModel, table=True):

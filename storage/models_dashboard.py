@@ -3,8 +3,9 @@
 Both are covering indexes, so the windowed aggregates read only the index, never the wide rows
 (DESIGN.md section 7 measured covering indexes and rollups as what makes 1M-10M rows fast):
 
-- `ix_match_cover` on mention_match (movement_id, created_ts, platform, account_id): headline
-  counts, people, platforms, first appearance, cumulative authors, widening;
+- `ix_match_cover` on mention_match (movement_id, created_ts, platform, account_id, prev_ts):
+  headline counts, people (prev_ts since migration 0020), platforms, first appearance,
+  widening;
 - `ix_amp_cover` on amplification (created_ts, kind, target_mention_id, source_account_id,
   target_account_id, platform, via_mention_id): rankings, the network and cascades scan a time
   range of edges without touching the table;
@@ -27,7 +28,14 @@ _ma = MovementAuthor.__table__.c  # type: ignore[attr-defined]
 _a = Account.__table__.c  # type: ignore[attr-defined]
 _amp = Amplification.__table__.c  # type: ignore[attr-defined]
 
-Index("ix_match_cover", _mm.movement_id, _mm.created_ts, _mm.platform, _mm.account_id)
+Index(
+    "ix_match_cover",
+    _mm.movement_id,
+    _mm.created_ts,
+    _mm.platform,
+    _mm.account_id,
+    _mm.prev_ts,
+)
 Index(
     "ix_amp_cover",
     _amp.created_ts,

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import MovementRule, match_post
+from storage.match_chain import link_previous_matches
 from storage.models import (
     Account,
     Amplification,
@@ -484,6 +485,7 @@ def write_batch(
         new_matches = _insert_matches_and_rollups(conn, [match_rows[k] for k in sorted(match_rows)])
         result.new_matches = len(new_matches)
         bump_dashboard_rollups(conn, new_matches)
+        link_previous_matches(conn, new_matches)  # after: needs the rows locked above
     else:
         new_matches = []
 

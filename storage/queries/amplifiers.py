@@ -39,7 +39,7 @@ from storage.models_rollups import (
     MovementPlatformDay,
 )
 from storage.queries.ethics import account_opted_out
-from storage.queries.overview import ends_after_data, instance_key
+from storage.queries.overview import ends_after_data, first_in_range, instance_key
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -296,7 +296,8 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
     first-time authors come from the per-movement author table and returning = active -
     first-time. With daily buckets (the page's), the whole UTC days of the range are read from
     the per-day presence rollups (storage/models_rollups.py) and only the part-days at either
-    end from the covering match index; other bucket sizes use the matches throughout.
+    end from the covering match index (each author's first match per bucket); other bucket
+    sizes use the matches throughout.
     """
     active: dict[int, tuple[int, int]] = {}
     inst: dict[int, int] = {}
@@ -318,7 +319,7 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
                 if lo < hi
             ]
     for part in parts:
-        _widening_raw(conn, part, bucket_s, active, inst)
+        _widening_matches(conn, part, bucket_s, active, inst)
     fb = MA.c.first_ts // bucket_s
     first = {
         int(bb): int(n)
@@ -381,6 +382,43 @@ def _widening_days(
             inst[int(d)] = int(n)
 
 
+def _widening_matches(
+    conn: Connection,
+    scope: Scope,
+    bucket_s: int,
+    active: dict[int, tuple[int, int]],
+    inst: dict[int, int],
+) -> None:
+    """What `_widening_raw` computes, from each author's first match per bucket only (its
+    `prev_ts` before the bucket's start within the scope: storage/match_chain.py), so the
+    distinct counts run over authors instead of every match."""
+    b = MM.c.created_ts // bucket_s
+    start = case((b * bucket_s > scope.start_ts, b * bucket_s), else_=scope.start_ts)
+    firsts = [*in_scope(MM, scope), first_in_range(scope, start)]
+    for bb, n, p in conn.execute(
+        select(
+            b,
+            func.count(func.distinct(MM.c.account_id)),
+            func.count(func.distinct(MM.c.platform)),
+        )
+        .where(*firsts)
+        .group_by(b)
+    ):
+        active[int(bb)] = (int(n), int(p))
+    if not scope.platforms or "mastodon" in scope.platforms:
+        pairs = (
+            select(b.label("b"), MM.c.account_id)
+            .where(*firsts, MM.c.platform == "mastodon")
+            .subquery()
+        )
+        for bb, n in conn.execute(
+            select(pairs.c.b, func.count(func.distinct(instance_key())))
+            .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
+            .group_by(pairs.c.b)
+        ):
+            inst[int(bb)] = int(n)
+
+
 def _widening_raw(
     conn: Connection,
     scope: Scope,
@@ -388,8 +426,8 @@ def _widening_raw(
     active: dict[int, tuple[int, int]],
     inst: dict[int, int],
 ) -> None:
-    """Active authors, platforms and instances per bucket by distinct counts over the matches
-    (the part-days at the ends of a range, and buckets other than days)."""
+    """Active authors, platforms and instances per bucket by distinct counts over every match:
+    the definition `_widening_matches` is tested against."""
     b = MM.c.created_ts // bucket_s
     for bb, n, p in conn.execute(
         select(

@@ -16,8 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
-from storage.models import Account, Mention, MentionMatch, MovementAuthor, RollupHourly
-from storage.models_rollups import MovementAuthorPlatform, MovementPlaceActive
+from storage.models import (
+    Account,
+    Mention,
+    MentionMatch,
+    MovementAuthor,
+    RollupHourly,
+)
+from storage.models_rollups import MovementAuthorPlatform, MovementInstanceDay, MovementPlaceActive
 from storage.queries.ethics import mention_displayable
 from storage.queries.scope import Scope, in_scope
 
@@ -28,6 +34,7 @@ M = Mention.__table__
 A = Account.__table__
 MAP = MovementAuthorPlatform.__table__
 MPA = MovementPlaceActive.__table__
+MID = MovementInstanceDay.__table__
 
 HEADLINE_KEYS = ("mentions", "people", "new_voices", "platforms", "instances", "blogs")
 
@@ -48,30 +55,29 @@ class Headline:
 def headline(conn: Connection, scope: Scope) -> Headline:
     """The six headline numbers for one scope.
 
-    One grouped pass over the covering match index gives mentions, people, platforms and blogs
-    (an account belongs to exactly one platform, so people = the sum of distinct authors per
-    platform); instances need the Mastodon authors' home instances; new voices come from the
-    per-movement author table.
+    Mentions per platform come from the hourly rollup (+ part-hours); people (per platform,
+    summed: an account belongs to one platform) and blog sites from the author rollups when
+    the range ends after the newest mention ("7 days", "today"), else by counting each
+    author's first match in the range (`first_in_range`); instances from the Mastodon
+    authors' home instances; new voices from the per-movement author table.
     """
     if ends_after_data(conn, scope):
         per_platform = _per_platform_from_rollups(conn, scope)
+        mentions = {p: n for p, n, _ in per_platform}
+        people = sum(a for _, _, a in per_platform)
+        blogs = next((a for p, _, a in per_platform if p == "blog"), 0)
     else:
-        per_platform = conn.execute(
-            select(MM.c.platform, func.count(), func.count(func.distinct(MM.c.account_id)))
-            .where(*in_scope(MM, scope))
-            .group_by(MM.c.platform)
-        ).all()
+        mentions, people, blogs = _counts_from_matches(conn, scope)
     new_voices = conn.execute(
         select(func.count()).select_from(MA).where(*in_scope(MA, scope, "first_ts"))
     ).scalar()
-    authors = {p: int(a) for p, _, a in per_platform}
     return Headline(
-        mentions=sum(int(n) for _, n, _ in per_platform),
-        people=sum(authors.values()),
+        mentions=sum(mentions.values()),
+        people=people,
         new_voices=int(new_voices or 0),
-        platforms=len(per_platform),
-        instances=instances_reached(conn, scope) if authors.get("mastodon") else 0,
-        blogs=authors.get("blog", 0),
+        platforms=len(mentions),
+        instances=instances_reached(conn, scope) if mentions.get("mastodon") else 0,
+        blogs=blogs,
     )
 
 
@@ -85,6 +91,34 @@ def ends_after_data(conn: Connection, scope: Scope) -> bool:
         .limit(1)
     ).first()
     return hit is None
+
+
+def first_in_range(scope: Scope, start: Any = None) -> Any:
+    """True for an author's first match in a range starting at `start` (default: the scope's):
+    its previous match (`prev_ts`, storage/match_chain.py) is before the start or absent. So
+    counting these is counting the range's distinct authors (per platform)."""
+    start = scope.start_ts if start is None else start
+    return and_(MM.c.account_id.is_not(None), or_(MM.c.prev_ts.is_(None), MM.c.prev_ts < start))
+
+
+def _counts_from_matches(conn: Connection, scope: Scope) -> tuple[dict[str, int], int, int]:
+    """Mentions per platform, people and blog sites of any range, without a distinct count or
+    a sort of its matches: mentions from the hourly rollup (+ part-hours); people by counting
+    each author's first match in the range per platform (`first_in_range`) over the covering
+    index, one pass for all platforms and one for blogs (a GROUP BY platform would sort every
+    match of the range)."""
+    mentions: dict[str, int] = {}
+    for row in volume_by_platform(conn, scope, 3600):
+        mentions[row["platform"]] = mentions.get(row["platform"], 0) + row["mentions"]
+    mentions = {p: n for p, n in mentions.items() if n}
+
+    def firsts(*extra: Any) -> int:
+        where = [*in_scope(MM, scope), first_in_range(scope), *extra]
+        return int(conn.execute(select(func.count()).where(*where)).scalar() or 0)
+
+    people = firsts() if mentions else 0
+    blogs = firsts(MM.c.platform == "blog") if mentions.get("blog") else 0
+    return mentions, people, blogs
 
 
 def _per_platform_from_rollups(conn: Connection, scope: Scope) -> list[tuple[str, int, int]]:
@@ -115,7 +149,10 @@ def instance_key(account: Any = A) -> Any:
 def instances_reached(conn: Connection, scope: Scope) -> int:
     """Distinct home instances of the Mastodon authors active in the scope.
 
-    Goes through the (small) set of distinct authors, never joining the wide mention table.
+    Never a distinct count over the matches: a range ending after the newest mention counts
+    `movement_place_active`; any other range reads whole days from `movement_instance_day`
+    and only its part-days from the matches. (Both rollups keep the instance an account had
+    when its mention was written; the part-days read the account as it is now.)
     """
     if scope.platforms and "mastodon" not in scope.platforms:
         return 0
@@ -128,18 +165,36 @@ def instances_reached(conn: Connection, scope: Scope) -> int:
             )
         ).scalar()
         return int(n or 0)
-    authors = (
-        select(MM.c.account_id)
-        .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
-        .distinct()
-        .subquery()
-    )
-    n = conn.execute(
-        select(func.count(func.distinct(instance_key()))).where(
-            A.c.id.in_(select(authors.c.account_id))
+    # Whole UTC days from the per-day instance rollup; the part-days at the ends from each
+    # Mastodon author's first match there (storage/match_chain.py), then their home instances.
+    lo_day, hi_day = -(-scope.start_ts // 86400), scope.end_ts // 86400
+    places: set[str] = set()
+    parts = [(scope.start_ts, scope.end_ts)]
+    if lo_day < hi_day:
+        places.update(
+            p
+            for (p,) in conn.execute(
+                select(MID.c.place)
+                .where(
+                    MID.c.movement_id == scope.movement_id,
+                    MID.c.day >= lo_day,
+                    MID.c.day < hi_day,
+                )
+                .distinct()
+            )
         )
-    ).scalar()
-    return int(n or 0)
+        parts = [(scope.start_ts, lo_day * 86400), (hi_day * 86400, scope.end_ts)]
+    for lo, hi in parts:
+        if lo >= hi:
+            continue
+        part = scope.shifted(lo, hi)
+        authors = select(MM.c.account_id).where(
+            *in_scope(MM, part), MM.c.platform == "mastodon", first_in_range(part)
+        )
+        places.update(
+            p for (p,) in conn.execute(select(instance_key()).where(A.c.id.in_(authors)).distinct())
+        )
+    return len(places)
 
 
 def headline_with_change(conn: Connection, scope: Scope) -> dict[str, dict[str, int | None]]:

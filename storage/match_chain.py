@@ -1,0 +1,124 @@
+"""`mention_match.prev_ts`: each match's link to the same author's previous match.
+
+Per (movement, author, platform), matches are ordered by (created_ts, mention_id); `prev_ts` is
+the created_ts of the match before (NULL for the first). Then the distinct authors of any range
+`[a, b)` are the matches in it whose `prev_ts` is NULL or before `a`: each author's first match
+in the range, exactly once. That makes "people" and "instances" of a range that does not end now
+(Overview's previous period, an event window, widening's part-days) a count over the covering
+index `ix_match_cover` instead of a distinct count (docs/benchmarks/dashboard.md).
+
+Unlike the min/max rollups this order does not commute, so the write path keeps it with care:
+
+- a new match gets its predecessor, and its successor (when it arrived out of order: search
+  APIs page newest first) is re-linked to it; both are recomputed from the stored rows (the
+  author's mentions by `ix_mention_account`, probed against the movement's matches), never
+  patched incrementally, so a replay or a repair cannot make them worse;
+- on PostgreSQL two workers writing the same author's matches are serialised by the row lock
+  of that author's `movement_author_platform` row, which `bump_dashboard_rollups` upserts
+  earlier in the same transaction and which is held until commit: the second worker's
+  statements start after the first one committed, so (READ COMMITTED) they see its matches;
+- `relink_all` recomputes every link from the rows (migration 0020's backfill, the repair).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, exists, or_, select, text, update
+
+from storage.models import Mention, MentionMatch
+
+MM = MentionMatch.__table__
+M = Mention.__table__
+_CHUNK = 500
+
+
+def _neighbour(target: Any, *, before: bool) -> Any:
+    """Correlated subquery: the created_ts (before) or mention id (after) of `target`'s
+    neighbour in its (movement, author, platform) order."""
+    other = MM.alias("chain_other")
+    ts, mid = target.c.created_ts, target.c.mention_id
+    if before:
+        side = [M.c.created_ts <= ts, or_(M.c.created_ts < ts, M.c.id < mid)]
+        order = (M.c.created_ts.desc(), M.c.id.desc())
+        col = M.c.created_ts
+    else:
+        side = [M.c.created_ts >= ts, or_(M.c.created_ts > ts, M.c.id > mid)]
+        order = (M.c.created_ts, M.c.id)
+        col = M.c.id
+    in_movement = exists(
+        select(other.c.mention_id)
+        .where(other.c.movement_id == target.c.movement_id, other.c.mention_id == M.c.id)
+        .correlate_except(other)
+    )
+    return (
+        select(col)
+        .where(
+            M.c.account_id == target.c.account_id,
+            M.c.platform == target.c.platform,
+            *side,
+            in_movement,
+        )
+        .order_by(*order)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -> None:
+    """Set `prev_ts` of the matches new in this transaction and re-link their successors.
+
+    Call after `bump_dashboard_rollups` (whose upsert of `movement_author_platform` holds the
+    per-author row locks that serialise concurrent PostgreSQL writers). In-order arrivals
+    (the usual stream) have no successor; the successor probe then stops at the index's end.
+    """
+    by_movement: dict[int, list[int]] = defaultdict(list)
+    for r in new_matches:
+        if r["account_id"] is not None:
+            by_movement[r["movement_id"]].append(r["mention_id"])
+    prev = _neighbour(MM, before=True)
+    after = _neighbour(MM, before=False)
+    for mv, ids in sorted(by_movement.items()):
+        ids.sort()
+        new = set(ids)
+        successors: set[int] = set()
+        for lo in range(0, len(ids), _CHUNK):
+            chunk = ids[lo : lo + _CHUNK]
+            successors.update(
+                s
+                for (s,) in conn.execute(
+                    select(after).where(MM.c.movement_id == mv, MM.c.mention_id.in_(chunk))
+                )
+                if s is not None and s not in new
+            )
+        todo = sorted(new | successors)
+        for lo in range(0, len(todo), _CHUNK):
+            chunk = todo[lo : lo + _CHUNK]
+            conn.execute(
+                update(MM)
+                .where(MM.c.movement_id == mv, MM.c.mention_id.in_(chunk))
+                .values(prev_ts=prev)
+            )
+
+
+# The definition, as a query: per (movement, author, platform) in (created_ts, mention_id) order,
+# the created_ts of the match before. Migration 0020 backfills with the same statement.
+ORDERED = (
+    "SELECT movement_id AS mv, mention_id AS mid, lag(created_ts) OVER ("
+    "PARTITION BY movement_id, account_id, platform ORDER BY created_ts, mention_id) AS prev "
+    "FROM mention_match WHERE account_id IS NOT NULL"
+)
+
+
+def relink_all(conn: Connection) -> None:
+    """Recompute every `prev_ts` from the rows: the repair for a store written by anything
+    that bypassed the write path (bulk loads; both dialects run UPDATE ... FROM)."""
+    conn.execute(update(MM).values(prev_ts=None))
+    conn.execute(
+        text(
+            f"UPDATE mention_match SET prev_ts = o.prev FROM ({ORDERED}) AS o "
+            "WHERE mention_match.movement_id = o.mv AND mention_match.mention_id = o.mid "
+            "AND o.prev IS NOT NULL"
+        )
+    )
