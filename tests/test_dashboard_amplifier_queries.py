@@ -125,3 +125,28 @@ def test_widening_splits_first_time_and_returning_authors_per_day(store):
     assert [
         (r["active"], r["first_time"], r["returning"], r["instances"], r["platforms"]) for r in rows
     ] == [(2, 2, 0, 2, 1), (3, 2, 1, 1, 2)]
+
+
+def test_counting_in_python_gives_exactly_the_sql_aggregates(store):
+    """SQLite counts the edges in Python, PostgreSQL in SQL: both give the same top lists, the
+    same kind split and the same heaviest pairs, ties broken the same way (by account id)."""
+    import random
+
+    rng = random.Random(4)
+    people = [account(i) for i in range(1, 13)]
+    posts = [mention(i, author=people[i % 12], created_at=_at(0)) for i in range(40)]
+    kinds = ("boost", "quote", "reply", "link")
+    edges = []
+    for _ in range(300):
+        edge = _boost(rng.choice(people), rng.choice(posts), rng.uniform(1, 9), rng.choice(kinds))
+        edges.append(edge)
+    _write(store, *posts, edges=edges)
+    with store.connect() as conn:
+        for start, end in ((0, 10), (3, 6), (8.5, 9)):
+            scope = _scope(store, start, end)
+            for room, max_pairs in ((5, 7), (60, 2000)):
+                in_sql = amplifiers._aggregate_in_sql(conn, scope, room, max_pairs)
+                in_python = amplifiers._aggregate_in_python(conn, scope, room, max_pairs)
+                assert dict(in_python[0]) == dict(in_sql[0])
+                assert in_python[1] == in_sql[1]
+                assert in_sql[1]

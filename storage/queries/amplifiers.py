@@ -14,8 +14,10 @@ Definitions (docs/dashboard.md):
 
 from __future__ import annotations
 
-from collections import defaultdict
+import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import networkx as nx
@@ -40,7 +42,7 @@ from storage.models_rollups import (
 )
 from storage.queries.ethics import account_opted_out
 from storage.queries.overview import ends_after_data, first_in_range, instance_key
-from storage.queries.scope import Scope, in_scope
+from storage.queries.scope import Scope, in_scope, plain_rows
 
 MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
@@ -91,10 +93,58 @@ def summary(
 ) -> dict[str, Any]:
     """Rankings (received, given) and the bounded network from ONE pass over the scope's edges.
 
-    The edges are materialised once (a CTE) and aggregated three ways in SQL: per target
-    account, per source account, per (source, target) pair; only the top rows reach Python.
-    This is what the Amplifiers page calls.
+    Three aggregates of the same edges: per target account, per source account, per (source,
+    target) pair; only the top rows are kept. On PostgreSQL they run in SQL (hash aggregates
+    over one materialised CTE). On SQLite each GROUP BY sorts every edge of the range, so the
+    edges are read once and counted in Python instead (`_aggregate_in_python`, same answer,
+    about half the time at 30 days on the benchmark). This is what the Amplifiers page calls.
     """
+    room = limit * 3  # opted-out accounts are left out of the lists afterwards
+    if conn.dialect.name == "sqlite":
+        by_side, pairs = _aggregate_in_python(conn, scope, room, max_pairs)
+    else:
+        by_side, pairs = _aggregate_in_sql(conn, scope, room, max_pairs)
+    wanted = {r["a"] for side in ("dst", "src") for r in by_side[side]}
+    wanted.update(x for a, b, _ in pairs for x in (a, b))
+    accounts = _accounts(conn, wanted)
+
+    def ranked(side: str) -> list[dict[str, Any]]:
+        out = []
+        for r in by_side[side]:
+            info = accounts.get(r["a"])
+            if info is None or info["opted_out"]:
+                continue
+            out.append(
+                {
+                    "account_id": r["a"],
+                    "total": int(r["total"]),
+                    **{name: int(r[name] or 0) for name in KIND_GROUPS},
+                    "platform": info["platform"],
+                    "handle": info["handle"],
+                    "display_name": info["display_name"],
+                    "instance": info["instance"],
+                }
+            )
+            if len(out) == limit:
+                break
+        return out
+
+    return {
+        "received": ranked("dst"),
+        "given": ranked("src"),
+        "network": analyse_network(pairs, accounts, max_nodes=max_nodes),
+    }
+
+
+Ranked = dict[str, list[dict[str, Any]]]
+Pairs = list[tuple[int, int, int]]
+
+
+def _aggregate_in_sql(
+    conn: Connection, scope: Scope, room: int, max_pairs: int
+) -> tuple[Ranked, Pairs]:
+    """The top `room` targets and sources (with their kind split) and the `max_pairs`
+    heaviest pairs, in SQL from one materialised CTE (PostgreSQL: hash aggregates)."""
     e = _edges(scope)
     edges = (
         select(e.c.src, e.c.dst, e.c.kind)
@@ -102,7 +152,6 @@ def summary(
         .cte("scope_edges")
         .prefix_with("MATERIALIZED")
     )
-    room = limit * 3  # opted-out accounts are left out of the lists afterwards
 
     def ranked_stmt(side: str) -> Any:
         who = edges.c[side]
@@ -133,41 +182,54 @@ def summary(
         .limit(max_pairs)
     )
     parts = [ranked_stmt("dst").subquery(), ranked_stmt("src").subquery(), pair_stmt.subquery()]
-    rows = conn.execute(union_all(*(select(p) for p in parts))).all()
-    by_side: dict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        by_side[r.side].append(r)
-    pairs = [(r.a, r.b, int(r.total)) for r in by_side["pair"]]
-    wanted = {r.a for side in ("dst", "src") for r in by_side[side]}
-    wanted.update(x for a, b, _ in pairs for x in (a, b))
-    accounts = _accounts(conn, wanted)
+    by_side: Ranked = {"dst": [], "src": []}
+    pairs: Pairs = []
+    for r in conn.execute(union_all(*(select(p) for p in parts))):
+        if r.side == "pair":
+            pairs.append((r.a, r.b, int(r.total)))
+        else:
+            groups = {name: int(getattr(r, name) or 0) for name in KIND_GROUPS}
+            by_side[r.side].append({"a": r.a, "total": int(r.total), **groups})
+    return by_side, pairs
 
-    def ranked(side: str) -> list[dict[str, Any]]:
-        out = []
-        for r in by_side[side]:
-            info = accounts.get(r.a)
-            if info is None or info["opted_out"]:
-                continue
-            out.append(
-                {
-                    "account_id": r.a,
-                    "total": int(r.total),
-                    **{name: int(getattr(r, name) or 0) for name in KIND_GROUPS},
-                    "platform": info["platform"],
-                    "handle": info["handle"],
-                    "display_name": info["display_name"],
-                    "instance": info["instance"],
-                }
-            )
-            if len(out) == limit:
-                break
-        return out
 
-    return {
-        "received": ranked("dst"),
-        "given": ranked("src"),
-        "network": analyse_network(pairs, accounts, max_nodes=max_nodes),
-    }
+def _top(counts: Mapping[Any, int], n: int) -> list[tuple[Any, int]]:
+    """The `n` largest counts, ties broken by the smaller key: exactly SQL's
+    `ORDER BY count DESC, key LIMIT n`, without sorting every key with a Python key function
+    (most edge pairs occur once, so most counts tie at the threshold)."""
+    if len(counts) <= n:
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    threshold = heapq.nlargest(n, counts.values())[-1]
+    above = [(k, c) for k, c in counts.items() if c > threshold]
+    ties = heapq.nsmallest(n - len(above), (k for k, c in counts.items() if c == threshold))
+    return sorted(above, key=lambda kv: (-kv[1], kv[0])) + [(k, threshold) for k in ties]
+
+
+def _aggregate_in_python(
+    conn: Connection, scope: Scope, room: int, max_pairs: int
+) -> tuple[Ranked, Pairs]:
+    """What `_aggregate_in_sql` returns, from one read of the scope's edges (plain tuples from
+    the covering index `ix_medge_cover`) counted with `Counter`: SQLite has no hash aggregate,
+    and three sorts of every edge cost twice as much as this."""
+    e = _edges(scope)
+    rows = plain_rows(
+        conn, select(e.c.src, e.c.dst, e.c.kind).where(e.c.dst.is_not(None), e.c.src != e.c.dst)
+    )
+    srcs = list(map(itemgetter(0), rows))
+    dsts = list(map(itemgetter(1), rows))
+    group_of = {k: name for name, kinds in KIND_GROUPS.items() for k in kinds}
+    by_side: Ranked = {}
+    for side, keys, col in (("dst", dsts, 1), ("src", srcs, 0)):
+        top = _top(Counter(keys), room)
+        chosen = {a for a, _ in top}
+        split: Counter[tuple[Any, str]] = Counter(
+            (r[col], group_of.get(r[2], "")) for r in rows if r[col] in chosen
+        )
+        by_side[side] = [
+            {"a": a, "total": n, **{g: split[(a, g)] for g in KIND_GROUPS}} for a, n in top
+        ]
+    pairs = [(a, b, n) for (a, b), n in _top(Counter(zip(srcs, dsts, strict=True)), max_pairs)]
+    return by_side, pairs
 
 
 def _accounts(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
