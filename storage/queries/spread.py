@@ -33,7 +33,7 @@ from storage.models import (
     RollupHourly,
 )
 from storage.models_rollups import MovementEdge, MovementPlace
-from storage.queries.scope import Scope, in_scope
+from storage.queries.scope import Scope, in_scope, plain_rows
 
 MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
@@ -164,16 +164,6 @@ class Cascade:
     nodes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _is_ancestor(parent: dict[Any, Any], node: Any, start: Any) -> bool:
-    """Is `node` on the path from `start` up to its root?"""
-    n, steps = start, 0
-    while n in parent and steps < 100_000:
-        if n == node:
-            return True
-        n, steps = parent[n], steps + 1
-    return n == node
-
-
 @dataclass(slots=True)
 class CascadeStats:
     """Every cascade of a scope summarised: how many, the (size, depth) histogram, the largest
@@ -198,72 +188,99 @@ def build_cascades(
 
     Reposts are leaves hanging off the post they repost; they come in as counts (aggregated in
     SQL). Most cascades are "stars" (a post and its reposts, no replies): those are counted
-    straight into the histogram without building a tree. Node lists (for drawing) are built
-    only for the `draw` trees `_showcase` picks, up to `max_nodes` each.
+    straight into the histogram without building a tree. Trees are measured without walking
+    them: each node's root comes from a union-find (which also cuts the links that would
+    close a cycle, hostile data) and its depth from its parent's, memoised. Node lists (for
+    drawing) are built only for the `draw` trees `_showcase` picks, up to `max_nodes` each.
     """
     parent: dict[Any, Any] = {}
     meta: dict[Any, tuple[str, int | None, str | None]] = {}
+    up: dict[Any, Any] = {}  # union-find towards each tree's root (only to cut cycles)
+
+    def find(n: Any) -> Any:
+        root = n
+        while root in up:
+            root = up[root]
+        while n in up and up[n] is not root:  # path compression
+            up[n], n = root, up[n]
+        return root
+
     for child, par, kind, ts, platform in links:
-        if child == par or child in parent or _is_ancestor(parent, child, par):
+        if child == par or child in parent or (par in up and find(par) == child):
             continue  # duplicates and links that would close a cycle (hostile data) are cut
         parent[child] = par
+        up[child] = par
         meta[child] = (kind, ts, platform)
-    children: dict[Any, list[Any]] = defaultdict(list)
-    for child, par in parent.items():
-        children[par].append(child)
+
+    # Each node's root and depth, memoised along the way up (each node is walked once).
+    root_of: dict[Any, Any] = {}
+    depth: dict[Any, int] = {}
+    for n in parent:
+        if n in depth:
+            continue
+        path = []
+        while n in parent and n not in depth:
+            path.append(n)
+            n = parent[n]
+        if n in depth:
+            r, d = root_of[n], depth[n]
+        else:
+            r, d = n, 0
+        for x in reversed(path):
+            d += 1
+            depth[x] = d
+            root_of[x] = r
+
+    size: Counter[Any] = Counter(root_of.values())  # nodes below each root
+    deepest: dict[Any, int] = {}
+    for n, d in depth.items():
+        r = root_of[n]
+        if d > deepest.get(r, 0):
+            deepest[r] = d
     leaves: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     stars: dict[Any, int] = defaultdict(int)
     star_kind: dict[Any, str] = {}
     for target, kind, count in reposts:
         if count <= 0:
             continue
-        if target in parent or target in children:
+        r = root_of.get(target)
+        if r is None and target in size:
+            r = target  # the root of a tree
+        if r is not None:
             leaves[target].append((kind, int(count)))
+            size[r] += int(count)
+            d = depth.get(target, 0) + 1
+            if d > deepest.get(r, 0):
+                deepest[r] = d
         else:
             stars[target] += int(count)
             star_kind.setdefault(target, kind)
 
-    memo: dict[Any, Any] = {}
-
-    def root_of(n: Any) -> Any:
-        path = []
-        while n in parent and n not in memo:
-            path.append(n)
-            n = parent[n]
-        r = memo.get(n, n)
-        for x in path:  # path compression: each node walked once overall
-            memo[x] = r
-        return r
-
     stats = CascadeStats()
-    trees: list[Cascade] = []
-    for r in {root_of(n) for n in children}:
-        size, depth = 0, 0
-        stack: list[tuple[Any, int]] = [(r, 0)]
-        while stack:
-            n, d = stack.pop()
-            size += 1
-            depth = max(depth, d)
-            lv = leaves.get(n)
-            if lv:
-                size += sum(c for _, c in lv)
-                depth = max(depth, d + 1)
-            kids = children.get(n)
-            if kids:
-                stack.extend((c, d + 1) for c in kids)
-        trees.append(Cascade(root=r, size=size, depth=depth))
-        stats.histogram[(size, depth)] += 1
-    for n in stars.values():
-        stats.histogram[(n + 1, 1)] += 1
+    # (size, depth, root) tuples: Cascade objects only for the few kept.
+    trees = [(n + 1, deepest[r], r) for r, n in size.items()]
+    stats.histogram.update((s, d) for s, d, _ in trees)
+    stats.histogram.update((n + 1, 1) for n in stars.values())
     stats.count = len(trees) + len(stars)
     top_stars = heapq.nsmallest(keep, stars.items(), key=lambda kv: (-kv[1], kv[0]))
-    trees.extend(Cascade(root=t, size=n + 1, depth=1) for t, n in top_stars)
-    trees.sort(key=lambda c: (-c.size, -c.depth, c.root))
-    stats.largest = trees[:keep]
-    deepest = max(trees, key=lambda c: (c.depth, c.size), default=None)
-    stats.drawn = _showcase(stats.largest, draw, deepest)
+    trees.extend((n + 1, 1, t) for t, n in top_stars)
+    kept = heapq.nsmallest(keep, trees, key=lambda t: (-t[0], -t[1], t[2]))
+    stats.largest = [Cascade(root=r, size=s, depth=d) for s, d, r in kept]
+    deepest_tree = None
+    if trees:  # the deepest (then largest) tree; of equals, the smallest root
+        top_d, top_s = max((d, s) for s, d, _ in trees)
+        r = min(r for s, d, r in trees if d == top_d and s == top_s)
+        deepest_tree = next(
+            (c for c in stats.largest if c.root == r), Cascade(root=r, size=top_s, depth=top_d)
+        )
+    stats.drawn = _showcase(stats.largest, draw, deepest_tree)
     for t, n in top_stars:
         leaves[t].append((star_kind[t], n))
+    drawn = {c.root for c in stats.drawn}
+    children: dict[Any, list[Any]] = defaultdict(list)
+    for child, par in parent.items():  # only the drawn trees' nodes, in link order
+        if root_of[child] in drawn:
+            children[par].append(child)
     for c in stats.drawn:
         c.nodes = _tree_nodes(c.root, children, leaves, meta, max_nodes)
     return stats
@@ -322,26 +339,25 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
     ]
     if scope.platforms:
         where.append(ME.c.platform.in_(scope.platforms))
-    # One pass: thread edges one row each (their own post, `via`, is unique), reposts and
-    # boosts counted per post.
-    links: list[tuple[int, int, str, int, str]] = []
-    reposts: list[tuple[int, str, int]] = []
-    for target, kind, via, n, ts, platform in conn.execute(
+    # Thread edges one row each (their own post, `via`, is unique) and reposts and boosts
+    # counted per post: two reads of the covering index, neither sorting the thread edges
+    # (one grouped query over both sorted all of them), as plain tuples (`plain_rows`).
+    links = plain_rows(
+        conn,
         select(
+            ME.c.via_mention_id,
             ME.c.target_mention_id,
             ME.c.kind,
-            ME.c.via_mention_id,
-            func.count(),
-            func.min(ME.c.created_ts),
-            func.min(ME.c.platform),
-        )
-        .where(*where, ME.c.kind.in_(THREAD_KINDS + REPOST_KINDS))
-        .group_by(ME.c.target_mention_id, ME.c.kind, ME.c.via_mention_id)
-    ):
-        if kind in REPOST_KINDS:
-            reposts.append((target, kind, int(n)))
-        elif via is not None:
-            links.append((via, target, kind, int(ts), platform))
+            ME.c.created_ts,
+            ME.c.platform,
+        ).where(*where, ME.c.kind.in_(THREAD_KINDS), ME.c.via_mention_id.is_not(None)),
+    )
+    reposts = plain_rows(
+        conn,
+        select(ME.c.target_mention_id, ME.c.kind, func.count())
+        .where(*where, ME.c.kind.in_(REPOST_KINDS))
+        .group_by(ME.c.target_mention_id, ME.c.kind),
+    )
     stats = build_cascades(links, reposts, draw=top)
     return {
         "count": stats.count,
