@@ -104,8 +104,10 @@ def summary(
         by_side, pairs = _aggregate_in_python(conn, scope, room, max_pairs)
     else:
         by_side, pairs = _aggregate_in_sql(conn, scope, room, max_pairs)
+    # Only the accounts shown: the ranked ones and the network's nodes (not every endpoint
+    # of the 2,000 pairs).
     wanted = {r["a"] for side in ("dst", "src") for r in by_side[side]}
-    wanted.update(x for a, b, _ in pairs for x in (a, b))
+    wanted.update(network_nodes(pairs, max_nodes))
     accounts = _accounts(conn, wanted)
 
     def ranked(side: str) -> list[dict[str, Any]]:
@@ -262,6 +264,20 @@ def ranked_given(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[s
     return summary(conn, scope, limit=limit)["given"]
 
 
+def network_nodes(pairs: Iterable[tuple[int, int, int]], max_nodes: int) -> list[int]:
+    """The `max_nodes` accounts with the largest weighted degree (edges given + received)
+    among `pairs`, ties by account id: the nodes `analyse_network` keeps."""
+    degree: Counter[int] = Counter()
+    for s, t, w in pairs:
+        if s == t or s is None or t is None:
+            continue
+        degree[s] += int(w)
+        degree[t] += int(w)
+    return [
+        n for n, _ in heapq.nsmallest(max_nodes, degree.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
 def analyse_network(
     pairs: Iterable[tuple[int, int, int]],
     accounts: Mapping[int, Mapping[str, Any]],
@@ -274,6 +290,7 @@ def analyse_network(
     `pairs`: (source account, target account, edges). Keeps the `max_nodes` accounts with the
     largest weighted degree, so layout and betweenness cost stay bounded at any data size.
     """
+    pairs = list(pairs)
     g = nx.DiGraph()
     for s, t, w in pairs:
         if s == t or s is None or t is None:
@@ -281,9 +298,7 @@ def analyse_network(
         g.add_edge(s, t, weight=int(w))
     if g.number_of_nodes() == 0:
         return {"nodes": [], "edges": [], "bridges": []}
-    degree = dict(g.degree(weight="weight"))
-    keep = sorted(degree, key=lambda n: (-degree[n], n))[:max_nodes]
-    sub = g.subgraph(keep).copy()
+    sub = g.subgraph(network_nodes(pairs, max_nodes)).copy()
     und = sub.to_undirected()
     comms = nx.community.louvain_communities(und, weight="weight", seed=seed) if und.edges else []
     community = {n: i for i, c in enumerate(sorted(comms, key=len, reverse=True)) for n in c}
