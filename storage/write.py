@@ -239,6 +239,10 @@ def _copy_upsert(
     columns: list[Any] = [[r[c] for r in rows] for c in cols]
     for i, c in enumerate(cols):
         f = _converter(table.c[c], "postgresql")
+        if f is _pg_json:
+            # COPY's text format: the server parses JSON text into jsonb itself, so no
+            # Jsonb wrapper and dumper per value (a fifth of the client's COPY time).
+            f = _sqlite_json
         if f is not None:
             columns[i] = _converted(f, columns[i])
     raw = conn.connection.dbapi_connection
@@ -303,7 +307,8 @@ def _ids(conn: Connection, ids: Iterable[int]) -> dict[str, Any]:
     """The `:ids` parameter of `_in_ids`."""
     values = list(ids)
     if conn.dialect.name == "postgresql":
-        return {"ids": values}
+        # An array literal as text, cast by the server: psycopg's list dumper took longer.
+        return {"ids": "{" + ",".join(map(str, values)) + "}"}
     return {"ids": orjson.dumps(values).decode()}
 
 
