@@ -47,19 +47,21 @@ def _neighbour(target: Any, *, before: bool) -> Any:
         side = [M.c.created_ts >= ts, or_(M.c.created_ts > ts, M.c.id > mid)]
         order = (M.c.created_ts, M.c.id)
         col = M.c.id
+    # The platform is checked on the (narrow) match row, not on the mention: then the walk
+    # over the author's mentions reads only `ix_mention_account` (account_id, created_ts, id),
+    # never the wide mention rows (half the cost of linking a batch on SQLite).
     in_movement = exists(
         select(other.c.mention_id)
-        .where(other.c.movement_id == target.c.movement_id, other.c.mention_id == M.c.id)
+        .where(
+            other.c.movement_id == target.c.movement_id,
+            other.c.mention_id == M.c.id,
+            other.c.platform == target.c.platform,
+        )
         .correlate_except(other)
     )
     return (
         select(col)
-        .where(
-            M.c.account_id == target.c.account_id,
-            M.c.platform == target.c.platform,
-            *side,
-            in_movement,
-        )
+        .where(M.c.account_id == target.c.account_id, *side, in_movement)
         .order_by(*order)
         .limit(1)
         .scalar_subquery()

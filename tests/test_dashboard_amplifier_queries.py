@@ -150,3 +150,16 @@ def test_counting_in_python_gives_exactly_the_sql_aggregates(store):
                 assert dict(in_python[0]) == dict(in_sql[0])
                 assert in_python[1] == in_sql[1]
                 assert in_sql[1]
+
+
+def test_a_range_with_more_edges_than_python_may_count_goes_back_to_sql(store, monkeypatch):
+    """The memory bound: past `PYTHON_COUNT_MAX_EDGES` the SQL aggregates answer, the same."""
+    alice, bob, carol, dave = account(1), account(2), account(3), account(4)
+    a1 = mention(1, author=alice, created_at=_at(0))
+    _write(store, a1, edges=[_boost(bob, a1, 1), _boost(carol, a1, 2), _boost(dave, a1, 3)])
+    scope = _scope(store, 0, 5)
+    with store.connect() as conn:
+        want = amplifiers._aggregate_in_sql(conn, scope, 60, 2000)
+        monkeypatch.setattr(amplifiers, "PYTHON_COUNT_MAX_EDGES", 2)
+        assert amplifiers._aggregate_in_python(conn, scope, 60, 2000) == want
+        assert want[0]["dst"][0]["total"] == 3
