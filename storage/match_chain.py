@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, exists, or_, select, text, update
+from sqlalchemy import Connection, bindparam, exists, or_, select, text, update
 
 from storage.models import Mention, MentionMatch
 
@@ -72,29 +72,38 @@ def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -
     """Set `prev_ts` of the matches new in this transaction and re-link their successors.
 
     Call after `bump_dashboard_rollups` (whose upsert of `movement_author_platform` holds the
-    per-author row locks that serialise concurrent PostgreSQL writers). In-order arrivals
-    (the usual stream) have no successor; the successor probe then stops at the index's end.
+    per-author row locks that serialise concurrent PostgreSQL writers). First each new match's
+    successor is found (in-order arrivals, the usual stream, have none: the probe stops at the
+    index's end); a successor's link is then simply the new match's time. Only the new matches
+    that are nobody's successor (typically the first of their author in the batch) need the
+    search for their predecessor.
     """
-    by_movement: dict[int, list[int]] = defaultdict(list)
+    by_movement: dict[int, dict[int, int]] = defaultdict(dict)
     for r in new_matches:
         if r["account_id"] is not None:
-            by_movement[r["movement_id"]].append(r["mention_id"])
+            by_movement[r["movement_id"]][r["mention_id"]] = r["created_ts"]
     prev = _neighbour(MM, before=True)
     after = _neighbour(MM, before=False)
-    for mv, ids in sorted(by_movement.items()):
-        ids.sort()
-        new = set(ids)
-        successors: set[int] = set()
+    for mv, ts_of in sorted(by_movement.items()):
+        ids = sorted(ts_of)
+        known: dict[int, int] = {}  # successor -> the new match just before it
         for lo in range(0, len(ids), _CHUNK):
             chunk = ids[lo : lo + _CHUNK]
-            successors.update(
-                s
-                for (s,) in conn.execute(
-                    select(after).where(MM.c.movement_id == mv, MM.c.mention_id.in_(chunk))
+            for x, succ in conn.execute(
+                select(MM.c.mention_id, after).where(
+                    MM.c.movement_id == mv, MM.c.mention_id.in_(chunk)
                 )
-                if s is not None and s not in new
+            ):
+                if succ is not None:
+                    known[succ] = ts_of[x]
+        if known:
+            conn.execute(
+                update(MM)
+                .where(MM.c.movement_id == mv, MM.c.mention_id == bindparam("succ"))
+                .values(prev_ts=bindparam("prev")),
+                [{"succ": k, "prev": v} for k, v in sorted(known.items())],
             )
-        todo = sorted(new | successors)
+        todo = [i for i in ids if i not in known]
         for lo in range(0, len(todo), _CHUNK):
             chunk = todo[lo : lo + _CHUNK]
             conn.execute(
