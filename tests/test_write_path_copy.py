@@ -175,3 +175,16 @@ def test_a_rolled_back_page_leaves_nothing_staged_for_the_next_one(pg_store):
             ids = conn.exec_driver_sql("SELECT native_id FROM mention").scalars().all()
     expected = {mention(i).native_id for i in range(1 + 2 * N, 1 + 4 * N)}
     assert set(ids) == expected
+
+
+def test_a_page_rolled_back_to_a_savepoint_leaves_the_next_page_whole(pg_store):
+    rules = movement(pg_store)
+    with pg_store.connect() as conn, conn.begin():
+        # The savepoint made the staging tables and takes them away when it rolls back.
+        with pytest.raises(RuntimeError), conn.begin_nested():
+            write_batch(conn, _page(1), rules)
+            raise RuntimeError("page refused")
+        write_batch(conn, _page(1 + N), rules)
+        assert _staged_rows(conn) == 0
+        ids = set(conn.exec_driver_sql("SELECT native_id FROM mention").scalars().all())
+    assert ids == {mention(i).native_id for i in range(1 + N, 1 + 2 * N)}
