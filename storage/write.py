@@ -202,40 +202,6 @@ COPY_MIN_ROWS = 200
 # batches can share one transaction. Creating and dropping one per table per page was five
 # catalog inserts and deletes (pg_class, pg_attribute, pg_type ...) per page.
 _STAGED: dict[tuple[str, tuple[str, ...]], Any] = {}
-_STAGEABLE = tuple(
-    _t(m).name
-    for m in (
-        *(Account, Mention, MentionPayload, MentionSeen, MentionMatch, Amplification),
-        *(RollupHourly, MovementAuthor, MovementAuthorPlatform, MovementPlace),
-        *(MovementPlaceActive, MovementAuthorDay, MovementPlatformDay, MovementInstanceDay),
-    )
-)
-
-
-def _staging_ddl(names: Iterable[str]) -> str:
-    return "; ".join(
-        f'CREATE TEMP TABLE IF NOT EXISTS "_stage_{n}" (LIKE "{n}" INCLUDING DEFAULTS) '
-        "ON COMMIT DELETE ROWS"
-        for n in names
-    )
-
-
-def _ensure_staging(conn: Connection, name: str) -> None:
-    """Make sure the session's staging table for `name` exists in this transaction.
-
-    Checked once per transaction (innermost, so a savepoint rolled back is noticed), for
-    every table the write path stages at once: one round trip per page instead of one per
-    table. IF NOT EXISTS, because remembering "created" for the whole connection would be
-    wrong after a rollback of the transaction that created it."""
-    tx = conn.get_nested_transaction() or conn.get_transaction()
-    done = conn.info.get("gs_staging")
-    if done is None or done[0] is not tx:
-        done = conn.info["gs_staging"] = (tx, set())
-    if name in done[1]:
-        return
-    names = _STAGEABLE if name in _STAGEABLE else (name,)
-    conn.exec_driver_sql(_staging_ddl(names))
-    done[1].update(names)
 
 
 def _staged_upsert(stmt: Any, table: Table, name: str, cols: tuple[str, ...]) -> Any:
@@ -281,7 +247,12 @@ def _copy_upsert(
             columns[i] = _converted(f, columns[i])
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    _ensure_staging(conn, table.name)
+    # IF NOT EXISTS every time (a catalog lookup, no write): remembering "created" per
+    # connection would be wrong after a rollback of the transaction that created it.
+    conn.exec_driver_sql(
+        f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table.name}" INCLUDING DEFAULTS) '
+        "ON COMMIT DELETE ROWS"
+    )
     names = ", ".join(f'"{c}"' for c in cols)
     with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
         for row in zip(*columns, strict=True):
