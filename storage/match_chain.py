@@ -31,7 +31,6 @@ from storage.models import Mention, MentionMatch
 
 MM = MentionMatch.__table__
 M = Mention.__table__
-_CHUNK = 500
 
 
 def _neighbour(target: Any, *, before: bool) -> Any:
@@ -68,6 +67,30 @@ def _neighbour(target: Any, *, before: bool) -> Any:
     )
 
 
+_BUILT: dict[str, tuple[Any, Any, Any]] = {}
+
+
+def _statements(conn: Connection) -> tuple[Any, Any, Any]:
+    """The three statements of `link_previous_matches`, built once per dialect (building the
+    correlated subqueries and an IN list per batch cost more than running them); the ids go
+    in as one parameter (`storage.write._in_ids`)."""
+    from storage.write import _in_ids
+
+    built = _BUILT.get(conn.dialect.name)
+    if built is not None:
+        return built
+    new_ones = [MM.c.movement_id == bindparam("mv"), _in_ids(conn, "mention_match.mention_id")]
+    successors = select(MM.c.mention_id, _neighbour(MM, before=False)).where(*new_ones)
+    set_known = (
+        update(MM)
+        .where(MM.c.movement_id == bindparam("mv"), MM.c.mention_id == bindparam("succ"))
+        .values(prev_ts=bindparam("prev"))
+    )
+    search = update(MM).where(*new_ones).values(prev_ts=_neighbour(MM, before=True))
+    _BUILT[conn.dialect.name] = (successors, set_known, search)
+    return successors, set_known, search
+
+
 def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -> None:
     """Set `prev_ts` of the matches new in this transaction and re-link their successors.
 
@@ -78,39 +101,26 @@ def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -
     that are nobody's successor (typically the first of their author in the batch) need the
     search for their predecessor.
     """
+    from storage.write import _ids
+
     by_movement: dict[int, dict[int, int]] = defaultdict(dict)
     for r in new_matches:
         if r["account_id"] is not None:
             by_movement[r["movement_id"]][r["mention_id"]] = r["created_ts"]
-    prev = _neighbour(MM, before=True)
-    after = _neighbour(MM, before=False)
+    successors, set_known, search = _statements(conn)
     for mv, ts_of in sorted(by_movement.items()):
         ids = sorted(ts_of)
-        known: dict[int, int] = {}  # successor -> the new match just before it
-        for lo in range(0, len(ids), _CHUNK):
-            chunk = ids[lo : lo + _CHUNK]
-            for x, succ in conn.execute(
-                select(MM.c.mention_id, after).where(
-                    MM.c.movement_id == mv, MM.c.mention_id.in_(chunk)
-                )
-            ):
-                if succ is not None:
-                    known[succ] = ts_of[x]
+        known: dict[int, int] = {}  # successor -> the time of the new match just before it
+        for x, succ in conn.execute(successors, {"mv": mv, **_ids(conn, ids)}).all():
+            if succ is not None:
+                known[succ] = ts_of[x]
         if known:
             conn.execute(
-                update(MM)
-                .where(MM.c.movement_id == mv, MM.c.mention_id == bindparam("succ"))
-                .values(prev_ts=bindparam("prev")),
-                [{"succ": k, "prev": v} for k, v in sorted(known.items())],
+                set_known, [{"mv": mv, "succ": k, "prev": v} for k, v in sorted(known.items())]
             )
         todo = [i for i in ids if i not in known]
-        for lo in range(0, len(todo), _CHUNK):
-            chunk = todo[lo : lo + _CHUNK]
-            conn.execute(
-                update(MM)
-                .where(MM.c.movement_id == mv, MM.c.mention_id.in_(chunk))
-                .values(prev_ts=prev)
-            )
+        if todo:
+            conn.execute(search, {"mv": mv, **_ids(conn, todo)})
 
 
 # The definition, as a query: per (movement, author, platform) in (created_ts, mention_id) order,
