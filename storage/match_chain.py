@@ -9,14 +9,17 @@ index `ix_match_cover` instead of a distinct count (docs/benchmarks/dashboard.md
 
 Unlike the min/max rollups this order does not commute, so the write path keeps it with care:
 
-- a new match gets its predecessor, and its successor (when it arrived out of order: search
-  APIs page newest first) is re-linked to it; both are recomputed from the stored rows (the
-  author's mentions by `ix_mention_account`, probed against the movement's matches), never
-  patched incrementally, so a replay or a repair cannot make them worse;
-- on PostgreSQL two workers writing the same author's matches are serialised by the row lock
-  of that author's `movement_author_platform` row, which `bump_dashboard_rollups` upserts
-  earlier in the same transaction and which is held until commit: the second worker's
-  statements start after the first one committed, so (READ COMMITTED) they see its matches;
+- each new match's successor is looked up in the stored rows (the author's mentions by
+  `ix_mention_account`, probed against the movement's matches; the batch's own rows included):
+  when there is one (the match arrived out of order: search APIs page newest first), nothing
+  lies between them, so the successor's link is the new match's time; every other new match
+  looks up its predecessor the same way. Links are set from what is stored, never patched
+  incrementally, so a replay (no new match: nothing to do) or a repair cannot make them worse;
+- on PostgreSQL two workers writing the same author's matches are serialised by row locks held
+  until commit: the author's `account` row (upserted first by `write_batch`) and its
+  `movement_author_platform` row (upserted by `bump_dashboard_rollups`, before the links are
+  set). The second worker's statements start after the first one committed, so (READ
+  COMMITTED) they see its matches (`tests/test_match_chain.py` runs two workers at once);
 - `relink_all` recomputes every link from the rows (migration 0020's backfill, the repair).
 """
 
