@@ -12,6 +12,7 @@ a child process, so the parent's peak memory is the dashboard's alone.
 
     python bench/dashboard.py                         # 1M mentions, SQLite, temp file
     python bench/dashboard.py --mentions 200000 --plans
+    python bench/dashboard.py --db /tmp/b.db --reuse --per-query   # where each page's time goes
     python bench/dashboard.py --postgres postgresql://postgres@127.0.0.1:5432/bench \
         --mentions 10000000
 """
@@ -303,6 +304,24 @@ def _events_page(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     assert evs
 
 
+# The heavier named queries one by one (`--per-query`): where each page's time goes.
+QUERIES: dict[str, PageFn] = {
+    "headline (now + previous)": lambda c, s, x: overview.headline_with_change(c, s),
+    "top posts": lambda c, s, x: overview.top_posts(c, s, limit=10),
+    "last hour (overview)": lambda c, s, x: _last_hour(c, s, x),
+    "cascades": lambda c, s, x: spread.cascades(c, s, top=3),
+    "amplifiers summary": lambda c, s, x: amplifiers.summary(c, s, limit=20, max_nodes=120),
+    "widening": lambda c, s, x: amplifiers.widening(c, s, bucket_s=86400),
+}
+
+
+def _last_hour(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
+    hour = Scope(s.movement_id, ctx["now"] - 3600, ctx["now"], s.platforms)
+    overview.headline_with_change(conn, hour)
+    overview.first_seen_places(conn, hour)
+    overview.new_voices(conn, hour, limit=10)
+
+
 PAGES: dict[str, PageFn] = {
     "overview": _overview,
     "spread": _spread,
@@ -370,6 +389,9 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="do not regenerate an existing store")
     ap.add_argument("--plans", action="store_true", help="print each page query's plan")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--per-query", action="store_true", help="also print each heavy query's CPU ms (best of 3)"
+    )
     args = ap.parse_args()
 
     now = int(time.time()) // 60 * 60
@@ -490,6 +512,21 @@ def main() -> int:
     print(
         f"peak memory of the dashboard process (queries only): {peak_mb:.0f} MB (goal {GOAL_MB} MB)"
     )
+    if args.per_query:
+        print("\nper query, CPU ms, best of 3 after a warm-up:")
+        print(f"{'query':<27}" + "".join(f"{f[:12]:>13}" for f in filters))
+        with engine.connect() as conn:
+            for name, qfn in QUERIES.items():
+                row = []
+                for scope in filters.values():
+                    qfn(conn, scope, ctx)
+                    best = float("inf")
+                    for _ in range(3):
+                        c0 = time.process_time()
+                        qfn(conn, scope, ctx)
+                        best = min(best, (time.process_time() - c0) * 1000)
+                    row.append(best)
+                print(f"{name:<27}" + "".join(f"{v:>13.0f}" for v in row))
     if args.plans:
         for page, stmts in plans.items():
             print(f"\n== plans: {page} (7 days) ==")
