@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import compress
 from operator import itemgetter
 from typing import Any
 
@@ -235,8 +236,9 @@ def _aggregate_in_python(
     for side, keys, col in (("dst", dsts, 1), ("src", srcs, 0)):
         top = _top(Counter(keys), room)
         chosen = {a for a, _ in top}
+        # The kind split only for the chosen accounts' edges (picked out in C).
         split: Counter[tuple[Any, str]] = Counter(
-            (r[col], group_of.get(r[2], "")) for r in rows if r[col] in chosen
+            (r[col], group_of.get(r[2], "")) for r in compress(rows, map(chosen.__contains__, keys))
         )
         by_side[side] = [
             {"a": a, "total": n, **{g: split[(a, g)] for g in KIND_GROUPS}} for a, n in top
