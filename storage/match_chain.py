@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, or_, select, text, update
+from sqlalchemy import Connection, bindparam, or_, select, text, update
 
 from storage.models import Mention, MentionMatch
 
@@ -52,14 +52,16 @@ def _neighbour(target: Any, *, before: bool) -> Any:
     # The platform is checked on the (narrow) match row, not on the mention: then the walk
     # over the author's mentions reads only `ix_mention_account` (account_id, created_ts, id),
     # never the wide mention rows (half the cost of linking a batch on SQLite).
-    in_movement = exists(
-        select(other.c.mention_id)
-        .where(
-            other.c.movement_id == target.c.movement_id,
-            other.c.mention_id == M.c.id,
-            other.c.platform == target.c.platform,
-        )
+    # A scalar lookup by the primary key (movement_id, mention_id), not EXISTS: PostgreSQL
+    # turned EXISTS into a semi-join that scanned every match of the movement on the platform
+    # (ix_match_cover) for each mention walked, quadratic in the store (57 mentions/s at 20k,
+    # docs/benchmarks/ingest.md). A correlated scalar subquery is always a per-row probe.
+    in_movement = (
+        select(other.c.platform)
+        .where(other.c.movement_id == target.c.movement_id, other.c.mention_id == M.c.id)
         .correlate_except(other)
+        .scalar_subquery()
+        == target.c.platform
     )
     return (
         select(col)
