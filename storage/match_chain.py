@@ -9,17 +9,24 @@ index `ix_match_cover` instead of a distinct count (docs/benchmarks/dashboard.md
 
 Unlike the min/max rollups this order does not commute, so the write path keeps it with care:
 
-- each new match's successor is looked up in the stored rows (the author's mentions by
-  `ix_mention_account`, probed against the movement's matches; the batch's own rows included):
-  when there is one (the match arrived out of order: search APIs page newest first), nothing
-  lies between them, so the successor's link is the new match's time; every other new match
-  looks up its predecessor the same way. Links are set from what is stored, never patched
-  incrementally, so a replay (no new match: nothing to do) or a repair cannot make them worse;
-- on PostgreSQL two workers writing the same author's matches are serialised by row locks held
-  until commit: the author's `account` row (upserted first by `write_batch`) and its
-  `movement_author_platform` row (upserted by `bump_dashboard_rollups`, before the links are
-  set). The second worker's statements start after the first one committed, so (READ
-  COMMITTED) they see its matches (`tests/test_match_chain.py` runs two workers at once);
+- most links are known before the insert (`plan_links`): `movement_author_platform.last_ts` is
+  the latest created_ts of the key's stored matches (every match is written by `write_batch`,
+  which bumps it in the same transaction; migration 0011 backfilled it), and no row means no
+  stored match. A new match later than that (the usual stream: posts arrive in order) comes
+  after everything stored, so its link is that latest time, or the time of the batch's
+  previous match of the key; it is inserted with its link set. A replay cannot be such a
+  match (a stored match is never later than the latest), so DO NOTHING leaves the chain alone;
+- the rest (not later than the stored latest: out of order, or an equal time) go through
+  `link_previous_matches` after the insert: each one's successor is looked up in the stored
+  rows (the author's mentions by `ix_mention_account`, probed against the movement's
+  matches; the batch's own rows included): when there is one, nothing lies between them, so
+  the successor's link is the new match's time; every other such match looks up its
+  predecessor the same way. Links are set from what is stored, never patched incrementally;
+- on PostgreSQL two workers writing the same author's matches are serialised by the author's
+  `account` row, upserted (so locked until commit) first thing by `write_batch`, before the
+  latest is read and before any match is written; a second worker's statements after that
+  upsert start after the first one committed, so (READ COMMITTED) they see its matches and
+  its bumped `last_ts` (`tests/test_match_chain.py` runs two workers at once);
 - `relink_all` recomputes every link from the rows (migration 0020's backfill, the repair).
 """
 
@@ -31,9 +38,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, or_, select, text, update
 
 from storage.models import Mention, MentionMatch
+from storage.models_rollups import MovementAuthorPlatform
 
 MM = MentionMatch.__table__
 M = Mention.__table__
+MAP = MovementAuthorPlatform.__table__
 
 
 def _neighbour(target: Any, *, before: bool) -> Any:
@@ -96,14 +105,60 @@ def _statements(conn: Connection) -> tuple[Any, Any, Any]:
     return successors, set_known, search
 
 
-def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -> None:
-    """Set `prev_ts` of the matches new in this transaction and re-link their successors.
+_LATEST: dict[str, Any] = {}
 
-    Call after `bump_dashboard_rollups` (whose upsert of `movement_author_platform` holds the
-    per-author row locks that serialise concurrent PostgreSQL writers). First each new match's
-    successor is found (in-order arrivals, the usual stream, have none: the probe stops at the
-    index's end); a successor's link is then simply the new match's time. Only the new matches
-    that are nobody's successor (typically the first of their author in the batch) need the
+
+def plan_links(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[int, int]]:
+    """Set `prev_ts` on the match rows about to be inserted where it is known already; return
+    the (movement_id, mention_id) of those that need `link_previous_matches` after the insert.
+
+    Call after the authors' `account` rows are upserted (the lock that serialises concurrent
+    PostgreSQL writers) and before the matches are inserted and `last_ts` is bumped. Per
+    (movement, platform, author), the rows later than the stored latest, in (created_ts,
+    mention_id) order, link to the stored latest (NULL if none) and then to each other; rows
+    not later than it (out of order, equal times, replays) are left to the search.
+    """
+    from storage.write import _ids, _in_ids
+
+    stmt = _LATEST.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _LATEST[conn.dialect.name] = select(MAP.c.account_id, MAP.c.last_ts).where(
+            MAP.c.movement_id == bindparam("mv"),
+            MAP.c.platform == bindparam("p"),
+            _in_ids(conn, "movement_author_platform.account_id"),
+        )
+    keyed: dict[tuple[int, str], dict[int, list[dict[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in rows:
+        r["prev_ts"] = None
+        if r["account_id"] is not None:
+            keyed[(r["movement_id"], r["platform"])][r["account_id"]].append(r)
+    search: set[tuple[int, int]] = set()
+    for (mv, p), by_author in sorted(keyed.items()):
+        params = {"mv": mv, "p": p, **_ids(conn, sorted(by_author))}
+        latest: dict[int, int] = dict(conn.execute(stmt, params).all())  # type: ignore[arg-type]
+        for acc, mine in by_author.items():
+            stored = latest.get(acc)
+            prev = stored
+            for r in sorted(mine, key=lambda r: (r["created_ts"], r["mention_id"])):
+                ts = r["created_ts"]
+                if stored is not None and ts <= stored:
+                    search.add((mv, r["mention_id"]))
+                    continue
+                r["prev_ts"] = prev
+                prev = ts
+    return search
+
+
+def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -> None:
+    """Set `prev_ts` of the given matches, new in this transaction, from the stored rows and
+    re-link their successors (the matches `plan_links` could not link before the insert; the
+    search is exact for any new matches, so it also serves as the general case).
+
+    Call after the matches are inserted, in the transaction that locked their authors (see the
+    module docstring). First each new match's successor is found; a successor's link is then
+    simply the new match's time. Only the new matches that are nobody's successor need the
     search for their predecessor.
     """
     from storage.write import _ids

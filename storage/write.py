@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import MovementRule, match_post
-from storage.match_chain import link_previous_matches
+from storage.match_chain import link_previous_matches, plan_links
 from storage.models import (
     Account,
     Amplification,
@@ -487,10 +487,17 @@ def write_batch(
             _executemany(conn, stmt, seen_t, "seen", seen)
 
     if match_rows:
-        new_matches = _insert_matches_and_rollups(conn, [match_rows[k] for k in sorted(match_rows)])
+        rows = [match_rows[k] for k in sorted(match_rows)]
+        # Before the insert and the bump of `last_ts`, under the account locks taken above:
+        # in-order matches (most) are inserted with their link; the rest are searched after.
+        search = plan_links(conn, rows)
+        new_matches = _insert_matches_and_rollups(conn, rows)
         result.new_matches = len(new_matches)
         bump_dashboard_rollups(conn, new_matches)
-        link_previous_matches(conn, new_matches)  # after: needs the rows locked above
+        if search:
+            link_previous_matches(
+                conn, [r for r in new_matches if (r["movement_id"], r["mention_id"]) in search]
+            )
     else:
         new_matches = []
 
@@ -614,7 +621,15 @@ def _insert_matches_and_rollups(
     return [by_key[(movement_id, mid)] for movement_id, mid in inserted]
 
 
-_MATCH_COLUMNS = ("movement_id", "mention_id", "via", "platform", "account_id", "created_ts")
+_MATCH_COLUMNS = (
+    "movement_id",
+    "mention_id",
+    "via",
+    "platform",
+    "account_id",
+    "created_ts",
+    "prev_ts",
+)
 
 
 def _insert_values_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[Any]:
