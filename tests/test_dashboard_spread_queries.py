@@ -159,3 +159,19 @@ def test_cascades_are_built_from_the_amplification_edges_in_the_store(store):
         cas = spread.cascades(conn, _scope(store, 0, 5))
     assert cas["count"] == 1
     assert cas["largest"] == [{"root": root.id, "size": 5, "depth": 2}]
+
+
+def test_streamed_rows_equal_the_whole_result_across_chunk_boundaries(store):
+    from sqlalchemy import literal_column, select, union_all
+
+    from storage.queries.scope import plain_rows, stream_rows
+
+    stmt = union_all(*(select(literal_column(str(i)).label("n")) for i in range(10)))
+    with store.connect() as conn:
+        whole = sorted(plain_rows(conn, stmt))
+        streamed = list(stream_rows(conn, stmt, chunk=3))
+        assert sorted(streamed) == whole and len(streamed) == 10
+        # two streams open at once on one connection (cascades read links, then reposts)
+        a, b = stream_rows(conn, stmt, chunk=4), stream_rows(conn, stmt, chunk=4)
+        assert next(a) is not None and next(b) is not None
+        assert len(list(a)) == 9 and len(list(b)) == 9

@@ -7,6 +7,8 @@ filter on integer columns (DESIGN.md section 7).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -111,6 +113,45 @@ def tune_for_dashboard(engine: Any) -> Any:
     return engine
 
 
+def _driver_sql(conn: Connection, stmt: Any) -> tuple[str, Any]:
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[k] for k in compiled.positiontup)
+    return str(compiled), params
+
+
+STREAM_CHUNK = 20_000
+
+
+def stream_rows(
+    conn: Connection, stmt: Any, chunk: int = STREAM_CHUNK
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of `stmt` as plain tuples, `chunk` at a time, for a consumer that reads them once.
+
+    `plain_rows` holds the whole result twice (the driver's buffer and the list): at 10M
+    mentions a 30-day range has ~1M cascade links, and that alone took the dashboard process
+    past DESIGN.md's 500 MB. PostgreSQL streams through a server-side (named) cursor; SQLite's
+    cursor already steps through the result lazily. Same parameter rules as `plain_rows`.
+    """
+    sql, params = _driver_sql(conn, stmt)
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        cur = raw.cursor(name=f"gs_stream_{next(_STREAM_IDS)}")  # type: ignore[union-attr]
+        cur.itersize = chunk
+    else:
+        cur = conn.connection.cursor()
+    try:
+        cur.execute(sql, params)
+        while rows := cur.fetchmany(chunk):
+            yield from rows
+    finally:
+        cur.close()
+
+
+_STREAM_IDS = itertools.count()
+
+
 def plain_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     """All rows of `stmt` as plain tuples from the driver's cursor.
 
@@ -119,13 +160,10 @@ def plain_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     time of such a fetch on SQLite. Only for statements whose parameters are plain ints and
     strings (no type conversion is applied to them).
     """
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positiontup is not None:
-        params = tuple(params[k] for k in compiled.positiontup)
+    sql, params = _driver_sql(conn, stmt)
     cur = conn.connection.cursor()
     try:
-        cur.execute(str(compiled), params)
+        cur.execute(sql, params)
         return list(cur.fetchall())
     finally:
         cur.close()

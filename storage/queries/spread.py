@@ -33,7 +33,7 @@ from storage.models import (
     RollupHourly,
 )
 from storage.models_rollups import MovementEdge, MovementPlace
-from storage.queries.scope import Scope, in_scope, plain_rows
+from storage.queries.scope import Scope, in_scope, stream_rows
 
 MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
@@ -341,8 +341,9 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
         where.append(ME.c.platform.in_(scope.platforms))
     # Thread edges one row each (their own post, `via`, is unique) and reposts and boosts
     # counted per post: two reads of the covering index, neither sorting the thread edges
-    # (one grouped query over both sorted all of them), as plain tuples (`plain_rows`).
-    links = plain_rows(
+    # (one grouped query over both sorted all of them), as plain tuples streamed once through
+    # `build_cascades` (`stream_rows`: the result is never held whole).
+    links = stream_rows(
         conn,
         select(
             ME.c.via_mention_id,
@@ -352,7 +353,7 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
             ME.c.platform,
         ).where(*where, ME.c.kind.in_(THREAD_KINDS), ME.c.via_mention_id.is_not(None)),
     )
-    reposts = plain_rows(
+    reposts = stream_rows(
         conn,
         select(ME.c.target_mention_id, ME.c.kind, func.count())
         .where(*where, ME.c.kind.in_(REPOST_KINDS))
