@@ -655,9 +655,10 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
     """Maintain the dashboard's place and per-platform author rollups
     (`storage/models_rollups.py`) from the matches new in this transaction.
 
-    Runs after `movement_author` is upserted, so it reads each author's first platform and
-    first time as the footprint defines them. Every column is a min or a max: replays and
-    concurrent writers cannot inflate anything.
+    Runs after `movement_author` is upserted, so it reads each author's first time. A place's
+    kind is its account's platform, not the platform of the author's first match: a blog whose
+    first match was a pingback it sent is still a blog site reached, at that time. Every column
+    is a min or a max: replays and concurrent writers cannot inflate anything.
     """
     if not new_matches:
         return
@@ -684,16 +685,17 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
             ma.c.platform,
             ma.c.first_ts,
             func.coalesce(acct.c.instance, acct.c.native_id),
+            acct.c.platform,
         )
         .select_from(ma.join(acct, acct.c.id == ma.c.account_id))
         .where(ma.c.movement_id == bindparam("mv"), _in_ids(conn, "movement_author.account_id"))
     )
     for mv, ids in authors.items():
         params = {"mv": mv, **_ids(conn, sorted(ids))}
-        for acc, platform, first_ts, place in conn.execute(stmt, params):
+        for acc, _first_platform, first_ts, place, kind in conn.execute(stmt, params):
             place_of[acc] = place
-            if platform in ("mastodon", "blog"):
-                k = (mv, platform, place)
+            if kind in ("mastodon", "blog"):
+                k = (mv, kind, place)
                 first[k] = min(first.get(k, first_ts), first_ts)
     _upsert_extreme(conn, MovementPlace, ("movement_id", "platform", "place"), "first_ts", first)
     _insert_presence(conn, new_matches, place_of)

@@ -32,7 +32,8 @@ def _backfill(name: str) -> tuple[str, ...]:
 
 
 BACKFILL = (
-    _backfill("0011_dashboard_rollups")
+    _backfill("0021_footprint_kind")  # movement_place's current definition (was 0011's first)
+    + _backfill("0011_dashboard_rollups")[1:]
     + _backfill("0012_dashboard_edges")
     + _backfill("0013_dashboard_days")
 )
@@ -132,9 +133,9 @@ def test_the_footprint_lists_the_places_of_the_raw_author_rows(store):
         fp = spread.footprint(conn, Scope(mv, T0_TS + H, T0_TS + 10 * H), 3600)
         raw = conn.execute(
             text(
-                "SELECT coalesce(a.instance, a.native_id), ma.platform, min(ma.first_ts) "
+                "SELECT coalesce(a.instance, a.native_id), a.platform, min(ma.first_ts) "
                 "FROM movement_author ma JOIN account a ON a.id = ma.account_id "
-                "WHERE ma.platform IN ('mastodon', 'blog') GROUP BY 1, 2"
+                "WHERE a.platform IN ('mastodon', 'blog') GROUP BY 1, 2"
             )
         ).all()
     assert fp["before"] == {"mastodon": 0, "blog": 1}  # the site, first seen at 0:30
@@ -215,3 +216,23 @@ def test_widening_from_the_day_rollups_equals_distinct_counts_over_the_matches(s
                 b = row["bucket_ts"] // 86400
                 assert (row["active"], row["platforms"]) == raw_active[b]
                 assert row["instances"] == raw_inst.get(b, 0)
+
+
+def test_a_blog_whose_first_match_was_its_pingback_is_a_blog_site_reached_then(store):
+    """The demo's blogs ping first and post later, in separate batches: the footprint must still
+    list every blog site (it listed 9 of 16 when the kind came from the first match)."""
+    rules = movement(store)
+    site = account(4, platform="blog", instance="blog.example.org")
+    with write_tx(store) as conn:
+        write_batch(
+            conn, batch(mention(6, platform="pingback", author=site, created_at=_at(2))), rules
+        )
+    with write_tx(store) as conn:
+        write_batch(conn, batch(mention(5, platform="blog", author=site, created_at=_at(4))), rules)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        fp = spread.footprint(conn, Scope(mv, T0_TS, T0_TS + 10 * H), 3600)
+        assert _rollups(conn) == _recomputed(conn)
+    assert fp["places"] == [
+        {"place": "blog.example.org", "kind": "blog", "first_ts": T0_TS + 2 * H}
+    ]
