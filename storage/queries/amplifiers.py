@@ -494,26 +494,41 @@ def _widening_matches(
         return
     start = case((b * bucket_s > scope.start_ts, b * bucket_s), else_=scope.start_ts)
     firsts = [*in_scope(MM, scope), first_in_range(scope, start)]
+    # One row per author and bucket already: the (bucket, author) pairs need no DISTINCT.
+    _widening_grouped(conn, scope, b, firsts, active, inst, distinct_pairs=False)
+
+
+def _widening_grouped(
+    conn: Connection,
+    scope: Scope,
+    b: Any,
+    where: list[Any],
+    active: dict[int, tuple[int, int]],
+    inst: dict[int, int],
+    *,
+    distinct_pairs: bool,
+) -> None:
+    """Distinct authors and platforms per bucket `b` of the matches `where` selects, and the
+    distinct Mastodon instances of their authors (shared by the fast path and the definition)."""
     for bb, n, p in conn.execute(
         select(
             b,
             func.count(func.distinct(MM.c.account_id)),
             func.count(func.distinct(MM.c.platform)),
         )
-        .where(*firsts)
+        .where(*where)
         .group_by(b)
     ):
         active[int(bb)] = (int(n), int(p))
     if not scope.platforms or "mastodon" in scope.platforms:
-        pairs = (
-            select(b.label("b"), MM.c.account_id)
-            .where(*firsts, MM.c.platform == "mastodon")
-            .subquery()
-        )
+        pairs = select(b.label("b"), MM.c.account_id).where(*where, MM.c.platform == "mastodon")
+        if distinct_pairs:
+            pairs = pairs.distinct()
+        sub = pairs.subquery()
         for bb, n in conn.execute(
-            select(pairs.c.b, func.count(func.distinct(instance_key())))
-            .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
-            .group_by(pairs.c.b)
+            select(sub.c.b, func.count(func.distinct(instance_key())))
+            .select_from(sub.join(A, A.c.id == sub.c.account_id))
+            .group_by(sub.c.b)
         ):
             inst[int(bb)] = int(n)
 
@@ -554,26 +569,5 @@ def _widening_raw(
     """Active authors, platforms and instances per bucket by distinct counts over every match:
     the definition `_widening_matches` is tested against."""
     b = MM.c.created_ts // bucket_s
-    for bb, n, p in conn.execute(
-        select(
-            b,
-            func.count(func.distinct(MM.c.account_id)),
-            func.count(func.distinct(MM.c.platform)),
-        )
-        .where(*in_scope(MM, scope), MM.c.account_id.is_not(None))
-        .group_by(b)
-    ):
-        active[int(bb)] = (int(n), int(p))
-    if not scope.platforms or "mastodon" in scope.platforms:
-        pairs = (
-            select(b.label("b"), MM.c.account_id)
-            .where(*in_scope(MM, scope), MM.c.platform == "mastodon")
-            .distinct()
-            .subquery()
-        )
-        for bb, n in conn.execute(
-            select(pairs.c.b, func.count(func.distinct(instance_key())))
-            .select_from(pairs.join(A, A.c.id == pairs.c.account_id))
-            .group_by(pairs.c.b)
-        ):
-            inst[int(bb)] = int(n)
+    where = [*in_scope(MM, scope), MM.c.account_id.is_not(None)]
+    _widening_grouped(conn, scope, b, where, active, inst, distinct_pairs=True)
