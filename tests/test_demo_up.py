@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -50,24 +52,44 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.slow
-def test_up_with_no_config_serves_the_dashboard_on_demo_data_and_stops_on_sigterm(
-    tmp_path: Path,
-) -> None:
-    port = _free_port()
-    db = tmp_path / "gs.db"
+@contextmanager
+def _up(tmp_path: Path, port: int, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`groundswell up` on a store in `tmp_path` (and its groundswell.toml, if the test wrote
+    one), killed at the end if the test did not stop it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("GROUNDSWELL_CONFIG", None)
     env.pop("GROUNDSWELL_DB_URL", None)
-    args = ["up", "--db", f"sqlite:///{db}", "--port", str(port), "--no-browser"]
+    args = ["up", "--db", f"sqlite:///{tmp_path / 'gs.db'}", "--port", str(port), "--no-browser"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "groundswell.cli", *args, "--demo-mentions", "300"],
-        cwd=tmp_path,  # no groundswell.toml here: nothing configured
+        [sys.executable, "-m", "groundswell.cli", *args, *extra],
+        cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _sigterm(proc: subprocess.Popen[bytes]) -> str:
+    """Stop `up` as a service manager would; it must exit 0. Returns what it printed."""
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=WAIT_S)
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text
+    return text
+
+
+@pytest.mark.slow
+def test_up_with_no_config_serves_the_dashboard_on_demo_data_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    with _up(tmp_path, port, "--demo-mentions", "300") as proc:  # no groundswell.toml: no config
         deadline = time.monotonic() + WAIT_S
         status = None
         while time.monotonic() < deadline and proc.poll() is None:
@@ -80,7 +102,7 @@ def test_up_with_no_config_serves_the_dashboard_on_demo_data_and_stops_on_sigter
             time.sleep(0.5)
         assert status == 200, "dashboard never became healthy"
 
-        engine = make_engine(f"sqlite:///{db}")
+        engine = make_engine(f"sqlite:///{tmp_path / 'gs.db'}")
         count = 0
         while time.monotonic() < deadline and count < 300:
             with engine.connect() as conn:
@@ -91,14 +113,7 @@ def test_up_with_no_config_serves_the_dashboard_on_demo_data_and_stops_on_sigter
 
         children = _children(proc.pid)
         assert children, "the dashboard runs as a child process"
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=WAIT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    text = output.decode(errors="replace")
-    assert proc.returncode == 0, text
+        text = _sigterm(proc)
     assert f"http://localhost:{port}" in text
     assert not any(_alive(c) for c in children), "a child outlived `up`"
 
@@ -109,11 +124,7 @@ def test_up_with_configured_sources_collects_them_instead_of_loading_the_demo(
 ) -> None:
     from tests.servers.blog_server import BlogServer
 
-    port = _free_port()
     db = tmp_path / "gs.db"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("GROUNDSWELL_CONFIG", None)
-    env.pop("GROUNDSWELL_DB_URL", None)
     with BlogServer("Healthcare Radicals") as blog:
         blog.add_post("assembly", "Assembly notes", "<p>Day one of the #NHSCitizen Assembly</p>")
         (tmp_path / "groundswell.toml").write_text(
@@ -121,15 +132,7 @@ def test_up_with_configured_sources_collects_them_instead_of_loading_the_demo(
             'hashtags = ["NHSCitizen"]\n\n[blogs]\nallow_loopback = true\n\n'
             f'[[blogs.feeds]]\nurl = "{blog.url}/feed/"\n'
         )
-        args = ["up", "--db", f"sqlite:///{db}", "--port", str(port), "--no-browser"]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "groundswell.cli", *args],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+        with _up(tmp_path, _free_port()) as proc:
             deadline = time.monotonic() + WAIT_S
             count = 0
             while time.monotonic() < deadline and proc.poll() is None and count < 1:
@@ -147,14 +150,7 @@ def test_up_with_configured_sources_collects_them_instead_of_loading_the_demo(
                 engine.dispose()
             assert count == 1, "the configured feed's entry was never collected"
             assert blog.hits("/feed/") >= 1
-            proc.send_signal(signal.SIGTERM)
-            output, _ = proc.communicate(timeout=WAIT_S)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    text = output.decode(errors="replace")
-    assert proc.returncode == 0, text
+            text = _sigterm(proc)
     assert "demo" not in text.lower()
 
 
@@ -199,24 +195,13 @@ def test_demo_live_replay_stops_cleanly_on_ctrl_c_with_its_cursor_saved(tmp_path
 
 @pytest.mark.slow
 def test_up_runs_the_pingback_receiver_when_owned_sites_are_configured(tmp_path: Path) -> None:
-    port, receiver_port = _free_port(), _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("GROUNDSWELL_CONFIG", None)
-    env.pop("GROUNDSWELL_DB_URL", None)
+    receiver_port = _free_port()
     (tmp_path / "groundswell.toml").write_text(
         '[[movements]]\nslug = "nhscitizen"\nname = "NHS Citizen"\nhashtags = ["NHSCitizen"]\n\n'
         f'[receiver]\nport = {receiver_port}\nowned_sites = ["https://www.example.org"]\n'
         'movement = "nhscitizen"\n'
     )
-    args = ["up", "--db", f"sqlite:///{tmp_path / 'gs.db'}", "--port", str(port), "--no-browser"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "groundswell.cli", *args, "--demo-mentions", "100"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with _up(tmp_path, _free_port(), "--demo-mentions", "100") as proc:
         deadline = time.monotonic() + WAIT_S
         health = None
         while time.monotonic() < deadline and proc.poll() is None and health is None:
@@ -227,14 +212,7 @@ def test_up_runs_the_pingback_receiver_when_owned_sites_are_configured(tmp_path:
         assert health is not None and health["ok"], "the receiver never answered"
         children = _children(proc.pid)
         assert len(children) >= 2, "dashboard and receiver run as child processes"
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=WAIT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    text = output.decode(errors="replace")
-    assert proc.returncode == 0, text
+        text = _sigterm(proc)
     assert f"http://127.0.0.1:{receiver_port}" in text
     assert not any(_alive(c) for c in children), "a child outlived `up`"
 
