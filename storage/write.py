@@ -32,6 +32,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     bindparam,
+    case,
     func,
     select,
     text,
@@ -571,6 +572,8 @@ def _insert_matches_and_rollups(
             if cur is None:
                 authors[key] = [r["platform"], ts, ts, 1]
             else:
+                if (ts, r["platform"]) < (cur[1], cur[0]):  # "first seen on" the earliest's
+                    cur[0] = r["platform"]
                 cur[1] = min(cur[1], ts)
                 cur[2] = max(cur[2], ts)
                 cur[3] += 1
@@ -599,6 +602,10 @@ def _insert_matches_and_rollups(
             ins.on_conflict_do_update(
                 index_elements=[at.c.movement_id, at.c.account_id],
                 set_={
+                    # the platform of the earliest match, whichever batch brought it
+                    "platform": case(
+                        (ex.first_ts < at.c.first_ts, ex.platform), else_=at.c.platform
+                    ),
                     "first_ts": _least(conn, at.c.first_ts, ex.first_ts),
                     "last_ts": _greatest(conn, at.c.last_ts, ex.last_ts),
                     "mentions": at.c.mentions + ex.mentions,

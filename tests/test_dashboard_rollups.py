@@ -236,3 +236,44 @@ def test_a_blog_whose_first_match_was_its_pingback_is_a_blog_site_reached_then(s
     assert fp["places"] == [
         {"place": "blog.example.org", "kind": "blog", "first_ts": T0_TS + 2 * H}
     ]
+
+
+def test_an_author_is_first_seen_on_the_platform_of_its_earliest_match_in_any_order(store):
+    """A blog's pingback written first, its older entry backfilled later (and, in one batch,
+    listed after a later match): the author was first seen on the blog."""
+    from storage.models import MovementAuthor
+
+    rules = movement(store)
+    site = account(4, platform="blog", instance="blog.example.org")
+    other = account(5, platform="blog", instance="other.example.org")
+    with write_tx(store) as conn:
+        write_batch(
+            conn, batch(mention(6, platform="pingback", author=site, created_at=_at(5))), rules
+        )
+    with write_tx(store) as conn:
+        write_batch(conn, batch(mention(5, platform="blog", author=site, created_at=_at(2))), rules)
+    with write_tx(store) as conn:
+        write_batch(
+            conn,
+            batch(
+                mention(8, platform="pingback", author=other, created_at=_at(7)),
+                mention(7, platform="blog", author=other, created_at=_at(3)),
+            ),
+            rules,
+        )
+    t = MovementAuthor.__table__
+    with store.connect() as conn:
+        got = dict(conn.execute(select(t.c.account_id, t.c.platform)).all())
+    assert set(got.values()) == {"blog"}
+    # migration 0022 repairs a store written before: the same answer from the matches
+    spec = importlib.util.spec_from_file_location(
+        "m0022", _VERSIONS / "0022_author_first_platform.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with write_tx(store) as conn:
+        conn.execute(t.update().values(platform="pingback"))
+        conn.execute(text(mod.REPAIR))
+    with store.connect() as conn:
+        assert set(conn.execute(select(t.c.platform)).scalars()) == {"blog"}
