@@ -31,9 +31,11 @@ from sqlalchemy import (
     Connection,
     MetaData,
     Table,
+    and_,
     bindparam,
     case,
     func,
+    or_,
     select,
     text,
     update,
@@ -603,8 +605,16 @@ def _insert_matches_and_rollups(
                 index_elements=[at.c.movement_id, at.c.account_id],
                 set_={
                     # the platform of the earliest match, whichever batch brought it
+                    # ties broken by platform name, as within a batch and in migration 0022
                     "platform": case(
-                        (ex.first_ts < at.c.first_ts, ex.platform), else_=at.c.platform
+                        (
+                            or_(
+                                ex.first_ts < at.c.first_ts,
+                                and_(ex.first_ts == at.c.first_ts, ex.platform < at.c.platform),
+                            ),
+                            ex.platform,
+                        ),
+                        else_=at.c.platform,
                     ),
                     "first_ts": _least(conn, at.c.first_ts, ex.first_ts),
                     "last_ts": _greatest(conn, at.c.last_ts, ex.last_ts),
