@@ -37,6 +37,7 @@ from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models import CollectorRun, Source
 from storage.records import merge_signals
+from storage.statistics import refresh_statistics
 from storage.write import LeaseLost, WriteResult, write_batch
 
 # Its own logger: the CLI prints one outcome line per source and shows these only with -v.
@@ -113,6 +114,7 @@ class Runner:
         self.clock = clock
         self.rng = rng or random.Random()
         self._first_claim = True
+        self._stats_checked: float | None = None
         # Set by run_loop's stop event: finish the batch in hand, then stop.
         self.stopping = threading.Event()
 
@@ -248,7 +250,25 @@ class Runner:
             log.exception("source %s: unexpected error", state.key)
         self._finish_source(state, status, error_kind, outcome.error, delay)
         self._finish_run(run_id, outcome, t0)
+        if outcome.result.new:
+            self._refresh_statistics()
         return outcome
+
+    # How often a worker that wrote new mentions checks whether SQLite's planner statistics
+    # are missing or stale (the check is a count; ANALYZE runs only when needed).
+    stats_every_s: float = 600.0
+
+    def _refresh_statistics(self) -> None:
+        """Keep SQLite's planner statistics current (storage/statistics.py), at most every
+        `stats_every_s`; a busy store is left for the next time, never an error."""
+        now = time.monotonic()
+        if self._stats_checked is not None and now - self._stats_checked < self.stats_every_s:
+            return
+        self._stats_checked = now
+        try:
+            refresh_statistics(self.engine)
+        except OperationalError as exc:
+            log.warning("could not refresh the store's statistics (will retry): %s", exc)
 
     def run_once(self, *, only_due: bool = False, limit: int = 1000) -> list[RunOutcome]:
         """One pass: every enabled source not leased by another worker (or only the due ones)."""

@@ -162,11 +162,17 @@ def _root(
 def init(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Create or upgrade the store, and load movements, events and sources from the config.
 
-    Sources stopped by a fatal error (e.g. a missing token) are retried after `init`.
+    Sources stopped by a fatal error (e.g. a missing token) are retried after `init`. A
+    SQLite store whose planner statistics are missing or stale is analysed
+    (storage/statistics.py).
     """
+    from storage.statistics import refresh_statistics
+
     settings = load_config(config)
     engine = open_store(db, settings)
     sync_config(engine, settings, retry_fatal=True)
+    if refresh_statistics(engine):
+        out.print("analysed the store's statistics for the query planner")
     out.print(f"store ready: {describe_url(str(engine.url))}")
 
 

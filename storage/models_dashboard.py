@@ -11,6 +11,10 @@ Both are covering indexes, so the windowed aggregates read only the index, never
   range of edges without touching the table;
 - `ix_mention_engagement` on mention (created_ts, counters, platform, id): the top-posts
   candidates of a range come from the index alone;
+- `ix_mention_top` on mention (likes + reposts + replies + quotes DESC, created_ts DESC, id,
+  platform) (migration 0025): the top posts of a wide range in engagement order, stopping at
+  the first candidates in the range, instead of reading and sorting every mention of the range
+  (30 days of the 10M benchmark is ~4M index entries);
 - `ix_mauthor_cover` on movement_author (movement_id, first_ts, platform): new voices and
   cumulative authors with a platform filter;
 - `ix_account_instance` on account (instance): "is this instance new?" looks up its accounts.
@@ -18,7 +22,7 @@ Both are covering indexes, so the windowed aggregates read only the index, never
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
 
@@ -55,6 +59,15 @@ Index(
     _m.quote_count,
     _m.platform,
     _m.id,
+)
+Index(
+    "ix_mention_top",
+    # Spelt as text so Alembic's comparison matches what PostgreSQL reflects; it must read
+    # like `storage.queries.overview.engagement()` for the planners to use it.
+    text("(like_count + repost_count + reply_count + quote_count) DESC"),
+    _m.created_ts.desc(),
+    _m.id,
+    _m.platform,
 )
 Index("ix_mauthor_cover", _ma.movement_id, _ma.first_ts, _ma.platform)
 Index("ix_account_instance", _a.instance)

@@ -281,15 +281,20 @@ def top_posts(
     tombstones never appear (storage/queries/ethics.py).
 
     Two phases, so no wide mention row is read for the whole range: the `candidates` most
-    engaged mentions of the range come from a covering index (`ix_mention_engagement`), then
-    only those are checked against the movement and the ethics rules. If too few survive (a
-    store shared by many movements), the exact join over the movement's matches answers.
+    engaged mentions of the range come from an index, then only those are checked against the
+    movement and the ethics rules. If too few survive (a store shared by many movements), the
+    exact join over the movement's matches answers.
+
+    The candidates come from `ix_mention_top` (engagement order, then time): PostgreSQL walks
+    it in order and stops at the first `candidates` inside the range, SQLite skip-scans each
+    engagement value's time range; neither reads and sorts every mention of a wide range (the
+    covering time index `ix_mention_engagement` did: 30 days of the 10M benchmark is ~4M
+    entries). Both planners need statistics to choose it (storage/statistics.py keeps
+    SQLite's current).
     """
-    order = (engagement().desc(), M.c.created_ts.desc(), M.c.id)
-    where = [M.c.created_ts >= scope.start_ts, M.c.created_ts < scope.end_ts]
-    if scope.platforms:
-        where.append(M.c.platform.in_(scope.platforms))
-    top_ids = select(M.c.id).where(*where).order_by(*order).limit(candidates).subquery("cand")
+    order = TOP_ORDER
+    where = _top_where(scope)
+    top_ids = top_candidates(scope, candidates).subquery("cand")
     mm = MM.alias("mm_scope")  # the ethics rule correlates on the match table itself
     displayable = mention_displayable(M, A, movement_id=scope.movement_id)
     stmt = (
@@ -317,6 +322,22 @@ def top_posts(
         .limit(limit)
     )
     return [dict(r._mapping) for r in conn.execute(exact)]
+
+
+TOP_ORDER = (engagement().desc(), M.c.created_ts.desc(), M.c.id)
+
+
+def _top_where(scope: Scope) -> list[Any]:
+    where = [M.c.created_ts >= scope.start_ts, M.c.created_ts < scope.end_ts]
+    if scope.platforms:
+        where.append(M.c.platform.in_(scope.platforms))
+    return where
+
+
+def top_candidates(scope: Scope, candidates: int) -> Any:
+    """The ids of the range's `candidates` most engaged mentions, any movement (phase one of
+    `top_posts`; its plan is what `ix_mention_top` is for)."""
+    return select(M.c.id).where(*_top_where(scope)).order_by(*TOP_ORDER).limit(candidates)
 
 
 def _count_in_range(conn: Connection, where: list[Any], cap: int) -> int:
