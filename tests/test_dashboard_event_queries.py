@@ -48,6 +48,16 @@ def test_lift_is_the_event_rate_over_the_rate_in_an_equally_long_window_before(s
     assert r["baseline_rate_per_hour"] == 1.0
 
 
+def test_event_and_baseline_counts_are_exact_when_they_start_and_end_inside_an_hour(store):
+    # Event [10:30, 12:30), baseline [08:30, 10:30): each window keeps only its own half-hours.
+    hours = (8.2, 8.7, 9.5, 10.4, 10.6, 11.0, 12.4, 12.6)
+    ms = [mention(i, created_at=_at(h)) for i, h in enumerate(hours, start=1)]
+    mv, event = _setup(store, *ms, start_h=10.5, end_h=12.5)
+    with store.connect() as conn:
+        r = ev.event_report(conn, mv, event)
+    assert (r["mentions"], r["baseline_mentions"]) == (3, 3)
+
+
 def test_lift_is_undefined_without_a_baseline(store):
     mv, event = _setup(store, mention(1, created_at=_at(11)))
     with store.connect() as conn:
