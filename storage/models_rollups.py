@@ -85,6 +85,16 @@ class MovementEdge(SQLModel, table=True):
             "target_mention_id",
             "via_mention_id",
         ),
+        # Spread's cascades: the thread links, or the reposts, of a range and nothing else.
+        Index(
+            "ix_medge_kind",
+            "movement_id",
+            "kind",
+            "created_ts",
+            "platform",
+            "target_mention_id",
+            "via_mention_id",
+        ),
     )
     movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
     edge_id: int = Field(sa_column=Column(BigInteger, primary_key=True))

@@ -16,9 +16,11 @@ Definitions (docs/dashboard.md):
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -175,27 +177,129 @@ class CascadeStats:
     drawn: list[Cascade] = field(default_factory=list)
 
 
+Meta = tuple[str, int | None, str | None]  # a linked node's link kind, time and platform
+MetaLookup = Callable[[list[tuple[Any, Any]]], Mapping[Any, Meta]]
+# Levels measured by whole-dict passes before the rest is walked node by node (each pass reads
+# every node not placed yet, so a pathological chain must not get one pass per link).
+_LEVEL_PASSES = 24
+
+
 def build_cascades(
-    links: Iterable[tuple[int, int, str, int | None, str | None]],
-    reposts: Iterable[tuple[int, str, int]],
+    links: Iterable[tuple[Any, Any]],
+    reposts: Mapping[str, Mapping[Any, int]],
+    meta: MetaLookup | None = None,
     *,
     max_nodes: int = 400,
     draw: int = 3,
     keep: int = 10,
 ) -> CascadeStats:
-    """Trees from thread links (child, parent, kind, ts, platform) and repost counts
-    (target, kind, count). Pure, so it is tested directly.
+    """Trees from thread links (child, parent), in read order, and repost counts per kind
+    (kind -> {target: count > 0}). Pure, so it is tested directly.
 
-    Reposts are leaves hanging off the post they repost; they come in as counts (aggregated in
-    SQL). Most cascades are "stars" (a post and its reposts, no replies): those are counted
-    straight into the histogram without building a tree. Trees are measured without walking
-    them: each node's root comes from a union-find (which also cuts the links that would
-    close a cycle, hostile data) and its depth from its parent's, memoised. Node lists (for
-    drawing) are built only for the `draw` trees `_showcase` picks, up to `max_nodes` each.
+    Reposts are leaves hanging off the post they repost. Most cascades are "stars" (a post and
+    its reposts, no replies): those are counted with set and Counter operations, never one by
+    one in Python. The links become a child -> parent dict in one call; each node's root and
+    depth are found level by level with whole-dict passes (`_measure`). Only when the links
+    repeat a child, link a post to itself or close a cycle (hostile data) are they rebuilt
+    link by link (`_cut`: the first link of a child wins, a link that would close a cycle is
+    cut), which gives the same trees as reading them one by one always did.
+
+    `meta(pairs)` gives (kind, time, platform) of the linked nodes to draw, asked once for the
+    few hundred nodes drawn (the page reads it from the store; nothing else needs it).
     """
+    pairs = links if isinstance(links, list) else list(links)
+    parent: dict[Any, Any] = dict(pairs)
+    measured = _measure(parent) if len(parent) == len(pairs) else None
+    if measured is None:
+        parent = _cut(pairs)
+        measured = _measure(parent)
+        assert measured is not None  # no cycle is left after `_cut`
+    root_of, depth, deepest = measured
+
+    # Per root: linked nodes below it (then + reposts), and its depth.
+    size: Counter[Any] = Counter(root_of.values())
+    kinds = list(reposts)
+    total: Counter[Any] = Counter()
+    for k in kinds:
+        total.update(reposts[k])
+    for t in total.keys() & root_of.keys():  # reposts of replies and quotes
+        r = root_of[t]
+        size[r] += total[t]
+        d = depth[t] + 1
+        if d > deepest[r]:
+            deepest[r] = d
+    for t in total.keys() & size.keys():  # reposts of a tree's root (depth 1, never deeper)
+        size[t] += total[t]
+    stars = total.keys() - root_of.keys() - size.keys()
+
+    stats = CascadeStats()
+    stats.count = len(size) + len(stars)
+    one = (1).__add__
+    stats.histogram.update(
+        zip(map(one, size.values()), map(deepest.__getitem__, size), strict=True)
+    )
+    for n, c in Counter(map(total.__getitem__, stars)).items():
+        stats.histogram[(n + 1, 1)] += c
+
+    # The `keep` largest (size, depth, smallest root first), trees and stars alike: only the
+    # ones at least as large as the keep-th largest size (read off the histogram) are sorted.
+    sizes: Counter[int] = Counter()
+    for (s, _), c in stats.histogram.items():
+        sizes[s] += c
+    floor, seen = 0, 0  # in nodes below the root (size - 1), as `size` and `total` count
+    for s in sorted(sizes, reverse=True):
+        seen += sizes[s]
+        if seen >= keep:
+            floor = s - 1
+            break
+    cands = [(n + 1, deepest[r], r) for r, n in size.items() if n >= floor]
+    cands.extend((total[t] + 1, 1, t) for t in stars if total[t] >= floor)
+    kept = heapq.nsmallest(keep, cands, key=lambda t: (-t[0], -t[1], t[2]))
+    stats.largest = [Cascade(root=r, size=s, depth=d) for s, d, r in kept]
+
+    deepest_tree = None  # the deepest (then largest) tree; of equals, the smallest root
+    top_d = max(deepest.values(), default=1 if stars else 0)
+    if top_d:
+        deep = [r for r, d in deepest.items() if d == top_d]
+        best = [(size[r], r) for r in deep]
+        if top_d == 1:
+            best.extend((total[t], t) for t in stars)
+        top_n = max(n for n, _ in best)
+        r = min(r for n, r in best if n == top_n)
+        deepest_tree = next(
+            (c for c in stats.largest if c.root == r),
+            Cascade(root=r, size=top_n + 1, depth=top_d),
+        )
+    stats.drawn = _showcase(stats.largest, draw, deepest_tree)
+
+    # Node lists, for the drawn trees only: their links in read order, their reposts as
+    # leaves per kind (a star's drawn as one group of its first kind), their meta.
+    drawn = {c.root for c in stats.drawn}
+    children: dict[Any, list[Any]] = defaultdict(list)
+    linked = [c for c in parent if root_of[c] in drawn]
+    for child in linked:
+        children[parent[child]].append(child)
+    members = [*drawn, *linked]
+    leaves: dict[Any, list[tuple[str, int]]] = {}
+    for n in members:
+        if n in stars:
+            leaves[n] = [(next(k for k in kinds if n in reposts[k]), total[n])]
+        elif n in total:
+            leaves[n] = [(k, reposts[k][n]) for k in kinds if n in reposts[k]]
+    for c in stats.drawn:
+        shown = _tree_nodes(c.root, children, leaves, {}, max_nodes)
+        wanted = [(x["id"], parent[x["id"]]) for x in shown if x["parent"] is not None
+                  and x["id"] in parent]  # fmt: skip
+        found = dict(meta(wanted)) if meta is not None and wanted else {}
+        c.nodes = _tree_nodes(c.root, children, leaves, found, max_nodes)
+    return stats
+
+
+def _cut(pairs: Iterable[tuple[Any, Any]]) -> dict[Any, Any]:
+    """child -> parent from links read one by one: a child's first link wins; a link to itself
+    or one that would close a cycle is cut (a union-find towards each tree's root finds it)."""
     parent: dict[Any, Any] = {}
-    meta: dict[Any, tuple[str, int | None, str | None]] = {}
-    up: dict[Any, Any] = {}  # union-find towards each tree's root (only to cut cycles)
+    up: dict[Any, Any] = {}
 
     def find(n: Any) -> Any:
         root = n
@@ -205,85 +309,58 @@ def build_cascades(
             up[n], n = root, up[n]
         return root
 
-    for child, par, kind, ts, platform in links:
+    for child, par in pairs:
         if child == par or child in parent or (par in up and find(par) == child):
-            continue  # duplicates and links that would close a cycle (hostile data) are cut
+            continue
         parent[child] = par
         up[child] = par
-        meta[child] = (kind, ts, platform)
+    return parent
 
-    # Each node's root and depth, memoised along the way up (each node is walked once).
-    root_of: dict[Any, Any] = {}
-    depth: dict[Any, int] = {}
-    for n in parent:
+
+def _measure(
+    parent: dict[Any, Any],
+) -> tuple[dict[Any, Any], dict[Any, int], dict[Any, int]] | None:
+    """Each linked node's root and depth, and each root's deepest depth; None when the links
+    hold a cycle (or a post linked to itself).
+
+    Level by level: level 1 are the children of posts that are no one's child; level d + 1
+    the children of level d. Each level is one dict comprehension over the nodes not placed
+    yet, so the Python work per node is a few C-level dict operations. Past `_LEVEL_PASSES`
+    levels the rest is walked up node by node, memoised (each node walked once).
+    """
+    root_of = {c: p for c, p in parent.items() if p not in parent}
+    depth = dict.fromkeys(root_of, 1)
+    deepest = dict.fromkeys(root_of.values(), 1)
+    rest = {c: p for c, p in parent.items() if p in parent}
+    level, d = root_of, 1
+    while rest and d < _LEVEL_PASSES:
+        d += 1
+        level = {c: root_of[p] for c, p in rest.items() if p in level}
+        if not level:
+            return None  # every node left hangs off a cycle
+        root_of.update(level)
+        depth.update(dict.fromkeys(level, d))
+        deepest.update(zip(level.values(), itertools.repeat(d)))
+        rest = {c: p for c, p in rest.items() if c not in level}
+    for n in rest:
         if n in depth:
             continue
-        path = []
-        while n in parent and n not in depth:
+        path: list[Any] = []
+        on_path: set[Any] = set()
+        while n not in depth:  # every node of `rest` has a parent that is someone's child
+            if n in on_path:
+                return None
             path.append(n)
+            on_path.add(n)
             n = parent[n]
-        if n in depth:
-            r, d = root_of[n], depth[n]
-        else:
-            r, d = n, 0
+        r, dn = root_of[n], depth[n]
         for x in reversed(path):
-            d += 1
-            depth[x] = d
+            dn += 1
+            depth[x] = dn
             root_of[x] = r
-
-    size: Counter[Any] = Counter(root_of.values())  # nodes below each root
-    deepest: dict[Any, int] = {}
-    for n, d in depth.items():
-        r = root_of[n]
-        if d > deepest.get(r, 0):
-            deepest[r] = d
-    leaves: dict[Any, list[tuple[str, int]]] = defaultdict(list)
-    stars: dict[Any, int] = defaultdict(int)
-    star_kind: dict[Any, str] = {}
-    for target, kind, count in reposts:
-        if count <= 0:
-            continue
-        r = root_of.get(target)
-        if r is None and target in size:
-            r = target  # the root of a tree
-        if r is not None:
-            leaves[target].append((kind, int(count)))
-            size[r] += int(count)
-            d = depth.get(target, 0) + 1
-            if d > deepest.get(r, 0):
-                deepest[r] = d
-        else:
-            stars[target] += int(count)
-            star_kind.setdefault(target, kind)
-
-    stats = CascadeStats()
-    # (size, depth, root) tuples: Cascade objects only for the few kept.
-    trees = [(n + 1, deepest[r], r) for r, n in size.items()]
-    stats.histogram.update((s, d) for s, d, _ in trees)
-    stats.histogram.update((n + 1, 1) for n in stars.values())
-    stats.count = len(trees) + len(stars)
-    top_stars = heapq.nsmallest(keep, stars.items(), key=lambda kv: (-kv[1], kv[0]))
-    trees.extend((n + 1, 1, t) for t, n in top_stars)
-    kept = heapq.nsmallest(keep, trees, key=lambda t: (-t[0], -t[1], t[2]))
-    stats.largest = [Cascade(root=r, size=s, depth=d) for s, d, r in kept]
-    deepest_tree = None
-    if trees:  # the deepest (then largest) tree; of equals, the smallest root
-        top_d, top_s = max((d, s) for s, d, _ in trees)
-        r = min(r for s, d, r in trees if d == top_d and s == top_s)
-        deepest_tree = next(
-            (c for c in stats.largest if c.root == r), Cascade(root=r, size=top_s, depth=top_d)
-        )
-    stats.drawn = _showcase(stats.largest, draw, deepest_tree)
-    for t, n in top_stars:
-        leaves[t].append((star_kind[t], n))
-    drawn = {c.root for c in stats.drawn}
-    children: dict[Any, list[Any]] = defaultdict(list)
-    for child, par in parent.items():  # only the drawn trees' nodes, in link order
-        if root_of[child] in drawn:
-            children[par].append(child)
-    for c in stats.drawn:
-        c.nodes = _tree_nodes(c.root, children, leaves, meta, max_nodes)
-    return stats
+        if dn > deepest[r]:
+            deepest[r] = dn
+    return root_of, depth, deepest
 
 
 def _tree_nodes(
@@ -326,7 +403,7 @@ def _showcase(largest: list[Cascade], top: int, deepest: Cascade | None) -> list
 def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
     """Reply/quote/repost cascades of the movement's mentions, from the amplification edges
     created in the range (a reply or quote is an edge with its own post, `via`; reposts and
-    boosts are counted per post in SQL, never fetched one by one).
+    boosts are counted per post).
 
     Returns the number of cascades, a size/depth histogram, the ten largest (root, size, depth)
     and the node lists of the `top` largest (with the deepest swapped in), for drawing.
@@ -339,27 +416,39 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
     ]
     if scope.platforms:
         where.append(ME.c.platform.in_(scope.platforms))
-    # Thread edges one row each (their own post, `via`, is unique) and reposts and boosts
-    # counted per post: two reads of the covering index, neither sorting the thread edges
-    # (one grouped query over both sorted all of them), as plain tuples streamed once through
-    # `build_cascades` (`stream_rows`: the result is never held whole).
-    links = stream_rows(
-        conn,
-        select(
-            ME.c.via_mention_id,
-            ME.c.target_mention_id,
-            ME.c.kind,
-            ME.c.created_ts,
-            ME.c.platform,
-        ).where(*where, ME.c.kind.in_(THREAD_KINDS), ME.c.via_mention_id.is_not(None)),
+    # One read per kind of `ix_medge_kind` (kind before time: only that kind's edges of the
+    # range are stepped over), integers only: the kind is known from the query, and a link's
+    # time and platform are asked for only for the few nodes drawn (the two strings per row
+    # were most of the read). Streamed (`stream_rows`): the result is never held whole.
+    links = itertools.chain.from_iterable(
+        stream_rows(
+            conn,
+            select(ME.c.via_mention_id, ME.c.target_mention_id).where(
+                *where, ME.c.kind == kind, ME.c.via_mention_id.is_not(None)
+            ),
+        )
+        for kind in THREAD_KINDS
     )
-    reposts = stream_rows(
-        conn,
-        select(ME.c.target_mention_id, ME.c.kind, func.count())
-        .where(*where, ME.c.kind.in_(REPOST_KINDS))
-        .group_by(ME.c.target_mention_id, ME.c.kind),
-    )
-    stats = build_cascades(links, reposts, draw=top)
+    reposts = {kind: _repost_counts(conn, where, kind) for kind in REPOST_KINDS}
+
+    def meta(pairs: list[tuple[Any, Any]]) -> dict[Any, Meta]:
+        """(kind, time, platform) of the drawn links, each the first of its (child, parent)
+        in the order the links were read (reply before quote)."""
+        wanted = dict(pairs)
+        found: dict[Any, Meta] = {}
+        for kind in THREAD_KINDS:
+            for ids in _chunks(sorted(wanted), 500):
+                rows = conn.execute(
+                    select(ME.c.via_mention_id, ME.c.target_mention_id, ME.c.created_ts,
+                           ME.c.platform)
+                    .where(*where, ME.c.kind == kind, ME.c.via_mention_id.in_(ids))
+                )  # fmt: skip
+                for child, par, ts, platform in rows:
+                    if wanted[child] == par and child not in found:
+                        found[child] = (kind, int(ts), platform)
+        return found
+
+    stats = build_cascades(links, reposts, meta, draw=top)
     return {
         "count": stats.count,
         "histogram": [
@@ -371,3 +460,23 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
             for c in stats.drawn
         ],
     }
+
+
+def _repost_counts(conn: Connection, where: list[Any], kind: str) -> dict[int, int]:
+    """Reposts (or boosts) of each post in the range. SQLite: the target ids read in index
+    order and counted with `Counter` (a GROUP BY sorted every edge first); PostgreSQL: its hash
+    aggregate, which sends one row per post instead of one per edge."""
+    if conn.dialect.name == "postgresql":
+        stmt = (
+            select(ME.c.target_mention_id, func.count())
+            .where(*where, ME.c.kind == kind)
+            .group_by(ME.c.target_mention_id)
+        )
+        return dict(stream_rows(conn, stmt))
+    stmt = select(ME.c.target_mention_id).where(*where, ME.c.kind == kind)
+    return Counter(map(itemgetter(0), stream_rows(conn, stmt)))
+
+
+def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
+    for i in range(0, len(xs), n):
+        yield xs[i : i + n]
