@@ -20,7 +20,6 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -418,8 +417,8 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
         where.append(ME.c.platform.in_(scope.platforms))
     # One read per kind of `ix_medge_kind` (kind before time: only that kind's edges of the
     # range are stepped over), integers only: the kind is known from the query, and a link's
-    # time and platform are asked for only for the few nodes drawn (the two strings per row
-    # were most of the read). Streamed (`stream_rows`): the result is never held whole.
+    # time and platform (a string per row) are asked for only for the few nodes drawn. Links
+    # are streamed (`stream_rows`): the result is never held whole.
     links = itertools.chain.from_iterable(
         stream_rows(
             conn,
@@ -463,9 +462,13 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
 
 
 def _repost_counts(conn: Connection, where: list[Any], kind: str) -> dict[int, int]:
-    """Reposts (or boosts) of each post in the range. SQLite: the target ids read in index
-    order and counted with `Counter` (a GROUP BY sorted every edge first); PostgreSQL: its hash
-    aggregate, which sends one row per post instead of one per edge."""
+    """Reposts (or boosts) of each post in the range.
+
+    SQLite: the target ids of the range as one `group_concat` string, split and counted with
+    `Counter` (a GROUP BY sorted every edge first; a row per edge cost ~0.3 us each in the
+    driver, a third more than the string; 116k ids at 30 days on the 1M benchmark store are a
+    ~1 MB string). PostgreSQL: its hash aggregate, streamed, one row per post.
+    """
     if conn.dialect.name == "postgresql":
         stmt = (
             select(ME.c.target_mention_id, func.count())
@@ -473,8 +476,10 @@ def _repost_counts(conn: Connection, where: list[Any], kind: str) -> dict[int, i
             .group_by(ME.c.target_mention_id)
         )
         return dict(stream_rows(conn, stmt))
-    stmt = select(ME.c.target_mention_id).where(*where, ME.c.kind == kind)
-    return Counter(map(itemgetter(0), stream_rows(conn, stmt)))
+    ids = conn.execute(
+        select(func.group_concat(ME.c.target_mention_id)).where(*where, ME.c.kind == kind)
+    ).scalar()
+    return {int(t): n for t, n in Counter(ids.split(",")).items()} if ids else {}
 
 
 def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
