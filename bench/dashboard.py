@@ -78,12 +78,13 @@ def _events(now: int, days: int) -> list[tuple[str, str, int, int]]:
 
 
 def _rollup_backfill() -> tuple[str, ...]:
-    """Migrations 0011-0013 and 0020: recomputation of the dashboard rollups from the rows."""
+    """Migrations 0011-0013, 0020 and 0023: recomputation of the dashboard rollups from the
+    rows."""
     import importlib.util
 
     out: list[str] = []
     names = ("0011_dashboard_rollups", "0012_dashboard_edges", "0013_dashboard_days")
-    for name in (*names, "0020_match_prev_ts"):
+    for name in (*names, "0020_match_prev_ts", "0023_amplifier_periods"):
         path = ROOT / f"storage/migrations/versions/{name}.py"
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec and spec.loader

@@ -95,6 +95,26 @@ class MovementEdge(SQLModel, table=True):
             "target_mention_id",
             "via_mention_id",
         ),
+        # One account's edges in a time range (migration 0023): the exact counts of the
+        # amplifier rankings' candidates and the network among the chosen accounts.
+        Index(
+            "ix_medge_src",
+            "movement_id",
+            "source_account_id",
+            "created_ts",
+            "platform",
+            "kind",
+            "dst_account_id",
+        ),
+        Index(
+            "ix_medge_dst",
+            "movement_id",
+            "dst_account_id",
+            "created_ts",
+            "platform",
+            "kind",
+            "source_account_id",
+        ),
     )
     movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
     edge_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
@@ -105,6 +125,37 @@ class MovementEdge(SQLModel, table=True):
     dst_account_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     target_mention_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     via_mention_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+# Length of the periods of `movement_amplifier_period` (16 UTC days; migration 0023 spells the
+# same number in SQL). A range of the dashboard spans one to three of them.
+AMPLIFIER_PERIOD_S = 16 * 86400
+
+
+class MovementAmplifierPeriod(SQLModel, table=True):
+    """Edges received (`side` = "dst") and given ("src") by each account per 16-day period,
+    self-amplification and edges without a known target account left out: the amplifier
+    rankings' upper bounds, not their answers.
+
+    Measured on the 1M benchmark store, a per-day count per account does not compress (30
+    days on two platforms: 167k (source, day, platform) rows for 176k edges), so rankings are
+    not summed from a rollup. Instead an account's count in any range is at most the sum of
+    its counts in the periods the range touches, and `ix_mamp_period_top` lists each period's
+    accounts largest first: `storage.queries.amplifiers` reads those lists only as deep as
+    needed to rule every unread account out, and counts the few candidates exactly from
+    `movement_edge`. Counted up from the `movement_edge` rows an INSERT actually added
+    (`storage.write.link_movement_edges`), so replays add nothing.
+    """
+
+    __tablename__ = "movement_amplifier_period"
+    __table_args__ = (
+        Index("ix_mamp_period_top", "movement_id", "side", "period", "edges", "account_id"),
+    )
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    side: str = Field(sa_column=Column(String(3), primary_key=True))
+    period: int = Field(sa_column=Column(Integer, primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    edges: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class MovementAuthorDay(SQLModel, table=True):

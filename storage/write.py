@@ -56,6 +56,8 @@ from storage.models import (
     Source,
 )
 from storage.models_rollups import (
+    AMPLIFIER_PERIOD_S,
+    MovementAmplifierPeriod,
     MovementAuthorDay,
     MovementAuthorPlatform,
     MovementEdge,
@@ -791,7 +793,9 @@ def link_movement_edges(conn: Connection, new_matches: list[dict[str, Any]], bat
     """Keep `movement_edge` (storage/models_rollups.py): an edge belongs to a movement once
     both it and its target's match are stored, whichever came last, so both sides are looked
     at: stored edges pointing at this batch's new matches, and this batch's edges pointing at
-    matched mentions. Keyed on (movement, edge) with DO NOTHING, so repeats are harmless."""
+    matched mentions. Keyed on (movement, edge) with DO NOTHING, so repeats are harmless; the
+    rows an INSERT really added (RETURNING: not those another transaction or an earlier batch
+    wrote) are counted into `movement_amplifier_period`."""
     amp, mm, m, me = _t(Amplification), _t(MentionMatch), _t(Mention), _t(MovementEdge)
     cols = [
         mm.c.movement_id,
@@ -818,14 +822,50 @@ def link_movement_edges(conn: Connection, new_matches: list[dict[str, Any]], bat
     joined = amp.join(mm, mm.c.mention_id == amp.c.target_mention_id).join(
         m, m.c.id == amp.c.target_mention_id
     )
+    added: list[Any] = []
     for column, ids in (
         ("amplification.target_mention_id", {r["mention_id"] for r in new_matches}),
         ("amplification.id", {e.id for e in batch.edges}),
     ):
         if ids:
             sel = select(*cols).select_from(joined).where(_in_ids(conn, column))
-            stmt = _insert(conn, me).from_select(names, sel).on_conflict_do_nothing()
-            conn.execute(stmt, _ids(conn, sorted(ids)))
+            stmt = (
+                _insert(conn, me)
+                .from_select(names, sel)
+                .on_conflict_do_nothing()
+                .returning(
+                    me.c.movement_id, me.c.created_ts, me.c.source_account_id, me.c.dst_account_id
+                )
+            )
+            added.extend(conn.execute(stmt, _ids(conn, sorted(ids))))
+    if added:
+        bump_amplifier_periods(conn, added)
+
+
+def bump_amplifier_periods(conn: Connection, added: Iterable[Sequence[Any]]) -> None:
+    """Count newly stored `movement_edge` rows (movement, created_ts, source, target account)
+    into `movement_amplifier_period`: one row per (movement, side, period, account), added to
+    with `edges + excluded.edges`, in key order (two PostgreSQL workers lock rows in the same
+    order). Edges without a target account and self-amplification are not counted, as in the
+    rankings."""
+    counts: Counter[tuple[int, str, int, int]] = Counter()
+    for mv, ts, src, dst in added:
+        if dst is None or src == dst:
+            continue
+        period = ts // AMPLIFIER_PERIOD_S
+        counts[(mv, "dst", period, dst)] += 1
+        counts[(mv, "src", period, src)] += 1
+    if not counts:
+        return
+    table = _t(MovementAmplifierPeriod)
+    ins = _insert(conn, table)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[table.c.movement_id, table.c.side, table.c.period, table.c.account_id],
+        set_={"edges": table.c.edges + ins.excluded.edges},
+    )
+    keys = ("movement_id", "side", "period", "account_id")
+    rows = [{**dict(zip(keys, k, strict=True)), "edges": n} for k, n in sorted(counts.items())]
+    _executemany(conn, stmt, table, table.name, rows)
 
 
 def _insert_edges(conn: Connection, batch: Batch) -> int:

@@ -17,25 +17,21 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 import networkx as nx
 from sqlalchemy import (
-    BigInteger,
     Connection,
     case,
-    cast,
     func,
     literal,
-    null,
     select,
-    union_all,
 )
 
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
 from storage.models_rollups import (
+    AMPLIFIER_PERIOD_S,
+    MovementAmplifierPeriod,
     MovementAuthorDay,
     MovementEdge,
     MovementInstanceDay,
@@ -43,7 +39,7 @@ from storage.models_rollups import (
 )
 from storage.queries.ethics import account_opted_out
 from storage.queries.overview import ends_after_data, first_in_range, instance_key
-from storage.queries.scope import Scope, in_scope, plain_rows
+from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
@@ -51,6 +47,7 @@ M = Mention.__table__
 A = Account.__table__
 AMP = Amplification.__table__
 ME = MovementEdge.__table__
+MAP = MovementAmplifierPeriod.__table__
 MAD = MovementAuthorDay.__table__
 MPD = MovementPlatformDay.__table__
 MID = MovementInstanceDay.__table__
@@ -63,52 +60,24 @@ KIND_GROUPS = {
 }
 
 
-def _edges(scope: Scope) -> Any:
-    """Amplification edges of the scope as a subquery: (kind, platform, src, dst).
-
-    From `movement_edge` (storage/models_rollups.py): the edges whose target is a mention of
-    the movement, with the target account already resolved (the edge's own when the collector
-    knew it, else the target mention's author); one covering index range per scope.
-    """
-    where = [
-        ME.c.movement_id == scope.movement_id,
-        ME.c.created_ts >= scope.start_ts,
-        ME.c.created_ts < scope.end_ts,
-    ]
-    if scope.platforms:
-        where.append(ME.c.platform.in_(scope.platforms))
-    return (
-        select(
-            ME.c.kind,
-            ME.c.platform,
-            ME.c.source_account_id.label("src"),
-            ME.c.dst_account_id.label("dst"),
-        )
-        .where(*where)
-        .subquery("edges")
-    )
-
-
 def summary(
-    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120, max_pairs: int = 2000
+    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120
 ) -> dict[str, Any]:
-    """Rankings (received, given) and the bounded network from ONE pass over the scope's edges.
+    """Rankings (received, given) and the network of the most active accounts, without
+    aggregating every edge of the range. This is what the Amplifiers page calls.
 
-    Three aggregates of the same edges: per target account, per source account, per (source,
-    target) pair; only the top rows are kept. On PostgreSQL they run in SQL (hash aggregates
-    over one materialised CTE). On SQLite each GROUP BY sorts every edge of the range, so the
-    edges are read once and counted in Python instead (`_aggregate_in_python`, same answer,
-    about half the time at 30 days on the benchmark). This is what the Amplifiers page calls.
+    Each ranking is an exact top-N (`_top_accounts`: period upper bounds, then exact counts
+    of the few candidates). The network's nodes are the first `max_nodes // 2` accounts of
+    each ranking (an account in both counts once), its edges the range's edges among them
+    (`_pairs_among`: an index lookup per chosen account).
     """
     room = limit * 3  # opted-out accounts are left out of the lists afterwards
-    if conn.dialect.name == "sqlite":
-        by_side, pairs = _aggregate_in_python(conn, scope, room, max_pairs)
-    else:
-        by_side, pairs = _aggregate_in_sql(conn, scope, room, max_pairs)
-    # Only the accounts shown: the ranked ones and the network's nodes (not every endpoint
-    # of the 2,000 pairs).
-    wanted = {r["a"] for side in ("dst", "src") for r in by_side[side]}
-    wanted.update(network_nodes(pairs, max_nodes))
+    half = max_nodes // 2
+    by_side = {side: _top_accounts(conn, scope, side, max(room, half)) for side in ("dst", "src")}
+    chosen = list(dict.fromkeys(r["a"] for side in ("dst", "src") for r in by_side[side][:half]))
+    pairs = _pairs_among(conn, scope, chosen)
+    wanted = {r["a"] for side in ("dst", "src") for r in by_side[side][:room]}
+    wanted.update(chosen)
     accounts = _accounts(conn, wanted)
 
     def ranked(side: str) -> list[dict[str, Any]]:
@@ -139,112 +108,123 @@ def summary(
     }
 
 
-Ranked = dict[str, list[dict[str, Any]]]
+Ranked = list[dict[str, Any]]
 Pairs = list[tuple[int, int, int]]
 
+# Rows of each period list read in the first round; each further round reads four times as
+# many. On the 1M benchmark store one or two rounds settle every filter.
+FIRST_DEPTH = 256
 
-def _aggregate_in_sql(
-    conn: Connection, scope: Scope, room: int, max_pairs: int
-) -> tuple[Ranked, Pairs]:
-    """The top `room` targets and sources (with their kind split) and the `max_pairs`
-    heaviest pairs, in SQL from one materialised CTE (PostgreSQL: hash aggregates)."""
-    e = _edges(scope)
-    edges = (
-        select(e.c.src, e.c.dst, e.c.kind)
-        .where(e.c.dst.is_not(None), e.c.src != e.c.dst)
-        .cte("scope_edges")
-        .prefix_with("MATERIALIZED")
+
+def _top_accounts(conn: Connection, scope: Scope, side: str, n: int) -> Ranked:
+    """The `n` accounts with most edges received (`side` = "dst") or given ("src") in the
+    scope, with their kind split: exactly `GROUP BY account ORDER BY count DESC, account
+    LIMIT n` over the scope's edges (self-amplification and unknown targets left out).
+
+    The threshold algorithm over `movement_amplifier_period`: an account's count in the range
+    is at most the sum of its counts in the periods the range touches. Read the `depth`
+    largest rows of each such period; every account not read has at most the sum of the
+    lists' last values (`bound`) in the range. Count the accounts read exactly (`_exact`,
+    by index per account); when the n-th exact count exceeds `bound` no unread account can
+    reach the list (a tie could, with a smaller id, so the test is strict), otherwise read
+    deeper. A list read to its end contributes nothing to `bound`.
+    """
+    periods = range(
+        scope.start_ts // AMPLIFIER_PERIOD_S, (scope.end_ts - 1) // AMPLIFIER_PERIOD_S + 1
     )
+    counted: dict[int, dict[str, Any]] = {}
+    depth = FIRST_DEPTH
+    while True:
+        bound = 0
+        fresh: set[int] = set()
+        for period in periods:
+            rows = conn.execute(
+                select(MAP.c.account_id, MAP.c.edges)
+                .where(
+                    MAP.c.movement_id == scope.movement_id,
+                    MAP.c.side == side,
+                    MAP.c.period == period,
+                )
+                .order_by(MAP.c.edges.desc(), MAP.c.account_id.desc())
+                .limit(depth)
+            ).all()
+            fresh.update(a for a, _ in rows if a not in counted)
+            if len(rows) == depth:
+                bound += int(rows[-1][1])
+        counted.update(_exact(conn, scope, side, fresh))
+        top = _top({a: r["total"] for a, r in counted.items() if r["total"]}, n)
+        if bound == 0 or (len(top) == n and top[-1][1] > bound):
+            return [counted[a] for a, _ in top]
+        depth *= 4
 
-    def ranked_stmt(side: str) -> Any:
-        who = edges.c[side]
-        total = func.count().label("total")
-        cols = [
-            literal(side).label("side"),
-            who.label("a"),
-            cast(null(), BigInteger).label("b"),
-            total,
-            *(
-                func.sum(case((edges.c.kind.in_(kinds), 1), else_=0)).label(name)
-                for name, kinds in KIND_GROUPS.items()
-            ),
-        ]
-        return select(*cols).group_by(who).order_by(total.desc(), who).limit(room)
 
-    w = func.count().label("total")
-    pair_stmt = (
-        select(
-            literal("pair").label("side"),
-            edges.c.src.label("a"),
-            edges.c.dst.label("b"),
-            w,
-            *(literal(0).label(name) for name in KIND_GROUPS),
+def _exact(
+    conn: Connection, scope: Scope, side: str, ids: Iterable[int]
+) -> dict[int, dict[str, Any]]:
+    """Edges received or given in the scope by each of `ids`, with the kind split (zero for
+    an account without any), through `ix_medge_dst` / `ix_medge_src`."""
+    who = ME.c.dst_account_id if side == "dst" else ME.c.source_account_id
+    id_list = sorted(ids)
+    out = {a: {"a": a, "total": 0, **dict.fromkeys(KIND_GROUPS, 0)} for a in id_list}
+    kinds = [
+        func.sum(case((ME.c.kind.in_(group), 1), else_=0)).label(name)
+        for name, group in KIND_GROUPS.items()
+    ]
+    for i in range(0, len(id_list), 500):
+        for r in conn.execute(
+            select(who.label("a"), func.count().label("total"), *kinds)
+            .where(
+                *_edge_scope(scope),
+                who.in_(id_list[i : i + 500]),
+                ME.c.source_account_id != ME.c.dst_account_id,
+            )
+            .group_by(who)
+        ):
+            out[r.a] = {
+                "a": r.a,
+                "total": int(r.total),
+                **{g: int(r._mapping[g] or 0) for g in KIND_GROUPS},
+            }
+    return out
+
+
+def _edge_scope(scope: Scope) -> list[Any]:
+    """The scope's `movement_edge` rows: movement, time range, platforms."""
+    where = [
+        ME.c.movement_id == scope.movement_id,
+        ME.c.created_ts >= scope.start_ts,
+        ME.c.created_ts < scope.end_ts,
+    ]
+    if scope.platforms:
+        where.append(ME.c.platform.in_(scope.platforms))
+    return where
+
+
+def _pairs_among(conn: Connection, scope: Scope, chosen: list[int]) -> Pairs:
+    """(source, target, edges) of the scope's edges whose source and target are both in
+    `chosen`, self-amplification left out."""
+    if not chosen:
+        return []
+    ids = sorted(chosen)
+    return [
+        (int(s), int(t), int(n))
+        for s, t, n in conn.execute(
+            select(ME.c.source_account_id, ME.c.dst_account_id, func.count())
+            .where(
+                *_edge_scope(scope),
+                ME.c.source_account_id.in_(ids),
+                ME.c.dst_account_id.in_(ids),
+                ME.c.source_account_id != ME.c.dst_account_id,
+            )
+            .group_by(ME.c.source_account_id, ME.c.dst_account_id)
         )
-        .group_by(edges.c.src, edges.c.dst)
-        .order_by(w.desc(), edges.c.src, edges.c.dst)
-        .limit(max_pairs)
-    )
-    parts = [ranked_stmt("dst").subquery(), ranked_stmt("src").subquery(), pair_stmt.subquery()]
-    by_side: Ranked = {"dst": [], "src": []}
-    pairs: Pairs = []
-    for r in conn.execute(union_all(*(select(p) for p in parts))):
-        if r.side == "pair":
-            pairs.append((r.a, r.b, int(r.total)))
-        else:
-            groups = {name: int(getattr(r, name) or 0) for name in KIND_GROUPS}
-            by_side[r.side].append({"a": r.a, "total": int(r.total), **groups})
-    return by_side, pairs
+    ]
 
 
 def _top(counts: Mapping[Any, int], n: int) -> list[tuple[Any, int]]:
     """The `n` largest counts, ties broken by the smaller key: exactly SQL's
-    `ORDER BY count DESC, key LIMIT n`, without sorting every key with a Python key function
-    (most edge pairs occur once, so most counts tie at the threshold)."""
-    if len(counts) <= n:
-        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    threshold = heapq.nlargest(n, counts.values())[-1]
-    above = [(k, c) for k, c in counts.items() if c > threshold]
-    ties = heapq.nsmallest(n - len(above), (k for k, c in counts.items() if c == threshold))
-    return sorted(above, key=lambda kv: (-kv[1], kv[0])) + [(k, threshold) for k in ties]
-
-
-PYTHON_COUNT_MAX_EDGES = 500_000
-
-
-def _aggregate_in_python(
-    conn: Connection, scope: Scope, room: int, max_pairs: int
-) -> tuple[Ranked, Pairs]:
-    """What `_aggregate_in_sql` returns, from one read of the scope's edges (plain tuples from
-    the covering index `ix_medge_cover`) counted with `Counter`: SQLite has no hash aggregate,
-    and three sorts of every edge cost twice as much as this. Memory grows with the edges
-    (about 230 MB peak at 30 days of the 1M benchmark, 176k edges), so a range holding more
-    than `PYTHON_COUNT_MAX_EDGES` goes back to SQL, whose sorts spill to disk instead."""
-    e = _edges(scope)
-    rows = plain_rows(
-        conn,
-        select(e.c.src, e.c.dst, e.c.kind)
-        .where(e.c.dst.is_not(None), e.c.src != e.c.dst)
-        .limit(PYTHON_COUNT_MAX_EDGES + 1),
-    )
-    if len(rows) > PYTHON_COUNT_MAX_EDGES:
-        del rows
-        return _aggregate_in_sql(conn, scope, room, max_pairs)
-    srcs = list(map(itemgetter(0), rows))
-    dsts = list(map(itemgetter(1), rows))
-    group_of = {k: name for name, kinds in KIND_GROUPS.items() for k in kinds}
-    by_side: Ranked = {}
-    for side, keys, col in (("dst", dsts, 1), ("src", srcs, 0)):
-        top = _top(Counter(keys), room)
-        chosen = {a for a, _ in top}
-        # The kind split only for the chosen accounts' edges (picked out in C).
-        split: Counter[tuple[Any, str]] = Counter(
-            (r[col], group_of.get(r[2], "")) for r in compress(rows, map(chosen.__contains__, keys))
-        )
-        by_side[side] = [
-            {"a": a, "total": n, **{g: split[(a, g)] for g in KIND_GROUPS}} for a, n in top
-        ]
-    pairs = [(a, b, n) for (a, b), n in _top(Counter(zip(srcs, dsts, strict=True)), max_pairs)]
-    return by_side, pairs
+    `ORDER BY count DESC, key LIMIT n`."""
+    return heapq.nsmallest(n, counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _accounts(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
