@@ -59,7 +59,8 @@ if net["nodes"]:
     )
     st.plotly_chart(network_figure(net, colour_by), use_container_width=True, key="amp_network")
     st.caption(
-        f"The {len(net['nodes'])} most active accounts (by amplification given and received); "
+        f"{len(net['nodes'])} of the most active accounts (the top 60 by amplification "
+        "received and the top 60 by amplification given) and the amplification among them; "
         "communities by Louvain modularity."
     )
     st.markdown("**Bridges** (highest betweenness: accounts joining groups or platforms)")

@@ -4,8 +4,11 @@ Definitions (docs/dashboard.md):
 - amplification received by an account: edges (repost, boost, quote, reply, link, pingback,
   webmention) created in the range that point at its mentions of the movement; given: edges it
   made. Self-amplification (replying to or boosting oneself) is not counted;
-- the network: accounts joined by amplification, bounded to the most active accounts so the
-  layout and betweenness stay fast; communities by Louvain modularity (fixed seed);
+- the network: bounded to the most active accounts so the layout and betweenness stay fast:
+  the first 60 accounts of each ranking (amplification received, given; ties by account id;
+  an account in both counts once, so at most 120), joined by the range's edges among them;
+  an account with no edge to another of them is not drawn. Communities by Louvain modularity
+  (fixed seed);
 - bridges: accounts with the highest betweenness centrality in that bounded, undirected graph,
   with how many communities and platforms their neighbours span;
 - widening, per day: active authors, first-time authors (first mention of the movement ever
