@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from storage.engine import write_tx
 from storage.migrate import alembic_config, upgrade
@@ -210,8 +210,8 @@ def test_the_period_rollup_equals_its_recomputation_after_replays_and_tombstones
 
 
 def test_migration_0023_backfills_a_store_written_before_it(store):
-    """Downgrade a written store to 0022 (table and indexes gone), upgrade again: the
-    backfilled rollup is what the write path had kept."""
+    """Downgrade a written store to the revision before 0023 (table and indexes gone),
+    upgrade again: the backfilled rollup is what the write path had kept."""
     from alembic import command
 
     _write_random_store(store)
@@ -221,9 +221,10 @@ def test_migration_0023_backfills_a_store_written_before_it(store):
     try:
         with store.connect() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0022")
+            command.downgrade(cfg, _migration().down_revision)
             conn.commit()
         with store.connect() as conn:
+            assert "movement_amplifier_period" not in inspect(conn).get_table_names()
             assert conn.execute(text("SELECT count(*) FROM movement_edge")).scalar()
     finally:
         upgrade(store)
