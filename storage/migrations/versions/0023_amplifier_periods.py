@@ -3,7 +3,7 @@ period, the amplifier rankings' upper bounds) and two per-account indexes on mov
 backfilled from the rows already stored (storage/models_rollups.py)
 
 Revision ID: 0023
-Revises: 0025
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
