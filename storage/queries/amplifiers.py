@@ -46,7 +46,12 @@ from storage.models_rollups import (
     MovementPlatformDay,
 )
 from storage.queries.ethics import account_opted_out
-from storage.queries.overview import ends_after_data, first_in_range, instance_key
+from storage.queries.overview import (
+    author_places,
+    ends_after_data,
+    first_in_range,
+    instance_key,
+)
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -552,7 +557,7 @@ def _widening_one_bucket(
     inst: dict[int, int],
 ) -> None:
     """`_widening_matches` for a scope inside one bucket (the part-days of a range): the same
-    counts without grouping, and the instances through an IN list of the authors."""
+    counts without grouping, and the instances of its authors (`author_places`)."""
     firsts = [*in_scope(MM, scope), first_in_range(scope)]
     n, p = conn.execute(
         select(
@@ -562,10 +567,7 @@ def _widening_one_bucket(
     if n:
         active[bucket] = (int(n), int(p))
     if not scope.platforms or "mastodon" in scope.platforms:
-        authors = select(MM.c.account_id).where(*firsts, MM.c.platform == "mastodon")
-        k = conn.execute(
-            select(func.count(func.distinct(instance_key()))).where(A.c.id.in_(authors))
-        ).scalar()
+        k = len(author_places(conn, [*firsts, MM.c.platform == "mastodon"]))
         if k:
             inst[bucket] = int(k)
 
