@@ -84,7 +84,7 @@ def _rollup_backfill() -> tuple[str, ...]:
 
     out: list[str] = []
     names = ("0011_dashboard_rollups", "0012_dashboard_edges", "0013_dashboard_days")
-    for name in (*names, "0020_match_prev_ts", "0023_amplifier_periods"):
+    for name in (*names, "0020_match_prev_ts", "0023_amplifier_periods", "0026_instance_hours"):
         path = ROOT / f"storage/migrations/versions/{name}.py"
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec and spec.loader

@@ -185,3 +185,14 @@ class MovementInstanceDay(SQLModel, table=True):
     movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
     day: int = Field(sa_column=Column(Integer, primary_key=True))
     place: str = Field(sa_column=Column(String(500), primary_key=True))
+
+
+class MovementInstanceHour(SQLModel, table=True):
+    """Home instances of the authors of Mastodon mentions in each UTC hour (migration 0026):
+    the instances reached in the part-days at a range's ends, which otherwise meant looking up
+    every author of up to a day of mentions (tens of thousands at 10M)."""
+
+    __tablename__ = "movement_instance_hour"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    hour: int = Field(sa_column=Column(Integer, primary_key=True))
+    place: str = Field(sa_column=Column(String(500), primary_key=True))

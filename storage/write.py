@@ -62,6 +62,7 @@ from storage.models_rollups import (
     MovementAuthorPlatform,
     MovementEdge,
     MovementInstanceDay,
+    MovementInstanceHour,
     MovementPlace,
     MovementPlaceActive,
     MovementPlatformDay,
@@ -760,10 +761,11 @@ def _insert_presence(
     conn: Connection, new_matches: list[dict[str, Any]], place_of: dict[int, str]
 ) -> None:
     """Per UTC day: which authors (per platform), platforms and Mastodon home instances were
-    active. Presence rows with DO NOTHING: a repeat is a no-op."""
+    active; per UTC hour, the instances too. Presence rows with DO NOTHING: a repeat is a no-op."""
     authors: set[tuple[int, int, int, str]] = set()
     platforms: set[tuple[int, int, str]] = set()
     places: set[tuple[int, int, str]] = set()
+    hourly_places: set[tuple[int, int, str]] = set()
     for r in new_matches:
         acc = r["account_id"]
         if acc is None:
@@ -773,10 +775,12 @@ def _insert_presence(
         platforms.add((mv, day, platform))
         if platform == "mastodon" and acc in place_of:
             places.add((mv, day, place_of[acc]))
+            hourly_places.add((mv, r["created_ts"] // 3600, place_of[acc]))
     for model, keys, rows in (
         (MovementAuthorDay, ("movement_id", "day", "account_id", "platform"), authors),
         (MovementPlatformDay, ("movement_id", "day", "platform"), platforms),
         (MovementInstanceDay, ("movement_id", "day", "place"), places),
+        (MovementInstanceHour, ("movement_id", "hour", "place"), hourly_places),
     ):
         if rows:
             table = _t(model)

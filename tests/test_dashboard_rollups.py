@@ -36,6 +36,7 @@ BACKFILL = (
     + _backfill("0011_dashboard_rollups")[1:]
     + _backfill("0012_dashboard_edges")
     + _backfill("0013_dashboard_days")
+    + _backfill("0026_instance_hours")
 )
 TABLES = (
     "movement_place",
@@ -45,6 +46,7 @@ TABLES = (
     "movement_author_day",
     "movement_platform_day",
     "movement_instance_day",
+    "movement_instance_hour",
 )
 
 

@@ -47,10 +47,10 @@ from storage.models_rollups import (
 )
 from storage.queries.ethics import account_opted_out
 from storage.queries.overview import (
-    author_places,
     ends_after_data,
     first_in_range,
     instance_key,
+    part_day_places,
 )
 from storage.queries.scope import Scope, in_scope
 
@@ -557,7 +557,7 @@ def _widening_one_bucket(
     inst: dict[int, int],
 ) -> None:
     """`_widening_matches` for a scope inside one bucket (the part-days of a range): the same
-    counts without grouping, and the instances of its authors (`author_places`)."""
+    counts without grouping, and the instances from the hourly rollup (`part_day_places`)."""
     firsts = [*in_scope(MM, scope), first_in_range(scope)]
     n, p = conn.execute(
         select(
@@ -567,7 +567,7 @@ def _widening_one_bucket(
     if n:
         active[bucket] = (int(n), int(p))
     if not scope.platforms or "mastodon" in scope.platforms:
-        k = len(author_places(conn, [*firsts, MM.c.platform == "mastodon"]))
+        k = len(part_day_places(conn, scope))
         if k:
             inst[bucket] = int(k)
 

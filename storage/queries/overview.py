@@ -35,7 +35,12 @@ from storage.models import (
     MovementAuthor,
     RollupHourly,
 )
-from storage.models_rollups import MovementAuthorPlatform, MovementInstanceDay, MovementPlaceActive
+from storage.models_rollups import (
+    MovementAuthorPlatform,
+    MovementInstanceDay,
+    MovementInstanceHour,
+    MovementPlaceActive,
+)
 from storage.queries.ethics import mention_displayable
 from storage.queries.scope import Scope, in_scope
 
@@ -47,6 +52,7 @@ A = Account.__table__
 MAP = MovementAuthorPlatform.__table__
 MPA = MovementPlaceActive.__table__
 MID = MovementInstanceDay.__table__
+MIH = MovementInstanceHour.__table__
 
 HEADLINE_KEYS = ("mentions", "people", "new_voices", "platforms", "instances", "blogs")
 
@@ -166,8 +172,9 @@ def instances_reached(conn: Connection, scope: Scope) -> int:
 
     Never a distinct count over the matches: a range ending after the newest mention counts
     `movement_place_active`; any other range reads whole days from `movement_instance_day`
-    and only its part-days from the matches. (Both rollups keep the instance an account had
-    when its mention was written; the part-days read the account as it is now.)
+    and its part-days from `movement_instance_hour` and the part-hours' authors. (The rollups
+    keep the instance an account had when its mention was written; the part-hours read the
+    account as it is now.)
     """
     if scope.platforms and "mastodon" not in scope.platforms:
         return 0
@@ -200,15 +207,38 @@ def instances_reached(conn: Connection, scope: Scope) -> int:
         )
         parts = [(scope.start_ts, lo_day * 86400), (hi_day * 86400, scope.end_ts)]
     for lo, hi in parts:
-        if lo >= hi:
-            continue
-        part = scope.shifted(lo, hi)
+        if lo < hi:
+            places.update(part_day_places(conn, scope.shifted(lo, hi)))
+    return len(places)
+
+
+def part_day_places(conn: Connection, part: Scope) -> set[str]:
+    """Home instances of the Mastodon authors active in a scope shorter than a day (a
+    range's end): whole hours from `movement_instance_hour`, the part-hours at its ends from
+    their authors (`author_places`), so at most two hours of authors are looked up."""
+    lo_h, hi_h = -(-part.start_ts // 3600), part.end_ts // 3600
+    places: set[str] = set()
+    pieces = [(part.start_ts, part.end_ts)]
+    if lo_h < hi_h:
         places.update(
-            author_places(
-                conn, [*in_scope(MM, part), MM.c.platform == "mastodon", first_in_range(part)]
+            p
+            for (p,) in conn.execute(
+                select(MIH.c.place)
+                .where(
+                    MIH.c.movement_id == part.movement_id,
+                    MIH.c.hour >= lo_h,
+                    MIH.c.hour < hi_h,
+                )
+                .distinct()
             )
         )
-    return len(places)
+        pieces = [(part.start_ts, lo_h * 3600), (hi_h * 3600, part.end_ts)]
+    for lo, hi in pieces:
+        if lo < hi:
+            piece = part.shifted(lo, hi)
+            where = [*in_scope(MM, piece), MM.c.platform == "mastodon", first_in_range(piece)]
+            places.update(author_places(conn, where))
+    return places
 
 
 def author_places(conn: Connection, where: list[Any]) -> set[str]:
