@@ -208,7 +208,7 @@ def _exact(
     for a, kind, k in conn.execute(
         select(who, ME.c.kind, func.count())
         .where(
-            *_edge_scope(scope),
+            *in_scope(ME, scope),
             _among(conn, who, ids),
             ME.c.source_account_id != ME.c.dst_account_id,
         )
@@ -224,18 +224,6 @@ def _exact(
     return out
 
 
-def _edge_scope(scope: Scope) -> list[Any]:
-    """The scope's `movement_edge` rows: movement, time range, platforms."""
-    where = [
-        ME.c.movement_id == scope.movement_id,
-        ME.c.created_ts >= scope.start_ts,
-        ME.c.created_ts < scope.end_ts,
-    ]
-    if scope.platforms:
-        where.append(ME.c.platform.in_(scope.platforms))
-    return where
-
-
 def _pairs_among(conn: Connection, scope: Scope, chosen: list[int]) -> Pairs:
     """(source, target, edges) of the scope's edges whose source and target are both in
     `chosen`, self-amplification left out."""
@@ -247,7 +235,7 @@ def _pairs_among(conn: Connection, scope: Scope, chosen: list[int]) -> Pairs:
         for s, t, n in conn.execute(
             select(ME.c.source_account_id, ME.c.dst_account_id, func.count())
             .where(
-                *_edge_scope(scope),
+                *in_scope(ME, scope),
                 _among(conn, ME.c.source_account_id, ids),
                 _among(conn, ME.c.dst_account_id, ids),
                 ME.c.source_account_id != ME.c.dst_account_id,

@@ -189,52 +189,37 @@ def instances_reached(conn: Connection, scope: Scope) -> int:
             )
         ).scalar()
         return int(n or 0)
-    # Whole UTC days from the per-day instance rollup; the part-days at the ends from each
-    # Mastodon author's first match there (storage/match_chain.py), then their home instances.
-    lo_day, hi_day = -(-scope.start_ts // 86400), scope.end_ts // 86400
-    places: set[str] = set()
-    parts = [(scope.start_ts, scope.end_ts)]
-    if lo_day < hi_day:
-        places.update(
-            p
-            for (p,) in conn.execute(
-                select(MID.c.place)
-                .where(
-                    MID.c.movement_id == scope.movement_id,
-                    MID.c.day >= lo_day,
-                    MID.c.day < hi_day,
-                )
-                .distinct()
-            )
-        )
-        parts = [(scope.start_ts, lo_day * 86400), (hi_day * 86400, scope.end_ts)]
+    # Whole UTC days from the per-day instance rollup; the part-days at the ends from the
+    # hourly one and their part-hours' authors (`part_day_places`).
+    places, parts = _whole_unit_places(conn, scope, MID.c.day, 86400)
     for lo, hi in parts:
         if lo < hi:
             places.update(part_day_places(conn, scope.shifted(lo, hi)))
     return len(places)
 
 
+def _whole_unit_places(
+    conn: Connection, scope: Scope, unit: Any, unit_s: int
+) -> tuple[set[str], list[tuple[int, int]]]:
+    """The places of the whole days or hours (`unit` of a presence rollup, `unit_s` long)
+    inside the scope, and the pieces at its ends that the rollup cannot answer."""
+    lo, hi = -(-scope.start_ts // unit_s), scope.end_ts // unit_s
+    if lo >= hi:
+        return set(), [(scope.start_ts, scope.end_ts)]
+    table = unit.table
+    rows = conn.execute(
+        select(table.c.place)
+        .where(table.c.movement_id == scope.movement_id, unit >= lo, unit < hi)
+        .distinct()
+    )
+    return {p for (p,) in rows}, [(scope.start_ts, lo * unit_s), (hi * unit_s, scope.end_ts)]
+
+
 def part_day_places(conn: Connection, part: Scope) -> set[str]:
     """Home instances of the Mastodon authors active in a scope shorter than a day (a
     range's end): whole hours from `movement_instance_hour`, the part-hours at its ends from
     their authors (`author_places`), so at most two hours of authors are looked up."""
-    lo_h, hi_h = -(-part.start_ts // 3600), part.end_ts // 3600
-    places: set[str] = set()
-    pieces = [(part.start_ts, part.end_ts)]
-    if lo_h < hi_h:
-        places.update(
-            p
-            for (p,) in conn.execute(
-                select(MIH.c.place)
-                .where(
-                    MIH.c.movement_id == part.movement_id,
-                    MIH.c.hour >= lo_h,
-                    MIH.c.hour < hi_h,
-                )
-                .distinct()
-            )
-        )
-        pieces = [(part.start_ts, lo_h * 3600), (hi_h * 3600, part.end_ts)]
+    places, pieces = _whole_unit_places(conn, part, MIH.c.hour, 3600)
     for lo, hi in pieces:
         if lo < hi:
             piece = part.shifted(lo, hi)

@@ -408,13 +408,7 @@ def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
     and the node lists of the `top` largest (with the deepest swapped in), for drawing.
     """
     # The movement's edges (`movement_edge`: target already known to be in the movement).
-    where = [
-        ME.c.movement_id == scope.movement_id,
-        ME.c.created_ts >= scope.start_ts,
-        ME.c.created_ts < scope.end_ts,
-    ]
-    if scope.platforms:
-        where.append(ME.c.platform.in_(scope.platforms))
+    where = in_scope(ME, scope)
     # One read per kind of `ix_medge_kind` (kind before time: only that kind's edges of the
     # range are stepped over), integers only: the kind is known from the query, and a link's
     # time and platform (a string per row) are asked for only for the few nodes drawn. Links
