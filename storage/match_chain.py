@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, text, update
 
+from storage.id_lists import ids_param, in_ids_text
 from storage.models import Mention, MentionMatch
 
 MM = MentionMatch.__table__
@@ -85,13 +86,11 @@ _BUILT: dict[str, tuple[Any, Any, Any]] = {}
 def _statements(conn: Connection) -> tuple[Any, Any, Any]:
     """The three statements of `link_previous_matches`, built once per dialect (building the
     correlated subqueries and an IN list per batch cost more than running them); the ids go
-    in as one parameter (`storage.write._in_ids`)."""
-    from storage.write import _in_ids
-
+    in as one parameter (`storage.id_lists`)."""
     built = _BUILT.get(conn.dialect.name)
     if built is not None:
         return built
-    new_ones = [MM.c.movement_id == bindparam("mv"), _in_ids(conn, "mention_match.mention_id")]
+    new_ones = [MM.c.movement_id == bindparam("mv"), in_ids_text(conn, "mention_match.mention_id")]
     successors = select(MM.c.mention_id, _neighbour(MM, before=False)).where(*new_ones)
     set_known = (
         update(MM)
@@ -116,8 +115,6 @@ def plan_links(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[int, i
     mention_id) order, link to the stored latest (NULL if none) and then to each other; rows
     not later than it (out of order, equal times, replays) are left to the search.
     """
-    from storage.write import _ids
-
     stmt = _LATEST.get(conn.dialect.name)
     if stmt is None:
         # A join, so the planner picks per-author primary-key probes (a store with statistics)
@@ -143,7 +140,7 @@ def plan_links(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[int, i
             keyed[(r["movement_id"], r["platform"])][r["account_id"]].append(r)
     search: set[tuple[int, int]] = set()
     for (mv, p), by_author in sorted(keyed.items()):
-        params = {"mv": mv, "p": p, **_ids(conn, sorted(by_author))}
+        params = {"mv": mv, "p": p, **ids_param(conn, sorted(by_author))}
         latest: dict[int, int | None] = dict(conn.execute(stmt, params).all())  # type: ignore[arg-type]
         for acc, mine in by_author.items():
             stored = latest.get(acc)
@@ -168,8 +165,6 @@ def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -
     simply the new match's time. Only the new matches that are nobody's successor need the
     search for their predecessor.
     """
-    from storage.write import _ids
-
     by_movement: dict[int, dict[int, int]] = defaultdict(dict)
     for r in new_matches:
         if r["account_id"] is not None:
@@ -178,7 +173,7 @@ def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -
     for mv, ts_of in sorted(by_movement.items()):
         ids = sorted(ts_of)
         known: dict[int, int] = {}  # successor -> the time of the new match just before it
-        for x, succ in conn.execute(successors, {"mv": mv, **_ids(conn, ids)}).all():
+        for x, succ in conn.execute(successors, {"mv": mv, **ids_param(conn, ids)}).all():
             if succ is not None:
                 known[succ] = ts_of[x]
         if known:
@@ -187,7 +182,7 @@ def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -
             )
         todo = [i for i in ids if i not in known]
         if todo:
-            conn.execute(search, {"mv": mv, **_ids(conn, todo)})
+            conn.execute(search, {"mv": mv, **ids_param(conn, todo)})
 
 
 # The definition, as a query: per (movement, author, platform) in (created_ts, mention_id) order,

@@ -37,12 +37,13 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import MovementRule, match_post
+from storage.id_lists import ids_param as _ids
+from storage.id_lists import in_ids_text as _in_ids
 from storage.match_chain import link_previous_matches, plan_links
 from storage.models import (
     Account,
@@ -295,27 +296,6 @@ def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: lis
     if not dialect.positional:
         params = [dict(zip(order, p, strict=True)) for p in params]
     conn.exec_driver_sql(sql, params)
-
-
-def _in_ids(conn: Connection, column: str) -> Any:
-    """`column IN (the list bound as :ids)`, the whole list one parameter (`_ids`).
-
-    SQLAlchemy's `in_(list)` coerced and bound every id as its own literal on every call
-    (coercion plus post-compile expansion were most of the time the write path spent in its
-    SELECTs). A JSON array unpacked by `json_each` (SQLite) or a BIGINT[] (PostgreSQL) is one
-    parameter, needs no 500-id chunks, and the planners still probe the index per id."""
-    if conn.dialect.name == "postgresql":
-        return text(f"{column} = ANY(CAST(:ids AS BIGINT[]))")
-    return text(f"{column} IN (SELECT value FROM json_each(:ids))")
-
-
-def _ids(conn: Connection, ids: Iterable[int]) -> dict[str, Any]:
-    """The `:ids` parameter of `_in_ids`."""
-    values = list(ids)
-    if conn.dialect.name == "postgresql":
-        # An array literal as text, cast by the server: psycopg's list dumper took longer.
-        return {"ids": "{" + ",".join(map(str, values)) + "}"}
-    return {"ids": orjson.dumps(values).decode()}
 
 
 def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:

@@ -18,24 +18,20 @@ Definitions (docs/dashboard.md):
 from __future__ import annotations
 
 import heapq
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import networkx as nx
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     Connection,
-    any_,
     case,
-    cast,
     func,
     literal,
     select,
 )
 
+from storage.id_lists import among
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
 from storage.models_rollups import (
     AMPLIFIER_PERIOD_S,
@@ -185,18 +181,6 @@ def _top_accounts(conn: Connection, scope: Scope, side: str, n: int) -> Ranked:
         depth *= 4
 
 
-def _among(conn: Connection, column: Any, ids: Iterable[int]) -> Any:
-    """`column IN ids` with the whole list as ONE parameter (a JSON array unpacked by
-    `json_each` on SQLite, a BIGINT[] on PostgreSQL): an expanding IN of thousands of bound
-    ids cost SQLAlchemy three times what the database spent on the lookups."""
-    values = sorted(ids)
-    if conn.dialect.name == "postgresql":
-        array = "{" + ",".join(map(str, values)) + "}"
-        return column == any_(cast(literal(array), ARRAY(BigInteger)))
-    each = func.json_each(literal(json.dumps(values))).table_valued("value")
-    return column.in_(select(each.c.value))
-
-
 def _exact(
     conn: Connection, scope: Scope, side: str, ids: Iterable[int]
 ) -> dict[int, dict[str, Any]]:
@@ -209,7 +193,7 @@ def _exact(
         select(who, ME.c.kind, func.count())
         .where(
             *in_scope(ME, scope),
-            _among(conn, who, ids),
+            among(conn, who, ids),
             ME.c.source_account_id != ME.c.dst_account_id,
         )
         .group_by(who, ME.c.kind)
@@ -236,8 +220,8 @@ def _pairs_among(conn: Connection, scope: Scope, chosen: list[int]) -> Pairs:
             select(ME.c.source_account_id, ME.c.dst_account_id, func.count())
             .where(
                 *in_scope(ME, scope),
-                _among(conn, ME.c.source_account_id, ids),
-                _among(conn, ME.c.dst_account_id, ids),
+                among(conn, ME.c.source_account_id, ids),
+                among(conn, ME.c.dst_account_id, ids),
                 ME.c.source_account_id != ME.c.dst_account_id,
             )
             .group_by(ME.c.source_account_id, ME.c.dst_account_id)
