@@ -67,6 +67,13 @@ def _recomputed(conn) -> dict[str, set[tuple]]:
     return out
 
 
+def _write_separately(store, rules, *batches) -> None:
+    """Each list of mentions as its own batch in its own transaction (separate collector runs)."""
+    for ms in batches:
+        with write_tx(store) as conn:
+            write_batch(conn, batch(*ms), rules)
+
+
 def _conversation():
     alice = account(1, instance="mastodon.social")
     bob = account(2, instance="kolektiva.social")
@@ -225,12 +232,12 @@ def test_a_blog_whose_first_match_was_its_pingback_is_a_blog_site_reached_then(s
     list every blog site (it listed 9 of 16 when the kind came from the first match)."""
     rules = movement(store)
     site = account(4, platform="blog", instance="blog.example.org")
-    with write_tx(store) as conn:
-        write_batch(
-            conn, batch(mention(6, platform="pingback", author=site, created_at=_at(2))), rules
-        )
-    with write_tx(store) as conn:
-        write_batch(conn, batch(mention(5, platform="blog", author=site, created_at=_at(4))), rules)
+    _write_separately(
+        store,
+        rules,
+        [mention(6, platform="pingback", author=site, created_at=_at(2))],
+        [mention(5, platform="blog", author=site, created_at=_at(4))],
+    )
     with store.connect() as conn:
         mv = list_movements(conn)[0]["id"]
         fp = spread.footprint(conn, Scope(mv, T0_TS, T0_TS + 10 * H), 3600)
@@ -248,21 +255,16 @@ def test_an_author_is_first_seen_on_the_platform_of_its_earliest_match_in_any_or
     rules = movement(store)
     site = account(4, platform="blog", instance="blog.example.org")
     other = account(5, platform="blog", instance="other.example.org")
-    with write_tx(store) as conn:
-        write_batch(
-            conn, batch(mention(6, platform="pingback", author=site, created_at=_at(5))), rules
-        )
-    with write_tx(store) as conn:
-        write_batch(conn, batch(mention(5, platform="blog", author=site, created_at=_at(2))), rules)
-    with write_tx(store) as conn:
-        write_batch(
-            conn,
-            batch(
-                mention(8, platform="pingback", author=other, created_at=_at(7)),
-                mention(7, platform="blog", author=other, created_at=_at(3)),
-            ),
-            rules,
-        )
+    _write_separately(
+        store,
+        rules,
+        [mention(6, platform="pingback", author=site, created_at=_at(5))],
+        [mention(5, platform="blog", author=site, created_at=_at(2))],
+        [
+            mention(8, platform="pingback", author=other, created_at=_at(7)),
+            mention(7, platform="blog", author=other, created_at=_at(3)),
+        ],
+    )
     t = MovementAuthor.__table__
     with store.connect() as conn:
         got = dict(conn.execute(select(t.c.account_id, t.c.platform)).all())
