@@ -157,12 +157,20 @@ def _reference_pairs(conn, scope: Scope, chosen: set[int]) -> set[tuple[int, int
     return {(s, t, n) for s, t, n in rows if s in chosen and t in chosen}
 
 
-@pytest.mark.parametrize("first_depth", [1, 3, 256])
+def _no_direct_ranking(monkeypatch) -> None:
+    """Every range through the period bounds, however few edges it holds."""
+    monkeypatch.setattr(amplifiers, "DIRECT_MAX_EDGES", {"sqlite": 0, "postgresql": 0})
+
+
+@pytest.mark.parametrize("first_depth", [1, 3, 256, None])
 def test_rankings_equal_a_group_by_over_the_raw_edges(store, monkeypatch, first_depth):
     """Whatever depth the period lists are first read to (1: many rounds, ties at the bound),
-    the top n is the GROUP BY's first n rows, kind split included."""
+    the top n is the GROUP BY's first n rows, kind split included; and so is the direct
+    grouping of a range with few edges (None)."""
     _write_random_store(store)
-    monkeypatch.setattr(amplifiers, "FIRST_DEPTH", first_depth)
+    if first_depth is not None:
+        _no_direct_ranking(monkeypatch)
+        monkeypatch.setattr(amplifiers, "FIRST_DEPTH", first_depth)
     with store.connect() as conn:
         for start, end, platforms in SCOPES:
             scope = _scope(store, start, end, platforms)
@@ -246,6 +254,7 @@ def test_an_unread_account_tied_with_the_last_read_one_wins_by_its_smaller_id(st
     edges = [boost(fan[0], pa), boost(fan[1], pa), boost(fan[2], pb), boost(fan[3], pb)]
     with write_tx(store) as conn:
         write_batch(conn, batch(pa, pb, edges=edges), rules)
+    _no_direct_ranking(monkeypatch)
     monkeypatch.setattr(amplifiers, "FIRST_DEPTH", 1)
     scope = _scope(store, 0, 5)
     with store.connect() as conn:
