@@ -78,13 +78,19 @@ def _events(now: int, days: int) -> list[tuple[str, str, int, int]]:
 
 
 def _rollup_backfill() -> tuple[str, ...]:
-    """Migrations 0011-0013, 0020 and 0023: recomputation of the dashboard rollups from the
-    rows."""
+    """Migrations 0011-0013, 0020, 0023, 0026 and 0028: recomputation of the dashboard
+    rollups from the rows."""
     import importlib.util
 
     out: list[str] = []
     names = ("0011_dashboard_rollups", "0012_dashboard_edges", "0013_dashboard_days")
-    for name in (*names, "0020_match_prev_ts", "0023_amplifier_periods", "0026_instance_hours"):
+    later = (
+        "0020_match_prev_ts",
+        "0023_amplifier_periods",
+        "0026_instance_hours",
+        "0028_people_cells",
+    )
+    for name in (*names, *later):
         path = ROOT / f"storage/migrations/versions/{name}.py"
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec and spec.loader

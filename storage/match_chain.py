@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, text, update
 
+from storage import people_cells
 from storage.id_lists import ids_param, in_ids_text
 from storage.models import Mention, MentionMatch
 
@@ -155,7 +156,9 @@ def plan_links(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[int, i
     return search
 
 
-def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -> None:
+def link_previous_matches(
+    conn: Connection, new_matches: list[dict[str, Any]]
+) -> list[tuple[int, str, int, int | None, int | None]]:
     """Set `prev_ts` of the given matches, new in this transaction, from the stored rows and
     re-link their successors (the matches `plan_links` could not link before the insert; the
     search is exact for any new matches, so it also serves as the general case).
@@ -170,12 +173,15 @@ def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -
         if r["account_id"] is not None:
             by_movement[r["movement_id"]][r["mention_id"]] = r["created_ts"]
     successors, set_known, search = _statements(conn)
+    changes: list[tuple[int, str, int, int | None, int | None]] = []
     for mv, ts_of in sorted(by_movement.items()):
         ids = sorted(ts_of)
         known: dict[int, int] = {}  # successor -> the time of the new match just before it
         for x, succ in conn.execute(successors, {"mv": mv, **ids_param(conn, ids)}).all():
             if succ is not None:
                 known[succ] = ts_of[x]
+        touched = sorted(set(ids) | set(known))
+        before = _current_links(conn, mv, touched)
         if known:
             conn.execute(
                 set_known, [{"mv": mv, "succ": k, "prev": v} for k, v in sorted(known.items())]
@@ -183,6 +189,28 @@ def link_previous_matches(conn: Connection, new_matches: list[dict[str, Any]]) -
         todo = [i for i in ids if i not in known]
         if todo:
             conn.execute(search, {"mv": mv, **ids_param(conn, todo)})
+        after = _current_links(conn, mv, touched)
+        for mid, (platform, ts, old) in before.items():
+            new = after[mid][2]
+            if new != old:
+                changes.append((mv, platform, ts, old, new))
+    return changes
+
+
+_READ_LINKS: dict[str, Any] = {}
+
+
+def _current_links(conn: Connection, mv: int, ids: list[int]) -> dict[int, tuple[str, int, Any]]:
+    """mention id -> (platform, created_ts, prev_ts) of the movement's given matches."""
+    stmt = _READ_LINKS.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _READ_LINKS[conn.dialect.name] = select(
+            MM.c.mention_id, MM.c.platform, MM.c.created_ts, MM.c.prev_ts
+        ).where(MM.c.movement_id == bindparam("mv"), in_ids_text(conn, "mention_match.mention_id"))
+    return {
+        int(mid): (p, int(ts), None if prev is None else int(prev))
+        for mid, p, ts, prev in conn.execute(stmt, {"mv": mv, **ids_param(conn, ids)})
+    }
 
 
 # The definition, as a query: per (movement, author, platform) in (created_ts, mention_id) order,
@@ -196,7 +224,8 @@ ORDERED = (
 
 def relink_all(conn: Connection) -> None:
     """Recompute every `prev_ts` from the rows: the repair for a store written by anything
-    that bypassed the write path (bulk loads; both dialects run UPDATE ... FROM)."""
+    that bypassed the write path (bulk loads; both dialects run UPDATE ... FROM), and the
+    people cells counted from them."""
     conn.execute(update(MM).values(prev_ts=None))
     conn.execute(
         text(
@@ -205,3 +234,4 @@ def relink_all(conn: Connection) -> None:
             "AND o.prev IS NOT NULL"
         )
     )
+    people_cells.rebuild(conn)  # every link may have moved: count the cells again

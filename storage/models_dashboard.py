@@ -15,6 +15,9 @@ Both are covering indexes, so the windowed aggregates read only the index, never
   platform) (migration 0025): the top posts of a wide range in engagement order, stopping at
   the first candidates in the range, instead of reading and sorting every mention of the range
   (30 days of the 10M benchmark is ~4M index entries);
+- `ix_match_prev` on mention_match (movement_id, prev_ts, created_ts, platform) (migration
+  0028): the matches of a range whose previous match falls in the part of a day before the
+  range's start (people of a range starting mid-day, with the people cells);
 - `ix_mauthor_cover` on movement_author (movement_id, first_ts, platform): new voices and
   cumulative authors with a platform filter;
 - `ix_account_instance` on account (instance): "is this instance new?" looks up its accounts.
@@ -69,5 +72,9 @@ Index(
     _m.id,
     _m.platform,
 )
+# The matches whose previous match (prev_ts) lies in a stretch of time: the correction for a
+# range starting inside a UTC day, where the people cells (day of the previous match) cannot
+# tell before from after the start (storage/queries/people.py; migration 0028).
+Index("ix_match_prev", _mm.movement_id, _mm.prev_ts, _mm.created_ts, _mm.platform)
 Index("ix_mauthor_cover", _ma.movement_id, _ma.first_ts, _ma.platform)
 Index("ix_account_instance", _a.instance)

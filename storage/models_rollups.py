@@ -196,3 +196,37 @@ class MovementInstanceHour(SQLModel, table=True):
     movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
     hour: int = Field(sa_column=Column(Integer, primary_key=True))
     place: str = Field(sa_column=Column(String(500), primary_key=True))
+
+
+class MovementPeopleCell(SQLModel, table=True):
+    """How many matches (with a known author) fall on each UTC `day` with their previous match
+    (`mention_match.prev_ts`, storage/match_chain.py) on UTC day `prev_day` (-1: none, the
+    author's first match of the movement on the platform), per platform of the match
+    (migration 0028; kept by `storage.people_cells`).
+
+    A match whose previous one lies before a range's start is its author's first match in the
+    range, so the people of whole days `[D1, D2)` are the sum of the cells with `day` in it and
+    `prev_day < D1`, and the people of day `d` the cells of `d` with `prev_day < d`: a few
+    thousand rows for any range instead of a count over every match in it. Counted up and
+    down (`n = n + delta`) as matches are inserted and relinked, so the same n whatever order
+    and however many workers wrote them.
+    """
+
+    __tablename__ = "movement_people_cell"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    prev_day: int = Field(sa_column=Column(Integer, primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MovementCrossDay(SQLModel, table=True):
+    """Authors with a match on a UTC day on a platform other than their account's (a blog
+    sending pingbacks; migration 0028). Only they can be active on two platforms in a day, so
+    widening's distinct authors per day are the people cells of the day minus the extra
+    platforms of these few authors. Presence rows: written once, never counted up."""
+
+    __tablename__ = "movement_cross_day"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))

@@ -68,6 +68,7 @@ from storage.models_rollups import (
     MovementPlaceActive,
     MovementPlatformDay,
 )
+from storage.people_cells import count_people
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from storage.types import UTCDateTime
 
@@ -480,10 +481,15 @@ def write_batch(
         new_matches = _insert_matches_and_rollups(conn, rows)
         result.new_matches = len(new_matches)
         bump_dashboard_rollups(conn, new_matches)
-        if search:
+        relinked = (
             link_previous_matches(
                 conn, [r for r in new_matches if (r["movement_id"], r["mention_id"]) in search]
             )
+            if search
+            else []
+        )
+        home = {mid: rec.author.platform for mid, rec in records.items() if rec.author}
+        count_people(conn, new_matches, relinked, home)
     else:
         new_matches = []
 

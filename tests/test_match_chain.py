@@ -18,6 +18,8 @@ import storage.write
 from storage.engine import write_tx
 from storage.match_chain import ORDERED, relink_all
 from storage.models import Account, MentionMatch
+from storage.models_rollups import MovementCrossDay, MovementPeopleCell
+from storage.people_cells import cell_of
 from storage.queries import amplifiers, overview
 from storage.queries.scope import Scope, list_movements
 from storage.write import tombstone, write_batch
@@ -27,11 +29,14 @@ H = 3600
 T0_TS = int(T0.timestamp())
 MM = MentionMatch.__table__
 A = Account.__table__
+CELL = MovementPeopleCell.__table__
+CROSS = MovementCrossDay.__table__
+DAY = 86400
 
 
-def _migration_backfill() -> tuple[str, ...]:
-    path = Path(__file__).parents[1] / "storage/migrations/versions/0020_match_prev_ts.py"
-    spec = importlib.util.spec_from_file_location("m0020", path)
+def _migration_backfill(name: str = "0020_match_prev_ts") -> tuple[str, ...]:
+    path = Path(__file__).parents[1] / f"storage/migrations/versions/{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -50,6 +55,42 @@ def _expected(conn) -> dict[tuple[int, int], int | None]:
     for mv, mid, p in conn.execute(text(ORDERED)):
         out[(mv, mid)] = None if p is None else int(p)
     return out
+
+
+def _cells(conn) -> tuple[dict, set]:
+    """The stored people cells (without empty ones) and cross-platform author days."""
+    cells = {
+        (mv, p, d, pd): n
+        for mv, p, d, pd, n in conn.execute(
+            select(CELL.c.movement_id, CELL.c.platform, CELL.c.day, CELL.c.prev_day, CELL.c.n)
+        )
+        if n
+    }
+    return cells, {tuple(r) for r in conn.execute(select(CROSS))}
+
+
+def _expected_cells(conn) -> tuple[dict, set]:
+    """The cells by definition: each match with an author in the cell of its day and of the
+    day of its previous match by `ORDERED` (not the stored link); the author days with a
+    match on a platform other than the account's."""
+    prev = {(mv, mid): p for mv, mid, p in conn.execute(text(ORDERED))}
+    cells: dict = {}
+    for mv, mid, p, ts in conn.execute(
+        select(MM.c.movement_id, MM.c.mention_id, MM.c.platform, MM.c.created_ts).where(
+            MM.c.account_id.is_not(None)
+        )
+    ):
+        key = cell_of(mv, p, ts, prev[(mv, mid)])
+        cells[key] = cells.get(key, 0) + 1
+    cross = {
+        (mv, ts // DAY, acc)
+        for mv, ts, acc in conn.execute(
+            select(MM.c.movement_id, MM.c.created_ts, MM.c.account_id)
+            .select_from(MM.join(A, A.c.id == MM.c.account_id))
+            .where(MM.c.platform != A.c.platform)
+        )
+    }
+    return cells, cross
 
 
 def _people():
@@ -153,9 +194,12 @@ def test_links_stay_exact_through_a_random_mix_of_writes(store, monkeypatch, pat
                 tombstone(conn, [(gone.platform, gone.native_id)], T0 + timedelta(days=30))
         with store.connect() as conn:
             got, want = _links(conn), _expected(conn)
+            cells, want_cells = _cells(conn), _expected_cells(conn)
         assert got == want, (n, {k: (got[k], want[k]) for k in got if got[k] != want[k]})
+        assert cells == want_cells, n
     assert min(kinds.values()) >= 10, kinds
     assert len({(mv, p) for (mv, _), p in got.items()}) > 20  # both movements, many links
+    assert len(cells[0]) > 10 and cells[1]  # many cells; the blog's pingbacks cross
 
 
 def test_the_repair_and_the_migration_backfill_give_the_same_links(store):
@@ -164,10 +208,20 @@ def test_the_repair_and_the_migration_backfill_give_the_same_links(store):
         write_batch(conn, batch(*reversed(_mentions(60))), rules)
     with store.connect() as conn:
         written = _links(conn)
+        cells = _cells(conn)
+        assert cells == _expected_cells(conn)
     with write_tx(store) as conn:
         relink_all(conn)
     with store.connect() as conn:
         assert _links(conn) == written
+        assert _cells(conn) == cells
+    with write_tx(store) as conn:  # the migration's backfill counts the same cells
+        conn.execute(CELL.delete())
+        conn.execute(CROSS.delete())
+        for sql in _migration_backfill("0028_people_cells"):
+            conn.execute(text(sql))
+    with store.connect() as conn:
+        assert _cells(conn) == cells
     with write_tx(store) as conn:
         conn.execute(MM.update().values(prev_ts=None))
         for sql in _migration_backfill():
@@ -217,6 +271,106 @@ def test_people_and_instances_of_any_range_equal_distinct_counts_over_the_matche
                 assert got == want, (scope, bucket)
 
 
+def _expected_people(conn, scope: Scope) -> tuple[int, int]:
+    """People (distinct authors per platform, summed) and blog sites of a scope, by distinct
+    counts over the raw matches."""
+    where = [
+        MM.c.movement_id == scope.movement_id,
+        MM.c.created_ts >= scope.start_ts,
+        MM.c.created_ts < scope.end_ts,
+    ]
+    if scope.platforms:
+        where.append(MM.c.platform.in_(scope.platforms))
+    per_platform = dict(
+        conn.execute(
+            select(MM.c.platform, func.count(func.distinct(MM.c.account_id)))
+            .where(*where)
+            .group_by(MM.c.platform)
+        ).all()
+    )
+    return sum(per_platform.values()), per_platform.get("blog", 0)
+
+
+def test_people_and_widening_of_ranges_over_many_days_equal_distinct_counts(store):
+    """Ranges of 40 minutes to 20 days (starting on a day, an hour or anywhere; ending before
+    or after the newest mention; platform filters), over two movements written out of order,
+    replayed, repaired with `relink_all` and written again: people and blog sites of the
+    headline (people cells, their start-of-range correction and part-days) and widening's
+    active authors per day (cells minus cross-platform authors) equal distinct counts over the
+    matches."""
+    movement(store)
+    rules = movement(store, slug="other", name="Other", hashtags=["OtherTag"], terms=[], urls=[])
+    kinds = ("mastodon", "mastodon", "bluesky", "bluesky", "blog", "blog")
+    people = [
+        account(i, platform=kinds[i % 6], instance=f"i{i % 3}.social" if i % 6 < 2 else None)
+        for i in range(14)
+    ]
+    tags = (["NHSCitizen"], ["OtherTag"], ["NHSCitizen", "OtherTag"])
+    rng = random.Random(21)
+    ms = []
+    for i in range(420):
+        who = people[rng.randrange(len(people))]
+        platform = who.platform
+        if platform == "blog" and rng.random() < 0.4:
+            platform = rng.choice(("pingback", "webmention"))
+        tag = rng.choice(tags)
+        at = T0 + timedelta(minutes=7 * rng.randrange(12 * 24 * 60 // 7))  # 12 days, ties
+        ms.append(
+            mention(
+                i,
+                platform=platform,
+                author=who,
+                created_at=at,
+                text="Pledged today " + " ".join(f"#{t}" for t in tag),
+                hashtags=tag,
+            )
+        )
+    shuffled = ms[:]
+    rng.shuffle(shuffled)
+    with write_tx(store) as conn:
+        write_batch(conn, batch(*sorted(ms[:150], key=lambda m: m.created_at)), rules)
+    for lo in range(100, 300, 25):  # out of order, overlapping what is stored (replays)
+        with write_tx(store) as conn:
+            write_batch(conn, batch(*shuffled[lo : lo + 25]), rules)
+    with write_tx(store) as conn:
+        relink_all(conn)
+    for lo in range(0, 420, 60):
+        with write_tx(store) as conn:
+            write_batch(conn, batch(*reversed(shuffled[lo : lo + 60])), rules)
+    last = max(int(m.created_at.timestamp()) for m in ms)
+    with store.connect() as conn:
+        assert _cells(conn) == _expected_cells(conn)
+        checked = dict.fromkeys(("past", "ends after", "cells", "residual", "cross"), 0)
+        for mv in [m["id"] for m in list_movements(conn)]:
+            for _ in range(30):
+                a = T0_TS + rng.randrange(-DAY, 12 * DAY)
+                a -= rng.choice((0, a % DAY, a % H))
+                b = a + rng.choice((40 * 60, 5 * H, DAY, 3 * DAY + 7 * H, 7 * DAY, 20 * DAY))
+                platforms = rng.choice(
+                    ((), ("mastodon",), ("blog", "pingback"), ("bluesky", "blog", "webmention"))
+                )
+                scope = Scope(mv, a, b, platforms)
+                ends_after = overview.ends_after_data(conn, scope)
+                checked["ends after" if ends_after else "past"] += 1
+                checked["cells"] += -(-a // DAY) < (b if ends_after else b // DAY * DAY) // DAY
+                checked["residual"] += bool(a % DAY) and b - a > 2 * DAY
+                h = overview.headline(conn, scope)
+                assert (h.people, h.blogs) == _expected_people(conn, scope), scope
+                got = {
+                    r["bucket_ts"] // DAY: (r["active"], r["platforms"], r["instances"])
+                    for r in amplifiers.widening(conn, scope)
+                }
+                active: dict = {}
+                inst: dict = {}
+                amplifiers._widening_raw(conn, scope, DAY, active, inst)
+                want = {d: (n, p, inst.get(d, 0)) for d, (n, p) in active.items()}
+                assert got == want, scope
+                for d in want:
+                    checked["cross"] += (mv, d) in {(m, dd) for m, dd, _ in _cells(conn)[1]}
+        assert last < T0_TS + 12 * DAY
+    assert min(checked.values()) >= 5, checked
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("order", ["shuffled", "in order"])
 def test_two_postgres_workers_writing_the_same_authors_keep_the_links_exact(pg_store, order):
@@ -252,5 +406,7 @@ def test_two_postgres_workers_writing_the_same_authors_keep_the_links_exact(pg_s
     assert not errors, errors
     with pg_store.connect() as conn:
         got, want = _links(conn), _expected(conn)
+        cells, want_cells = _cells(conn), _expected_cells(conn)
     assert len(got) == 240
     assert got == want
+    assert cells == want_cells

@@ -48,6 +48,7 @@ from storage.queries.overview import (
     instance_key,
     part_day_places,
 )
+from storage.queries.people import active_per_day
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -458,7 +459,7 @@ def _widening_days(
     inst: dict[int, int],
 ) -> None:
     """Active authors, platforms and instances of whole days `[lo_day, hi_day)`, from the
-    presence rollups (no distinct count over matches)."""
+    people cells and the presence rollups (no distinct count over matches)."""
 
     def days(t: Any, *extra: Any) -> list[Any]:
         where = [t.c.movement_id == scope.movement_id, t.c.day >= lo_day, t.c.day < hi_day]
@@ -466,16 +467,10 @@ def _widening_days(
             where.append(t.c.platform.in_(scope.platforms))
         return where + list(extra)
 
-    # count(DISTINCT) per day walks the primary key in (day, account) order: half the time
-    # of a DISTINCT subquery counted afterwards (SQLite, 30 days).
-    n_authors = {
-        int(d): int(n)
-        for d, n in conn.execute(
-            select(MAD.c.day, func.count(func.distinct(MAD.c.account_id)))
-            .where(*days(MAD))
-            .group_by(MAD.c.day)
-        )
-    }
+    # Distinct authors per day from the people cells (storage/queries/people.py): a few
+    # hundred rows per day, where count(DISTINCT) over `movement_author_day` read every
+    # author of every day (1.6 s for 30 days at 10M on PostgreSQL).
+    n_authors = active_per_day(conn, scope, lo_day, hi_day)
     n_platforms = {
         int(d): int(n)
         for d, n in conn.execute(

@@ -19,7 +19,6 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     and_,
-    case,
     cast,
     exists,
     func,
@@ -36,12 +35,12 @@ from storage.models import (
     RollupHourly,
 )
 from storage.models_rollups import (
-    MovementAuthorPlatform,
     MovementInstanceDay,
     MovementInstanceHour,
     MovementPlaceActive,
 )
 from storage.queries.ethics import mention_displayable
+from storage.queries.people import people_and_blogs
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -49,7 +48,6 @@ MA = MovementAuthor.__table__
 RH = RollupHourly.__table__
 M = Mention.__table__
 A = Account.__table__
-MAP = MovementAuthorPlatform.__table__
 MPA = MovementPlaceActive.__table__
 MID = MovementInstanceDay.__table__
 MIH = MovementInstanceHour.__table__
@@ -74,18 +72,20 @@ def headline(conn: Connection, scope: Scope) -> Headline:
     """The six headline numbers for one scope.
 
     Mentions per platform come from the hourly rollup (+ part-hours); people (per platform,
-    summed: an account belongs to one platform) and blog sites from the author rollups when
-    the range ends after the newest mention ("7 days", "today"), else by counting each
-    author's first match in the range (`first_in_range`); instances from the Mastodon
-    authors' home instances; new voices from the per-movement author table.
+    summed: an account belongs to one platform) and blog sites from the people cells and the
+    part-days at the range's ends (`storage.queries.people`), for any range: the previous
+    period costs what the current one does; instances from the Mastodon authors' home
+    instances; new voices from the per-movement author table.
     """
-    if ends_after_data(conn, scope):
-        per_platform = _per_platform_from_rollups(conn, scope)
-        mentions = {p: n for p, n, _ in per_platform}
-        people = sum(a for _, _, a in per_platform)
-        blogs = next((a for p, _, a in per_platform if p == "blog"), 0)
-    else:
-        mentions, people, blogs = _counts_from_matches(conn, scope)
+    mentions: dict[str, int] = {}
+    for row in volume_by_platform(conn, scope, 3600):
+        mentions[row["platform"]] = mentions.get(row["platform"], 0) + row["mentions"]
+    mentions = {p: n for p, n in mentions.items() if n}
+    people, blogs = (
+        people_and_blogs(conn, scope, ends_after=ends_after_data(conn, scope))
+        if mentions
+        else (0, 0)
+    )
     new_voices = conn.execute(
         select(func.count()).select_from(MA).where(*in_scope(MA, scope, "first_ts"))
     ).scalar()
@@ -117,50 +117,6 @@ def first_in_range(scope: Scope, start: Any = None) -> Any:
     counting these is counting the range's distinct authors (per platform)."""
     start = scope.start_ts if start is None else start
     return and_(MM.c.account_id.is_not(None), or_(MM.c.prev_ts.is_(None), MM.c.prev_ts < start))
-
-
-def _counts_from_matches(conn: Connection, scope: Scope) -> tuple[dict[str, int], int, int]:
-    """Mentions per platform, people and blog sites of any range, without a distinct count or
-    a sort of its matches: mentions from the hourly rollup (+ part-hours); people by counting
-    each author's first match in the range per platform (`first_in_range`) over the covering
-    index, one pass for all platforms and one for blogs (a GROUP BY platform would sort every
-    match of the range)."""
-    mentions: dict[str, int] = {}
-    for row in volume_by_platform(conn, scope, 3600):
-        mentions[row["platform"]] = mentions.get(row["platform"], 0) + row["mentions"]
-    mentions = {p: n for p, n in mentions.items() if n}
-
-    if not mentions:
-        return mentions, 0, 0
-    where = [*in_scope(MM, scope), first_in_range(scope)]
-    if not mentions.get("blog"):
-        return mentions, int(conn.execute(select(func.count()).where(*where)).scalar() or 0), 0
-    # People and blog sites in the same pass over the range's index entries (the CASE costs
-    # SQLite a little per entry, so only when there are blog entries to count).
-    is_blog = case((MM.c.platform == "blog", 1), else_=0)
-    people, blogs = conn.execute(
-        select(func.count(), func.coalesce(func.sum(is_blog), 0)).where(*where)
-    ).one()
-    return mentions, int(people), int(blogs)
-
-
-def _per_platform_from_rollups(conn: Connection, scope: Scope) -> list[tuple[str, int, int]]:
-    """(platform, mentions, distinct authors) for a scope ending after the newest mention:
-    mentions from the hourly rollup (+ the partial hour at the start), authors from the
-    per-platform latest mention of each author."""
-    mentions: dict[str, int] = {}
-    for row in volume_by_platform(conn, scope, 3600):
-        mentions[row["platform"]] = mentions.get(row["platform"], 0) + row["mentions"]
-    where = [MAP.c.movement_id == scope.movement_id, MAP.c.last_ts >= scope.start_ts]
-    if scope.platforms:
-        where.append(MAP.c.platform.in_(scope.platforms))
-    authors = {
-        p: int(n)
-        for p, n in conn.execute(
-            select(MAP.c.platform, func.count()).where(*where).group_by(MAP.c.platform)
-        )
-    }
-    return [(p, n, int(authors.get(p, 0))) for p, n in sorted(mentions.items()) if n]
 
 
 def instance_key(account: Any = A) -> Any:
