@@ -98,7 +98,12 @@ def _statements(conn: Connection) -> tuple[Any, Any, Any]:
         .where(MM.c.movement_id == bindparam("mv"), MM.c.mention_id == bindparam("succ"))
         .values(prev_ts=bindparam("prev"))
     )
-    search = update(MM).where(*new_ones).values(prev_ts=_neighbour(MM, before=True))
+    search = (
+        update(MM)
+        .where(*new_ones)
+        .values(prev_ts=_neighbour(MM, before=True))
+        .returning(MM.c.mention_id, MM.c.prev_ts)
+    )
     _BUILT[conn.dialect.name] = (successors, set_known, search)
     return successors, set_known, search
 
@@ -173,6 +178,7 @@ def link_previous_matches(
         if r["account_id"] is not None:
             by_movement[r["movement_id"]][r["mention_id"]] = r["created_ts"]
     successors, set_known, search = _statements(conn)
+    row_of = {(r["movement_id"], r["mention_id"]): r for r in new_matches}
     changes: list[tuple[int, str, int, int | None, int | None]] = []
     for mv, ts_of in sorted(by_movement.items()):
         ids = sorted(ts_of)
@@ -180,20 +186,22 @@ def link_previous_matches(
         for x, succ in conn.execute(successors, {"mv": mv, **ids_param(conn, ids)}).all():
             if succ is not None:
                 known[succ] = ts_of[x]
-        touched = sorted(set(ids) | set(known))
-        before = _current_links(conn, mv, touched)
         if known:
+            before = _current_links(conn, mv, sorted(known))
             conn.execute(
                 set_known, [{"mv": mv, "succ": k, "prev": v} for k, v in sorted(known.items())]
             )
+            for succ, prev in sorted(known.items()):
+                platform, ts, old = before[succ]
+                if old != prev:
+                    changes.append((mv, platform, ts, old, prev))
         todo = [i for i in ids if i not in known]
         if todo:
-            conn.execute(search, {"mv": mv, **ids_param(conn, todo)})
-        after = _current_links(conn, mv, touched)
-        for mid, (platform, ts, old) in before.items():
-            new = after[mid][2]
-            if new != old:
-                changes.append((mv, platform, ts, old, new))
+            # A searched match is new: its old link is the one it was inserted with.
+            for mid, prev in conn.execute(search, {"mv": mv, **ids_param(conn, todo)}).all():
+                r = row_of[(mv, mid)]
+                if prev != r["prev_ts"]:
+                    changes.append((mv, r["platform"], r["created_ts"], r["prev_ts"], prev))
     return changes
 
 
