@@ -129,10 +129,11 @@ FIRST_DEPTH = 256
 EXACT_CHUNK = 256
 # A range with at most this many edges (per dialect) is ranked by one GROUP BY over its
 # edges. The bounds come from 16-day periods and prove little for a range of hours: every
-# count there is 1 or 2, so the threshold algorithm read most accounts of the period (1M
-# SQLite store: 450-470 ms for the last 1-3 hours, 170-210 ms for 6-12 hours, against 25-55
-# and 55-135 ms by GROUP BY; from a day on, the bounds win). PostgreSQL groups ~5x faster.
-DIRECT_MAX_EDGES = {"sqlite": 20_000, "postgresql": 100_000}
+# count there is 1 or 2, so the threshold algorithm read most accounts of the period. Wall ms,
+# bounds / GROUP BY: SQLite 1M, last 1, 3, 12, 24 hours (4k, 8k, 18k, 30k edges) 420 / 17,
+# 473 / 27, 114 / 46, 52 / 66; PostgreSQL 10M, last 1, 6, 12, 24 hours (37k, 113k, 180k,
+# 297k edges) 9,000 / 98, 964 / 260, 285 / 383, 100 / 608.
+DIRECT_MAX_EDGES = {"sqlite": 20_000, "postgresql": 150_000}
 
 
 def _top_accounts(conn: Connection, scope: Scope, side: str, n: int) -> Ranked:
@@ -151,8 +152,7 @@ def _top_accounts(conn: Connection, scope: Scope, side: str, n: int) -> Ranked:
     deeper. A range with few edges (`DIRECT_MAX_EDGES`) is grouped directly instead.
     """
     if _edges_at_most(conn, scope, DIRECT_MAX_EDGES[conn.dialect.name]):
-        ranked = _count_edges(conn, scope, side, [])
-        return [ranked[a] for a, _ in _top({a: r["total"] for a, r in ranked.items()}, n)]
+        return _top_by_group_by(conn, scope, side, n)
     p = AMPLIFIER_PERIOD_S
     periods = range(scope.start_ts // p, (scope.end_ts - 1) // p + 1)
     seen: set[int] = set()
@@ -191,6 +191,30 @@ def _top_accounts(conn: Connection, scope: Scope, side: str, n: int) -> Ranked:
         depth *= 4
 
 
+def _side(side: str) -> Any:
+    return ME.c.dst_account_id if side == "dst" else ME.c.source_account_id
+
+
+def _top_by_group_by(conn: Connection, scope: Scope, side: str, n: int) -> Ranked:
+    """The top `n` by one GROUP BY over the scope's edges, ordered and cut in SQL, so only
+    `n` rows reach Python (folding every account's per-kind rows took 170 ms of Python for
+    the last hour at 10M)."""
+    who = _side(side)
+    total = func.count().label("total")
+    groups = [
+        func.sum(case((ME.c.kind.in_(kinds), 1), else_=0)).label(name)
+        for name, kinds in KIND_GROUPS.items()
+    ]
+    rows = conn.execute(
+        select(who.label("a"), total, *groups)
+        .where(*in_scope(ME, scope), ME.c.source_account_id != ME.c.dst_account_id)
+        .group_by(who)
+        .order_by(total.desc(), who)
+        .limit(n)
+    ).all()
+    return [{**r._mapping, "a": int(r.a), "total": int(r.total)} for r in rows]
+
+
 def _edges_at_most(conn: Connection, scope: Scope, limit: int) -> bool:
     """Whether the scope holds at most `limit` edges: a count that stops after `limit` + 1
     index entries, so asking costs little even for a month at 10M."""
@@ -202,26 +226,19 @@ def _exact(
     conn: Connection, scope: Scope, side: str, ids: Iterable[int]
 ) -> dict[int, dict[str, Any]]:
     """Edges received or given in the scope by each of `ids` that has any, with the kind
-    split, through `ix_medge_dst` / `ix_medge_src`."""
-    return _count_edges(conn, scope, side, [among(conn, _side(side), ids)])
-
-
-def _side(side: str) -> Any:
-    return ME.c.dst_account_id if side == "dst" else ME.c.source_account_id
-
-
-def _count_edges(
-    conn: Connection, scope: Scope, side: str, where: list[Any]
-) -> dict[int, dict[str, Any]]:
-    """Edges received or given in the scope per account (of those `where` admits), counted
-    per (account, kind) in SQL and folded into the groups here (CASE sums per group cost
-    SQLite twice as much). Self-amplification and unknown targets are left out (`!=` with a
-    NULL target is not true)."""
+    split, through `ix_medge_dst` / `ix_medge_src`: counted per (account, kind) in SQL and
+    folded into the groups here (CASE sums per group cost SQLite twice as much).
+    Self-amplification and unknown targets are left out (`!=` with a NULL target is not
+    true)."""
     who = _side(side)
     out: dict[int, dict[str, Any]] = {}
     for a, kind, k in conn.execute(
         select(who, ME.c.kind, func.count())
-        .where(*in_scope(ME, scope), *where, ME.c.source_account_id != ME.c.dst_account_id)
+        .where(
+            *in_scope(ME, scope),
+            among(conn, who, ids),
+            ME.c.source_account_id != ME.c.dst_account_id,
+        )
         .group_by(who, ME.c.kind)
     ).all():
         row = out.get(a)
