@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import MovementRule, match_post
+from storage.cascades import grow_cascades
 from storage.id_lists import ids_param as _ids
 from storage.id_lists import in_ids_text as _in_ids
 from storage.match_chain import link_previous_matches, plan_links
@@ -496,14 +497,18 @@ def write_batch(
     if batch.edges:
         result.edges = _insert_edges(conn, batch)
 
-    if new_matches or batch.edges:
-        link_movement_edges(conn, new_matches, batch)
+    added_edges = (
+        link_movement_edges(conn, new_matches, batch) if new_matches or batch.edges else []
+    )
 
     if batch.deletions:
         result.tombstoned = tombstone(conn, batch.deletions, now)
 
     if source_id is not None:
         save_cursor(conn, source_id, batch, lease_owner=lease_owner)
+    if added_edges:
+        # Last: on PostgreSQL it takes each movement's cascade lock, held until commit.
+        grow_cascades(conn, [r[:7] for r in added_edges])
     return result
 
 
@@ -779,13 +784,16 @@ def _insert_presence(
             )
 
 
-def link_movement_edges(conn: Connection, new_matches: list[dict[str, Any]], batch: Batch) -> None:
+def link_movement_edges(
+    conn: Connection, new_matches: list[dict[str, Any]], batch: Batch
+) -> list[Any]:
     """Keep `movement_edge` (storage/models_rollups.py): an edge belongs to a movement once
     both it and its target's match are stored, whichever came last, so both sides are looked
     at: stored edges pointing at this batch's new matches, and this batch's edges pointing at
     matched mentions. Keyed on (movement, edge) with DO NOTHING, so repeats are harmless; the
     rows an INSERT really added (RETURNING: not those another transaction or an earlier batch
-    wrote) are counted into `movement_amplifier_period`."""
+    wrote) are counted into `movement_amplifier_period` and returned (movement, edge, time,
+    kind, platform, target, via, source, target account) for the cascades."""
     amp, mm, m, me = _t(Amplification), _t(MentionMatch), _t(Mention), _t(MovementEdge)
     cols = [
         mm.c.movement_id,
@@ -824,12 +832,21 @@ def link_movement_edges(conn: Connection, new_matches: list[dict[str, Any]], bat
                 .from_select(names, sel)
                 .on_conflict_do_nothing()
                 .returning(
-                    me.c.movement_id, me.c.created_ts, me.c.source_account_id, me.c.dst_account_id
+                    me.c.movement_id,
+                    me.c.edge_id,
+                    me.c.created_ts,
+                    me.c.kind,
+                    me.c.platform,
+                    me.c.target_mention_id,
+                    me.c.via_mention_id,
+                    me.c.source_account_id,
+                    me.c.dst_account_id,
                 )
             )
             added.extend(conn.execute(stmt, _ids(conn, sorted(ids))))
     if added:
-        bump_amplifier_periods(conn, added)
+        bump_amplifier_periods(conn, [(r[0], r[2], r[7], r[8]) for r in added])
+    return added
 
 
 def bump_amplifier_periods(conn: Connection, added: Iterable[Sequence[Any]]) -> None:

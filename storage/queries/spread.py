@@ -7,23 +7,23 @@ Definitions (docs/dashboard.md):
   appearance in the movement ever (so the line starts at what was reached before the range);
 - crossing time: delay between the first mention on the first platform in the range and the first
   mention on each other platform;
-- cascade: a tree of mentions linked by reply/quote amplification edges (edges that carry
-  their own post, `via`) plus repost/boost leaves, from edges created in the range;
-  size = nodes including the root, depth = longest root-to-leaf path in edges. Only trees of
-  size >= 2 are cascades.
+- cascade: the tree a movement's post published in the range started, as large as it has grown
+  by now: replies and quotes (edges that carry their own post, `via`) under the post they
+  answer, reposts and boosts as leaves; size = nodes including the root, depth = longest
+  root-to-leaf path in edges. Only trees of size >= 2 are cascades. Kept per root at write
+  time (`storage.cascades`); until 26 Nov 2026 it was the trees of the edges created in the
+  range, rebuilt from every link of the range on each read.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from storage.cascades import REPOST_KINDS, THREAD_KINDS
 from storage.models import (
     PLATFORMS,
     Account,
@@ -33,8 +33,9 @@ from storage.models import (
     MovementAuthor,
     RollupHourly,
 )
+from storage.models_cascades import CascadeNode, CascadeRoot
 from storage.models_rollups import MovementEdge, MovementPlace
-from storage.queries.scope import Scope, in_scope, stream_rows
+from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
@@ -44,9 +45,9 @@ AMP = Amplification.__table__
 RH = RollupHourly.__table__
 MP = MovementPlace.__table__
 ME = MovementEdge.__table__
-
-REPOST_KINDS = ("repost", "boost")
-THREAD_KINDS = ("reply", "quote")
+CN = CascadeNode.__table__
+CR = CascadeRoot.__table__
+__all__ = ["REPOST_KINDS", "THREAD_KINDS"]  # re-exported: the kinds a cascade is made of
 
 
 def cumulative_authors(conn: Connection, scope: Scope, bucket_s: int) -> list[dict[str, int]]:
@@ -165,201 +166,7 @@ class Cascade:
     nodes: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class CascadeStats:
-    """Every cascade of a scope summarised: how many, the (size, depth) histogram, the largest
-    ones, and the few drawn (with their node lists)."""
-
-    count: int = 0
-    histogram: Counter[tuple[int, int]] = field(default_factory=Counter)
-    largest: list[Cascade] = field(default_factory=list)
-    drawn: list[Cascade] = field(default_factory=list)
-
-
-Meta = tuple[str, int | None, str | None]  # a linked node's link kind, time and platform
-MetaLookup = Callable[[list[tuple[Any, Any]]], Mapping[Any, Meta]]
-# Levels measured by whole-dict passes before the rest is walked node by node (each pass reads
-# every node not placed yet, so a pathological chain must not get one pass per link).
-_LEVEL_PASSES = 24
-
-
-def build_cascades(
-    links: Iterable[tuple[Any, Any]],
-    reposts: Mapping[str, Mapping[Any, int]],
-    meta: MetaLookup | None = None,
-    *,
-    max_nodes: int = 400,
-    draw: int = 3,
-    keep: int = 10,
-) -> CascadeStats:
-    """Trees from thread links (child, parent), in read order, and repost counts per kind
-    (kind -> {target: count > 0}). Pure, so it is tested directly.
-
-    Reposts are leaves hanging off the post they repost. Most cascades are "stars" (a post and
-    its reposts, no replies): those are counted with set and Counter operations, never one by
-    one in Python. The links become a child -> parent dict in one call; each node's root and
-    depth are found level by level with whole-dict passes (`_measure`). Only when the links
-    repeat a child, link a post to itself or close a cycle (hostile data) are they rebuilt
-    link by link (`_cut`: the first link of a child wins, a link that would close a cycle is
-    cut), which gives the same trees as reading them one by one always did.
-
-    `meta(pairs)` gives (kind, time, platform) of the linked nodes to draw, asked once for the
-    few hundred nodes drawn (the page reads it from the store; nothing else needs it).
-    """
-    pairs = links if isinstance(links, list) else list(links)
-    parent: dict[Any, Any] = dict(pairs)
-    measured = _measure(parent) if len(parent) == len(pairs) else None
-    if measured is None:
-        parent = _cut(pairs)
-        measured = _measure(parent)
-        assert measured is not None  # no cycle is left after `_cut`
-    root_of, depth, deepest = measured
-
-    # Per root: linked nodes below it (then + reposts), and its depth.
-    size: Counter[Any] = Counter(root_of.values())
-    kinds = list(reposts)
-    total: Counter[Any] = Counter()
-    for k in kinds:
-        total.update(reposts[k])
-    for t in total.keys() & root_of.keys():  # reposts of replies and quotes
-        r = root_of[t]
-        size[r] += total[t]
-        d = depth[t] + 1
-        if d > deepest[r]:
-            deepest[r] = d
-    for t in total.keys() & size.keys():  # reposts of a tree's root (depth 1, never deeper)
-        size[t] += total[t]
-    stars = total.keys() - root_of.keys() - size.keys()
-
-    stats = CascadeStats()
-    stats.count = len(size) + len(stars)
-    one = (1).__add__
-    stats.histogram.update(
-        zip(map(one, size.values()), map(deepest.__getitem__, size), strict=True)
-    )
-    for n, c in Counter(map(total.__getitem__, stars)).items():
-        stats.histogram[(n + 1, 1)] += c
-
-    # The `keep` largest (size, depth, smallest root first), trees and stars alike: only the
-    # ones at least as large as the keep-th largest size (read off the histogram) are sorted.
-    sizes: Counter[int] = Counter()
-    for (s, _), c in stats.histogram.items():
-        sizes[s] += c
-    floor, seen = 0, 0  # in nodes below the root (size - 1), as `size` and `total` count
-    for s in sorted(sizes, reverse=True):
-        seen += sizes[s]
-        if seen >= keep:
-            floor = s - 1
-            break
-    cands = [(n + 1, deepest[r], r) for r, n in size.items() if n >= floor]
-    cands.extend((total[t] + 1, 1, t) for t in stars if total[t] >= floor)
-    kept = heapq.nsmallest(keep, cands, key=lambda t: (-t[0], -t[1], t[2]))
-    stats.largest = [Cascade(root=r, size=s, depth=d) for s, d, r in kept]
-
-    deepest_tree = None  # the deepest (then largest) tree; of equals, the smallest root
-    top_d = max(deepest.values(), default=1 if stars else 0)
-    if top_d:
-        deep = [r for r, d in deepest.items() if d == top_d]
-        best = [(size[r], r) for r in deep]
-        if top_d == 1:
-            best.extend((total[t], t) for t in stars)
-        top_n = max(n for n, _ in best)
-        r = min(r for n, r in best if n == top_n)
-        deepest_tree = next(
-            (c for c in stats.largest if c.root == r),
-            Cascade(root=r, size=top_n + 1, depth=top_d),
-        )
-    stats.drawn = _showcase(stats.largest, draw, deepest_tree)
-
-    # Node lists, for the drawn trees only: their links in read order, their reposts as
-    # leaves per kind (a star's drawn as one group of its first kind), their meta.
-    drawn = {c.root for c in stats.drawn}
-    children: dict[Any, list[Any]] = defaultdict(list)
-    linked = [c for c in parent if root_of[c] in drawn]
-    for child in linked:
-        children[parent[child]].append(child)
-    members = [*drawn, *linked]
-    leaves: dict[Any, list[tuple[str, int]]] = {}
-    for n in members:
-        if n in stars:
-            leaves[n] = [(next(k for k in kinds if n in reposts[k]), total[n])]
-        elif n in total:
-            leaves[n] = [(k, reposts[k][n]) for k in kinds if n in reposts[k]]
-    for c in stats.drawn:
-        shown = _tree_nodes(c.root, children, leaves, {}, max_nodes)
-        wanted = [(x["id"], parent[x["id"]]) for x in shown if x["parent"] is not None
-                  and x["id"] in parent]  # fmt: skip
-        found = dict(meta(wanted)) if meta is not None and wanted else {}
-        c.nodes = _tree_nodes(c.root, children, leaves, found, max_nodes)
-    return stats
-
-
-def _cut(pairs: Iterable[tuple[Any, Any]]) -> dict[Any, Any]:
-    """child -> parent from links read one by one: a child's first link wins; a link to itself
-    or one that would close a cycle is cut (a union-find towards each tree's root finds it)."""
-    parent: dict[Any, Any] = {}
-    up: dict[Any, Any] = {}
-
-    def find(n: Any) -> Any:
-        root = n
-        while root in up:
-            root = up[root]
-        while n in up and up[n] is not root:  # path compression
-            up[n], n = root, up[n]
-        return root
-
-    for child, par in pairs:
-        if child == par or child in parent or (par in up and find(par) == child):
-            continue
-        parent[child] = par
-        up[child] = par
-    return parent
-
-
-def _measure(
-    parent: dict[Any, Any],
-) -> tuple[dict[Any, Any], dict[Any, int], dict[Any, int]] | None:
-    """Each linked node's root and depth, and each root's deepest depth; None when the links
-    hold a cycle (or a post linked to itself).
-
-    Level by level: level 1 are the children of posts that are no one's child; level d + 1
-    the children of level d. Each level is one dict comprehension over the nodes not placed
-    yet, so the Python work per node is a few C-level dict operations. Past `_LEVEL_PASSES`
-    levels the rest is walked up node by node, memoised (each node walked once).
-    """
-    root_of = {c: p for c, p in parent.items() if p not in parent}
-    depth = dict.fromkeys(root_of, 1)
-    deepest = dict.fromkeys(root_of.values(), 1)
-    rest = {c: p for c, p in parent.items() if p in parent}
-    level, d = root_of, 1
-    while rest and d < _LEVEL_PASSES:
-        d += 1
-        level = {c: root_of[p] for c, p in rest.items() if p in level}
-        if not level:
-            return None  # every node left hangs off a cycle
-        root_of.update(level)
-        depth.update(dict.fromkeys(level, d))
-        deepest.update(zip(level.values(), itertools.repeat(d)))
-        rest = {c: p for c, p in rest.items() if c not in level}
-    for n in rest:
-        if n in depth:
-            continue
-        path: list[Any] = []
-        on_path: set[Any] = set()
-        while n not in depth:  # every node of `rest` has a parent that is someone's child
-            if n in on_path:
-                return None
-            path.append(n)
-            on_path.add(n)
-            n = parent[n]
-        r, dn = root_of[n], depth[n]
-        for x in reversed(path):
-            dn += 1
-            depth[x] = dn
-            root_of[x] = r
-        if dn > deepest[r]:
-            deepest[r] = dn
-    return root_of, depth, deepest
+Meta = tuple[str, int | None, str | None]  # a node's link kind, time and platform
 
 
 def _tree_nodes(
@@ -399,83 +206,101 @@ def _showcase(largest: list[Cascade], top: int, deepest: Cascade | None) -> list
     return chosen
 
 
-def cascades(conn: Connection, scope: Scope, top: int = 3) -> dict[str, Any]:
-    """Reply/quote/repost cascades of the movement's mentions, from the amplification edges
-    created in the range (a reply or quote is an edge with its own post, `via`; reposts and
-    boosts are counted per post).
+def cascades(
+    conn: Connection, scope: Scope, top: int = 3, *, keep: int = 10, max_nodes: int = 400
+) -> dict[str, Any]:
+    """Reply/quote/repost cascades started by the movement's posts published in the range
+    (and on the filtered platforms), as large as they have grown by now (docs/dashboard.md,
+    "Cascades"; kept per root at write time by `storage.cascades`).
 
-    Returns the number of cascades, a size/depth histogram, the ten largest (root, size, depth)
-    and the node lists of the `top` largest (with the deepest swapped in), for drawing.
+    Returns the number of cascades (trees of size >= 2), a size/depth histogram, the `keep`
+    largest (root, size, depth) and the node lists of the `top` largest (with the deepest
+    swapped in), for drawing. Reads the roots of the range once (`ix_croot_time`, an index-only
+    range: one row per tree, whatever the number of links), then only the few roots at the top
+    and at most `max_nodes` nodes of each drawn tree.
     """
-    # The movement's edges (`movement_edge`: target already known to be in the movement).
-    where = in_scope(ME, scope)
-    # One read per kind of `ix_medge_kind` (kind before time: only that kind's edges of the
-    # range are stepped over), integers only: the kind is known from the query, and a link's
-    # time and platform (a string per row) are asked for only for the few nodes drawn. Links
-    # are streamed (`stream_rows`): the result is never held whole.
-    links = itertools.chain.from_iterable(
-        stream_rows(
-            conn,
-            select(ME.c.via_mention_id, ME.c.target_mention_id).where(
-                *where, ME.c.kind == kind, ME.c.via_mention_id.is_not(None)
-            ),
+    where = [
+        CR.c.movement_id == scope.movement_id,
+        CR.c.root_ts >= scope.start_ts,
+        CR.c.root_ts < scope.end_ts,
+        CR.c.size >= 2,
+        *([CR.c.platform.in_(scope.platforms)] if scope.platforms else []),
+    ]
+    histogram: Counter[tuple[int, int]] = Counter()
+    for size, depth, n in conn.execute(
+        select(CR.c.size, CR.c.depth, func.count()).where(*where).group_by(CR.c.size, CR.c.depth)
+    ):
+        histogram[(int(size), int(depth))] = int(n)
+    if not histogram:
+        return {"count": 0, "histogram": [], "largest": [], "trees": []}
+
+    # Only the roots at least as large as the keep-th largest (read off the histogram) are
+    # sorted, and only those as deep as the deepest.
+    seen, floor = 0, 2
+    for s in sorted({s for s, _ in histogram}, reverse=True):
+        seen += sum(n for (s2, _), n in histogram.items() if s2 == s)
+        if seen >= keep:
+            floor = s
+            break
+    cols = (CR.c.root_id, CR.c.size, CR.c.depth)
+    largest = [
+        Cascade(root=int(r), size=int(s), depth=int(d))
+        for r, s, d in conn.execute(
+            select(*cols)
+            .where(*where, CR.c.size >= floor)
+            .order_by(CR.c.size.desc(), CR.c.depth.desc(), CR.c.root_id)
+            .limit(keep)
         )
-        for kind in THREAD_KINDS
-    )
-    reposts = {kind: _repost_counts(conn, where, kind) for kind in REPOST_KINDS}
-
-    def meta(pairs: list[tuple[Any, Any]]) -> dict[Any, Meta]:
-        """(kind, time, platform) of the drawn links, each the first of its (child, parent)
-        in the order the links were read (reply before quote)."""
-        wanted = dict(pairs)
-        found: dict[Any, Meta] = {}
-        for kind in THREAD_KINDS:
-            for ids in _chunks(sorted(wanted), 500):
-                rows = conn.execute(
-                    select(ME.c.via_mention_id, ME.c.target_mention_id, ME.c.created_ts,
-                           ME.c.platform)
-                    .where(*where, ME.c.kind == kind, ME.c.via_mention_id.in_(ids))
-                )  # fmt: skip
-                for child, par, ts, platform in rows:
-                    if wanted[child] == par and child not in found:
-                        found[child] = (kind, int(ts), platform)
-        return found
-
-    stats = build_cascades(links, reposts, meta, draw=top)
+    ]
+    top_depth = max(d for _, d in histogram)
+    r, s, d = conn.execute(
+        select(*cols)
+        .where(*where, CR.c.depth == top_depth)
+        .order_by(CR.c.size.desc(), CR.c.root_id)
+        .limit(1)
+    ).one()
+    deepest = next((c for c in largest if c.root == r), Cascade(int(r), int(s), int(d)))
+    drawn = _showcase(largest, top, deepest)
+    for c in drawn:
+        c.nodes = _drawn_nodes(conn, scope.movement_id, c.root, max_nodes)
     return {
-        "count": stats.count,
+        "count": sum(histogram.values()),
         "histogram": [
-            {"size": s, "depth": d, "cascades": n} for (s, d), n in sorted(stats.histogram.items())
+            {"size": s, "depth": d, "cascades": n} for (s, d), n in sorted(histogram.items())
         ],
-        "largest": [{"root": c.root, "size": c.size, "depth": c.depth} for c in stats.largest],
+        "largest": [{"root": c.root, "size": c.size, "depth": c.depth} for c in largest],
         "trees": [
-            {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes}
-            for c in stats.drawn
+            {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes} for c in drawn
         ],
     }
 
 
-def _repost_counts(conn: Connection, where: list[Any], kind: str) -> dict[int, int]:
-    """Reposts (or boosts) of each post in the range.
-
-    SQLite: the target ids of the range as one `group_concat` string, split and counted with
-    `Counter` (a GROUP BY sorted every edge first; a row per edge cost ~0.3 us each in the
-    driver, a third more than the string; 116k ids at 30 days on the 1M benchmark store are a
-    ~1 MB string). PostgreSQL: its hash aggregate, streamed, one row per post.
-    """
-    if conn.dialect.name == "postgresql":
-        stmt = (
-            select(ME.c.target_mention_id, func.count())
-            .where(*where, ME.c.kind == kind)
-            .group_by(ME.c.target_mention_id)
+def _drawn_nodes(
+    conn: Connection, movement_id: int, root: int, max_nodes: int
+) -> list[dict[str, Any]]:
+    """The first `max_nodes` drawable nodes of one tree: its posts shallowest first
+    (`ix_cnode_root`; a post's parent is always shallower, so every post read has its parent
+    read), their reposts and boosts expanded into leaves."""
+    rows = conn.execute(
+        select(CN.c.node_id, CN.c.parent_id, CN.c.link_kind, CN.c.link_ts, CN.c.link_platform,
+               CN.c.reposts, CN.c.boosts)
+        .where(CN.c.movement_id == movement_id, CN.c.root_id == root)
+        .order_by(CN.c.depth, CN.c.node_id)
+        .limit(max_nodes)
+    ).all()  # fmt: skip
+    ts, platform = conn.execute(
+        select(CR.c.root_ts, CR.c.platform).where(
+            CR.c.movement_id == movement_id, CR.c.root_id == root
         )
-        return dict(stream_rows(conn, stmt))
-    ids = conn.execute(
-        select(func.group_concat(ME.c.target_mention_id)).where(*where, ME.c.kind == kind)
-    ).scalar()
-    return {int(t): n for t, n in Counter(ids.split(",")).items()} if ids else {}
-
-
-def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
-    for i in range(0, len(xs), n):
-        yield xs[i : i + n]
+    ).one()
+    children: dict[Any, list[Any]] = defaultdict(list)
+    leaves: dict[Any, list[tuple[str, int]]] = {}
+    meta: dict[Any, Meta] = {root: ("post", int(ts), platform)}
+    for n, par, kind, lts, lplatform, reposts, boosts in rows:
+        if n != root:
+            children[par].append(n)
+            meta[n] = (kind, int(lts), lplatform)
+        counts = [(k, c) for k, c in zip(REPOST_KINDS, (reposts, boosts), strict=True) if c]
+        if counts:
+            leaves[n] = counts
+    return _tree_nodes(root, children, leaves, meta, max_nodes)
