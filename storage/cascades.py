@@ -39,11 +39,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, text
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+)
 
 from storage.id_lists import among
 from storage.models import MentionMatch
-from storage.models_cascades import CascadeNode, CascadeRoot
+from storage.models_cascades import CascadeDay, CascadeNode, CascadeRoot
 
 THREAD_KINDS = ("reply", "quote")  # a reply outranks a quote of the same post
 REPOST_KINDS = ("repost", "boost")
@@ -51,6 +60,7 @@ _LOCK_CLASS = 27027  # first key of pg_advisory_xact_lock(class, movement_id)
 
 CN: Table = CascadeNode.__table__  # type: ignore[assignment]
 CR: Table = CascadeRoot.__table__  # type: ignore[assignment]
+CD: Table = CascadeDay.__table__  # type: ignore[assignment]
 MM: Table = MentionMatch.__table__  # type: ignore[assignment]
 
 NODE_COLUMNS = (
@@ -371,14 +381,36 @@ class _Forest:
             for r, ts, platform in conn.execute(stmt, {"mv": mv}):
                 self.roots[r].ts, self.roots[r].platform = int(ts), platform
         rows = []
+        days: Counter[tuple[int, str, int, int]] = Counter()
+        for r in gone:
+            was = self.stored_roots[r]
+            days[(was.ts // 86400, was.platform, was.size, was.depth)] -= 1  # type: ignore[operator]
         for r, t in sorted(self.roots.items()):
             was = self.stored_roots.get(r)
             if was is not None and (was.size, was.depth) == (t.size, t.depth):
                 continue
             if t.ts is None:  # a root is always a link's target, matched in the movement
                 t.ts, t.platform = 0, ""
+            if was is not None:
+                days[(was.ts // 86400, was.platform, was.size, was.depth)] -= 1  # type: ignore[operator]
+            days[(t.ts // 86400, t.platform, t.size, t.depth)] += 1  # type: ignore[index]
             rows.append({"movement_id": mv, "root_id": r, "root_ts": t.ts,
                          "platform": t.platform, "size": t.size, "depth": t.depth})  # fmt: skip
+        counted = [
+            {"movement_id": mv, "day": k[0], "platform": k[1], "size": k[2], "depth": k[3],
+             "roots": n}
+            for k, n in sorted(days.items())
+            if n
+        ]  # fmt: skip
+        if counted:
+            ins = _insert(conn, CD)
+            stmt = ins.on_conflict_do_update(
+                index_elements=[
+                    CD.c[c] for c in ("movement_id", "day", "platform", "size", "depth")
+                ],
+                set_={"roots": CD.c.roots + ins.excluded.roots},
+            )
+            _executemany(conn, stmt, CD, CD.name, counted)
         if rows:
             ins = _insert(conn, CR)
             stmt = ins.on_conflict_do_update(
@@ -403,6 +435,7 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
     for mv in sorted(movements):
         conn.execute(delete(CN).where(CN.c.movement_id == mv))
         conn.execute(delete(CR).where(CR.c.movement_id == mv))
+        conn.execute(delete(CD).where(CD.c.movement_id == mv))
         nodes: dict[int, Node] = {}
         stmt = select(
             me.c.edge_id, me.c.created_ts, me.c.kind, me.c.platform, me.c.target_mention_id,
@@ -452,3 +485,11 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
         ]  # fmt: skip
         for i in range(0, len(roots), 50_000):
             _executemany(conn, _insert(conn, CR), CR, CR.name, roots[i : i + 50_000])
+        day = CR.c.root_ts // literal_column("86400")
+        keys = (CR.c.movement_id, day, CR.c.platform, CR.c.size, CR.c.depth)
+        per_day = select(*keys, func.count()).where(CR.c.movement_id == mv).group_by(*keys)
+        conn.execute(
+            CD.insert().from_select(
+                ["movement_id", "day", "platform", "size", "depth", "roots"], per_day
+            )
+        )

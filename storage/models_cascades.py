@@ -18,6 +18,10 @@ range over the roots of the range, whatever the number of links.
   it), size (posts and reposts including the root) and depth (longest root-to-leaf path, in
   edges). Trees of size 1 (a post left alone when a better link moved its only child away)
   keep a row; the page counts sizes >= 2.
+- `cascade_day`: how many roots of each (size, depth) each UTC day and root platform holds:
+  the histogram of a range's whole days without reading its roots (30 days at 10M are
+  hundreds of thousands of roots; the days are a few thousand rows). Counted up and down
+  (`roots + delta`) as trees are created, grow, merge and are measured again.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class CascadeRoot(SQLModel, table=True):
     # The roots of a range (and platform) with everything the page counts: an index-only scan.
     __table_args__ = (
         Index("ix_croot_time", "movement_id", "root_ts", "platform", "size", "depth", "root_id"),
+        # One (size, depth) of a range: the largest and the deepest trees, read bucket by
+        # bucket from the top of the histogram instead of sorting every root of the range.
+        Index("ix_croot_size", "movement_id", "size", "depth", "root_ts", "platform", "root_id"),
     )
     movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
     root_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
@@ -61,3 +68,15 @@ class CascadeRoot(SQLModel, table=True):
     platform: str = Field(sa_column=Column(String(20), nullable=False))
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
     depth: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class CascadeDay(SQLModel, table=True):
+    """Roots per UTC day of the root post, its platform, and (size, depth)."""
+
+    __tablename__ = "cascade_day"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    depth: int = Field(sa_column=Column(Integer, primary_key=True))
+    roots: int = Field(sa_column=Column(BigInteger, nullable=False))

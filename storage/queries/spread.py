@@ -33,7 +33,7 @@ from storage.models import (
     MovementAuthor,
     RollupHourly,
 )
-from storage.models_cascades import CascadeNode, CascadeRoot
+from storage.models_cascades import CascadeDay, CascadeNode, CascadeRoot
 from storage.models_rollups import MovementEdge, MovementPlace
 from storage.queries.scope import Scope, in_scope
 
@@ -47,6 +47,8 @@ MP = MovementPlace.__table__
 ME = MovementEdge.__table__
 CN = CascadeNode.__table__
 CR = CascadeRoot.__table__
+CD = CascadeDay.__table__
+DAY = 86400
 __all__ = ["REPOST_KINDS", "THREAD_KINDS"]  # re-exported: the kinds a cascade is made of
 
 
@@ -215,51 +217,26 @@ def cascades(
 
     Returns the number of cascades (trees of size >= 2), a size/depth histogram, the `keep`
     largest (root, size, depth) and the node lists of the `top` largest (with the deepest
-    swapped in), for drawing. Reads the roots of the range once (`ix_croot_time`, an index-only
-    range: one row per tree, whatever the number of links), then only the few roots at the top
-    and at most `max_nodes` nodes of each drawn tree.
+    swapped in), for drawing. Reads the histogram of the range's whole days (`cascade_day`)
+    and of its part-days (the roots themselves), then only the few roots at the top and at
+    most `max_nodes` nodes of each drawn tree: nothing grows with the links of the range.
     """
-    where = [
-        CR.c.movement_id == scope.movement_id,
-        CR.c.root_ts >= scope.start_ts,
-        CR.c.root_ts < scope.end_ts,
-        CR.c.size >= 2,
-        *([CR.c.platform.in_(scope.platforms)] if scope.platforms else []),
-    ]
-    histogram: Counter[tuple[int, int]] = Counter()
-    for size, depth, n in conn.execute(
-        select(CR.c.size, CR.c.depth, func.count()).where(*where).group_by(CR.c.size, CR.c.depth)
-    ):
-        histogram[(int(size), int(depth))] = int(n)
+    histogram = _histogram(conn, scope)
     if not histogram:
         return {"count": 0, "histogram": [], "largest": [], "trees": []}
-
-    # Only the roots at least as large as the keep-th largest (read off the histogram) are
-    # sorted, and only those as deep as the deepest.
-    seen, floor = 0, 2
-    for s in sorted({s for s, _ in histogram}, reverse=True):
-        seen += sum(n for (s2, _), n in histogram.items() if s2 == s)
-        if seen >= keep:
-            floor = s
+    # The largest and the deepest, bucket by bucket from the top of the histogram
+    # (`ix_croot_size`: one (size, depth) and the range, in root order): never a sort of
+    # every root of the range.
+    largest: list[Cascade] = []
+    for (s, d), n in sorted(histogram.items(), key=lambda kv: (-kv[0][0], -kv[0][1])):
+        need = min(n, keep - len(largest))
+        if need <= 0:
             break
-    cols = (CR.c.root_id, CR.c.size, CR.c.depth)
-    largest = [
-        Cascade(root=int(r), size=int(s), depth=int(d))
-        for r, s, d in conn.execute(
-            select(*cols)
-            .where(*where, CR.c.size >= floor)
-            .order_by(CR.c.size.desc(), CR.c.depth.desc(), CR.c.root_id)
-            .limit(keep)
-        )
-    ]
+        largest.extend(Cascade(root=r, size=s, depth=d) for r in _roots(conn, scope, s, d, need))
     top_depth = max(d for _, d in histogram)
-    r, s, d = conn.execute(
-        select(*cols)
-        .where(*where, CR.c.depth == top_depth)
-        .order_by(CR.c.size.desc(), CR.c.root_id)
-        .limit(1)
-    ).one()
-    deepest = next((c for c in largest if c.root == r), Cascade(int(r), int(s), int(d)))
+    s = max(s for s, d in histogram if d == top_depth)
+    r = _roots(conn, scope, s, top_depth, 1)[0]
+    deepest = next((c for c in largest if c.root == r), Cascade(r, s, top_depth))
     drawn = _showcase(largest, top, deepest)
     for c in drawn:
         c.nodes = _drawn_nodes(conn, scope.movement_id, c.root, max_nodes)
@@ -273,6 +250,66 @@ def cascades(
             {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes} for c in drawn
         ],
     }
+
+
+def _histogram(conn: Connection, scope: Scope) -> Counter[tuple[int, int]]:
+    """Trees of size >= 2 per (size, depth) rooted in the range: the whole UTC days from
+    `cascade_day` (a few thousand rows for 30 days), the part-days at the ends from the roots
+    themselves (`ix_croot_time`)."""
+    mv, start, end = scope.movement_id, scope.start_ts, scope.end_ts
+    first_day, end_day = -(-start // DAY), end // DAY
+    parts = [(start, end)]
+    histogram: Counter[tuple[int, int]] = Counter()
+    if first_day < end_day:
+        parts = [(start, first_day * DAY), (end_day * DAY, end)]
+        stmt = (
+            select(CD.c.size, CD.c.depth, func.sum(CD.c.roots))
+            .where(
+                CD.c.movement_id == mv,
+                CD.c.day >= first_day,
+                CD.c.day < end_day,
+                CD.c.size >= 2,
+                *([CD.c.platform.in_(scope.platforms)] if scope.platforms else []),
+            )
+            .group_by(CD.c.size, CD.c.depth)
+        )
+        for size, depth, n in conn.execute(stmt):
+            histogram[(int(size), int(depth))] += int(n)
+    for a, b in parts:
+        if a >= b:
+            continue
+        stmt = (
+            select(CR.c.size, CR.c.depth, func.count())
+            .where(
+                CR.c.movement_id == mv,
+                CR.c.root_ts >= a,
+                CR.c.root_ts < b,
+                CR.c.size >= 2,
+                *([CR.c.platform.in_(scope.platforms)] if scope.platforms else []),
+            )
+            .group_by(CR.c.size, CR.c.depth)
+        )
+        for size, depth, n in conn.execute(stmt):
+            histogram[(int(size), int(depth))] += int(n)
+    return +histogram  # buckets emptied by trees that grew or merged are left out
+
+
+def _roots(conn: Connection, scope: Scope, size: int, depth: int, limit: int) -> list[int]:
+    """The first `limit` roots (smallest id first) of one (size, depth) in the range."""
+    stmt = (
+        select(CR.c.root_id)
+        .where(
+            CR.c.movement_id == scope.movement_id,
+            CR.c.size == size,
+            CR.c.depth == depth,
+            CR.c.root_ts >= scope.start_ts,
+            CR.c.root_ts < scope.end_ts,
+            *([CR.c.platform.in_(scope.platforms)] if scope.platforms else []),
+        )
+        .order_by(CR.c.root_id)
+        .limit(limit)
+    )
+    return [int(r) for r in conn.execute(stmt).scalars()]
 
 
 def _drawn_nodes(

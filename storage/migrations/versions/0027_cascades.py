@@ -1,5 +1,6 @@
-"""dashboard: cascade_node and cascade_root (Spread's reply/quote/repost cascades kept per
-root at write time), backfilled by measuring every movement's stored edges once
+"""dashboard: cascade_node, cascade_root and cascade_day (Spread's reply/quote/repost
+cascades kept per root at write time), backfilled by measuring every movement's stored edges
+once
 
 Revision ID: 0027
 Revises: 0026
@@ -42,6 +43,16 @@ def upgrade() -> None:
         sa.Column("depth", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("movement_id", "root_id"),
     )
+    op.create_table(
+        "cascade_day",
+        sa.Column("movement_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(20), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("depth", sa.Integer(), nullable=False),
+        sa.Column("roots", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("movement_id", "day", "platform", "size", "depth"),
+    )
     # The backfill is the definition itself (storage.cascades.measure over each movement's
     # links and reposts): the write path grows exactly these trees from here on.
     from storage.cascades import rebuild
@@ -53,10 +64,17 @@ def upgrade() -> None:
         "cascade_root",
         ["movement_id", "root_ts", "platform", "size", "depth", "root_id"],
     )
+    op.create_index(
+        "ix_croot_size",
+        "cascade_root",
+        ["movement_id", "size", "depth", "root_ts", "platform", "root_id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_croot_size", table_name="cascade_root")
     op.drop_index("ix_croot_time", table_name="cascade_root")
     op.drop_index("ix_cnode_root", table_name="cascade_node")
+    op.drop_table("cascade_day")
     op.drop_table("cascade_root")
     op.drop_table("cascade_node")
