@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, literal_column, select
 
 from storage.cascades import REPOST_KINDS, THREAD_KINDS
 from storage.models import (
@@ -275,22 +275,26 @@ def _histogram(conn: Connection, scope: Scope) -> Counter[tuple[int, int]]:
         )
         for size, depth, n in conn.execute(stmt):
             histogram[(int(size), int(depth))] += int(n)
+    # `size + 0`: SQLite (without statistics for the table) would rather read all of
+    # `ix_croot_size`, already in (size, depth) order, than group a part-day's roots from
+    # `ix_croot_time`; an expression is in no index's order. No `size >= 2` for the same reason.
+    size_ = CR.c.size + literal_column("0")
     for a, b in parts:
         if a >= b:
             continue
         stmt = (
-            select(CR.c.size, CR.c.depth, func.count())
+            select(size_, CR.c.depth, func.count())
             .where(
                 CR.c.movement_id == mv,
                 CR.c.root_ts >= a,
                 CR.c.root_ts < b,
-                CR.c.size >= 2,
                 *([CR.c.platform.in_(scope.platforms)] if scope.platforms else []),
             )
-            .group_by(CR.c.size, CR.c.depth)
+            .group_by(size_, CR.c.depth)
         )
         for size, depth, n in conn.execute(stmt):
-            histogram[(int(size), int(depth))] += int(n)
+            if size >= 2:
+                histogram[(int(size), int(depth))] += int(n)
     return +histogram  # buckets emptied by trees that grew or merged are left out
 
 
