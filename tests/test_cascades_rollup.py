@@ -6,10 +6,12 @@ whatever order, repetition or batching the writes came in (SQLite and PostgreSQL
 from __future__ import annotations
 
 import random
+import threading
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 
 from storage.cascades import REPOST_KINDS, THREAD_KINDS, measure, rebuild
@@ -294,3 +296,112 @@ def test_measure_cuts_each_cycle_above_its_smallest_node():
     assert root_of == {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 6, 7: 6}
     assert depth == {1: 0, 2: 1, 3: 2, 4: 3, 5: 3, 6: 0, 7: 1}
     assert trees == {1: (7, 4), 6: (2, 1)}
+
+
+@pytest.mark.postgres
+def test_two_postgres_workers_growing_the_same_trees_at_once_keep_them_exact(pg_store):
+    """Two workers write interleaved halves of one conversation (both movements) at once; the
+    per-movement cascade lock serialises their changes to the trees, so the tables equal a
+    rebuild from the stored edges."""
+    rng = random.Random(11)
+    rules, _ = _movements(pg_store)
+    posts, edges = _conversation(rng, hostile=True)
+    items = [("p", p) for p in posts] + [("e", e) for e in edges]
+    rng.shuffle(items)
+    halves = [items[0::2], items[1::2]]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def work(mine) -> None:
+        try:
+            start.wait()
+            for lo in range(0, len(mine), 5):
+                chunk = mine[lo : lo + 5]
+                b = batch(*[x for k, x in chunk if k == "p"],
+                          edges=[x for k, x in chunk if k == "e"])  # fmt: skip
+                with write_tx(pg_store) as conn:
+                    write_batch(conn, b, rules)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(h,)) for h in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    written = _tables(pg_store)
+    assert all(written)
+    with write_tx(pg_store) as conn:
+        rebuild(conn)
+    assert _tables(pg_store) == written
+
+
+@pytest.mark.postgres
+def test_a_second_postgres_writer_of_the_same_tree_waits_for_the_first(pg_store):
+    """Two replies in one tree written at once: the second writer waits for the first's
+    commit (the movement's cascade lock) and grows the tree the first left, so the root counts
+    both (without the lock each would write its size from the same stored one). The writes
+    share no other row (authors, instances, hours and amplified accounts all differ), so
+    nothing else would make the second wait."""
+    rules, (mv, _) = _movements(pg_store)
+
+    def post(i: int, hours: int):
+        who = account(i, instance=f"i{i}.social")
+        return mention(i, author=who, created_at=T0 + timedelta(hours=hours))
+
+    def reply(m, to):
+        return EdgeRecord(kind="reply", platform="mastodon", source=m.author, target=_key(to),
+                          via=_key(m), created_at=m.created_at)  # fmt: skip
+
+    p, x, c, d = post(1, 0), post(4, 0), post(2, 1), post(3, 2)
+    with write_tx(pg_store) as conn:
+        write_batch(conn, batch(p, x, edges=[reply(x, p)]), rules)
+
+    first_wrote, release, second_done = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with write_tx(pg_store) as conn:
+                write_batch(conn, batch(c, edges=[reply(c, p)]), rules)
+                first_wrote.set()
+                assert release.wait(60)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+            first_wrote.set()
+
+    def second() -> None:
+        try:
+            with write_tx(pg_store) as conn:
+                write_batch(conn, batch(d, edges=[reply(d, x)]), rules)
+        except BaseException as exc:
+            errors.append(exc)
+        second_done.set()
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_wrote.wait(60)
+    b = threading.Thread(target=second)
+    b.start()
+    waiting: list[str] = []
+    for _ in range(6000):  # until the second waits for a lock (or is done)
+        with pg_store.connect() as conn:
+            waiting = list(
+                conn.execute(text("SELECT locktype FROM pg_locks WHERE NOT granted")).scalars()
+            )
+        if waiting or second_done.wait(0.01):
+            break
+    release.set()
+    a.join()
+    b.join()
+    assert not errors, errors
+    with pg_store.connect() as conn:
+        size, depth = conn.execute(
+            select(CascadeRoot.__table__.c.size, CascadeRoot.__table__.c.depth).where(
+                CascadeRoot.__table__.c.movement_id == mv,
+                CascadeRoot.__table__.c.root_id == p.id,
+            )
+        ).one()
+    assert (size, depth) == (4, 2)
+    assert waiting == ["advisory"]
