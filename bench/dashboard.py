@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Connection, Engine, event, text  # noqa: E402
 
+from storage.cascades import rebuild as rebuild_cascades  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.queries import amplifiers, events, overview, spread  # noqa: E402
@@ -257,6 +258,8 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
     for sql in _rollup_backfill():  # the dashboard rollups of migration 0011, from the rows
         cur.execute(sql)
     raw.commit()
+    with engine.begin() as conn:  # the cascades, measured once (migration 0027's backfill)
+        rebuild_cascades(conn)
     if pg:
         # Index-only scans need the visibility map that VACUUM sets (autovacuum would, later).
         raw.driver_connection.autocommit = True
