@@ -66,8 +66,9 @@ class MovementEdge(SQLModel, table=True):
     """Each amplification edge whose target is a mention of the movement, with the amplified
     account resolved (the edge's `target_account_id`, else the target mention's author).
 
-    What Amplifiers' rankings and network and Spread's cascades group: a covering range scan
-    per movement instead of a probe into `mention_match` (and `mention`) for every edge.
+    What Amplifiers' rankings and network group (and Spread's cascades are grown from): a
+    covering range scan per movement instead of a probe into `mention_match` (and `mention`)
+    for every edge.
     Written when the edge or the target's match arrives, whichever is later; keyed on
     (movement, edge), so writing it twice is a no-op.
     """
@@ -85,16 +86,8 @@ class MovementEdge(SQLModel, table=True):
             "target_mention_id",
             "via_mention_id",
         ),
-        # Spread's cascades: the thread links, or the reposts, of a range and nothing else.
-        Index(
-            "ix_medge_kind",
-            "movement_id",
-            "kind",
-            "created_ts",
-            "platform",
-            "target_mention_id",
-            "via_mention_id",
-        ),
+        # (`ix_medge_kind`, migration 0024, served Spread's cascades until they were kept at
+        # write time; migration 0027 drops it.)
         # One account's edges in a time range (migration 0023): the exact counts of the
         # amplifier rankings' candidates and the network among the chosen accounts.
         Index(

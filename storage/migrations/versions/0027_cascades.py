@@ -1,6 +1,6 @@
 """dashboard: cascade_node, cascade_root and cascade_day (Spread's reply/quote/repost
 cascades kept per root at write time), backfilled by measuring every movement's stored edges
-once
+once; movement_edge's kind-first index, which only the old cascade reads used, dropped
 
 Revision ID: 0027
 Revises: 0026
@@ -64,6 +64,9 @@ def upgrade() -> None:
         "cascade_root",
         ["movement_id", "root_ts", "platform", "size", "depth", "root_id"],
     )
+    # Read only by the cascades' old read path (migration 0024): one index less for every
+    # movement_edge row written.
+    op.drop_index("ix_medge_kind", table_name="movement_edge")
     op.create_index(
         "ix_croot_size",
         "cascade_root",
@@ -72,6 +75,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index(
+        "ix_medge_kind",
+        "movement_edge",
+        ["movement_id", "kind", "created_ts", "platform", "target_mention_id", "via_mention_id"],
+    )
     op.drop_index("ix_croot_size", table_name="cascade_root")
     op.drop_index("ix_croot_time", table_name="cascade_root")
     op.drop_index("ix_cnode_root", table_name="cascade_node")
