@@ -441,7 +441,10 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
             me.c.edge_id, me.c.created_ts, me.c.kind, me.c.platform, me.c.target_mention_id,
             me.c.via_mention_id,
         ).where(me.c.movement_id == mv, me.c.kind.in_(THREAD_KINDS + REPOST_KINDS))  # fmt: skip
-        for edge, ts, kind, platform, target, via in conn.execute(stmt):
+        # Streamed (a 10M store holds millions of edges): only the nodes are kept.
+        for edge, ts, kind, platform, target, via in conn.execution_options(
+            yield_per=50_000
+        ).execute(stmt):
             if kind in THREAD_KINDS and (via is None or via == target):
                 continue  # not a thread link (as `grow_cascades` skips it)
             t = nodes.get(target)
@@ -464,12 +467,14 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
         root_of, depth, trees = measure(parent, leaves, nodes)  # type: ignore[arg-type]
         for n, x in nodes.items():
             x.root, x.depth = root_of[n], depth[n]
-        rows = [
-            {"movement_id": mv, "node_id": n, **dict(zip(NODE_COLUMNS, x.row(), strict=True))}
-            for n, x in sorted(nodes.items())
-        ]
-        for i in range(0, len(rows), 50_000):
-            _executemany(conn, _insert(conn, CN), CN, CN.name, rows[i : i + 50_000])
+        ordered = sorted(nodes)
+        for i in range(0, len(ordered), 50_000):
+            rows = [
+                {"movement_id": mv, "node_id": n,
+                 **dict(zip(NODE_COLUMNS, nodes[n].row(), strict=True))}
+                for n in ordered[i : i + 50_000]
+            ]  # fmt: skip
+            _executemany(conn, _insert(conn, CN), CN, CN.name, rows)
         when: dict[int, tuple[int, str]] = {}
         ids = sorted(trees)
         for i in range(0, len(ids), 50_000):
@@ -478,13 +483,13 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
                 MM.c.movement_id == mv, among(conn, MM.c.mention_id, chunk)
             )
             when.update((r, (int(ts), p)) for r, ts, p in conn.execute(stmt))
-        roots = [
-            {"movement_id": mv, "root_id": r, "root_ts": when.get(r, (0, ""))[0],
-             "platform": when.get(r, (0, ""))[1], "size": s, "depth": d}
-            for r, (s, d) in sorted(trees.items())
-        ]  # fmt: skip
-        for i in range(0, len(roots), 50_000):
-            _executemany(conn, _insert(conn, CR), CR, CR.name, roots[i : i + 50_000])
+        for i in range(0, len(ids), 50_000):
+            roots = [
+                {"movement_id": mv, "root_id": r, "root_ts": when.get(r, (0, ""))[0],
+                 "platform": when.get(r, (0, ""))[1], "size": trees[r][0], "depth": trees[r][1]}
+                for r in ids[i : i + 50_000]
+            ]  # fmt: skip
+            _executemany(conn, _insert(conn, CR), CR, CR.name, roots)
         day = CR.c.root_ts // literal_column("86400")
         keys = (CR.c.movement_id, day, CR.c.platform, CR.c.size, CR.c.depth)
         per_day = select(*keys, func.count()).where(CR.c.movement_id == mv).group_by(*keys)
