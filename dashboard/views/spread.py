@@ -109,7 +109,7 @@ else:
     c1, c2, c3 = st.columns(3)
     c1.metric("Cascades", f"{cas['count']:,}")
     c2.metric("Largest size", f"{cas['largest'][0]['size']:,}")
-    c3.metric("Deepest", f"{max(x['depth'] for x in cas['largest']):,}")
+    c3.metric("Deepest", f"{max(x['depth'] for x in [*cas['largest'], *cas['trees']]):,}")
     st.plotly_chart(
         cascade_histogram(cas["histogram"]), use_container_width=True, key="spread_cas_hist"
     )
