@@ -442,9 +442,9 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
             me.c.via_mention_id,
         ).where(me.c.movement_id == mv, me.c.kind.in_(THREAD_KINDS + REPOST_KINDS))  # fmt: skip
         # Streamed (a 10M store holds millions of edges): only the nodes are kept.
-        for edge, ts, kind, platform, target, via in conn.execution_options(
-            yield_per=50_000
-        ).execute(stmt):
+        for edge, ts, kind, platform, target, via in conn.execute(
+            stmt.execution_options(yield_per=50_000)
+        ):
             if kind in THREAD_KINDS and (via is None or via == target):
                 continue  # not a thread link (as `grow_cascades` skips it)
             t = nodes.get(target)
