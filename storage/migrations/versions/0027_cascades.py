@@ -3,7 +3,7 @@ cascades kept per root at write time), backfilled by measuring every movement's 
 once; movement_edge's kind-first index, which only the old cascade reads used, dropped
 
 Revision ID: 0027
-Revises: 0026
+Revises: 0028
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027"
-down_revision = "0026"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
