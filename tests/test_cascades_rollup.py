@@ -342,7 +342,7 @@ def test_a_second_postgres_writer_of_the_same_tree_waits_for_the_first(pg_store)
     """Two replies in one tree written at once: the second writer waits for the first's
     commit (the movement's cascade lock) and grows the tree the first left, so the root counts
     both (without the lock each would write its size from the same stored one). The writes
-    share no other row (authors, instances, hours and amplified accounts all differ), so
+    share no other row (authors, instances, days and amplified accounts all differ), so
     nothing else would make the second wait."""
     rules, (mv, _) = _movements(pg_store)
 
@@ -354,7 +354,7 @@ def test_a_second_postgres_writer_of_the_same_tree_waits_for_the_first(pg_store)
         return EdgeRecord(kind="reply", platform="mastodon", source=m.author, target=_key(to),
                           via=_key(m), created_at=m.created_at)  # fmt: skip
 
-    p, x, c, d = post(1, 0), post(4, 0), post(2, 1), post(3, 2)
+    p, x, c, d = post(1, 0), post(4, 0), post(2, 25), post(3, 49)  # other days: other cells
     with write_tx(pg_store) as conn:
         write_batch(conn, batch(p, x, edges=[reply(x, p)]), rules)
 
