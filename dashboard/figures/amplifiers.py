@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -142,6 +143,9 @@ def widening_figure(
         mode="lines+markers",
         line_color="#e07a1f",
     )
+    # Whole-number ticks: with plotly's own steps (2.5) and "d" labels, 7.5 read as "8" beside
+    # a line at 9.
+    top = max((max(r["instances"], r["platforms"]) for r in rows), default=1)
     fig.update_layout(
         barmode="stack",
         yaxis2={
@@ -150,12 +154,14 @@ def widening_figure(
             "side": "right",
             "rangemode": "tozero",
             "tickformat": "d",
+            "dtick": max(1, math.ceil(top / 5)),
             "showgrid": False,
         },
     )
     base_layout(
         fig,
-        "Is the conversation widening? First-time vs returning authors per day",
+        # Two lines: the figure sits in a half-width column, where one line was cut off.
+        "Is the conversation widening?<br><sup>First-time vs returning authors per day</sup>",
         time_axis_title(tz),
         "Authors per day",
     )
