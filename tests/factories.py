@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ from groundswell.matching import MovementRule
 from storage.catalog import load_rules, upsert_movement
 from storage.engine import write_tx
 from storage.records import AccountRecord, Batch, MentionRecord
+from storage.write import write_batch
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -61,3 +64,29 @@ def mention(
 
 def batch(*mentions: MentionRecord, **kw: Any) -> Batch:
     return Batch(mentions=list(mentions), **kw)
+
+
+def write_concurrently(
+    engine: Engine, rules: list[MovementRule], workers: Sequence[Sequence[Batch]]
+) -> None:
+    """Each worker's batches written by its own thread, one transaction per batch, the threads
+    started together (what two collector workers do at once); a worker's error is raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(workers))
+
+    def work(mine: Sequence[Batch]) -> None:
+        try:
+            start.wait()
+            for b in mine:
+                with write_tx(engine) as conn:
+                    write_batch(conn, b, rules)
+        except BaseException as exc:  # raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

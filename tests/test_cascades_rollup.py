@@ -21,7 +21,7 @@ from storage.queries import spread
 from storage.queries.scope import Scope, list_movements
 from storage.records import EdgeRecord
 from storage.write import write_batch
-from tests.factories import T0, account, batch, mention, movement
+from tests.factories import T0, account, batch, mention, movement, write_concurrently
 
 H = 3600
 T0_TS = int(T0.timestamp())
@@ -309,27 +309,15 @@ def test_two_postgres_workers_growing_the_same_trees_at_once_keep_them_exact(pg_
     items = [("p", p) for p in posts] + [("e", e) for e in edges]
     rng.shuffle(items)
     halves = [items[0::2], items[1::2]]
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
 
-    def work(mine) -> None:
-        try:
-            start.wait()
-            for lo in range(0, len(mine), 5):
-                chunk = mine[lo : lo + 5]
-                b = batch(*[x for k, x in chunk if k == "p"],
-                          edges=[x for k, x in chunk if k == "e"])  # fmt: skip
-                with write_tx(pg_store) as conn:
-                    write_batch(conn, b, rules)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+    def batches(mine: list) -> list:
+        chunks = [mine[lo : lo + 5] for lo in range(0, len(mine), 5)]
+        return [
+            batch(*[x for k, x in c if k == "p"], edges=[x for k, x in c if k == "e"])
+            for c in chunks
+        ]
 
-    threads = [threading.Thread(target=work, args=(h,)) for h in halves]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    write_concurrently(pg_store, rules, [batches(h) for h in halves])
     written = _tables(pg_store)
     assert all(written)
     with write_tx(pg_store) as conn:

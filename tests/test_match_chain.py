@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import random
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from storage.people_cells import cell_of
 from storage.queries import amplifiers, overview
 from storage.queries.scope import Scope, list_movements
 from storage.write import tombstone, write_batch
-from tests.factories import T0, account, batch, mention, movement
+from tests.factories import T0, account, batch, mention, movement, write_concurrently
 
 H = 3600
 T0_TS = int(T0.timestamp())
@@ -386,24 +385,11 @@ def test_two_postgres_workers_writing_the_same_authors_keep_the_links_exact(pg_s
             rng.shuffle(h)
         else:
             h.sort(key=lambda m: m.created_at)
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def work(mine) -> None:
-        try:
-            start.wait()
-            for lo in range(0, len(mine), 6):
-                with write_tx(pg_store) as conn:
-                    write_batch(conn, batch(*mine[lo : lo + 6]), rules)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(h,)) for h in halves]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    write_concurrently(
+        pg_store,
+        rules,
+        [[batch(*mine[lo : lo + 6]) for lo in range(0, len(mine), 6)] for mine in halves],
+    )
     with pg_store.connect() as conn:
         got, want = _links(conn), _expected(conn)
         cells, want_cells = _cells(conn), _expected_cells(conn)
