@@ -38,8 +38,8 @@ NO_PREV = -1  # prev_day of an author's first match of the movement on the platf
 
 CellKey = tuple[int, str, int, int]  # movement, platform, day, prev_day
 
-# The definition as statements (`rebuild`; migration 0028 backfills with the same text, which
-# tests/test_people_cells.py checks).
+# The definition as statements (`rebuild`; migration 0028 backfills with the same text, and
+# tests/test_match_chain.py checks both give the cells the write path kept).
 REBUILD = (
     "INSERT INTO movement_people_cell (movement_id, platform, day, prev_day, n) "
     "SELECT movement_id, platform, created_ts / 86400, coalesce(prev_ts / 86400, -1), count(*) "
