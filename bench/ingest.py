@@ -413,7 +413,7 @@ def _truncate(url: str) -> None:
 def postgres_part(n: int, args: Any, batches: list[Batch], per_table: dict) -> None:
     import psycopg
 
-    import storage.write
+    import storage.bulk
 
     admin = args.pg.replace("postgresql+psycopg://", "postgresql://")
     name = f"gs_bench_{secrets.token_hex(4)}"
@@ -424,12 +424,12 @@ def postgres_part(n: int, args: Any, batches: list[Batch], per_table: dict) -> N
         pg_exec = raw_postgres(url, per_table, copy=False)
         pg_copy = raw_postgres(url, per_table, copy=True)
         # Before/after in the same run: the executemany path (COPY switched off), then COPY.
-        copy_min = storage.write.COPY_MIN_ROWS
-        storage.write.COPY_MIN_ROWS = 10**12
+        copy_min = storage.bulk.COPY_MIN_ROWS
+        storage.bulk.COPY_MIN_ROWS = 10**12
         _truncate(url)
         ew, ec, stored = ours(url, batches)
         assert stored == n, f"stored {stored} of {n}"
-        storage.write.COPY_MIN_ROWS = copy_min
+        storage.bulk.COPY_MIN_ROWS = copy_min
         _truncate(url)
         pw, pc, stored = ours(url, batches)
         assert stored == n, f"stored {stored} of {n}"

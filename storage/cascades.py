@@ -50,6 +50,7 @@ from sqlalchemy import (
     text,
 )
 
+from storage.bulk import executemany, insert_for
 from storage.id_lists import among
 from storage.models import MentionMatch
 from storage.models_cascades import CascadeDay, CascadeNode, CascadeRoot
@@ -354,8 +355,6 @@ class _Forest:
     # -- saving ----------------------------------------------------------------------------
 
     def save(self) -> None:
-        from storage.write import _executemany, _insert  # storage.write imports this module
-
         conn, mv = self.conn, self.mv
         changed = [
             {"movement_id": mv, "node_id": n, **dict(zip(NODE_COLUMNS, node.row(), strict=True))}
@@ -363,12 +362,12 @@ class _Forest:
             if self.stored.get(n) != node.row()
         ]
         if changed:
-            ins = _insert(conn, CN)
+            ins = insert_for(conn, CN)
             stmt = ins.on_conflict_do_update(
                 index_elements=[CN.c.movement_id, CN.c.node_id],
                 set_={c: ins.excluded[c] for c in NODE_COLUMNS},
             )
-            _executemany(conn, stmt, CN, CN.name, changed)
+            executemany(conn, stmt, CN, CN.name, changed)
 
         gone = sorted(self.stored_roots.keys() - self.roots.keys())
         if gone:
@@ -403,21 +402,21 @@ class _Forest:
             if n
         ]  # fmt: skip
         if counted:
-            ins = _insert(conn, CD)
+            ins = insert_for(conn, CD)
             stmt = ins.on_conflict_do_update(
                 index_elements=[
                     CD.c[c] for c in ("movement_id", "day", "platform", "size", "depth")
                 ],
                 set_={"roots": CD.c.roots + ins.excluded.roots},
             )
-            _executemany(conn, stmt, CD, CD.name, counted)
+            executemany(conn, stmt, CD, CD.name, counted)
         if rows:
-            ins = _insert(conn, CR)
+            ins = insert_for(conn, CR)
             stmt = ins.on_conflict_do_update(
                 index_elements=[CR.c.movement_id, CR.c.root_id],
                 set_={"size": ins.excluded.size, "depth": ins.excluded.depth},
             )
-            _executemany(conn, stmt, CR, CR.name, rows)
+            executemany(conn, stmt, CR, CR.name, rows)
 
 
 def rebuild(conn: Connection, movement_id: int | None = None) -> None:
@@ -425,7 +424,6 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
     backfill; also a repair tool): delete a movement's trees, read all its links and reposts,
     keep each post's best link, measure the forest, write nodes and roots."""
     from storage.models_rollups import MovementEdge
-    from storage.write import _executemany, _insert
 
     me: Table = MovementEdge.__table__  # type: ignore[assignment]
     if movement_id is None:
@@ -474,7 +472,7 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
                  **dict(zip(NODE_COLUMNS, nodes[n].row(), strict=True))}
                 for n in ordered[i : i + 50_000]
             ]  # fmt: skip
-            _executemany(conn, _insert(conn, CN), CN, CN.name, rows)
+            executemany(conn, insert_for(conn, CN), CN, CN.name, rows)
         when: dict[int, tuple[int, str]] = {}
         ids = sorted(trees)
         for i in range(0, len(ids), 50_000):
@@ -489,7 +487,7 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
                  "platform": when.get(r, (0, ""))[1], "size": trees[r][0], "depth": trees[r][1]}
                 for r in ids[i : i + 50_000]
             ]  # fmt: skip
-            _executemany(conn, _insert(conn, CR), CR, CR.name, roots)
+            executemany(conn, insert_for(conn, CR), CR, CR.name, roots)
         day = CR.c.root_ts // literal_column("86400")
         keys = (CR.c.movement_id, day, CR.c.platform, CR.c.size, CR.c.depth)
         per_day = select(*keys, func.count()).where(CR.c.movement_id == mv).group_by(*keys)

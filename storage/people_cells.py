@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.bulk import insert_for
 from storage.models_rollups import MovementCrossDay, MovementPeopleCell
 
 DAY = 86400
@@ -86,10 +86,6 @@ def moved_cells(
     return out
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
 def bump_people_cells(conn: Connection, deltas: Counter[CellKey]) -> None:
     """Add `deltas` to the cells: one `n = n + excluded.n` upsert in key order (a delta of 0,
     a move there and back within the batch, writes nothing)."""
@@ -101,7 +97,7 @@ def bump_people_cells(conn: Connection, deltas: Counter[CellKey]) -> None:
     if not rows:
         return
     table = MovementPeopleCell.__table__  # type: ignore[attr-defined]
-    ins = _insert(conn, table)
+    ins = insert_for(conn, table)
     stmt = ins.on_conflict_do_update(
         index_elements=[table.c.movement_id, table.c.platform, table.c.day, table.c.prev_day],
         set_={"n": table.c.n + ins.excluded.n},
@@ -125,7 +121,7 @@ def mark_cross_days(
         return
     table = MovementCrossDay.__table__  # type: ignore[attr-defined]
     conn.execute(
-        _insert(conn, table).on_conflict_do_nothing(),
+        insert_for(conn, table).on_conflict_do_nothing(),
         [{"movement_id": mv, "day": d, "account_id": a} for mv, d, a in rows],
     )
 

@@ -3,7 +3,7 @@
 Every collector, the receiver and the demo go through `write_batch`. It is SQLAlchemy Core
 `INSERT ... ON CONFLICT` with executemany on both dialects (DESIGN.md section 3), never one ORM
 object per row; on PostgreSQL, large pages COPY into staging tables and run the same statement
-once as `INSERT ... SELECT` (`_copy_upsert`):
+once as `INSERT ... SELECT` (`storage.bulk.copy_upsert`):
 
 - accounts and mentions are upserted on their stable ids: counters and edits update in place,
   tombstones stay tombstones, known opt-out flags are never overwritten by "unknown";
@@ -21,15 +21,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import (
-    JSON,
-    Column,
     Connection,
-    MetaData,
     Table,
     and_,
     bindparam,
@@ -39,9 +34,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from groundswell.matching import MovementRule, match_post
+from storage import bulk
+from storage.bulk import copy_upsert, executemany, insert_for
 from storage.cascades import grow_cascades
 from storage.id_lists import ids_param as _ids
 from storage.id_lists import in_ids_text as _in_ids
@@ -71,7 +67,6 @@ from storage.models_rollups import (
 )
 from storage.people_cells import count_people
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
-from storage.types import UTCDateTime
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -106,12 +101,6 @@ def _t(model: Any) -> Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def _greatest(conn: Connection, a: Any, b: Any) -> Any:
     # SQLite's two-argument max() is scalar; PostgreSQL spells it GREATEST.
     if conn.dialect.name == "postgresql":
@@ -128,176 +117,6 @@ def _least(conn: Connection, a: Any, b: Any) -> Any:
 def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
-
-
-# -- driver-level executemany ------------------------------------------------------------
-#
-# SQLAlchemy's per-row bind processing (type decorators, JSON serialisers, parameter dicts) was
-# over half of the ingest CPU (bench/ingest.py, docs/benchmarks/ingest.md) while the driver's
-# own executemany took a tenth. The hot upserts are still SQLAlchemy Core statements; they are
-# compiled once per dialect and column set, and their rows converted here to what the
-# UTCDateTime and JSON types would have bound, so what lands in the store is byte-identical.
-
-_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[str]]] = {}
-
-
-def _converter(column: Any, dialect: str) -> Any:
-    if isinstance(column.type, UTCDateTime):
-        return _sqlite_time if dialect == "sqlite" else _pg_time
-    if isinstance(column.type, JSON):
-        return _sqlite_json if dialect == "sqlite" else _pg_json
-    return None
-
-
-def _json_bytes(value: Any) -> bytes:
-    """JSON of `value`: orjson (json.dumps was 60,000 calls and a tenth of the ingest CPU),
-    falling back to the standard encoder for what orjson refuses (integers beyond 64 bits,
-    non-string keys), so any payload that stored before still stores."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(value).encode()
-
-
-def _sqlite_json(value: Any) -> str:
-    # SQLAlchemy's JSON type stores Python None as the JSON text 'null' (none_as_null=False).
-    # Compact and UTF-8 rather than json.dumps' spaced, ASCII-escaped text: the same JSON.
-    return "null" if value is None else _json_bytes(value).decode()
-
-
-def _pg_json(value: Any) -> Any:
-    from psycopg.types.json import Jsonb
-
-    return Jsonb(value, _json_bytes)
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given to the store; times must be aware")
-    return value
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    # The text SQLAlchemy's SQLite DateTime stores: UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'.
-    if value is None:
-        return None
-    return _aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _pg_time(value: datetime | None) -> datetime | None:
-    return None if value is None else _aware(value)
-
-
-def _converted(f: Any, values: Sequence[Any]) -> list[Any]:
-    if f is not _sqlite_time and f is not _pg_time:
-        return [f(v) for v in values]  # JSON values are distinct objects: nothing to share
-    # Rows of one batch share timestamps (`now`, an author's): convert each one once.
-    # Keyed by id(): the values are alive for the whole call.
-    memo: dict[int, Any] = {}
-    return [memo[i] if (i := id(v)) in memo else memo.setdefault(i, f(v)) for v in values]
-
-
-# PostgreSQL, large pages: COPY the rows into a temporary staging table, then one
-# `INSERT INTO target SELECT ... FROM staging ORDER BY key ON CONFLICT ...` with the very same
-# conflict clause. One statement per table instead of one per row is what the server's side of
-# the ingest goal needs (docs/benchmarks/ingest.md). ORDER BY the key keeps the lock order of
-# the executemany path, so two workers still cannot deadlock. Small pages keep executemany.
-COPY_MIN_ROWS = 200
-
-# One staging table per target table per database session, created on first use and kept:
-# `ON COMMIT DELETE ROWS` empties it at commit, a rollback takes its rows (and, in the
-# transaction that created it, the table itself) away, and the upsert consumes the rows it
-# reads (`DELETE ... RETURNING` in a CTE), so it is empty after every statement and several
-# batches can share one transaction. Creating and dropping one per table per page was five
-# catalog inserts and deletes (pg_class, pg_attribute, pg_type ...) per page.
-_STAGED: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-
-def _staged_upsert(stmt: Any, table: Table, name: str, cols: tuple[str, ...]) -> Any:
-    """`stmt` (an INSERT ... ON CONFLICT) as `WITH taken AS (DELETE FROM staging RETURNING
-    cols) INSERT INTO table (cols) SELECT cols FROM taken ORDER BY key ON CONFLICT ...`,
-    built once per statement and column set."""
-    key = (name, cols)
-    hit = _STAGED.get(key)
-    if hit is None:
-        staging = Table(
-            f"_stage_{table.name}", MetaData(), *(Column(c, table.c[c].type) for c in cols)
-        )
-        taken = staging.delete().returning(*(staging.c[c] for c in cols)).cte("taken")
-        order = [taken.c[c.name] for c in table.primary_key.columns]
-        sel = select(*(taken.c[c] for c in cols)).order_by(*order)
-        hit = _STAGED[key] = stmt.from_select(list(cols), sel)
-    return hit
-
-
-def _copy_upsert(
-    conn: Connection,
-    stmt: Any,
-    table: Table,
-    name: str,
-    rows: list[dict],
-    *,
-    returning: bool = False,
-) -> list[Any]:
-    """COPY `rows` into the session's staging table, then run `stmt` (an INSERT ... ON
-    CONFLICT) as one INSERT ... SELECT from it in key order; what `stmt` RETURNs, if
-    `returning`."""
-    cols = tuple(rows[0])
-    stage = f"_stage_{table.name}"
-    upsert = _staged_upsert(stmt, table, name, cols)
-    columns: list[Any] = [[r[c] for r in rows] for c in cols]
-    for i, c in enumerate(cols):
-        f = _converter(table.c[c], "postgresql")
-        if f is _pg_json:
-            # COPY's text format: the server parses JSON text into jsonb itself, so no
-            # Jsonb wrapper and dumper per value (a fifth of the client's COPY time).
-            f = _sqlite_json
-        if f is not None:
-            columns[i] = _converted(f, columns[i])
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    # IF NOT EXISTS every time (a catalog lookup, no write): remembering "created" per
-    # connection would be wrong after a rollback of the transaction that created it.
-    conn.exec_driver_sql(
-        f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table.name}" INCLUDING DEFAULTS) '
-        "ON COMMIT DELETE ROWS"
-    )
-    names = ", ".join(f'"{c}"' for c in cols)
-    with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
-        for row in zip(*columns, strict=True):
-            copy.write_row(row)
-    result = conn.execute(upsert)
-    return list(result.all()) if returning else []
-
-
-def _executemany(conn: Connection, stmt: Any, table: Table, name: str, rows: list[dict]) -> None:
-    """Run a Core INSERT statement over `rows` with the driver's executemany (or, on
-    PostgreSQL with at least COPY_MIN_ROWS rows, COPY + one INSERT ... SELECT)."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        _copy_upsert(conn, stmt, table, name, rows)
-        return
-    cols = tuple(rows[0])
-    key = (dialect.name, name, cols)
-    hit = _COMPILED.get(key)
-    if hit is None:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(cols))
-        order = list(compiled.positiontup) if compiled.positional else list(cols)
-        hit = _COMPILED[key] = (str(compiled), order)
-    sql, order = hit
-    columns: list[Any] = list(zip(*map(itemgetter(*order), rows), strict=True))
-    if len(order) == 1:
-        columns = [[r[order[0]] for r in rows]]
-    for i, c in enumerate(order):
-        f = _converter(table.c[c], dialect.name)
-        if f is not None:
-            columns[i] = _converted(f, columns[i])
-    params: list[Any] = list(zip(*columns, strict=True))
-    if not dialect.positional:
-        params = [dict(zip(order, p, strict=True)) for p in params]
-    conn.exec_driver_sql(sql, params)
 
 
 def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
@@ -374,14 +193,14 @@ def upsert_accounts(conn: Connection, accounts: Iterable[AccountRecord], now: da
     if not rows:
         return 0
     table = _t(Account)
-    ins = _insert(conn, table)
+    ins = insert_for(conn, table)
     ex = ins.excluded
     keep = ("handle", "display_name", "url", "instance", "avatar_url", "bot")
     flags = ("indexable", "discoverable", "noindex", "no_unauthenticated")
     set_: dict[str, Any] = {k: func.coalesce(ex[k], table.c[k]) for k in keep + flags}
     set_["updated_at"] = ex.updated_at
     stmt = ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
-    _executemany(conn, stmt, table, "accounts", [rows[k] for k in sorted(rows)])
+    executemany(conn, stmt, table, "accounts", [rows[k] for k in sorted(rows)])
     return len(rows)
 
 
@@ -458,12 +277,12 @@ def write_batch(
         ]
         if payloads:
             table = _t(MentionPayload)
-            ins = _insert(conn, table)
+            ins = insert_for(conn, table)
             stmt = ins.on_conflict_do_update(
                 index_elements=[table.c.mention_id],
                 set_={"payload": ins.excluded.payload, "fetched_at": ins.excluded.fetched_at},
             )
-            _executemany(conn, stmt, table, "payloads", payloads)
+            executemany(conn, stmt, table, "payloads", payloads)
         seen = [
             {"mention_id": mid, "seen_on": records[mid].seen_on, "first_seen_at": now}
             for mid in ordered
@@ -471,8 +290,8 @@ def write_batch(
         ]
         if seen:
             seen_t = _t(MentionSeen)
-            stmt = _insert(conn, seen_t).on_conflict_do_nothing()
-            _executemany(conn, stmt, seen_t, "seen", seen)
+            stmt = insert_for(conn, seen_t).on_conflict_do_nothing()
+            executemany(conn, stmt, seen_t, "seen", seen)
 
     if match_rows:
         rows = [match_rows[k] for k in sorted(match_rows)]
@@ -520,7 +339,7 @@ def _match_text(m: MentionRecord) -> str | None:
 
 def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     table = _t(Mention)
-    ins = _insert(conn, table)
+    ins = insert_for(conn, table)
     ex = ins.excluded
     set_: dict[str, Any] = {
         c: _greatest(conn, table.c[c], ex[c])
@@ -535,7 +354,7 @@ def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     stmt = ins.on_conflict_do_update(
         index_elements=[table.c.id], set_=set_, where=table.c.deleted_at.is_(None)
     )
-    _executemany(conn, stmt, table, "mentions", rows)
+    executemany(conn, stmt, table, "mentions", rows)
 
 
 def _insert_matches_and_rollups(
@@ -544,13 +363,13 @@ def _insert_matches_and_rollups(
     """Insert the matches; bump the hourly and author rollups by the new ones, returned."""
     table = _t(MentionMatch)
     stmt = (
-        _insert(conn, table)
+        insert_for(conn, table)
         .on_conflict_do_nothing(index_elements=[table.c.movement_id, table.c.mention_id])
         .returning(table.c.movement_id, table.c.mention_id)
     )
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+    if conn.dialect.name == "postgresql" and len(rows) >= bulk.COPY_MIN_ROWS:
         # RETURNING of INSERT ... SELECT ... DO NOTHING is exactly the rows it inserted.
-        inserted = _copy_upsert(conn, stmt, table, "matches", rows, returning=True)
+        inserted = copy_upsert(conn, stmt, table, "matches", rows, returning=True)
     else:
         inserted = _insert_values_returning(conn, rows)
     if not inserted:
@@ -575,8 +394,8 @@ def _insert_matches_and_rollups(
                 cur[3] += 1
 
     rt = _t(RollupHourly)
-    ins = _insert(conn, rt)
-    _executemany(
+    ins = insert_for(conn, rt)
+    executemany(
         conn,
         ins.on_conflict_do_update(
             index_elements=[rt.c.movement_id, rt.c.platform, rt.c.hour],
@@ -591,9 +410,9 @@ def _insert_matches_and_rollups(
     )
     if authors:
         at = _t(MovementAuthor)
-        ins = _insert(conn, at)
+        ins = insert_for(conn, at)
         ex = ins.excluded
-        _executemany(
+        executemany(
             conn,
             ins.on_conflict_do_update(
                 index_elements=[at.c.movement_id, at.c.account_id],
@@ -734,9 +553,9 @@ def _upsert_extreme(
     if not values:
         return
     table = _t(model)
-    ins = _insert(conn, table)
+    ins = insert_for(conn, table)
     keep = _least if column.startswith("first") else _greatest
-    _executemany(
+    executemany(
         conn,
         ins.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
@@ -775,9 +594,9 @@ def _insert_presence(
     ):
         if rows:
             table = _t(model)
-            _executemany(
+            executemany(
                 conn,
-                _insert(conn, table).on_conflict_do_nothing(),
+                insert_for(conn, table).on_conflict_do_nothing(),
                 table,
                 table.name,
                 [dict(zip(keys, r, strict=True)) for r in sorted(rows)],
@@ -828,7 +647,7 @@ def link_movement_edges(
         if ids:
             sel = select(*cols).select_from(joined).where(_in_ids(conn, column))
             stmt = (
-                _insert(conn, me)
+                insert_for(conn, me)
                 .from_select(names, sel)
                 .on_conflict_do_nothing()
                 .returning(
@@ -865,14 +684,14 @@ def bump_amplifier_periods(conn: Connection, added: Iterable[Sequence[Any]]) -> 
     if not counts:
         return
     table = _t(MovementAmplifierPeriod)
-    ins = _insert(conn, table)
+    ins = insert_for(conn, table)
     stmt = ins.on_conflict_do_update(
         index_elements=[table.c.movement_id, table.c.side, table.c.period, table.c.account_id],
         set_={"edges": table.c.edges + ins.excluded.edges},
     )
     keys = ("movement_id", "side", "period", "account_id")
     rows = [{**dict(zip(keys, k, strict=True)), "edges": n} for k, n in sorted(counts.items())]
-    _executemany(conn, stmt, table, table.name, rows)
+    executemany(conn, stmt, table, table.name, rows)
 
 
 def _insert_edges(conn: Connection, batch: Batch) -> int:
@@ -891,8 +710,8 @@ def _insert_edges(conn: Connection, batch: Batch) -> int:
             "created_ts": int(e.created_at.timestamp()),
         }
     table = _t(Amplification)
-    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=[table.c.id])
-    _executemany(conn, stmt, table, "edges", [rows[k] for k in sorted(rows)])
+    stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=[table.c.id])
+    executemany(conn, stmt, table, "edges", [rows[k] for k in sorted(rows)])
     return len(rows)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-import storage.write
+import storage.bulk
 from storage.engine import write_tx
 from storage.match_chain import ORDERED, relink_all
 from storage.models import Account, MentionMatch
@@ -142,7 +142,7 @@ def test_links_stay_exact_through_a_random_mix_of_writes(store, monkeypatch, pat
     """In-order, out-of-order, equal-time, replayed and repeated matches of a few authors on two
     movements, one or two batches per transaction: after every transaction each link equals
     the definition (`ORDERED`), whether it was set at insert or searched after."""
-    monkeypatch.setattr(storage.write, "COPY_MIN_ROWS", 1 if path == "copy" else 10**9)
+    monkeypatch.setattr(storage.bulk, "COPY_MIN_ROWS", 1 if path == "copy" else 10**9)
     movement(store)
     rules = movement(store, slug="other", name="Other", hashtags=["OtherTag"], terms=[], urls=[])
     people = _people()

@@ -1,5 +1,5 @@
 """Large pages on PostgreSQL go through COPY into a staging table and one INSERT ... SELECT
-per table (storage.write.COPY_MIN_ROWS): they must store exactly what the row-by-row upserts
+per table (storage.bulk.COPY_MIN_ROWS): they must store exactly what the row-by-row upserts
 store, with the same conflict rules. Runs on both dialects (SQLite always takes executemany)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-import storage.write
+import storage.bulk
 from storage.engine import write_tx
 from storage.records import EdgeRecord
 from storage.write import write_batch
@@ -94,7 +94,7 @@ def _write_and_snapshot(store) -> dict[str, list]:
 def test_large_pages_store_exactly_what_row_by_row_upserts_store(store, monkeypatch):
     bulk = _write_and_snapshot(store)
     _truncate(store)
-    monkeypatch.setattr(storage.write, "COPY_MIN_ROWS", 10**9)
+    monkeypatch.setattr(storage.bulk, "COPY_MIN_ROWS", 10**9)
     rowwise = _write_and_snapshot(store)
     for table in TABLES:
         assert bulk[table] == rowwise[table], table
