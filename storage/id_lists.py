@@ -4,8 +4,16 @@ SQLAlchemy's `in_(list)` coerces and binds every id as its own literal on every 
 write path's SELECTs that coercion and post-compile expansion were most of the time spent, and
 an expanding IN of thousands of candidate accounts cost the Amplifiers rankings three times
 what the database spent on the lookups. A JSON array unpacked by `json_each` (SQLite) or an
-array literal cast to BIGINT[] (PostgreSQL) is one parameter, needs no 500-id chunks, and the
-planners still probe the index per id.
+array literal cast to BIGINT[] and unpacked by `unnest` (PostgreSQL) is one parameter, needs no
+500-id chunks, and the planners still probe the index per id.
+
+Why `IN (SELECT unnest(...))` and not `= ANY(array)` on PostgreSQL: `= ANY` of an array that is
+not a plan-time constant is a per-row filter with a linear search of the array. When the
+planner picks a sequential scan (a table just bulk-loaded, its statistics saying "empty", as in
+a migration's backfill or a repair before autovacuum ran), every row searched the whole list:
+`cascades.rebuild` over 200,000 mentions sat for minutes on one 50,000-id chunk. A semi-join
+against the unnested list is probed by index or hashed, never searched row by row
+(`tests/test_id_lists.py` checks the plans).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, BigInteger, Connection, any_, cast, func, literal, select, text
+from sqlalchemy import ARRAY, BigInteger, Connection, cast, func, literal, select, text
 
 
 def encode_ids(conn: Connection, ids: Iterable[int]) -> str:
@@ -30,7 +38,7 @@ def in_ids_text(conn: Connection, column: str) -> Any:
     """`column IN (:ids)` as text, for statements built once and executed with
     `ids_param(conn, ids)` (the write path)."""
     if conn.dialect.name == "postgresql":
-        return text(f"{column} = ANY(CAST(:ids AS BIGINT[]))")
+        return text(f"{column} IN (SELECT unnest(CAST(:ids AS BIGINT[])))")
     return text(f"{column} IN (SELECT value FROM json_each(:ids))")
 
 
@@ -44,6 +52,6 @@ def among(conn: Connection, column: Any, ids: Iterable[int]) -> Any:
     statement)."""
     value = literal(encode_ids(conn, sorted(ids)))
     if conn.dialect.name == "postgresql":
-        return column == any_(cast(value, ARRAY(BigInteger)))
+        return column.in_(select(func.unnest(cast(value, ARRAY(BigInteger)))))
     each = func.json_each(value).table_valued("value")
     return column.in_(select(each.c.value))
