@@ -223,7 +223,17 @@ class MovementRule:
 @dataclass(frozen=True, slots=True)
 class Match:
     movement_id: int
-    via: str  # "source" | "hashtag" | "url" | "term"
+    via: str  # "source" | "hashtag" | "url" | "term" | "thread"
+
+
+# A reply fetched with the thread of a matched post, matching nothing by its own content
+# (`storage.threads`): part of the conversation, but its author published nothing into it.
+THREAD = "thread"
+# How a post can match without its author publishing it into the movement (no hashtag, no
+# link, no source): a free-text term, or only being in a matched post's thread. Such a post
+# is counted, but shown or exported only when its author's consent flags allow (DESIGN.md
+# section 6; `storage.queries.ethics.mention_displayable` is the one rule).
+CONSENT_GATED_VIAS = ("term", THREAD)
 
 
 def match_post(

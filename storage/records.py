@@ -52,6 +52,10 @@ class MentionRecord:
     `hashtags` are as written (matching normalises them); `links` are absolute URLs.
     `movements` names movements this mention belongs to regardless of its content (e.g. a
     webmention received for a page the movement owns).
+    `thread_of` is the (platform, native_id) of a stored, matched post whose thread (replies
+    and their replies) brought this one in: a reply that does not repeat the hashtag is still
+    part of the conversation, so it belongs to that post's movements, matched "thread"
+    (`storage.threads`), and is shown only as far as its author's consent flags allow.
     """
 
     platform: str
@@ -79,6 +83,7 @@ class MentionRecord:
     raw: dict[str, Any] | None = None
     seen_on: str | None = None  # instance host / feed / receiver that carried it this time
     movements: tuple[str, ...] = ()
+    thread_of: tuple[str, str] | None = None
 
     @property
     def id(self) -> int:

@@ -67,6 +67,7 @@ from storage.models_rollups import (
 )
 from storage.people_cells import count_people
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
+from storage.threads import add_thread_matches
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -229,10 +230,17 @@ def write_batch(
     mention_rows: dict[int, dict[str, Any]] = {}
     records: dict[int, MentionRecord] = {}
     match_rows: dict[tuple[int, int], dict[str, Any]] = {}
-    for m in batch.mentions:
-        matches = match_post(
-            rules, hashtags=m.hashtags, text=_match_text(m), links=m.links, forced=m.movements
+    matched = [
+        (
+            m,
+            match_post(
+                rules, hashtags=m.hashtags, text=_match_text(m), links=m.links, forced=m.movements
+            ),
         )
+        for m in batch.mentions
+    ]
+    matched = add_thread_matches(conn, rules, matched)
+    for m, matches in matched:
         if not matches:
             result.unmatched += 1
             continue

@@ -3,8 +3,10 @@
 Wall, top-post lists and exports must never show text, handle or media of:
 - an opted-out account: Mastodon `noindex: true`, Mastodon `discoverable: false` (a setting,
   default on), Bluesky `!no-unauthenticated` self-label; unknown (NULL) is not an opt-out;
-- a mention matched *only* by a free-text term whose author's `indexable` is not true
-  (the full-text search the person did not consent to);
+- a mention matched *only* by a free-text term, or only by being in a matched post's thread
+  (`groundswell.matching.CONSENT_GATED_VIAS`), whose author's `indexable` is not true (the
+  full-text search the person did not consent to; a reply that does not repeat the hashtag
+  did not publish into the movement either);
 - a deleted mention (tombstone).
 Such mentions are still counted in aggregates.
 """
@@ -15,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, false, literal, not_, or_, select, true
 
+from groundswell.matching import CONSENT_GATED_VIAS
 from storage.models import Account, Mention, MentionMatch
 
 
@@ -42,7 +45,8 @@ def mention_displayable(
     m = mention if mention is not None else Mention.__table__
     a = account if account is not None else Account.__table__
     mm = MentionMatch.__table__
-    # Matched by something other than a term (hashtag, URL, source) for this movement / any.
+    # Matched by something other than a term or a thread (hashtag, URL, source) for this
+    # movement / any.
     # Spelled as a LIMIT 1 scalar probe, not EXISTS: inside this OR, PostgreSQL turns an EXISTS
     # into a hashed subplan over *every* match row, rebuilt for each query, so each 5,000-row
     # export page cost a full scan of mention_match (measured: 90 ms at 200k matches, growing
@@ -51,7 +55,7 @@ def mention_displayable(
         select(literal(1))
         .where(
             mm.c.mention_id == m.c.id,
-            mm.c.via != "term",
+            mm.c.via.not_in(CONSENT_GATED_VIAS),
             *([mm.c.movement_id == movement_id] if movement_id is not None else []),
         )
         .limit(1)

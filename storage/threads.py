@@ -1,0 +1,69 @@
+"""Thread replies: the movements a reply inherits from the matched post whose thread it is in.
+
+A reply that does not repeat the hashtag is still part of the conversation (issue 15): the
+collectors fetch the threads of matched posts whose reply counts grew and hand each reply to
+the write path with `MentionRecord.thread_of` naming that post (the *anchor*). The reply then
+belongs to every movement the anchor belongs to, matched `"thread"` wherever its own content
+(hashtag, URL, term, source) does not already match that movement. The anchor's movements are
+read from this batch's own matches and from the store, inside the caller's transaction, so a
+thread written in the same batch as its anchor, or long after it, inherits the same.
+
+A reply whose anchor belongs to no movement (not stored, or matched nothing) gains nothing and
+is not stored, like any unmatched post. How such replies are shown is the ethics rule for
+consent-gated matches (`storage.queries.ethics.mention_displayable`), not a rule of its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, select
+
+from groundswell.matching import THREAD, Match, MovementRule
+from storage.id_lists import among
+from storage.models import MentionMatch
+from storage.records import MentionRecord, mention_id
+
+
+def anchor_movements(
+    conn: Connection, anchors: set[int], in_batch: dict[int, set[int]]
+) -> dict[int, set[int]]:
+    """Movement ids of each anchor mention: its matches in this batch plus those stored."""
+    out: dict[int, set[int]] = defaultdict(set)
+    for aid in anchors:
+        out[aid].update(in_batch.get(aid, ()))
+    if anchors:
+        mm = MentionMatch.__table__  # type: ignore[attr-defined]
+        stmt = select(mm.c.mention_id, mm.c.movement_id).where(
+            among(conn, mm.c.mention_id, anchors)
+        )
+        for mid, movement_id in conn.execute(stmt):
+            out[mid].add(movement_id)
+    return out
+
+
+def add_thread_matches(
+    conn: Connection,
+    rules: Sequence[MovementRule],
+    matched: list[tuple[MentionRecord, list[Match]]],
+) -> list[tuple[MentionRecord, list[Match]]]:
+    """`matched` (each mention with its content matches) with the thread matches added."""
+    anchors = {mention_id(*m.thread_of) for m, _ in matched if m.thread_of is not None}
+    if not anchors:
+        return matched
+    in_batch: dict[int, set[int]] = defaultdict(set)
+    for m, matches in matched:
+        if m.id in anchors:
+            in_batch[m.id].update(x.movement_id for x in matches)
+    inherited = anchor_movements(conn, anchors, in_batch)
+    known = {r.id for r in rules}  # a movement dropped from the config gains nothing
+    out: list[tuple[MentionRecord, list[Match]]] = []
+    for m, matches in matched:
+        if m.thread_of is not None:
+            have = {x.movement_id for x in matches}
+            extra = sorted((inherited.get(mention_id(*m.thread_of)) or set()) & known - have)
+            if extra:
+                matches = [*matches, *(Match(mv, THREAD) for mv in extra)]
+        out.append((m, matches))
+    return out
