@@ -55,8 +55,29 @@ MENTIONS = (
     Col("text", "str", "Plain text of the post (HTML removed).", text=True),
     Col("lang", "str", "Language tag given by the author or platform."),
     Col("instance", "str", "Mastodon instance or blog host that published it."),
-    Col("reply_to_id", "key", "mention_id of the post this replies to, if any."),
-    Col("quote_of_id", "key", "mention_id of the post this quotes, if any."),
+    Col(
+        "reply_to_id",
+        "key",
+        "mention_id of the post this replies to, if any; empty when that post is withheld "
+        "(see reply_to_withheld).",
+    ),
+    Col(
+        "reply_to_withheld",
+        "bool",
+        "True when this replies to a post withheld from exports (its author opted out or it "
+        "was deleted): reply_to_id is then left empty.",
+    ),
+    Col(
+        "quote_of_id",
+        "key",
+        "mention_id of the post this quotes, if any; empty when that post is withheld "
+        "(see quote_of_withheld).",
+    ),
+    Col(
+        "quote_of_withheld",
+        "bool",
+        "True when this quotes a post withheld from exports: quote_of_id is then left empty.",
+    ),
     Col("like_count", "int", "Likes/favourites (highest value seen)."),
     Col("repost_count", "int", "Reposts/boosts (highest value seen)."),
     Col("reply_count", "int", "Replies (highest value seen)."),
@@ -95,7 +116,18 @@ EDGES = (
     Col("source_account_id", "key", "account_id of who amplified."),
     Col("target_mention_id", "key", "mention_id of the amplified post."),
     Col("target_account_id", "key", "account_id of the amplified post's author."),
-    Col("via_mention_id", "key", "mention_id of the reply, quote or linking post, if any."),
+    Col(
+        "via_mention_id",
+        "key",
+        "mention_id of the reply, quote or linking post, if any; empty when that post is "
+        "withheld (see via_withheld).",
+    ),
+    Col(
+        "via_withheld",
+        "bool",
+        "True when the reply, quote or linking post is withheld from exports: via_mention_id "
+        "is then left empty.",
+    ),
     Col("created_at", "time", "When the amplification happened (UTC)."),
 )
 

@@ -27,8 +27,14 @@ URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 Fix = Callable[[Any], Any]
 
 # export column -> query column, where the names differ
-MENTION_SOURCE = {"mention_id": "id", "account": "account_native_id", "handle": "account_handle"}
-EDGE_SOURCE = {"edge_id": "id"}
+MENTION_SOURCE = {
+    "mention_id": "id",
+    "account": "account_native_id",
+    "handle": "account_handle",
+    "reply_to_withheld": "reply_to_id_withheld",
+    "quote_of_withheld": "quote_of_id_withheld",
+}
+EDGE_SOURCE = {"edge_id": "id", "via_withheld": "via_mention_id_withheld"}
 KEY_KINDS = {
     "mention_id": "mention",
     "reply_to_id": "mention",

@@ -23,13 +23,16 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     String,
+    and_,
     case,
     exists,
+    false,
     func,
     literal,
     not_,
     or_,
     select,
+    true,
     tuple_,
     type_coerce,
 )
@@ -223,6 +226,45 @@ MENTION_COLUMNS = (
 )
 
 
+def _withheld_references(
+    table: Any, columns: Sequence[str], discoverable_false_is_opt_out: bool
+) -> tuple[Any, dict[str, Any]]:
+    """Blank references to withheld posts (DESIGN.md section 6: no export carries any id of
+    an opted-out or deleted post; ids are an unkeyed hash anyone can recompute).
+
+    For each id column of `table` that points at another mention, outer-join that mention
+    and its author: when the referenced post is in the store and may not be shown, the
+    column becomes NULL and `<column>_withheld` is true. A referenced post the store never
+    saw is unknown, which is not an opt-out. Returns a function that adds the joins to a
+    FROM clause, and the replacement columns by name.
+    """
+    joins: list[tuple[Any, Any, Any]] = []
+    out: dict[str, Any] = {}
+    for name in columns:
+        ref = _t(Mention).alias(f"ref_{name}")
+        ref_author = _t(Account).alias(f"ref_{name}_author")
+        withheld = and_(
+            ref.c.id.is_not(None),
+            not_(
+                mention_displayable(
+                    ref, ref_author, discoverable_false_is_opt_out=discoverable_false_is_opt_out
+                )
+            ),
+        )
+        joins.append((ref, ref_author, table.c[name]))
+        out[name] = case((withheld, None), else_=table.c[name]).label(name)
+        out[f"{name}_withheld"] = case((withheld, true()), else_=false()).label(f"{name}_withheld")
+
+    def add(frm: Any) -> Any:
+        for ref, ref_author, col in joins:
+            frm = frm.outerjoin(ref, ref.c.id == col).outerjoin(
+                ref_author, ref_author.c.id == ref.c.account_id
+            )
+        return frm
+
+    return add, out
+
+
 def iter_mentions(
     conn: Connection,
     r: Resolved,
@@ -235,13 +277,17 @@ def iter_mentions(
     Each row has MENTION_COLUMNS plus `account_native_id` and `account_handle`.
     """
     m, a = _t(Mention), _t(Account)
-    cols = [_fast(conn, m.c[c]) for c in MENTION_COLUMNS] + [
+    refs, ref_cols = _withheld_references(
+        m, ("reply_to_id", "quote_of_id"), r.discoverable_false_is_opt_out
+    )
+    cols = [ref_cols.get(c) if c in ref_cols else _fast(conn, m.c[c]) for c in MENTION_COLUMNS] + [
         a.c.native_id.label("account_native_id"),
         a.c.handle.label("account_handle"),
+        *(ref_cols[f"{c}_withheld"] for c in ("reply_to_id", "quote_of_id")),
     ]
     base = (
         select(*cols)
-        .select_from(m.outerjoin(a, a.c.id == m.c.account_id))
+        .select_from(refs(m.outerjoin(a, a.c.id == m.c.account_id)))
         .where(
             *_mention_scope(r, m),
             mention_displayable(
@@ -256,7 +302,13 @@ def iter_mentions(
     yield from _keyset(conn, base, (m.c.created_ts, m.c.id), chunk_size, limit)
 
 
-MENTION_QUERY_COLUMNS = (*MENTION_COLUMNS, "account_native_id", "account_handle")
+MENTION_QUERY_COLUMNS = (
+    *MENTION_COLUMNS,
+    "account_native_id",
+    "account_handle",
+    "reply_to_id_withheld",
+    "quote_of_id_withheld",
+)
 EDGE_QUERY_COLUMNS = (
     "id",
     "kind",
@@ -265,6 +317,7 @@ EDGE_QUERY_COLUMNS = (
     "target_mention_id",
     "target_account_id",
     "via_mention_id",
+    "via_mention_id_withheld",
     "created_at",
     "created_ts",
     "target_native_id",
@@ -598,6 +651,7 @@ def iter_edges(
     opt out, oldest first."""
     e = _t(Amplification)
     frm, where, target_account, tm = _edge_select(r)
+    refs, ref_cols = _withheld_references(e, ("via_mention_id",), r.discoverable_false_is_opt_out)
     base = (
         select(
             e.c.id,
@@ -606,12 +660,13 @@ def iter_edges(
             e.c.source_account_id,
             e.c.target_mention_id,
             target_account.label("target_account_id"),
-            e.c.via_mention_id,
+            ref_cols["via_mention_id"],
+            ref_cols["via_mention_id_withheld"],
             _fast(conn, e.c.created_at),
             e.c.created_ts,
             tm.c.native_id.label("target_native_id"),
         )
-        .select_from(frm)
+        .select_from(refs(frm))
         .where(*where)
         .order_by(e.c.created_ts, e.c.id)
     )
