@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -105,3 +106,35 @@ def recorded_paths(repo: str, prefix: str) -> list[str]:
         check=False,
     )
     return done.stdout.splitlines() if done.returncode == 0 else []
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One recorded request and the reply the real server gave (a VCR cassette entry)."""
+
+    method: str
+    uri: str
+    status: int
+    headers: dict[str, str]  # as recorded: real Mastodon sends them lower-case
+    body: bytes
+
+
+def cassette(repo: str, path: str) -> list[Interaction]:
+    """The interactions of a VCR cassette (YAML) in `repo`; skips the test if absent."""
+    import yaml
+
+    data = yaml.safe_load(recorded(repo, path))
+    out = []
+    for item in data.get("interactions") or []:
+        req, resp = item["request"], item["response"]
+        body = resp.get("body", {}).get("string") or ""
+        out.append(
+            Interaction(
+                method=str(req["method"]).upper(),
+                uri=str(req["uri"]),
+                status=int(resp["status"]["code"]),
+                headers={str(k): str(v[0]) for k, v in (resp.get("headers") or {}).items() if v},
+                body=body.encode() if isinstance(body, str) else bytes(body),
+            )
+        )
+    return out

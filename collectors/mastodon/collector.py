@@ -15,6 +15,8 @@ For every status whose `reblogs_count` grew since the boosts were last fetched *
 source*, `status_reblogged_by` (paged) gives `boost` edges; the per-uri fetched counts are part
 of the cursor, so they move in the same transaction as the edges. Replies and shallow quotes
 name their parent by a per-instance id, resolved once per client (cache, then `status(id)`).
+Replies that do not carry the hashtag come from the threads of statuses whose `replies_count`
+grew (`collectors.mastodon.threads`, tracked in the cursor the same way as boosts).
 
 Paging ids are the server's strings, never cast: the newest id is the first item (Mastodon
 lists newest first, also for `min_id`) or the `Link rel="prev"` `min_id`; the next older
@@ -43,6 +45,7 @@ from collectors.mastodon.parse import (
     reply_edge,
 )
 from collectors.mastodon.settings import MastodonInstance
+from collectors.mastodon.threads import fetch_threads
 from groundswell.config import secret_from_env
 from storage.models import Mention
 from storage.records import GAP, Batch, MentionRecord, merge_signals
@@ -183,8 +186,8 @@ class MastodonCollector:
             fetched_new += len(items)
             batch.cursor = self._snapshot(cursor)
             batch.budget = client.budget()
-            if items or min_id is None:
-                yield batch
+            if items or min_id is None or batch.mentions:
+                yield batch  # (an empty page may carry thread replies read for due statuses)
             if len(items) < limit or newest is None or newest == min_id:
                 break  # caught up (or a server that ignores min_id: no progress)
 
@@ -261,6 +264,8 @@ class MastodonCollector:
         """The cursor as stored: the paging ids first (what `status` shows), then the boosts."""
         snap = {k: cursor.get(k) for k in ("min_id", "backfill_done", "backfill_max_id")}
         snap["boosts"] = dict(cursor.get("boosts") or {})
+        if cursor.get("threads"):
+            snap["threads"] = {k: list(v) for k, v in cursor["threads"].items()}
         return snap
 
     def _page(
@@ -301,6 +306,8 @@ class MastodonCollector:
                         batch.skip("bad_parent", exc.detail)
         if self.settings.fetch_boosts:
             self._boosts(client, domain, parsed, batch, cursor)
+        if self.settings.fetch_replies:
+            fetch_threads(self, client, domain, parsed, batch, cursor, now=self.clock())
         return batch, parsed
 
     def _remember(self, domain: str, local_id: str, status: dict[str, Any]) -> None:

@@ -78,3 +78,18 @@ class MastodonSettings(BaseModel):
         default=7.0, ge=0, description="how long a status's boost count is watched for growth"
     )
     stream_reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
+    fetch_replies: bool = Field(
+        default=True,
+        description="read the thread (status context) of statuses whose reply count grew, "
+        'so replies without the hashtag are stored, matched "thread"',
+    )
+    reply_window_days: float = Field(
+        default=7.0, ge=0, description="how long a status's reply count is watched for growth"
+    )
+    threads_per_page: int = Field(
+        default=10,
+        ge=0,
+        le=40,
+        description="most threads read per timeline page; the rest wait for the next page or "
+        "poll (each read costs one request of the instance's rate limit)",
+    )

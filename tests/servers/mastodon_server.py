@@ -9,6 +9,9 @@ real Mastodon.py client can be pointed at it:
   `Link: <...max_id=...>; rel="next", <...min_id=...>; rel="prev"` like Mastodon;
 - `GET /api/v1/statuses/:id`, `GET /api/v1/statuses/:id/reblogged_by` (limit default 40, at
   most 80, paged by the reblogs' own ids through `Link`);
+- `GET /api/v1/statuses/:id/context`: `{ancestors, descendants}`, descendants depth-first in
+  id order, at most 60 for anonymous clients and 4,096 with a token (Mastodon's limits; no
+  paging);
 - `GET /api/v1/instance`, `GET /api/v2/instance` (with `configuration.timelines_access`);
 - `GET /api/v1/streaming/hashtag?tag=` as server-sent events (`event: update`, `event: delete`,
   `:thump` heartbeats); it needs a token, as since Mastodon 4.2;
@@ -319,6 +322,22 @@ class MastodonServer:
             local.boosters.append((self._reblog_seq, acc))
             local.status["reblogs_count"] = int(local.status.get("reblogs_count") or 0) + 1
 
+    def reply(
+        self, parent_uri: str, status: dict[str, Any], *, origin: str | None = None
+    ) -> dict[str, Any]:
+        """Carry `status` as a reply to the status at `parent_uri` (linked by this instance's
+        ids, like `in_reply_to_id`); the parent's `replies_count` grows."""
+        with self.lock:
+            parent = self.statuses[self.by_uri[parent_uri]].status
+            linked = {
+                **status,
+                "in_reply_to_id": parent["id"],
+                "in_reply_to_account_id": (parent.get("account") or {}).get("id"),
+            }
+            local = self.carry(linked, origin=origin, stream=False)
+            parent["replies_count"] = int(parent.get("replies_count") or 0) + 1
+            return local
+
     def edit(self, uri: str, text: str, *, edited_at: str = "2026-11-02T10:00:00.000Z") -> None:
         """The author edits the status: new content, `edited_at`, a `status.update` event."""
         with self.lock:
@@ -527,6 +546,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._tag(path, query, rate)
         elif path.startswith("/api/v1/statuses/") and path.endswith("/reblogged_by"):
             self._reblogged_by(path, query, rate)
+        elif path.startswith("/api/v1/statuses/") and path.endswith("/context"):
+            self._context(path, query, rate)
         elif path.startswith("/api/v1/statuses/"):
             sid = path.rsplit("/", 1)[1]
             with inst.lock:
@@ -668,6 +689,38 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"Link": ", ".join(links)} if links else {}
         body = [acc for _, acc in page]
         self._send(200, body, path=path, query=query, rate=rate, headers=headers)
+
+    def _context(
+        self, path: str, query: dict[str, list[str]], rate: tuple[bool, int, float]
+    ) -> None:
+        inst = self.instance
+        sid = path.split("/")[4]
+        limit = 4096 if self._authorized() else 60
+        with inst.lock:
+            loc = inst.statuses.get(int(sid)) if sid.isdigit() else None
+            if loc is None:
+                self._send(404, {"error": "Record not found"}, path=path, query=query, rate=rate)
+                return
+            children: dict[str, list[_Local]] = {}
+            for other in sorted(inst.statuses.values(), key=lambda x: x.id):
+                parent = (
+                    other.status.get("in_reply_to_id") if isinstance(other.status, dict) else None
+                )
+                if parent is not None:
+                    children.setdefault(str(parent), []).append(other)
+            descendants: list[dict[str, Any]] = []
+            stack = list(reversed(children.get(str(loc.id), [])))
+            while stack and len(descendants) < limit:
+                node = stack.pop()
+                descendants.append(node.status)
+                stack.extend(reversed(children.get(str(node.id), [])))
+            ancestors: list[dict[str, Any]] = []
+            up = loc.status.get("in_reply_to_id")
+            while up is not None and str(up).isdigit() and int(up) in inst.statuses:
+                ancestors.insert(0, inst.statuses[int(up)].status)
+                up = inst.statuses[int(up)].status.get("in_reply_to_id")
+            body = {"ancestors": ancestors, "descendants": descendants}
+        self._send(200, body, path=path, query=query, rate=rate)
 
     def _stream(self, path: str, query: dict[str, list[str]]) -> None:
         inst = self.instance
