@@ -122,7 +122,7 @@ def receiver_burst(n: int, tmp: str) -> None:
         done_s = time.perf_counter() - t0
     stored = count(engine, "SELECT count(*) FROM mention")
     print(f"receiver burst: {n} webmentions from 8 client threads (SQLite)")
-    print(f"  accepted (202)   {codes.count(202)} in {accepted_s:6.2f} s = {n / accepted_s:7.0f}/s")
+    print(f"  accepted (201)   {codes.count(201)} in {accepted_s:6.2f} s = {n / accepted_s:7.0f}/s")
     print(f"  all verified     {stored} stored after {done_s:6.2f} s = {n / done_s:7.0f}/s")
 
 

@@ -263,6 +263,8 @@ class ReceiverSettings(_Strict):
     max_attempts: int = Field(default=5, ge=1, le=50)
     recheck_after_days: int | None = Field(default=30, ge=1)
     max_pending: int = Field(default=10_000, ge=10)  # queue full: 503 / fault 0x32, retry later
+    # a re-sent item is verified again at most once per this many seconds (per source and target)
+    reverify_interval_s: int = Field(default=600, ge=0)
 
 
 class Settings(_Strict):

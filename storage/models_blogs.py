@@ -37,14 +37,24 @@ MENTION_URL_INDEX = Index(
 )
 
 RECEIVED_STATUSES = ("pending", "verifying", "verified", "rejected", "deleted")
+# Statuses that count against `[receiver].max_pending` (the flood guard).
+WAITING_STATUSES = ("pending", "verifying")
+TOKEN_CHARS = 32
 
 
 class ReceivedPing(SQLModel, table=True):
     """One received pingback or webmention (source -> target) and its verification state."""
 
     __tablename__ = "received_ping"
-    __table_args__ = (Index("ix_received_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_received_due", "status", "next_attempt_at"),
+        Index("ix_received_ping_token", "token", unique=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
+    # The status URL's name for the item (`/status/<token>`): random, so nobody can walk the
+    # queue by counting (the id is sequential). Nullable only because rows older than migration
+    # 0032 were given theirs by it; every row written since has one.
+    token: str | None = Field(default=None, sa_column=Column(String(TOKEN_CHARS)))
     key: int = Field(sa_column=Column(BigId, unique=True, nullable=False))
     kind: str = Field(sa_column=Column(String(12), nullable=False))  # pingback | webmention
     source: str = Field(sa_column=Column(Text, nullable=False))

@@ -3,11 +3,13 @@ store, and small queries."""
 
 from __future__ import annotations
 
+import html
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -99,3 +101,36 @@ def rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
 def count(engine: Engine, sql: str, **params: Any) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(sql), params).scalar() or 0)
+
+
+@dataclass(frozen=True)
+class RecordedPingback:
+    """One pingback comment of WordPress's theme-unit-test export: what a real WordPress
+    stored for a real pingback (the source post's URL, its title as the comment author, the
+    excerpt WordPress quoted)."""
+
+    source: str
+    title: str
+    excerpt: str
+
+
+def wordpress_pingbacks() -> list[RecordedPingback]:
+    """The pingback comments (`<wp:comment_type>pingback`) of WordPress's theme-unit-test
+    export (WordPress/theme-test-data, GPL-2.0-or-later; read where it lies, never copied)."""
+    from defusedxml import ElementTree
+
+    from tests.recordings import recorded
+
+    data = recorded("WordPress/theme-test-data", "themeunittestdata.wordpress.xml")
+    wp = "{https://wordpress.org/export/1.2/}"
+    out = []
+    for c in ElementTree.fromstring(data).iter(f"{wp}comment"):
+        if (c.findtext(f"{wp}comment_type") or "") == "pingback":
+            out.append(
+                RecordedPingback(
+                    source=c.findtext(f"{wp}comment_author_url") or "",
+                    title=html.unescape(c.findtext(f"{wp}comment_author") or ""),
+                    excerpt=c.findtext(f"{wp}comment_content") or "",
+                )
+            )
+    return out

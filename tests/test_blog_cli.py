@@ -124,7 +124,7 @@ def test_serve_receiver_runs_from_one_command_and_verifies_a_webmention(tmp_path
         res = httpx.post(
             base + "/webmention", data={"source": blog.url + "/mentions/1/", "target": pledge}
         )
-        assert res.status_code == 202
+        assert res.status_code == 201
         engine = create_engine(db)
         assert wait_for(lambda: count(engine, "SELECT count(*) FROM mention") == 1)
     finally:

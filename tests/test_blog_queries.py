@@ -65,13 +65,14 @@ def test_a_pair_received_twice_is_one_queue_row_back_to_pending(store):
     from storage.queries.blogs import enqueue, finish, get_ping
 
     with write_tx(store) as conn:
-        first, new = enqueue(conn, "webmention", "https://a.example/1", "https://b.example/", T0)
-        finish(conn, first, T0, status="verified", result="verified")
+        first = enqueue(conn, "webmention", "https://a.example/1", "https://b.example/", T0)
+        assert first is not None
+        finish(conn, first.id, T0, status="verified", result="verified")
     later = T0 + timedelta(hours=1)
     with write_tx(store) as conn:
-        again, new_again = enqueue(
-            conn, "webmention", "https://a.example/1", "https://b.example/", later
-        )
-        row = get_ping(conn, again)
-    assert (first, new) == (again, True) and new_again is False
+        again = enqueue(conn, "webmention", "https://a.example/1", "https://b.example/", later)
+        assert again is not None
+        row = get_ping(conn, again.id)
+    assert (first.id, first.new) == (again.id, True) and not again.new and again.resent
+    assert again.token == first.token
     assert row is not None and row["status"] == "pending" and row["verified_at"] == T0

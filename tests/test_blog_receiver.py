@@ -93,12 +93,12 @@ def _fault(call) -> int:
 # -- webmention ---------------------------------------------------------------------------------
 
 
-def test_a_webmention_is_accepted_with_202_and_verified_asynchronously(
+def test_a_webmention_is_accepted_with_201_and_verified_asynchronously(
     store, receiver_on_store, blog
 ):
     source = blog.post_url(blog.posts[0])
     res = _webmention(receiver_on_store, source)
-    assert res.status_code == 202
+    assert res.status_code == 201
     status_url = res.headers["location"]
     assert wait_for(lambda: _settled(status_url))
     assert _status(status_url)["status"] == "verified"
@@ -113,7 +113,7 @@ def test_a_webmention_is_accepted_with_202_and_verified_asynchronously(
 
 def test_a_source_that_does_not_link_to_the_target_is_refused_as_spam(sqlite_store, receiver, blog):
     res = _webmention(receiver, blog.post_url(blog.posts[1]))
-    assert res.status_code == 202
+    assert res.status_code == 201
     assert wait_for(lambda: _settled(res.headers["location"]))
     assert _status(res.headers["location"])["result"] == "no_link"
     assert count(sqlite_store, "SELECT count(*) FROM mention") == 0
@@ -124,8 +124,8 @@ def test_a_source_that_does_not_link_to_the_target_is_refused_as_spam(sqlite_sto
     [
         (PLEDGE, PLEDGE, "same URL"),
         ("{blog}/2026/11/pledged/", "https://elsewhere.example/post", "not on a site"),
-        ("http://169.254.169.254/latest/meta-data/", PLEDGE, "link-local"),
-        ("http://10.0.0.1/post", PLEDGE, "private"),
+        ("http://169.254.169.254/latest/meta-data/", PLEDGE, "private or reserved"),
+        ("http://10.0.0.1/post", PLEDGE, "private or reserved"),
         ("javascript:alert(1)", PLEDGE, "absolute http"),
     ],
 )
@@ -154,17 +154,20 @@ def test_a_flood_beyond_the_queue_limit_is_told_to_come_back_later(sqlite_store,
         codes = [_webmention(url, f"{blog.url}/mentions/{i}/").status_code for i in range(12)]
         proxy = xmlrpc.client.ServerProxy(url + "/xmlrpc")
         fault = _fault(lambda: proxy.pingback.ping(f"{blog.url}/mentions/99/", PLEDGE))
-    assert codes == [202] * 10 + [503, 503] and fault == 0x32
+    assert codes == [201] * 10 + [503, 503] and fault == 0x32
     assert count(sqlite_store, "SELECT count(*) FROM received_ping") == 10
 
 
-def test_a_later_410_deletes_the_verified_mention(sqlite_store, receiver, blog):
+def test_a_later_410_deletes_the_verified_mention(sqlite_store, blog):
+    with write_tx(sqlite_store) as conn:
+        upsert_movement(conn, NHS)
     source = blog.post_url(blog.posts[0])
-    first = _webmention(receiver, source)
-    assert wait_for(lambda: _status(first.headers["location"])["status"] == "verified")
-    blog.pages[blog.posts[0].path] = (410, {}, b"<h1>Gone</h1>")
-    again = _webmention(receiver, source)  # the sender re-sends after deleting its post
-    assert wait_for(lambda: _status(again.headers["location"])["status"] == "deleted")
+    with serve(create_app(sqlite_store, receiver_settings(reverify_interval_s=0))) as receiver:
+        first = _webmention(receiver, source)
+        assert wait_for(lambda: _status(first.headers["location"])["status"] == "verified")
+        blog.pages[blog.posts[0].path] = (410, {}, b"<h1>Gone</h1>")
+        again = _webmention(receiver, source)  # the sender re-sends after deleting its post
+        assert wait_for(lambda: _status(again.headers["location"])["status"] == "deleted")
     [m] = rows(sqlite_store, "SELECT deleted_at, text, title FROM mention")
     assert m.deleted_at is not None and m.text is None and m.title is None
 
@@ -259,7 +262,7 @@ def test_an_item_accepted_before_a_restart_is_verified_after_it(sqlite_store, bl
         upsert_movement(conn, NHS)
     source = blog.post_url(blog.posts[0])
     with serve(create_app(sqlite_store, settings, verify_in_background=False)) as url:
-        assert _webmention(url, source).status_code == 202
+        assert _webmention(url, source).status_code == 201
     # the receiver is gone; the item waits in the sqlite_store
     assert count(sqlite_store, "SELECT count(*) FROM received_ping WHERE status='pending'") == 1
     with serve(create_app(sqlite_store, settings)) as url:
@@ -303,7 +306,7 @@ def test_a_burst_of_1000_webmentions_and_pingbacks_loses_none(sqlite_store, blog
 
         with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(send, range(1000)))
-        assert codes.count(202) == 900 and codes.count(200) == 100
+        assert codes.count(201) == 900 and codes.count(200) == 100
         assert wait_for(
             lambda: (
                 count(sqlite_store, "SELECT count(*) FROM received_ping WHERE status='verified'")

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from collectors.base import CollectorContext, FatalSourceError, SourceState, TransientError
 from collectors.blogs.feeds import parse_feed
+from collectors.blogs.settings import refusal_hint
 from groundswell.matching import match_post, normalise_url
 from groundswell.net import (
     BlockedAddressError,
@@ -66,9 +67,7 @@ def typed(exc: FetchError, what: str) -> Exception:
     if isinstance(exc, GoneError):
         return FatalSourceError(f"{what}: {exc}; the page is gone, remove it from the config")
     if isinstance(exc, BlockedAddressError):
-        return FatalSourceError(
-            f"{what}: {exc}; set [blogs].allow_private_addresses only for a trusted local site"
-        )
+        return FatalSourceError(f"{what}: {exc}; {refusal_hint(exc, 'blogs')}")
     if isinstance(exc, TooLargeError):
         return FatalSourceError(f"{what}: {exc}; raise [blogs].max_bytes if this is expected")
     if isinstance(exc, PermanentFetchError) and (exc.status in _FATAL_STATUSES):

@@ -23,6 +23,7 @@ from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models_blogs import ReceivedPing
 from storage.queries.blogs import (
+    Admission,
     QueuedPing,
     claim_due,
     enqueue,
@@ -73,21 +74,29 @@ def receiver_policy(settings: Any) -> FetchPolicy:
 
 
 def accept(
-    engine: Engine, kind: str, source: str, target: str, *, delay_s: float = 0.0
-) -> tuple[int, bool]:
-    """Commit a received item to the queue; (id, is_new). `delay_s` keeps the background
-    worker off it while the request handler verifies it itself (pingback.ping)."""
-    now = datetime.now(UTC)
+    engine: Engine,
+    kind: str,
+    source: str,
+    target: str,
+    *,
+    max_pending: int | None = None,
+    reverify_after_s: float = 0.0,
+    hold_s: float = 0.0,
+) -> Admission | None:
+    """Commit a received item to the queue (`storage.queries.blogs.enqueue`); None when the
+    queue is full. `hold_s` keeps the background worker off a new item while the request
+    handler verifies it itself (pingback.ping)."""
     with writing(engine) as conn:
-        item_id, new = enqueue(conn, kind, source, target, now)
-        if delay_s:
-            t: Any = _table(ReceivedPing)
-            conn.execute(
-                update(t)
-                .where(t.c.id == item_id, t.c.status == "pending")
-                .values(next_attempt_at=now + timedelta(seconds=delay_s))
-            )
-    return item_id, new
+        return enqueue(
+            conn,
+            kind,
+            source,
+            target,
+            datetime.now(UTC),
+            max_pending=max_pending,
+            reverify_after=timedelta(seconds=reverify_after_s),
+            hold=timedelta(seconds=hold_s),
+        )
 
 
 class VerifyWorker:

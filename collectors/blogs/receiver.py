@@ -3,17 +3,23 @@
 Endpoints (paths relative to `[receiver].public_url`):
 
     POST /xmlrpc       XML-RPC `pingback.ping(source, target)` (Pingback 1.0)
-    POST /webmention   W3C Webmention: form fields `source`, `target`; answers 202 + Location
-    GET  /status/{id}  the verification state of one received item (JSON)
+    POST /webmention   W3C Webmention: form fields `source`, `target`; answers 201 Created +
+                       Location (the status page; W3C Webmention 3.2.1)
+    GET  /status/{token}  the verification state of one received item (JSON); the token is
+                       random (unguessable), so nobody can walk the queue by counting
     GET  /             what to put on your site: the discovery headers and <link> elements
     GET  /healthz      liveness and queue counts
 
 What is checked before anything is accepted: both URLs absolute http(s); source != target;
 the target is on one of `owned_sites`; the source's host does not resolve to a refused address
-(SSRF). Then the item is committed to the queue in the store (it survives a restart) and
-verified asynchronously by `VerifyWorker`: the source must really link to the target.
+(SSRF), answered only "refused: private or reserved address" (what a host resolves to is
+ours to know, not a prober's; the operator's log has the detail). Admission against
+`max_pending` is atomic (the flood guard holds under a concurrent burst). Then the item is
+committed to the queue in the store (it survives a restart) and verified asynchronously by
+`VerifyWorker`: the source must really link to the target. A re-sent item is verified again
+(at most once per `reverify_interval_s`), so a source that dropped its link is tombstoned.
 `pingback.ping` waits for its own verification (bounded by the fetch timeout) because the
-Pingback spec returns faults for a missing source (0x10) or link (0x11); Webmention answers 202
+Pingback spec returns faults for a missing source (0x10) or link (0x11); Webmention answers 201
 at once and never waits. XML is parsed with defusedxml: DTDs, entities and external references
 are refused (an XML bomb gets fault -32700), and request bodies are capped.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,13 +42,19 @@ from starlette.routing import Route
 
 from collectors.blogs import verify as V
 from collectors.blogs import xmlrpc_safe as X
-from collectors.blogs.queue import VerifyWorker, accept, receiver_policy
+from collectors.blogs.queue import LEASE_S, VerifyWorker, accept, receiver_policy
+from collectors.blogs.settings import refusal_hint
 from groundswell.matching import normalise_url
 from groundswell.net import BlockedAddressError, FetchError, check_url
 from storage.models_blogs import MAX_URL_CHARS
-from storage.queries.blogs import find_ping, get_ping, pending_count, queue_counts
+from storage.queries.blogs import Admission, ping_by_token, queue_counts, waiting_count
 
 log = logging.getLogger("groundswell.receiver")
+
+# All a sender learns when its source's address is refused: not what the host resolves to
+# (a prober could map the internal network from it).
+REFUSED_ADDRESS = "refused: private or reserved address"
+RETRY_AFTER_S = 300
 
 FAULT_FOR_RESULT = {
     V.SOURCE_NOT_FOUND: (X.SOURCE_NOT_FOUND, "The source URI does not exist."),
@@ -50,10 +63,14 @@ FAULT_FOR_RESULT = {
         "The source URI does not contain a link to the target URI, and so cannot be used as a "
         "source.",
     ),
-    V.BLOCKED: (X.ACCESS_DENIED, "Access denied: the source URI is not on the public internet."),
+    V.BLOCKED: (X.ACCESS_DENIED, REFUSED_ADDRESS),
     V.TOO_LARGE: (X.SOURCE_NOT_FOUND, "The source URI is too large to be checked."),
     V.UPSTREAM: (X.UPSTREAM_ERROR, "The server could not communicate with the source server."),
 }
+
+
+BUSY_MESSAGE = "too many mentions waiting for verification; try again later"
+ALREADY = "The pingback has already been registered."
 
 
 class Rejected(Exception):
@@ -117,15 +134,18 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
 
     def check(kind: str, source: str, target: str) -> None:
         """Everything that can be refused before queueing (raises `Rejected`)."""
+        # A cheap early refusal under a flood (no DNS lookup); the atomic admission is `admit`.
         with engine.connect() as conn:
-            if pending_count(conn) >= rs.max_pending:
-                raise Busy(X.UPSTREAM_ERROR, "too many mentions waiting for verification")
+            if waiting_count(conn) >= rs.max_pending:
+                raise Busy(X.UPSTREAM_ERROR, BUSY_MESSAGE)
         if not isinstance(source, str) or normalise_url(source) is None:
             raise Rejected(X.SOURCE_NOT_FOUND, "source must be an absolute http(s) URL")
         if not isinstance(target, str) or normalise_url(target) is None:
             raise Rejected(X.TARGET_NOT_FOUND, "target must be an absolute http(s) URL")
         if len(source) > MAX_URL_CHARS or len(target) > MAX_URL_CHARS:
             raise Rejected(X.GENERIC, f"URLs longer than {MAX_URL_CHARS} characters are refused")
+        if urlsplit(source).username or urlsplit(source).password:
+            raise Rejected(X.SOURCE_NOT_FOUND, "source URLs with credentials are refused")
         if normalise_url(source) == normalise_url(target):
             raise Rejected(X.TARGET_NOT_USABLE, "source and target are the same URL")
         if not owns(rs.owned_sites, target):
@@ -137,9 +157,29 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
         try:
             check_url(source, policy)
         except BlockedAddressError as exc:
-            raise Rejected(X.ACCESS_DENIED, f"Access denied: {exc}") from None
+            log.warning(
+                "%s from %s refused: %s; %s", kind, source, exc, refusal_hint(exc, "receiver")
+            )
+            raise Rejected(X.ACCESS_DENIED, REFUSED_ADDRESS) from None
         except FetchError as exc:
-            raise Rejected(X.UPSTREAM_ERROR, f"cannot resolve the source: {exc}") from None
+            log.warning("%s from %s: cannot resolve the source: %s", kind, source, exc)
+            raise Rejected(X.UPSTREAM_ERROR, "cannot resolve the source's host") from None
+
+    def admit(kind: str, source: str, target: str, *, hold_s: float = 0.0) -> Admission:
+        """Queue the item, atomically against `max_pending` (raises `Busy` when full)."""
+        admission = accept(
+            engine,
+            kind,
+            source,
+            target,
+            max_pending=rs.max_pending,
+            reverify_after_s=rs.reverify_interval_s,
+            hold_s=hold_s,
+        )
+        if admission is None:
+            raise Busy(X.UPSTREAM_ERROR, BUSY_MESSAGE)
+        worker.wake.set()
+        return admission
 
     async def body_of(request: Request) -> bytes | None:
         declared = request.headers.get("content-length", "")
@@ -159,19 +199,30 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
         return Response(body, media_type="text/xml; charset=utf-8")
 
     def pingback_sync(source: str, target: str) -> bytes:
-        known = _find(engine, "pingback", source, target)
-        if known and known["status"] == "verified":
-            return X.dumps_fault(X.ALREADY_REGISTERED, "The pingback has already been registered.")
-        hold = 120 if rs.pingback_sync else 0  # keep the background worker off it
-        item_id, _ = accept(engine, "pingback", source, target, delay_s=hold)
-        worker.wake.set()
+        """Queue a pingback and, with `pingback_sync`, verify it before answering. A re-send of
+        a registered pingback is verified again (unless its last check was under
+        `reverify_interval_s` ago: then it is queued for that time and answered 0x30 at once);
+        still linked, it answers 0x30; link or page gone, the mention is tombstoned and the
+        answer is the fault saying why."""
+        hold = LEASE_S if rs.pingback_sync else 0  # keep the background worker off it
+        try:
+            adm = admit("pingback", source, target, hold_s=hold)
+        except Busy as exc:
+            return X.dumps_fault(exc.fault, exc.message)
+        queued = X.dumps_response(f"Pingback from {source} to {target} queued.")
+        waiting = not (adm.new or adm.resent)  # already queued: verified in its turn
+        too_soon = adm.due is not None and adm.due > datetime.now(UTC)  # re-sent too soon
+        if waiting or too_soon:
+            return X.dumps_fault(X.ALREADY_REGISTERED, ALREADY) if adm.registered else queued
         if not rs.pingback_sync:
-            return X.dumps_response(f"Pingback from {source} to {target} queued.")
-        item = worker.claim_one(item_id)
+            return queued
+        item = worker.claim_one(adm.id)
         if item is None:  # someone else is on it; it will be verified
             return X.dumps_response(f"Pingback from {source} to {target} queued.")
         verdict = worker.process(item)
         if verdict.status == "verified":
+            if adm.registered:
+                return X.dumps_fault(X.ALREADY_REGISTERED, ALREADY)
             return X.dumps_response(f"Pingback from {source} to {target} registered. Thanks!")
         code, message = FAULT_FOR_RESULT.get(verdict.result, (X.GENERIC, "Pingback refused."))
         return X.dumps_fault(code, message)
@@ -217,38 +268,41 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
             return PlainTextResponse(
                 "send source and target as application/x-www-form-urlencoded", status_code=400
             )
-        form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
+        try:  # strict: bytes that are not UTF-8 (raw or %-escaped) are refused, not replaced
+            form = parse_qs(body.decode("utf-8"), max_num_fields=10, errors="strict")
+        except UnicodeDecodeError:
+            return PlainTextResponse("the form is not valid UTF-8", status_code=400)
+        except ValueError:  # more fields than a webmention has
+            return PlainTextResponse("too many form fields", status_code=400)
         source = (form.get("source") or [""])[0].strip()
         target = (form.get("target") or [""])[0].strip()
         if not source or not target:
             return PlainTextResponse("both source and target are required", status_code=400)
         try:
             await run_in_threadpool(check, "webmention", source, target)
+            adm = await run_in_threadpool(admit, "webmention", source, target)
         except Busy as exc:
-            return PlainTextResponse(exc.message, status_code=503, headers={"Retry-After": "300"})
+            return PlainTextResponse(
+                exc.message, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+            )
         except Rejected as exc:
             return PlainTextResponse(exc.message, status_code=400)
-        item_id, _ = await run_in_threadpool(accept, engine, "webmention", source, target)
-        worker.wake.set()
+        # 201, not 202: a receiver that offers a status page answers 201 Created with its
+        # Location (W3C Webmention 3.2.1; webmention.rocks receiver test #1 checks it).
         return PlainTextResponse(
-            "Accepted: the source will be verified.",
-            status_code=202,
-            headers={"Location": f"{public(request)}/status/{item_id}"},
+            "Accepted: the source will be verified; its status is at the Location.",
+            status_code=201,
+            headers={"Location": f"{public(request)}/status/{adm.token}"},
         )
 
     # -- the rest ---------------------------------------------------------------------------
 
     async def status_endpoint(request: Request) -> Response:
-        try:
-            item_id = int(request.path_params["item_id"])
-        except ValueError:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        row = await run_in_threadpool(_get, engine, item_id)
+        row = await run_in_threadpool(_by_token, engine, request.path_params["token"])
         if row is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         return JSONResponse(
             {
-                "id": row["id"],
                 "kind": row["kind"],
                 "source": row["source"],
                 "target": row["target"],
@@ -289,7 +343,7 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
             Route("/", home),
             Route("/xmlrpc", xmlrpc_endpoint, methods=["POST"]),
             Route("/webmention", webmention_endpoint, methods=["GET", "POST"]),
-            Route("/status/{item_id}", status_endpoint),
+            Route("/status/{token}", status_endpoint),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,
@@ -298,14 +352,9 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
     return app
 
 
-def _find(engine: Engine, kind: str, source: str, target: str) -> dict[str, Any] | None:
+def _by_token(engine: Engine, token: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        return find_ping(conn, kind, source, target)
-
-
-def _get(engine: Engine, item_id: int) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        return get_ping(conn, item_id)
+        return ping_by_token(conn, token)
 
 
 def _counts(engine: Engine) -> dict[str, int]:

@@ -78,3 +78,16 @@ class BlogsSettings(BaseModel):
             allow_loopback=self.allow_loopback,
             allow_private=self.allow_private_addresses,
         )
+
+
+def refusal_hint(exc: Exception, section: str) -> str:
+    """The one setting that would let an SSRF-refused fetch through, named exactly, for the
+    operator (never for a sender): `[<section>].allow_loopback` when the address was loopback
+    (local test servers), else `[<section>].allow_private_addresses` with its warning.
+    `section` is "blogs" or "receiver"."""
+    if "loopback" in str(exc):
+        return f"set [{section}].allow_loopback = true only to fetch from this machine (tests)"
+    return (
+        f"set [{section}].allow_private_addresses = true only for a trusted site on your own "
+        "network, never on a server reachable from the internet"
+    )

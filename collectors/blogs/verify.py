@@ -34,7 +34,6 @@ SOURCE_NOT_FOUND = "source_not_found"
 BLOCKED = "blocked"
 TOO_LARGE = "too_large"
 UPSTREAM = "upstream_error"
-REMOVED = "removed"
 
 
 @dataclass(slots=True)
@@ -67,8 +66,10 @@ def verify(
     mention_key = (item.kind, f"{item.source} {item.target}")
 
     def gone(result: str, error: str) -> Verdict:
+        # A mention that was verified is tombstoned; the result keeps why (no_link or
+        # source_not_found), so a re-sent pingback gets the fault that says so (0x11 / 0x10).
         if was_verified:
-            return Verdict("deleted", REMOVED, error, Batch(deletions=[mention_key]))
+            return Verdict("deleted", result, error, Batch(deletions=[mention_key]))
         return Verdict("rejected", result, error)
 
     try:

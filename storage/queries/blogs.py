@@ -4,17 +4,22 @@ received pingbacks and webmentions. All SQL of the area lives here."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, case, cast, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Text, and_, cast, func, insert, or_, select, update
 
 from groundswell.matching import normalise_url
 from storage.models import Account, Mention
-from storage.models_blogs import URL_INDEXED_PLATFORMS, ReceivedPing
+from storage.models_blogs import (
+    TOKEN_CHARS,
+    URL_INDEXED_PLATFORMS,
+    WAITING_STATUSES,
+    ReceivedPing,
+)
 from storage.types import stable_id
 
 _CHUNK = 400
@@ -188,40 +193,101 @@ def ping_key(kind: str, source: str, target: str) -> int:
     return stable_id("received", kind, source, target)
 
 
-def enqueue(
-    conn: Connection, kind: str, source: str, target: str, now: datetime
-) -> tuple[int, bool]:
-    """Queue (source, target) for verification; returns (id, is_new).
+# One number for PostgreSQL's transaction-scoped advisory lock that serialises admissions (the
+# flood guard's count and the insert it allows must not interleave between receivers).
+ADMISSION_LOCK = int.from_bytes(b"gs_ping", "big")
 
-    A repeat of a known pair is queued again (the sender says the source changed: it may now
-    link, or no longer link, or be gone), keeping its history.
+
+def new_token() -> str:
+    """A status URL's name for a received item: 144 random bits, URL-safe."""
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What `enqueue` did with a received item."""
+
+    id: int
+    token: str
+    new: bool  # first time this pair was received
+    resent: bool  # a repeat of a pair already checked (verified, rejected or deleted)
+    registered: bool  # its last check verified it (a pingback re-send is then fault 0x30)
+    due: datetime | None  # when it is verified (None: a verifier holds it right now)
+
+
+def enqueue(
+    conn: Connection,
+    kind: str,
+    source: str,
+    target: str,
+    now: datetime,
+    *,
+    max_pending: int | None = None,
+    reverify_after: timedelta = timedelta(0),
+    hold: timedelta = timedelta(0),
+) -> Admission | None:
+    """Queue (source, target) for verification; None when the queue is full (`max_pending`
+    items waiting: the flood guard).
+
+    Admission is atomic: the count and the insert it allows happen under one lock (SQLite's
+    write lock, taken by `write_tx`'s BEGIN IMMEDIATE; a transaction-scoped advisory lock on
+    PostgreSQL), so a concurrent burst can never overshoot `max_pending` (before, the count was
+    read apart from the insert and 500 concurrent requests left 320 pending with a limit of 10).
+
+    A repeat of a pair already checked is a re-send: the sender says the source changed (it may
+    now link, no longer link, or be gone), so it is verified again, but at most once per
+    `reverify_after` since its last check (a re-send sooner waits for that time rather than
+    making us fetch the source again). A repeat of a pair still waiting changes nothing.
+    `hold` keeps the background verifier off a new item the caller verifies itself.
     """
     t: Any = _table(ReceivedPing)
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(ADMISSION_LOCK)))
     key = ping_key(kind, source, target)
-    ins = (postgresql.insert(t) if conn.dialect.name == "postgresql" else sqlite.insert(t)).values(
-        key=key,
-        kind=kind,
-        source=source,
-        target=target,
-        status="pending",
-        attempts=0,
-        received_at=now,
-        updated_at=now,
-        next_attempt_at=now,
+    row = conn.execute(
+        select(
+            t.c.id, t.c.token, t.c.status, t.c.result, t.c.updated_at, t.c.next_attempt_at
+        ).where(t.c.key == key)
+    ).first()
+    if row is not None and row.status in WAITING_STATUSES:
+        due = row.next_attempt_at if row.status == "pending" else None
+        return Admission(int(row.id), row.token, False, False, row.result == "verified", due)
+    if max_pending is not None and waiting_count(conn) >= max_pending:
+        return None
+    if row is None:
+        token = new_token()
+        item_id = conn.execute(
+            insert(t)
+            .values(
+                key=key,
+                token=token,
+                kind=kind,
+                source=source,
+                target=target,
+                status="pending",
+                attempts=0,
+                received_at=now,
+                updated_at=now,
+                next_attempt_at=now + hold,
+            )
+            .returning(t.c.id)
+        ).scalar_one()
+        return Admission(int(item_id), token, True, False, False, now)
+    checked_at = row.updated_at
+    due = max(now, checked_at + reverify_after) if checked_at else now
+    token = row.token or new_token()
+    conn.execute(
+        update(t)
+        .where(t.c.id == row.id)
+        .values(
+            status="pending",
+            token=token,
+            attempts=0,
+            updated_at=now,
+            next_attempt_at=due if due > now else now + hold,
+        )
     )
-    # One statement, so two receivers taking the same pair at once never collide: a repeat
-    # goes back to pending (unless a verifier holds it right now), keeping its history.
-    stmt = ins.on_conflict_do_update(
-        index_elements=[t.c.key],
-        set_={
-            "status": case((t.c.status == "verifying", t.c.status), else_="pending"),
-            "next_attempt_at": ins.excluded.next_attempt_at,
-            "updated_at": ins.excluded.updated_at,
-            "attempts": 0,
-        },
-    ).returning(t.c.id, t.c.received_at)
-    item_id, received_at = conn.execute(stmt).one()
-    return int(item_id), received_at == now
+    return Admission(int(row.id), token, False, True, row.result == "verified", due)
 
 
 @dataclass(slots=True)
@@ -303,16 +369,20 @@ def get_ping(conn: Connection, item_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def find_ping(conn: Connection, kind: str, source: str, target: str) -> dict[str, Any] | None:
+def ping_by_token(conn: Connection, token: str) -> dict[str, Any] | None:
+    """The item a status URL names (`/status/<token>`); None for any other string."""
+    if not token or len(token) > TOKEN_CHARS:
+        return None
     t: Any = _table(ReceivedPing)
-    row = conn.execute(select(t).where(t.c.key == ping_key(kind, source, target))).mappings()
-    first = row.first()
-    return dict(first) if first else None
+    row = conn.execute(select(t).where(t.c.token == token)).mappings().first()
+    return dict(row) if row else None
 
 
-def pending_count(conn: Connection) -> int:
+def waiting_count(conn: Connection) -> int:
+    """Items waiting for verification (pending or being verified): what `max_pending` bounds."""
     t: Any = _table(ReceivedPing)
-    return int(conn.execute(select(func.count()).where(t.c.status == "pending")).scalar() or 0)
+    q = select(func.count()).where(t.c.status.in_(WAITING_STATUSES))
+    return int(conn.execute(q).scalar() or 0)
 
 
 def queue_counts(conn: Connection) -> dict[str, int]:
