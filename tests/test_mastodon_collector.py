@@ -221,6 +221,20 @@ def edges(engine, kind: str) -> list:
     )
 
 
+@pytest.mark.parametrize("header_case", ["lower", "canonical"])
+def test_every_page_of_boosters_is_followed_by_the_link_header_whatever_its_case(
+    sqlite_store, header_case
+):
+    with running(MastodonServer("alpha.test", header_case=header_case)) as (a,):
+        s = post(a, 1)
+        for i in range(85):  # three reblogged_by pages (40, 40, 5)
+            a.boost(s["uri"], make_account(f"fan{i:02d}", "beta.test"), origin="beta.test")
+        runner, _ = runner_for(sqlite_store, settings_for(a))
+        runner.run_once()
+        assert len(edges(sqlite_store, "boost")) == 85
+        assert len(a.requests_to("/api/v1/statuses")) == 3
+
+
 def test_boosts_are_fetched_when_reblogs_count_grows_and_only_then(store, alpha):
     s = post(alpha, 1)
     other = post(alpha, 2)
@@ -311,8 +325,13 @@ def test_quotes_full_and_shallow_become_quote_edges(sqlite_store, alpha):
 # -- rate limits --------------------------------------------------------------------------------
 
 
-def test_requests_are_paced_within_the_advertised_limit(sqlite_store):
-    with running(MastodonServer("tight.test", rate_limit=6, rate_window_s=2.0)) as (s,):
+@pytest.mark.parametrize("header_case", ["lower", "canonical"])
+def test_requests_are_paced_within_the_advertised_limit_whatever_the_header_case(
+    sqlite_store, header_case
+):
+    # Real Mastodon sends `x-ratelimit-remaining` in lower case (Mastodon.py's cassettes).
+    server = MastodonServer("tight.test", rate_limit=6, rate_window_s=2.0, header_case=header_case)
+    with running(server) as (s,):
         for n in range(1, 27):
             post(s, n)
         runner, _ = runner_for(sqlite_store, settings_for(s, mastodon={"page_limit": 2}))
@@ -322,6 +341,19 @@ def test_requests_are_paced_within_the_advertised_limit(sqlite_store):
         assert s.max_requests_per_window() <= 6
         assert [r for r in s.requests if r.status == 429] == []
         assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 26
+
+
+def test_twelve_hashtags_on_one_instance_share_its_lower_case_advertised_limit(sqlite_store):
+    tags = tuple(f"Tag{i:02d}" for i in range(12))
+    with running(MastodonServer("tight.test", rate_limit=5, rate_window_s=2.0)) as (s,):
+        for n, tag in enumerate(tags, start=1):
+            post(s, n, tags=(tag,))
+        settings = settings_for(s, hashtags=tags, mastodon={"refresh_latest": False})
+        runner, _ = runner_for(sqlite_store, settings)
+        outcomes = runner.run_once()
+        assert [o.outcome for o in outcomes] == ["ok"] * 12
+        assert [r for r in s.requests if r.status == 429] == []
+        assert s.max_requests_per_window() <= 5
 
 
 def test_a_429_with_a_short_reset_waits_and_loses_no_page(sqlite_store, alpha):

@@ -17,7 +17,8 @@ Why a wrapper and not bare Mastodon.py calls:
   (`take_signals`) that the collector puts on the batch it was waiting for; a failure carries
   its own (`rate_limit_wait`, `unreachable`, `needs_token`).
 - Link headers are read raw from the HTTP response (a `requests` hook), so paging ids stay the
-  exact strings the server sent (Mastodon.py turns digit-only ids into ints).
+  exact strings the server sent (Mastodon.py turns digit-only ids into ints). Every header is
+  read case-insensitively: real Mastodon sends `x-ratelimit-*` and `link` in lower case.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,6 +45,7 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
     MastodonWarning,
 )
+from requests.structures import CaseInsensitiveDict
 
 from collectors.base import FatalSourceError, TransientError
 from collectors.mastodon.parse import to_plain
@@ -64,24 +66,18 @@ NEEDS_TOKEN = "needs_token"
 warnings.filterwarnings("ignore", message=".*appears to be unavailable.*", category=MastodonWarning)
 
 
-def parse_link_header(value: str | None) -> dict[str, dict[str, str]]:
-    """`<url?max_id=1>; rel="next", ...` -> {"next": {"max_id": "1", ...}}, values verbatim."""
+def link_params(links: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """requests' parsed `Link` header ({rel: {"url": ...}}) -> {rel: {query param: value}}.
+
+    The header is parsed by requests (`Response.links`, the parser Mastodon.py uses too), read
+    case-insensitively: real servers send `link` in lower case. Values stay the server's
+    strings (Mastodon.py turns digit-only ids into ints)."""
     out: dict[str, dict[str, str]] = {}
-    if not value:
-        return out
-    for part in value.split(","):
-        if ";" not in part:
-            continue
-        url_part, *params = part.split(";")
-        url = url_part.strip().strip("<>")
-        rel = None
-        for p in params:
-            k, _, v = p.strip().partition("=")
-            if k.strip() == "rel":
-                rel = v.strip().strip('"')
-        if rel:
+    for rel, link in links.items():
+        url = link.get("url") if isinstance(link, Mapping) else None
+        if isinstance(url, str):
             query = parse_qs(urlsplit(url).query)
-            out[rel] = {k: v[0] for k, v in query.items() if v}
+            out[str(rel)] = {k: v[0] for k, v in query.items() if v}
     return out
 
 
@@ -124,7 +120,10 @@ class InstanceClient:
         self.lock = threading.RLock()
         self.session = requests.Session()
         self.session.hooks["response"].append(self._capture)
-        self.last_headers: dict[str, str] = {}
+        # The last reply's headers, case-insensitive like requests' own (real Mastodon sends
+        # `x-ratelimit-*` and `link` in lower case), and its `Link` header parsed.
+        self.last_headers: Mapping[str, str] = CaseInsensitiveDict()
+        self.last_links: dict[str, dict[str, str]] = {}
         self.api = Mastodon(
             api_base_url=base_url,
             access_token=token,
@@ -147,10 +146,11 @@ class InstanceClient:
     def _capture(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         # Streams run on their own threads and carry no paging or rate-limit news for us.
         if "/api/v1/streaming" not in str(getattr(response, "url", "")):
-            self.last_headers = dict(response.headers)
+            self.last_headers = CaseInsensitiveDict(response.headers)
+            self.last_links = link_params(response.links)
 
     def link(self, rel: str, param: str) -> str | None:
-        return parse_link_header(self.last_headers.get("Link")).get(rel, {}).get(param)
+        return self.last_links.get(rel, {}).get(param)
 
     def budget(self) -> dict[str, Any]:
         """What `groundswell status` shows about this instance's limits."""
@@ -350,7 +350,7 @@ class InstanceClient:
                 limit=limit,
                 paging=paging,
             )
-            links = parse_link_header(self.last_headers.get("Link"))
+            links = dict(self.last_links)
         if not isinstance(page, list):
             raise TransientError(f"{self.base_url} (#{tag}): expected a list of statuses")
         return Page([to_plain(item) for item in page], links)

@@ -15,7 +15,11 @@ real Mastodon.py client can be pointed at it:
 - `GET /api/v1/instance`, `GET /api/v2/instance` (with `configuration.timelines_access`);
 - `GET /api/v1/streaming/hashtag?tag=` as server-sent events (`event: update`, `event: delete`,
   `:thump` heartbeats); it needs a token, as since Mastodon 4.2;
-- `X-RateLimit-Limit/Remaining/Reset` on every reply, fixed windows, 429 when exceeded.
+- `x-ratelimit-limit/remaining/reset` on every reply, fixed windows, 429 when exceeded.
+
+Header names are sent in lower case, as real Mastodon (Rails behind nginx, HTTP/2) sends them
+(`x-ratelimit-remaining`, `link`: see Mastodon.py's recorded cassettes);
+`header_case="canonical"` sends `X-RateLimit-Remaining`, `Link` instead.
 
 Several instances are several servers, each on its own port with its own local ids for the same
 federated status (same `uri`, different `id`). Misbehaviour on demand: `fail_next(...)` queues
@@ -198,8 +202,10 @@ class MastodonServer:
         rate_limit: int = 300,
         rate_window_s: float = 300.0,
         heartbeat_s: float = 0.2,
+        header_case: str = "lower",  # lower (as real servers) | canonical
     ) -> None:
         self.domain = domain
+        self.header_case = header_case
         self.version = version
         self.seq_salt = seq_salt
         self.tokens = set(tokens)
@@ -494,19 +500,22 @@ class _Handler(BaseHTTPRequestHandler):
         raw: bytes | None = None,
     ) -> None:
         data = raw if raw is not None else json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
+        out = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Length": str(len(data)),
+        }
         if rate is not None:
             _, remaining, reset = rate
-            self.send_header("X-RateLimit-Limit", str(self.instance.rate_limit))
-            self.send_header("X-RateLimit-Remaining", str(remaining))
-            self.send_header(
-                "X-RateLimit-Reset",
-                datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            out["X-RateLimit-Limit"] = str(self.instance.rate_limit)
+            out["X-RateLimit-Remaining"] = str(remaining)
+            out["X-RateLimit-Reset"] = datetime.fromtimestamp(reset, UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ"
             )
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
+        out.update(headers or {})
+        self.send_response(status)
+        lower = self.instance.header_case == "lower"
+        for k, v in out.items():
+            self.send_header(k.lower() if lower else k, v)
         self.end_headers()
         self.wfile.write(data)
         self._log(status, path, query)
