@@ -47,6 +47,10 @@ _INVISIBLE = dict.fromkeys(
     ),
     None,
 )
+# Bidirectional embedding, override and isolate controls (U+202A-202E, U+2066-2069): a name,
+# title or post carrying them can reverse the text after it on a page, e.g. to disguise a link
+# or spoof a handle ("Trojan Source"). Stripped from stored HTML too, not only plain text.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)], None)
 _ZWJ = "\u200d"
 _BLACK_FLAG = "\U0001f3f4"
 _BLOCK_END = re.compile(r"</(p|div|li|blockquote|h[1-6]|pre|tr)\s*>|<br\s*/?>", re.IGNORECASE)
@@ -56,7 +60,8 @@ _NEWLINES = re.compile(r"\n{3,}")
 
 
 def sanitize_html(raw: str | None, *, max_chars: int = 100_000) -> str:
-    """Inert HTML safe to render: allow-listed tags only, safe links, no scripts."""
+    """Inert HTML safe to render: allow-listed tags only, safe links, no scripts, no
+    bidirectional controls (stripped after nh3, so written as `&#x202e;` they go too)."""
     if not raw:
         return ""
     raw = raw[:max_chars]
@@ -67,7 +72,7 @@ def sanitize_html(raw: str | None, *, max_chars: int = 100_000) -> str:
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer ugc",
         strip_comments=True,
-    )
+    ).translate(BIDI_CONTROLS)
 
 
 def html_to_text(raw: str | None, *, max_chars: int = 100_000) -> str:
