@@ -1,10 +1,18 @@
-"""Every exported column, its type and what it means: the single source of the data
-dictionary (README.md and datacard.json), the Parquet schema and the CSV header.
+"""Every exported column, its type, its class and what it means: the single source of the
+data dictionary (README.md and datacard.json), the Parquet schema and the CSV header.
 
-Which columns a file has depends on the options: pseudonymisation removes the columns that
-name or link to a person (native ids and URLs contain handles and DIDs); drop-text and
-drop-URLs remove theirs. A removed column is absent, not empty, so nobody mistakes it for
-missing data.
+Every column is classified (DESIGN.md section 6; issue 17):
+- **identifying**: names or links to a person (native ids, handles, URLs, internal ids, which
+  are an unkeyed hash anyone can recompute). In a pseudonymised export it is removed, or
+  replaced by a keyed reference (`keyed`: ids; `rewritten`: links and blog hosts become
+  `mention:`/`account:` references with the same HMAC as the id columns);
+- **quasi-identifying**: harmless alone, identifying in combination (exact times, rare
+  instances, free text one can search for, exact counts). Kept; the data card names the
+  remaining risk and `--generalise-times` coarsens the times;
+- **safe**: says nothing about who (platform, kind, flags).
+
+Drop-text and drop-URLs remove their columns too. A removed column is absent, not empty, so
+nobody mistakes it for missing data.
 """
 
 from __future__ import annotations
@@ -15,15 +23,41 @@ import pyarrow as pa
 
 from groundswell.export.options import ExportOptions
 
+IDENTIFYING = "identifying"
+QUASI = "quasi-identifying"
+SAFE = "safe"
+# What a pseudonymised export does with a column.
+REMOVED, KEYED, REWRITTEN, KEPT = "removed", "keyed", "rewritten", "kept"
+
 
 @dataclass(frozen=True, slots=True)
 class Col:
     name: str
     kind: str  # key | str | int | bool | time | list
     description: str
-    identifying: bool = False  # removed when pseudonymised
+    klass: str = SAFE
+    pseudonymised: str = KEPT  # removed | keyed | rewritten | kept
     text: bool = False  # removed with drop_text
     link: bool = False  # removed with drop_urls
+
+    @property
+    def identifying(self) -> bool:
+        """Removed when pseudonymised."""
+        return self.pseudonymised == REMOVED
+
+
+def _id(name: str, description: str) -> Col:
+    """An internal id column: identifying (recomputable), keyed when pseudonymised."""
+    return Col(name, "key", description, klass=IDENTIFYING, pseudonymised=KEYED)
+
+
+def _gone(name: str, kind: str, description: str, **kw: bool) -> Col:
+    """An identifying column a pseudonymised export leaves out."""
+    return Col(name, kind, description, klass=IDENTIFYING, pseudonymised=REMOVED, **kw)
+
+
+def _quasi(name: str, kind: str, description: str, **kw: bool) -> Col:
+    return Col(name, kind, description, klass=QUASI, **kw)
 
 
 KEY_NOTE = (
@@ -31,33 +65,53 @@ KEY_NOTE = (
     "store; when the export is pseudonymised, a keyed HMAC pseudonym instead"
 )
 
+FREE_TEXT = (
+    " Free text can be searched for on the platform; in a pseudonymised export links to "
+    "people and @handles inside it are keyed."
+)
+INSTANCE = (
+    "Mastodon instance (a small one narrows down who), or the blog's host, which is its "
+    "author: keyed like accounts (`account:<pseudonym>`) when pseudonymised."
+)
+
 MENTIONS = (
-    Col("mention_id", "key", f"{KEY_NOTE}."),
+    _id("mention_id", f"{KEY_NOTE}."),
     Col("platform", "str", "bluesky, mastodon, blog, pingback or webmention."),
-    Col(
+    _gone(
         "native_id",
         "str",
         "The platform's id: Bluesky at:// URI, Mastodon status URI, blog entry id or link, "
         "pingback/webmention source + target.",
-        identifying=True,
     ),
-    Col("url", "str", "Public web address of the post.", identifying=True, link=True),
-    Col("account_id", "key", f"The author. {KEY_NOTE}."),
-    Col(
+    _gone("url", "str", "Public web address of the post.", link=True),
+    _id("account_id", f"The author. {KEY_NOTE}."),
+    _gone(
         "account",
         "str",
         "The author's platform id: Bluesky DID, Mastodon user@instance, blog host.",
-        identifying=True,
     ),
-    Col("handle", "str", "The author's handle when the post was collected.", identifying=True),
-    Col("created_at", "time", "When the post was published (UTC, ISO 8601)."),
-    Col("title", "str", "Title (blog entries).", text=True),
-    Col("text", "str", "Plain text of the post (HTML removed).", text=True),
-    Col("lang", "str", "Language tag given by the author or platform."),
-    Col("instance", "str", "Mastodon instance or blog host that published it."),
+    _gone("handle", "str", "The author's handle when the post was collected."),
+    _quasi("created_at", "time", "When the post was published (UTC, ISO 8601)."),
     Col(
+        "title",
+        "str",
+        "Title (blog entries)." + FREE_TEXT,
+        klass=QUASI,
+        pseudonymised=REWRITTEN,
+        text=True,
+    ),
+    Col(
+        "text",
+        "str",
+        "Plain text of the post (HTML removed)." + FREE_TEXT,
+        klass=QUASI,
+        pseudonymised=REWRITTEN,
+        text=True,
+    ),
+    Col("lang", "str", "Language tag given by the author or platform."),
+    Col("instance", "str", INSTANCE, klass=QUASI, pseudonymised=REWRITTEN),
+    _id(
         "reply_to_id",
-        "key",
         "mention_id of the post this replies to, if any; empty when that post is withheld "
         "(see reply_to_withheld).",
     ),
@@ -67,9 +121,8 @@ MENTIONS = (
         "True when this replies to a post withheld from exports (its author opted out or it "
         "was deleted): reply_to_id is then left empty.",
     ),
-    Col(
+    _id(
         "quote_of_id",
-        "key",
         "mention_id of the post this quotes, if any; empty when that post is withheld "
         "(see quote_of_withheld).",
     ),
@@ -78,47 +131,65 @@ MENTIONS = (
         "bool",
         "True when this quotes a post withheld from exports: quote_of_id is then left empty.",
     ),
-    Col("like_count", "int", "Likes/favourites (highest value seen)."),
-    Col("repost_count", "int", "Reposts/boosts (highest value seen)."),
-    Col("reply_count", "int", "Replies (highest value seen)."),
-    Col("quote_count", "int", "Quotes (highest value seen)."),
+    _quasi("like_count", "int", "Likes/favourites (highest value seen)."),
+    _quasi("repost_count", "int", "Reposts/boosts (highest value seen)."),
+    _quasi("reply_count", "int", "Replies (highest value seen)."),
+    _quasi("quote_count", "int", "Quotes (highest value seen)."),
     Col("sensitive", "bool", "Marked sensitive by the author."),
-    Col("spoiler_text", "str", "Content warning text.", text=True),
-    Col("links", "list", "Absolute URLs linked from the post.", link=True),
-    Col("hashtags", "list", "Hashtags as written."),
-    Col("edited_at", "time", "Last edit time (UTC), if edited."),
+    Col(
+        "spoiler_text",
+        "str",
+        "Content warning text." + FREE_TEXT,
+        klass=QUASI,
+        pseudonymised=REWRITTEN,
+        text=True,
+    ),
+    Col(
+        "links",
+        "list",
+        "Absolute URLs linked from the post. Links to the wider web stay; when pseudonymised, "
+        "links to people's posts and profiles (and to tracked blogs) are keyed references: "
+        "`mention:<pseudonym>` / `account:<pseudonym>` (the same HMAC as mention_id and "
+        "account_id) or `link:<pseudonym>` for a person's page outside the dataset. Links to "
+        "withheld posts or opted-out accounts are removed (see links_withheld).",
+        klass=IDENTIFYING,
+        pseudonymised=REWRITTEN,
+        link=True,
+    ),
+    Col(
+        "links_withheld",
+        "bool",
+        "True when links to withheld posts or opted-out accounts were removed from links.",
+        link=True,
+    ),
+    _quasi("hashtags", "list", "Hashtags as written (a rare one narrows down who)."),
+    _quasi("edited_at", "time", "Last edit time (UTC), if edited."),
 )
 
 ACCOUNTS = (
-    Col("account_id", "key", f"{KEY_NOTE}."),
+    _id("account_id", f"{KEY_NOTE}."),
     Col("platform", "str", "bluesky, mastodon, blog, pingback or webmention."),
-    Col(
-        "account",
-        "str",
-        "Platform id: Bluesky DID, Mastodon user@instance, blog host.",
-        identifying=True,
-    ),
-    Col("handle", "str", "Handle when last seen.", identifying=True),
-    Col("display_name", "str", "Display name when last seen.", identifying=True, text=True),
-    Col("url", "str", "Profile address.", identifying=True, link=True),
-    Col("instance", "str", "Mastodon instance or blog host."),
+    _gone("account", "str", "Platform id: Bluesky DID, Mastodon user@instance, blog host."),
+    _gone("handle", "str", "Handle when last seen."),
+    _gone("display_name", "str", "Display name when last seen.", text=True),
+    _gone("url", "str", "Profile address.", link=True),
+    Col("instance", "str", INSTANCE, klass=QUASI, pseudonymised=REWRITTEN),
     Col("bot", "bool", "Declared a bot by its owner (unknown when empty)."),
-    Col("first_seen_at", "time", "First mention or amplification inside this export's filter."),
-    Col("mentions", "int", "Exported mentions written by the account in the filter."),
-    Col("amplifications_given", "int", "Exported edges from this account in the filter."),
-    Col("amplifications_received", "int", "Exported edges into this account's posts."),
+    _quasi("first_seen_at", "time", "First mention or amplification inside this export's filter."),
+    _quasi("mentions", "int", "Exported mentions written by the account in the filter."),
+    _quasi("amplifications_given", "int", "Exported edges from this account in the filter."),
+    _quasi("amplifications_received", "int", "Exported edges into this account's posts."),
 )
 
 EDGES = (
-    Col("edge_id", "key", f"The amplification. {KEY_NOTE}."),
+    _id("edge_id", f"The amplification. {KEY_NOTE}."),
     Col("kind", "str", "repost, boost, quote, reply, link, pingback or webmention."),
     Col("platform", "str", "Platform of the amplification."),
-    Col("source_account_id", "key", "account_id of who amplified."),
-    Col("target_mention_id", "key", "mention_id of the amplified post."),
-    Col("target_account_id", "key", "account_id of the amplified post's author."),
-    Col(
+    _id("source_account_id", "account_id of who amplified."),
+    _id("target_mention_id", "mention_id of the amplified post."),
+    _id("target_account_id", "account_id of the amplified post's author."),
+    _id(
         "via_mention_id",
-        "key",
         "mention_id of the reply, quote or linking post, if any; empty when that post is "
         "withheld (see via_withheld).",
     ),
@@ -128,7 +199,7 @@ EDGES = (
         "True when the reply, quote or linking post is withheld from exports: via_mention_id "
         "is then left empty.",
     ),
-    Col("created_at", "time", "When the amplification happened (UTC)."),
+    _quasi("created_at", "time", "When the amplification happened (UTC)."),
 )
 
 EVENTS = (
@@ -154,7 +225,9 @@ MENTION_IDS = (
     Col(
         "native_id",
         "str",
-        "The platform's id of the post; `groundswell hydrate` fetches its current content.",
+        "The platform's id of the post; `groundswell hydrate` fetches its current content. "
+        "Identifying by design: an ID-only export is an identified export.",
+        klass=IDENTIFYING,
     ),
 )
 
@@ -209,8 +282,26 @@ def type_name(col: Col, options: ExportOptions) -> str:
     }[col.kind]
 
 
+def treatment(col: Col, options: ExportOptions) -> str:
+    """What this export did with the column, in the data dictionary's words."""
+    if not options.pseudonymised or col.pseudonymised == KEPT:
+        if col.kind == "time" and options.generalise_times:
+            return f"generalised to the {options.generalise_times}"
+        return "as collected"
+    return {
+        KEYED: "keyed pseudonym (HMAC-SHA256)",
+        REWRITTEN: "links to people, @handles and blog hosts keyed",
+    }[col.pseudonymised]
+
+
 def dictionary(dataset: str, options: ExportOptions) -> list[dict[str, str]]:
     return [
-        {"name": c.name, "type": type_name(c, options), "description": c.description}
+        {
+            "name": c.name,
+            "type": type_name(c, options),
+            "class": c.klass,
+            "treatment": treatment(c, options),
+            "description": c.description,
+        }
         for c in columns_for(dataset, options)
     ]

@@ -10,6 +10,7 @@ column means. A dataset without this cannot be defended to an ethics committee.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -183,7 +184,10 @@ def build(
     counts: dict[str, Any],
     files: list[dict[str, Any]],
     created_at: datetime,
+    scrub: Callable[[Any], Any] = lambda v: v,
 ) -> dict[str, Any]:
+    """The card. `scrub` rewrites free-form strings from the store (source keys and targets,
+    errors, problems) so a pseudonymised card names no blog host or person-link."""
     first, last = q.exported_period(conn, resolved)
     window_from = datetime.fromtimestamp(resolved.ts_from, UTC) if resolved.ts_from else None
     window_to = datetime.fromtimestamp(resolved.ts_to, UTC) if resolved.ts_to else None
@@ -191,18 +195,23 @@ def build(
     run_to = window_to or (last + timedelta(days=1) if last else None)
     sources = []
     for s in q.sources_in_scope(conn, resolved):
+        completeness = source_completeness(conn, s, run_from, run_to)
+        completeness["errors"] = {scrub(k): n for k, n in completeness["errors"].items()}
+        completeness["skip_reasons"] = {
+            scrub(k): n for k, n in completeness["skip_reasons"].items()
+        }
         sources.append(
             {
-                "key": s["key"],
+                "key": scrub(s["key"]),
                 "platform": s["platform"],
                 "kind": s["kind"],
-                "target": s["target"],
+                "target": scrub(s["target"]),
                 "enabled": bool(s["enabled"]),
                 "status": s["status"],
                 "last_success_at": _iso(s["last_success_at"]),
-                "last_error": s["last_error"],
-                "problems": s["problems"] or [],
-                "completeness": source_completeness(conn, s, run_from, run_to),
+                "last_error": scrub(s["last_error"]),
+                "problems": [scrub(p) for p in s["problems"] or []],
+                "completeness": completeness,
             }
         )
     mv = Movement.__table__  # type: ignore[attr-defined]
@@ -233,10 +242,54 @@ def build(
             "deletions": "Posts deleted by their authors before the export are excluded.",
             "pseudonymised": options.pseudonymised,
             "pseudonym_key_fingerprint": options.describe()["pseudonym_key_fingerprint"],
+            "remaining_risks": remaining_risks(options),
         },
         "files": files,
         "data_dictionary": {d: dictionary(d, options) for d in datasets},
     }
+
+
+def remaining_risks(options: ExportOptions) -> list[str]:
+    """What can still point at a person under these options: said plainly, so nobody takes
+    a pseudonymised file for an anonymous one."""
+    risks = []
+    if not options.pseudonymised:
+        risks.append(
+            "This export is IDENTIFIED: handles, account ids, post ids and URLs name people. "
+            "Keep it under the access controls of your ethics approval."
+        )
+    else:
+        risks.append(
+            "Pseudonymised is not anonymous: whoever holds the key (fingerprint above) can "
+            "re-identify every account; the key never leaves the store's host."
+        )
+    if options.generalise_times:
+        risks.append(
+            f"Times are generalised to the {options.generalise_times}; within one "
+            f"{options.generalise_times} posts can still be told apart by their other columns."
+        )
+    else:
+        risks.append(
+            "Exact times (created_at, edited_at, first_seen_at) are quasi-identifiers: a post's "
+            "time to the second, with its platform, usually finds it again by searching the "
+            "platform. Use --generalise-times hour or day to coarsen them."
+        )
+    risks.append(
+        "Rare values are quasi-identifiers: a small Mastodon instance, a rare language or "
+        "hashtag, exact like and repost counts can single out a person; aggregate them or "
+        "suppress small groups before publishing."
+    )
+    if not options.drop_text and not options.ids_only:
+        risks.append(
+            "Free text (text, title, spoiler_text) can be searched for on the platforms, "
+            "which finds the author; distinctive phrasing, quoted names and bare @names stay. "
+            "Use --drop-text, or quote sparingly and paraphrase."
+        )
+    if options.ids_only:
+        risks.append(
+            "An ID-only export lists the platforms' own post ids: it identifies by design."
+        )
+    return risks
 
 
 def render_readme(card: dict[str, Any]) -> str:
@@ -333,10 +386,28 @@ def render_readme(card: dict[str, Any]) -> str:
         )
     lines += ["", "## Data dictionary", ""]
     for dataset, cols in card["data_dictionary"].items():
-        lines += [f"### {dataset}", "", "| column | type | meaning |", "|---|---|---|"]
+        lines += [
+            f"### {dataset}",
+            "",
+            "| column | type | class | in this export | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for col in cols:
-            lines.append(f"| `{col['name']}` | {col['type']} | {col['description']} |")
+            lines.append(
+                f"| `{col['name']}` | {col['type']} | {col['class']} | {col['treatment']} "
+                f"| {col['description']} |"
+            )
         lines.append("")
+    lines += [
+        "Column classes: **identifying** names or links to a person (removed or keyed when "
+        "pseudonymised); **quasi-identifying** is harmless alone but identifying in "
+        "combination (kept; see the risks below); **safe** says nothing about who.",
+        "",
+        "## Re-identification risks that remain",
+        "",
+    ]
+    lines += [f"- {risk}" for risk in card["ethics"]["remaining_risks"]]
+    lines.append("")
     lines += [
         "## Using this data responsibly",
         "",

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from groundswell.export import datacard
+from groundswell.export.links import LinkPolicy
 from groundswell.export.options import ExportError, ExportOptions
 from groundswell.export.rows import RowShaper
 from groundswell.export.writers import ChunkWriter, open_writer
@@ -158,9 +159,12 @@ def _stream(
     writers: list[ChunkWriter],
     progress: Progress | None,
     expected: int | None,
+    prepare: Callable[[Any], None] | None = None,
 ) -> int:
     done = 0
     for chunk in chunks:
+        if prepare is not None:
+            prepare(chunk)
         rows: list[Any] = [shape(r) for r in chunk]
         for w in writers:
             w.write(rows)
@@ -195,17 +199,26 @@ def _build(
             "by_platform": scope.by_platform,
         }
         datasets = ("mention_ids",) if options.ids_only else options.datasets
+        links = LinkPolicy(
+            conn,
+            pseudo=shaper.pseudo,
+            discoverable_false_is_opt_out=options.discoverable_false_is_opt_out,
+        )
         for dataset in datasets:
             cols = shaper.cols(dataset)
             writers = [open_writer(fmt, work, dataset, cols, options) for fmt in options.formats]
             written.extend(writers)
             try:
                 if dataset in ("mentions", "mention_ids"):
-                    shape = (
-                        shaper.mentions(q.MENTION_QUERY_COLUMNS)
-                        if dataset == "mentions"
-                        else shaper.mention_ids(q.MENTION_QUERY_COLUMNS)
-                    )
+                    prepare = None
+                    if dataset == "mentions":
+                        shape = shaper.mentions(q.MENTION_QUERY_COLUMNS, links)
+                        urls = shaper.chunk_urls(q.MENTION_QUERY_COLUMNS, links)
+
+                        def prepare(rows: Any, urls: Any = urls) -> None:
+                            links.prepare(urls(rows))
+                    else:
+                        shape = shaper.mention_ids(q.MENTION_QUERY_COLUMNS)
                     n = _stream(
                         dataset,
                         q.iter_mentions(conn, resolved, chunk_size=chunk),
@@ -213,13 +226,14 @@ def _build(
                         writers,
                         progress,
                         scope.exportable,
+                        prepare,
                     )
                     counts["mentions"]["exported"] = n
                 elif dataset == "accounts":
                     n = _stream(
                         dataset,
                         q.iter_accounts(conn, resolved, chunk_size=chunk),
-                        shaper.accounts(),
+                        shaper.accounts(links),
                         writers,
                         progress,
                         None,
@@ -277,7 +291,15 @@ def _build(
                     "sha256": _sha256(p),
                 }
             )
-        card = datacard.build(conn, resolved, options, counts=counts, files=files, created_at=now)
+        card = datacard.build(
+            conn,
+            resolved,
+            options,
+            counts=counts,
+            files=files,
+            created_at=now,
+            scrub=links.scrub,
+        )
     (work / "datacard.json").write_text(datacard.dumps(card), encoding="utf-8")
     (work / "README.md").write_text(datacard.render_readme(card), encoding="utf-8")
     return ExportSummary(path=work, counts=counts, files=files, card=card)

@@ -11,18 +11,16 @@ than the SQL itself.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 from groundswell.export.columns import Col, columns_for
+from groundswell.export.links import URL_RE, LinkPolicy
 from groundswell.export.options import ExportOptions
 from groundswell.export.pseudonym import Pseudonymiser
 from groundswell.pii import mask_personal_data
-
-URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 
 Fix = Callable[[Any], Any]
 
@@ -33,6 +31,7 @@ MENTION_SOURCE = {
     "handle": "account_handle",
     "reply_to_withheld": "reply_to_id_withheld",
     "quote_of_withheld": "quote_of_id_withheld",
+    "links_withheld": "links",  # placeholder: set from the links by LinkPolicy
 }
 EDGE_SOURCE = {"edge_id": "id", "via_withheld": "via_mention_id_withheld"}
 KEY_KINDS = {
@@ -190,14 +189,75 @@ class RowShaper:
     def mention_ids(self, source_columns: Sequence[str]) -> Callable:
         return self.tuple_shaper("mention_ids", source_columns, {})
 
-    def mentions(self, source_columns: Sequence[str]) -> Callable:
-        return self.tuple_shaper("mentions", source_columns, MENTION_SOURCE)
+    def mentions(self, source_columns: Sequence[str], links: LinkPolicy | None = None) -> Callable:
+        """Mention rows; with a link policy, person-links are keyed or withheld (see
+        groundswell.export.links) and, when pseudonymised, free text and blog hosts too."""
+        base = self.tuple_shaper("mentions", source_columns, MENTION_SOURCE)
+        names = [c.name for c in self.cols("mentions")]
+        flag = names.index("links_withheld") if "links_withheld" in names else None
+        if links is None:
+            if flag is None:
+                return base
+
+            def unflagged(row: Sequence[Any]) -> Sequence[Any]:
+                out = list(base(row))
+                out[flag] = False
+                return out
+
+            return unflagged
+        src = {n: i for i, n in enumerate(source_columns)}
+        s_links, s_platform = src["links"], src["platform"]
+        i_links = names.index("links") if "links" in names else None
+        pseudo = links.pseudonymised
+        texts = [names.index(n) for n in ("title", "text", "spoiler_text") if pseudo and n in names]
+        i_inst = names.index("instance") if pseudo and "instance" in names else None
+        as_json = self.lists_as_json
+
+        def shape(row: Sequence[Any]) -> Sequence[Any]:
+            out = list(base(row))
+            new, withheld = links.links(row[s_links])
+            if new is not None and i_links is not None:
+                out[i_links] = json.dumps(new, ensure_ascii=False) if as_json else new
+            if flag is not None:
+                out[flag] = withheld
+            for i in texts:
+                out[i] = links.text(out[i])
+            if i_inst is not None:
+                out[i_inst] = links.instance(row[s_platform], out[i_inst])
+            return out
+
+        return shape
+
+    def chunk_urls(self, source_columns: Sequence[str], links: LinkPolicy) -> Callable:
+        """The URLs of one chunk of mention rows that a link policy must decide: the links
+        (only those that may lead to a person) and, when pseudonymised, URLs in free text."""
+        src = {n: i for i, n in enumerate(source_columns)}
+        s_links = src["links"]
+        s_texts = [src[n] for n in ("title", "text", "spoiler_text")] if links.pseudonymised else []
+        maybe = links.maybe_person
+
+        def urls(chunk: Sequence[Sequence[Any]]) -> list[str]:
+            found: list[str] = []
+            for row in chunk:
+                value = row[s_links]
+                if value:
+                    raw = value if isinstance(value, str) else " ".join(value)
+                    if maybe(raw):
+                        found.extend(json.loads(value) if isinstance(value, str) else value)
+                for i in s_texts:
+                    text = row[i]
+                    if text and ("://" in text or "www." in text):
+                        found.extend(m.group(0) for m in URL_RE.finditer(text))
+            return found
+
+        return urls
 
     def edges(self, source_columns: Sequence[str]) -> Callable:
         return self.tuple_shaper("edges", source_columns, EDGE_SOURCE)
 
-    def accounts(self) -> Callable:
+    def accounts(self, links: LinkPolicy | None = None) -> Callable:
         mask = self.options.mask_personal_data
+        keyed_instance = links.instance if links is not None else (lambda _p, v: v)
 
         def build(r: dict[str, Any]) -> dict[str, Any]:
             display = r.get("display_name")
@@ -208,7 +268,7 @@ class RowShaper:
                 "handle": r["handle"],
                 "display_name": mask_personal_data(display) if display and mask else display,
                 "url": r["url"],
-                "instance": r["instance"],
+                "instance": keyed_instance(r["platform"], r["instance"]),
                 "bot": r["bot"],
                 "first_seen_at": from_ts(r.get("first_seen_ts")),
                 "mentions": r.get("mentions", 0),

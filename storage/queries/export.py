@@ -908,12 +908,84 @@ def mention_states(
     return out
 
 
+# -- references to people inside links (groundswell.export.links) ------------------------------
+
+
+def blog_hosts(conn: Connection) -> dict[str, int]:
+    """Host -> account id of every blog-like account: a blog's account *is* its host, so a
+    link into that host leads to its author (few rows: one per tracked or linking blog)."""
+    from storage.models_blogs import URL_INDEXED_PLATFORMS
+
+    a = _t(Account)
+    q = select(a.c.native_id, a.c.id).where(a.c.platform.in_(URL_INDEXED_PLATFORMS))
+    return {str(host).lower(): int(i) for host, i in conn.execute(q)}
+
+
+def bluesky_dids_by_handle(conn: Connection) -> dict[str, str]:
+    """Lower-case handle -> DID of the Bluesky accounts in the store (bsky.app links name
+    the handle, the store's ids the DID)."""
+    a = _t(Account)
+    q = select(a.c.handle, a.c.native_id).where(a.c.platform == "bluesky", a.c.handle.is_not(None))
+    return {str(h).lower(): str(did) for h, did in conn.execute(q)}
+
+
+def blog_mentions_by_url(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
+    """URL -> mention id for blog-like mentions with one of these page URLs (served by the
+    partial index on mention.url)."""
+    from storage.models_blogs import URL_INDEXED_PLATFORMS
+
+    m = _t(Mention)
+    out: dict[str, int] = {}
+    wanted = sorted(set(urls))
+    for i in range(0, len(wanted), 500):
+        q = select(m.c.url, m.c.id).where(
+            m.c.platform.in_(URL_INDEXED_PLATFORMS), m.c.url.in_(wanted[i : i + 500])
+        )
+        out.update({str(u): int(x) for u, x in conn.execute(q)})
+    return out
+
+
+def withheld_among(
+    conn: Connection,
+    mention_ids: Sequence[int],
+    account_ids: Sequence[int],
+    *,
+    discoverable_false_is_opt_out: bool = True,
+) -> tuple[set[int], set[int]]:
+    """Of these ids, the stored mentions that may not be shown (deleted, opted-out author,
+    consent-gated match) and the accounts that opted out. Ids the store does not know are in
+    neither set: unknown is not an opt-out."""
+    m, a = _t(Mention), _t(Account)
+    mentions: set[int] = set()
+    accounts: set[int] = set()
+    shown = mention_displayable(m, a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
+    wanted = sorted(set(mention_ids))
+    for i in range(0, len(wanted), 500):
+        q = (
+            select(m.c.id)
+            .select_from(m.outerjoin(a, a.c.id == m.c.account_id))
+            .where(m.c.id.in_(wanted[i : i + 500]), not_(shown))
+        )
+        mentions.update(int(x) for x in conn.execute(q).scalars())
+    opted = func_coalesce(
+        account_opted_out(a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
+    )
+    wanted = sorted(set(account_ids))
+    for i in range(0, len(wanted), 500):
+        q = select(a.c.id).where(a.c.id.in_(wanted[i : i + 500]), opted)
+        accounts.update(int(x) for x in conn.execute(q).scalars())
+    return mentions, accounts
+
+
 __all__ = [
     "DEFAULT_CHUNK",
     "ExportFilters",
     "FilterError",
     "Resolved",
     "ScopeCounts",
+    "blog_hosts",
+    "blog_mentions_by_url",
+    "bluesky_dids_by_handle",
     "edge_counts",
     "events",
     "exported_period",
@@ -930,4 +1002,5 @@ __all__ = [
     "resolve",
     "scope_counts",
     "sources_in_scope",
+    "withheld_among",
 ]
