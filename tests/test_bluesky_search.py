@@ -286,6 +286,36 @@ def test_an_inflated_hits_total_costs_a_query_or_two_but_no_false_problem(bsky: 
     assert 3 <= bsky.server.calls[SEARCH] <= 4  # 2 pages, then one narrower query
 
 
+def test_a_service_ignoring_until_ends_in_bounded_requests_with_a_recorded_problem(
+    bsky: Env,
+) -> None:
+    # Issue 15, Bluesky 1: against an AppView that ignores `until`, every split window got
+    # the same newest posts back; one `collect --once` sent the same request ~640 times and
+    # recorded a false "over N posts" problem.
+    bsky.configure(result_cap=10, page_limit=4)
+    bsky.server.result_cap = 10
+    bsky.server.ignore_until = True
+    uris = add_posts(bsky.server, 30, step_s=7)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok", outcome.error
+    assert bsky.server.calls[SEARCH] <= 4  # 3 pages to the cap, one split query
+    (problem,) = bsky.source().problems
+    assert "ignored the search window" in problem and "over 10 posts" not in problem
+    assert bsky.source().cursor["sweep"] is None  # the next poll starts a fresh sweep
+    assert set(uris[:10]) <= set(bsky.native_ids())
+    assert bsky.last_run().signals.get("gap") == 1
+
+
+def test_a_repeated_page_cursor_stops_the_sweep_with_a_recorded_problem(bsky: Env) -> None:
+    bsky.server.repeat_cursor = True
+    add_posts(bsky.server, 25)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "ok", outcome.error
+    assert bsky.server.calls[SEARCH] <= 2
+    (problem,) = bsky.source().problems
+    assert "repeated the page cursor" in problem
+
+
 def test_grown_repost_and_quote_counts_become_edges(bsky: Env) -> None:
     (uri,) = add_posts(bsky.server, 1)
     fans = [profile(f"did:plc:fan{i:021d}", f"fan{i}.bsky.social") for i in range(3)]

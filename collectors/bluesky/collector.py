@@ -38,7 +38,7 @@ from collectors.bluesky.parse import (
 )
 from groundswell.matching import match_post
 from storage.queries.bluesky import recent_mentions, stored_counts
-from storage.records import RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch
+from storage.records import GAP, RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch
 
 
 class BlueskyCollector:
@@ -151,6 +151,8 @@ class BlueskyCollector:
         key: str,
     ) -> Iterator[Batch]:
         cap = self.settings.result_cap
+        previous: frozenset[str] = frozenset()  # the URIs of the page before
+        idle = 0  # empty pages in a row that still came with a cursor
         while True:
             try:
                 payload = self.client.search_posts(
@@ -169,13 +171,21 @@ class BlueskyCollector:
                     raise
                 self.context.log.info("%s: deep page refused (%s); splitting", key, exc)
                 split = Batch()
-                sweep = self._split(sweep, split, key)
+                narrower = self._split(sweep, split, key)
+                if narrower is None:
+                    split.cursor = {"done_until": sweep["end"], "sweep": None}
+                    yield split
+                    return
+                sweep = narrower
                 split.cursor = {"done_until": cursor.get("done_until"), "sweep": dict(sweep)}
                 yield split
                 continue
             posts, skipped, next_page = parse_search_page(payload)
             batch = Batch(skipped=skipped, fetched=len(posts) + len(skipped))
             sweep["n"] = int(sweep.get("n") or 0) + len(posts) + len(skipped)
+            page_ids = frozenset(p.mention.native_id for p in posts)
+            stalled = self._no_progress(sweep, posts, next_page, previous, idle)
+            previous, idle = page_ids, (0 if posts else idle + 1)
             if posts:
                 oldest = min(p.sort_at for p in posts)
                 prev = parse_datetime(sweep.get("oldest"))
@@ -191,20 +201,77 @@ class BlueskyCollector:
                 not next_page and isinstance(total, int) and total > sweep["n"]
             )
             finished = False
-            if next_page and sweep["n"] < cap:
+            if stalled is not None:
+                self._give_up(batch, key, sweep, stalled)
+                finished = True
+            elif next_page and sweep["n"] < cap:
                 sweep["page"] = next_page
             elif capped and sweep.get("oldest") and (sweep["n"] >= cap or self._can_split(sweep)):
-                sweep = self._split(sweep, batch, key)
+                narrower = self._split(sweep, batch, key)
+                if narrower is None:
+                    finished = True
+                else:
+                    sweep = narrower
             else:
                 finished = True
             if finished:
                 batch.cursor = {"done_until": sweep["end"], "sweep": None}
-                batch.problems = []
+                if stalled is None and batch.problems is None:
+                    batch.problems = []
             else:
                 batch.cursor = {"done_until": cursor.get("done_until"), "sweep": dict(sweep)}
             yield batch
             if finished or self.stop.is_set():
                 return
+
+    # Empty pages in a row (each with a new cursor) before the sweep gives up.
+    IDLE_PAGES = 3
+
+    def _no_progress(
+        self,
+        sweep: dict[str, Any],
+        posts: list[ParsedPost],
+        next_page: str | None,
+        previous: frozenset[str],
+        idle: int,
+    ) -> str | None:
+        """Why this page proves the sweep would not move forward, or None when it does.
+
+        Every loop that pages or splits must make progress (a new page, a strictly smaller
+        window) or stop: an AppView that ignores `until` answers every narrower window with
+        the same newest posts, and one that repeats its cursor or its page serves the same
+        posts for ever. Either would send the same request until the process dies."""
+        until = parse_datetime(sweep.get("until"))
+        if until is not None and sweep.get("until") != sweep.get("end"):
+            # A window made by a split: every post must be older than its `until`. (The first
+            # window ends "now" and is not checked: our clock may lag the server's.)
+            late = [p.sort_at for p in posts if p.sort_at >= until]
+            if late:
+                return (
+                    f"the service ignored the search window (asked for posts before "
+                    f"{iso(until)}, got one from {iso(max(late))})"
+                )
+        if next_page is None:
+            return None
+        if next_page == sweep.get("page"):
+            return f"the service repeated the page cursor {next_page[:40]!r}"
+        if posts and frozenset(p.mention.native_id for p in posts) == previous:
+            return "the service sent the same page again under a new cursor"
+        if not posts and idle + 1 >= self.IDLE_PAGES:
+            return f"{self.IDLE_PAGES} empty pages in a row, each with a new cursor"
+        return None
+
+    def _give_up(self, batch: Batch, key: str, sweep: dict[str, Any], why: str) -> None:
+        """Close a sweep that cannot progress, saying what was not read: posts older than the
+        oldest one read in this window, down to the sweep's `since`."""
+        oldest = sweep.get("oldest") or sweep.get("until")
+        batch.signal(GAP)
+        batch.problems = [
+            f"{key}: {why}; stopped this sweep, so posts from {sweep['since']} to {oldest} "
+            "may be missing. Point [bluesky].base_url at a service that honours searchPosts' "
+            "since/until and cursor"
+        ]
+        self.context.log.warning("%s: %s; sweep stopped", key, why)
 
     @staticmethod
     def _split_point(sweep: dict[str, Any]) -> tuple[datetime, datetime, datetime]:
@@ -222,11 +289,23 @@ class BlueskyCollector:
         _, until, new_until = self._split_point(sweep)
         return new_until < until
 
-    def _split(self, sweep: dict[str, Any], batch: Batch, key: str) -> dict[str, Any]:
+    def _split(self, sweep: dict[str, Any], batch: Batch, key: str) -> dict[str, Any] | None:
         """The query reached the result cap: continue with a window ending at the oldest post
-        read, so older posts are reached by a fresh query."""
+        read, so older posts are reached by a fresh query. None (and a recorded problem) when
+        no strictly smaller window exists: a split that does not shrink the window would send
+        the same query again."""
         oldest, until, new_until = self._split_point(sweep)
         batch.signal(RESULT_CAP_SPLIT)
+        if oldest >= until:
+            # The service ignored `until` (the oldest post read lies outside the window).
+            self._give_up(
+                batch,
+                key,
+                sweep,
+                f"the service ignored the search window (asked for posts before {iso(until)}, "
+                f"the oldest it gave is from {iso(oldest)})",
+            )
+            return None
         if new_until >= until:
             # More than `cap` posts in one millisecond: nothing finer to split on.
             batch.signal(RESULT_CAP_OVERFLOW)
@@ -279,6 +358,7 @@ class BlueskyCollector:
 
     def _fetch_reposts(self, batch: Batch, uri: str) -> None:
         page: str | None = None
+        prev: str | None = None
         now = self.clock()
         for _ in range(self.settings.max_edge_pages):
             payload = self.client.reposted_by(uri, page)
@@ -289,11 +369,13 @@ class BlueskyCollector:
                 return
             batch.edges.extend(edges)
             batch.skipped.extend(skipped)
-            if not page:
+            if not page or page == prev:  # no next page, or one that would repeat this one
                 return
+            prev = page
 
     def _fetch_quotes(self, batch: Batch, uri: str, seen: set[str]) -> None:
         page: str | None = None
+        prev: str | None = None
         for _ in range(self.settings.max_edge_pages):
             payload = self.client.quotes(uri, page)
             posts, skipped, page = parse_quotes(payload, uri)
@@ -303,5 +385,6 @@ class BlueskyCollector:
                     seen.add(p.mention.native_id)
                     batch.mentions.append(p.mention)
                 batch.edges.extend(e for e in p.edges if e.kind == "quote" and e.target[1] == uri)
-            if not page:
+            if not page or page == prev:  # no next page, or one that would repeat this one
                 return
+            prev = page

@@ -142,6 +142,8 @@ class BlueskyServer:
     result_cap: int = 10_000
     refuse_deep_cursor: bool = False  # past the cap: 400 on the next page instead of no cursor
     loose_hits_total: bool = False  # hitsTotal counts every post, ignoring the filters
+    ignore_until: bool = False  # searchPosts ignores `until`, as a misbehaving AppView did
+    repeat_cursor: bool = False  # searchPosts hands back the cursor it was given
     rate_limit: int = 3000  # app.bsky.* requests per window, like the AppView's budget
     rate_window_s: int = 300
     access_ttl_s: float = 2 * 3600
@@ -480,7 +482,7 @@ class BlueskyServer:
             for p in self.posts.values():
                 if since and p.sort_at < since:
                     continue
-                if until and p.sort_at >= until:
+                if until and p.sort_at >= until and not self.ignore_until:
                     continue
                 if want_tags and not want_tags <= p.tags:
                     continue
@@ -503,7 +505,7 @@ class BlueskyServer:
         total = len(self.posts) if self.loose_hits_total else len(hits)
         out: dict[str, Any] = {"posts": [self.hydrate(p.view) for p in page], "hitsTotal": total}
         if offset + limit < len(capped) or (self.refuse_deep_cursor and offset + limit < len(hits)):
-            out["cursor"] = str(offset + limit)
+            out["cursor"] = (one.get("cursor") or "0") if self.repeat_cursor else str(offset + limit)
         return 200, out
 
     def spend(self, nsid: str) -> tuple[int, int]:
