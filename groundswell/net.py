@@ -13,6 +13,11 @@ strangers. So every request here
 - streams the body and stops at `max_bytes` (decoded bytes, so a gzip bomb is caught too), and
   bounds the whole transfer by a deadline, so a slow-drip server cannot hold a worker;
 - never uses proxies or `.netrc` from the environment (`trust_env=False`);
+- is the only way any module opens an outbound connection: third-party clients get their
+  transport from here (`guarded_session` for Mastodon.py's requests session, `guarded_request`
+  for atproto's httpx client, `guarded_socket` for the Jetstream websocket), so the same check
+  runs on every connection and every redirect hop they make. `tests/test_outbound_guard.py`
+  fails when a module opens a connection any other way;
 - sends a clear User-Agent naming the project;
 - turns every failure into a typed error: `TransientFetchError` (retry later: timeouts,
   connection errors, 408/425/429/5xx, with Retry-After), `PermanentFetchError` (4xx, blocked
@@ -32,6 +37,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
+import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
+import urllib3.exceptions
 
 DEFAULT_USER_AGENT = (
     "Groundswell/0.1 (+https://github.com/groundswell/groundswell; feed, pingback and "
@@ -90,8 +100,13 @@ class FetchPolicy:
     timeout_s: float = 15.0
     max_bytes: int = 5_000_000
     max_redirects: int = 5
+    # 127.0.0.1 and ::1 only, where local test servers and a local site listen; the rest of
+    # 127/8 (systemd-resolved's stub at 127.0.0.53, ...) stays refused.
     allow_loopback: bool = False
     allow_private: bool = False
+    # Networks (CIDR) allowed whatever their class: the address an operator configured for
+    # their own instance or mirror (`operator_policy`), never a host named by a stranger.
+    allow_networks: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -125,6 +140,8 @@ class FetchResult:
 
 # -- the address guard ------------------------------------------------------------------------
 
+LOOPBACK_HOSTS = frozenset({ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")})
+
 
 def address_refusal(ip: str, policy: FetchPolicy) -> str | None:
     """Why `ip` may not be fetched under `policy`, or None when it is a public address."""
@@ -134,8 +151,12 @@ def address_refusal(ip: str, policy: FetchPolicy) -> str | None:
         return f"{ip!r} is not an IP address"
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
+    if any(addr in ipaddress.ip_network(net, strict=False) for net in policy.allow_networks):
+        return None
     if addr.is_loopback:
-        return None if (policy.allow_loopback or policy.allow_private) else "a loopback address"
+        if policy.allow_private or (policy.allow_loopback and addr in LOOPBACK_HOSTS):
+            return None
+        return "a loopback address"
     if policy.allow_private:
         return None
     if addr.is_link_local:
@@ -186,6 +207,50 @@ def check_url(url: str, policy: FetchPolicy) -> str:
     return url
 
 
+class AddressRefused(OSError):
+    """A connection the address guard refused (an OSError, so every client library reports it
+    as a failed connection; `Fetcher` turns it into `BlockedAddressError`)."""
+
+    def __init__(self, host: str, ip: str, why: str) -> None:
+        super().__init__(f"{host} resolves to {ip}, {why}; refused (SSRF guard)")
+
+
+def checked_addresses(host: str, port: int, policy: FetchPolicy) -> list[str]:
+    """Resolve `host` once and refuse it when any of its addresses is refused: the caller
+    connects to exactly these addresses, so a second resolution (DNS rebinding) never happens."""
+    addresses = resolve(host, port)
+    for ip in addresses:
+        why = address_refusal(ip, policy)
+        if why:
+            raise AddressRefused(host, ip, why)
+    return addresses
+
+
+def connect_checked(
+    host: str,
+    port: int,
+    policy: FetchPolicy,
+    *,
+    timeout: float | None = None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """A TCP socket to `host`, connected to an address the guard has just checked."""
+    last: OSError | None = None
+    for ip in checked_addresses(host, port, policy):
+        family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect((ip, port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"{host}: no address to connect to")
+
+
 class _GuardedBackend(httpcore.NetworkBackend):
     """Resolve, refuse forbidden addresses, then connect to the checked address itself."""
 
@@ -202,14 +267,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = resolve(host, port)
-        except (socket.gaierror, UnicodeError) as exc:
+            addresses = checked_addresses(host, port, self.policy)
+        except AddressRefused as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         last: Exception | None = None
-        for ip in addresses:
-            why = address_refusal(ip, self.policy)
-            if why:
-                raise _Refused(host, ip, why)
         for ip in addresses:
             try:
                 return self.inner.connect_tcp(
@@ -230,11 +293,6 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
-class _Refused(Exception):
-    def __init__(self, host: str, ip: str, why: str) -> None:
-        super().__init__(f"{host} resolves to {ip}, {why}; refused (SSRF guard)")
-
-
 def guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
     """An httpx transport whose every connection goes through the address guard."""
     transport = httpx.HTTPTransport(trust_env=False)
@@ -246,6 +304,106 @@ def guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
         network_backend=_GuardedBackend(policy),
     )
     return transport
+
+
+# -- third-party clients ------------------------------------------------------------------------
+
+
+class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    policy: FetchPolicy
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            sock = connect_checked(
+                self._dns_host,
+                self.port,
+                self.policy,
+                timeout=self.timeout,  # type: ignore[arg-type]
+                source_address=self.source_address,
+            )
+        except TimeoutError as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(
+                self, f"connection to {self.host} timed out"
+            ) from exc
+        for opt in self.socket_options or ():
+            sock.setsockopt(*opt)
+        return sock
+
+
+class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    policy: FetchPolicy
+    _new_conn = _GuardedHTTPConnection._new_conn
+
+
+class GuardedAdapter(requests.adapters.HTTPAdapter):
+    """A requests adapter whose connections (every redirect hop included, since requests sends
+    each hop through the adapter) go through the address guard, and never through a proxy."""
+
+    def __init__(self, policy: FetchPolicy, **kwargs: Any) -> None:
+        self.policy = policy
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        http = type("GuardedHTTPConnection", (_GuardedHTTPConnection,), {"policy": self.policy})
+        https = type("GuardedHTTPSConnection", (_GuardedHTTPSConnection,), {"policy": self.policy})
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("GuardedPool", (urllib3.HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type(
+                "GuardedTLSPool", (urllib3.HTTPSConnectionPool,), {"ConnectionCls": https}
+            ),
+        }
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        raise requests.exceptions.ProxyError(f"{proxy}: proxies are never used (SSRF guard)")
+
+
+def guarded_session(policy: FetchPolicy) -> requests.Session:
+    """A requests session for third-party clients (Mastodon.py's `session=`): every connection
+    and redirect hop checked, no proxies or `.netrc` from the environment, no file:// etc."""
+    session = requests.Session()
+    session.trust_env = False
+    for prefix in list(session.adapters):
+        session.adapters.pop(prefix)
+    adapter = GuardedAdapter(policy)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.max_redirects = policy.max_redirects
+    return session
+
+
+def guarded_request(policy: FetchPolicy, **client_kwargs: Any) -> Any:
+    """An atproto `Request` (its httpx client) on the guarded transport; pass it as
+    `Client(base_url, request=...)`. atproto follows redirects itself, every hop through it."""
+    from atproto_client.request import Request
+
+    return Request(transport=guarded_transport(policy), trust_env=False, **client_kwargs)
+
+
+def guarded_socket(url: str, policy: FetchPolicy, *, timeout: float | None = None) -> socket.socket:
+    """A connected socket for a ws(s)/http(s) URL, for clients that take one (`websockets`'
+    `connect(uri, sock=...)`); TLS is still done by the client, against the URL's host."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("ws", "wss", "http", "https"):
+        raise AddressRefused(url, "?", "not a ws(s) or http(s) URL")
+    port = parts.port or (443 if parts.scheme in ("wss", "https") else 80)
+    return connect_checked(parts.hostname, port, policy, timeout=timeout)
+
+
+def operator_policy(base_url: str, **kwargs: Any) -> FetchPolicy:
+    """The policy for a server the operator configured (a Mastodon instance, the Bluesky
+    service): its own address is allowed, even on a private or loopback network (a self-hosted
+    instance, a local test server), but anything it redirects to, and any other host, must be
+    public. Resolution failures leave the default (public only)."""
+    parts = urlsplit(base_url)
+    allowed: list[str] = []
+    if parts.hostname:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            allowed = [ip.split("%", 1)[0] for ip in resolve(parts.hostname, port)]
+        except (OSError, UnicodeError, ValueError):
+            allowed = []
+    return FetchPolicy(allow_networks=tuple(allowed), **kwargs)
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -389,15 +547,15 @@ class Fetcher:
                         )
                     chunks.append(chunk)
                 return resp.status_code, resp.headers, b"".join(chunks)
-        except _Refused as exc:
+        except AddressRefused as exc:
             raise BlockedAddressError(url, str(exc)) from None
         except httpx.TimeoutException as exc:
             raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            # a _Refused raised inside the connection may arrive wrapped
+            # a refusal raised inside the connection arrives wrapped
             cause: BaseException | None = exc
             while cause is not None:
-                if isinstance(cause, _Refused):
+                if isinstance(cause, AddressRefused):
                     raise BlockedAddressError(url, str(cause)) from None
                 cause = cause.__cause__ or cause.__context__
             raise TransientFetchError(url, f"{type(exc).__name__}: {exc}") from None

@@ -36,12 +36,12 @@ from atproto_client.exceptions import (
     UnauthorizedError,
 )
 from atproto_client.models.common import XrpcError
-from atproto_client.request import Request
 from atproto_core.exceptions import AtProtocolError
 
 from collectors.base import FatalSourceError, TransientError
 from collectors.bluesky.settings import BlueskySettings
 from groundswell.config import secret_from_env
+from groundswell.net import guarded_request, operator_policy
 from storage.records import RATE_LIMIT_WAIT, UNREACHABLE
 
 log = logging.getLogger("groundswell.collect.bluesky")
@@ -186,7 +186,11 @@ class BlueskyClient:
             log.warning("cannot save the Bluesky session to %s: %s", path, exc)
 
     def _new_client(self, handle: str) -> Client:
-        request = Request(timeout=httpx.Timeout(self.settings.timeout_s))
+        # the configured service's own address is allowed; the PDS it hands us and any
+        # redirect must be public (groundswell.net)
+        request = guarded_request(
+            operator_policy(self.settings.base_url), timeout=httpx.Timeout(self.settings.timeout_s)
+        )
         client = Client(base_url=self.settings.base_url, request=request)
 
         def on_change(event: SessionEvent, session: Session) -> None:

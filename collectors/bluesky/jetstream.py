@@ -38,6 +38,7 @@ from collectors.bluesky.parse import (
     parse_jetstream_event,
 )
 from groundswell.matching import match_post
+from groundswell.net import guarded_socket, operator_policy
 from storage.queries.bluesky import stored_accounts, stored_mentions
 from storage.records import UNREACHABLE, AccountRecord, Batch, EdgeRecord, MentionRecord, Skip
 
@@ -191,8 +192,11 @@ class JetstreamReader:
                 cursor_us = last_us - rewind_us if rewind_us else last_us + 1
             pending = _Pending()
             try:
+                url = stream_url(base, cursor_us)
+                timeout = self.settings.timeout_s
                 with connect(
-                    stream_url(base, cursor_us),
+                    url,
+                    sock=guarded_socket(url, operator_policy(base), timeout=timeout),
                     open_timeout=self.settings.timeout_s,
                     close_timeout=1,
                     max_size=2**21,

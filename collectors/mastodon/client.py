@@ -49,6 +49,7 @@ from requests.structures import CaseInsensitiveDict
 
 from collectors.base import FatalSourceError, TransientError
 from collectors.mastodon.parse import to_plain
+from groundswell.net import guarded_session, operator_policy
 from storage.records import (
     PACING_WAIT,
     PAGING_BUDGET_WAIT,
@@ -118,7 +119,9 @@ class InstanceClient:
         self.sleep = sleep
         self.clock = clock
         self.lock = threading.RLock()
-        self.session = requests.Session()
+        # Every connection and redirect hop checked: this instance's own address is allowed
+        # (the operator configured it), anywhere it redirects to must be public.
+        self.session = guarded_session(operator_policy(base_url))
         self.session.hooks["response"].append(self._capture)
         # The last reply's headers, case-insensitive like requests' own (real Mastodon sends
         # `x-ratelimit-*` and `link` in lower case), and its `Link` header parsed.

@@ -23,7 +23,6 @@ import webbrowser
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.markup import escape
 from sqlalchemy import Engine
@@ -44,6 +43,7 @@ from groundswell.cli import (
 )
 from groundswell.commands.demo import SeedOpt, _Stopper, live_printer, load_history
 from groundswell.config import Settings
+from groundswell.net import Fetcher, FetchError, FetchPolicy
 from storage.engine import describe_url
 
 log = logging.getLogger("groundswell.up")
@@ -97,13 +97,14 @@ def _worker(target: Any, stop: threading.Event, failed: list[str], **kw: Any) ->
 def _wait_healthy(port: int, proc: subprocess.Popen[bytes], stop: threading.Event) -> bool:
     url = f"http://127.0.0.1:{port}/_stcore/health"
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while time.monotonic() < deadline and not stop.is_set() and proc.poll() is None:
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        stop.wait(0.3)
+    with Fetcher(FetchPolicy(allow_loopback=True, timeout_s=2.0)) as fetcher:
+        while time.monotonic() < deadline and not stop.is_set() and proc.poll() is None:
+            try:
+                if fetcher.get(url).status == 200:
+                    return True
+            except FetchError:
+                pass
+            stop.wait(0.3)
     return False
 
 

@@ -10,8 +10,9 @@ getPosts), `opted_out` (the author opted out since: Mastodon noindex / discovera
 Bluesky `!no-unauthenticated`), `unsupported` (an id this lookup cannot resolve) or `error`
 (the platform could not be asked; nothing is concluded). Only `deleted` ever deletes anything.
 
-The hosts come from ID lists that strangers may hand us, so every Mastodon and Bluesky host is
-checked with the SSRF guard before the client connects (`groundswell.net.check_url`).
+The hosts come from ID lists that strangers may hand us, so both clients connect only through
+the guarded transport (`groundswell.net.guarded_session` / `guarded_request`): the address
+policy is applied to the address actually connected to, on every redirect hop.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from groundswell.net import (
     GoneError,
     PermanentFetchError,
     check_url,
+    guarded_request,
+    guarded_session,
 )
 from groundswell.sanitize import clean_text, html_to_text
 from storage.records import AccountRecord
@@ -157,6 +160,7 @@ class Lookups:
                 request_timeout=self.timeout_s,
                 ratelimit_method="pace",
                 user_agent="Groundswell (research re-check)",
+                session=guarded_session(self.policy),
             )
             self._mastodon[base] = api
         try:
@@ -214,7 +218,9 @@ class Lookups:
                 self.bluesky_client.query("app.bsky.feed.getPosts", params, what="getPosts")
             )
         if self._bluesky is None:
-            self._bluesky = Client(base_url=self.bluesky_base_url)
+            self._bluesky = Client(
+                base_url=self.bluesky_base_url, request=guarded_request(self.policy)
+            )
         content = self._bluesky.invoke_query("app.bsky.feed.getPosts", params=params).content
         if not isinstance(content, dict):
             raise ValueError("getPosts replied with something that is not JSON")
