@@ -162,6 +162,19 @@ class WallSettings(_Strict):
     mask_personal_data: bool = True
     blocklist: list[str] = Field(default_factory=list, description="words never shown")
     max_cards: int = Field(default=24, ge=1, le=200)
+    page_s: int = Field(
+        default=10,
+        ge=2,
+        le=300,
+        description="seconds each page of cards stays up before the next turns (the wall "
+        "shows 6 cards at a time, 4 beside the pulse, and turns through all `max_cards`)",
+    )
+    qr_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="where the wall's QR code points; default: the hashtag's page on the "
+        "first configured Mastodon instance, else on Bluesky",
+    )
     text_max_chars: int = Field(default=400, ge=40, le=5000)
     timezone: str = "UTC"
     moderator_emails: list[str] = Field(
@@ -178,6 +191,13 @@ class WallSettings(_Strict):
     _emails = field_validator("moderator_emails")(classmethod(lambda cls, v: check_emails(v)))
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
+
+    @field_validator("qr_url")
+    @classmethod
+    def _qr_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("https://", "http://")):
+            raise ValueError(f"{v!r} must start with https:// (a phone opens it)")
+        return v
 
 
 class DashboardSettings(_Strict):

@@ -29,6 +29,7 @@ from typing import Any
 
 from groundswell.pii import mask_personal_data
 from groundswell.sanitize import clean_text
+from groundswell.speakable import speak_links
 
 MENTION_ACTIONS = ("hide", "approve", "pin")
 TARGET_KINDS = ("mention", "account", "instance", "blog", "word")
@@ -353,7 +354,7 @@ def present(post: WallPost, privacy: Privacy, now: datetime, *, pinned: bool = F
         handle = "@" + handle.lstrip("@")
     elif handle and post.instance and handle.casefold() == post.instance.casefold():
         handle = None  # a blog's handle is its host, already shown as where it was posted
-    body = clean_text(post.text)
+    body = speak_links(clean_text(post.text))
     title = clean_text(post.title)
     if title and title not in body:
         body = f"{title}\n{body}" if body else title

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -104,6 +105,21 @@ def wall_cards(
     pv = privacy(settings)
     pinned = state.pinned
     return [present(p, pv, now, pinned=p.id in pinned) for p in shown]
+
+
+def hashtag_page(settings: WallSettings, mastodon_base_urls: list[str]) -> str | None:
+    """Where the wall's QR code points: `qr_url` when set, else the hashtag's page on the
+    first configured Mastodon instance (the room's own server), else on Bluesky; None
+    without a hashtag."""
+    if settings.qr_url:
+        return settings.qr_url
+    tag = (settings.hashtag or "").strip().lstrip("#")
+    if not tag:
+        return None
+    path = quote(tag, safe="")
+    if mastodon_base_urls:
+        return f"{mastodon_base_urls[0].rstrip('/')}/tags/{path}"
+    return f"https://bsky.app/hashtag/{path}"
 
 
 def day_start_ts(now: datetime, timezone: str) -> int:

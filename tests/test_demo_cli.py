@@ -51,3 +51,34 @@ def test_up_on_a_busy_port_says_so_before_starting_anything(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert f"port {port} is already in use" in result.output
     assert not db.exists()
+
+
+def test_the_demo_gives_the_wall_its_hashtag_when_none_is_configured(tmp_path: Path) -> None:
+    from groundswell.config import WallSettings
+    from groundswell.wall import effective_settings
+    from storage.engine import make_engine
+
+    db = f"sqlite:///{tmp_path / 'gs.db'}"
+    result = CliRunner().invoke(app, ["demo", "--db", db, "--mentions", "200"])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        wall = effective_settings(conn, WallSettings())
+    engine.dispose()
+    assert wall.hashtag == "NHSCitizen" and "#NHSCitizen" in (wall.where_to_post or "")
+
+
+def test_the_demo_leaves_a_configured_wall_hashtag_alone(tmp_path: Path) -> None:
+    from storage.engine import make_engine
+    from storage.queries.wall import load_wall_overrides
+
+    config = tmp_path / "groundswell.toml"
+    config.write_text('[wall]\nhashtag = "Mine"\n')
+    db = f"sqlite:///{tmp_path / 'gs.db'}"
+    args = ["demo", "--config", str(config), "--db", db, "--mentions", "200"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        assert load_wall_overrides(conn, "default") == {}
+    engine.dispose()

@@ -53,7 +53,6 @@ def test_the_wall_shows_the_newest_post_first_with_author_platform_and_time(wall
 def test_the_wall_escapes_markup_from_posts(wall_store):
     html = _html(_wall())
     assert "<script" not in html and "onerror" not in html.replace("onerror=alert", "")
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
     assert "<b>bold?</b>" not in html and "&lt;b&gt;bold?&lt;/b&gt;" in html
     assert "\u202e" not in html and "\u200b" not in html
 
@@ -72,11 +71,11 @@ def test_a_post_hidden_by_a_moderator_is_not_on_the_wall(wall_store):
     store, posts = wall_store
     with write_tx(store) as conn:
         record_decision(
-            conn, wall="default", target_kind="mention", target=str(posts[0].id), action="hide"
+            conn, wall="default", target_kind="mention", target=str(posts[-1].id), action="hide"
         )
     html = _html(_wall())
-    assert f'data-mention-id="{posts[0].id}"' not in html
-    assert f'data-mention-id="{posts[1].id}"' in html
+    assert f'data-mention-id="{posts[-1].id}"' not in html
+    assert f'data-mention-id="{posts[-2].id}"' in html
 
 
 def test_pulse_mode_shows_the_rooms_figures_and_the_volume_chart(wall_store):
@@ -85,7 +84,7 @@ def test_pulse_mode_shows_the_rooms_figures_and_the_volume_chart(wall_store):
     assert "posts in the last 10 minutes" in html and "new voices today" in html
     assert "Top amplifiers today" in html and "Grace Hopper" in html
     assert "data-mention-id" not in html
-    assert len(at.get("plotly_chart")) == 1
+    assert 'alt="Posts per minute"' in html
 
 
 def test_both_mode_shows_cards_beside_the_pulse(wall_store):
@@ -194,11 +193,11 @@ def test_a_hidden_post_is_listed_on_both_tabs_without_a_widget_clash(wall_store,
 def test_hiding_an_author_offers_to_unhide_them(wall_store, monkeypatch):
     _, posts = wall_store
     at = _sign_in(_moderate(monkeypatch))
-    at.button(key=f"hide-author-{posts[0].id}").click()
+    at.button(key=f"hide-author-{posts[-1].id}").click()
     at.run()
-    at.button(key=f"unhide-author-{posts[0].id}").click()
+    at.button(key=f"unhide-author-{posts[-1].id}").click()
     at.run()
-    assert f'data-mention-id="{posts[0].id}"' in _html(_wall())
+    assert f'data-mention-id="{posts[-1].id}"' in _html(_wall())
 
 
 @pytest.mark.postgres

@@ -14,14 +14,25 @@ from typing import Any
 import streamlit as st
 
 from dashboard import wall_common
-from dashboard.figures.wall_pulse import volume_figure
+from dashboard.figures.wall_pulse import volume_svg
 from dashboard.wall_html import (
     cards_html,
+    footer_html,
     header_html,
+    page_count,
+    page_of,
     pulse_tiles_html,
+    qr_data_uri,
+    stage_html,
     wall_css,
 )
-from groundswell.wall import effective_settings, moderation_state, pulse_view, wall_cards
+from groundswell.wall import (
+    effective_settings,
+    hashtag_page,
+    moderation_state,
+    pulse_view,
+    wall_cards,
+)
 from storage.queries import wall as q
 
 MODES = ("cards", "pulse", "both")
@@ -33,6 +44,7 @@ st.html(wall_css(embed=embed))
 
 requested = st.query_params.get("mode", "")
 discoverable_opt_out = config.ethics.discoverable_false_is_opt_out
+mastodon_urls = [i.base_url for i in config.mastodon.instances]
 
 
 PROBE_S = 1.0
@@ -56,7 +68,7 @@ def build_cards(now: datetime) -> dict[str, Any]:
             if mode != "pulse"
             else []
         )
-    return {"settings": s, "mode": mode, "state": state, "cards": cards_html(cards)}
+    return {"settings": s, "mode": mode, "state": state, "cards": cards}
 
 
 def build_pulse(now: datetime, view: dict[str, Any]) -> dict[str, Any]:
@@ -72,18 +84,21 @@ def build_pulse(now: datetime, view: dict[str, Any]) -> dict[str, Any]:
             figures_only=mode == "cards",
         )
     f = pv.figures
-    tiles = pulse_tiles_html(
-        mentions_10m=f.mentions_10m,
-        mentions_today=f.mentions_today,
-        new_voices_today=f.new_voices_today,
-        people_today=f.people_today,
-        platforms=f.platforms_today,
-        instances_today=f.instances_today,
-        top_instances=f.top_instances,
-        amplifiers=pv.amplifiers,
-    )
-    figure = volume_figure(pv.volume, now, s.timezone) if mode != "cards" else None
-    return {"figures": f, "tiles": tiles, "figure": figure, "mode": mode}
+    tiles = ""
+    if mode != "cards":
+        tiles = pulse_tiles_html(
+            mentions_10m=f.mentions_10m,
+            mentions_today=f.mentions_today,
+            new_voices_today=f.new_voices_today,
+            people_today=f.people_today,
+            platforms=f.platforms_today,
+            instances_today=f.instances_today,
+            top_instances=f.top_instances,
+            amplifiers=pv.amplifiers,
+            chart_svg=volume_svg(pv.volume, now, s.timezone),
+            compact=mode == "both",
+        )
+    return {"figures": f, "tiles": tiles, "mode": mode}
 
 
 def header(view: dict[str, Any], pulse: dict[str, Any]) -> str:
@@ -94,21 +109,46 @@ def header(view: dict[str, Any], pulse: dict[str, Any]) -> str:
         ("person" if f.people_today == 1 else "people", f.people_today),
         ("platform" if n_platforms == 1 else "platforms", n_platforms),
     ]
-    return header_html(s.title, s.hashtag, s.where_to_post, counters)
+    return header_html(s.title, counters)
 
 
-def chart(pulse: dict[str, Any]) -> None:
-    st.plotly_chart(pulse["figure"], config={"displayModeBar": False}, theme=None, key="gs-volume")
+def stage(view: dict[str, Any], pulse: dict[str, Any], wall_now: float) -> str:
+    """The whole wall for this moment. Pages turn every `page_s` seconds from when the wall
+    was opened (`wall_now` counts from then), so it opens on the newest and pinned posts and
+    every card is shown once per rotation; the progress bar's animation starts where the page
+    already is."""
+    s, mode, cards = view["settings"], view["mode"], view["cards"]
+    pages = page_count(len(cards), mode) if mode != "pulse" else 1
+    turn = int(wall_now // s.page_s)
+    page = turn % pages
+    link = hashtag_page(s, mastodon_urls)
+    footer = footer_html(
+        s.hashtag,
+        s.where_to_post,
+        qr_svg_uri=qr_data_uri(link) if link else None,
+        page=page,
+        pages=pages,
+        page_s=s.page_s,
+        elapsed_s=wall_now - turn * s.page_s,
+    )
+    return stage_html(
+        mode,
+        header=header(view, pulse),
+        cards=cards_html(page_of(cards, mode, page), mode=mode),
+        pulse=pulse["tiles"],
+        footer=footer,
+    )
 
 
 @st.fragment(run_every=PROBE_S)
 def live() -> None:
     """Probe every second; rebuild the cards when something changed or every `refresh_s`
-    seconds, the pulse every `PULSE_S` seconds.
+    seconds, the pulse every `PULSE_S` seconds, and turn the page every `page_s` seconds.
 
     New posts and moderators' decisions reach the wall within about a second; relative times
-    are refreshed every `refresh_s` (default 3 s). Unchanged markup is re-sent as is, which
-    the browser does not repaint, so the wall never flickers.
+    are refreshed every `refresh_s` (default 3 s). Markup for an unchanged page is re-sent
+    exactly as before (the progress bar keeps the start it was given when the page came up),
+    which the browser does not repaint, so the wall never flickers.
     """
     now = datetime.now(UTC)
     tick = time.monotonic()
@@ -126,19 +166,17 @@ def live() -> None:
     if pulse is None or pulse["mode"] != view["mode"] or tick - pulse["built"] >= PULSE_S:
         pulse = {**build_pulse(now, view), "built": tick}
         st.session_state["gs_wall_pulse"] = pulse
-    st.html(header(view, pulse))
-    if view["mode"] == "cards":
-        st.html(view["cards"])
-    elif view["mode"] == "pulse":
-        st.html(pulse["tiles"])
-        chart(pulse)
+    wall_now = tick - st.session_state.setdefault("gs_wall_opened", tick)
+    markup = stage(view, pulse, wall_now)
+    shown = st.session_state.get("gs_wall_shown")
+    # Same content on the same page: send what is already on screen (the bar's start is the
+    # only part that depends on the moment the markup was made).
+    key = stage(view, pulse, int(wall_now // view["settings"].page_s) * view["settings"].page_s)
+    if shown is not None and shown[0] == key:
+        markup = shown[1]
     else:
-        left, right = st.columns([2, 1], gap="large")
-        with left:
-            st.html(view["cards"])
-        with right:
-            st.html(pulse["tiles"])
-            chart(pulse)
+        st.session_state["gs_wall_shown"] = (key, markup)
+    st.html(markup)
 
 
 live()

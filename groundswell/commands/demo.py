@@ -133,12 +133,13 @@ def demo(
     ] = "instant",
 ) -> None:
     """Write a realistic offline #NHSCitizen conversation (deterministic for --seed)."""
-    from groundswell.demo import DemoError, replay_live
+    from groundswell.demo import DemoError, replay_live, set_demo_wall
 
     if speed not in SPEED_CHOICES:
         fail(f"--speed {speed!r} is not one of {', '.join(SPEED_CHOICES)}", 2)
     settings = load_config(config)
     engine = open_store(db, settings)
+    set_demo_wall(engine, settings.wall)
     stopper = _Stopper()
     stopper.install()
     try:

@@ -198,6 +198,9 @@ def up(
         kw: dict[str, Any] = {"engine": engine, "settings": settings}
     else:
         console.print("no sources configured: loading the offline demo conversation")
+        from groundswell.demo import set_demo_wall
+
+        set_demo_wall(engine, settings.wall)
         job = _demo_loop
         kw = {"engine": engine, "seed": seed, "mentions": demo_mentions}
     worker = threading.Thread(

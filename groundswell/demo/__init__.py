@@ -4,6 +4,6 @@
 `groundswell demo --speed 1x` keeps new posts arriving in real time afterwards.
 """
 
-from groundswell.demo.load import DemoError, DemoSummary, load_demo, replay_live
+from groundswell.demo.load import DemoError, DemoSummary, load_demo, replay_live, set_demo_wall
 
-__all__ = ["DemoError", "DemoSummary", "load_demo", "replay_live"]
+__all__ = ["DemoError", "DemoSummary", "load_demo", "replay_live", "set_demo_wall"]

@@ -17,13 +17,14 @@ from sqlalchemy import Engine
 
 from collectors.base import CollectorContext
 from collectors.runner import Runner, RunOutcome
-from groundswell.config import Settings
+from groundswell.config import Settings, WallSettings
 from groundswell.demo.collector import Committed, DemoCollector, cached_history, target_for
 from groundswell.demo.generate import EVENT_SLUG, MOVEMENT_SLUG, DemoData, anchor_of
 from groundswell.demo.live import SPEEDS, window_seconds
 from storage.catalog import movement_ids, upsert_event, upsert_movement
 from storage.engine import write_tx
 from storage.queries.demo import ensure_demo_source, get_demo_source
+from storage.queries.wall import load_wall_overrides, save_wall_overrides
 
 
 class DemoError(RuntimeError):
@@ -83,6 +84,28 @@ def prepare(
             conn, key, target_for(seed, mentions, anchor, speed), interval_s=interval
         )
     return data, key
+
+
+DEMO_HASHTAG = "NHSCitizen"
+DEMO_WHERE_TO_POST = "Post on Mastodon or Bluesky with #NHSCitizen"
+
+
+def set_demo_wall(engine: Engine, wall: WallSettings) -> bool:
+    """Give the wall the demo's hashtag and where to post, so the projected demo shows what a
+    room would see (and its QR code). Only when neither the config's `[wall]` nor a
+    moderator has set a hashtag: stored as the wall's run-time setting, which a moderator can
+    change. Returns whether it set one."""
+    if wall.hashtag:
+        return False
+    with write_tx(engine) as conn:
+        current = load_wall_overrides(conn, wall.id)
+        if current.get("hashtag"):
+            return False
+        changes = {"hashtag": DEMO_HASHTAG}
+        if not wall.where_to_post and not current.get("where_to_post"):
+            changes["where_to_post"] = DEMO_WHERE_TO_POST
+        save_wall_overrides(conn, wall.id, changes, moderator="groundswell demo")
+    return True
 
 
 def _runner(engine: Engine, collector: DemoCollector, **kw: object) -> Runner:

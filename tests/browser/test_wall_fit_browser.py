@@ -1,0 +1,137 @@
+"""The projected wall fits the screen: every mode at 720p, 1080p and 4K in real Chromium.
+
+Nothing may lie outside the viewport, nothing may scroll, the hashtag, where to post and the
+QR code stay on screen, and every card comes up within one rotation of the pages.
+Screenshots: tests/browser/artifacts/wall-fit-<mode>-<width>.png (look at them).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests import wall_feeder
+
+pytestmark = pytest.mark.slow
+
+SIZES = [(1280, 720), (1920, 1080), (3840, 2160)]
+PAGE_S = 3
+
+# Every element of the stage inside the viewport; the document not scrollable either way;
+# every part of a card inside its card.
+FIT_PROBE = """() => {
+  const W = window.innerWidth, H = window.innerHeight, out = [];
+  const box = (el) => el.getBoundingClientRect();
+  for (const el of document.querySelectorAll('.gs-stage, .gs-stage *')) {
+    const r = box(el);
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.left < -1 || r.top < -1 || r.right > W + 1 || r.bottom > H + 1)
+      out.push(`${el.className || el.tagName} at ${Math.round(r.left)},${Math.round(r.top)}-`
+               + `${Math.round(r.right)},${Math.round(r.bottom)} outside ${W}x${H}`);
+  }
+  for (const card of document.querySelectorAll('.gs-card')) {
+    const c = box(card);
+    for (const part of card.children) {
+      const r = box(part);
+      if (r.height === 0) continue;
+      if (r.top < c.top - 1 || r.bottom > c.bottom + 1 || r.left < c.left - 1
+          || r.right > c.right + 1)
+        out.push(`${part.className} spills out of card ${card.dataset.mentionId}`);
+    }
+  }
+  const d = document.documentElement, s = document.scrollingElement;
+  return {outside: out,
+          scrollX: Math.max(d.scrollWidth, s.scrollWidth) - W,
+          scrollY: Math.max(d.scrollHeight, s.scrollHeight) - H,
+          stage: !!document.querySelector('.gs-stage'),
+          qr: document.querySelectorAll('.gs-foot img.gs-qr').length,
+          tag: (document.querySelector('.gs-foot .gs-tag') || {}).innerText,
+          where: (document.querySelector('.gs-foot .gs-where') || {}).innerText,
+          meta: parseFloat(getComputedStyle(document.querySelector('.gs-meta, .gs-lbl')).fontSize)};
+}"""
+
+
+def _config(tmp_path) -> str:
+    path = tmp_path / "groundswell.toml"
+    path.write_text(
+        "[wall]\n"
+        'title = "NHS Citizen Assembly: the room and the conversation"\n'
+        'hashtag = "NHSCitizen"\n'
+        'where_to_post = "Post on Mastodon or Bluesky with #NHSCitizen"\n'
+        f"page_s = {PAGE_S}\n"
+        "refresh_s = 60\n"
+    )
+    return str(path)
+
+
+@pytest.fixture
+def wall(sqlite_store, streamlit_app, tmp_path):
+    wall_feeder.ensure_movement(sqlite_store)
+    posts = wall_feeder.conversation(datetime.now(UTC) - timedelta(hours=2))
+    wall_feeder.write(sqlite_store, *posts, edges=wall_feeder.boosts(posts))
+    base = streamlit_app(str(sqlite_store.url), env={"GROUNDSWELL_CONFIG": _config(tmp_path)})
+    return base, posts
+
+
+def _open(browser, base: str, mode: str, size: tuple[int, int]):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.goto(f"{base}/wall?embed=true&mode={mode}", wait_until="domcontentloaded")
+    page.wait_for_selector(".gs-stage .gs-foot", timeout=60_000)
+    if mode != "pulse":
+        page.wait_for_selector(".gs-card", timeout=30_000)
+    page.wait_for_timeout(800)  # images and fonts settle
+    return context, page
+
+
+@pytest.mark.parametrize("mode", ["cards", "pulse", "both"])
+def test_every_mode_fits_every_projector_size_with_nothing_outside_or_scrolling(
+    wall, browser, artifacts, mode
+):
+    base, _ = wall
+    for size in SIZES:
+        context, page = _open(browser, base, mode, size)
+        try:
+            page.screenshot(path=str(artifacts / f"wall-fit-{mode}-{size[0]}.png"))
+            probe = page.evaluate(FIT_PROBE)
+        finally:
+            context.close()
+        assert probe["stage"]
+        assert probe["outside"] == [], f"{mode} at {size}: {probe['outside'][:5]}"
+        assert probe["scrollX"] <= 0 and probe["scrollY"] <= 0, f"{mode} at {size} scrolls"
+        assert probe["qr"] == 1 and probe["tag"] == "#NHSCitizen", f"{mode} at {size}"
+        assert "Post on Mastodon or Bluesky" in probe["where"]
+
+
+def test_type_grows_with_the_screen(wall, browser):
+    base, _ = wall
+    sizes = []
+    for size in (SIZES[0], SIZES[2]):
+        context, page = _open(browser, base, "cards", size)
+        sizes.append(page.evaluate(FIT_PROBE)["meta"])
+        context.close()
+    assert sizes[1] == pytest.approx(sizes[0] * 3, rel=0.05)  # 2160 / 720
+
+
+@pytest.mark.parametrize("mode", ["cards", "both"])
+def test_every_card_comes_up_within_one_rotation_of_the_pages(wall, browser, mode):
+    base, posts = wall
+    context, page = _open(browser, base, mode, SIZES[1])
+    try:
+        pages = int(page.locator(".gs-pages > div").first.inner_text().rsplit(" ", 1)[1])
+        assert pages > 1
+        seen: set[str] = set()
+        end = time.monotonic() + (pages + 1) * PAGE_S
+        while time.monotonic() < end:
+            seen.update(
+                page.evaluate(
+                    "() => [...document.querySelectorAll('.gs-card')].map(c => c.dataset.mentionId)"
+                )
+            )
+            page.wait_for_timeout(250)
+    finally:
+        context.close()
+    shown_ids = {str(p.id) for p in posts}
+    assert seen == shown_ids
