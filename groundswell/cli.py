@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -238,9 +239,10 @@ def collect(
 def _print_outcome(o: Any) -> None:
     colour = {"ok": "green", "transient": "yellow"}.get(o.outcome, "red")
     console.print(
-        f"[{colour}]{o.outcome:>9}[/] {o.source_key}: {o.fetched} fetched, {o.result.new} new, "
+        f"[{colour}]{o.outcome:>9}[/] {escape(o.source_key)}: {o.fetched} fetched, "
+        f"{o.result.new} new, "
         f"{o.result.updated} updated, {o.result.skipped} skipped"
-        + (f" — {o.error}" if o.error else ""),
+        + (f" — {escape(o.error)}" if o.error else ""),  # errors name `[blogs].keys`
         highlight=False,
     )
 
@@ -309,12 +311,12 @@ def status(
         )
         problems = "; ".join(s["problems"])
         table.add_row(
-            s["key"] + ("" if s["enabled"] else " (disabled)"),
+            Text(s["key"] + ("" if s["enabled"] else " (disabled)")),
             s["status"] + _budget_text(s.get("budget")),
             json.dumps(s["cursor"])[:60] if s["cursor"] else "-",
             s["last_success_at"] or "never",
             run_txt,
-            (s["last_error"] or "") + (f" [{problems}]" if problems else ""),
+            Text((s["last_error"] or "") + (f" [{problems}]" if problems else "")),  # no markup
         )
     out.print(table)
     if received:

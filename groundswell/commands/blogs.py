@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -81,6 +83,30 @@ def _config_path(config: Path | None) -> Path | None:
     return next((Path(p) for p in DEFAULT_CONFIG_PATHS if Path(p).is_file()), None)
 
 
+def _toml_string(value: str) -> str:
+    """`value` as a TOML basic string (JSON's escaping is a subset TOML reads the same)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _latest_posts(fetcher: Any, feed_url: str) -> list[str]:
+    """The post URLs a feed lists, newest first (one fetch; nothing parsed is stored)."""
+    from collectors.blogs.collector import FEED_ACCEPT
+    from collectors.blogs.feeds import parse_feed
+
+    res = fetcher.get(feed_url, accept=FEED_ACCEPT)
+    parsed = parse_feed(
+        res.content, dict(res.headers), feed_url=res.url, fetched_at=datetime.now(UTC)
+    )
+    entries = sorted(parsed.entries, key=lambda e: e.created_at, reverse=True)
+    return list(dict.fromkeys(e.url for e in entries if e.url))
+
+
+WORDPRESS_HINT = (
+    "not advertised on this page. WordPress advertises its pingback endpoint on single posts, "
+    "not on the home page"
+)
+
+
 @sources_app.command("add-blog")
 def add_blog(
     url: Annotated[str, typer.Argument(help="a blog's home page, a post, or its feed")],
@@ -89,12 +115,24 @@ def add_blog(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="only report what was found; change nothing")
     ] = False,
+    track_posts: Annotated[
+        int,
+        typer.Option(
+            "--track-posts",
+            min=0,
+            max=100,
+            help="also add the N latest posts of the feed as [[blogs.tracked_posts]], to "
+            "collect their pingbacks (WordPress advertises pingback on single posts only)",
+        ),
+    ] = 0,
 ) -> None:
     """Find a blog's feed (<link rel="alternate">), add it to the config, and report the blog's
-    pingback and webmention endpoints."""
+    pingback and webmention endpoints; with --track-posts N, track its N latest posts too."""
     from collectors.blogs.collector import FEED_ACCEPT
     from collectors.blogs.html_links import link_header, read_page
-    from groundswell.net import Fetcher, FetchError
+    from collectors.blogs.pingbacks import fetch_page
+    from collectors.blogs.settings import refusal_hint
+    from groundswell.net import BlockedAddressError, Fetcher, FetchError
 
     settings = load_config(config)
     if not url.startswith(("http://", "https://")):
@@ -102,33 +140,63 @@ def add_blog(
     with Fetcher(settings.blogs.fetch_policy()) as fetcher:
         try:
             res = fetcher.get(url, accept="text/html, " + FEED_ACCEPT)
+        except BlockedAddressError as exc:
+            fail(f"cannot fetch {url}: {exc}; {refusal_hint(exc, 'blogs')}", 2)
         except FetchError as exc:
             fail(f"cannot fetch {url}: {exc}")
-    headers = {k.lower(): v for k, v in res.headers.items()}
-    feed_url: str | None = None
-    pingback = headers.get("x-pingback")
-    webmention = link_header(headers.get("link"), "webmention", res.url)
-    if any(t in res.content_type for t in _FEED_TYPES):
-        feed_url = res.url
+        headers = {k.lower(): v for k, v in res.headers.items()}
+        feed_url: str | None = None
+        pingback = headers.get("x-pingback")
+        webmention = link_header(headers.get("link"), "webmention", res.url)
+        if any(t in res.content_type for t in _FEED_TYPES):
+            feed_url = res.url
+        else:
+            info = read_page(res.text(), res.url)
+            feeds = [f for f in info.feeds if "comment" not in (f[2] or "").lower()] or info.feeds
+            feed_url = feeds[0][0] if feeds else None
+            pingback = pingback or info.pingback_endpoint
+            webmention = webmention or info.webmention_endpoint
+        posts: list[str] = []
+        post_pingback: str | None = None
+        if feed_url and (pingback is None or track_posts):
+            try:
+                posts = _latest_posts(fetcher, feed_url)
+                if pingback is None and posts:
+                    post_pingback = fetch_page(fetcher, posts[0])[0].pingback_endpoint
+            except FetchError as exc:
+                out.print(f"(could not read the feed's posts: {exc})", markup=False)
+    out.print(f"blog:       {res.url}", markup=False)
+    out.print(f"feed:       {feed_url or 'none found'}", markup=False)
+    if pingback:
+        out.print(f"pingback:   {pingback}", markup=False)
+    elif post_pingback:
+        out.print(
+            f"pingback:   {WORDPRESS_HINT}; the latest post ({posts[0]}) advertises "
+            f"{post_pingback}. Add --track-posts N to collect the pingbacks of the N latest "
+            "posts, or list posts under [[blogs.tracked_posts]].",
+            markup=False,
+            soft_wrap=True,
+        )
     else:
-        info = read_page(res.text(), res.url)
-        feeds = [f for f in info.feeds if "comment" not in (f[2] or "").lower()] or info.feeds
-        feed_url = feeds[0][0] if feeds else None
-        pingback = pingback or info.pingback_endpoint
-        webmention = webmention or info.webmention_endpoint
-    out.print(f"blog:       {res.url}")
-    out.print(f"feed:       {feed_url or 'none found'}")
-    out.print(f"pingback:   {pingback or 'not advertised'}")
-    out.print(f"webmention: {webmention or 'not advertised'}")
+        out.print("pingback:   not advertised", markup=False)
+    out.print(f"webmention: {webmention or 'not advertised'}", markup=False)
     if feed_url is None:
         fail(f'{url} advertises no feed (<link rel="alternate">); pass the feed URL itself', 1)
+    tracked = {p.url for p in settings.blogs.tracked_posts}
+    new_posts = [p for p in posts[:track_posts] if p not in tracked]
+    for post in new_posts:
+        out.print(f"track:      {post}", markup=False)
     if dry_run:
         return
-    if any(f.url == feed_url for f in settings.blogs.feeds):
+    snippet = ""
+    if not any(f.url == feed_url for f in settings.blogs.feeds):
+        snippet += f"\n[[blogs.feeds]]\nurl = {_toml_string(feed_url)}\n"
+    for post in new_posts:
+        snippet += f"\n[[blogs.tracked_posts]]\nurl = {_toml_string(post)}\n"
+    if not snippet:
         out.print("already configured")
         return
     path = _config_path(config)
-    snippet = f'\n[[blogs.feeds]]\nurl = "{feed_url}"\n'
     if path is None:
         fail(f"no config file to add the feed to; create groundswell.toml with:{snippet}", 2)
     before = path.read_text(encoding="utf-8")
@@ -140,4 +208,4 @@ def add_blog(
         fail(f"{path}: could not add the feed ({exc}); add it by hand:{snippet}", 2)
     engine = open_store(db, settings)
     sync_config(engine, settings)
-    out.print(f"added to {path}; `groundswell collect --once` fetches it")
+    out.print(f"added to {path}; `groundswell collect --once` fetches it", markup=False)

@@ -80,6 +80,9 @@ class BlogServer:
         self.posts: list[Post] = []
         self.xmlrpc = "on"  # on | off (403, like "Disable XML-RPC" plugins) | missing (404)
         self.advertise_pingback = True
+        # WordPress (rel_pingback(), and the X-Pingback header) advertises its endpoint only on
+        # single posts with pings open, never on the home page: set False to behave so.
+        self.pingback_on_home = True
         self.webmention_endpoint: str | None = None
         self.link_target: str | None = None  # /mentions/<n>/ pages link here (receiver tests)
         self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}  # extra routes
@@ -349,14 +352,14 @@ class BlogServer:
 
     # -- pages --------------------------------------------------------------------------------
 
-    def head_links(self) -> str:
+    def head_links(self, *, home: bool = False) -> str:
         links = [
             f'<link rel="alternate" type="application/rss+xml" title="{html.escape(self.name)} '
             f'&raquo; Feed" href="{self.url}/feed/" />',
             f'<link rel="alternate" type="application/rss+xml" title="{html.escape(self.name)} '
             f'&raquo; Comments Feed" href="{self.url}/comments/feed/" />',
         ]
-        if self.advertise_pingback:
+        if self.advertise_pingback and (self.pingback_on_home or not home):
             links.append(f'<link rel="pingback" href="{self.url}/xmlrpc.php" />')
         if self.webmention_endpoint:
             links.append(f'<link rel="webmention" href="{self.webmention_endpoint}" />')
@@ -367,7 +370,7 @@ class BlogServer:
             f'<article><h2><a href="{self.post_url(p)}">{html.escape(p.title)}</a></h2></article>'
             for p in self._posts_newest_first()
         )
-        return _page(self.name, self.head_links(), f"<main>{lis}</main>")
+        return _page(self.name, self.head_links(home=True), f"<main>{lis}</main>")
 
     def post_page(self, post: Post) -> str:
         comments = []
@@ -567,7 +570,9 @@ class _Handler(BaseHTTPRequestHandler):
                 blog.last_modified(),
             )
         if path == "/":
-            return self._send(200, blog.home_page().encode(), headers=self._pingback_header())
+            return self._send(
+                200, blog.home_page().encode(), headers=self._pingback_header(home=True)
+            )
         for post in blog.posts:
             if path == post.path:
                 return self._send(
@@ -581,9 +586,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
         return self._misbehave(path)
 
-    def _pingback_header(self) -> dict[str, str]:
+    def _pingback_header(self, *, home: bool = False) -> dict[str, str]:
         h = {}
-        if self.blog.advertise_pingback:
+        if self.blog.advertise_pingback and (self.blog.pingback_on_home or not home):
             h["X-Pingback"] = f"{self.blog.url}/xmlrpc.php"
         if self.blog.webmention_endpoint:
             h["Link"] = f'<{self.blog.webmention_endpoint}>; rel="webmention"'
