@@ -12,7 +12,9 @@ are de-duplicated by URI. The next sweep starts `overlap_s` before `done_until`,
 post can be indexed a little after the time it is sorted by.
 
 For posts whose repost or quote counts grew since the stored copy, `getRepostedBy` and
-`getQuotes` turn the growth into `repost` / `quote` edges in the same batch.
+`getQuotes` turn the growth into `repost` / `quote` edges in the same batch; for matched posts
+whose reply count grew, `getPostThread` brings the replies that do not repeat the hashtag
+(`collectors.bluesky.threads`, matched "thread").
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collectors.bluesky.parse import (
     parse_reposted_by,
     parse_search_page,
 )
+from collectors.bluesky.threads import add_thread_replies, grown
 from groundswell.matching import match_post
 from storage.queries.bluesky import recent_mentions, stored_counts
 from storage.records import GAP, RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch
@@ -126,17 +129,20 @@ class BlueskyCollector:
             payload = self.client.get_posts(uris[i : i + 25])
             posts, skipped = parse_posts(payload.get("posts", []), seen_on="bsky-recount")
             batch = Batch(skipped=skipped, fetched=len(posts), cursor=dict(cursor))
+            recounted = []
             for p in posts:
                 uri = p.mention.native_id
                 if uri not in stored or uri in seen:
                     continue
                 seen.add(uri)
+                recounted.append(p)
                 batch.mentions.append(p.mention)  # the new counts
                 old_reposts, old_quotes = stored[uri]
                 if p.mention.repost_count > old_reposts:
                     self._fetch_reposts(batch, uri)
                 if p.mention.quote_count > old_quotes:
                     self._fetch_quotes(batch, uri, seen)
+            self._add_threads(batch, recounted, seen)  # stored, so matched (maybe in thread)
             yield batch
             if self.stop.is_set():
                 return
@@ -194,6 +200,7 @@ class BlueskyCollector:
             seen.update(p.mention.native_id for p in fresh)
             self._add_posts(batch, fresh)
             self._add_amplification(batch, fresh, seen)
+            self._add_threads(batch, [p for p in fresh if self._matches(p)], seen)
 
             # `hitsTotal` above what the pages gave means the service stopped at its own cap.
             total = payload.get("hitsTotal") if isinstance(payload, dict) else None
@@ -355,6 +362,11 @@ class BlueskyCollector:
                 self._fetch_reposts(batch, uri)
             if p.mention.quote_count > old_quotes:
                 self._fetch_quotes(batch, uri, seen)
+
+    def _add_threads(self, batch: Batch, posts: list[ParsedPost], seen: set[str]) -> None:
+        """Replies without the hashtag: threads of `posts` whose reply count grew."""
+        if self.settings.fetch_replies and posts:
+            add_thread_replies(self, batch, grown(self, posts), seen)
 
     def _fetch_reposts(self, batch: Batch, uri: str) -> None:
         page: str | None = None

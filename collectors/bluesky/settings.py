@@ -61,6 +61,18 @@ class BlueskySettings(BaseModel):
         description="refresh repost/quote counts of mentions this recent (0: never), so later "
         "reposts and quotes become edges",
     )
+    fetch_replies: bool = Field(
+        default=True,
+        description="read the thread (getPostThread) of matched posts whose reply count grew, "
+        'so replies without the hashtag are stored, matched "thread"',
+    )
+    thread_depth: int = Field(
+        default=6,
+        ge=1,
+        le=1000,
+        description="reply levels per getPostThread request; deeper branches are asked for "
+        "in turn, at most max_edge_pages requests per thread",
+    )
     recount_max: int = Field(default=200, ge=1, le=10_000)
     recount_interval_s: int = Field(default=600, ge=0, le=86_400)
     jetstream_batch: int = Field(default=200, ge=1, le=10_000)

@@ -11,6 +11,7 @@ README, so the real `atproto` client and our websocket reader talk to it unchang
     GET  /xrpc/app.bsky.feed.getRepostedBy         uri, cid, cursor, limit
     GET  /xrpc/app.bsky.feed.getQuotes             uri, cid, cursor, limit
     GET  /xrpc/app.bsky.feed.getPosts              uris*
+    GET  /xrpc/app.bsky.feed.getPostThread         uri, depth (default 6), parentHeight (80)
     WS   /subscribe                                wantedCollections*, cursor (unix µs)
 
 Errors are XRPC error bodies `{"error", "message"}` with the statuses the PDS uses (400
@@ -153,6 +154,8 @@ class BlueskyServer:
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # did -> current profile
     reposted_by: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     quotes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # uri -> a getPostThread output served as-is (recorded views, bad input)
+    thread_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     log: list[Call] = field(default_factory=list)
@@ -213,7 +216,12 @@ class BlueskyServer:
                 "uri": reply_to,
                 "cid": "bafyreig2fjxi3rptqdgylg7e5hmjl6mcke7rn2b6cugzlqq3i4zu6rq52q",
             }
-            record["reply"] = {"root": ref, "parent": ref}
+            parent = self.posts.get(reply_to)
+            parent_reply = parent.view["record"].get("reply") if parent else None
+            root = parent_reply["root"] if isinstance(parent_reply, dict) else ref
+            record["reply"] = {"root": root, "parent": ref}
+            if parent is not None and view is None:  # the AppView counts direct replies
+                parent.view["replyCount"] = int(parent.view.get("replyCount") or 0) + 1
         if view is None:
             view = {
                 "uri": uri,
@@ -436,7 +444,58 @@ class BlueskyServer:
             return 200, {
                 "posts": [self.hydrate(self.posts[u].view) for u in uris if u in self.posts]
             }
+        if nsid == "app.bsky.feed.getPostThread":
+            return self._thread(one)
         return 501, {"error": "MethodNotImplemented", "message": f"Method Not Implemented: {nsid}"}
+
+    def _thread(self, one: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """A `#threadViewPost` tree like the AppView's: replies oldest first down to `depth`
+        levels (posts at the cut carry no `replies`), parents up to `parentHeight`."""
+        uri = one.get("uri")
+        if not uri:
+            return 400, {
+                "error": "InvalidRequest",
+                "message": 'Params must have the property "uri"',
+            }
+        try:
+            depth = int(one.get("depth", 6))
+            height = int(one.get("parentHeight", 80))
+        except ValueError:
+            return 400, {"error": "InvalidRequest", "message": "depth must be an integer"}
+        if not (0 <= depth <= 1000 and 0 <= height <= 1000):
+            return 400, {"error": "InvalidRequest", "message": "depth must be 0..1000"}
+        if uri in self.thread_overrides:
+            return 200, self.thread_overrides[uri]
+        if uri not in self.posts:
+            return 400, {"error": "NotFound", "message": f"Post not found: {uri}"}
+        children: dict[str, list[str]] = defaultdict(list)
+        for u, p in sorted(self.posts.items(), key=lambda kv: kv[1].sort_at):
+            reply = p.view.get("record", {}).get("reply")
+            if isinstance(reply, dict) and isinstance(reply.get("parent"), dict):
+                children[reply["parent"].get("uri")].append(u)
+
+        def node(u: str, left: int) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "$type": "app.bsky.feed.defs#threadViewPost",
+                "post": self.hydrate(self.posts[u].view),
+            }
+            if left > 0:
+                out["replies"] = [node(c, left - 1) for c in children.get(u, [])]
+            return out
+
+        thread = node(uri, depth)
+        cur, up = thread, self.posts[uri].view.get("record", {}).get("reply")
+        for _ in range(height):
+            parent_uri = up["parent"].get("uri") if isinstance(up, dict) else None
+            if parent_uri not in self.posts:
+                break
+            cur["parent"] = {
+                "$type": "app.bsky.feed.defs#threadViewPost",
+                "post": self.hydrate(self.posts[parent_uri].view),
+            }
+            cur = cur["parent"]
+            up = self.posts[parent_uri].view.get("record", {}).get("reply")
+        return 200, {"thread": thread}
 
     def _limit(self, one: dict[str, str], default: int) -> int | None:
         try:
