@@ -67,6 +67,12 @@ def _mode(settings: Settings) -> tuple[GateMode, str | None]:
     return gate_mode(settings.dashboard, oidc=oidc_configured(), password=password), password
 
 
+def configured_gate(settings: Settings) -> GateMode:
+    """The gate this configuration puts in front of every page (the CLI asks before it lets
+    the dashboard listen beyond loopback)."""
+    return _mode(settings)[0]
+
+
 def admitted(settings: Settings) -> bool:
     """Whether this session may see the pages now (renders nothing).
 

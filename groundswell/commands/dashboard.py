@@ -1,7 +1,14 @@
-"""`groundswell dashboard`: start Streamlit on the same store."""
+"""`groundswell dashboard`: start Streamlit on the same store.
+
+It listens on 127.0.0.1 unless told otherwise: with no access gate configured, anyone who can
+reach the port can read every page and download full, identified exports. So `--host` beyond
+loopback is refused unless a gate is configured (GROUNDSWELL_DASHBOARD_PASSWORD, or sign-in with
+a viewer list: docs/dashboard.md) or `--public` says the owner means it, with a warning.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
@@ -10,18 +17,87 @@ from typing import Annotated
 
 import typer
 
-from groundswell.cli import ConfigOpt, DbOpt, app, load_config, open_store, store_url
+from groundswell.cli import (
+    ConfigOpt,
+    DbOpt,
+    app,
+    console,
+    fail,
+    load_config,
+    open_store,
+    store_url,
+)
+from groundswell.config import Settings
 
 APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
-def streamlit_command(port: int, headless: bool = True) -> list[str]:
+LOOPBACK_HOST = "127.0.0.1"
+HostOpt = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        help="address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 every interface "
+        "(needs an access gate, or --public)",
+    ),
+]
+PublicOpt = Annotated[
+    bool,
+    typer.Option(
+        "--public",
+        help="listen beyond this machine with no access gate configured: anyone who can reach "
+        "the port sees every page and can download identified exports",
+    ),
+]
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address (or `localhost`) that only this machine can reach."""
+    if host.strip().lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def gate_configured(settings: Settings) -> bool:
+    """Whether the dashboard asks visitors for a password or a sign-in (`dashboard.access`)."""
+    from dashboard.access import configured_gate
+
+    return configured_gate(settings) != "open"
+
+
+def listen_host(host: str, public: bool, settings: Settings) -> str:
+    """The address to bind: refuses one beyond loopback with no access gate unless `public`."""
+    if is_loopback(host):
+        return host
+    if gate_configured(settings):
+        return host
+    if not public:
+        fail(
+            f"--host {host}: refusing to listen beyond this machine with no access gate; set "
+            "GROUNDSWELL_DASHBOARD_PASSWORD or configure sign-in (docs/security.md), or add "
+            "--public if everyone who can reach the port may see everything",
+            2,
+        )
+    console.print(
+        f"[bold yellow]warning:[/] listening on {host} with no access gate (--public): anyone "
+        "who can reach this port sees every page and can download identified exports",
+        highlight=False,
+    )
+    return host
+
+
+def streamlit_command(port: int, headless: bool = True, host: str = LOOPBACK_HOST) -> list[str]:
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(APP_PATH),
+        "--server.address",
+        host,
         "--server.port",
         str(port),
         "--server.headless",
@@ -40,11 +116,15 @@ def dashboard(
     config: ConfigOpt = None,
     db: DbOpt = None,
     port: Annotated[int, typer.Option(help="HTTP port")] = 8501,
+    host: HostOpt = LOOPBACK_HOST,
+    public: PublicOpt = False,
 ) -> None:
-    """Start the dashboard (Streamlit) on the store; http://localhost:PORT."""
+    """Start the dashboard (Streamlit) on the store; http://127.0.0.1:PORT (this machine only
+    unless --host widens it)."""
     settings = load_config(config)
+    host = listen_host(host, public, settings)
     open_store(db, settings)  # fail early, with a clear message, on a bad store
     env = dict(os.environ, GROUNDSWELL_DB_URL=store_url(db, settings))
     if config is not None:
         env["GROUNDSWELL_CONFIG"] = str(Path(config).resolve())
-    raise typer.Exit(subprocess.call(streamlit_command(port), env=env))
+    raise typer.Exit(subprocess.call(streamlit_command(port, host=host), env=env))

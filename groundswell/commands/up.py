@@ -41,6 +41,7 @@ from groundswell.cli import (
     store_url,
     sync_config,
 )
+from groundswell.commands.dashboard import LOOPBACK_HOST, HostOpt, PublicOpt
 from groundswell.commands.demo import SeedOpt, _Stopper, live_printer, load_history
 from groundswell.config import Settings
 from groundswell.net import Fetcher, FetchError, FetchPolicy
@@ -94,10 +95,15 @@ def _worker(target: Any, stop: threading.Event, failed: list[str], **kw: Any) ->
         )
 
 
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], stop: threading.Event) -> bool:
-    url = f"http://127.0.0.1:{port}/_stcore/health"
+def _wait_healthy(
+    port: int, proc: subprocess.Popen[bytes], stop: threading.Event, host: str = LOOPBACK_HOST
+) -> bool:
+    if host in ("0.0.0.0", "::", ""):  # every interface: loopback among them
+        host = LOOPBACK_HOST
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/_stcore/health"
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    with Fetcher(FetchPolicy(allow_loopback=True, timeout_s=2.0)) as fetcher:
+    # our own dashboard, wherever it was told to listen
+    with Fetcher(FetchPolicy(allow_private=True, timeout_s=2.0)) as fetcher:
         while time.monotonic() < deadline and not stop.is_set() and proc.poll() is None:
             try:
                 if fetcher.get(url).status == 200:
@@ -109,7 +115,7 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], stop: threading.Even
 
 
 def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
-    """Streamlit binds every interface; find out before starting anything."""
+    """Whether `host:port` is taken; found out before starting anything."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -135,6 +141,8 @@ def up(
     config: ConfigOpt = None,
     db: DbOpt = None,
     port: Annotated[int, typer.Option(help="dashboard HTTP port")] = 8501,
+    host: HostOpt = LOOPBACK_HOST,
+    public: PublicOpt = False,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="do not open a browser window")
     ] = False,
@@ -150,14 +158,15 @@ def up(
     """The main job: store, collectors (or the offline demo), and the dashboard."""
     # Imported here: `python -m groundswell.cli` runs cli.py as __main__ and the dashboard
     # module imports `groundswell.cli` again, which is still initialising at import time.
-    from groundswell.commands.dashboard import streamlit_command
+    from groundswell.commands.dashboard import listen_host, streamlit_command
 
-    if port_in_use(port):
+    if port_in_use(port, host):
         fail(f"port {port} is already in use (another dashboard?); choose one with --port")
     _setup_logging(verbose)
     if not verbose:  # migrations narrate every step at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_config(config)
+    host = listen_host(host, public, settings)
     rs = settings.receiver
     if rs.owned_sites and port_in_use(rs.port, rs.host):
         fail(
@@ -179,7 +188,7 @@ def up(
     # stdout (Streamlit's own banner) is dropped: `up` prints the address itself. stderr is
     # inherited, never piped: an unread pipe fills up over a day of warnings and would freeze
     # the dashboard.
-    proc = subprocess.Popen(streamlit_command(port), env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(streamlit_command(port, host=host), env=env, stdout=subprocess.DEVNULL)
     children = {"the dashboard": proc}
     if rs.owned_sites:
         receiver_cmd = [sys.executable, "-m", "groundswell.cli", "serve-receiver", "--db", url]
@@ -210,7 +219,7 @@ def up(
 
     code = 0
     try:
-        if _wait_healthy(port, proc, stop):
+        if _wait_healthy(port, proc, stop, host):
             address = f"http://localhost:{port}"
             out.print(
                 f"[bold green]Groundswell is up:[/] {address}  (store: {describe_url(url)}; "
