@@ -140,3 +140,24 @@ def test_a_thread_only_reply_of_an_unindexable_author_is_withheld_from_exports(s
         r = resolve(conn, ExportFilters(movement="nhscitizen"))
         exported = {row.native_id for rows in iter_mentions(conn, r) for row in rows}
     assert exported == {anchor.native_id, own_tag.native_id}
+
+
+def test_exports_say_how_each_post_matched_so_thread_replies_can_be_filtered(store, tmp_path):
+    import pandas as pd
+
+    from groundswell.export import ExportOptions, export_dataset
+
+    rules = movement(store)
+    anchor = mention(1, author=account(1, indexable=True))
+    in_thread = _reply(2, anchor, author=account(2, indexable=True))
+    by_term = mention(3, author=account(3, indexable=True), text="At the NHS Citizen day")
+    _write(store, rules, anchor, in_thread, by_term)
+    export_dataset(store, tmp_path / "out", options=ExportOptions(formats=("csv",)))
+    frame = pd.read_csv(tmp_path / "out" / "mentions.csv", dtype=str)
+    assert dict(zip(frame["native_id"], frame["matched_by"], strict=True)) == {
+        anchor.native_id: "hashtag",
+        in_thread.native_id: "thread",
+        by_term.native_id: "term",
+    }
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "matched_by" in card and "in thread" in card

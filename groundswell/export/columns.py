@@ -164,6 +164,16 @@ MENTIONS = (
     ),
     _quasi("hashtags", "list", "Hashtags as written (a rare one narrows down who)."),
     _quasi("edited_at", "time", "Last edit time (UTC), if edited."),
+    Col(
+        "matched_by",
+        "str",
+        "How the post belongs to the movement (the export's movement, else any), strongest "
+        "first: source (a source of the movement, e.g. a webmention to its page), hashtag, "
+        "url (links to one of its URLs), term (contains one of its free-text terms), thread "
+        "(in thread: a reply, or a reply to a reply, in the thread of a matched post, that "
+        "matches nothing by itself; it does not repeat the hashtag). term and thread posts are "
+        "exported only when their author's consent flags allow (Mastodon indexable).",
+    ),
 )
 
 ACCOUNTS = (

@@ -284,6 +284,7 @@ def iter_mentions(
         a.c.native_id.label("account_native_id"),
         a.c.handle.label("account_handle"),
         *(ref_cols[f"{c}_withheld"] for c in ("reply_to_id", "quote_of_id")),
+        matched_by(m, r.movement_id),
     ]
     base = (
         select(*cols)
@@ -308,7 +309,32 @@ MENTION_QUERY_COLUMNS = (
     "account_handle",
     "reply_to_id_withheld",
     "quote_of_id_withheld",
+    "matched_by",
 )
+
+# How a post matched, strongest evidence first: the author put it in the movement (a source
+# of the movement, its hashtag, its link), then its words, then only its place in a thread.
+MATCH_STRENGTH = ("source", "hashtag", "url", "term", "thread")
+
+
+def matched_by(m: Any, movement_id: int | None) -> Any:
+    """The strongest way mention `m` matched the movement (any movement when None): one
+    index probe per row (ix_match_mention), so researchers can filter "thread" replies."""
+    mm = _t(MentionMatch).alias("matched_by")
+    rank = case({v: i for i, v in enumerate(MATCH_STRENGTH)}, value=mm.c.via, else_=99)
+    return (
+        select(mm.c.via)
+        .where(
+            mm.c.mention_id == m.c.id,
+            *([mm.c.movement_id == movement_id] if movement_id is not None else []),
+        )
+        .order_by(rank)
+        .limit(1)
+        .scalar_subquery()
+        .label("matched_by")
+    )
+
+
 EDGE_QUERY_COLUMNS = (
     "id",
     "kind",
