@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, BigInteger, Connection, cast, func, literal, select, text
+from sqlalchemy import ARRAY, BigInteger, Connection, Text, cast, func, literal, select, text
 
 
 def encode_ids(conn: Connection, ids: Iterable[int]) -> str:
@@ -55,3 +55,22 @@ def among(conn: Connection, column: Any, ids: Iterable[int]) -> Any:
         return column.in_(select(func.unnest(cast(value, ARRAY(BigInteger)))))
     each = func.json_each(value).table_valued("value")
     return column.in_(select(each.c.value))
+
+
+def encode_texts(conn: Connection, values: Iterable[str]) -> Any:
+    """A list of strings as one value: a Python list (psycopg sends it as one text[]) or a
+    JSON array (SQLite)."""
+    if conn.dialect.name == "postgresql":
+        return list(values)
+    return orjson.dumps(list(values)).decode()
+
+
+def texts_table(conn: Connection, values: Iterable[str]) -> Any:
+    """The strings as a one-column derived table (`value`), bound as ONE parameter: for joins
+    on text keys (URLs) whatever the list's length; an `OR`/`IN` of thousands of literals hit
+    SQLite's expression depth limit (issue 16: "Expression tree is too large")."""
+    if conn.dialect.name == "postgresql":
+        value = literal(encode_texts(conn, values), ARRAY(Text))
+        return select(func.unnest(value).label("value")).subquery()
+    each = func.json_each(literal(encode_texts(conn, values))).table_valued("value")
+    return select(each.c.value.label("value")).subquery()

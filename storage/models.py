@@ -167,6 +167,11 @@ class Mention(SQLModel, table=True):
     updated_at: datetime | None = _ts()
     edited_at: datetime | None = _ts()
     deleted_at: datetime | None = _ts()
+    # Why it is a tombstone (docs/blogs.md, "Tombstones"): "deleted" (final: the platform or
+    # its author deleted it; also every tombstone from before migration 0029, NULL) or "gone"
+    # (reversible: the page or its link was missing when we checked; restored when the
+    # evidence returns).
+    deleted_reason: str | None = Field(default=None, sa_column=Column(String(10)))
 
 
 class MentionPayload(SQLModel, table=True):

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.types import stable_id
+from storage.url_identity import URL_PLATFORMS, canonical_native_id
 
 
 def account_id(platform: str, native_id: str) -> int:
@@ -19,6 +20,10 @@ def account_id(platform: str, native_id: str) -> int:
 
 
 def mention_id(platform: str, native_id: str) -> int:
+    """A mention's id from its natural key; URL-keyed platforms' keys are made canonical first
+    (`storage.url_identity`), so no spelling of a page can give it a second id."""
+    if platform in URL_PLATFORMS:
+        native_id = canonical_native_id(platform, native_id)
     return stable_id("mention", platform, native_id)
 
 
@@ -108,8 +113,9 @@ class EdgeRecord:
 
     @property
     def id(self) -> int:
-        via = "|".join(self.via) if self.via else ""
-        return stable_id("edge", self.kind, str(self.source.id), *self.target, via)
+        target = canonical_native_id(*self.target)
+        via = "|".join((self.via[0], canonical_native_id(*self.via))) if self.via else ""
+        return stable_id("edge", self.kind, str(self.source.id), self.target[0], target, via)
 
 
 # Completeness signals: what a collector knows it missed or waited for, counted on the

@@ -68,6 +68,7 @@ from storage.models_rollups import (
 from storage.people_cells import count_people
 from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from storage.threads import add_thread_matches
+from storage.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -142,11 +143,15 @@ def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
 
 def _mention_row(m: MentionRecord, now: datetime) -> dict[str, Any]:
     ts = int(m.created_at.timestamp())
+    native_id, url = m.native_id, m.url
+    if m.platform in URL_PLATFORMS:  # one page, one identity (storage/url_identity.py)
+        native_id = canonical_native_id(m.platform, native_id)
+        url = canonical_url(url) if url else None
     return {
-        "id": mention_id(m.platform, m.native_id),
+        "id": mention_id(m.platform, native_id),
         "platform": m.platform,
-        "native_id": m.native_id,
-        "url": m.url,
+        "native_id": native_id,
+        "url": url,
         "account_id": m.author.id if m.author else None,
         "created_at": m.created_at,
         "created_ts": ts,

@@ -15,6 +15,7 @@ from collectors.blogs.receiver import create_app, owns
 from groundswell.config import ReceiverSettings, Settings
 from storage.catalog import upsert_movement
 from storage.engine import write_tx
+from storage.url_identity import canonical_url, ping_native_id
 from tests.blog_helpers import NHS, count, rows, serve, wait_for
 from tests.servers.blog_server import BlogServer
 
@@ -105,7 +106,7 @@ def test_a_webmention_is_accepted_with_201_and_verified_asynchronously(
     [m] = rows(store, "SELECT platform, native_id, title FROM mention")
     assert (m.platform, m.native_id, m.title) == (
         "webmention",
-        f"{source} {PLEDGE}",
+        ping_native_id(source, PLEDGE),
         "Why I pledged",
     )
     assert [e.kind for e in rows(store, "SELECT kind FROM amplification")] == ["webmention"]
@@ -196,7 +197,7 @@ def test_pingback_ping_registers_a_verified_pingback_and_a_repeat_is_fault_0x30(
     source = blog.post_url(blog.posts[0])
     assert "registered" in proxy.pingback.ping(source, PLEDGE)
     [m] = rows(sqlite_store, "SELECT platform, url FROM mention")
-    assert (m.platform, m.url) == ("pingback", source)
+    assert (m.platform, m.url) == ("pingback", canonical_url(source))
     assert _fault(lambda: proxy.pingback.ping(source, PLEDGE)) == 0x30
 
 

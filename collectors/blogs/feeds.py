@@ -29,6 +29,7 @@ from collectors.blogs.html_links import extract_links
 from groundswell.sanitize import clean_text, html_to_text, sanitize_html
 from storage.models_blogs import MAX_URL_CHARS
 from storage.records import AccountRecord, MentionRecord, Skip
+from storage.url_identity import canonical_url
 
 PLATFORM = "blog"
 MAX_TEXT_CHARS = 50_000
@@ -176,7 +177,8 @@ def _entry(
     link = _http_url(entry.get("link"))
     if link and len(link) > MAX_URL_CHARS:  # kept out of the URL index; the id still keys it
         link = None
-    native_id = (entry.get("id") or "").strip() or link
+    # One page, one identity: ids and links in their canonical spelling (storage/url_identity.py)
+    native_id = canonical_url(entry.get("id") or "") or (canonical_url(link) if link else None)
     if not native_id:
         return Skip("no_id", clean_text(entry.get("title"))[:200])
     if len(native_id) > MAX_NATIVE_ID:
@@ -198,7 +200,8 @@ def _entry(
             feed.site_url if host == feed_host else f"{urlsplit(link or '').scheme}://{host}",
         )
     base = link or feed.site_url or feed_url
-    links = [u for u in extract_links(raw_html, base) if u != link]
+    own = canonical_url(link) if link else None
+    links = [c for c in (canonical_url(u) for u in extract_links(raw_html, base)) if c and c != own]
     tags = [
         clean_text(t.get("term"))[:100]
         for t in entry.get("tags") or []

@@ -36,6 +36,7 @@ from groundswell.sanitize import clean_text
 from storage.models_blogs import MAX_URL_CHARS
 from storage.queries.blogs import mentions_by_url
 from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+from storage.url_identity import canonical_url, ping_native_id
 
 if TYPE_CHECKING:
     from collectors.blogs.collector import BlogCollector
@@ -47,11 +48,6 @@ HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 class XmlRpcUnavailable(Exception):
     """The blog does not answer getPingbacks (XML-RPC off, blocked, or not a pingback resource);
     fall back to the page markup."""
-
-
-def ping_native_id(source: str, target: str) -> str:
-    """A pingback/webmention is identified by its source and target (DESIGN.md section 2)."""
-    return f"{source} {target}"
 
 
 def get_pingbacks(fetcher: Fetcher, endpoint: str, post_url: str) -> list[str]:
@@ -112,7 +108,7 @@ def ping_mention(
         title=clean_text(title)[:1000],
         text=clean_text(f"{title}" + (f" — {site}" if site else ""))[:2000],
         instance=site_host(source),
-        links=[target],
+        links=[canonical_url(target)],
         raw={
             "source": source,
             "target": target,
@@ -144,7 +140,7 @@ def ping_edge(
         key = (hit.platform, hit.native_id)
         target_account = AccountRecord(*hit.account) if hit.account else None
     else:
-        key = ("blog", target)
+        key = ("blog", canonical_url(target))
         target_account = blog_account(target)
     return EdgeRecord(
         kind=kind,
@@ -223,8 +219,16 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
         sources = [(p.source, p.title) for p in page.pings]
 
     seen: list[str] = list(cursor.get("seen") or [])
-    seen_set = set(seen)
-    new = [(s, t) for s, t in dict(sources).items() if s not in seen_set and s != post_url]
+    # compared canonically: a source listed with a fragment or a tracking parameter is the
+    # same page (storage/url_identity.py)
+    seen_set = {canonical_url(s) for s in seen}
+    own = canonical_url(post_url)
+    new: list[tuple[str, str | None]] = []
+    for s, t in dict(sources).items():
+        c = canonical_url(s)
+        if c not in seen_set and c != own:
+            seen_set.add(c)
+            new.append((s, t))
     budget = settings.max_enrich_per_poll
     batch = Batch(fetched=len(sources))
     for i, (src, fallback_title) in enumerate(new):

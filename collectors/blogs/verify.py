@@ -26,6 +26,7 @@ from groundswell.net import (
 )
 from storage.queries.blogs import QueuedPing
 from storage.records import Batch
+from storage.url_identity import ping_native_id
 
 # result codes kept on the queue row (and mapped to pingback faults by the receiver)
 VERIFIED = "verified"
@@ -63,7 +64,7 @@ def verify(
     max_attempts: int,
 ) -> Verdict:
     was_verified = item.verified_at is not None
-    mention_key = (item.kind, f"{item.source} {item.target}")
+    mention_key = (item.kind, ping_native_id(item.source, item.target))
 
     def gone(result: str, error: str) -> Verdict:
         # A mention that was verified is tombstoned; the result keeps why (no_link or

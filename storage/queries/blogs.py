@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, cast, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, literal_column, or_, select, update
 
 from groundswell.matching import normalise_url
+from storage.id_lists import texts_table
 from storage.models import Account, Mention
 from storage.models_blogs import (
     TOKEN_CHARS,
@@ -21,8 +22,7 @@ from storage.models_blogs import (
     ReceivedPing,
 )
 from storage.types import stable_id
-
-_CHUNK = 400
+from storage.url_identity import canonical_url
 
 
 def _table(model: Any) -> Any:
@@ -35,16 +35,6 @@ class LinkedMention:
     platform: str
     native_id: str
     account: tuple[str, str] | None  # (platform, native_id) of its author
-
-
-def url_variants(url: str) -> list[str]:
-    """The spellings a stored mention's URL may have for the same page: as written, normalised,
-    normalised with a trailing slash (WordPress permalinks end in '/')."""
-    out = [url]
-    norm = normalise_url(url)
-    if norm:
-        out += [norm, norm + "/" if not norm.endswith("/") else norm.rstrip("/")]
-    return list(dict.fromkeys(out))
 
 
 _MASTODON_WEB = re.compile(r"^https://([^/]+)/@([A-Za-z0-9_]+)/(\d+)$")
@@ -83,57 +73,55 @@ def _native_candidates(conn: Connection, norms: Iterable[str]) -> dict[tuple[str
     return out
 
 
-def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMention]:
-    """Stored, non-deleted mentions that `urls` point at, keyed by normalised URL.
+def _url_platform() -> Any:
+    """`platform IN ('blog', 'pingback', 'webmention')` written out, as the partial index
+    `ix_mention_url` is (a planner proves the index usable only from the same literal terms)."""
+    quoted = ", ".join(f"'{p}'" for p in URL_INDEXED_PLATFORMS)
+    return literal_column("mention.platform").op("IN")(literal_column(f"({quoted})"))
 
-    Blog entries, pingbacks and webmentions are found by their URL through the partial index
-    `ix_mention_url` (one probe per spelling); Mastodon statuses and Bluesky posts by the
-    native id their page URL encodes (`_native_candidates`)."""
-    wanted: dict[str, str] = {}
-    for u in urls:
-        norm = normalise_url(u)
-        if norm:
-            for v in url_variants(u):
-                wanted[v] = norm
+
+def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMention]:
+    """Stored, non-deleted mentions that `urls` point at, keyed by canonical URL.
+
+    Blog entries, pingbacks and webmentions store their canonical URL
+    (`storage.url_identity`), so they are found by a join of the wanted canonical URLs, bound
+    as one parameter, with the partial index `ix_mention_url`, however many are asked for;
+    a blog entry is preferred to a pingback whose source is the same page. Mastodon statuses and
+    Bluesky posts by the native id their page URL encodes (`_native_candidates`)."""
+    wanted = sorted({n for n in (normalise_url(u) for u in urls) if n})
     if not wanted:
         return {}
     m = _table(Mention)
     a = _table(Account)
     found: dict[str, LinkedMention] = {}
-    keys = list(wanted)
     cols = (m.c.url, m.c.platform, m.c.native_id, a.c.platform, a.c.native_id)
-    for i in range(0, len(keys), _CHUNK):
-        q = (
-            select(*cols)
-            .select_from(m.outerjoin(a, a.c.id == m.c.account_id))
-            .where(
-                m.c.platform.in_(URL_INDEXED_PLATFORMS),
-                m.c.url.in_(keys[i : i + _CHUNK]),
-                m.c.deleted_at.is_(None),
-            )
-        )
-        for url, platform, native_id, a_platform, a_native in conn.execute(q):
-            account = (a_platform, a_native) if a_platform else None
-            found.setdefault(wanted[url], LinkedMention(platform, native_id, account))
-    natives = _native_candidates(conn, set(wanted.values()) - set(found))
+    w = texts_table(conn, wanted)
+    q = (
+        select(*cols)
+        .select_from(m.join(w, w.c.value == m.c.url).outerjoin(a, a.c.id == m.c.account_id))
+        .where(_url_platform(), m.c.deleted_at.is_(None))
+        .order_by(m.c.url, (m.c.platform != "blog"), m.c.id)
+    )
+    for url, platform, native_id, a_platform, a_native in conn.execute(q):
+        account = (a_platform, a_native) if a_platform else None
+        found.setdefault(url, LinkedMention(platform, native_id, account))
+    natives = _native_candidates(conn, set(wanted) - set(found))
     by_platform: dict[str, list[str]] = {}
     for platform, native in natives:
         by_platform.setdefault(platform, []).append(native)
     for platform, ids in by_platform.items():
-        for i in range(0, len(ids), _CHUNK):
-            q = (
-                select(*cols)
-                .select_from(m.outerjoin(a, a.c.id == m.c.account_id))
-                .where(
-                    m.c.platform == platform,
-                    m.c.native_id.in_(ids[i : i + _CHUNK]),
-                    m.c.deleted_at.is_(None),
-                )
+        ids_t = texts_table(conn, sorted(ids))
+        q = (
+            select(*cols)
+            .select_from(
+                m.join(ids_t, ids_t.c.value == m.c.native_id).outerjoin(a, a.c.id == m.c.account_id)
             )
-            for _url, p, native_id, a_platform, a_native in conn.execute(q):
-                account = (a_platform, a_native) if a_platform else None
-                for link in natives[(p, native_id)]:
-                    found.setdefault(link, LinkedMention(p, native_id, account))
+            .where(m.c.platform == platform, m.c.deleted_at.is_(None))
+        )
+        for _url, p, native_id, a_platform, a_native in conn.execute(q):
+            account = (a_platform, a_native) if a_platform else None
+            for link in natives[(p, native_id)]:
+                found.setdefault(link, LinkedMention(p, native_id, account))
     return found
 
 
@@ -143,54 +131,55 @@ class LinkingMention:
     native_id: str
     account: tuple[str, str]
     created_at: datetime
-    targets: tuple[str, ...]  # which of the asked-for (normalised) URLs it links to
+    targets: tuple[str, ...]  # which of the asked-for (canonical) URLs it links to
 
 
 def mentions_linking_to(
-    conn: Connection, urls: Iterable[str], *, platform: str = "blog", limit: int = 2000
+    conn: Connection, urls: Iterable[str], *, platform: str = "blog", limit: int = 50_000
 ) -> list[LinkingMention]:
-    """Stored `platform` mentions whose outbound links include one of `urls` (normalised).
+    """Stored `platform` mentions whose outbound links include one of `urls` (canonical).
 
     For the `link` edges a feed cannot see when it is polled: entry A links to entry B, but A's
-    feed was read before B was stored. Bounded to one platform (the unique (platform,
-    native_id) index narrows the scan to blog rows), a text prefilter in SQL, the exact
-    comparison after normalisation in Python."""
-    wanted = {n for n in (normalise_url(u) for u in urls) if n}
+    feed was read before B was stored. Set-based: the stored links (canonical since migration
+    0029) are unpacked and joined with the wanted URLs bound as one parameter, whatever their
+    number (one `LIKE` per URL, OR-ed, failed on SQLite from about 1,000 entries: "Expression
+    tree is too large"). At most `limit` (mention, link) pairs."""
+    wanted = sorted({n for n in (normalise_url(u) for u in urls) if n})
     if not wanted:
         return []
     m = _table(Mention)
     a = _table(Account)
-    needles = set()
-    for n in wanted:
-        host_path = n.split("://", 1)[1]
-        needles.add(host_path.rstrip("/")[:200])
-    text_links = cast(m.c.links, Text)
+    w = texts_table(conn, wanted)
+    if conn.dialect.name == "postgresql":
+        links = func.jsonb_array_elements_text(m.c.links).table_valued("value").lateral()
+    else:
+        links = func.json_each(m.c.links).table_valued("value")
     q = (
-        select(m.c.platform, m.c.native_id, m.c.links, m.c.created_at, a.c.platform, a.c.native_id)
+        select(m.c.platform, m.c.native_id, m.c.created_at, a.c.platform, a.c.native_id, w.c.value)
         .select_from(m.join(a, a.c.id == m.c.account_id))
-        .where(
-            m.c.platform == platform,
-            m.c.deleted_at.is_(None),
-            m.c.links.is_not(None),
-            or_(*(text_links.contains(needle, autoescape=True) for needle in sorted(needles))),
-        )
+        .join(links, literal_column("1") == literal_column("1"))
+        .join(w, w.c.value == links.c.value)
+        .where(m.c.platform == platform, m.c.deleted_at.is_(None), m.c.links.is_not(None))
+        .order_by(m.c.id, w.c.value)
         .limit(limit)
     )
-    out = []
-    for platform_, native_id, links, created_at, a_platform, a_native in conn.execute(q):
-        hits = tuple(sorted({n for n in (normalise_url(x) for x in links or []) if n in wanted}))
-        if hits:
-            out.append(
-                LinkingMention(platform_, native_id, (a_platform, a_native), created_at, hits)
-            )
-    return out
+    out: dict[tuple[str, str], LinkingMention] = {}
+    for platform_, native_id, created_at, a_platform, a_native, target in conn.execute(q):
+        key = (platform_, native_id)
+        prev = out.get(key)
+        targets = (*prev.targets, target) if prev else (target,)
+        out[key] = LinkingMention(platform_, native_id, (a_platform, a_native), created_at, targets)
+    return list(out.values())
 
 
 # -- the received queue -----------------------------------------------------------------------
 
 
 def ping_key(kind: str, source: str, target: str) -> int:
-    return stable_id("received", kind, source, target)
+    """The queue key of a received pair, canonical: a webmention whose target is spelled
+    with a fragment, a tracking parameter, a trailing slash or upper-case letters is the same
+    item (storage/url_identity.py)."""
+    return stable_id("received", kind, canonical_url(source), canonical_url(target))
 
 
 # One number for PostgreSQL's transaction-scoped advisory lock that serialises admissions (the

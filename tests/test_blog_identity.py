@@ -1,0 +1,189 @@
+"""One page, one identity (issue 16 item 1): every id, key, lookup and edge of blog entries,
+pingbacks and webmentions uses the canonical URL, and migration 0029's merge brings a store
+written before that to the state a canonical writer would have produced. Both stores."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+import storage.records
+import storage.write
+from collectors.blogs.pingbacks import ping_edge, ping_mention
+from collectors.blogs.receiver import create_app
+from storage.catalog import load_rules, upsert_movement
+from storage.engine import write_tx
+from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+from storage.recount import _TABLES
+from storage.url_merge import merge_url_duplicates
+from storage.write import write_batch
+from tests.blog_helpers import NHS, count, serve, wait_for
+from tests.conftest import _truncate
+from tests.factories import T0
+from tests.servers.blog_server import BlogServer
+from tests.test_blog_receiver import receiver_settings
+
+PLEDGE = "https://www.nhscitizen.org.uk/pledge"
+# one page, written five ways (issue 16)
+SPELLINGS = [
+    PLEDGE + "#sign",
+    PLEDGE + "?utm_source=newsletter&utm_medium=email",
+    PLEDGE + "/",
+    "HTTPS://WWW.NHSCITIZEN.ORG.UK/pledge",
+    PLEDGE,
+]
+
+
+def test_five_spellings_of_a_webmention_target_give_one_mention_and_one_edge(store):
+    with write_tx(store) as conn:
+        upsert_movement(conn, NHS)
+    with BlogServer("Patient Voices") as blog:
+        blog.add_post("pledged", "Why I pledged", f'<p><a href="{PLEDGE}">pledge</a></p>')
+        source = blog.post_url(blog.posts[0])
+        with serve(create_app(store, receiver_settings(reverify_interval_s=0))) as receiver:
+            for target in SPELLINGS:
+                res = httpx.post(
+                    receiver + "/webmention", data={"source": source, "target": target}
+                )
+                assert res.status_code in (201, 202), res.text
+            assert wait_for(
+                lambda: (
+                    count(
+                        store,
+                        "SELECT count(*) FROM received_ping "
+                        "WHERE status IN ('pending', 'verifying')",
+                    )
+                    == 0
+                )
+            )
+    assert count(store, "SELECT count(*) FROM mention WHERE platform = 'webmention'") == 1
+    assert count(store, "SELECT count(*) FROM amplification WHERE kind = 'webmention'") == 1
+    assert count(store, "SELECT count(*) FROM received_ping") == 1
+
+
+# -- the merge of a store written before (migration 0029) ---------------------------------------
+
+
+@contextlib.contextmanager
+def written_as_before_issue_16() -> Iterator[None]:
+    """The write path as it was before issue 16 (keys as written): only to produce the store
+    an older Groundswell left behind, which the merge must repair."""
+    patch = pytest.MonkeyPatch()
+    as_written = lambda platform, native_id: native_id  # noqa: E731
+    patch.setattr(storage.records, "canonical_native_id", as_written)
+    patch.setattr(storage.write, "canonical_native_id", as_written)
+    patch.setattr(storage.write, "canonical_url", lambda url: url)
+    try:
+        yield
+    finally:
+        patch.undo()
+
+
+def _conversation() -> list[Batch]:
+    """A blog entry linking the pledge page, then the same webmention received five times with
+    its target spelled five ways, a day apart, each with its webmention edge."""
+    blog = AccountRecord("blog", "patient.example", handle="patient.example")
+    source = "https://patient.example/2026/11/pledged/"
+    entry = MentionRecord(
+        platform="blog",
+        native_id="https://patient.example/?p=7",
+        created_at=T0,
+        author=blog,
+        url=source,
+        title="Why I pledged",
+        text="I signed the pledge #NHSCitizen",
+        links=[PLEDGE],
+    )
+    batches = [Batch(mentions=[entry])]
+    for i, target in enumerate(SPELLINGS):
+        m = ping_mention(
+            "webmention",
+            source,
+            target,
+            None,
+            now=T0 + timedelta(days=i + 1),
+            movement="nhscitizen",
+            method="received",
+        )
+        # as written before: the raw pair and the raw link
+        m.native_id, m.links = f"{source} {target}", [target]
+        edge = ping_edge("webmention", m, target, {})
+        assert edge is not None
+        edge = EdgeRecord(
+            edge.kind,
+            edge.platform,
+            edge.source,
+            ("blog", target),
+            edge.created_at,
+            via=(m.platform, m.native_id),
+            target_account=edge.target_account,
+        )
+        batches.append(Batch(mentions=[m], edges=[edge]))
+    return batches
+
+
+_KEYS = {
+    "mention": "id, platform, native_id, url, account_id, created_ts, deleted_at",
+    "mention_match": "*",
+    "mention_seen": "mention_id, seen_on",
+    "mention_payload": "mention_id",
+    "amplification": "*",
+    "cascade_node": "*",
+    "cascade_root": "*",
+    "cascade_day": "*",
+}
+
+
+def _snapshot(engine: Engine) -> dict[str, list[tuple]]:
+    out = {}
+    with engine.connect() as conn:
+        for table in (*_KEYS, *_TABLES):
+            cols = _KEYS.get(table, "*")
+            out[table] = sorted(
+                tuple(str(v) for v in r) for r in conn.execute(text(f"SELECT {cols} FROM {table}"))
+            )
+    return out
+
+
+def _write(engine: Engine, batches: list[Batch]) -> None:
+    for i, b in enumerate(batches):
+        with write_tx(engine) as conn:
+            write_batch(conn, b, load_rules(conn), now=T0 + timedelta(days=i, hours=1))
+
+
+def test_the_merge_gives_the_store_a_canonical_writer_would_have_written(store):
+    with write_tx(store) as conn:
+        upsert_movement(conn, NHS)
+    with written_as_before_issue_16():
+        _write(store, _conversation())
+    assert count(store, "SELECT count(*) FROM mention WHERE platform = 'webmention'") == 5
+    with write_tx(store) as conn:
+        report = merge_url_duplicates(conn)
+    assert (report.merged, report.movements) == (4, 1)
+    merged = _snapshot(store)
+
+    _truncate(store)
+    with write_tx(store) as conn:
+        upsert_movement(conn, NHS)
+    _write(store, _conversation())
+    canonical = _snapshot(store)
+
+    assert len(merged["mention"]) == 2 and len(merged["amplification"]) == 1
+    for table in canonical:
+        assert merged[table] == canonical[table], table
+
+
+def test_the_merge_of_a_canonical_store_changes_nothing(store):
+    with write_tx(store) as conn:
+        upsert_movement(conn, NHS)
+    _write(store, _conversation())
+    before = _snapshot(store)
+    with write_tx(store) as conn:
+        report = merge_url_duplicates(conn)
+    assert (report.renamed, report.merged, report.edges) == (0, 0, 0)
+    assert _snapshot(store) == before
