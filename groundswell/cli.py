@@ -242,6 +242,7 @@ def _print_outcome(o: Any) -> None:
         f"[{colour}]{o.outcome:>9}[/] {escape(o.source_key)}: {o.fetched} fetched, "
         f"{o.result.new} new, "
         f"{o.result.updated} updated, {o.result.skipped} skipped"
+        + _horizon_text(o.signals)
         + (f" — {escape(o.error)}" if o.error else ""),  # errors name `[blogs].keys`
         highlight=False,
     )
@@ -324,6 +325,13 @@ def status(
             "received pingbacks/webmentions: "
             + ", ".join(f"{k}: {v:,}" for k, v in sorted(received.items()))
         )
+
+
+def _horizon_text(signals: Any) -> str:
+    """What a first run's backfill horizon hid ("; 12 older statuses left out by
+    backfill_days"): a quiet instance's first run may otherwise store nothing, silently."""
+    n = signals.get("backfill_horizon") if isinstance(signals, dict) else None
+    return f"; {n:g} older statuses left out by backfill_days" if n else ""
 
 
 def _signals_text(signals: Any) -> str:

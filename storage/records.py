@@ -129,6 +129,7 @@ RESULT_CAP_OVERFLOW = "result_cap_overflow"  # over the cap in one instant: post
 UNREACHABLE = "unreachable"  # connection failure, timeout, 502/503/504
 NEEDS_TOKEN = "needs_token"  # the server refuses anonymous access
 GAP = "gap"  # the collector knows it could not read a stretch of time
+BACKFILL_HORIZON = "backfill_horizon"  # statuses older than backfill_days left out on a first run
 SIGNALS = (
     RATE_LIMIT_WAIT,
     PAGING_BUDGET_WAIT,
@@ -138,6 +139,7 @@ SIGNALS = (
     UNREACHABLE,
     NEEDS_TOKEN,
     GAP,
+    BACKFILL_HORIZON,
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from collectors.mastodon.client import InstanceClient
 from groundswell.config import Settings, parse_settings
-from tests.mastodon_support import rows, runner_for
+from tests.mastodon_support import rows, runner_for, sources
 from tests.servers.cassette_server import replaying
 
 
@@ -50,3 +50,62 @@ def test_a_recorded_hashtag_timeline_is_stored_under_its_ap_users_uri(sqlite_sto
         stored = rows(sqlite_store, "SELECT native_id FROM mention")
         assert [r.native_id for r in stored] == [recorded["uri"]]
         assert "/ap/users/" in recorded["uri"]
+
+
+def timeline_settings(base_url: str, timeline: str, **instance: Any) -> Settings:
+    """A movement matched by terms of the recorded statuses (they carry no hashtag)."""
+    return parse_settings(
+        {
+            "movements": [{"slug": "tv", "name": "TV", "terms": ["television", "ham"]}],
+            "mastodon": {
+                "instances": [
+                    {
+                        "base_url": base_url,
+                        "timelines": [timeline],
+                        "backfill_days": 3650,
+                        **instance,
+                    }
+                ],
+                "fetch_replies": False,
+            },
+        }
+    )
+
+
+def test_a_recorded_local_timeline_is_collected_as_a_source(sqlite_store):
+    with replaying("test_public_tl") as server:
+        local = server.recorded_json("GET", "/api/v1/timelines/public")
+        runner, _ = runner_for(sqlite_store, timeline_settings(server.base_url, "local"))
+        outcomes = {o.source_key: o for o in runner.run_once()}
+        out = next(o for k, o in outcomes.items() if k.endswith("local timeline"))
+        assert out.outcome == "ok", out.error
+        asked = [r for r in server.requests if r.path == "/api/v1/timelines/public"]
+        assert asked and all(r.query.get("local") in (["1"], ["True"], ["true"]) for r in asked)
+        stored = {r.native_id for r in rows(sqlite_store, "SELECT native_id FROM mention")}
+        wanted = {s["uri"] for s in local if "television" in s["content"] or "ham" in s["content"]}
+        assert stored == wanted and len(wanted) == 2
+
+
+def test_a_timeline_the_real_instance_disabled_is_reported_and_never_polled(sqlite_store):
+    # mastodon.social's own instance metadata, as recorded: live_feeds local/remote disabled.
+    with replaying("test_timeline_disabled", origin="https://mastodon.social") as server:
+        runner, _ = runner_for(sqlite_store, timeline_settings(server.base_url, "public"))
+        out = next(o for o in runner.run_once() if o.source_key.endswith("public timeline"))
+        assert out.outcome == "fatal"
+        assert "disabled this timeline" in (out.error or "")
+        again = [o for o in runner.run_once() if o.source_key.endswith("public timeline")]
+        assert again == []  # stopped, not polled in a loop
+        assert [r for r in server.requests if r.path.startswith("/api/v1/timelines")] == []
+
+
+def test_a_first_run_says_how_many_older_statuses_backfill_days_left_out(sqlite_store):
+    # The recorded statuses are from August 2026: a week's horizon hides all eight.
+    with replaying("test_public_tl") as server:
+        settings = timeline_settings(server.base_url, "local", backfill_days=7)
+        runner, _ = runner_for(sqlite_store, settings)
+        out = next(o for o in runner.run_once() if o.source_key.endswith("local timeline"))
+        assert out.outcome == "ok"
+        assert out.signals.get("backfill_horizon") == 8
+        assert rows(sqlite_store, "SELECT id FROM mention") == []
+        [src] = [s for s in sources(sqlite_store).values() if s.key.endswith("local timeline")]
+        assert src.problems == ["8 older statuses left out by backfill_days = 7"]

@@ -331,32 +331,56 @@ class InstanceClient:
 
     def hashtag_needs_login(self) -> bool:
         """True when the instance says its hashtag timelines are not public."""
+        return self.timeline_access("#") in ("authenticated", "disabled")
+
+    def timeline_access(self, timeline: str) -> str | None:
+        """Who may read `timeline` (`#tag`, `local`, `public`) by the instance's own word
+        (Mastodon 4.4+ `configuration.timelines_access`): "public", "authenticated" or
+        "disabled"; None when the instance does not say (older servers: just ask).
+
+        The federated `public` timeline is as open as the more open of its local and remote
+        parts (the server serves the part it allows), as Mastodon.py reads it too."""
         access = self.info().get("timelines_access")
         if not isinstance(access, dict):
-            return False
-        feeds = access.get("hashtag_feeds")
-        if not isinstance(feeds, dict):
-            return False
-        return feeds.get("local") != "public" and feeds.get("remote") != "public"
+            return None
+        feed = access.get("hashtag_feeds" if timeline.startswith("#") else "live_feeds")
+        if not isinstance(feed, dict):
+            return None
+        parts = ["local"] if timeline == "local" else ["local", "remote"]
+        levels = [feed.get(p) for p in parts]
+        for level in ("public", "authenticated", "disabled"):
+            if level in levels:
+                return level
+        return None
+
+    def timeline_page(
+        self, timeline: str, *, limit: int, min_id: str | None = None, max_id: str | None = None
+    ) -> Page:
+        """One page of `#tag`, the `local` timeline or the federated `public` one, with its
+        `Link` header as the server sent it."""
+        paging = min_id is not None or max_id is not None
+        kw: dict[str, Any] = {"min_id": min_id, "max_id": max_id, "limit": limit}
+        if timeline.startswith("#"):
+            fn: Callable[..., Any] = self.api.timeline_hashtag
+            args: tuple[Any, ...] = (timeline[1:],)
+        elif timeline == "local":
+            fn, args = self.api.timeline_local, ()
+        elif timeline == "public":
+            fn, args = self.api.timeline_public, ()
+        else:
+            raise ValueError(f"unknown timeline {timeline!r}")
+        what = timeline if timeline.startswith("#") else f"{timeline} timeline"
+        with self.lock:  # the Link header read must belong to this very reply
+            page = self.call(what, fn, *args, paging=paging, **kw)
+            links = dict(self.last_links)
+        if not isinstance(page, list):
+            raise TransientError(f"{self.base_url} ({what}): expected a list of statuses")
+        return Page([to_plain(item) for item in page], links)
 
     def hashtag_page(
         self, tag: str, *, limit: int, min_id: str | None = None, max_id: str | None = None
     ) -> Page:
-        paging = min_id is not None or max_id is not None
-        with self.lock:  # the Link header read must belong to this very reply
-            page = self.call(
-                f"#{tag}",
-                self.api.timeline_hashtag,
-                tag,
-                min_id=min_id,
-                max_id=max_id,
-                limit=limit,
-                paging=paging,
-            )
-            links = dict(self.last_links)
-        if not isinstance(page, list):
-            raise TransientError(f"{self.base_url} (#{tag}): expected a list of statuses")
-        return Page([to_plain(item) for item in page], links)
+        return self.timeline_page(f"#{tag}", limit=limit, min_id=min_id, max_id=max_id)
 
     def status(self, local_id: str) -> dict[str, Any] | None:
         try:

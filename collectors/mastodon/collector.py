@@ -34,13 +34,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from collectors.base import CollectorContext, CollectorError, SourceState
+from collectors.base import CollectorContext, CollectorError, FatalSourceError, SourceState
 from collectors.mastodon.client import InstanceClient, Page
 from collectors.mastodon.parse import (
     MalformedStatus,
     ParsedStatus,
     boost_edges,
     parse_status,
+    parse_time,
     quote_edge,
     reply_edge,
 )
@@ -48,13 +49,31 @@ from collectors.mastodon.settings import MastodonInstance
 from collectors.mastodon.threads import fetch_threads
 from groundswell.config import secret_from_env
 from storage.models import Mention
-from storage.records import GAP, Batch, MentionRecord, merge_signals
+from storage.records import BACKFILL_HORIZON, GAP, Batch, MentionRecord, merge_signals
 
 log = logging.getLogger("groundswell.collect.mastodon")
 MAX_TRACKED_BOOSTS = 500
 MAX_RESOLVES_PER_PAGE = 40
 _PARENT_CACHE = 20_000
 _UNKNOWN: Any = object()
+
+
+def timeline_of(target: dict[str, Any]) -> str:
+    """The timeline a source reads: `#tag`, or `local` / `public` (the federated timeline)."""
+    if target.get("timeline"):
+        return str(target["timeline"])
+    return "#" + str(target["hashtag"]).lstrip("#")
+
+
+def _older_than(item: Any, horizon: datetime) -> bool:
+    """Whether a listed status was created before `horizon` (unreadable dates: not older;
+    the parser skips and counts them)."""
+    if not isinstance(item, dict):
+        return False
+    try:
+        return parse_time(item.get("created_at")) < horizon
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 class MastodonCollector:
@@ -98,12 +117,12 @@ class MastodonCollector:
             self._clients[key] = client
         return client
 
+    def _backfill_days(self, base_url: str) -> float:
+        days = self.instance_settings(base_url).backfill_days
+        return float(self.context.settings.collect.backfill_days if days is None else days)
+
     def _horizon(self, base_url: str) -> datetime:
-        inst = self.instance_settings(base_url)
-        days = inst.backfill_days
-        if days is None:
-            days = self.context.settings.collect.backfill_days
-        return self.clock() - timedelta(days=days)
+        return self.clock() - timedelta(days=self._backfill_days(base_url))
 
     # -- polling
 
@@ -125,7 +144,9 @@ class MastodonCollector:
 
     def _poll(self, source: SourceState, client: InstanceClient) -> Iterator[Batch]:
         target = source.target
-        tag = str(target["hashtag"]).lstrip("#")
+        feed = timeline_of(target)
+        if not feed.startswith("#"):
+            self._check_timeline(client, feed)
         domain = client.domain
         limit = self.settings.page_limit
         cursor: dict[str, Any] = dict(source.cursor or {})
@@ -141,27 +162,33 @@ class MastodonCollector:
             max_id = cursor.get("backfill_max_id")
             saw_latest = max_id is None
             while True:
-                page = client.hashtag_page(tag, limit=limit, max_id=max_id)
+                page = client.timeline_page(feed, limit=limit, max_id=max_id)
                 items = page.items
                 if max_id is None and cursor.get("min_id") is None:
-                    self._check_empty(client, tag, items)
+                    self._check_empty(client, feed, items)
                     newest = self._newest(page)
                     if newest is not None:
                         cursor["min_id"] = newest
-                batch, parsed = self._page(client, domain, items, cursor)
+                # Statuses older than the horizon are left out, counted and said (a quiet
+                # instance's first run may store nothing: the user must know why).
+                older = [i for i in items if _older_than(i, horizon)]
+                kept = [i for i in items if not _older_than(i, horizon)]
+                batch, _ = self._page(client, domain, kept, cursor)
+                batch.fetched = len(items)
                 fetched_new += len(items)
-                oldest = min((p.mention.created_at for p in parsed), default=None)
                 next_max = page.link("next", "max_id") or self._last_id(items)
                 done = (
                     len(items) < limit
                     or next_max is None
                     or next_max == max_id  # a server that ignores max_id: no progress
-                    or (oldest is not None and oldest < horizon)
+                    or bool(older)
                 )
+                if older:
+                    self._note_horizon(batch, client.base_url, len(older), more=len(items) >= limit)
                 if done and next_max is not None and next_max == max_id and len(items) >= limit:
                     # The server ignored max_id: older statuses up to the horizon were not
                     # reachable. Nothing to retry; counted so the data card can say so.
-                    log.warning("%s: #%s ignores max_id; backfill stopped early", client.host, tag)
+                    log.warning("%s: %s ignores max_id; backfill stopped early", client.host, feed)
                     batch.signal(GAP)
                 cursor["backfill_max_id"] = None if done else next_max
                 cursor["backfill_done"] = done
@@ -175,10 +202,10 @@ class MastodonCollector:
         # 2. Forward from min_id until a short page.
         while not (ran_backfill and cursor.get("min_id") is None):
             min_id = cursor.get("min_id")
-            page = client.hashtag_page(tag, limit=limit, min_id=min_id)
+            page = client.timeline_page(feed, limit=limit, min_id=min_id)
             items = page.items
             if min_id is None:
-                self._check_empty(client, tag, items)
+                self._check_empty(client, feed, items)
             newest = self._newest(page)
             if newest is not None:
                 cursor["min_id"] = newest
@@ -194,7 +221,7 @@ class MastodonCollector:
         # 3. Refresh the latest page: counters (and boosts) of recent statuses.
         refresh = self.settings.refresh_latest or self.settings.fetch_boosts
         if refresh and not saw_latest and fetched_new < limit and cursor.get("min_id"):
-            items = client.hashtag_page(tag, limit=limit).items
+            items = client.timeline_page(feed, limit=limit).items
             batch, _ = self._page(client, domain, items, cursor)
             batch.skipped = []  # counted when first paged; a refresh only updates counters
             batch.mentions = self._changed(batch.mentions)
@@ -232,13 +259,45 @@ class MastodonCollector:
                 out.append(m)
         return out
 
-    def _check_empty(self, client: InstanceClient, tag: str, items: list[Any]) -> None:
+    def _check_empty(self, client: InstanceClient, feed: str, items: list[Any]) -> None:
         """An empty anonymous timeline on an instance whose hashtag feeds need a login is a
         refusal, not silence (Mastodon 4.5 `timelines_access`)."""
-        if not items and not client.has_token and client.hashtag_needs_login():
+        if (
+            feed.startswith("#")
+            and not items
+            and not client.has_token
+            and client.hashtag_needs_login()
+        ):
             raise client.needs_token(
-                f"{client.base_url} (#{tag})", "serves hashtag timelines to signed-in users only"
+                f"{client.base_url} ({feed})", "serves hashtag timelines to signed-in users only"
             )
+
+    @staticmethod
+    def _check_timeline(client: InstanceClient, feed: str) -> None:
+        """A local/public timeline the instance disabled (or keeps for signed-in users) is
+        reported once and the source stopped, never polled in a loop for empty pages."""
+        access = client.timeline_access(feed)
+        where = f"{client.base_url} ({feed} timeline)"
+        if access == "disabled":
+            part = "live_feeds.local" if feed == "local" else "live_feeds (local and remote)"
+            raise FatalSourceError(
+                f"{where}: the instance has disabled this timeline "
+                f"(timelines_access.{part} = disabled); remove the timeline source or ask "
+                "its admins",
+                status="timeline_disabled",
+            )
+        if access == "authenticated" and not client.has_token:
+            raise client.needs_token(where, "serves this timeline to signed-in users only")
+
+    def _note_horizon(self, batch: Batch, base_url: str, n: int, *, more: bool) -> None:
+        """Say on the run (a signal) and in `status` (a problem) what backfill_days hid."""
+        days = self._backfill_days(base_url)
+        note = f"{n} older statuses left out by backfill_days = {days:g}"
+        if more:
+            note += " (older pages not read)"
+        batch.signal(BACKFILL_HORIZON, n)
+        batch.problems = [note]
+        log.info("%s: %s", base_url, note)
 
     @staticmethod
     def _newest(page: Page) -> str | None:

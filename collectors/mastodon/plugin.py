@@ -1,4 +1,5 @@
-"""Registry hooks: the configured instance x hashtag sources, and the collector."""
+"""Registry hooks: the configured instance x hashtag (and instance x timeline) sources, and
+the collector."""
 
 from __future__ import annotations
 
@@ -20,9 +21,14 @@ def source_key(base_url: str, hashtag: str) -> str:
     return f"mastodon:{urlsplit(base_url).netloc}:#{normalise_hashtag(hashtag)}"
 
 
+def timeline_key(base_url: str, timeline: str) -> str:
+    return f"mastodon:{urlsplit(base_url).netloc}:{timeline} timeline"
+
+
 def source_specs(settings: Settings) -> list[SourceSpec]:
     """One source per instance x hashtag; an instance without hashtags follows every
-    movement's hashtags.
+    movement's hashtags. Each of an instance's `timelines` ("local", "public") is one more
+    source, paged, paced and budgeted like a hashtag.
 
     Every poll spends at least one request carrying `min_id` from the instance's paging budget
     (Mastodon: 300 per 15 minutes per IP or user, DESIGN.md section 4), so the hashtags of one
@@ -32,27 +38,32 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
     movement_tags: list[str] = []
     for m in settings.movements:
         movement_tags.extend(m.hashtags)
-    per_instance: dict[str, list[tuple[MastodonInstance, str]]] = {}
+    # instance -> (settings, kind, what, key): kind "hashtag" (what: the tag) or "timeline"
+    per_instance: dict[str, list[tuple[MastodonInstance, str, str, str]]] = {}
     seen: set[str] = set()
     for inst in settings.mastodon.instances:
-        for tag in inst.hashtags or movement_tags:
-            key = source_key(inst.base_url, tag)
+        wanted = [
+            ("hashtag", tag, source_key(inst.base_url, tag))
+            for tag in inst.hashtags or movement_tags
+        ]
+        wanted += [("timeline", t, timeline_key(inst.base_url, t)) for t in inst.timelines]
+        for kind, what, key in wanted:
             if key not in seen:
                 seen.add(key)
-                per_instance.setdefault(inst.base_url, []).append((inst, tag))
+                per_instance.setdefault(inst.base_url, []).append((inst, kind, what, key))
     specs: list[SourceSpec] = []
     for pairs in per_instance.values():
-        budget = min(inst.paging_budget / inst.paging_window_s for inst, _ in pairs)
+        budget = min(inst.paging_budget / inst.paging_window_s for inst, *_ in pairs)
         floor = math.ceil(len(pairs) / budget)
-        for inst, tag in pairs:
+        for inst, kind, what, key in pairs:
             specs.append(
                 SourceSpec(
-                    key=source_key(inst.base_url, tag),
+                    key=key,
                     platform="mastodon",
-                    kind="hashtag",
+                    kind=kind,
                     target={
                         "base_url": inst.base_url,
-                        "hashtag": tag,
+                        kind: what,
                         "token_env": inst.token_env,
                         # Whether a token is set (never the token): exporting one changes the
                         # spec, which restarts a source stopped as "needs a token".

@@ -6,6 +6,8 @@ Tokens never live here: `token_env` names the environment variable that holds on
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -15,6 +17,11 @@ class MastodonInstance(BaseModel):
     base_url: str = Field(description="e.g. https://mastodon.social (tests: http://127.0.0.1:PORT)")
     hashtags: list[str] = Field(
         default_factory=list, description="default: the hashtags of every movement"
+    )
+    timelines: list[Literal["local", "public"]] = Field(
+        default_factory=list,
+        description='also read the instance\'s "local" timeline (its own users) and/or the '
+        'federated "public" one; statuses are kept when they match a movement',
     )
     token_env: str | None = Field(
         default=None, description="name of the environment variable holding an access token"

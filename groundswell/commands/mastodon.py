@@ -52,7 +52,11 @@ def mastodon_live(
         )
     engine = open_store(db, settings)
     sync_config(engine, settings)
-    keys = [s.key for s in source_specs(settings) if s.target["base_url"] in streamed]
+    keys = [  # hashtags stream; local/public timeline sources are polled
+        s.key
+        for s in source_specs(settings)
+        if s.target["base_url"] in streamed and s.kind == "hashtag"
+    ]
     context = CollectorContext(settings=settings, engine=engine)
     collector = MastodonCollector(context)  # shared: one client (and rate budget) per instance
 

@@ -12,8 +12,11 @@ recorded query parameters it all carries (extra parameters such as `limit` are i
 `true` and `True` are one value); each recording is used once, then the last match repeats.
 The recorded status, body and headers are sent as recorded, lower case and all, except that
 the recorded origin in `link` headers points at this server (so a client can follow them) and
-the body length and encoding headers are the ones of the body actually sent. Anything not
-recorded is a 404 `{"error": "not recorded"}`, listed in `unmatched` for the test to check.
+the body length and encoding headers are the ones of the body actually sent. A request with
+paging ids (`max_id`, `since_id`, `min_id`) the recording did not carry gets the recorded list
+narrowed to the ids a server would list (a recorded page asked again with `min_id` = its
+newest id is empty, as on the real server). Anything not recorded is a 404
+`{"error": "not recorded"}`, listed in `unmatched` for the test to check.
 """
 
 from __future__ import annotations
@@ -94,10 +97,15 @@ class CassetteServer:
         self._httpd: ThreadingHTTPServer | None = None
 
     @classmethod
-    def from_cassettes(cls, *names: str, repo: str = MASTODON_PY) -> CassetteServer:
+    def from_cassettes(
+        cls, *names: str, repo: str = MASTODON_PY, origin: str | None = None
+    ) -> CassetteServer:
+        """`origin`: only what that server answered (a cassette may record two servers)."""
         interactions: list[Entry] = []
         for name in names:
             interactions.extend(_entries(cassette(repo, f"tests/cassettes/{name}.yaml")))
+        if origin is not None:
+            interactions = [it for it in interactions if it.origin == origin]
         return cls(interactions)
 
     def start(self) -> CassetteServer:
@@ -150,6 +158,29 @@ class CassetteServer:
             return chosen
 
 
+def _paged(it: Entry, query: dict[str, list[str]]) -> bytes:
+    """The recorded body, narrowed by paging ids the recording was not asked with."""
+    asked = {k: query[k][0] for k in ("max_id", "since_id", "min_id") if k in query}
+    asked = {k: v for k, v in asked.items() if k not in it.query and v.isdigit()}
+    if not asked or it.status != 200:
+        return it.body
+    items = json.loads(it.body)
+    if not isinstance(items, list):
+        return it.body
+
+    def keep(item: Any) -> bool:
+        raw = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(raw, str) or not raw.isdigit():
+            return True
+        n = int(raw)
+        if "max_id" in asked and n >= int(asked["max_id"]):
+            return False
+        low = asked.get("min_id") or asked.get("since_id")
+        return low is None or n > int(low)
+
+    return json.dumps([i for i in items if keep(i)]).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     replay: CassetteServer
     protocol_version = "HTTP/1.1"
@@ -167,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = 404, b'{"error": "not recorded"}'
             headers = [("content-type", "application/json; charset=utf-8")]
         else:
-            status, body = it.status, it.body
+            status, body = it.status, _paged(it, parse_qs(parts.query))
             headers = [
                 (k, v.replace(it.origin, self.replay.base_url) if k.lower() == "link" else v)
                 for k, v in it.headers
@@ -190,9 +221,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def replaying(*cassettes: str) -> Iterator[CassetteServer]:
+def replaying(*cassettes: str, origin: str | None = None) -> Iterator[CassetteServer]:
     """A started replay server for Mastodon.py's `cassettes` (skips the test when absent)."""
-    server = CassetteServer.from_cassettes(*cassettes).start()
+    server = CassetteServer.from_cassettes(*cassettes, origin=origin).start()
     try:
         yield server
     finally:

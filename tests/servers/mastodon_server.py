@@ -197,7 +197,8 @@ class MastodonServer:
         version: str = "4.4.3",
         seq_salt: int = 0,
         tokens: tuple[str, ...] = (),
-        timelines_access: str = "public",  # public | authenticated
+        timelines_access: str = "public",  # public | authenticated (hashtag feeds)
+        live_feeds: str = "public",  # public | authenticated | disabled (local/public timelines)
         anonymous_refusal: str = "401",  # 401 | empty
         rate_limit: int = 300,
         rate_window_s: float = 300.0,
@@ -210,6 +211,7 @@ class MastodonServer:
         self.seq_salt = seq_salt
         self.tokens = set(tokens)
         self.timelines_access = timelines_access
+        self.live_feeds = live_feeds
         self.anonymous_refusal = anonymous_refusal
         self.rate_limit = rate_limit
         self.rate_window_s = rate_window_s
@@ -422,6 +424,13 @@ class MastodonServer:
     def tag_timeline(
         self, names: set[str], params: dict[str, list[str]]
     ) -> tuple[list[dict[str, Any]], list[int]]:
+        return self.timeline(lambda status: _tagged_raw(status, names), params)
+
+    def timeline(
+        self, wanted: Any, params: dict[str, list[str]]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """Statuses for which `wanted(status)` holds, paged like Mastodon (newest first)."""
+
         def one(name: str) -> int | None:
             v = params.get(name, [None])[0]
             return int(v) if v and v.isdigit() else None
@@ -431,9 +440,7 @@ class MastodonServer:
             max_id = since_id = min_id = None
         limit = min(40, max(1, int(params.get("limit", ["20"])[0] or 20)))
         with self.lock:
-            ids = sorted(
-                lid for lid, loc in self.statuses.items() if _tagged_raw(loc.status, names)
-            )
+            ids = sorted(lid for lid, loc in self.statuses.items() if wanted(loc.status))
             if max_id is not None:
                 ids = [i for i in ids if i < max_id]
             if since_id is not None:
@@ -553,6 +560,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self._instance_v2(), path=path, query=query, rate=rate)
         elif path.startswith("/api/v1/timelines/tag/"):
             self._tag(path, query, rate)
+        elif path == "/api/v1/timelines/public":
+            self._public(path, query, rate)
         elif path.startswith("/api/v1/statuses/") and path.endswith("/reblogged_by"):
             self._reblogged_by(path, query, rate)
         elif path.startswith("/api/v1/statuses/") and path.endswith("/context"):
@@ -618,6 +627,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _instance_v2(self) -> dict[str, Any]:
         inst = self.instance
         access = {"local": inst.timelines_access, "remote": inst.timelines_access}
+        live = {"local": inst.live_feeds, "remote": inst.live_feeds}
         return {
             "domain": inst.domain,
             "title": f"{inst.domain} (test)",
@@ -632,7 +642,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "accounts": {"max_featured_tags": 10},
                 "statuses": {"max_characters": 500, "max_media_attachments": 4},
                 "timelines_access": {
-                    "live_feeds": access,
+                    "live_feeds": live,
                     "hashtag_feeds": access,
                     "trending_link_feeds": access,
                 },
@@ -666,6 +676,36 @@ class _Handler(BaseHTTPRequestHandler):
                 self._link(path, {"limit": limit, "max_id": str(ids[-1])})
                 + '; rel="next", '
                 + self._link(path, {"limit": limit, "min_id": str(ids[0])})
+                + '; rel="prev"'
+            )
+        self._send(200, items, path=path, query=query, rate=rate, headers=headers)
+
+    def _public(
+        self, path: str, query: dict[str, list[str]], rate: tuple[bool, int, float]
+    ) -> None:
+        """`/api/v1/timelines/public` (`local=true`: this instance's own users only)."""
+        inst = self.instance
+        if inst.live_feeds == "disabled":
+            self._send(200, [], path=path, query=query, rate=rate)  # what 4.4+ serves then
+            return
+        if inst.live_feeds != "public" and not self._authorized():
+            body = {"error": "This API requires an authenticated user"}
+            self._send(401, body, path=path, query=query, rate=rate)
+            return
+        local = query.get("local", [""])[0].lower() in ("1", "true")
+
+        def wanted(status: Any) -> bool:
+            acct = status.get("account", {}).get("acct") if isinstance(status, dict) else None
+            return not local or (isinstance(acct, str) and "@" not in acct)
+
+        items, ids = inst.timeline(wanted, query)
+        headers = {}
+        if ids:
+            keep = {k: v[0] for k, v in query.items() if k in ("limit", "local")}
+            headers["Link"] = (
+                self._link(path, {**keep, "max_id": str(ids[-1])})
+                + '; rel="next", '
+                + self._link(path, {**keep, "min_id": str(ids[0])})
                 + '; rel="prev"'
             )
         self._send(200, items, path=path, query=query, rate=rate, headers=headers)
