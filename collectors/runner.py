@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from collectors.base import (
@@ -33,7 +33,7 @@ from collectors.base import (
     SourceState,
     TransientError,
 )
-from storage.catalog import load_rules
+from storage.catalog import RETRIED_PARKED_STATUSES, RUNNABLE_STATUSES, load_rules
 from storage.engine import write_tx
 from storage.models import CollectorRun, Source
 from storage.records import merge_signals
@@ -43,8 +43,12 @@ from storage.write import LeaseLost, WriteResult, write_batch
 # Its own logger: the CLI prints one outcome line per source and shows these only with -v.
 log = logging.getLogger("groundswell.runner")
 
-# Source statuses the runner polls; any other status was set by a FatalSourceError.
-RUNNABLE_STATUSES = ("new", "ok", "backoff")
+# Source statuses the runner polls (storage.catalog); any other status was set by a
+# FatalSourceError and parks the source. Parked sources in RETRIED_PARKED_STATUSES are polled
+# again when due, after a long back-off (PARKED_RETRY_*), the rest wait for the config to
+# change or for `groundswell init`.
+PARKED_RETRY_BASE_S = 3600.0  # a refused login is tried again after an hour, then 2 h, 4 h...
+PARKED_RETRY_MAX_S = 6 * 3600.0  # ... at most 6 h apart: well inside Bluesky's 300 logins a day
 
 
 def _table(model: Any) -> Any:
@@ -139,8 +143,16 @@ class Runner:
                     table.c.enabled.is_(True),
                     table.c.platform.in_(platforms),
                     # Fatal statuses (whatever FatalSourceError named them) wait for the config
-                    # to change or for `groundswell init` (storage.catalog.sync_sources).
-                    table.c.status.in_(RUNNABLE_STATUSES),
+                    # to change or for `groundswell init` (storage.catalog.sync_sources); a
+                    # refused login or a missing token is retried when its long back-off is
+                    # over, even by `collect --once` (it never hammers a login endpoint).
+                    or_(
+                        table.c.status.in_(RUNNABLE_STATUSES),
+                        and_(
+                            table.c.status.in_(RETRIED_PARKED_STATUSES),
+                            table.c.next_due_at <= now,
+                        ),
+                    ),
                     or_(*free),
                 )
                 .order_by(table.c.next_due_at.asc().nulls_first(), table.c.id)
@@ -377,13 +389,23 @@ class Runner:
                 )
             else:
                 failures = (row.consecutive_failures or 0) + 1
-                delay = backoff_delay(
-                    failures,
-                    base_s=min(self.backoff_base_s, row.interval_s),
-                    max_s=self.max_backoff_s,
-                    retry_after=retry_after,
-                    rng=self.rng,
-                )
+                if status in RETRIED_PARKED_STATUSES:
+                    # Parked, but retried: each attempt costs a login (rate-limited per
+                    # account), so the wait is hours, not the transient back-off's seconds.
+                    delay = backoff_delay(
+                        failures,
+                        base_s=PARKED_RETRY_BASE_S,
+                        max_s=PARKED_RETRY_MAX_S,
+                        rng=self.rng,
+                    )
+                else:
+                    delay = backoff_delay(
+                        failures,
+                        base_s=min(self.backoff_base_s, row.interval_s),
+                        max_s=self.max_backoff_s,
+                        retry_after=retry_after,
+                        rng=self.rng,
+                    )
                 values.update(
                     consecutive_failures=failures,
                     last_error=error,

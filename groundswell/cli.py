@@ -262,8 +262,24 @@ def _collect_once(runner: Any) -> None:
             _print_outcome(o)
             progress.advance(task)
     console.print(f"{len(states)} sources polled, {failures} with errors")
-    if states and failures == len(states):
+    parked = _print_parked(runner.engine)
+    if parked or (states and failures == len(states)):
         raise typer.Exit(1)
+
+
+def _print_parked(engine: Any) -> int:
+    """Name every parked source (stopped by a refused login, a missing token, a bad query)
+    and its fix; returns how many. A parked source collects nothing, so `collect --once`
+    must not look like success while one exists."""
+    from storage.status import parked_sources
+
+    with engine.connect() as conn:
+        parked = parked_sources(conn)
+    if parked:
+        console.print(f"[red]{len(parked)} source(s) parked, collecting nothing:[/]")
+        for s in parked:
+            console.print(f"  {s['key']} ({s['status']}): {s['fix']}", markup=False, soft_wrap=True)
+    return len(parked)
 
 
 @app.command()
@@ -297,6 +313,11 @@ def status(
         return
     out.print(f"store: {describe_url(str(engine.url))}")
     out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()))
+    parked = [s for s in sources if s.get("parked")]
+    if parked:  # first: these collect nothing until someone acts
+        out.print(f"{len(parked)} source(s) parked, collecting nothing:")
+        for s in parked:
+            out.print(f"  {s['key']} ({s['status']}): {s['fix']}", markup=False, soft_wrap=True)
     table = Table(title="sources", show_lines=False)
     for col in ("source", "status", "cursor", "last success", "last run", "last error"):
         table.add_column(col, overflow="fold")
@@ -313,7 +334,7 @@ def status(
         problems = "; ".join(s["problems"])
         table.add_row(
             Text(s["key"] + ("" if s["enabled"] else " (disabled)")),
-            s["status"] + _budget_text(s.get("budget")),
+            ("PARKED " if s.get("parked") else "") + s["status"] + _budget_text(s.get("budget")),
             json.dumps(s["cursor"])[:60] if s["cursor"] else "-",
             s["last_success_at"] or "never",
             run_txt,

@@ -59,7 +59,12 @@ def upsert_event(
 
 
 # Statuses a FatalSourceError leaves are anything but these (collectors.runner polls only these).
-_RUNNABLE = ("new", "ok", "backoff")
+RUNNABLE_STATUSES = ("new", "ok", "backoff")
+_RUNNABLE = RUNNABLE_STATUSES
+# Parked statuses the runner still retries, after a long back-off: a refused login or a server
+# asking for credentials may be fixed outside the config (a new app password or token in the
+# environment, a server that was down), and nobody should have to notice and run `init` first.
+RETRIED_PARKED_STATUSES = ("auth_failed", "needs_token")
 
 
 def sync_sources(

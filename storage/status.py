@@ -8,7 +8,36 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from storage.catalog import RETRIED_PARKED_STATUSES, RUNNABLE_STATUSES
 from storage.models import Account, Amplification, CollectorRun, Mention, Movement, Source
+
+# What to do about a parked source, by status (its `last_error` names the detail: which
+# variable, which instance). Shown first by `groundswell status`.
+PARKED_FIXES = {
+    "auth_failed": "the login was refused: put a valid handle and app password (or token) in "
+    "the environment variables its error names, then run `groundswell init` to retry now",
+    "needs_token": "the server wants credentials: set the environment variable its error "
+    "names, then run `groundswell init` to retry now",
+}
+DEFAULT_FIX = (
+    "fix the cause its error names (usually its entry in the config: a changed entry is "
+    "retried), then run `groundswell init` to retry it"
+)
+
+
+def is_parked(status: str | None, enabled: bool = True) -> bool:
+    """A source a FatalSourceError stopped: enabled, but not in a runnable status."""
+    return bool(enabled) and status not in RUNNABLE_STATUSES and status != "removed"
+
+
+def parked_fix(status: str, next_due_at: datetime | None) -> str:
+    """The one-line fix for a parked source, with when it is retried on its own (if ever)."""
+    fix = PARKED_FIXES.get(status, DEFAULT_FIX)
+    if status in RETRIED_PARKED_STATUSES and next_due_at is not None:
+        fix += f"; otherwise it is retried on its own at {next_due_at.isoformat()}"
+    elif status not in RETRIED_PARKED_STATUSES:
+        fix += "; it is not retried until then"
+    return fix
 
 
 def _t(model: Any) -> Any:
@@ -37,7 +66,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def source_status(conn: Connection) -> list[dict[str, Any]]:
-    """One row per source with its last run's figures."""
+    """One row per source with its last run's figures; parked sources (stopped by a fatal
+    error: a refused login, a missing token, a bad query) first, each with its fix, because
+    a parked source collects nothing until someone acts."""
     s = _t(Source)
     r = _t(CollectorRun)
     last_run = (
@@ -65,6 +96,7 @@ def source_status(conn: Connection) -> list[dict[str, Any]]:
     )
     out = []
     for row in conn.execute(q):
+        parked = is_parked(row.status, row.enabled)
         out.append(
             {
                 "key": row.key,
@@ -72,6 +104,8 @@ def source_status(conn: Connection) -> list[dict[str, Any]]:
                 "kind": row.kind,
                 "enabled": bool(row.enabled),
                 "status": row.status,
+                "parked": parked,
+                "fix": parked_fix(row.status, row.next_due_at) if parked else None,
                 "cursor": row.cursor,
                 "etag": row.etag,
                 "last_modified": row.last_modified,
@@ -98,4 +132,11 @@ def source_status(conn: Connection) -> list[dict[str, Any]]:
                 },
             }
         )
+    out.sort(key=lambda r: not r["parked"])  # stable: platform and key order within each
     return out
+
+
+def parked_sources(conn: Connection) -> list[dict[str, Any]]:
+    """The parked sources alone (key, status, last error, fix): what `collect --once` names
+    before it exits non-zero."""
+    return [r for r in source_status(conn) if r["parked"]]

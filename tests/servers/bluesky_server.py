@@ -564,7 +564,8 @@ class BlueskyServer:
         total = len(self.posts) if self.loose_hits_total else len(hits)
         out: dict[str, Any] = {"posts": [self.hydrate(p.view) for p in page], "hitsTotal": total}
         if offset + limit < len(capped) or (self.refuse_deep_cursor and offset + limit < len(hits)):
-            out["cursor"] = (one.get("cursor") or "0") if self.repeat_cursor else str(offset + limit)
+            nxt = str(offset + limit)
+            out["cursor"] = (one.get("cursor") or "0") if self.repeat_cursor else nxt
         return 200, out
 
     def spend(self, nsid: str) -> tuple[int, int]:
