@@ -165,7 +165,8 @@ class VerifyWorker:
                     retry_at=verdict.retry_at,
                 )
         for item, verdict in zip(items, verdicts, strict=True):
-            log.info("%s %s -> %s: %s", item.kind, item.source, item.target, verdict.result)
+            # %r: sources and targets come from strangers (no forged log lines)
+            log.info("%s %r -> %r: %s", item.kind, item.source, item.target, verdict.result)
         return verdicts
 
     def claim(self, limit: int = 20, *, now: datetime | None = None) -> list[QueuedPing]:

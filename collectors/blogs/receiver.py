@@ -158,11 +158,11 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
             check_url(source, policy)
         except BlockedAddressError as exc:
             log.warning(
-                "%s from %s refused: %s; %s", kind, source, exc, refusal_hint(exc, "receiver")
+                "%s from %r refused: %r; %s", kind, source, str(exc), refusal_hint(exc, "receiver")
             )
             raise Rejected(X.ACCESS_DENIED, REFUSED_ADDRESS) from None
         except FetchError as exc:
-            log.warning("%s from %s: cannot resolve the source: %s", kind, source, exc)
+            log.warning("%s from %r: cannot resolve the source: %r", kind, source, str(exc))
             raise Rejected(X.UPSTREAM_ERROR, "cannot resolve the source's host") from None
 
     def admit(kind: str, source: str, target: str, *, hold_s: float = 0.0) -> Admission:
