@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from groundswell import __version__
 from groundswell.config import ConfigError, Settings, load_settings
@@ -35,6 +35,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help text quotes config keys like `[store].url`; as Rich markup they vanish ("the
+    # config's .url"). Markdown leaves brackets as written (tests/test_cli_help.py).
+    rich_markup_mode="markdown",
 )
 console = Console(stderr=True)
 out = Console()
@@ -79,13 +82,63 @@ def store_url(db: str | None, settings: Settings) -> str:
     return db or os.environ.get("GROUNDSWELL_DB_URL") or settings.store.url or resolve_db_url()
 
 
-def open_store(db: str | None, settings: Settings, *, migrate: bool = True) -> Engine:
-    """An engine on an up-to-date store, or a one-line error naming the URL."""
+def store_location(url: str) -> str:
+    """The store as a person can find it: a SQLite file's absolute path, else the URL
+    without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # an unparsable URL is reported by open_store
+        return describe_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return f"sqlite:///{Path(parsed.database).resolve()}"
+    return describe_url(url)
+
+
+def _no_store(url: str) -> NoReturn:
+    fail(
+        f"no Groundswell store at {store_location(url)}; this command only reads one and "
+        "creates none. Run `groundswell init` (or `up` / `demo`) here first, or point --db or "
+        "$GROUNDSWELL_DB_URL at your store."
+    )
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # reported by make_engine
+        return False
+    return (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database not in (None, "", ":memory:")
+        and not str(parsed.database).startswith("file:")
+        and not Path(parsed.database).exists()
+    )
+
+
+def open_store(
+    db: str | None, settings: Settings, *, migrate: bool = True, create: bool = True
+) -> Engine:
+    """An engine on an up-to-date store, or a one-line error naming the URL.
+
+    `create=False` for commands that only read (`status`, `export`): they refuse to create a
+    store where there is none (a SQLite file that does not exist, a database without our
+    tables), so a typo'd folder is not answered with a fresh, empty store and zeros."""
+    from sqlalchemy import inspect
+
     from storage import migrate as migrations
 
     url = store_url(db, settings)
+    if not create and _sqlite_file_missing(url):
+        _no_store(url)
     try:
         engine = make_engine(url)
+        if not create and not inspect(engine).has_table("alembic_version"):
+            engine.dispose()
+            _no_store(url)
         if migrate:
             migrations.upgrade(engine)
         else:
@@ -146,6 +199,9 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("httpx", "httpcore", "urllib3", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Alembic logs every plugin and revision it runs at INFO (about 150 lines on a first run):
+    # the store's upgrade is not news unless asked for (-v).
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
     if not verbose:  # the outcome line per source says it; -v adds the runner's tracebacks
         logging.getLogger("groundswell.runner").setLevel(logging.CRITICAL)
 
@@ -245,6 +301,7 @@ def _print_outcome(o: Any) -> None:
         + _horizon_text(o.signals)
         + (f" — {escape(o.error)}" if o.error else ""),  # errors name `[blogs].keys`
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -293,7 +350,7 @@ def status(
     from storage.status import source_status, store_counts
 
     settings = load_config(config)
-    engine = open_store(db, settings)
+    engine = open_store(db, settings, create=False)
     with engine.connect() as conn:
         counts = store_counts(conn)
         sources = source_status(conn)
@@ -302,7 +359,7 @@ def status(
         out.print_json(
             json.dumps(
                 {
-                    "store": describe_url(str(engine.url)),
+                    "store": store_location(str(engine.url)),
                     "counts": counts,
                     "sources": sources,
                     "received": received,
@@ -311,7 +368,7 @@ def status(
             )
         )
         return
-    out.print(f"store: {describe_url(str(engine.url))}")
+    out.print(f"store: {store_location(str(engine.url))}", highlight=False, soft_wrap=True)
     out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()))
     parked = [s for s in sources if s.get("parked")]
     if parked:  # first: these collect nothing until someone acts

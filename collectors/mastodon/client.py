@@ -49,6 +49,7 @@ from requests.structures import CaseInsensitiveDict
 
 from collectors.base import FatalSourceError, TransientError
 from collectors.mastodon.parse import to_plain
+from groundswell.brief import brief_error
 from groundswell.net import guarded_session, operator_policy
 from storage.records import (
     PACING_WAIT,
@@ -419,4 +420,4 @@ def _code(exc: MastodonError) -> int | None:
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return brief_error(exc)  # never "host='mastodon.socia": cut between words

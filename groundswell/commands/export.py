@@ -126,7 +126,7 @@ def export_cmd(
         )
     except ExportError as exc:
         fail(str(exc), 2)
-    engine = open_store(db, settings)
+    engine = open_store(db, settings, create=False)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
