@@ -185,3 +185,52 @@ def test_the_recorded_thread_view_of_the_post_itself_has_no_replies_to_store(bsk
     assert outcome.outcome == "ok", outcome.error
     assert bsky.server.calls[THREAD] == 1
     assert bsky.mentions() == 1 and bsky.last_run().skipped == 0
+
+
+def test_a_failed_thread_read_commits_nothing_and_the_next_run_stores_each_reply_once(
+    bsky: Env,
+) -> None:
+    (root,) = add_posts(bsky.server, 1, start=now() - timedelta(minutes=5))
+    replies = [say(bsky, i, root, 100 - i) for i in range(3)]
+    bsky.server.fail_next(THREAD, "500")
+    (failed,) = bsky.run()
+    assert failed.outcome == "transient"
+    assert bsky.mentions() == 0  # the page and its thread are one transaction
+    (ok,) = bsky.run()
+    assert ok.outcome == "ok", ok.error
+    assert {u: vias(bsky)[u] for u in replies} == dict.fromkeys(replies, "thread")
+    assert bsky.mentions() == 4
+    bsky.run()
+    assert bsky.mentions() == 4
+
+
+def test_hostile_thread_views_are_skipped_with_a_reason_never_raised() -> None:
+    from collectors.bluesky.thread_view import parse_thread
+    from tests.servers.bluesky_server import BlueskyServer
+
+    server = BlueskyServer()
+    root = server.add_post(fan(0), "Root #NHSCitizen", now() - timedelta(minutes=3))
+    good = server.add_post(fan(1), "Yes", now() - timedelta(minutes=2), reply_to=root)
+    bad_view = {**server.posts[good].view, "uri": "at://not a uri"}
+    for payload in (None, [], {"thread": "x"}, {"thread": {"post": "x"}}):
+        out = parse_thread(payload, root)
+        assert out.posts == [] and not out.found
+    out = parse_thread(
+        {
+            "thread": {
+                "post": server.posts[root].view,
+                "replies": [
+                    None,
+                    5,
+                    {"$type": "app.bsky.feed.defs#notFoundPost", "uri": good, "notFound": True},
+                    {"post": bad_view, "replies": []},
+                    {"post": server.posts[good].view, "replies": "not a list"},
+                    {"post": server.posts[root].view, "replies": []},  # a loop back to the root
+                ],
+            }
+        },
+        root,
+    )
+    assert [p.mention.native_id for p in out.posts] == [good]
+    assert [s.reason for s in out.skipped] == ["invalid_uri"]
+    assert out.deeper == []  # "Yes" has no replies of its own to ask for

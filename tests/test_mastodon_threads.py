@@ -247,3 +247,24 @@ def test_recorded_empty_context_settles_the_thread_without_storing_anything(stor
         reads = [p for _, p in server.requests if p.endswith("/context")]
     assert reads == [f"/api/v1/statuses/{parent['id']}/context"]  # once: settled
     assert scalar(store, "SELECT count(*) FROM mention") == 1
+
+
+def test_a_malformed_reply_in_a_thread_is_skipped_and_counted_the_rest_stored(store, alpha):
+    root = post(alpha, 1)
+    good = reply(alpha, root, 2, "bob")
+    alpha.carry_raw({"id": "5", "in_reply_to_id": root["id"], "content": "no uri"}, local_id=5)
+    alpha.status(root["uri"])["replies_count"] = 2
+    runner, _ = runner_for(store, settings_for(alpha, mastodon=THREADS))
+    [outcome] = runner.run_once()
+    assert outcome.outcome == "ok"
+    assert vias(store)[good["uri"]] == "thread"
+    assert scalar(store, "SELECT count(*) FROM mention") == 2
+    reasons = [r.skip_reasons for r in rows(store, "SELECT skip_reasons FROM collector_run")]
+    assert any("missing_uri" in str(r) for r in reasons)
+
+
+def test_a_context_that_is_not_a_context_stores_nothing() -> None:
+    from collectors.mastodon.threads import descendants
+
+    for payload in (None, [], "x", {"descendants": "x"}, {"ancestors": []}):
+        assert descendants(payload) == []

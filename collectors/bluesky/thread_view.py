@@ -36,7 +36,7 @@ def parse_thread(payload: Any, uri: str) -> ThreadReplies:
     """The replies (any depth) under `uri` in a getPostThread output."""
     out = ThreadReplies()
     thread = payload.get("thread") if isinstance(payload, dict) else None
-    if not _is_view(thread):
+    if not isinstance(thread, dict) or not _is_view(thread):
         # `#notFoundPost` / `#blockedPost`: deleted or hidden since we saw it; nothing to read.
         out.found = False
         if not (isinstance(thread, dict) and (thread.get("notFound") or thread.get("blocked"))):
