@@ -15,18 +15,22 @@ The moderator page keeps its own, stricter check (`dashboard.moderator_auth`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import streamlit as st
 
-from dashboard.auth import email_problem, oidc_configured, password_matches, signed_in_email
+from dashboard.auth import (
+    VIEWER_THROTTLE,
+    email_problem,
+    oidc_configured,
+    signed_in_email,
+    try_password,
+)
 from groundswell.config import DashboardSettings, Settings, secret_from_env
 
 PASSWORD_ENV = "GROUNDSWELL_DASHBOARD_PASSWORD"
 SESSION_KEY = "gs_viewer"
-WRONG_PASSWORD_DELAY_S = 1.0  # slows guessing; one shared password has no per-person lockout
 
 GateMode = Literal["open", "password", "oidc", "locked"]
 
@@ -118,12 +122,10 @@ def _password_gate(secret: str) -> None:
     st.title("Groundswell")
     with st.form("gs-viewer-login"):
         given = st.text_input("Dashboard password", type="password")
-        if st.form_submit_button("Open the dashboard"):
-            if password_matches(given, secret):
-                st.session_state[SESSION_KEY] = True
-                st.rerun()
-            time.sleep(WRONG_PASSWORD_DELAY_S)
-            st.error("Wrong password.")
+        submitted = st.form_submit_button("Open the dashboard")
+        if submitted and try_password(VIEWER_THROTTLE, given, secret):
+            st.session_state[SESSION_KEY] = True
+            st.rerun()
     st.stop()
 
 

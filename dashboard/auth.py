@@ -5,11 +5,16 @@ and a constant-time password check. Pure where possible, so the rules are unit-t
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
+
+from groundswell.passwords import Throttle, check_secret, verify_password
+
+# One per password, for the whole Streamlit process: a new browser session starts no fresh count.
+VIEWER_THROTTLE = Throttle("dashboard password")
+MODERATOR_THROTTLE = Throttle("moderator password")
 
 
 def oidc_configured() -> bool:
@@ -42,5 +47,31 @@ def email_problem(user: Mapping[str, Any], *, to: str) -> str | None:
 
 
 def password_matches(given: str, secret: str) -> bool:
-    """Constant-time comparison, so response timing does not leak how much of a guess is right."""
-    return hmac.compare_digest(given.encode(), secret.strip().encode())
+    """Plain text or a scrypt hash (`groundswell hash-password`), compared in constant time."""
+    return verify_password(given, secret)
+
+
+def client_address() -> str:
+    """Who is trying, for the throttle and the log: the connection's address (Streamlit gives
+    None for localhost). Behind a reverse proxy every visitor shares the proxy's address."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # no request context (bare mode)
+        ip = None
+    return ip if isinstance(ip, str) and ip else "localhost"
+
+
+def try_password(throttle: Throttle, given: str, secret: str) -> bool:
+    """Check a typed password through the per-client throttle; shows why when it fails."""
+    problem = check_secret(secret)
+    if problem:
+        st.error(f"The configured {throttle.what} cannot be used: {problem}.")
+        return False
+    outcome = throttle.attempt(client_address(), given, secret)
+    if outcome is True:
+        return True
+    if outcome is False:
+        st.error("Wrong password.")
+    else:
+        st.error(f"Too many wrong passwords from your address; try again in {outcome:.0f} s.")
+    return False

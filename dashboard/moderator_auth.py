@@ -15,7 +15,13 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.auth import email_problem, oidc_configured, password_matches, signed_in_email
+from dashboard.auth import (
+    MODERATOR_THROTTLE,
+    email_problem,
+    oidc_configured,
+    signed_in_email,
+    try_password,
+)
 from groundswell.config import DashboardSettings, WallSettings
 
 PASSWORD_ENV = "GROUNDSWELL_MODERATOR_PASSWORD"
@@ -76,14 +82,26 @@ def _password_gate() -> str:
         with st.form("gs-login"):
             who = st.text_input("Your name (recorded with each decision)", max_chars=100)
             password = st.text_input("Moderator password", type="password")
-            if st.form_submit_button("Sign in"):
-                if password_matches(password, secret):
-                    st.session_state["gs_moderator"] = who.strip() or "moderator"
-                    st.rerun()
-                else:
-                    st.error("Wrong password.")
+            submitted = st.form_submit_button("Sign in")
+            if submitted and try_password(MODERATOR_THROTTLE, password, secret):
+                st.session_state["gs_moderator"] = who.strip() or "moderator"
+                st.rerun()
         st.stop()
     return str(st.session_state["gs_moderator"])
+
+
+def signed_in_moderator(wall: WallSettings) -> str | None:
+    """The moderator signed in on this browser session, or None; renders nothing and never
+    stops the page (pages that only show some controls to moderators ask this)."""
+    if not oidc_configured():
+        if not os.environ.get(PASSWORD_ENV, "").strip():
+            return None
+        who = st.session_state.get("gs_moderator")
+        return str(who) if who else None
+    user = st.user
+    if not user.get("is_logged_in", False) or refusal(user, wall.moderator_emails) is not None:
+        return None
+    return signed_in_email(user)
 
 
 def require_moderator(wall: WallSettings, dashboard: DashboardSettings | None = None) -> str:

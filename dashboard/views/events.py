@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from dashboard import data, ui
+from dashboard import data, ui, wall_common
 from dashboard.figures.events import event_window_figure, lift_figure
 from dashboard.filters import sidebar_filters
+from dashboard.moderator_auth import signed_in_moderator
 from groundswell.config import EventSettings
 from groundswell.ics import IcsError, parse_ics, slugify
 from storage.engine import write_tx
@@ -118,6 +119,14 @@ else:
         st.caption("No displayable posts during this event.")
 
 st.subheader("Edit events")
+# Events steer every page's lift and baseline: changing them is a moderator's job, not a
+# viewer's. The editor and the importer below are not even drawn for anyone else.
+if signed_in_moderator(wall_common.settings().wall) is None:
+    st.info(
+        "Only moderators can add, change, delete or import events. Sign in on the Moderate "
+        "page, then come back here."
+    )
+    st.stop()
 st.caption(
     "Change names or times in the table, add rows, or delete rows; then save. Times are in each "
     "row's time zone (an IANA name such as Europe/London)."

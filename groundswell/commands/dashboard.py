@@ -128,3 +128,15 @@ def dashboard(
     if config is not None:
         env["GROUNDSWELL_CONFIG"] = str(Path(config).resolve())
     raise typer.Exit(subprocess.call(streamlit_command(port, host=host), env=env))
+
+
+@app.command("hash-password")
+def hash_password_command() -> None:
+    """Print a scrypt hash of a password: put it in GROUNDSWELL_MODERATOR_PASSWORD or
+    GROUNDSWELL_DASHBOARD_PASSWORD instead of the password itself (docs/security.md)."""
+    from groundswell.passwords import hash_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password.strip()) < 12:
+        fail("a shared password needs at least 12 characters; choose a longer one", 2)
+    typer.echo(hash_password(password))
