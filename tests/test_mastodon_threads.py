@@ -268,3 +268,19 @@ def test_a_context_that_is_not_a_context_stores_nothing() -> None:
 
     for payload in (None, [], "x", {"descendants": "x"}, {"ancestors": []}):
         assert descendants(payload) == []
+
+
+def test_thread_reads_are_paced_under_the_advertised_rate_limit(sqlite_store) -> None:
+    """Each context read is one request of the instance's limit: with 6 per 3 s advertised and
+    more threads than that to read, the client waits instead of drawing a 429."""
+    limited = MastodonServer("alpha.test", seq_salt=10, rate_limit=6, rate_window_s=3)
+    with running(limited) as (alpha,):
+        roots = [post(alpha, n) for n in range(1, 6)]
+        for i, root in enumerate(roots):
+            reply(alpha, root, 10 + i, f"fan{i}")
+        runner, _ = runner_for(sqlite_store, settings_for(alpha, mastodon=THREADS))
+        [outcome] = runner.run_once()
+    assert outcome.outcome == "ok", outcome.error
+    assert len(contexts(alpha)) == 5
+    assert [r.path for r in alpha.requests if r.status == 429] == []
+    assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 10

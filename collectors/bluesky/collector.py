@@ -200,7 +200,8 @@ class BlueskyCollector:
             seen.update(p.mention.native_id for p in fresh)
             self._add_posts(batch, fresh)
             self._add_amplification(batch, fresh, seen)
-            self._add_threads(batch, [p for p in fresh if self._matches(p)], seen)
+            replied = [p for p in fresh if p.mention.reply_count and self._matches(p)]
+            self._add_threads(batch, replied, seen)
 
             # `hitsTotal` above what the pages gave means the service stopped at its own cap.
             total = payload.get("hitsTotal") if isinstance(payload, dict) else None
