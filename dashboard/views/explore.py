@@ -93,8 +93,8 @@ c2.metric("Exportable", f"{counts['exportable']:,}")
 c3.metric(
     "Withheld (opt-outs)",
     f"{counts['withheld']:,}",
-    help="Authors who opted out, and term-only matches of Mastodon accounts that did not opt "
-    "in to search: counted, never shown or exported.",
+    help="Authors who opted out, and term-only or in-thread matches of Mastodon accounts that "
+    "did not opt in to search: counted, never shown or exported.",
 )
 c4.metric("Deleted by authors", f"{counts['deleted']:,}", help="Excluded everywhere.")
 

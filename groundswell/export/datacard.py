@@ -236,9 +236,10 @@ def build(
         "ethics": {
             "opt_outs": "Accounts that opted out (Mastodon noindex or discoverable=false"
             + ("" if options.discoverable_false_is_opt_out else " [not applied: setting off]")
-            + ", Bluesky !no-unauthenticated) and term-only matches of Mastodon accounts "
-            "that did not opt in to search (indexable) are counted only: no row, text or "
-            "handle of theirs is in this export.",
+            + ", Bluesky !no-unauthenticated) and posts matched only by a free-text term or "
+            "only in thread (replies without the hashtag) from Mastodon accounts that did not "
+            "opt in to search (indexable) are counted only: no row, text or handle of theirs "
+            "is in this export.",
             "deletions": "Posts deleted by their authors before the export are excluded.",
             "pseudonymised": options.pseudonymised,
             "pseudonym_key_fingerprint": options.describe()["pseudonym_key_fingerprint"],

@@ -8,7 +8,8 @@ SQLite writer for the whole export, and never keeps a PostgreSQL transaction ope
 Ethics (DESIGN.md section 6) is applied here, in SQL, so no writer can forget it:
 - tombstoned mentions are never returned;
 - mentions whose content may not be shown (`storage.queries.ethics.mention_displayable`:
-  opted-out authors, term-only matches of non-indexable Mastodon accounts) are never returned;
+  opted-out authors, term-only or in-thread matches of non-indexable Mastodon accounts) are
+  never returned;
   they are only counted (`withheld_counts`);
 - opted-out accounts never appear in the account list, and edges touching them are withheld.
 """

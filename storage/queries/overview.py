@@ -281,8 +281,8 @@ def top_posts(
     conn: Connection, scope: Scope, limit: int = 10, candidates: int = 200
 ) -> list[dict[str, Any]]:
     """The most engaged-with displayable mentions in the scope (likes + reposts + replies +
-    quotes, as last counted). Opted-out authors, term-only matches without consent and
-    tombstones never appear (storage/queries/ethics.py).
+    quotes, as last counted). Opted-out authors, term-only and in-thread matches without
+    consent and tombstones never appear (storage/queries/ethics.py).
 
     Two phases, so no wide mention row is read for the whole range: the `candidates` most
     engaged mentions of the range come from an index, then only those are checked against the
