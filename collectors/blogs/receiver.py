@@ -218,7 +218,7 @@ def create_app(engine: Engine, settings: Any, *, verify_in_background: bool = Tr
             return queued
         item = worker.claim_one(adm.id)
         if item is None:  # someone else is on it; it will be verified
-            return X.dumps_response(f"Pingback from {source} to {target} queued.")
+            return queued
         verdict = worker.process(item)
         if verdict.status == "verified":
             if adm.registered:
