@@ -218,6 +218,8 @@ class MentionSeen(SQLModel, table=True):
     mention_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
     seen_on: str = Field(sa_column=Column(String(255), primary_key=True))
     first_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The status's id on that instance (Mastodon API), so `recheck` can ask there by it.
+    local_id: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 class Amplification(SQLModel, table=True):

@@ -87,6 +87,7 @@ class MentionRecord:
     edited_at: datetime | None = None
     raw: dict[str, Any] | None = None
     seen_on: str | None = None  # instance host / feed / receiver that carried it this time
+    seen_local_id: str | None = None  # its id on that instance (Mastodon), for `recheck`
     movements: tuple[str, ...] = ()
     thread_of: tuple[str, str] | None = None
 

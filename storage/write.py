@@ -297,13 +297,24 @@ def write_batch(
             )
             executemany(conn, stmt, table, "payloads", payloads)
         seen = [
-            {"mention_id": mid, "seen_on": records[mid].seen_on, "first_seen_at": now}
+            {
+                "mention_id": mid,
+                "seen_on": records[mid].seen_on,
+                "first_seen_at": now,
+                "local_id": records[mid].seen_local_id,
+            }
             for mid in ordered
             if records[mid].seen_on
         ]
         if seen:
             seen_t = _t(MentionSeen)
-            stmt = insert_for(conn, seen_t).on_conflict_do_nothing()
+            ins = insert_for(conn, seen_t)
+            # A row stored before local ids were kept gets its id when the status is seen again.
+            stmt = ins.on_conflict_do_update(
+                index_elements=[seen_t.c.mention_id, seen_t.c.seen_on],
+                set_={"local_id": ins.excluded.local_id},
+                where=seen_t.c.local_id.is_(None) & ins.excluded.local_id.is_not(None),
+            )
             executemany(conn, stmt, seen_t, "seen", seen)
 
     if match_rows:

@@ -289,6 +289,7 @@ def _mention(status: Mapping[str, Any], instance_domain: str) -> tuple[MentionRe
         edited_at=_optional_time(status.get("edited_at")),
         raw=dict(status),
         seen_on=instance_domain or None,
+        seen_local_id=local_id if instance_domain else None,
     )
     return mention, local_id
 

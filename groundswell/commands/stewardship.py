@@ -52,8 +52,13 @@ def _lookups(settings, appview: str, allow_loopback: bool):  # type: ignore[no-u
         from collectors.bluesky.client import BlueskyClient
 
         client = BlueskyClient(bsky)
+    instances = [  # recheck/hydrate ask the configured instances first, with their tokens
+        (i.base_url, secret_from_env(i.token_env, what=f"Mastodon token for {i.base_url}"))
+        for i in settings.mastodon.instances
+    ]
     return Lookups(
         policy=FetchPolicy(allow_loopback=allow_loopback),
+        mastodon_instances=instances,
         bluesky_base_url=appview,
         bluesky_client=client,
         discoverable_false_is_opt_out=settings.ethics.discoverable_false_is_opt_out,

@@ -18,7 +18,7 @@ policy is applied to the address actually connected to, on every redirect hop.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,16 @@ from groundswell.net import (
 from groundswell.sanitize import clean_text, html_to_text
 from storage.records import AccountRecord
 
-MASTODON_STATUS_URI = re.compile(r"^(https?://[^/\s]+)/users/([^/\s]+)/statuses/(\d+)/?$")
+# Status URIs whose last segment is the status's API id on its origin: Mastodon
+# (`/users/NAME/statuses/ID`, 4.4+ `/ap/users/ID/statuses/ID`) and GoToSocial (a ULID).
+ORIGIN_ID_URI = re.compile(
+    r"^(https?://[^/\s]+)/(?:users/[^/\s]+|ap/users/\d+)/statuses/([0-9A-Za-z]+)/?$"
+)
+# Shapes that name no API id: found by a search for the URI on an instance that has them.
+OTHER_SHAPES = (
+    (re.compile(r"^https?://[^/\s]+/objects/[^/\s]+/?$"), "a Pleroma/Akkoma object URI"),
+    (re.compile(r"^https?://[^/\s]+/notes/[^/\s]+/?$"), "a Misskey-family note URI"),
+)
 AT_POST_URI = re.compile(
     r"^at://(did:[a-z]+:[A-Za-z0-9._:%-]+)/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]+)$"
 )
@@ -70,6 +79,17 @@ def valid_native_id(platform: str, native_id: str) -> str | None:
     return None
 
 
+def _no_origin_id(native_id: str) -> str:
+    """Why a status's origin cannot be asked by the id in its URI."""
+    for pattern, what in OTHER_SHAPES:
+        if pattern.match(native_id):
+            return (
+                f"{what} names no id its server's API takes; it is found through an instance "
+                "that carried it: configure one under [mastodon]"
+            )
+    return "not a status URI with an id its origin's API takes (/users/NAME/statuses/ID)"
+
+
 def _iso(value: Any) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
@@ -86,14 +106,20 @@ class Lookups:
         bluesky_base_url: str = DEFAULT_APPVIEW,
         bluesky_client: Any = None,
         instance_urls: dict[str, str] | None = None,
+        mastodon_instances: Sequence[tuple[str, str | None]] = (),
         discoverable_false_is_opt_out: bool = True,
         timeout_s: float = 15.0,
     ) -> None:
         """`bluesky_client`: the collector's logged-in `BlueskyClient` (used when credentials
         are configured). `instance_urls`: host -> base URL for Mastodon instances reached at
-        another address than their domain (local test servers, internal mirrors)."""
+        another address than their domain (local test servers, internal mirrors).
+        `mastodon_instances`: the configured instances and their tokens, asked first."""
         self.bluesky_client = bluesky_client
         self.instance_urls = dict(instance_urls or {})
+        # The configured [mastodon] instances (base URL, token or None), asked first.
+        self.mastodon_instances = [base.rstrip("/") for base, _ in mastodon_instances]
+        self.mastodon_tokens = {base.rstrip("/"): t for base, t in mastodon_instances if t}
+        self._domains: dict[str, str] = {}
         self.policy = policy or FetchPolicy(timeout_s=timeout_s)
         self.bluesky_base_url = bluesky_base_url.rstrip("/")
         self.discoverable_false_is_opt_out = discoverable_false_is_opt_out
@@ -112,9 +138,16 @@ class Lookups:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def lookup(self, platform: str, native_ids: Sequence[str]) -> list[Found]:
+    def lookup(
+        self,
+        platform: str,
+        native_ids: Sequence[str],
+        *,
+        seen: Mapping[str, Sequence[tuple[str, str | None]]] | None = None,
+    ) -> list[Found]:
+        """`seen`: Mastodon only, native id -> [(instance, local id)] where it was seen."""
         if platform == "mastodon":
-            return [self.mastodon(n) for n in native_ids]
+            return [self.mastodon(n, (seen or {}).get(n, ())) for n in native_ids]
         if platform == "bluesky":
             out: list[Found] = []
             for i in range(0, len(native_ids), GET_POSTS_MAX):
@@ -135,27 +168,16 @@ class Lookups:
             return str(exc)
         return None
 
-    def mastodon(self, native_id: str) -> Found:
-        from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNotFoundError
+    def _api(self, base: str) -> Any:
+        """One Mastodon.py client per base URL, through the guarded transport (with the
+        instance's token when it is a configured one whose token is in the environment)."""
+        from mastodon import Mastodon
 
-        m = MASTODON_STATUS_URI.match(native_id)
-        if not m:
-            return Found(
-                "mastodon",
-                native_id,
-                "unsupported",
-                "not a Mastodon status URI (https://host/users/NAME/statuses/ID)",
-            )
-        base, _user, status_id = m.groups()
-        domain = urlsplit(base).netloc
-        base = self.instance_urls.get(domain, base)
-        refusal = self._guard(base + "/")
-        if refusal:
-            return Found("mastodon", native_id, "error", refusal)
         api = self._mastodon.get(base)
         if api is None:
             api = Mastodon(
                 api_base_url=base,
+                access_token=self.mastodon_tokens.get(base),
                 version_check_mode="none",
                 request_timeout=self.timeout_s,
                 ratelimit_method="pace",
@@ -163,17 +185,125 @@ class Lookups:
                 session=guarded_session(self.policy),
             )
             self._mastodon[base] = api
+        return api
+
+    def _domain_of(self, base: str) -> str:
+        """The domain an instance calls itself (its statuses' `acct`s are relative to it);
+        asked once, else the host of its base URL."""
+        if base not in self._domains:
+            domain = urlsplit(base).netloc
+            try:
+                raw = self._api(base).instance_v2()
+                if isinstance(raw.get("domain"), str) and raw["domain"]:
+                    domain = raw["domain"].lower()
+            except Exception:  # an instance that will not say: its host will do
+                pass
+            self._domains[base] = domain
+        return self._domains[base]
+
+    def _configured_base(self, domain: str) -> str | None:
+        """The base URL of the configured instance called `domain` (None: not one of ours)."""
+        if domain in self.instance_urls:
+            return self.instance_urls[domain]
+        for base in self.mastodon_instances:
+            if urlsplit(base).netloc == domain or self._domain_of(base) == domain:
+                return base
+        return None
+
+    def _by_id(self, base: str, domain: str, native_id: str, local_id: str) -> Found | str:
+        """The status by its id on `base`: a Found (ok, opted out, deleted) or why not."""
+        from mastodon import MastodonAPIError, MastodonError, MastodonNotFoundError
+
+        refusal = self._guard(base + "/")
+        if refusal:
+            return refusal
         try:
-            status = api.status(status_id)
+            status = self._api(base).status(local_id)
         except MastodonNotFoundError:
-            return Found("mastodon", native_id, "deleted", "404 from the origin instance")
+            return Found("mastodon", native_id, "deleted", f"404 from {domain} (id {local_id})")
         except MastodonAPIError as exc:
             code = exc.args[1] if len(exc.args) > 1 else None
             if code == 410:
-                return Found("mastodon", native_id, "deleted", "410 from the origin instance")
-            return Found("mastodon", native_id, "error", f"Mastodon API error {code}")
+                return Found("mastodon", native_id, "deleted", f"410 from {domain}")
+            if code in (401, 403):
+                return f"{domain} refused an anonymous read ({code}): set its token_env"
+            return f"{domain}: Mastodon API error {code}"
         except MastodonError as exc:
-            return Found("mastodon", native_id, "error", f"{type(exc).__name__}: {exc}")
+            return f"{domain}: {type(exc).__name__}: {str(exc)[:200]}"
+        if not isinstance(status, dict) or status.get("uri") != native_id:
+            return f"{domain}: id {local_id} is another status now"
+        return self._mastodon_found(native_id, status, domain)
+
+    def _by_search(self, base: str, native_id: str) -> Found | str:
+        """The status found by searching its URI on `base` (a search that finds nothing is
+        no proof of deletion: the instance may never have fetched it)."""
+        from mastodon import MastodonError
+
+        refusal = self._guard(base + "/")
+        if refusal:
+            return refusal
+        domain = self._domain_of(base)
+        api = self._api(base)
+        try:
+            found = api.search_v2(
+                native_id, resolve=base in self.mastodon_tokens, result_type="statuses"
+            )
+        except MastodonError as exc:
+            return f"search on {domain} failed: {type(exc).__name__}: {str(exc)[:200]}"
+        for status in (found or {}).get("statuses") or []:
+            if isinstance(status, dict) and status.get("uri") == native_id:
+                return self._mastodon_found(native_id, status, domain)
+        return f"not found by a search for its uri on {domain}"
+
+    def mastodon(self, native_id: str, seen: Sequence[tuple[str, str | None]] = ()) -> Found:
+        """The status now, asked (1) on the configured instances where it was seen, by its id
+        there, else by a search for its URI there; (2) by a search on the other configured
+        instances; (3) on its origin, by the id its URI carries (Mastodon, GoToSocial).
+        A 404/410 by id is a deletion; anything else that concludes nothing says why."""
+        reasons: list[str] = []
+        asked = False
+        tried: set[str] = set()
+        for domain, local_id in seen:
+            base = self._configured_base(domain)
+            if base is None:
+                reasons.append(f"seen on {domain}, which is not a configured [mastodon] instance")
+                continue
+            tried.add(base)
+            for attempt in ("id", "search"):
+                if attempt == "id" and not local_id:
+                    continue
+                asked = True
+                res = (
+                    self._by_id(base, domain, native_id, local_id or "")
+                    if attempt == "id"
+                    else self._by_search(base, native_id)
+                )
+                if isinstance(res, Found):
+                    return res
+                reasons.append(res)
+        for base in self.mastodon_instances:
+            if base not in tried:
+                asked = True
+                res = self._by_search(base, native_id)
+                if isinstance(res, Found):
+                    return res
+                reasons.append(res)
+        m = ORIGIN_ID_URI.match(native_id)
+        if m:
+            origin, status_id = m.group(1), m.group(2)
+            domain = urlsplit(origin).netloc
+            base = self._configured_base(domain) or origin
+            asked = True
+            res = self._by_id(base, domain, native_id, status_id)
+            if isinstance(res, Found):
+                return res
+            reasons.append(res)
+        else:
+            reasons.append(_no_origin_id(native_id))
+        return Found("mastodon", native_id, "error" if asked else "unsupported", "; ".join(reasons))
+
+    def _mastodon_found(self, native_id: str, status: dict[str, Any], domain: str) -> Found:
+        """ok (with the current content) or opted_out, from a status `domain` served."""
         acct = status["account"]
         acct_name = str(acct.get("acct") or "")
         absolute = acct_name if "@" in acct_name else f"{acct_name}@{domain}"

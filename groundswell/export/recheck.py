@@ -2,7 +2,9 @@
 newly opted-out authors get their flags stored, so every later view and export honours them.
 
 Only a definite answer changes the store: a 404/410 or a post missing from getPosts is a
-deletion; an unreachable instance or a 5xx is an error and changes nothing.
+deletion; an unreachable instance or a 5xx is an error and changes nothing. A Mastodon status
+is asked on a configured instance where it was seen, by its id there (`mention_seen`), whatever
+its URI shape (Mastodon, Pleroma/Akkoma, GoToSocial, Misskey).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import Engine
 from groundswell.export.lookup import Lookups
 from storage.engine import write_tx
 from storage.queries.export import recent_mentions, store_opt_out_flags
+from storage.queries.sightings import sightings
 from storage.records import AccountRecord
 from storage.write import tombstone
 
@@ -89,7 +92,12 @@ def recheck(
         authors = {(row.platform, row.native_id): row.account_id for row in chunk}
         for platform, asked in by_platform.items():
             natives = asked
-            found = lookups.lookup(platform, asked)
+            seen = None
+            if platform == "mastodon":
+                # Asked where each status was seen, by its id there (any URI shape).
+                with engine.connect() as conn:
+                    seen = sightings(conn, platform, asked)
+            found = lookups.lookup(platform, asked, seen=seen)
             for f in found:
                 f.native_id = native_of.get((f.platform, f.native_id), f.native_id)
             deleted = [(f.platform, f.native_id) for f in found if f.state == "deleted"]
@@ -111,6 +119,8 @@ def recheck(
                         report.problems.append(f"{f.native_id}: {f.detail}")
                 elif f.state == "unsupported":
                     report.unsupported += 1
+                    if len(report.problems) < 10:
+                        report.problems.append(f"{f.native_id}: {f.detail}")
             if deleted or flags:
                 with write_tx(engine) as conn:
                     for account_id, account_flags in flags:

@@ -13,6 +13,7 @@ real Mastodon.py client can be pointed at it:
   id order, at most 60 for anonymous clients and 4,096 with a token (Mastodon's limits; no
   paging);
 - `GET /api/v1/instance`, `GET /api/v2/instance` (with `configuration.timelines_access`);
+- `GET /api/v1/timelines/public` (`local=true`), `GET /api/v2/search?q=<status uri>`;
 - `GET /api/v1/streaming/hashtag?tag=` as server-sent events (`event: update`, `event: delete`,
   `:thump` heartbeats); it needs a token, as since Mastodon 4.2;
 - `x-ratelimit-limit/remaining/reset` on every reply, fixed windows, 429 when exceeded.
@@ -562,6 +563,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._tag(path, query, rate)
         elif path == "/api/v1/timelines/public":
             self._public(path, query, rate)
+        elif path == "/api/v2/search":
+            self._search(path, query, rate)
         elif path.startswith("/api/v1/statuses/") and path.endswith("/reblogged_by"):
             self._reblogged_by(path, query, rate)
         elif path.startswith("/api/v1/statuses/") and path.endswith("/context"):
@@ -679,6 +682,23 @@ class _Handler(BaseHTTPRequestHandler):
                 + '; rel="prev"'
             )
         self._send(200, items, path=path, query=query, rate=rate, headers=headers)
+
+    def _search(
+        self, path: str, query: dict[str, list[str]], rate: tuple[bool, int, float]
+    ) -> None:
+        """`/api/v2/search?q=<uri>&type=statuses`: the status this instance knows by that URI
+        (`resolve=true` needs a token, as on Mastodon)."""
+        inst = self.instance
+        if query.get("resolve", [""])[0].lower() in ("1", "true") and not self._authorized():
+            body = {"error": "Search queries that resolve remote resources are not supported"}
+            self._send(401, body, path=path, query=query, rate=rate)
+            return
+        q = query.get("q", [""])[0]
+        with inst.lock:
+            lid = inst.by_uri.get(q)
+            statuses = [inst.statuses[lid].status] if lid in inst.statuses else []
+        body = {"accounts": [], "statuses": statuses, "hashtags": []}
+        self._send(200, body, path=path, query=query, rate=rate)
 
     def _public(
         self, path: str, query: dict[str, list[str]], rate: tuple[bool, int, float]

@@ -1,0 +1,31 @@
+"""Where each status was seen and its id there, for `recheck` (ask an instance that carried it,
+by its own id: a status's URI names no id most instances' APIs take)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, select
+
+from storage.id_lists import among
+from storage.models import MentionSeen
+from storage.records import mention_id
+
+
+def sightings(
+    conn: Connection, platform: str, native_ids: Iterable[str]
+) -> dict[str, list[tuple[str, str | None]]]:
+    """native_id -> [(instance, its local id there or None)], earliest sighting first."""
+    by_id = {mention_id(platform, n): n for n in native_ids}
+    if not by_id:
+        return {}
+    s = MentionSeen.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(
+        select(s.c.mention_id, s.c.seen_on, s.c.local_id)
+        .where(among(conn, s.c.mention_id, by_id))
+        .order_by(s.c.mention_id, s.c.first_seen_at, s.c.seen_on)
+    )
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for r in rows:
+        out.setdefault(by_id[r.mention_id], []).append((r.seen_on, r.local_id))
+    return out
