@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -179,6 +180,53 @@ def test_allowing_loopback_means_127_0_0_1_and_not_the_rest_of_127_8():
 
 
 # -- no module opens a connection any other way ------------------------------------------------
+
+_recording: list[tuple[object, bool]] | None = None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    """Python's audit event for every socket connect: note whether net.py is on the stack."""
+    if _recording is None or event != "socket.connect":
+        return
+    frame = sys._getframe(1)
+    through_guard = False
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(GUARD_MODULE):
+            through_guard = True
+            break
+        frame = frame.f_back
+    _recording.append((args[1], through_guard))
+
+
+_hook_installed = False
+
+
+@pytest.fixture
+def connects() -> Iterator[list[tuple[object, bool]]]:
+    """Every socket connect made during the test, and whether it came through net.py (an audit
+    hook cannot be removed, so it is installed once and does nothing outside this fixture)."""
+    global _recording, _hook_installed
+    if not _hook_installed:
+        sys.addaudithook(_audit)
+        _hook_installed = True
+    _recording = []
+    try:
+        yield _recording
+    finally:
+        _recording = None
+
+
+def test_at_run_time_every_client_connects_only_through_the_guard(connects, tmp_path):
+    with LookupServer() as platform:
+        alive = platform.add_status("111", "alice", "Pledged today")
+        post = platform.add_post("3kalive", "bob.bsky.social", "Bluesky pledge")
+        ids = _ids(tmp_path, ("mastodon", alive), ("bluesky", post), ("blog", platform.url + "/"))
+        with Lookups(policy=LOOPBACK, bluesky_base_url=platform.url) as lookups:
+            hydrate(ids, tmp_path / "out.jsonl", lookups)
+        InstanceClient(platform.url, None, sleep=lambda s: None).status("111")
+    assert len(connects) >= 4, connects  # Mastodon.py, atproto, the fetcher, the collector
+    assert [addr for addr, guarded in connects if not guarded] == []
+
 
 SHIPPED = ("groundswell", "collectors", "storage", "dashboard")
 GUARD_MODULE = "groundswell/net.py"
