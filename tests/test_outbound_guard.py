@@ -258,10 +258,19 @@ CONNECTING = {
     "aiohttp.ClientSession",
     "atproto_client.request.Request",
     "atproto_client.request.AsyncRequest",
+    # atproto pieces that build their own httpx clients or websockets, with no way to hand
+    # them our transport: use them only after giving them one
+    "atproto.IdResolver",
+    "atproto.AsyncIdResolver",
+    "atproto_identity.resolver.IdResolver",
+    "atproto.FirehoseSubscribeReposClient",
+    "atproto.AsyncFirehoseSubscribeReposClient",
+    "atproto.FirehoseSubscribeLabelsClient",
 }
 # Third-party clients that are fine only when handed our transport through this keyword.
 NEEDS_KEYWORD = {
     "mastodon.Mastodon": "session",
+    "mastodon.Mastodon.create_app": "session",
     "atproto.Client": "request",
     "atproto.AsyncClient": "request",
     "atproto_client.Client": "request",
