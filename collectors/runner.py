@@ -56,6 +56,17 @@ def _table(model: Any) -> Any:
     return model.__table__
 
 
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (signal 0 checks, sends none)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else; else cannot tell
+        return True
+    return True
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10_000}"
 
@@ -136,6 +147,11 @@ class Runner:
             # sources back at once instead of waiting for their leases to expire.
             free.append(table.c.lease_owner == self.worker_id)
             self._first_claim = False
+        dead = self._dead_local_owners(now)
+        if dead:
+            # A worker on this machine whose process is gone (kill -9 of `groundswell demo`
+            # or `collect`) will never renew: its sources are free now, not in `lease_s`.
+            free.append(table.c.lease_owner.in_(dead))
         with write_tx(self.engine) as conn:
             q = (
                 select(table.c.id)
@@ -191,6 +207,26 @@ class Runner:
                 )
                 for r in rows
             ]
+
+    def _dead_local_owners(self, now: datetime) -> list[str]:
+        """Holders of live leases named `<this host>:<pid>:...` (`default_worker_id`) whose
+        process no longer exists. Only this machine's processes can be checked; a worker
+        elsewhere keeps its lease until it expires. A pid reused by another process reads as
+        alive: the lease then expires as before (never taken from a live worker)."""
+        table: Any = _table(Source)
+        prefix = f"{socket.gethostname()}:"
+        with self.engine.connect() as conn:
+            owners = conn.execute(
+                select(table.c.lease_owner)
+                .where(table.c.lease_until >= now, table.c.lease_owner.startswith(prefix))
+                .distinct()
+            ).scalars()
+            dead = []
+            for owner in owners:
+                pid = owner[len(prefix) :].split(":", 1)[0]
+                if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+                    dead.append(owner)
+        return dead
 
     def _renew(self, conn: Any, source_id: int) -> None:
         table: Any = _table(Source)
