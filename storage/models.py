@@ -320,6 +320,7 @@ ALL_TABLES = [t for t in SQLModel.metadata.sorted_tables]
 from storage import models_blogs as _models_blogs  # noqa: E402, F401
 from storage import models_cascades as _models_cascades  # noqa: E402, F401
 from storage import models_dashboard as _models_dashboard  # noqa: E402, F401
+from storage import models_deletions as _models_deletions  # noqa: E402, F401
 from storage import models_export as _models_export  # noqa: E402, F401
 from storage import models_rollups as _models_rollups  # noqa: E402, F401
 from storage import models_wall  # noqa: E402, F401

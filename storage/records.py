@@ -27,6 +27,12 @@ def mention_id(platform: str, native_id: str) -> int:
     return stable_id("mention", platform, native_id)
 
 
+def local_status_key(instance: str, local_id: str) -> str:
+    """A Mastodon status as one instance names it (its local id there), for deletions: a
+    streaming `delete` event carries only that id, not the status's `uri`."""
+    return f"local:{instance.lower()}/{local_id}"
+
+
 @dataclass(slots=True)
 class AccountRecord:
     """An author. `native_id`: Bluesky DID, Mastodon `user@instance`, a blog's host."""
@@ -90,6 +96,11 @@ class MentionRecord:
     seen_local_id: str | None = None  # its id on that instance (Mastodon), for `recheck`
     movements: tuple[str, ...] = ()
     thread_of: tuple[str, str] | None = None
+    # Other keys a deletion of this post may be announced under before it is stored (a
+    # Mastodon streaming `delete` names only the status's id on one instance:
+    # `local_status_key`). The write path stores the post as a tombstone when a deletion was
+    # seen under its key or any of these (storage/models_deletions.py).
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> int:

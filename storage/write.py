@@ -20,7 +20,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -53,6 +53,7 @@ from storage.models import (
     RollupHourly,
     Source,
 )
+from storage.models_deletions import DeletedKey
 from storage.models_rollups import (
     AMPLIFIER_PERIOD_S,
     MovementAmplifierPeriod,
@@ -71,6 +72,11 @@ from storage.threads import add_thread_matches
 from storage.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 
 _CHUNK = 500  # ids per IN (...) list
+
+# How long a deletion seen before its post is remembered (storage/models_deletions.py): the
+# race it guards against (a search index or a timeline still carrying a post a stream already
+# deleted) lasts minutes; three days leave room for a worker that was down meanwhile.
+DELETION_MEMORY = timedelta(days=3)
 
 
 class LeaseLost(RuntimeError):
@@ -344,8 +350,13 @@ def write_batch(
         link_movement_edges(conn, new_matches, batch) if new_matches or batch.edges else []
     )
 
-    if batch.deletions:
-        result.tombstoned = tombstone(conn, batch.deletions, now)
+    deletions = list(batch.deletions)
+    if mention_rows:
+        # Deleted before they were stored (a stream's delete ahead of a poll or a search
+        # hit): stored as tombstones, never brought back (storage/models_deletions.py).
+        deletions += deleted_before(conn, [(mention_rows[mid], records[mid]) for mid in ordered])
+    if deletions:
+        result.tombstoned = tombstone(conn, deletions, now)
 
     if source_id is not None:
         save_cursor(conn, source_id, batch, lease_owner=lease_owner)
@@ -739,11 +750,42 @@ def _insert_edges(conn: Connection, batch: Batch) -> int:
     return len(rows)
 
 
+def deleted_before(
+    conn: Connection, rows: Sequence[tuple[dict[str, Any], MentionRecord]]
+) -> list[tuple[str, str]]:
+    """The keys of these mentions whose deletion was seen before they were stored, under
+    their own key or one of their aliases (`MentionRecord.aliases`)."""
+    ids: dict[int, tuple[str, str]] = {}
+    for row, record in rows:
+        key = (row["platform"], row["native_id"])
+        ids[row["id"]] = key
+        for platform, alias in record.aliases:
+            ids.setdefault(mention_id(platform, alias), key)
+    stmt = select(_t(DeletedKey).c.id).where(_in_ids(conn, "deleted_key.id"))
+    return sorted({ids[r[0]] for r in conn.execute(stmt, _ids(conn, sorted(ids)))})
+
+
+def _remember_deletions(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    """Keep the ids of deleted posts that are not stored (yet), so a later poll or search hit
+    stores them as tombstones; forget those older than `DELETION_MEMORY`."""
+    table = _t(DeletedKey)
+    unknown = sorted(set(ids) - set(_existing(conn, ids)))
+    if not unknown:
+        return
+    stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=[table.c.id])
+    conn.execute(stmt, [{"id": i, "deleted_at": now} for i in unknown])
+    conn.execute(table.delete().where(table.c.deleted_at < now - DELETION_MEMORY))
+
+
 def tombstone(conn: Connection, keys: Iterable[tuple[str, str]], now: datetime) -> int:
-    """Honour deletions: purge text, HTML, media and payload; keep what aggregates need."""
+    """Honour deletions: purge text, HTML, media and payload; keep what aggregates need.
+
+    A deletion of a post not stored yet is remembered (`deleted_key`), so the post is stored
+    as a tombstone whenever a poll or search brings it later (`deleted_before`)."""
     ids = [mention_id(p, n) for p, n in keys]
     if not ids:
         return 0
+    _remember_deletions(conn, ids, now)
     mention = _t(Mention)
     payload = _t(MentionPayload)
     count = 0

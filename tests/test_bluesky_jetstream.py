@@ -3,12 +3,14 @@ resumable from the cursor saved with the rows. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from storage.models import Mention, RollupHourly
-from tests.bluesky_support import HANDLE, Env, bluesky_env
+from tests.bluesky_support import HANDLE, Env, bluesky_env, now
+from tests.recordings import recorded
+from tests.servers.bluesky_server import profile
 
 KEY = "bluesky:jetstream"
 ALICE = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
@@ -172,6 +176,58 @@ def test_deletes_on_the_stream_become_tombstones(bsky: Env) -> None:
     assert rows[uri(1)].deleted_at is not None and rows[uri(1)].text is None
     assert rows[uri(2)].deleted_at is None and rows[uri(2)].text
     assert uri(99) not in rows
+
+
+def _recorded_jetstream() -> list[dict[str, Any]]:
+    """Production Jetstream v1 events as Jetstream's own corpus recorded them (MIT or
+    Apache-2.0, read where it lies), their times moved to just after now so a cursor taken
+    now replays them."""
+    raw = recorded("bluesky-social/jetstream", "internal/corpus/testdata/expected_v1.jsonl")
+    events = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+    for n, event in enumerate(events, start=1):
+        event["time_us"] = Clock.t(n)
+    return events
+
+
+def test_a_recorded_jetstream_delete_of_a_post_not_stored_keeps_a_later_search_hit_deleted(
+    bsky: Env,
+) -> None:
+    # Issue 15, Bluesky 4: a delete of a post not stored yet was dropped, so the search hit
+    # that came after it (the index lags the firehose) stored the deleted post, text and all.
+    bsky.configure(
+        queries=[{"tag": "NHSCitizen"}],
+        jetstream_url=bsky.server.jetstream_url,
+        jetstream_rewind_s=0,
+        jetstream_flush_s=0.3,
+        jetstream_catchup_s=10,
+    )
+    bsky.run()  # the stream's cursor starts now; the search finds nothing yet
+    Clock.reset()
+    events = _recorded_jetstream()
+    deletes = [
+        e
+        for e in events
+        if e["kind"] == "commit"
+        and e["commit"]["operation"] == "delete"
+        and e["commit"]["collection"] == "app.bsky.feed.post"
+    ]
+    assert deletes, "the recording has a post deletion"
+    for event in events:
+        bsky.server.publish(event)
+    bsky.run()
+    gone = deletes[0]
+    author = profile(gone["did"], "deleter.example.org")
+    late = bsky.server.add_post(
+        author,
+        "Too late to take back #NHSCitizen",
+        now() - timedelta(minutes=1),
+        rkey=gone["commit"]["rkey"],
+    )
+    bsky.run()  # the search index still has it
+    m = Mention.__table__
+    with bsky.engine.connect() as conn:
+        row = conn.execute(select(m).where(m.c.native_id == late)).one()
+    assert row.deleted_at is not None and row.text is None
 
 
 def test_reposts_of_stored_mentions_become_edges_and_others_are_dropped(bsky: Env) -> None:

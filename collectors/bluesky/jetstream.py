@@ -2,7 +2,8 @@
 
 Jetstream has no content filter, so posts are matched here against the movements and only
 matching ones are kept; reposts, deletions and handle changes are kept only when they concern
-a stored mention or account (or a matching post in the same batch). Every batch carries the
+a stored mention or account (or a matching post in the same batch); deletions are all kept, so
+a post deleted before any search stored it stays deleted. Every batch carries the
 `time_us` of the last event it covers, and the runner commits both in one transaction, so a
 dropped connection or a killed process resumes from the saved cursor (rewound by
 `jetstream_rewind_s`, as the Jetstream README advises; writes are idempotent).
@@ -149,9 +150,13 @@ class JetstreamReader:
         return item.time_us
 
     def _batch(self, pending: _Pending) -> Batch:
-        """Keep what concerns the movements: stored mentions/accounts or this batch's posts."""
+        """Keep what concerns the movements: stored mentions/accounts or this batch's posts.
+
+        Every post deletion is kept, stored or not: one of a post not stored yet is
+        remembered by the write path (as a one-way id only), so a search hit arriving after
+        it stores the post as a tombstone instead of bringing it back."""
         mine = {m.native_id for m in pending.mentions}
-        targets = {e.target[1] for e in pending.reposts} | {k[1] for k in pending.deletions}
+        targets = {e.target[1] for e in pending.reposts}
         dids = {a.native_id for a in pending.handles}
         stored: set[str] = set()
         known_accounts: set[str] = set()
@@ -165,7 +170,7 @@ class JetstreamReader:
         return Batch(
             mentions=pending.mentions,
             edges=pending.edges + [e for e in pending.reposts if e.target[1] in keep],
-            deletions=[k for k in pending.deletions if k[1] in keep],
+            deletions=pending.deletions,
             accounts=[a for a in pending.handles if a.native_id in known_accounts],
             skipped=pending.skipped,
             cursor={"time_us": pending.last_us} if pending.last_us is not None else None,

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from groundswell.sanitize import clean_text, html_to_text, sanitize_html
-from storage.records import AccountRecord, EdgeRecord, MentionRecord
+from storage.records import AccountRecord, EdgeRecord, MentionRecord, local_status_key
 
 PLATFORM = "mastodon"
 MAX_HTML_CHARS = 100_000
@@ -290,6 +290,10 @@ def _mention(status: Mapping[str, Any], instance_domain: str) -> tuple[MentionRe
         raw=dict(status),
         seen_on=instance_domain or None,
         seen_local_id=local_id if instance_domain else None,
+        # A streaming `delete` names the status by this id only (storage/models_deletions.py).
+        aliases=((PLATFORM, local_status_key(instance_domain, local_id)),)
+        if instance_domain
+        else (),
     )
     return mention, local_id
 

@@ -36,7 +36,7 @@ from collectors.runner import Runner
 from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models import Source
-from storage.records import Batch
+from storage.records import Batch, local_status_key
 from storage.write import WriteResult, write_batch
 
 log = logging.getLogger("groundswell.collect.mastodon.stream")
@@ -212,7 +212,12 @@ class HashtagStream:
             parent = self.collector._parents.get((domain, str(payload)))
             uri = parent.get("uri") if parent else None
             if not isinstance(uri, str):
+                # A status this process has not seen (not stored yet, or seen before a
+                # restart): the deletion is remembered under its local id, so a later poll
+                # of this instance stores it as a tombstone, never as a live post.
                 log.debug("%s: delete of unknown local id %s", self.key, payload)
+                key = (PLATFORM, local_status_key(domain, str(payload)))
+                self._write(kind, Batch(deletions=[key]))
                 return
             self._write(kind, Batch(deletions=[(PLATFORM, uri)]))
             return

@@ -362,6 +362,12 @@ class MastodonServer:
             self.statuses.pop(lid)
             self._publish("delete", str(lid))
 
+    def announce_delete(self, uri: str) -> None:
+        """Stream the `delete` event of a status while its pages still carry it: the race of
+        a timeline page read just before the author deleted the status."""
+        with self.lock:
+            self._publish("delete", str(self.by_uri[uri]))
+
     def fail_next(self, kind: str, **kw: Any) -> None:
         with self.lock:
             self.faults.append(Fault(kind, **kw))

@@ -1,0 +1,33 @@
+"""Deletions seen before the post they delete (migration 0033; written by
+`storage.write.tombstone`, read by `storage.write.write_batch`).
+
+A stream can announce a deletion before any poll or search has stored the post: Jetstream's
+delete of a post our search index has not returned yet, Mastodon's streaming `delete` of a
+status no page has carried. Dropping such a deletion would let a later poll or search hit
+bring the deleted post back, text and all. So the deletion is remembered here, and the write
+path stores any post it names as a tombstone, whichever order the two arrive in.
+
+Only the key's one-way 63-bit id is kept (`storage.records.mention_id`, or the id of a
+Mastodon status's instance-local key, `local_status_key`): Jetstream carries every deletion on
+the network, and the store has no business keeping the handles or post addresses of people
+outside the conversation. Rows older than `storage.write.DELETION_MEMORY` are dropped: the
+race they guard against lasts minutes (an index or a timeline catching up), not weeks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index
+from sqlmodel import Field, SQLModel
+
+from storage.types import BigId, UTCDateTime
+
+
+class DeletedKey(SQLModel, table=True):
+    """A deletion whose post was not stored when it arrived: its key's id and when."""
+
+    __tablename__ = "deleted_key"
+    __table_args__ = (Index("ix_deleted_key_at", "deleted_at"),)
+    id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
+    deleted_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
