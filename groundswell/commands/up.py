@@ -69,7 +69,14 @@ def _collect_loop(engine: Engine, settings: Settings, stop: threading.Event) -> 
     runner.run_loop(stop, on_outcome=_print_outcome)
 
 
-def _demo_loop(engine: Engine, *, seed: int, mentions: int, stop: threading.Event) -> None:
+def _demo_loop(
+    engine: Engine,
+    *,
+    seed: int,
+    mentions: int,
+    stop: threading.Event,
+    ready: threading.Event | None = None,
+) -> None:
     from groundswell.demo import replay_live
 
     summary = load_history(engine, seed=seed, mentions=mentions, stop=stop)
@@ -79,6 +86,8 @@ def _demo_loop(engine: Engine, *, seed: int, mentions: int, stop: threading.Even
         f"demo: {summary.mentions:,} mentions loaded; new posts now arrive live (1x)",
         highlight=False,
     )
+    if ready is not None:
+        ready.set()  # only now is the dashboard showing the demo: `up` may say it is up
     replay_live(
         engine, seed=seed, mentions=mentions, speed="1x", stop=stop, on_commit=live_printer()
     )
@@ -112,6 +121,29 @@ def _wait_healthy(
                 pass
             stop.wait(0.3)
     return False
+
+
+def has_display() -> bool:
+    """Whether a browser window can be opened here: always on macOS and Windows; on Linux
+    and the BSDs only with an X11 or Wayland display (over ssh or in a container there is
+    none, and `webbrowser` would start a text browser in the terminal instead)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _announce(address: str, url: str, *, no_browser: bool) -> None:
+    out.print(
+        f"[bold green]Groundswell is up:[/] {address}  (store: {describe_url(url)}; "
+        "Ctrl-C to stop)",
+        highlight=False,
+    )
+    if no_browser:
+        return
+    if has_display():
+        webbrowser.open(address)
+    else:
+        out.print(f"no display here to open a browser on: open {address} in yours", highlight=False)
 
 
 def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
@@ -202,7 +234,11 @@ def up(
         )
 
     failed: list[str] = []
+    # Set when the dashboard shows what it is for: at once when collecting, after the
+    # history is loaded for the demo (until then `up` says it is still loading).
+    ready = threading.Event()
     if settings.has_sources:
+        ready.set()
         job: Any = _collect_loop
         kw: dict[str, Any] = {"engine": engine, "settings": settings}
     else:
@@ -211,7 +247,7 @@ def up(
 
         set_demo_wall(engine, settings.wall)
         job = _demo_loop
-        kw = {"engine": engine, "seed": seed, "mentions": demo_mentions}
+        kw = {"engine": engine, "seed": seed, "mentions": demo_mentions, "ready": ready}
     worker = threading.Thread(
         target=_worker, args=(job, stop, failed), kwargs=kw, name="groundswell-up", daemon=True
     )
@@ -219,15 +255,18 @@ def up(
 
     code = 0
     try:
+        announced = False
+        address = f"http://localhost:{port}"
         if _wait_healthy(port, proc, stop, host):
-            address = f"http://localhost:{port}"
-            out.print(
-                f"[bold green]Groundswell is up:[/] {address}  (store: {describe_url(url)}; "
-                "Ctrl-C to stop)",
-                highlight=False,
-            )
-            if not no_browser:
-                webbrowser.open(address)
+            if ready.is_set():
+                _announce(address, url, no_browser=no_browser)
+                announced = True
+            else:
+                out.print(
+                    f"the dashboard answers on {address}, but the demo conversation is "
+                    "still loading (progress below); you will be told when it is up",
+                    highlight=False,
+                )
         elif not stop.is_set():
             console.print(
                 f"[bold red]error:[/] the dashboard did not start on port {port} (see its "
@@ -237,6 +276,9 @@ def up(
             code = 1
             stop.set()
         while not stop.is_set():
+            if not announced and ready.is_set():
+                _announce(address, url, no_browser=no_browser)
+                announced = True
             exited = [(name, c) for name, c in children.items() if c.poll() is not None]
             for name, child in exited:
                 console.print(f"[bold red]error:[/] {name} exited ({child.returncode})")
