@@ -26,6 +26,8 @@ def _type_name(annotation: Any) -> str:
     if origin is list:
         (arg,) = typing.get_args(annotation) or (Any,)
         return f"list of {_type_name(arg)}"
+    if origin is typing.Literal:
+        return " or ".join(f'"{a}"' for a in typing.get_args(annotation))
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "table"
     return getattr(annotation, "__name__", str(annotation))

@@ -205,6 +205,8 @@ class MastodonServer:
         rate_window_s: float = 300.0,
         heartbeat_s: float = 0.2,
         header_case: str = "lower",  # lower (as real servers) | canonical
+        rate_window_start: float | None = None,  # epoch of a window start; default: aligned
+        rate_used: int = 0,  # requests already spent in the current window (others on the IP)
     ) -> None:
         self.domain = domain
         self.header_case = header_case
@@ -223,7 +225,10 @@ class MastodonServer:
         self.by_uri: dict[str, int] = {}
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
+        self.rate_window_start = rate_window_start
         self._window: tuple[float, int] = (0.0, 0)
+        self._pre_used = rate_used
+        self.rate_used_before = rate_used
         self._seq = seq_salt
         self._reblog_seq = 0
         self._subscribers: list[tuple[str, queue.Queue[Any]]] = []
@@ -402,11 +407,13 @@ class MastodonServer:
     def _rate(self) -> tuple[bool, int, float]:
         """Count one request; (allowed, remaining, reset epoch) for fixed windows."""
         now = time.time()
-        start = now - (now % self.rate_window_s)
+        origin = self.rate_window_start or 0.0
+        start = now - ((now - origin) % self.rate_window_s)
         with self.lock:
             w_start, used = self._window
             if w_start != start:
-                w_start, used = start, 0
+                w_start, used = start, self._pre_used
+                self._pre_used = 0
             used += 1
             self._window = (w_start, used)
         reset = start + self.rate_window_s
@@ -416,15 +423,24 @@ class MastodonServer:
         with self.lock:
             return [r for r in self.requests if r.path.startswith(prefix)]
 
-    def max_requests_per_window(self) -> int:
+    def requests_per_window(self) -> list[int]:
+        """Requests counted in each rate-limit window, oldest first (the first one includes
+        `rate_used`, spent by others before)."""
         counts: dict[float, int] = {}
+        origin = self.rate_window_start or 0.0
         with self.lock:
             for r in self.requests:
                 if r.path.startswith("/api/v1/streaming"):
                     continue
-                w = r.at - (r.at % self.rate_window_s)
+                w = r.at - ((r.at - origin) % self.rate_window_s)
                 counts[w] = counts.get(w, 0) + 1
-        return max(counts.values(), default=0)
+        out = [counts[w] for w in sorted(counts)]
+        if out:
+            out[0] += self.rate_used_before
+        return out
+
+    def max_requests_per_window(self) -> int:
+        return max(self.requests_per_window(), default=0)
 
     # -- queries
 
