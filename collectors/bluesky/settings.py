@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# The main network's public AppView: app.bsky reads without a login.
+PUBLIC_APPVIEW = "https://public.api.bsky.app"
+
 
 class BlueskyQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -31,6 +34,12 @@ class BlueskySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     base_url: str = "https://bsky.social"
+    appview_url: str | None = Field(
+        default=None,
+        description="where reads without a login go (recheck, hydrate): default base_url, or "
+        "the public AppView https://public.api.bsky.app when base_url is https://bsky.social "
+        "(its entryway answers app.bsky reads only when logged in)",
+    )
     handle_env: str = "GROUNDSWELL_BSKY_HANDLE"
     app_password_env: str = "GROUNDSWELL_BSKY_APP_PASSWORD"
     session_file: str = Field(
@@ -84,12 +93,25 @@ class BlueskySettings(BaseModel):
         default=20.0, gt=0, le=3600, description="`collect` reads the stream this long per poll"
     )
 
-    @field_validator("base_url")
+    @field_validator("base_url", "appview_url")
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"{v!r} must start with https:// (or http:// for a local test server)")
         return v.rstrip("/")
+
+    @property
+    def read_url(self) -> str:
+        """The service anonymous reads go to: `appview_url`, else the configured `base_url`
+        (a self-hosted or test network answers its own reads), except for the main network's
+        entryway, whose anonymous reads are the public AppView's."""
+        if self.appview_url:
+            return self.appview_url
+        if self.base_url == "https://bsky.social":
+            return PUBLIC_APPVIEW
+        return self.base_url
 
     @field_validator("jetstream_url")
     @classmethod

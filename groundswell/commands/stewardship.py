@@ -12,13 +12,20 @@ import typer
 from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
 
 AppViewOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--bluesky-appview", help="Bluesky AppView for getPosts (public, no login needed)"
+        "--bluesky-appview",
+        help="Bluesky service for reads without a login (getPosts); default: "
+        "[bluesky].appview_url, else [bluesky].base_url (the public AppView for bsky.social)",
     ),
 ]
 LoopbackOpt = Annotated[
-    bool, typer.Option("--allow-loopback", hidden=True, help="tests: allow 127.0.0.1 servers")
+    bool,
+    typer.Option(
+        "--allow-loopback",
+        help="allow servers on 127.0.0.1 / ::1 (a local test network or a site on this "
+        "machine); private and other loopback addresses stay refused",
+    ),
 ]
 
 
@@ -37,12 +44,14 @@ def _progress(total: int | None, what: str):  # type: ignore[no-untyped-def]
     return progress, lambda n: progress.advance(task, n)
 
 
-def _lookups(settings, appview: str, allow_loopback: bool):  # type: ignore[no-untyped-def]
-    """Platform lookups; Bluesky through the collector's logged-in client when its credentials
-    are in the environment, else anonymously through the public AppView."""
+def _lookups(settings, appview: str | None, allow_loopback: bool):  # type: ignore[no-untyped-def]
+    """Platform lookups through the configured services: Bluesky through the collector's
+    logged-in client when its credentials are in the environment, else anonymously through
+    `--bluesky-appview` or `[bluesky]` (`BlueskySettings.read_url`), whose own address is
+    allowed like the collector's (`operator_policy`)."""
     from groundswell.config import secret_from_env
     from groundswell.export.lookup import Lookups
-    from groundswell.net import FetchPolicy
+    from groundswell.net import FetchPolicy, operator_policy
 
     bsky = settings.bluesky
     client = None
@@ -56,10 +65,12 @@ def _lookups(settings, appview: str, allow_loopback: bool):  # type: ignore[no-u
         (i.base_url, secret_from_env(i.token_env, what=f"Mastodon token for {i.base_url}"))
         for i in settings.mastodon.instances
     ]
+    read_url = appview or bsky.read_url
     return Lookups(
         policy=FetchPolicy(allow_loopback=allow_loopback),
         mastodon_instances=instances,
-        bluesky_base_url=appview,
+        bluesky_base_url=read_url,
+        bluesky_policy=operator_policy(read_url, allow_loopback=allow_loopback),
         bluesky_client=client,
         discoverable_false_is_opt_out=settings.ethics.discoverable_false_is_opt_out,
     )
@@ -76,7 +87,7 @@ def hydrate(
         str | None,
         typer.Option("--db", help="also skip what this store knows was deleted or opted out"),
     ] = None,
-    appview: AppViewOpt = "https://public.api.bsky.app",
+    appview: AppViewOpt = None,
     report_path: Annotated[
         Path | None, typer.Option("--report", help="write the counts and bad lines as JSON")
     ] = None,
@@ -142,7 +153,7 @@ def recheck(
     platform: Annotated[
         list[str] | None, typer.Option("--platform", "-p", help="repeatable; default all")
     ] = None,
-    appview: AppViewOpt = "https://public.api.bsky.app",
+    appview: AppViewOpt = None,
     allow_loopback: LoopbackOpt = False,
 ) -> None:
     """Revisit recent mentions on their platforms: deleted ones become tombstones."""

@@ -104,6 +104,7 @@ class Lookups:
         *,
         policy: FetchPolicy | None = None,
         bluesky_base_url: str = DEFAULT_APPVIEW,
+        bluesky_policy: FetchPolicy | None = None,
         bluesky_client: Any = None,
         instance_urls: dict[str, str] | None = None,
         mastodon_instances: Sequence[tuple[str, str | None]] = (),
@@ -122,6 +123,9 @@ class Lookups:
         self._domains: dict[str, str] = {}
         self.policy = policy or FetchPolicy(timeout_s=timeout_s)
         self.bluesky_base_url = bluesky_base_url.rstrip("/")
+        # The configured Bluesky service may sit on the operator's own network
+        # (`groundswell.net.operator_policy`); anything else keeps `policy`.
+        self.bluesky_policy = bluesky_policy or self.policy
         self.discoverable_false_is_opt_out = discoverable_false_is_opt_out
         self.timeout_s = timeout_s
         self._mastodon: dict[str, Any] = {}
@@ -161,9 +165,9 @@ class Lookups:
 
     # -- Mastodon --------------------------------------------------------------------------
 
-    def _guard(self, url: str) -> str | None:
+    def _guard(self, url: str, policy: FetchPolicy | None = None) -> str | None:
         try:
-            check_url(url, self.policy)
+            check_url(url, policy or self.policy)
         except FetchError as exc:
             return str(exc)
         return None
@@ -349,7 +353,7 @@ class Lookups:
             )
         if self._bluesky is None:
             self._bluesky = Client(
-                base_url=self.bluesky_base_url, request=guarded_request(self.policy)
+                base_url=self.bluesky_base_url, request=guarded_request(self.bluesky_policy)
             )
         content = self._bluesky.invoke_query("app.bsky.feed.getPosts", params=params).content
         if not isinstance(content, dict):
@@ -366,7 +370,7 @@ class Lookups:
         if not good:
             return out
         if self.bluesky_client is None:
-            refusal = self._guard(self.bluesky_base_url + "/")
+            refusal = self._guard(self.bluesky_base_url + "/", self.bluesky_policy)
             if refusal:
                 return out + [Found("bluesky", u, "error", refusal) for u in good]
         try:
