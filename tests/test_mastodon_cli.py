@@ -90,3 +90,43 @@ def test_mastodon_live_without_streamed_instances_is_a_configuration_error(tmp_p
         result = CliRunner().invoke(app, ["mastodon-live", "-c", config(tmp_path, s)])
     assert result.exit_code == 2
     assert "stream = true" in result.output
+
+
+def test_collect_once_says_how_many_older_statuses_backfill_days_left_out(tmp_path):
+    with running(MastodonServer("quiet.test")) as (s,):
+        for n in range(1, 6):  # November 2026: older than a week
+            s.carry(make_status("quiet.test", "ann", n))
+        cfg = config(tmp_path, s)
+        with open(cfg, encoding="utf-8") as fh:
+            text = fh.read().replace("backfill_days = 3650", "backfill_days = 7")
+        with open(cfg, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        db = f"sqlite:///{tmp_path / 'gs.db'}"
+        result = CliRunner().invoke(app, ["collect", "--once", "-c", cfg, "--db", db])
+        status = CliRunner().invoke(app, ["status", "--json", "-c", cfg, "--db", db])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "5 older statuses left out by backfill_days" in said
+    problems = {p for src in json.loads(status.stdout)["sources"] for p in src["problems"]}
+    assert "5 older statuses left out by backfill_days = 7" in problems
+
+
+def test_recheck_asks_the_configured_instance_at_its_base_url(tmp_path):
+    from datetime import UTC, datetime
+
+    with running(MastodonServer("alpha.test")) as (s,):
+        now = datetime.now(UTC)
+        kept = s.carry(make_status("alpha.test", "ann", 1, created_at=now))
+        gone = s.carry(make_status("alpha.test", "ann", 2, created_at=now))
+        cfg, db = config(tmp_path, s), f"sqlite:///{tmp_path / 'gs.db'}"
+        assert CliRunner().invoke(app, ["collect", "--once", "-c", cfg, "--db", db]).exit_code == 0
+        s.delete(gone["uri"])
+        # The URIs name https://alpha.test/..., which does not resolve: only the configured
+        # base URL reaches the instance.
+        result = CliRunner().invoke(
+            app, ["recheck", "-c", cfg, "--db", db, "--platform", "mastodon", "--allow-loopback"]
+        )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "2 mentions rechecked; 1 deleted since" in said
+    assert kept["uri"] != gone["uri"]
