@@ -22,6 +22,8 @@ from dashboard.access import admitted, require_viewer  # noqa: E402
 VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Groundswell", page_icon="🌱", layout="wide")
+# No "Deploy" button or developer menu: this is an application, not a Streamlit sketch.
+st.set_option("client.toolbarMode", "minimal")
 
 pages = {
     "Conversation": [

@@ -81,7 +81,7 @@ def posts_table(posts: Sequence[Mapping[str, Any]], tz: str, key: str) -> None:
     st.dataframe(
         rows,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key=key,
         column_config={
             "Post": st.column_config.TextColumn(width="large"),

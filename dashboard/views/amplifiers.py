@@ -32,7 +32,7 @@ def ranked_table(rows: list[dict], key: str) -> None:
             for r in rows
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key=key,
     )
 
@@ -57,7 +57,7 @@ if net["nodes"]:
     colour_by = st.radio(
         "Colour by", ["platform", "community"], horizontal=True, key="amp_colour_by"
     )
-    st.plotly_chart(network_figure(net, colour_by), use_container_width=True, key="amp_network")
+    st.plotly_chart(network_figure(net, colour_by), width="stretch", key="amp_network")
     st.caption(
         f"{len(net['nodes'])} of the most active accounts (the top 60 by amplification "
         "received and the top 60 by amplification given) and the amplification among them; "
@@ -90,7 +90,7 @@ with left:
     if voices:
         st.plotly_chart(
             new_voices_figure(voices, tz=f.tz, events=events, lo=lo, hi=hi),
-            use_container_width=True,
+            width="stretch",
             key="amp_voices",
         )
     else:
@@ -100,7 +100,7 @@ with right:
     if wide:
         st.plotly_chart(
             widening_figure(wide, tz=f.tz, events=events, lo=lo, hi=hi),
-            use_container_width=True,
+            width="stretch",
             key="amp_widening",
         )
     else:

@@ -14,6 +14,7 @@ from dashboard.figures.events import event_window_figure, lift_figure
 from dashboard.filters import sidebar_filters
 from dashboard.moderator_auth import signed_in_moderator
 from groundswell.config import EventSettings
+from groundswell.ics import MAX_BYTES as ICS_MAX_BYTES
 from groundswell.ics import IcsError, parse_ics, slugify
 from storage.engine import write_tx
 from storage.queries.events import delete_events, save_events
@@ -68,10 +69,10 @@ else:
             for r in reports
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="events_compare",
     )
-    st.plotly_chart(lift_figure(reports), use_container_width=True, key="events_lift")
+    st.plotly_chart(lift_figure(reports), width="stretch", key="events_lift")
 
     slugs = [e["slug"] for e in events]
     names = {e["slug"]: e["name"] for e in events}
@@ -102,7 +103,7 @@ else:
     if around["rows"]:
         st.plotly_chart(
             event_window_figure(around, event, report, f.tz),
-            use_container_width=True,
+            width="stretch",
             key="events_window",
         )
     else:
@@ -148,7 +149,7 @@ table = pd.DataFrame(
 edited = st.data_editor(
     table,
     num_rows="dynamic",
-    use_container_width=True,
+    width="stretch",
     hide_index=True,
     key="events_editor",
     column_config={
@@ -200,7 +201,12 @@ if st.button("Save events", key="events_save"):
         st.rerun()
 
 st.subheader("Import a programme (.ics)")
-upload = st.file_uploader("iCalendar file", type=["ics"], key="events_ics")
+upload = st.file_uploader(
+    "iCalendar file",
+    type=["ics"],
+    key="events_ics",
+    max_upload_size=max(1, ICS_MAX_BYTES // 1_000_000),  # the box says what parse_ics takes
+)
 if upload is not None:
     try:
         imported = parse_ics(upload.getvalue(), default_tz=f.tz, movement=f.movement["slug"])

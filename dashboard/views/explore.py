@@ -114,7 +114,7 @@ if rows:
             for r in rows
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="explore_preview",
         column_config={
             "Post": st.column_config.TextColumn(width="large"),

@@ -30,7 +30,7 @@ if not rows:
     st.stop()
 st.plotly_chart(
     volume_figure(rows, bucket_s=bucket, tz=f.tz, events=events, lo=lo, hi=hi),
-    use_container_width=True,
+    width="stretch",
     key="spread_volume",
 )
 
@@ -40,7 +40,7 @@ with left:
     if authors:
         st.plotly_chart(
             cumulative_authors_figure(authors, tz=f.tz, events=events, lo=lo, hi=hi),
-            use_container_width=True,
+            width="stretch",
             key="spread_authors",
         )
     else:
@@ -50,7 +50,7 @@ with right:
     if fp["before"]:
         st.plotly_chart(
             footprint_figure(fp, tz=f.tz, lo=lo, hi=hi, events=events),
-            use_container_width=True,
+            width="stretch",
             key="spread_footprint",
         )
     else:
@@ -61,7 +61,7 @@ with right:
 
 st.subheader("Crossing between platforms")
 crossing = data.q("spread.first_appearance", scope)
-st.plotly_chart(crossing_figure(crossing, tz=f.tz), use_container_width=True, key="spread_cross")
+st.plotly_chart(crossing_figure(crossing, tz=f.tz), width="stretch", key="spread_cross")
 st.dataframe(
     [
         {
@@ -110,14 +110,12 @@ else:
     c1.metric("Cascades", f"{cas['count']:,}")
     c2.metric("Largest size", f"{cas['largest'][0]['size']:,}")
     c3.metric("Deepest", f"{max(x['depth'] for x in [*cas['largest'], *cas['trees']]):,}")
-    st.plotly_chart(
-        cascade_histogram(cas["histogram"]), use_container_width=True, key="spread_cas_hist"
-    )
+    st.plotly_chart(cascade_histogram(cas["histogram"]), width="stretch", key="spread_cas_hist")
     cols = st.columns(len(cas["trees"]))
     for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
         with col:
             st.plotly_chart(
                 tree_figure(tree, f"#{i + 1}: size {tree['size']}, depth {tree['depth']}"),
-                use_container_width=True,
+                width="stretch",
                 key=f"spread_tree_{i}",
             )

@@ -1,0 +1,65 @@
+"""The dashboard as an application: no deprecated Streamlit arguments (Streamlit removes
+`use_container_width` after 2025-12-31), no "Deploy" button, an upload box that states the
+limit the parser enforces, and every page at its own address."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+
+import pytest
+import streamlit
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from tests.test_dashboard_pages import PAGES, _run, data_url  # noqa: F401 - the fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("page", [*PAGES, "views/explore.py"])
+def test_no_page_uses_a_deprecated_streamlit_argument(page, data_url, monkeypatch):  # noqa: F811
+    from streamlit import deprecation_util
+
+    said: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    monkeypatch.setattr(deprecation_util, "_shown_warnings", set())  # shown once per process
+    handler = Collect(level=logging.WARNING)
+    log = logging.getLogger(deprecation_util.__name__)
+    log.addHandler(handler)
+    try:
+        at = _run(data_url, monkeypatch, page)
+    finally:
+        log.removeHandler(handler)
+    assert not at.exception
+    assert [m for m in said if "will be removed" in m] == []
+
+
+def test_the_streamlit_the_suite_runs_is_inside_the_pinned_range():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (spec,) = [d.removeprefix("streamlit") for d in deps if d.startswith("streamlit")]
+    allowed = SpecifierSet(spec)
+    assert Version(streamlit.__version__) in allowed
+    assert Version("2.0") not in allowed and Version("1.40") not in allowed
+
+
+def test_the_dashboard_hides_the_deploy_button(data_url, monkeypatch):  # noqa: F811
+    _run(data_url, monkeypatch)
+    assert streamlit.get_option("client.toolbarMode") == "minimal"
+
+
+def test_the_ics_upload_box_states_the_limit_the_parser_enforces(data_url, monkeypatch):  # noqa: F811
+    from groundswell.ics import MAX_BYTES
+
+    monkeypatch.setenv("GROUNDSWELL_MODERATOR_PASSWORD", "a moderator's password")
+    at = _run(data_url, monkeypatch)
+    at.session_state["gs_moderator"] = "Mo"  # signed in on the Moderate page (events editor)
+    at.switch_page("views/events.py")
+    at.run()
+    (box,) = [u for u in at.get("file_uploader") if u.proto.label == "iCalendar file"]
+    assert box.proto.max_upload_size_mb * 1_000_000 <= MAX_BYTES * 1.05
