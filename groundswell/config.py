@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from collectors.blogs.settings import BlogsSettings
 from collectors.bluesky.settings import BlueskySettings
 from collectors.mastodon.settings import MastodonSettings
+from groundswell.alerts.settings import AlertsSettings
 from groundswell.matching import normalise_hashtag, normalise_url
 
 ENV_CONFIG = "GROUNDSWELL_CONFIG"
@@ -301,6 +302,7 @@ class Settings(_Strict):
     wall: WallSettings = Field(default_factory=WallSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     ethics: EthicsSettings = Field(default_factory=EthicsSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -319,6 +321,13 @@ class Settings(_Strict):
             raise ValueError(
                 f"wall.movement {self.wall.movement!r} names no movement; known: {slugs}"
             )
+        named = [
+            (f"alerts.rules[{i}].movement", r.movement) for i, r in enumerate(self.alerts.rules)
+        ]
+        named.append(("alerts.digest.movement", self.alerts.digest.movement))
+        for key, slug in named:
+            if slugs and slug is not None and slug not in slugs:
+                raise ValueError(f"{key} {slug!r} names no movement; known: {slugs}")
         return self
 
     @property
