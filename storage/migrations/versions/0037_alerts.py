@@ -1,7 +1,7 @@
 """alerts: alerts with their evidence, rule episode state, the delivery outbox (issue 19)
 
 Revision ID: 0037
-Revises: 0034
+Revises: 0033
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import storage.types
 
 revision = "0037"
-down_revision = "0034"
+down_revision = "0033"
 branch_labels = None
 depends_on = None
 
