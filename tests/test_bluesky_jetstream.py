@@ -230,6 +230,41 @@ def test_a_recorded_jetstream_delete_of_a_post_not_stored_keeps_a_later_search_h
     assert row.deleted_at is not None and row.text is None
 
 
+@pytest.mark.parametrize(
+    "greeting",
+    [
+        ['{"op": 1, "t": "#info", "name": "OutdatedCursor"}'],  # another stream's frame
+        ["Welcome to the echo server"],
+        ["{}", "{}", "{}", "{}"],
+    ],
+    ids=["other-stream", "text", "empty-objects"],
+)
+def test_an_endpoint_that_is_not_jetstream_is_reported_as_such(
+    bsky: Env, greeting: list[str]
+) -> None:
+    # Issue 15, Bluesky 6: pointed at something else, a run said "ok, 1 fetched, 1 skipped".
+    bsky.server.impostor = greeting
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "fatal"
+    assert "does not speak Jetstream" in (outcome.error or "")
+    assert "jetstream_url" in (outcome.error or "")
+    assert bsky.source(KEY).status == "fatal"
+
+
+def test_live_mode_says_an_endpoint_is_not_jetstream_instead_of_waiting(bsky: Env) -> None:
+    bsky.server.impostor = ["Welcome to the echo server"]
+    (outcome,) = bsky.run(live=True)
+    assert outcome.outcome == "fatal" and "does not speak Jetstream" in (outcome.error or "")
+
+
+def test_a_web_page_instead_of_a_websocket_is_reported_as_not_jetstream(bsky: Env) -> None:
+    page = bsky.server.base_url.replace("http://", "ws://") + "/subscribe"  # plain HTTP there
+    bsky.configure(queries=[], jetstream_url=page, jetstream_flush_s=0.3)
+    (outcome,) = bsky.run()
+    assert outcome.outcome == "fatal"
+    assert "does not speak Jetstream" in (outcome.error or "") and "HTTP" in (outcome.error or "")
+
+
 def test_reposts_of_stored_mentions_become_edges_and_others_are_dropped(bsky: Env) -> None:
     bsky.run()
     Clock.reset()

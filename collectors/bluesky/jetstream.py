@@ -25,16 +25,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import connect
 
-from collectors.base import CollectorContext, SourceState, TransientError
+from collectors.base import CollectorContext, FatalSourceError, SourceState, TransientError
 from collectors.bluesky.parse import (
     PLATFORM,
     POST_COLLECTION,
     REPOST_COLLECTION,
     MalformedPost,
     StreamItem,
+    is_jetstream_event,
     match_fields,
     parse_jetstream_event,
 )
@@ -46,6 +47,10 @@ from storage.records import UNREACHABLE, AccountRecord, Batch, EdgeRecord, Menti
 log = logging.getLogger("groundswell.collect.bluesky")
 
 WANTED = (POST_COLLECTION, REPOST_COLLECTION)
+# Messages without Jetstream's envelope, on a connection that has sent none with it, before
+# the endpoint is declared not to be Jetstream (a real one sends dozens of events a second).
+STRANGERS = 3
+EXAMPLE_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 HEARTBEAT_S = 60.0  # live mode: commit the cursor (and renew the lease) at least this often
 CATCHUP_RECONNECTS = 3
 
@@ -110,6 +115,29 @@ class JetstreamReader:
         self.context = context
         self.settings = context.settings.bluesky
         self.clock = clock
+        # Does the endpoint speak Jetstream? Proven by one message with its envelope.
+        self._proven = False
+        self._strangers = 0
+        self._sample = ""
+
+    def _not_jetstream(self, base: str, why: str) -> FatalSourceError:
+        return FatalSourceError(
+            f"{base} does not speak Jetstream: {why}. Set [bluesky].jetstream_url to a "
+            f"Jetstream /subscribe endpoint, e.g. {EXAMPLE_URL}"
+        )
+
+    def _check_speaks(self, base: str, *, ended: bool) -> None:
+        """Stop, saying so, when the endpoint sends messages that are not Jetstream events
+        (`STRANGERS` of them, or any before it goes quiet or closes) and none that is:
+        otherwise a wrong URL reads as "ok, 1 fetched, 1 skipped" for ever."""
+        if self._proven or not self._strangers:
+            return
+        if self._strangers >= STRANGERS or ended:
+            raise self._not_jetstream(
+                base,
+                f"{self._strangers} message(s) without Jetstream's kind/time_us envelope, "
+                f"the first: {self._sample!r}",
+            )
 
     # -- events -> records ----------------------------------------------------------------
 
@@ -123,10 +151,17 @@ class JetstreamReader:
         pending.events += 1
         try:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            item: StreamItem | None = parse_jetstream_event(json.loads(text), wanted=self._wanted)
+            event = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
+            self._stranger(raw)
             pending.skipped.append(Skip("bad_event", f"not JSON: {exc}"[:200]))
             return None
+        if is_jetstream_event(event):
+            self._proven = True
+        else:
+            self._stranger(raw)
+        try:
+            item: StreamItem | None = parse_jetstream_event(event, wanted=self._wanted)
         except MalformedPost as exc:
             pending.skipped.append(exc.as_skip())
             return None
@@ -148,6 +183,11 @@ class JetstreamReader:
         if pending.last_us is None or item.time_us > pending.last_us:
             pending.last_us = item.time_us
         return item.time_us
+
+    def _stranger(self, raw: str | bytes) -> None:
+        self._strangers += 1
+        if not self._sample:
+            self._sample = (raw if isinstance(raw, str) else repr(raw))[:80]
 
     def _batch(self, pending: _Pending) -> Batch:
         """Keep what concerns the movements: stored mentions/accounts or this batch's posts.
@@ -196,6 +236,7 @@ class JetstreamReader:
             else:
                 cursor_us = last_us - rewind_us if rewind_us else last_us + 1
             pending = _Pending()
+            self._strangers, self._sample = 0, ""
             try:
                 url = stream_url(base, cursor_us)
                 timeout = self.settings.timeout_s
@@ -215,6 +256,7 @@ class JetstreamReader:
                         if raw is not None:
                             self._take(raw, pending)
                             failures = 0
+                        self._check_speaks(base, ended=raw is None)
                         waited = time.monotonic() - last_flush
                         caught_up = not live and (
                             raw is None
@@ -247,25 +289,44 @@ class JetstreamReader:
                     if pending.events:
                         yield self._batch(pending)
                     return
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status < 500 and status != 429:
+                    # A web page, a 404, a redirect: not a websocket endpoint, and retrying
+                    # will not make it one.
+                    raise self._not_jetstream(
+                        base, f"it answered HTTP {status} instead of a websocket upgrade"
+                    ) from None
+                failures = self._dropped(base, exc, failures, live, last_us)
+                stop.wait(min(60.0, 0.5 * 2 ** (failures - 1)))
             except (ConnectionClosed, OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                self._check_speaks(base, ended=True)
                 if pending.events or pending.skipped:
                     # What arrived before the drop is kept, with the cursor that covers it.
                     if pending.last_us is not None:
                         last_us = pending.last_us
                     yield self._batch(pending)
-                failures += 1
-                if not live and failures > CATCHUP_RECONNECTS:
-                    raise TransientError(
-                        f"Jetstream {base}: connection failed {failures} times "
-                        f"({type(exc).__name__}: {exc}); resuming from the saved cursor later",
-                        signal=UNREACHABLE,
-                    ) from None
-                pause = min(60.0, 0.5 * 2 ** (failures - 1))
-                log.warning(
-                    "Jetstream connection dropped (%s: %s); reconnecting in %.1f s from cursor %s",
-                    type(exc).__name__,
-                    exc,
-                    pause,
-                    last_us,
-                )
-                stop.wait(pause)
+                failures = self._dropped(base, exc, failures, live, last_us)
+                stop.wait(min(60.0, 0.5 * 2 ** (failures - 1)))
+
+    @staticmethod
+    def _dropped(
+        base: str, exc: BaseException, failures: int, live: bool, last_us: int | None
+    ) -> int:
+        """Count a failed or dropped connection; `collect` gives up after a few (live mode
+        keeps reconnecting, pausing longer each time)."""
+        failures += 1
+        if not live and failures > CATCHUP_RECONNECTS:
+            raise TransientError(
+                f"Jetstream {base}: connection failed {failures} times "
+                f"({type(exc).__name__}: {exc}); resuming from the saved cursor later",
+                signal=UNREACHABLE,
+            ) from None
+        log.warning(
+            "Jetstream connection dropped (%s: %s); reconnecting in %.1f s from cursor %s",
+            type(exc).__name__,
+            exc,
+            min(60.0, 0.5 * 2 ** (failures - 1)),
+            last_us,
+        )
+        return failures

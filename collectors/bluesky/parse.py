@@ -614,6 +614,20 @@ class StreamItem:
     skip: Skip | None = None
 
 
+JETSTREAM_KINDS = ("commit", "identity", "account")
+
+
+def is_jetstream_event(event: Any) -> bool:
+    """Whether a decoded message has Jetstream's envelope: a `kind` Jetstream sends and an
+    integer `time_us`. What tells a Jetstream endpoint from any other websocket (a firehose,
+    an echo server, a proxy's welcome message); a malformed record inside a valid envelope
+    is still Jetstream."""
+    if not isinstance(event, dict) or event.get("kind") not in JETSTREAM_KINDS:
+        return False
+    value = event.get("time_us")
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _time_us(event: dict[str, Any]) -> int:
     value = event.get("time_us")
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -144,6 +144,9 @@ class BlueskyServer:
     refuse_deep_cursor: bool = False  # past the cap: 400 on the next page instead of no cursor
     loose_hits_total: bool = False  # hitsTotal counts every post, ignoring the filters
     ignore_until: bool = False  # searchPosts ignores `until`, as a misbehaving AppView did
+    # The websocket greets with these messages and stays open, like an endpoint that is not
+    # Jetstream (an echo server, another service's stream): None serves Jetstream.
+    impostor: list[str] | None = None
     repeat_cursor: bool = False  # searchPosts hands back the cursor it was given
     rate_limit: int = 3000  # app.bsky.* requests per window, like the AppView's budget
     rate_window_s: int = 300
@@ -599,6 +602,11 @@ class BlueskyServer:
         wanted = set(query.get("wantedCollections", []))
         cursor = int(query["cursor"][0]) if query.get("cursor", [""])[0].isdigit() else None
         self.ws_connections.append({"cursor": cursor, "wanted": sorted(wanted)})
+        if self.impostor is not None:
+            for message in self.impostor:
+                ws.send(message)
+            self._closing.wait(30)
+            return
         drop_after, self._drop_after = self._drop_after, None
         generation = self._generation
         sent = 0
