@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +33,7 @@ from groundswell.net import (
     check_url,
     guarded_request,
     guarded_session,
+    operator_policy,
 )
 from groundswell.sanitize import clean_text, html_to_text
 from storage.records import AccountRecord
@@ -186,10 +187,20 @@ class Lookups:
                 request_timeout=self.timeout_s,
                 ratelimit_method="pace",
                 user_agent="Groundswell (research re-check)",
-                session=guarded_session(self.policy),
+                session=guarded_session(self._policy_for(base)),
             )
             self._mastodon[base] = api
         return api
+
+    def _policy_for(self, base: str) -> FetchPolicy:
+        """A configured instance is the operator's: its own address is allowed as the
+        collector allows it (`operator_policy`); any other host follows `policy`."""
+        if base in self.mastodon_instances or base in self.instance_urls.values():
+            return replace(
+                self.policy,
+                allow_networks=operator_policy(base).allow_networks + self.policy.allow_networks,
+            )
+        return self.policy
 
     def _domain_of(self, base: str) -> str:
         """The domain an instance calls itself (its statuses' `acct`s are relative to it);
@@ -218,7 +229,7 @@ class Lookups:
         """The status by its id on `base`: a Found (ok, opted out, deleted) or why not."""
         from mastodon import MastodonAPIError, MastodonError, MastodonNotFoundError
 
-        refusal = self._guard(base + "/")
+        refusal = self._guard(base + "/", self._policy_for(base))
         if refusal:
             return refusal
         try:
@@ -243,7 +254,7 @@ class Lookups:
         no proof of deletion: the instance may never have fetched it)."""
         from mastodon import MastodonError
 
-        refusal = self._guard(base + "/")
+        refusal = self._guard(base + "/", self._policy_for(base))
         if refusal:
             return refusal
         domain = self._domain_of(base)
