@@ -34,16 +34,30 @@ HELP = {
 }
 
 
+def change_text(value: int, change: int | None, period: str) -> str | None:
+    """The change beside a figure: the absolute difference and, when there was something to
+    compare with, the percentage ("+120 (+15%) vs the previous 7 days"); "new" when the
+    previous period had none; "no change" for 0."""
+    if change is None:
+        return None
+    if change == 0:
+        return f"no change vs {period}"
+    before = value - change
+    pct = f"{change / before:+.0%}" if before > 0 else "new"
+    return f"{change:+,} ({pct}) vs {period}"
+
+
 def metric_row(changes: Mapping[str, Mapping[str, int | None]], period: str) -> None:
     cols = st.columns(len(LABELS))
     for col, (key, label) in zip(cols, LABELS.items(), strict=True):
         c = changes.get(key, {})
-        delta = c.get("change")
+        value, delta = int(c.get("value") or 0), c.get("change")
         col.metric(
             label,
-            f"{c.get('value', 0):,}",
-            delta=None if delta is None else f"{delta:+,} vs {period}",
+            f"{value:,}",
+            delta=change_text(value, delta, period),
             delta_color="normal" if delta else "off",
+            delta_arrow="auto" if delta else "off",  # a change of 0 gets no arrow
             help=HELP[key],
         )
 

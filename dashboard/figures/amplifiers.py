@@ -12,8 +12,11 @@ from dashboard.figures.common import (
     add_events,
     base_layout,
     colour_for,
+    count_axis,
     local,
     ordered_platforms,
+    span_buckets,
+    stacked_top,
     time_axis_title,
 )
 from groundswell.sanitize import clean_text
@@ -104,9 +107,11 @@ def new_voices_figure(
             y=[r["authors"] for r in mine],
             name=p,
             marker_color=colour_for(p),
+            **span_buckets(86_400),
         )
     fig.update_layout(barmode="stack")
     base_layout(fig, "New voices per day", "Day (UTC)", "First-time authors per day")
+    count_axis(fig, stacked_top(rows, "bucket_ts", "authors"))
     return add_events(fig, events, "UTC", lo, hi)
 
 
@@ -120,15 +125,25 @@ def widening_figure(
 ) -> go.Figure:
     """Stacked first-time/returning authors, with instances and platforms on a second axis."""
     xs = [local(r["bucket_ts"], tz) for r in rows]
+    mid = [local(r["bucket_ts"] + 43_200, tz) for r in rows]  # the lines' points mid-day
+    day = span_buckets(86_400)
     fig = go.Figure()
     fig.add_bar(
-        x=xs, y=[r["first_time"] for r in rows], name="first-time authors", marker_color="#2a9d8f"
+        x=xs,
+        y=[r["first_time"] for r in rows],
+        name="first-time authors",
+        marker_color="#2a9d8f",
+        **day,
     )
     fig.add_bar(
-        x=xs, y=[r["returning"] for r in rows], name="returning authors", marker_color="#a8dadc"
+        x=xs,
+        y=[r["returning"] for r in rows],
+        name="returning authors",
+        marker_color="#a8dadc",
+        **day,
     )
     fig.add_scatter(
-        x=xs,
+        x=mid,
         y=[r["instances"] for r in rows],
         name="Mastodon instances active",
         yaxis="y2",
@@ -136,7 +151,7 @@ def widening_figure(
         line_color=colour_for("mastodon"),
     )
     fig.add_scatter(
-        x=xs,
+        x=mid,
         y=[r["platforms"] for r in rows],
         name="platforms active",
         yaxis="y2",
@@ -165,4 +180,5 @@ def widening_figure(
         time_axis_title(tz),
         "Authors per day",
     )
+    count_axis(fig, max((r["first_time"] + r["returning"] for r in rows), default=0))
     return add_events(fig, events, tz, lo, hi)

@@ -32,6 +32,41 @@ def bucket_label(bucket_s: int) -> str:
     return f"{bucket_s} s"
 
 
+def nice_step(top: float, ticks: int = 5) -> int:
+    """A whole-number tick step giving about `ticks` ticks up to `top`: 1, 2, 5, 10, 20, ..."""
+    raw = max(top, 1) / ticks
+    step = 1
+    while True:
+        for m in (1, 2, 5):
+            if step * m >= raw:
+                return step * m
+        step *= 10
+
+
+def count_axis(fig: go.Figure, top: float, axis: str = "yaxis") -> go.Figure:
+    """Counts read as whole numbers: from zero, integer steps, no "2,719.5" (plotly picks
+    half steps on short ranges and starts near the data)."""
+    fig.update_layout(
+        {axis: {"rangemode": "tozero", "tickformat": ",d", "tick0": 0, "dtick": nice_step(top)}}
+    )
+    return fig
+
+
+def stacked_top(rows: Iterable[Mapping[str, Any]], x: str, y: str) -> int:
+    """The tallest stack: the largest sum of `y` over rows sharing an `x`."""
+    sums: dict[Any, int] = {}
+    for r in rows:
+        sums[r[x]] = sums.get(r[x], 0) + int(r[y] or 0)
+    return max(sums.values(), default=0)
+
+
+def span_buckets(bucket_s: int) -> dict[str, Any]:
+    """Bar settings so a bar covers its bucket [start, start + bucket) on a date axis instead
+    of being centred on the bucket's start (a day's bar then sits over its own day, and an
+    event's shading lines up with the bars it caused)."""
+    return {"offset": 0, "width": bucket_s * 1000 * 0.92}
+
+
 def base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left"},

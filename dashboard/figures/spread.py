@@ -11,6 +11,7 @@ from dashboard.figures.common import (
     add_events,
     base_layout,
     colour_for,
+    count_axis,
     local,
     time_axis_title,
 )
@@ -48,6 +49,7 @@ def cumulative_authors_figure(
         time_axis_title(tz),
         "Authors (count)",
     )
+    count_axis(fig, max((r["cumulative"] for r in rows), default=0))
     return add_events(fig, events, tz, lo, hi)
 
 
@@ -76,6 +78,8 @@ def footprint_figure(
         time_axis_title(tz),
         "Places reached (count)",
     )
+    tops = [*fp["before"].values(), *(r["cumulative"] for r in fp["rows"])]
+    count_axis(fig, max(tops, default=0))
     return add_events(fig, events, tz, lo, hi)
 
 
@@ -108,6 +112,7 @@ def cascade_histogram(hist: Sequence[Mapping[str, Any]]) -> go.Figure:
         fig, "Cascade sizes", "Cascade size (posts and reposts, incl. root)", "Cascades (count)"
     )
     fig.update_layout(hovermode="closest")
+    count_axis(fig, max(sizes.values(), default=0))
     return fig
 
 

@@ -12,8 +12,11 @@ from dashboard.figures.common import (
     base_layout,
     bucket_label,
     colour_for,
+    count_axis,
     local,
     ordered_platforms,
+    span_buckets,
+    stacked_top,
     time_axis_title,
 )
 
@@ -38,8 +41,10 @@ def volume_figure(
             name=p,
             marker_color=colour_for(p),
             hovertemplate=f"{p}: %{{y}}<extra></extra>",
+            **span_buckets(bucket_s),
         )
     fig.update_layout(barmode="stack", bargap=0.05)
     unit = bucket_label(bucket_s)
     base_layout(fig, f"{title} (per {unit})", time_axis_title(tz), f"Mentions per {unit}")
+    count_axis(fig, stacked_top(rows, "bucket_ts", "mentions"))
     return add_events(fig, events, tz, lo, hi)

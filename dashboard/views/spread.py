@@ -95,8 +95,7 @@ st.subheader("Cascades: replies, quotes and reposts")
 st.caption(
     "The trees started by the movement's posts published in this range (and on the chosen "
     "platforms: the original post's), as large as they have grown by now: replies and quotes "
-    "that came later count. Since 26 Nov 2026; before, only the replies, quotes and reposts "
-    "made in the range were counted."
+    "that came later count."
 )
 cas = data.q("spread.cascades", scope, top=3)
 if not cas["count"]:
