@@ -284,3 +284,15 @@ def test_thread_reads_are_paced_under_the_advertised_rate_limit(sqlite_store) ->
     assert len(contexts(alpha)) == 5
     assert [r.path for r in alpha.requests if r.status == 429] == []
     assert scalar(sqlite_store, "SELECT count(*) FROM mention") == 10
+
+
+def test_the_cursor_tracks_only_statuses_that_have_replies(store, alpha):
+    root = post(alpha, 1)
+    for n in range(2, 6):
+        post(alpha, n)  # never replied to
+    reply(alpha, root, 9, "bob")
+    runner, _ = runner_for(store, settings_for(alpha, mastodon=THREADS))
+    runner.run_once()
+    tracked = next(iter(sources(store).values())).cursor["threads"]
+    assert list(tracked) == [root["uri"]]
+    assert tracked[root["uri"]][1:3] == [1, 1]  # replies read = replies seen

@@ -51,10 +51,13 @@ def descendants(payload: Any) -> list[Any]:
 
 
 def note_growth(tracked: dict[str, list[Any]], parsed: list[ParsedStatus]) -> None:
-    """Record each status's reply count as seen; a count above what was fetched is due."""
+    """Record each status's reply count as seen; a count above what was fetched is due.
+    Statuses without replies are not tracked (the cursor is written with every page)."""
     for p in parsed:
         m = p.mention
         entry = tracked.get(m.native_id)
+        if entry is None and m.reply_count <= 0:
+            continue
         if entry is None:
             tracked[m.native_id] = [
                 p.mention_local_id,
