@@ -109,3 +109,17 @@ def test_a_first_run_says_how_many_older_statuses_backfill_days_left_out(sqlite_
         assert rows(sqlite_store, "SELECT id FROM mention") == []
         [src] = [s for s in sources(sqlite_store).values() if s.key.endswith("local timeline")]
         assert src.problems == ["8 older statuses left out by backfill_days = 7"]
+
+
+def test_recorded_boosters_are_read_and_paged_by_the_reblogs_own_ids_in_the_link_header():
+    with replaying("test_status_reblogged_by") as server:
+        status_id = "117020585505579935"
+        [booster] = server.recorded_json("GET", f"/api/v1/statuses/{status_id}/reblogged_by")
+        client = InstanceClient(server.base_url, None)
+        boosters = client.reblogged_by(status_id)
+        assert [a["acct"] for a in boosters] == [booster["acct"]]
+        # `link: <...?since_id=...>; rel="prev"` names the reblog's id, not the account's:
+        # paging ids stay the server's, read from the lower-case header.
+        assert client.link("prev", "since_id") == "117020585512776006"
+        asked = [r for r in server.requests if r.path.endswith("/reblogged_by")]
+        assert len(asked) == 1  # no rel="next": the last page
