@@ -33,6 +33,7 @@ from groundswell.net import (
     guarded_socket,
     operator_policy,
 )
+from tests.bluesky_support import add_posts, bluesky_env
 from tests.servers.lookup_server import LookupServer, bluesky_post, mastodon_status
 
 LOOPBACK = FetchPolicy(allow_loopback=True, timeout_s=5)
@@ -225,6 +226,24 @@ def test_at_run_time_every_client_connects_only_through_the_guard(connects, tmp_
             hydrate(ids, tmp_path / "out.jsonl", lookups)
         InstanceClient(platform.url, None, sleep=lambda s: None).status("111")
     assert len(connects) >= 4, connects  # Mastodon.py, atproto, the fetcher, the collector
+    assert [addr for addr, guarded in connects if not guarded] == []
+
+
+def test_at_run_time_bluesky_search_and_jetstream_connect_only_through_the_guard(
+    connects, sqlite_store, tmp_path, monkeypatch
+):
+    with bluesky_env(sqlite_store, tmp_path, monkeypatch) as env:
+        add_posts(env.server, 3)
+        env.configure(
+            jetstream_url=env.server.jetstream_url,
+            jetstream_rewind_s=0,
+            jetstream_flush_s=0.3,
+            jetstream_catchup_s=2,
+        )
+        outcomes = env.run()
+        ws = len(env.server.ws_connections)
+    assert sorted(o.outcome for o in outcomes) == ["ok", "ok"], [o.error for o in outcomes]
+    assert ws >= 1 and len(connects) >= 2, connects  # the XRPC client and the websocket
     assert [addr for addr, guarded in connects if not guarded] == []
 
 
