@@ -133,3 +133,27 @@ def test_a_recorded_404_from_the_instance_where_a_status_was_seen_is_a_deletion(
         uri = "http://localhost:3000/ap/users/117020566092212359/statuses/0"
         found = lookups.mastodon(uri, [("localhost:3000", "0")])
         assert (found.state, found.detail) == ("deleted", "404 from localhost:3000 (id 0)")
+
+
+def test_hydrate_with_the_store_asks_where_it_saw_each_status_by_its_id_there(
+    sqlite_store, tmp_path, alpha
+):
+    from storage.queries.sightings import sightings
+
+    _, uri = SHAPES["misskey"]
+    local = carry(alpha, "misskey.test", uri)
+    runner, _ = runner_for(sqlite_store, settings_for(alpha))
+    runner.run_once()
+    alpha.delete(uri)
+    ids = tmp_path / "ids.csv"
+    ids.write_text(f"mastodon,{uri}\n")
+
+    def seen_in_store(platform: str, natives: list[str]):
+        with sqlite_store.connect() as conn:
+            return sightings(conn, platform, natives)
+
+    report = hydrate(ids, tmp_path / "out.jsonl", lookups_for(alpha), store_sightings=seen_in_store)
+    assert (report.hydrated, report.deleted, report.errors) == (0, 1, 0)
+    assert [r.path for r in alpha.requests_to("/api/v1/statuses/")] == [
+        f"/api/v1/statuses/{local['id']}"
+    ]

@@ -101,11 +101,20 @@ def hydrate(
         fail(f"{id_list}: no such ID list; pass the mention_ids file of an --ids-only export")
     if not out_path.parent.is_dir():
         fail(f"cannot write {out_path}: folder {out_path.parent} does not exist")
-    states = None
+    states = sightings_in_store = None
     if db:
         from storage.queries.export import mention_states
+        from storage.queries.sightings import sightings
 
         engine = open_store(db, settings)
+
+        def sightings_in_store(
+            platform: str, natives: list[str]
+        ) -> dict[str, list[tuple[str, str | None]]]:
+            if platform != "mastodon":
+                return {}
+            with engine.connect() as conn:
+                return sightings(conn, platform, natives)
 
         def states(keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
             with engine.connect() as conn:
@@ -121,7 +130,14 @@ def hydrate(
             progress,
             _lookups(settings, appview, allow_loopback) as lookups,
         ):
-            report = run_hydrate(id_list, out_path, lookups, store_states=states, progress=advance)
+            report = run_hydrate(
+                id_list,
+                out_path,
+                lookups,
+                store_states=states,
+                store_sightings=sightings_in_store,
+                progress=advance,
+            )
     except OSError as exc:
         fail(f"cannot write {out_path}: {exc.strerror or exc}; choose another --out")
     for bad in report.bad_lines[:20]:

@@ -18,6 +18,8 @@ from groundswell.export.lookup import Found, Lookups
 
 BATCH = 25
 StoreStates = Callable[[list[tuple[str, str]]], dict[tuple[str, str], str]]
+# (platform, native ids) -> native id -> [(instance, local id)] where the store saw them
+StoreSightings = Callable[[str, list[str]], dict[str, list[tuple[str, str | None]]]]
 
 
 @dataclass(slots=True)
@@ -75,9 +77,13 @@ def hydrate(
     lookups: Lookups,
     *,
     store_states: StoreStates | None = None,
+    store_sightings: StoreSightings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> HydrateReport:
-    """Refetch every id in `id_list` and write the posts still available to `out` (JSONL)."""
+    """Refetch every id in `id_list` and write the posts still available to `out` (JSONL).
+
+    `store_sightings` (with a local store): where the store saw each Mastodon status and its
+    id there, so it is asked on that instance by that id, as `recheck` does."""
     report = HydrateReport()
     out = Path(out)
     with out.open("w", encoding="utf-8") as fh:
@@ -92,7 +98,8 @@ def hydrate(
                     report.deleted += 1
                 elif state == "opted_out":
                     report.opted_out += 1
-            for found in lookups.lookup(platform, ask) if ask else []:
+            seen = store_sightings(platform, ask) if store_sightings and ask else None
+            for found in lookups.lookup(platform, ask, seen=seen) if ask else []:
                 _tally(report, found)
                 if found.state == "ok" and found.record is not None:
                     fh.write(json.dumps(found.record, ensure_ascii=False, default=str) + "\n")
