@@ -80,7 +80,9 @@ class _Report:
 
     def add(self, batch: Batch, last_us: int | None) -> None:
         self.events += batch.fetched
-        self.kept += len(batch.mentions) + len(batch.edges) + len(batch.deletions)
+        # Deletions are not counted: every post deletion on the network is passed on (the
+        # write path keeps only those of stored posts, and a one-way id of the rest).
+        self.kept += len(batch.mentions) + len(batch.edges)
         if time.monotonic() - self.since < self.every_s:
             return
         lag = f"{(now_us() - last_us) / 1e6:.1f} s behind" if last_us else "no cursor yet"
