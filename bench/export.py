@@ -12,6 +12,8 @@ What it does:
      same order: the fastest simple way to dump the table, measured in this run;
    - groundswell export of the mentions table as CSV, JSONL and Parquet (ethics SQL, row
      shaping, data card included);
+   - the mentions as CSV pseudonymised (the CLI's default since issue 17: keyed ids, links
+     to people keyed, free text scanned for person-links and @handles);
    - the same CSV export restricted to a quarter of the time range: if memory were not
      bounded, peak RSS would grow with the rows; it does not;
    - a full export (all tables + GEXF network) for completeness;
@@ -220,6 +222,10 @@ def run_case(case: str, db: Path, out: Path) -> dict[str, float]:
             filters = ExportFilters(until=T0 + timedelta(seconds=SPAN_S // 4))
         if case == "full":
             options = ExportOptions(formats=("parquet",), network=("gexf",))
+        elif case == "csv-pseudonymised":  # the CLI's default since issue 17
+            options = ExportOptions(
+                formats=("csv",), datasets=("mentions",), pseudonym_key=b"bench-key" * 4
+            )
         else:
             fmt = case.split("-")[0]
             options = ExportOptions(formats=(fmt,), datasets=("mentions",))
@@ -252,7 +258,16 @@ def main() -> None:
         build(db, args.mentions)
         print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
     db_mb = db.stat().st_size / 2**20
-    cases = ["baseline", "imports", "csv", "jsonl", "parquet", "csv-quarter", "full"]
+    cases = [
+        "baseline",
+        "imports",
+        "csv",
+        "csv-pseudonymised",
+        "jsonl",
+        "parquet",
+        "csv-quarter",
+        "full",
+    ]
     results = {}
     for case in cases:
         out = work / f"out-{case}"

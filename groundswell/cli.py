@@ -231,6 +231,9 @@ def init(config: ConfigOpt = None, db: DbOpt = None) -> None:
     if refresh_statistics(engine):
         out.print("analysed the store's statistics for the query planner")
     out.print(f"store ready: {describe_url(str(engine.url))}")
+    from groundswell.commands.export import init_key_file
+
+    init_key_file(settings, config)
 
 
 @app.command()
@@ -286,9 +289,9 @@ def collect(
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     console.print(f"collecting as worker {runner.worker_id}; Ctrl-C to stop")
-    from groundswell.export.retention import start_retention_thread
+    from groundswell.export.retention import Horizons, start_retention_thread
 
-    start_retention_thread(engine, settings.ethics.retention(settings.collect), stop)
+    start_retention_thread(engine, None, stop, horizons=Horizons.from_settings(settings))
     runner.run_loop(stop, on_outcome=_print_outcome)
 
 

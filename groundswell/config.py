@@ -259,9 +259,39 @@ class EthicsSettings(_Strict):
     )
     pseudonym_key_env: str = Field(
         default="GROUNDSWELL_PSEUDONYM_KEY",
-        description="environment variable holding the export pseudonymisation key",
+        description="environment variable holding an export pseudonymisation key; when set it "
+        "wins over the key file",
+    )
+    pseudonym_key_file: str | None = Field(
+        default=None,
+        description="the per-store pseudonymisation key `init` creates (mode 0600, never in "
+        "the store); default `<config name>.pseudonym.key` beside the config",
     )
     mask_personal_data_in_exports: bool = False
+    text_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="mention text, HTML, title, content warning, media and links older than "
+        "this are redacted like a tombstone (the row and its counts stay)",
+    )
+    account_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="accounts no mention or amplification refers to any more, last updated "
+        "longer ago than this, are deleted",
+    )
+    ping_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="received pingbacks/webmentions (verified, rejected or deleted) older "
+        "than this are deleted; the mentions they made stay",
+    )
+    run_log_retention_days: int | None = Field(
+        default=None, ge=1, description="collector run records older than this are deleted"
+    )
+    export_log_retention_days: int | None = Field(
+        default=None, ge=1, description="export log entries older than this are deleted"
+    )
 
     def retention(self, collect: CollectSettings) -> int | None:
         return self.retention_days or collect.retention_days

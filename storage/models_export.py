@@ -4,7 +4,9 @@
   the key): the audit trail an ethics committee asks for ("who exported what, when, how
   protected").
 - an index on `mention_payload.fetched_at`, so the retention purge (`groundswell purge`, run
-  by `collect --loop`) finds expired payloads without scanning the table.
+  by `collect --loop`) finds expired payloads without scanning the table;
+- `requested_by` and `reason` on `export_log`, and an index on `collector_run.started_at` for
+  the run-log horizon (migration 0030).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Any
 from sqlalchemy import Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
-from storage.models import MentionPayload
+from storage.models import CollectorRun, MentionPayload
 from storage.types import JSONType, UTCDateTime
 
 Index("ix_payload_fetched", MentionPayload.__table__.c.fetched_at)  # type: ignore[attr-defined]
+# The run-log retention horizon deletes by age across sources (migration 0030).
+Index("ix_run_started", CollectorRun.__table__.c.started_at)  # type: ignore[attr-defined]
 
 
 class ExportLog(SQLModel, table=True):
@@ -36,3 +40,7 @@ class ExportLog(SQLModel, table=True):
     )
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     tool: str = Field(default="cli", sa_column=Column(String(20), nullable=False))
+    # Who asked (the OS user, or the dashboard's signed-in viewer) and, for an identified
+    # export, the reason they gave (migration 0030).
+    requested_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    reason: str | None = Field(default=None, sa_column=Column(Text))

@@ -20,11 +20,33 @@ import streamlit as st
 from dashboard import data, ui
 from dashboard.filters import sidebar_filters
 from groundswell.export import ExportError, ExportFilters, ExportOptions, export_dataset
-from groundswell.export.options import DATASETS, FORMATS, NETWORK_FORMATS, PSEUDONYM_KEY_ENV
+from groundswell.export.options import DATASETS, FORMATS, NETWORK_FORMATS
 from storage.queries import export as xq
 
 PREVIEW_ROWS = 100
 MAX_PAGE_EXPORT = 200_000
+
+
+def _pseudonym_key() -> bytes:
+    """The same key as `groundswell export`: the environment's when set, else the per-store
+    key file beside the config (raises KeyFileError, an ExportError, saying how to create it)."""
+    from groundswell.config import load_settings
+    from groundswell.export.keyfile import key_path, read_key_file
+
+    settings, config_path = load_settings()
+    value = os.environ.get(settings.ethics.pseudonym_key_env, "").strip()
+    if value:
+        return value.encode("utf-8")
+    return read_key_file(key_path(settings, config_path))
+
+
+def _viewer() -> str:
+    """Who asked, for the export log: the signed-in viewer, else the dashboard itself."""
+    try:
+        email = st.user.get("email") if st.user.get("is_logged_in") else None
+    except Exception:  # no authentication configured
+        email = None
+    return str(email or "dashboard (not signed in)")
 
 
 def _filters_key(ef: ExportFilters) -> tuple[Any, ...]:
@@ -135,12 +157,12 @@ with st.form("export_form"):
     datasets = left.multiselect("Tables", list(DATASETS), default=list(DATASETS))
     network = left.multiselect("Network (for Gephi)", list(NETWORK_FORMATS), default=[])
     ids_only = left.checkbox("ID-only (platform + native id; recipients run `groundswell hydrate`)")
-    key_available = bool(os.environ.get(PSEUDONYM_KEY_ENV, "").strip())
-    pseudonymise = right.checkbox(
-        "Pseudonymise accounts (keyed HMAC)",
-        disabled=not key_available,
-        help=None if key_available else f"Set {PSEUDONYM_KEY_ENV} on the dashboard server.",
+    identified = right.checkbox(
+        "Identified export (names people: handles, ids, URLs)",
+        help="Exports are pseudonymised with the store's key unless you need names; an "
+        "identified export is recorded in the export log with who asked and why.",
     )
+    reason = right.text_input("Reason for an identified export", key="explore_reason")
     drop_text = right.checkbox("Drop text")
     drop_urls = right.checkbox("Drop URLs")
     mask = right.checkbox("Mask personal data in text (emails, phones, NHS numbers, postcodes)")
@@ -156,6 +178,13 @@ if submitted:
         )
     elif not formats:
         st.warning("Choose at least one format.")
+    elif identified and not reason.strip():
+        st.warning("An identified export names people: give the reason (it is logged).")
+    elif ids_only and not identified:
+        st.warning(
+            "An ID-only export lists the platforms' post ids, which name their authors: tick "
+            "Identified export and give the reason."
+        )
     else:
         try:
             options = ExportOptions(
@@ -163,9 +192,7 @@ if submitted:
                 datasets=tuple(datasets) or DATASETS,
                 network=tuple(network),
                 ids_only=ids_only,
-                pseudonym_key=os.environ[PSEUDONYM_KEY_ENV].strip().encode()
-                if pseudonymise and key_available
-                else None,
+                pseudonym_key=None if identified else _pseudonym_key(),
                 drop_text=drop_text,
                 drop_urls=drop_urls,
                 mask_personal_data=mask,
@@ -177,7 +204,13 @@ if submitted:
                 target = Path(tmp) / f"{name}.zip"
                 with st.spinner("Building the dataset..."):
                     summary = export_dataset(
-                        data.engine(), target, export_filters, options, tool="dashboard"
+                        data.engine(),
+                        target,
+                        export_filters,
+                        options,
+                        tool="dashboard",
+                        requested_by=_viewer(),
+                        reason=reason.strip() if identified else None,
                     )
                 st.session_state["explore_zip"] = (f"{name}.zip", target.read_bytes())
                 st.session_state["explore_summary"] = summary.counts["mentions"]

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
+from groundswell.config import Settings
 
 
 def parse_when(value: str | None, name: str) -> datetime | None:
@@ -23,17 +24,50 @@ def parse_when(value: str | None, name: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def pseudonym_key(env_name: str) -> bytes:
+def _config_path(config: Path | None) -> Path | None:
+    from groundswell.config import ConfigError, load_settings
+
+    try:
+        return load_settings(config)[1]
+    except ConfigError:  # load_config already said so
+        return None
+
+
+def init_key_file(settings: Settings, config: Path | None) -> None:
+    """`init`: create the per-store pseudonymisation key beside the config (mode 0600)."""
+    from groundswell.export.keyfile import KeyFileError, ensure_key_file, key_path
+
+    path = key_path(settings, _config_path(config))
+    try:
+        created = ensure_key_file(path)
+    except KeyFileError as exc:
+        fail(str(exc), 2)
+    state = "created (mode 0600)" if created else "kept"
+    out.print(f"export pseudonymisation key: {path} ({state}; keep it out of backups you share)")
+
+
+def pseudonym_key(settings: Settings, config: Path | None, env_name: str) -> bytes:
+    """The environment's key when set (an existing study keeps its pseudonyms), else the
+    per-store key file."""
+    from groundswell.export.keyfile import KeyFileError, key_path, read_key_file
+
     value = os.environ.get(env_name, "").strip()
-    if not value:
-        fail(
-            f"--pseudonymise needs a key in ${env_name}; set it to a long random secret, e.g. "
-            "`export "
-            f"{env_name}=$(python -c 'import secrets; print(secrets.token_hex(32))')`, and keep "
-            "it to pseudonymise later exports the same way",
-            2,
-        )
-    return value.encode("utf-8")
+    if value:
+        return value.encode("utf-8")
+    try:
+        return read_key_file(key_path(settings, _config_path(config)))
+    except KeyFileError as exc:
+        fail(str(exc), 2)
+
+
+def requester() -> str:
+    """Who asked, for the export log: the OS account running the command."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 @app.command("export")
@@ -66,10 +100,24 @@ def export_cmd(
         list[str] | None, typer.Option("--network", help="gexf and/or graphml (repeatable)")
     ] = None,
     pseudonymise: Annotated[
-        bool, typer.Option("--pseudonymise", help="replace accounts by a keyed HMAC")
+        bool,
+        typer.Option("--pseudonymise", help="the default: accounts, posts and links keyed"),
     ] = False,
+    identified: Annotated[
+        bool,
+        typer.Option(
+            "--identified", help="name people (handles, ids, URLs); needs --reason, logged"
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="why an identified export is needed (recorded in the export log)"),
+    ] = None,
     key_env: Annotated[
-        str | None, typer.Option(help="environment variable holding the pseudonymisation key")
+        str | None,
+        typer.Option(
+            help="environment variable holding a pseudonymisation key (wins over the file)"
+        ),
     ] = None,
     drop_text: Annotated[bool, typer.Option("--drop-text")] = False,
     drop_urls: Annotated[bool, typer.Option("--drop-urls")] = False,
@@ -106,7 +154,25 @@ def export_cmd(
         event=event,
         search=search,
     )
-    key = pseudonym_key(key_env or settings.ethics.pseudonym_key_env) if pseudonymise else None
+    if identified and pseudonymise:
+        fail("--identified and --pseudonymise contradict each other; choose one", 2)
+    if identified and not (reason or "").strip():
+        fail(
+            "--identified names people: say why with --reason '...' (recorded in the export "
+            "log with who asked)",
+            2,
+        )
+    if ids_only and not identified:
+        fail(
+            "--ids-only lists the platforms' post ids, which name their authors: add "
+            "--identified --reason '...'",
+            2,
+        )
+    key = (
+        None
+        if identified
+        else pseudonym_key(settings, config, key_env or settings.ethics.pseudonym_key_env)
+    )
     try:
         options = ExportOptions(
             formats=tuple(fmt or ("csv",)),
@@ -143,14 +209,23 @@ def export_cmd(
             progress.update(tasks[name], completed=done, total=total)
 
         try:
-            summary = export_dataset(engine, out_path, filters, options, progress=report)
+            summary = export_dataset(
+                engine,
+                out_path,
+                filters,
+                options,
+                progress=report,
+                requested_by=requester(),
+                reason=reason.strip() if identified and reason else None,
+            )
         except FilterError as exc:
             fail(str(exc), 2)
         except ExportError as exc:
             fail(str(exc))
     m = summary.counts["mentions"]
+    how = "IDENTIFIED (names people)" if identified else "pseudonymised"
     out.print(
-        f"exported {m['exported']:,} mentions to {summary.path} "
+        f"{how}: exported {m['exported']:,} mentions to {summary.path} "
         f"({m['withheld_opt_out_counted_only']:,} withheld by opt-outs, counted only; "
         f"{m['deleted_excluded']:,} deleted, excluded); data card: README.md, datacard.json"
     )

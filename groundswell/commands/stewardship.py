@@ -204,16 +204,28 @@ def purge(
         int | None,
         typer.Option(help="purge raw payloads older than this (default [ethics].retention_days)"),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only count what each horizon would purge")
+    ] = False,
 ) -> None:
-    """Delete raw payloads past the retention horizon (mention rows and counts stay)."""
-    from groundswell.export.retention import purge as run_purge
+    """Purge what is past its retention horizon: raw payloads, text (redacted like a
+    tombstone), accounts no longer referenced, received pings, run and export logs."""
+    from groundswell.export.retention import Horizons, purge_all
 
     settings = load_config(config)
-    horizon = days or settings.ethics.retention(settings.collect)
-    if not horizon:
-        fail("no retention horizon: set [ethics].retention_days in the config or pass --days", 2)
-    if horizon < 1:
+    if days is not None and days < 1:
         fail("--days must be at least 1", 2)
+    horizons = Horizons.from_settings(settings, payload_days=days)
+    configured = horizons.configured()
+    if not configured:
+        fail(
+            "no retention horizon: set [ethics].retention_days (or text_, account_, ping_, "
+            "run_log_, export_log_retention_days) in the config, or pass --days",
+            2,
+        )
     engine = open_store(db, settings)
-    n = run_purge(engine, days=horizon)
-    out.print(f"purged {n:,} raw payloads older than {horizon} days")
+    done = purge_all(engine, horizons, dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    for (name, horizon), (table, n) in zip(configured.items(), done.items(), strict=True):
+        what = "raw payloads" if name == "payloads" else "rows"
+        out.print(f"{table}: {verb} {n:,} {what} older than {horizon} days")

@@ -80,11 +80,15 @@ def export_dataset(
     progress: Progress | None = None,
     now: datetime | None = None,
     tool: str = "cli",
+    requested_by: str | None = None,
+    reason: str | None = None,
 ) -> ExportSummary:
     """Write an export to `out` (a folder, or a `.zip` file) and return what was written.
 
     Raises `ExportError` (unwritable destination) or `storage.queries.export.FilterError`
-    (unknown movement or event), both with one-line messages for the user.
+    (unknown movement or event), both with one-line messages for the user. `requested_by`
+    and `reason` go to the export log (an identified export's reason is required by the
+    front ends).
     """
     out = Path(out).expanduser()
     filters = filters or q.ExportFilters()
@@ -112,7 +116,16 @@ def export_dataset(
                 shutil.rmtree(out) if out.is_dir() else out.unlink()
             os.replace(work, out)
         summary.path = out
-        _log(engine, summary, filters, options, tool, now or datetime.now(UTC))
+        _log(
+            engine,
+            summary,
+            filters,
+            options,
+            tool,
+            now or datetime.now(UTC),
+            requested_by=requested_by,
+            reason=reason,
+        )
         return summary
     except OSError as exc:
         raise ExportError(
@@ -134,6 +147,9 @@ def _log(
     options: ExportOptions,
     tool: str,
     now: datetime,
+    *,
+    requested_by: str | None = None,
+    reason: str | None = None,
 ) -> None:
     """The audit trail: who exported what, when and how protected (never the key)."""
     from storage.engine import write_tx
@@ -148,6 +164,8 @@ def _log(
                 options=options.describe(),
                 counts=summary.counts,
                 tool=tool,
+                requested_by=requested_by,
+                reason=reason,
             )
         )
 

@@ -2,26 +2,52 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import stat
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from groundswell.cli import app
+from groundswell.export.pseudonym import key_fingerprint
+from storage.engine import make_engine
+from storage.models_export import ExportLog
 from tests.export.conftest import seed
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def db(sqlite_store) -> str:
+def config(tmp_path, monkeypatch) -> Path:
+    """An (empty) config in its own folder: the key file lives beside it."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = folder / "groundswell.toml"
+    path.write_text("")
+    monkeypatch.setenv("GROUNDSWELL_CONFIG", str(path))
+    monkeypatch.delenv("GROUNDSWELL_PSEUDONYM_KEY", raising=False)
+    return path
+
+
+@pytest.fixture
+def db(sqlite_store, config) -> str:
     seed(sqlite_store)
-    return str(sqlite_store.url)
+    url = str(sqlite_store.url)
+    res = _run("init", "--db", url)
+    assert res.exit_code == 0, res.output
+    return url
 
 
 def _run(*args: str, env: dict[str, str] | None = None):
     return runner.invoke(app, list(args), env=env or {}, catch_exceptions=False)
+
+
+def _card(folder: Path) -> dict:
+    return json.loads((folder / "datacard.json").read_text())
 
 
 def test_export_writes_the_dataset_and_says_what_was_withheld(db, tmp_path):
@@ -73,10 +99,82 @@ def test_an_unknown_movement_names_the_known_ones(db, tmp_path):
     assert "'nope'" in res.output and "nhscitizen" in res.output
 
 
-def test_pseudonymise_without_a_key_says_which_variable_to_set(db, tmp_path):
-    res = _run("export", "--db", db, "--out", str(tmp_path / "ds"), "--pseudonymise")
+def test_init_writes_a_key_file_beside_the_config_that_only_its_owner_can_read(db, config):
+    key_file = config.parent / "groundswell.pseudonym.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) == 64
+    store_file = Path(db.removeprefix("sqlite:///"))
+    assert key.encode() not in store_file.read_bytes()  # never in the store
+
+
+def test_init_keeps_an_existing_key(db, config):
+    key_file = config.parent / "groundswell.pseudonym.key"
+    before = key_file.read_text()
+    assert _run("init", "--db", db).exit_code == 0
+    assert key_file.read_text() == before
+
+
+def test_export_is_pseudonymised_with_the_key_file_by_default(db, config, tmp_path):
+    res = _run("export", "--db", db, "--out", str(tmp_path / "ds"))
+    assert res.exit_code == 0, res.output
+    assert "pseudonymised" in res.output
+    key = (config.parent / "groundswell.pseudonym.key").read_text().strip().encode()
+    options = _card(tmp_path / "ds")["query"]["options"]
+    assert options["pseudonymised"] is True
+    assert options["pseudonym_key_fingerprint"] == key_fingerprint(key)
+    assert "handle" not in (tmp_path / "ds" / "mentions.csv").read_text().splitlines()[0]
+
+
+def test_export_without_a_key_file_says_how_to_get_one(db, config, tmp_path):
+    (config.parent / "groundswell.pseudonym.key").unlink()
+    res = _run("export", "--db", db, "--out", str(tmp_path / "ds"))
     assert res.exit_code == 2
-    assert "GROUNDSWELL_PSEUDONYM_KEY" in res.output
+    assert "groundswell init" in res.output and "--identified" in res.output
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_key_file_others_can_read_is_refused(db, config, tmp_path):
+    (config.parent / "groundswell.pseudonym.key").chmod(0o644)
+    res = _run("export", "--db", db, "--out", str(tmp_path / "ds"))
+    assert res.exit_code == 2
+    assert "chmod 600" in res.output
+
+
+def test_an_identified_export_needs_a_reason(db, tmp_path):
+    res = _run("export", "--db", db, "--out", str(tmp_path / "ds"), "--identified")
+    assert res.exit_code == 2
+    assert "--reason" in res.output
+    assert not (tmp_path / "ds").exists()
+
+
+def test_the_export_log_records_who_asked_for_an_identified_export_and_why(db, tmp_path):
+    why = "ethics approval 2026/114: consented participants' posts"
+    res = _run("export", "--db", db, "--out", str(tmp_path / "ds"), "--identified", "--reason", why)
+    assert res.exit_code == 0, res.output
+    assert "IDENTIFIED" in res.output
+    assert _card(tmp_path / "ds")["query"]["options"]["pseudonymised"] is False
+    log = ExportLog.__table__
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        row = conn.execute(select(log.c.requested_by, log.c.reason, log.c.options)).one()
+    assert row.requested_by == getpass.getuser()
+    assert row.reason == why
+    assert row.options["pseudonymised"] is False
+
+
+def test_an_id_only_export_is_an_identified_export(db, tmp_path):
+    res = _run("export", "--db", db, "--out", str(tmp_path / "ds"), "--ids-only")
+    assert res.exit_code == 2
+    assert "--identified" in res.output
+
+
+def test_the_data_card_states_the_remaining_risks_and_offers_generalised_times(db, tmp_path):
+    assert _run("export", "--db", db, "--out", str(tmp_path / "ds")).exit_code == 0
+    readme = (tmp_path / "ds" / "README.md").read_text()
+    assert "Re-identification risks that remain" in readme
+    assert "Exact times" in readme and "--generalise-times" in readme
+    assert "small Mastodon instance" in readme
 
 
 def test_pseudonymise_takes_the_key_from_the_environment(db, tmp_path):

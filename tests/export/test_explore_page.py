@@ -26,7 +26,7 @@ def page(tmp_path, monkeypatch) -> AppTest:
     seed(engine)
     engine.dispose()
     monkeypatch.setenv("GROUNDSWELL_DB_URL", url)
-    monkeypatch.delenv("GROUNDSWELL_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("GROUNDSWELL_PSEUDONYM_KEY", "k" * 40)
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["mv"] = "nhscitizen"
     at.query_params["range"] = "all"
@@ -72,6 +72,19 @@ def test_prepare_download_builds_a_zip_with_the_data_card(page):
     assert card["query"]["filters"]["movement"] == "nhscitizen"
 
 
-def test_pseudonymisation_is_offered_only_with_a_key(page):
-    box = next(c for c in page.checkbox if c.label.startswith("Pseudonymise"))
-    assert box.disabled
+def test_the_page_exports_pseudonymised_by_default(page):
+    page.button[0].click().run()
+    assert not page.exception, page.exception
+    _, payload = page.session_state["explore_zip"]
+    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+        names = zf.namelist()
+        card = json.loads(zf.read(next(n for n in names if n.endswith("datacard.json"))))
+    assert card["query"]["options"]["pseudonymised"] is True
+
+
+def test_an_identified_download_needs_a_reason(page):
+    box = next(c for c in page.checkbox if c.label.startswith("Identified"))
+    box.check()
+    page.button[0].click().run()  # one submit: form widgets send their values with it
+    assert "explore_zip" not in page.session_state
+    assert any("reason" in w.value for w in page.warning)

@@ -158,7 +158,7 @@ def test_the_purge_command_needs_a_horizon(sqlite_store, tmp_path):
     _payload_store(sqlite_store)
     res = CliRunner().invoke(app, ["purge", "--db", url, "--days", "30"])
     assert res.exit_code == 0, res.output
-    assert "purged 2 raw payloads" in res.output
+    assert "mention_payload: purged 2 raw payloads" in res.output
 
 
 def test_recheck_visits_blog_entries_by_their_page_url_and_tombstones_removed_ones(store):
@@ -192,3 +192,134 @@ def test_recheck_visits_blog_entries_by_their_page_url_and_tombstones_removed_on
         report = recheck(store, lookups, since=NOW - timedelta(days=7))
     assert _deleted(store) == {removed.native_id}
     assert (report.checked, report.tombstoned, report.errors) == (2, 1, 0)
+
+
+# -- retention horizons beyond raw payloads (issue 17 item 7) ------------------------------
+
+
+def _horizon_store(store):
+    """Old and new rows in every table a horizon covers."""
+    from storage.models import Account, Amplification, CollectorRun
+    from storage.models_blogs import ReceivedPing
+    from storage.models_export import ExportLog
+
+    rules = movement(store)
+    old, new = NOW - timedelta(days=400), NOW - timedelta(days=1)
+    author = account(1)
+    posts = [
+        _mention("https://x.example/users/a/statuses/old", "mastodon", author, when=old),
+        _mention("https://x.example/users/a/statuses/new", "mastodon", author, when=new),
+    ]
+    with write_tx(store) as conn:
+        write_batch(conn, Batch(mentions=posts), rules, now=NOW)
+        p = MentionPayload.__table__
+        conn.execute(update(p).where(p.c.mention_id == posts[1].id).values(fetched_at=old))
+        a = Account.__table__
+        ids = {"lonely_old": 9001, "lonely_new": 9002, "amplifier_old": 9003}
+        for key, i in ids.items():
+            when = new if key == "lonely_new" else old
+            conn.execute(
+                a.insert().values(
+                    id=i, platform="mastodon", native_id=f"{key}@x.example", updated_at=when
+                )
+            )
+        conn.execute(
+            Amplification.__table__.insert().values(
+                id=77,
+                kind="boost",
+                platform="mastodon",
+                source_account_id=ids["amplifier_old"],
+                target_mention_id=posts[0].id,
+                created_at=old,
+                created_ts=int(old.timestamp()),
+            )
+        )
+        for when in (old, new):
+            conn.execute(
+                CollectorRun.__table__.insert().values(
+                    started_at=when, outcome="ok", skip_reasons={}
+                )
+            )
+            conn.execute(
+                ExportLog.__table__.insert().values(
+                    created_at=when,
+                    destination="/x",
+                    filters={},
+                    options={},
+                    counts={},
+                    tool="cli",
+                )
+            )
+            for status in ("verified", "pending"):
+                conn.execute(
+                    ReceivedPing.__table__.insert().values(
+                        key=hash((status, when)) & 0x7FFFFFFFFFFF,
+                        kind="pingback",
+                        attempts=0,
+                        source=f"https://b.example/{status}/{when.date()}",
+                        target="https://mine.example/post",
+                        status=status,
+                        received_at=when,
+                        updated_at=when,
+                    )
+                )
+    return posts
+
+
+HORIZONS = dict(payloads=30, text=365, accounts=365, pings=90, run_log=180, export_log=365)
+
+
+def test_purge_dry_run_counts_each_horizon_per_table_and_changes_nothing(store):
+    from groundswell.export.retention import Horizons, purge_all
+
+    _horizon_store(store)
+    counts = purge_all(store, Horizons(**HORIZONS), now=NOW, dry_run=True)
+    assert counts == {
+        "mention_payload": 1,
+        "mention (text redacted)": 1,
+        "account": 1,  # lonely and old; the amplifier and the author are still referenced
+        "received_ping": 1,  # settled and old; the pending one waits for verification
+        "collector_run": 1,
+        "export_log": 1,
+    }
+    assert purge_all(store, Horizons(**HORIZONS), now=NOW, dry_run=True) == counts
+
+
+def test_each_horizon_purges_only_what_is_past_it(store):
+    from groundswell.export.retention import Horizons, purge_all
+    from storage.models import Account, CollectorRun
+    from storage.models_blogs import ReceivedPing
+    from storage.models_export import ExportLog
+
+    posts = _horizon_store(store)
+    done = purge_all(store, Horizons(**HORIZONS), now=NOW, batch=1)
+    assert set(done.values()) == {1}
+    m, a = Mention.__table__, Account.__table__
+    with store.connect() as conn:
+        texts = dict(conn.execute(select(m.c.id, m.c.text)).all())
+        assert texts == {posts[0].id: None, posts[1].id: "Pledged #NHSCitizen"}
+        assert conn.execute(select(func.count()).select_from(m)).scalar() == 2  # rows stay
+        accounts = set(conn.execute(select(a.c.native_id)).scalars())
+        assert "lonely_old@x.example" not in accounts
+        assert {"lonely_new@x.example", "amplifier_old@x.example"} <= accounts
+        for model, left in ((ReceivedPing, 3), (CollectorRun, 1), (ExportLog, 1)):
+            n = conn.execute(select(func.count()).select_from(model.__table__)).scalar()
+            assert n == left, model
+    assert purge_all(store, Horizons(**HORIZONS), now=NOW) == dict.fromkeys(done, 0)
+
+
+def test_the_purge_command_prints_counts_per_table_with_dry_run(sqlite_store, tmp_path):
+    from typer.testing import CliRunner
+
+    from groundswell.cli import app
+
+    config = tmp_path / "groundswell.toml"
+    config.write_text("[ethics]\nrun_log_retention_days = 30\nexport_log_retention_days = 30\n")
+    _horizon_store(sqlite_store)
+    url = str(sqlite_store.url)
+    res = CliRunner().invoke(app, ["purge", "--db", url, "--config", str(config), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert "collector_run: would purge 1 rows older than 30 days" in res.output
+    assert "export_log: would purge 1 rows older than 30 days" in res.output
+    res = CliRunner().invoke(app, ["purge", "--db", url, "--config", str(config)])
+    assert "collector_run: purged 1 rows" in res.output
