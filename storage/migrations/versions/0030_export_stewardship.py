@@ -1,7 +1,7 @@
 """export stewardship: who asked for an export and why; an index for the run-log horizon
 
 Revision ID: 0030
-Revises: 0033, 0006
+Revises: 0037, 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = ("0033", "0006")  # the newest head on main, and export_log
+down_revision = ("0037", "0006")  # the newest head on main, and export_log
 branch_labels = None
 depends_on = None
 
