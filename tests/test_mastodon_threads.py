@@ -296,3 +296,16 @@ def test_the_cursor_tracks_only_statuses_that_have_replies(store, alpha):
     tracked = next(iter(sources(store).values())).cursor["threads"]
     assert list(tracked) == [root["uri"]]
     assert tracked[root["uri"]][1:3] == [1, 1]  # replies read = replies seen
+
+
+def test_a_thread_gone_since_it_was_listed_is_counted_and_the_source_stays_ok(store, alpha):
+    root = post(alpha, 1)
+    reply(alpha, root, 2, "bob")
+    alpha.fail_next("401", path_prefix=f"/api/v1/statuses/{alpha.local_id(root['uri'])}/context")
+    runner, _ = runner_for(store, settings_for(alpha, mastodon=THREADS))
+    [outcome] = runner.run_once()
+    assert outcome.outcome == "ok", outcome.error
+    reasons = [r.skip_reasons for r in rows(store, "SELECT skip_reasons FROM collector_run")]
+    assert any("thread_unavailable" in str(r) for r in reasons)
+    runner.run_once()  # settled: not asked again until the count grows
+    assert len(contexts(alpha)) == 1

@@ -111,6 +111,7 @@ def fetch_threads(
         except FatalSourceError as exc:
             # Deleted or private since it was listed: nothing to read, and nothing to retry.
             log.info("%s: thread of %s not readable: %s", client.host, uri, exc)
+            batch.skip("thread_unavailable", f"{uri}: {exc}"[:300])
             entry[1] = entry[2]
             continue
         items = descendants(to_plain(payload))
@@ -148,7 +149,6 @@ def _add_replies(
             continue  # already in this batch (one row per key), e.g. it carries the hashtag
         in_batch.add(m.native_id)
         m.thread_of = status_key(anchor_uri)
-        m.seen_on = domain or None
         batch.mentions.append(m)
         batch.accounts.extend(p.accounts)
         batch.edges.extend(p.edges)  # e.g. the quote a reply makes
