@@ -44,5 +44,7 @@ def test_the_projected_wall_asks_for_the_dashboard_password_once_then_shows_the_
     box.fill(PASSWORD)
     page.get_by_role("button", name="Open the dashboard").click()
     page.locator(f'[data-mention-id="{posts[-1].id}"]').wait_for(timeout=60_000)
-    assert page.get_by_label("Dashboard password").count() == 0
+    # The gate's elements leave with the rerun that drew the wall (a loaded machine can show
+    # both for a moment): it must be gone, not gone in the same instant.
+    page.get_by_label("Dashboard password").wait_for(state="detached", timeout=30_000)
     page.screenshot(path=str(artifacts / "gate-wall-open.png"))

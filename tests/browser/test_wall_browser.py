@@ -237,7 +237,9 @@ def test_the_demo_replayed_in_real_time_reaches_the_wall_and_a_hide_takes_it_off
         moderator = browser.new_context(viewport={"width": 1400, "height": 1000})
         mod = moderator.new_page()
         _sign_in(mod, base)
-        mod.locator(f".st-key-hide-{new_id} button").click(timeout=20_000)
+        # The page reruns as live posts arrive: for a moment the old and the new copy of the
+        # button are both in the DOM; click the first, re-resolved if it is detached.
+        mod.locator(f".st-key-hide-{new_id} button").first.click(timeout=20_000)
         mod.locator(f".st-key-show-{new_id} button").wait_for(timeout=15_000)
         page.wait_for_selector(_card(new_id), state="detached", timeout=(REFRESH_S + 2) * 1000)
         moderator.close()
