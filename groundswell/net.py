@@ -318,7 +318,12 @@ class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
                 self._dns_host,
                 self.port,
                 self.policy,
-                timeout=self.timeout,  # type: ignore[arg-type]
+                # urllib3's "default" sentinel means the socket module's default timeout
+                timeout=(
+                    self.timeout
+                    if isinstance(self.timeout, int | float)
+                    else socket.getdefaulttimeout()
+                ),
                 source_address=self.source_address,
             )
         except TimeoutError as exc:
