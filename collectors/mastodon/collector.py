@@ -1,11 +1,14 @@
-"""The Mastodon collector: one source = one instance x one hashtag.
+"""The Mastodon collector: one source = one instance x one hashtag, or one instance's `local`
+or `public` timeline (same paging, cursor and limits; a timeline the instance's
+`timelines_access` disables stops its source instead of being polled for empty pages).
 
 A poll, each step yielding one `Batch` per page with the cursor that covers it:
 
 1. Backfill (first run, resumable): walk back with `max_id` from the newest status to the
    horizon (`backfill_days`). The first page also fixes `min_id`, the newest id seen, so new
    statuses arriving meanwhile are picked up by step 2: no gap, no duplicate, even if the
-   worker dies half-way (the cursor keeps `backfill_max_id`).
+   worker dies half-way (the cursor keeps `backfill_max_id`). Statuses older than the horizon
+   are left out and counted ("N older statuses left out by backfill_days").
 2. Forward: page with `min_id` (the page immediately after the cursor) until a short page.
 3. Refresh: the latest page without paging ids (outside Mastodon's paging budget) to see
    counters grow on recent statuses, and to store statuses that federated in late: Mastodon
