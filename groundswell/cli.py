@@ -226,6 +226,8 @@ def init(config: ConfigOpt = None, db: DbOpt = None) -> None:
     from storage.statistics import refresh_statistics
 
     settings = load_config(config)
+    for problem in settings.alerts.secret_problems():  # checked here, not on every command
+        fail(problem, 2)
     engine = open_store(db, settings)
     sync_config(engine, settings, retry_fatal=True)
     if refresh_statistics(engine):
@@ -292,6 +294,9 @@ def collect(
     from groundswell.export.retention import Horizons, start_retention_thread
 
     start_retention_thread(engine, None, stop, horizons=Horizons.from_settings(settings))
+    from groundswell.alerts.loop import start_alerts_thread
+
+    start_alerts_thread(engine, settings, stop)  # rules and digest, once per collect interval
     runner.run_loop(stop, on_outcome=_print_outcome)
 
 
@@ -349,6 +354,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Sources, cursors, last errors and counts."""
+    from storage.alerts import outbox_counts, undelivered
     from storage.queries.blogs import queue_counts
     from storage.status import source_status, store_counts
 
@@ -358,6 +364,8 @@ def status(
         counts = store_counts(conn)
         sources = source_status(conn)
         received = queue_counts(conn)  # the pingback/webmention receiver's queue
+        outbox = outbox_counts(conn)  # alert deliveries (docs/alerts.md)
+        pending = undelivered(conn) if set(outbox) - {"delivered"} else []
     if as_json:
         out.print_json(
             json.dumps(
@@ -366,6 +374,8 @@ def status(
                     "counts": counts,
                     "sources": sources,
                     "received": received,
+                    "alert_deliveries": outbox,
+                    "undelivered_alerts": pending,
                 },
                 default=str,
             )
@@ -406,6 +416,27 @@ def status(
             "received pingbacks/webmentions: "
             + ", ".join(f"{k}: {v:,}" for k, v in sorted(received.items()))
         )
+    if outbox:
+        _print_outbox(outbox, pending)
+
+
+def _print_outbox(outbox: dict[str, int], pending: list[dict[str, Any]]) -> None:
+    """Alert deliveries by state, then each one not accepted yet with its last error: an
+    unreachable SMTP server or webhook must be visible, not silent (docs/alerts.md)."""
+    out.print("alert deliveries: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(outbox.items())))
+    for d in pending:
+        when = (
+            ""
+            if d["status"] == "failed"
+            else f", next try {d['next_attempt_at']:%Y-%m-%d %H:%M} UTC"
+        )
+        out.print(
+            Text(
+                f"  {d['status'].upper()} {d['channel']}: {d['title']} (attempt {d['attempts']}"
+                f"{when})" + (f" — {d['last_error']}" if d["last_error"] else "")
+            ),
+            soft_wrap=True,
+        )
 
 
 def _horizon_text(signals: Any) -> str:
@@ -442,6 +473,7 @@ def _budget_text(budget: Any) -> str:
 
 
 # Area commands register themselves on `app` (one import line each; keep them sorted).
+from groundswell.commands import alerts as _alerts  # noqa: E402, F401
 from groundswell.commands import blogs as _blogs  # noqa: E402, F401
 from groundswell.commands import bluesky as _bluesky  # noqa: E402, F401
 from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401

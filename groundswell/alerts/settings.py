@@ -221,6 +221,21 @@ class AlertsSettings(_Strict):
                     )
         return self
 
+    def secret_problems(self) -> list[str]:
+        """Environment variables the SMTP login names but that are not set (`init` checks
+        this, so a typo is found before the first alert, not when it is lost in a retry)."""
+        from groundswell.config import secret_from_env
+
+        e = self.email
+        if e is None or e.username_env is None:
+            return []
+        return [
+            f"alerts.email.{key}: the environment variable ${var} is not set; export it "
+            "(the SMTP login), or remove username_env/password_env for a server without one"
+            for key, var in (("username_env", e.username_env), ("password_env", e.password_env))
+            if var and secret_from_env(var, what=key) is None
+        ]
+
     def channel_names(self, rule: AlertRule) -> list[str]:
         """The channels one rule delivers to: its own list, else every configured one."""
         every = (["email"] if self.email else []) + [w.name for w in self.webhooks]

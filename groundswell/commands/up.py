@@ -252,6 +252,9 @@ def up(
         target=_worker, args=(job, stop, failed), kwargs=kw, name="groundswell-up", daemon=True
     )
     worker.start()
+    from groundswell.alerts.loop import start_alerts_thread
+
+    start_alerts_thread(engine, settings, stop)  # rules and digest, once per collect interval
 
     code = 0
     try:

@@ -11,7 +11,7 @@ itself (NHS Citizen), which the demo is about.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from storage.records import AccountRecord
 
@@ -26,6 +26,9 @@ TRACKED_INSTANCES = (
     "mstdn.social",
 )
 FEDERATED_ONLY_INSTANCES = ("hachyderm.io", "fosstodon.org", "toot.wales")
+# A home instance the conversation first reaches at the event: the most active newcomer on a
+# federated-only instance lives here instead (a "new place" alert, docs/alerts.md).
+EVENT_INSTANCE = "assembly.social"
 
 COMMUNITIES = ("patients", "clinicians", "policy", "organisers", "research")
 
@@ -420,6 +423,7 @@ def make_cast(seed: int, mentions: int) -> Cast:
         activity = min(8.0, rng.paretovariate(1.4))
         reach = min(6.0, rng.paretovariate(2.2))
         cast.people.append(Person(name, community, [acc], activity, reach, new_voice=i >= regulars))
+    _rehome_at_event(cast)
 
     for blog in BLOGS:
         cast.blog_accounts[blog.host] = AccountRecord(
@@ -440,3 +444,31 @@ def make_cast(seed: int, mentions: int) -> Cast:
             instance=host,
         )
     return cast
+
+
+def _rehome_at_event(cast: Cast) -> None:
+    """Move the most active newcomer on a federated-only instance to `EVENT_INSTANCE`, so the
+    event reaches a new place. No random draw is made and the home stays federated-only (its
+    statuses are seen through a tracked instance either way), so every other account and
+    post of a seed is what it was before."""
+    movers = [
+        p
+        for p in cast.people
+        if p.new_voice
+        and p.accounts[0].instance in FEDERATED_ONLY_INSTANCES
+        and not p.accounts[0].noindex
+    ]
+    if not movers:
+        return
+    person = max(movers, key=lambda p: p.activity)
+    acc = person.accounts[0]
+    base = acc.native_id.split("@", 1)[0]
+    old = acc.instance or ""
+    person.accounts[0] = replace(
+        acc,
+        native_id=f"{base}@{EVENT_INSTANCE}",
+        handle=f"{base}@{EVENT_INSTANCE}",
+        url=f"https://{EVENT_INSTANCE}/@{base}",
+        instance=EVENT_INSTANCE,
+        avatar_url=(acc.avatar_url or "").replace(old, EVENT_INSTANCE) or None,
+    )

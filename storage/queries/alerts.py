@@ -147,10 +147,11 @@ def term_mentions(
         return {"count": 0, "quotes": []}
     text = func.lower(func.coalesce(M.c.text, literal("")))
     has_term = or_(*(text.contains(t.lower(), autoescape=True) for t in terms))
+    mm = MM.alias("mm_window")  # the consent rule correlates on the match table itself
     base = (
         select(M.c.id)
-        .select_from(MM.join(M, M.c.id == MM.c.mention_id))
-        .where(*in_scope(MM, scope), has_term)
+        .select_from(mm.join(M, M.c.id == mm.c.mention_id))
+        .where(*in_scope(mm, scope), has_term)
     )
     count = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar() or 0)
     quotes: list[dict[str, Any]] = []
@@ -158,10 +159,10 @@ def term_mentions(
         stmt = (
             select(M.c.id, M.c.platform, M.c.text, M.c.url, M.c.created_ts, A.c.handle)
             .select_from(
-                MM.join(M, M.c.id == MM.c.mention_id).outerjoin(A, A.c.id == M.c.account_id)
+                mm.join(M, M.c.id == mm.c.mention_id).outerjoin(A, A.c.id == M.c.account_id)
             )
             .where(
-                *in_scope(MM, scope),
+                *in_scope(mm, scope),
                 has_term,
                 mention_displayable(
                     M,

@@ -1,0 +1,136 @@
+"""Rules evaluated over the store: a spike against the same time of day on previous days, a
+new place, watched terms quoted only with consent; each fires once per episode, and evaluating
+the same moment twice records nothing new."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from groundswell.alerts.evaluate import evaluate
+from groundswell.config import parse_settings
+from storage.alerts import AD, list_alerts
+from storage.engine import write_tx
+from storage.write import write_batch
+from tests.factories import T0, account, batch, mention, movement
+
+N = iter(range(1, 10**6))
+
+
+def _settings(*rules, **alerts):
+    return parse_settings({"alerts": {"rules": list(rules), **alerts}})
+
+
+def _post(engine, rules, at, count=1, **kw):
+    items = [mention(next(N), created_at=at + timedelta(seconds=i), **kw) for i in range(count)]
+    with write_tx(engine) as conn:
+        write_batch(conn, batch(*items), rules)
+
+
+def _alerts(engine, **kw):
+    with engine.connect() as conn:
+        return list_alerts(conn, limit=100, **kw)
+
+
+SPIKE = {"name": "spike", "kind": "spike", "min_count": 10, "lift": 3, "window_minutes": 60}
+
+
+def _baseline(engine, rules, days=7, per_hour=2):
+    """`per_hour` posts in the hour before T0 on each of the previous days."""
+    for d in range(1, days + 1):
+        _post(engine, rules, T0 - timedelta(days=d, minutes=50), per_hour)
+
+
+def test_a_spike_fires_once_and_carries_its_evidence_and_a_dashboard_link(store):
+    rules = movement(store)
+    _baseline(store, rules)
+    _post(store, rules, T0 - timedelta(minutes=40), 12)  # 12 vs ~2: lift 6
+    s = _settings(
+        SPIKE,
+        email={
+            "host": "127.0.0.1",
+            "port": 1025,
+            "security": "none",
+            "sender": "a@b.org",
+            "to": ["c@d.org"],
+        },
+    )
+    first = evaluate(store, s, at=T0)
+    again = evaluate(store, s, at=T0)
+    later = evaluate(store, s, at=T0 + timedelta(minutes=10))
+    assert len(first) == 1 and again == [] and later == []
+    (alert,) = _alerts(store)
+    assert alert["kind"] == "spike" and alert["evidence"]["count"] == 12
+    assert alert["evidence"]["lift"] == 6.0 and alert["evidence"]["baseline_days"] == 7
+    assert "mv=nhscitizen" in alert["link"] and "range=custom" in alert["link"]
+    assert alert["deliveries"] == ["email: queued"]
+
+
+def test_the_usual_volume_at_that_time_of_day_is_no_spike(store):
+    rules = movement(store)
+    _baseline(store, rules, per_hour=12)
+    _post(store, rules, T0 - timedelta(minutes=40), 12)
+    assert evaluate(store, _settings(SPIKE), at=T0) == []
+
+
+def test_a_platform_filter_counts_only_that_platform(store):
+    rules = movement(store)
+    _baseline(store, rules)
+    _post(store, rules, T0 - timedelta(minutes=40), 12, platform="bluesky")
+    only_mastodon = {**SPIKE, "platform": "mastodon"}
+    assert evaluate(store, _settings(only_mastodon), at=T0) == []
+
+
+def test_a_new_instance_is_a_new_place_once(store):
+    rules = movement(store)
+    _post(store, rules, T0 - timedelta(days=2), 1)
+    newcomer = account(99).__class__(
+        platform="mastodon",
+        native_id="ann@new.example",
+        handle="ann@new.example",
+        instance="new.example",
+    )
+    _post(store, rules, T0 - timedelta(minutes=5), 1, author=newcomer)
+    s = _settings({"name": "places", "kind": "new_place"})
+    assert len(evaluate(store, s, at=T0)) == 1
+    assert evaluate(store, s, at=T0 + timedelta(minutes=30)) == []
+    (alert,) = _alerts(store)
+    assert alert["evidence"]["place"] == "new.example" and alert["evidence"]["kind"] == "instance"
+
+
+def test_a_watched_term_quotes_only_posts_that_may_be_shown(store):
+    rules = movement(store)
+    hidden = account(5, noindex=True)
+    _post(
+        store, rules, T0 - timedelta(minutes=20), 1, text="A data breach at the trust #NHSCitizen"
+    )
+    _post(
+        store,
+        rules,
+        T0 - timedelta(minutes=10),
+        1,
+        author=hidden,
+        text="My data breach story #NHSCitizen",
+    )
+    s = _settings({"name": "terms", "kind": "watched_terms", "terms": ["Data Breach"]})
+    assert len(evaluate(store, s, at=T0)) == 1
+    (alert,) = _alerts(store)
+    assert alert["evidence"]["count"] == 2
+    assert [q["text"] for q in alert["evidence"]["quotes"]] == [
+        "A data breach at the trust #NHSCitizen"
+    ]
+    assert "My data breach story" not in alert["body"] and "1 more not quoted" in alert["body"]
+
+
+def test_an_alert_and_its_deliveries_commit_together(store):
+    rules = movement(store)
+    _baseline(store, rules)
+    _post(store, rules, T0 - timedelta(minutes=40), 12)
+    hooks = [
+        {"name": "a", "url": "https://a.example/h"},
+        {"name": "b", "url": "https://b.example/h"},
+    ]
+    evaluate(store, _settings(SPIKE, webhooks=hooks), at=T0)
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AD)).scalar() == 2
