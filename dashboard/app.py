@@ -46,6 +46,12 @@ pages = {
         st.Page(
             str(VIEWS / "events.py"), title="Events", icon=":material/event:", url_path="events"
         ),
+        st.Page(
+            str(VIEWS / "alerts.py"),
+            title="Alerts",
+            icon=":material/notifications:",
+            url_path="alerts",
+        ),
     ],
     "Research": [
         st.Page(str(VIEWS / "explore.py"), title="Explore & export", icon="🔎", url_path="explore"),

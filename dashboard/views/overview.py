@@ -16,6 +16,14 @@ scope = f.scope()
 st.title("Overview")
 st.caption(f.describe())
 
+waiting = data.q("alerts.unacknowledged", scope, limit=5)  # docs/alerts.md
+if waiting:
+    st.warning(
+        "**Unacknowledged alerts:** "
+        + "; ".join(ui.short(a["title"], 120) for a in waiting)
+        + " (the Alerts page has their evidence and acknowledges them)"
+    )
+
 changes = data.q("overview.headline_with_change", scope)
 ui.metric_row(changes, "previous period")
 

@@ -176,3 +176,10 @@ def term_mentions(
         )
         quotes = [dict(r._mapping) for r in conn.execute(stmt)]
     return {"count": count, "quotes": quotes}
+
+
+def unacknowledged(conn: Connection, scope: Scope, limit: int = 5) -> list[dict[str, Any]]:
+    """The movement's newest alerts nobody acknowledged yet (the Overview's banner)."""
+    from storage.alerts import list_alerts
+
+    return list_alerts(conn, unacknowledged=True, movement_id=scope.movement_id, limit=limit)
