@@ -27,12 +27,21 @@ st.set_option("client.toolbarMode", "minimal")
 
 pages = {
     "Conversation": [
+        # The default page is served at "/" whatever its url_path; the hidden twin answers
+        # "/overview" (a shared link, the menu's own name for it) instead of "Page not found".
         st.Page(
             str(VIEWS / "overview.py"),
             title="Overview",
             icon=":material/insights:",
             default=True,
+            url_path="home",
+        ),
+        st.Page(
+            str(VIEWS / "overview.py"),
+            title="Overview",
+            icon=":material/insights:",
             url_path="overview",
+            visibility="hidden",
         ),
         st.Page(
             str(VIEWS / "spread.py"), title="Spread", icon=":material/share:", url_path="spread"

@@ -63,3 +63,11 @@ def test_the_ics_upload_box_states_the_limit_the_parser_enforces(data_url, monke
     at.run()
     (box,) = [u for u in at.get("file_uploader") if u.proto.label == "iCalendar file"]
     assert box.proto.max_upload_size_mb * 1_000_000 <= MAX_BYTES * 1.05
+
+
+def test_the_dashboard_command_hides_the_deploy_button_and_states_the_upload_limit():
+    from groundswell.commands.dashboard import streamlit_command
+
+    cmd = streamlit_command(8501)
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "minimal"
+    assert cmd[cmd.index("--server.maxUploadSize") + 1] == "2"

@@ -108,6 +108,12 @@ def streamlit_command(port: int, headless: bool = True, host: str = LOOPBACK_HOS
         "none",
         "--theme.base",
         "light",
+        # An application, not a sketch: no Deploy button from the first session on, and an
+        # upload box that says the 2 MB the .ics parser accepts (groundswell/ics.py).
+        "--client.toolbarMode",
+        "minimal",
+        "--server.maxUploadSize",
+        "2",
     ]
 
 

@@ -1,0 +1,215 @@
+"""What a person waits for: every dashboard page and the wall, in Chromium, from navigation to
+the page settled, warm and cold, against a blank Streamlit page served in the same run.
+
+DESIGN.md section 7 sets query p95s; a page is more than its queries (Streamlit's script run,
+the websocket round trips, Plotly drawing its figures). This measures the whole wait:
+
+- the store: the offline demo (`--mentions`, default 20,000) in a fresh SQLite file, or an
+  existing store (`--db`);
+- two Streamlit servers started here: the dashboard (`dashboard/app.py`) and a blank app (one
+  `st.write`), same flags, so the difference is what our pages add;
+- "settled": the app has drawn something, Streamlit's running indicator has been gone and no
+  element has been added, removed or changed for `--quiet` seconds (default 0.5 s), and every
+  Plotly chart on the page has drawn its SVG; the time reported is when the last change
+  happened, measured from navigation start (`performance.now()`), so the quiet window itself
+  is not counted;
+- cold: the first visit of a page after the dashboard server started (its caches empty);
+- warm: `--runs` further visits (default 5), each in a new browser context (a new session:
+  the server's `st.cache_data` is warm, the browser's own cache is not shared).
+
+Run: `python bench/pages.py [--mentions 20000] [--runs 5]`. Results: docs/benchmarks/pages.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+CHROMIUM = os.environ.get("GROUNDSWELL_CHROMIUM", "/usr/bin/chromium")
+PAGES = {
+    "overview": "/",
+    "overview (/overview)": "/overview",
+    "spread": "/spread",
+    "amplifiers": "/amplifiers",
+    "events": "/events",
+    "explore": "/explore",
+    "wall": "/wall?embed=true",
+    "wall both": "/wall?embed=true&mode=both",
+}
+BLANK_APP = 'import streamlit as st\n\nst.write("ready")\n'
+
+# Resolves with the moment (ms since navigation start) of the last change before a quiet
+# window, once the page has content, no running indicator, and every Plotly chart drawn.
+SETTLED = """async (quietMs) => {
+  let last = performance.now();
+  const obs = new MutationObserver(() => { last = performance.now(); });
+  obs.observe(document.body, {subtree: true, childList: true, attributes: true,
+                              characterData: true});
+  const ready = () => {
+    const main = document.querySelector('[data-testid="stMain"], .stMain, .gs-stage');
+    if (!main || !main.innerText.trim()) return false;
+    // Streamlit draws its status widget ("Running...") only while a script run is going,
+    // and skeletons while a page's first elements are on their way.
+    if (document.querySelector('[data-testid="stStatusWidget"] button,'
+        + ' [data-testid="stSkeleton"], [data-testid="stAppSkeleton"]')) return false;
+    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+    const drawn = document.querySelectorAll('.js-plotly-plot .main-svg').length;
+    return drawn >= charts;
+  };
+  while (true) {
+    await new Promise(r => setTimeout(r, 50));
+    const now = performance.now();
+    if (ready() && now - last >= quietMs) { obs.disconnect(); return last; }
+    if (now > 120000) { obs.disconnect(); return -1; }
+  }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(script: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(script),
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+            "--server.fileWatcherType=none",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/_stcore/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"{script} did not start: {log.read_text()[-2000:]}")
+
+
+def visit(browser: Any, url: str, quiet_s: float, shot: Path | None = None) -> float:
+    """Seconds from navigation start to the page settled, in a fresh context (new session)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="commit", timeout=120_000)
+        ms = page.evaluate(SETTLED, int(quiet_s * 1000))
+        if shot is not None:
+            page.screenshot(path=str(shot))
+    finally:
+        context.close()
+    return math.inf if ms < 0 else ms / 1000
+
+
+def p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, math.ceil(0.95 * len(xs)) - 1)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mentions", type=int, default=20_000)
+    ap.add_argument("--db", help="an existing store instead of a fresh demo")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--quiet", type=float, default=0.5)
+    ap.add_argument("--pages", default=",".join(PAGES), help="comma-separated page names")
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="gs-pages-"))
+    if args.db:
+        url = args.db
+    else:
+        from groundswell.demo import load_demo
+        from storage.engine import make_engine
+        from storage.migrate import upgrade
+
+        url = f"sqlite:///{tmp / 'demo.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        started = time.monotonic()
+        load_demo(engine, mentions=args.mentions)
+        engine.dispose()
+        print(f"demo store: {args.mentions:,} mentions in {time.monotonic() - started:.0f} s")
+    blank_script = tmp / "blank.py"
+    blank_script.write_text(BLANK_APP)
+    env = {"GROUNDSWELL_DB_URL": url, "GROUNDSWELL_CONFIG": str(tmp / "none.toml")}
+    (tmp / "none.toml").write_text("")
+    dash, dash_base = serve(ROOT / "dashboard" / "app.py", env, tmp / "dashboard.log")
+    blank, blank_base = serve(blank_script, {}, tmp / "blank.log")
+    names = [n for n in args.pages.split(",") if n in PAGES]
+    load = os.getloadavg()[0]
+    rows: list[tuple[str, float, list[float]]] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+            )
+            blank_cold = visit(browser, blank_base, args.quiet)
+            blank_warm = [visit(browser, blank_base, args.quiet) for _ in range(args.runs)]
+            rows.append(("blank Streamlit page", blank_cold, blank_warm))
+            for name in names:
+                shot = tmp / f"{name.replace(' ', '-').replace('/', '')}.png"
+                cold = visit(browser, dash_base + PAGES[name], args.quiet, shot)
+                warm = [
+                    visit(browser, dash_base + PAGES[name], args.quiet) for _ in range(args.runs)
+                ]
+                rows.append((name, cold, warm))
+                print(f"  {name}: cold {cold:.2f} s, warm p95 {p95(warm):.2f} s", flush=True)
+            browser.close()
+    finally:
+        for proc in (dash, blank):
+            proc.terminate()
+            proc.wait(timeout=20)
+    base_p95 = p95(blank_warm)
+    print(
+        f"\nload average at start {load:.1f}; {args.runs} warm runs per page; quiet {args.quiet} s"
+    )
+    print("| page | cold (s) | warm p50 (s) | warm p95 (s) | p95 over blank (s) | goal |")
+    print("|---|---|---|---|---|---|")
+    for name, cold, warm in rows:
+        over = p95(warm) - base_p95
+        ok = (
+            "" if name.startswith("blank") else ("ok" if p95(warm) <= 2 and over <= 1 else "MISSED")
+        )
+        print(
+            f"| {name} | {cold:.2f} | {statistics.median(warm):.2f} | {p95(warm):.2f} | "
+            f"{over:+.2f} | {ok} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
