@@ -309,3 +309,13 @@ def test_a_thread_gone_since_it_was_listed_is_counted_and_the_source_stays_ok(st
     assert any("thread_unavailable" in str(r) for r in reasons)
     runner.run_once()  # settled: not asked again until the count grows
     assert len(contexts(alpha)) == 1
+
+
+def test_statuses_that_belong_to_no_movement_have_no_thread_read(store, alpha):
+    elsewhere = post(alpha, 1, tags=("Elsewhere",))  # listed: the instance follows the tag
+    reply(alpha, elsewhere, 2, "bob")
+    settings = settings_for(alpha, hashtags=("NHSCitizen", "Elsewhere"), mastodon=THREADS)
+    runner, _ = runner_for(store, settings)
+    runner.run_once()
+    assert contexts(alpha) == []
+    assert scalar(store, "SELECT count(*) FROM mention") == 0

@@ -33,6 +33,7 @@ from collectors.mastodon.parse import (
     status_key,
     to_plain,
 )
+from groundswell.matching import match_post
 from storage.records import Batch
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def fetch_threads(
     settings = collector.settings
     since_ts = int((now - timedelta(days=settings.reply_window_days)).timestamp())
     tracked: dict[str, list[Any]] = cursor.setdefault("threads", {})
-    note_growth(tracked, parsed)
+    note_growth(tracked, [p for p in parsed if _matches(collector, p)])
     in_batch = {m.native_id for m in batch.mentions}
     for uri in due(tracked, since_ts)[: settings.threads_per_page]:
         entry = tracked[uri]
@@ -118,6 +119,17 @@ def fetch_threads(
         _add_replies(collector, client, domain, uri, items, batch, in_batch)
         entry[1] = entry[2]
     cursor["threads"] = prune(tracked, since_ts)
+
+
+def _matches(collector: MastodonCollector, p: ParsedStatus) -> bool:
+    """Whether the status belongs to a movement: only then are its replies worth a request
+    (an instance may list hashtags no movement tracks). Without compiled rules (no runner
+    has run yet), every status is."""
+    rules = collector.context.rules
+    if not rules:
+        return True
+    m = p.mention
+    return bool(match_post(rules, hashtags=m.hashtags, text=m.text, links=m.links))
 
 
 def _add_replies(
