@@ -234,6 +234,9 @@ class BlueskyCollector:
 
     # Empty pages in a row (each with a new cursor) before the sweep gives up.
     IDLE_PAGES = 3
+    # How far past a split window's `until` a post may lie before the service is taken to
+    # ignore `until`: a service comparing whole seconds may round our millisecond bound up.
+    LATE_SLACK = timedelta(seconds=1)
 
     def _no_progress(
         self,
@@ -253,7 +256,7 @@ class BlueskyCollector:
         if until is not None and sweep.get("until") != sweep.get("end"):
             # A window made by a split: every post must be older than its `until`. (The first
             # window ends "now" and is not checked: our clock may lag the server's.)
-            late = [p.sort_at for p in posts if p.sort_at >= until]
+            late = [p.sort_at for p in posts if p.sort_at >= until + self.LATE_SLACK]
             if late:
                 return (
                     f"the service ignored the search window (asked for posts before "
