@@ -161,3 +161,23 @@ def test_exports_say_how_each_post_matched_so_thread_replies_can_be_filtered(sto
     }
     card = (tmp_path / "out" / "README.md").read_text()
     assert "matched_by" in card and "in thread" in card
+
+
+def test_the_wall_and_top_posts_show_a_thread_only_reply_only_with_consent(store):
+    from storage.queries.overview import top_posts
+    from storage.queries.scope import Scope
+    from storage.queries.wall import recent_posts
+
+    rules = movement(store)
+    anchor = mention(1, author=account(1, indexable=True))
+    hidden = _reply(2, anchor, author=account(2, indexable=False), text="Quietly agreeing")
+    shown = _reply(3, anchor, author=account(3, indexable=True), text="Loudly agreeing")
+    hidden.like_count = 50  # the most engaged post of all: still never on top
+    _write(store, rules, anchor, hidden, shown)
+    mv = rules[0].id
+    start = int(T0.timestamp())
+    with store.connect() as conn:
+        wall = {p.id for p in recent_posts(conn, movement_id=mv)}
+        top = top_posts(conn, Scope(movement_id=mv, start_ts=start, end_ts=start + 3600))
+    assert wall == {anchor.id, shown.id}
+    assert {t["text"] for t in top} == {anchor.text, shown.text}
