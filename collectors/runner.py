@@ -47,7 +47,7 @@ log = logging.getLogger("groundswell.runner")
 # FatalSourceError and parks the source. Parked sources in RETRIED_PARKED_STATUSES are polled
 # again when due, after a long back-off (PARKED_RETRY_*), the rest wait for the config to
 # change or for `groundswell init`.
-PARKED_RETRY_BASE_S = 3600.0  # a refused login is tried again after an hour, then 2 h, 4 h...
+PARKED_RETRY_BASE_S = 3600.0  # a refused login is tried again within an hour, then 2 h, 4 h...
 PARKED_RETRY_MAX_S = 6 * 3600.0  # ... at most 6 h apart: well inside Bluesky's 300 logins a day
 
 

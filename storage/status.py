@@ -36,7 +36,7 @@ def parked_fix(status: str, next_due_at: datetime | None) -> str:
     """The one-line fix for a parked source, with when it is retried on its own (if ever)."""
     fix = PARKED_FIXES.get(status, DEFAULT_FIX)
     if status in RETRIED_PARKED_STATUSES and next_due_at is not None:
-        fix += f"; otherwise it is retried on its own at {next_due_at.isoformat()}"
+        fix += f"; otherwise it is retried on its own at {_iso(next_due_at.replace(microsecond=0))}"
     elif status not in RETRIED_PARKED_STATUSES:
         fix += "; it is not retried until then"
     return fix
