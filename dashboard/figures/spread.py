@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from html import escape
 from typing import Any
 
 import plotly.graph_objects as go
@@ -15,6 +17,7 @@ from dashboard.figures.common import (
     local,
     time_axis_title,
 )
+from groundswell.sanitize import clean_text
 
 KIND_COLOURS = {
     "post": "#222222",
@@ -148,7 +151,25 @@ def tree_layout(nodes: Sequence[Mapping[str, Any]]) -> dict[Any, tuple[float, fl
     return pos
 
 
+FAN_NAMES = {"repost": ("repost", "reposts"), "boost": ("boost", "boosts")}
+
+
+def tree_title(tree: Mapping[str, Any], rank: int) -> str:
+    """ "#1: 214 posts and reposts, 3 steps deep" and, under it, who started the tree and its
+    opening words (escaped: a post's text is hostile; plotly titles take a little HTML)."""
+    size, depth = int(tree["size"]), int(tree["depth"])
+    head = f"#{rank}: {size:,} posts and reposts, {depth} step{'s' * (depth != 1)} deep"
+    started = tree.get("started_by") or {}
+    who = clean_text(started.get("author") or "") or "someone"
+    words = clean_text(started.get("text") or "").replace("\n", " ")
+    words = words if len(words) <= 60 else words[:59].rsplit(" ", 1)[0] + "…"
+    quote = f": “{escape(words)}”" if words else ""
+    return f"{head}<br><sup>started by {escape(who[:40])}{quote}</sup>"
+
+
 def tree_figure(tree: Mapping[str, Any], title: str) -> go.Figure:
+    """Each post a dot at its depth (whole steps from the original post); the reposts or
+    boosts of a post one counted fan ("212 boosts"), sized by its count."""
     nodes = tree["nodes"]
     pos = tree_layout(nodes)
     ex: list[Any] = []
@@ -170,16 +191,35 @@ def tree_figure(tree: Mapping[str, Any], title: str) -> go.Figure:
     )
     for kind, colour in KIND_COLOURS.items():
         mine = [n for n in nodes if n["kind"] == kind and n["id"] in pos]
-        if mine:
-            fig.add_scatter(
-                x=[pos[n["id"]][0] for n in mine],
-                y=[pos[n["id"]][1] for n in mine],
-                mode="markers",
-                marker={"size": 9, "color": colour},
-                name=kind,
-                text=[f"{kind} on {n['platform'] or '?'}" for n in mine],
-                hoverinfo="text",
-            )
-    base_layout(fig, title, "Depth (steps from the original post)", "Branch")
-    fig.update_layout(hovermode="closest", yaxis={"showticklabels": False})
+        if not mine:
+            continue
+        counts = [int(n.get("count") or 1) for n in mine]
+        one, many = FAN_NAMES.get(kind, (kind, f"{kind}s"))
+        labels = [f"{c:,} {one if c == 1 else many}" if kind in FAN_NAMES else "" for c in counts]
+        fig.add_scatter(
+            x=[pos[n["id"]][0] for n in mine],
+            y=[pos[n["id"]][1] for n in mine],
+            mode="markers+text" if kind in FAN_NAMES else "markers",
+            marker={"size": [9 + 4 * math.log2(c) for c in counts], "color": colour},
+            name=kind,
+            text=labels if kind in FAN_NAMES else None,
+            textposition="middle right",
+            hovertext=[
+                f"{lbl or kind} on {n['platform'] or '?'}"
+                for lbl, n in zip(labels, mine, strict=True)
+            ],
+            hoverinfo="text",
+        )
+    base_layout(fig, title, "Depth (steps from the original post)", "")
+    top = max((int(n["depth"]) for n in nodes), default=0)
+    fig.update_layout(
+        hovermode="closest",
+        yaxis={"showticklabels": False, "showgrid": False, "zeroline": False},
+        xaxis={
+            "tick0": 0,
+            "dtick": 1,
+            "tickformat": "d",
+            "range": [-0.3, top + 0.9],  # room for the fans' counts
+        },
+    )
     return fig

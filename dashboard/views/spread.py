@@ -11,6 +11,7 @@ from dashboard.figures.spread import (
     cumulative_authors_figure,
     footprint_figure,
     tree_figure,
+    tree_title,
 )
 from dashboard.figures.volume import volume_figure
 from dashboard.filters import sidebar_filters
@@ -114,7 +115,7 @@ else:
     for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
         with col:
             st.plotly_chart(
-                tree_figure(tree, f"#{i + 1}: size {tree['size']}, depth {tree['depth']}"),
+                tree_figure(tree, tree_title(tree, i + 1)),
                 width="stretch",
                 key=f"spread_tree_{i}",
             )

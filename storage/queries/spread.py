@@ -178,20 +178,37 @@ def _tree_nodes(
     meta: dict[Any, tuple[str, int | None, str | None]],
     max_nodes: int,
 ) -> list[dict[str, Any]]:
-    """The drawable nodes of one tree (reposts expanded into leaves), at most `max_nodes`."""
+    """The drawable nodes of one tree, at most `max_nodes`: each post (`count` 1), and the
+    reposts or boosts of a post as one counted fan (`count` n: "212 boosts"), so a post's
+    200 reposts neither fill the drawing as a solid bar nor crowd out its replies."""
     nodes: list[dict[str, Any]] = []
     stack: list[tuple[Any, Any, int]] = [(root, None, 0)]
     while stack and len(nodes) < max_nodes:
         n, par, d = stack.pop()
         kind, ts, platform = meta.get(n, ("post", None, None))
         nodes.append({"id": n, "parent": par, "depth": d, "kind": kind, "ts": ts,
-                      "platform": platform})  # fmt: skip
+                      "platform": platform, "count": 1})  # fmt: skip
         for lk, count in leaves.get(n, ()):
-            for i in range(min(count, max_nodes - len(nodes))):
-                nodes.append({"id": (n, lk, i), "parent": n, "depth": d + 1, "kind": lk,
-                              "ts": None, "platform": platform})  # fmt: skip
+            if len(nodes) < max_nodes:
+                nodes.append({"id": (n, lk), "parent": n, "depth": d + 1, "kind": lk,
+                              "ts": None, "platform": platform, "count": count})  # fmt: skip
         stack.extend((c, n, d + 1) for c in children.get(n, ()))
     return nodes
+
+
+def _root_posts(conn: Connection, roots: list[int]) -> dict[int, dict[str, Any]]:
+    """Who started each drawn tree and its opening words (the figure's title)."""
+    if not roots:
+        return {}
+    rows = conn.execute(
+        select(M.c.id, M.c.text, M.c.title, A.c.display_name, A.c.handle)
+        .select_from(M.outerjoin(A, A.c.id == M.c.account_id))
+        .where(M.c.id.in_(roots))
+    ).all()
+    return {
+        r.id: {"author": r.display_name or r.handle, "handle": r.handle, "text": r.title or r.text}
+        for r in rows
+    }
 
 
 def _showcase(largest: list[Cascade], top: int, deepest: Cascade | None) -> list[Cascade]:
@@ -240,6 +257,7 @@ def cascades(
     drawn = _showcase(largest, top, deepest)
     for c in drawn:
         c.nodes = _drawn_nodes(conn, scope.movement_id, c.root, max_nodes)
+    started = _root_posts(conn, [c.root for c in drawn])
     return {
         "count": sum(histogram.values()),
         "histogram": [
@@ -247,7 +265,14 @@ def cascades(
         ],
         "largest": [{"root": c.root, "size": c.size, "depth": c.depth} for c in largest],
         "trees": [
-            {"root": c.root, "size": c.size, "depth": c.depth, "nodes": c.nodes} for c in drawn
+            {
+                "root": c.root,
+                "size": c.size,
+                "depth": c.depth,
+                "nodes": c.nodes,
+                "started_by": started.get(c.root, {}),
+            }
+            for c in drawn
         ],
     }
 

@@ -1,0 +1,61 @@
+"""Cascade trees that can be read: a post's reposts are one counted fan, depth ticks are whole
+steps, and the tree says who started it and with which words."""
+
+from __future__ import annotations
+
+from dashboard.figures.spread import tree_figure, tree_title
+from storage.queries import spread
+from tests.factories import account, mention
+from tests.test_dashboard_spread_queries import _at, _link, _scope, _write
+
+
+def test_two_hundred_reposts_of_a_post_are_one_counted_fan_not_two_hundred_leaves(store):
+    star = mention(1, author=account(1), created_at=_at(0.5), text="Pledge with us #NHSCitizen")
+    reply = mention(2, author=account(2), created_at=_at(0.6))
+    edges = [
+        _link("reply", reply.author, star, _at(1), via=reply),
+        *(_link("boost", account(100 + i), star, _at(2)) for i in range(212)),
+    ]
+    _write(store, star, reply, edges=edges)
+    with store.connect() as conn:
+        (tree, *_) = spread.cascades(conn, _scope(store, 0, 5))["trees"]
+    fans = [n for n in tree["nodes"] if n["kind"] == "boost"]
+    assert [(n["parent"], n["count"]) for n in fans] == [(star.id, 212)]
+    assert {n["id"] for n in tree["nodes"] if n["kind"] == "reply"} == {reply.id}  # not crowded out
+    assert tree["started_by"]["author"] == "User 1"
+    assert tree["started_by"]["text"].startswith("Pledge with us")
+
+
+def _node(id_, parent, depth, kind, count=1) -> dict:
+    return {"id": id_, "parent": parent, "depth": depth, "kind": kind, "platform": "mastodon",
+            "count": count}  # fmt: skip
+
+
+def _tree() -> dict:
+    return {
+        "root": 1,
+        "size": 214,
+        "depth": 2,
+        "started_by": {"author": "<b>Ada</b>", "text": "We met in Leeds <script>x</script> today"},
+        "nodes": [
+            _node(1, None, 0, "post"),
+            _node(2, 1, 1, "reply"),
+            _node(3, 2, 2, "reply"),
+            _node((1, "boost"), 1, 1, "boost", 212),
+        ],
+    }
+
+
+def test_a_fan_is_labelled_with_its_count_and_depth_ticks_are_whole_steps():
+    fig = tree_figure(_tree(), "t")
+    (fan,) = [t for t in fig.data if t.name == "boost"]
+    assert list(fan.text) == ["212 boosts"]
+    assert fig.layout.xaxis.dtick == 1 and fig.layout.xaxis.tick0 == 0
+    assert fig.layout.yaxis.title.text in (None, "")  # no "Branch"
+
+
+def test_the_trees_title_names_who_started_it_and_its_opening_words_escaped():
+    title = tree_title(_tree(), 1)
+    assert title.startswith("#1: 214 posts and reposts, 2 steps deep")
+    assert "&lt;b&gt;Ada&lt;/b&gt;" in title and "<b>Ada" not in title
+    assert "We met in Leeds &lt;script&gt;" in title
