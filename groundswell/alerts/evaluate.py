@@ -1,8 +1,8 @@
 """Evaluate the configured rules as of a moment and record what fired (with its outbox rows).
 
-Each rule and movement is evaluated in its own write transaction: the episode state, the alert
-and its deliveries commit together, so a crash mid-evaluation leaves either all of them or
-none, and a second evaluation of the same moment records nothing new (`(rule, episode)` is
+A cycle is one write transaction (a savepoint per rule and movement): the episode states, the
+alerts and their deliveries commit together, so a crash mid-evaluation leaves either all of
+them or none, and a second evaluation of the same moment records nothing new (`(rule, episode)` is
 unique). What each kind reads is in `storage/queries/alerts.py`; the decisions are
 `groundswell/alerts/rules.py`.
 """
@@ -311,54 +311,68 @@ def state_key(rule: AlertRule, slug: str) -> str:
     return f"{rule.name}/{slug}"
 
 
+def _evaluate_one(
+    conn: Connection,
+    rule: AlertRule,
+    mv: dict[str, Any],
+    key: str,
+    channels: list[str],
+    at: datetime,
+    now: datetime,
+    settings: Settings,
+) -> list[int]:
+    """One rule on one movement: read, decide, record what fired and the new state."""
+    row = rule_state(conn, key)
+    state = Episode(
+        active=bool(row.get("active")),
+        episode=row.get("episode"),
+        last_fired_at=row.get("last_fired_at"),
+    )
+    out = KINDS[rule.kind](conn, _Ctx(rule, mv, at, state, row.get("last_evaluated_at"), settings))
+    new_ids = []
+    for alert in out.alerts:
+        alert_id = record_alert(conn, alert, channels, now=now)
+        if alert_id is not None:
+            new_ids.append(alert_id)
+    later = row.get("last_evaluated_at")
+    save_rule_state(
+        conn,
+        key,
+        active=out.state.active,
+        episode=out.state.episode,
+        last_fired_at=out.state.last_fired_at,
+        last_evaluated_at=at if later is None else max(later, at),
+        last_value=out.value,
+        last_error=None,
+    )
+    return new_ids
+
+
 def evaluate(
     engine: Engine, settings: Settings, *, at: datetime, now: datetime | None = None
 ) -> list[int]:
     """Evaluate every rule on every movement it names as of `at`; returns the new alerts' ids.
-    A rule that fails (the store went away) is recorded on its state and the others go on."""
+    A rule whose SQL fails is rolled back alone and its error recorded on its state."""
     cfg: AlertsSettings = settings.alerts
     if not cfg.rules:
         return []
     now = now or datetime.now(UTC)
-    with engine.connect() as conn:
-        movements = list_movements(conn)
     new_ids: list[int] = []
-    for rule in cfg.rules:
-        channels = cfg.channel_names(rule)
-        for mv in movements:
-            if rule.movement is not None and mv["slug"] != rule.movement:
-                continue
-            key = state_key(rule, mv["slug"])
-            try:
-                with write_tx(engine) as conn:
-                    row = rule_state(conn, key)
-                    state = Episode(
-                        active=bool(row.get("active")),
-                        episode=row.get("episode"),
-                        last_fired_at=row.get("last_fired_at"),
-                    )
-                    ctx = _Ctx(rule, mv, at, state, row.get("last_evaluated_at"), settings)
-                    out = KINDS[rule.kind](conn, ctx)
-                    for alert in out.alerts:
-                        alert_id = record_alert(conn, alert, channels, now=now)
-                        if alert_id is not None:
-                            new_ids.append(alert_id)
-                    later = row.get("last_evaluated_at")
-                    save_rule_state(
-                        conn,
-                        key,
-                        active=out.state.active,
-                        episode=out.state.episode,
-                        last_fired_at=out.state.last_fired_at,
-                        last_evaluated_at=at if later is None else max(later, at),
-                        last_value=out.value,
-                        last_error=None,
-                    )
-            except SQLAlchemyError as exc:
-                log.error("alert rule %s on %s failed: %s", rule.name, mv["slug"], exc)
+    # One transaction for the cycle (a commit per rule was most of a cycle's time on SQLite),
+    # one savepoint per rule and movement: a rule that fails is rolled back alone, recorded on
+    # its state, and the others go on.
+    with write_tx(engine) as conn:
+        movements = list_movements(conn)
+        for rule in cfg.rules:
+            channels = cfg.channel_names(rule)
+            for mv in movements:
+                if rule.movement is not None and mv["slug"] != rule.movement:
+                    continue
+                key = state_key(rule, mv["slug"])
                 try:
-                    with write_tx(engine) as conn:
-                        save_rule_state(conn, key, last_error=str(exc)[:500])
-                except SQLAlchemyError:
-                    pass
+                    with conn.begin_nested():
+                        new_ids += _evaluate_one(conn, rule, mv, key, channels, at, now, settings)
+                except SQLAlchemyError as exc:
+                    log.error("alert rule %s on %s failed: %s", rule.name, mv["slug"], exc)
+                    save_rule_state(conn, key, last_error=str(exc).splitlines()[0][:500])
     return new_ids

@@ -65,7 +65,14 @@ def alerts(
         fail("the config has no [[alerts.rules]]; see docs/alerts.md for an example", 2)
     when = parse_at(at)
     engine = open_store(db, settings, create=False)
-    new, report = run_cycle(engine, settings, at=when)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        new, report = run_cycle(engine, settings, at=when)
+    except SQLAlchemyError as exc:
+        fail(
+            f"the store failed during evaluation: {str(exc).splitlines()[0]}; nothing was recorded"
+        )
     from storage.alerts import list_alerts
 
     with engine.connect() as conn:
