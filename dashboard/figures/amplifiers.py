@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from html import escape
 from typing import Any
 
 import plotly.graph_objects as go
@@ -22,6 +23,9 @@ from dashboard.figures.common import (
 from groundswell.sanitize import clean_text
 
 COMMUNITY_COLOURS = ("#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6a4c93")
+
+
+LABELLED = 8  # top accounts by amplification received named on the network chart
 
 
 def network_figure(net: Mapping[str, Any], colour_by: str = "platform") -> go.Figure:
@@ -70,11 +74,30 @@ def network_figure(net: Mapping[str, Any], colour_by: str = "platform") -> go.Fi
                 "line": {"width": 0.5, "color": "white"},
             },
             text=[
-                f"{clean_text(n['label'])[:80]}<br>{n['platform']} · received {n['received']}"
+                f"{escape(clean_text(n['label'])[:80])}<br>{n['platform']} · received "
+                f"{n['received']}"
                 f" · given {n['given']}"
                 for n in mine
             ],
             hoverinfo="text",
+        )
+    # The accounts a reader looks for first carry their names on the chart (hover for the
+    # rest); opted-out accounts are never named.
+    top = sorted(
+        (n for n in net["nodes"] if not n.get("opted_out") and n["received"] > 0),
+        key=lambda n: (-n["received"], str(n["id"])),
+    )[:LABELLED]
+    if top:
+        fig.add_scatter(
+            x=[n["x"] for n in top],
+            y=[n["y"] for n in top],
+            mode="text",
+            text=[escape(clean_text(n.get("name") or n["label"])[:30]) for n in top],
+            textposition="top center",
+            textfont={"size": 12, "color": "#222222"},
+            hoverinfo="skip",
+            showlegend=False,
+            name="labels",
         )
     base_layout(
         fig,

@@ -68,6 +68,7 @@ if net["nodes"]:
         st.dataframe(
             [
                 {
+                    "Name": ui.short(b.get("name") or "", 60),
                     "Account": ui.short(b["label"], 60),
                     "Platform": b["platform"],
                     "Betweenness": b["betweenness"],

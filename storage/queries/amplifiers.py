@@ -357,6 +357,7 @@ def analyse_network(
         return {
             "id": n,
             "label": "opted-out account" if hidden else (a.get("handle") or f"account {n}"),
+            "name": None if hidden else a.get("display_name"),
             "platform": a.get("platform") or "unknown",
             "opted_out": hidden,
         }
