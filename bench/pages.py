@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -147,6 +148,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
+
+    # Stopped with SIGTERM (a timeout), still stop the two Streamlit servers (finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     tmp = Path(tempfile.mkdtemp(prefix="gs-pages-"))
     if args.db:

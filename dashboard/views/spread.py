@@ -67,8 +67,14 @@ st.dataframe(
     [
         {
             "Platform": r["platform"],
-            f"First mention ({f.tz})": ui.when(r["first_ts"], f.tz),
-            "Came from": r["from_platform"] or "—",
+            f"First mention in range ({f.tz})": ui.when(r["first_ts"], f.tz),
+            "First mention ever": (
+                f"before this range ({ui.when(r['first_ever_ts'], f.tz)})"
+                if r.get("before_range")
+                else "in this range"
+            ),
+            # Named only when a repost, quote, reply or link shows the crossing.
+            "Came from": r["from_platform"] or "no evidence",
             "Hours after previous platform": round(r["after_previous_s"] / 3600, 1),
             "Hours after the first platform": round(r["after_first_s"] / 3600, 1),
         }

@@ -114,47 +114,90 @@ def footprint(conn: Connection, scope: Scope, bucket_s: int) -> dict[str, Any]:
     return {"before": before, "rows": rows, "places": places}
 
 
+def _first_ts(
+    conn: Connection, movement_id: int, platform: str, start_ts: int, end_ts: int
+) -> int | None:
+    """The first mention on `platform` in [start_ts, end_ts): the hourly rollup finds the
+    first hour (an index seek on its primary key), the exact second comes from that hour's
+    matches only."""
+    hour = start_ts // 3600
+    end_hour = -(-end_ts // 3600)
+    while True:
+        h = conn.execute(
+            select(func.min(RH.c.hour)).where(
+                RH.c.movement_id == movement_id,
+                RH.c.platform == platform,
+                RH.c.hour >= hour,
+                RH.c.hour < end_hour,
+            )
+        ).scalar()
+        if h is None:
+            return None
+        lo, hi = max(start_ts, int(h) * 3600), min(end_ts, (int(h) + 1) * 3600)
+        ts = conn.execute(
+            select(func.min(MM.c.created_ts)).where(
+                *in_scope(MM, Scope(movement_id, lo, hi, (platform,)))
+            )
+        ).scalar()
+        if ts is not None:
+            return int(ts)
+        hour = int(h) + 1  # the mentions of that hour fell before `start_ts`
+
+
+CROSSING_SLACK_S = 3600  # an amplification up to an hour after the first post still shows it
+
+
+def _crossed_from(
+    conn: Connection, movement_id: int, platform: str, since_ts: int, first_ts: int
+) -> str | None:
+    """The platform a movement's conversation demonstrably came to `platform` from: the
+    earliest edge (a repost, quote, reply or link) by an account on `platform` to a movement
+    post on another platform, made before `platform`'s first mention (or within the hour
+    after it). None without such an edge: being second in time is no evidence."""
+    row = conn.execute(
+        select(ME.c.platform)
+        .select_from(ME.join(A, A.c.id == ME.c.source_account_id))
+        .where(
+            ME.c.movement_id == movement_id,
+            ME.c.created_ts >= since_ts,
+            ME.c.created_ts <= first_ts + CROSSING_SLACK_S,
+            ME.c.platform != platform,
+            A.c.platform == platform,
+        )
+        .order_by(ME.c.created_ts)
+        .limit(1)
+    ).first()
+    return str(row[0]) if row else None
+
+
 def first_appearance(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """First mention per platform in the range, in order, with the crossing delays.
 
-    The hourly rollup finds each platform's first hour (an index seek on its primary key); the
-    exact second comes from the matches of that hour only.
+    Each platform also carries its first mention ever (`first_ever_ts`; `before_range` when
+    that is before the range: the range's first is then not where it started), and the
+    platform it came from only when an amplification edge shows the crossing
+    (`from_platform`, else None).
     """
     found = []
     for platform in scope.platforms or PLATFORMS:
-        hour = scope.start_ts // 3600
-        end_hour = -(-scope.end_ts // 3600)
-        while True:
-            h = conn.execute(
-                select(func.min(RH.c.hour)).where(
-                    RH.c.movement_id == scope.movement_id,
-                    RH.c.platform == platform,
-                    RH.c.hour >= hour,
-                    RH.c.hour < end_hour,
-                )
-            ).scalar()
-            if h is None:
-                break
-            lo, hi = max(scope.start_ts, int(h) * 3600), min(scope.end_ts, (int(h) + 1) * 3600)
-            ts = conn.execute(
-                select(func.min(MM.c.created_ts)).where(
-                    *in_scope(MM, Scope(scope.movement_id, lo, hi, (platform,)))
-                )
-            ).scalar()
-            if ts is not None:
-                found.append((int(ts), platform))
-                break
-            hour = int(h) + 1  # the mentions of that hour fell before the range start
+        ts = _first_ts(conn, scope.movement_id, platform, scope.start_ts, scope.end_ts)
+        if ts is not None:
+            found.append((ts, platform))
     ordered = sorted(found)
     out = []
     for i, (ts, p) in enumerate(ordered):
+        ever = _first_ts(conn, scope.movement_id, p, 0, scope.start_ts) or ts
         out.append(
             {
                 "platform": p,
                 "first_ts": ts,
+                "first_ever_ts": ever,
+                "before_range": ever < scope.start_ts,
                 "after_first_s": ts - ordered[0][0],
                 "after_previous_s": ts - ordered[i - 1][0] if i else 0,
-                "from_platform": ordered[i - 1][1] if i else None,
+                "from_platform": (
+                    _crossed_from(conn, scope.movement_id, p, ordered[0][0], ts) if i else None
+                ),
             }
         )
     return out
