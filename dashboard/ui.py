@@ -15,15 +15,9 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from groundswell.sanitize import clean_text
+from storage.queries.overview import HEADLINE_LABELS
 
-LABELS = {
-    "mentions": "Mentions",
-    "people": "People",
-    "new_voices": "New voices",
-    "platforms": "Platforms",
-    "instances": "Mastodon instances",
-    "blogs": "Blogs",
-}
+LABELS = HEADLINE_LABELS
 HELP = {
     "mentions": "Posts, statuses, blog entries and pingbacks matching the movement in the range.",
     "people": "Distinct authors of those mentions.",

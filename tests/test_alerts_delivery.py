@@ -182,3 +182,38 @@ def test_loopback_needs_the_explicit_setting(sqlite_store):
         err = conn.execute(select(AD.c.last_error)).scalar()
         assert conn.execute(select(func.count()).select_from(AD)).scalar() == 1
     assert "loopback" in err
+
+
+def test_the_collect_loop_thread_evaluates_the_rules_and_delivers(sqlite_store):
+    import threading
+
+    from groundswell.alerts.loop import start_alerts_thread
+    from storage.write import write_batch
+    from tests.factories import batch, mention, movement
+
+    rules = movement(sqlite_store)
+    now = datetime.now(UTC)
+    posts = [mention(i, created_at=now - timedelta(minutes=5, seconds=i)) for i in range(3)]
+    with write_tx(sqlite_store) as conn:
+        write_batch(conn, batch(*posts), rules)
+    with webhook_receiver() as hook:
+        settings = parse_settings(
+            {
+                "alerts": {
+                    "allow_loopback": True,
+                    "rules": [{"name": "places", "kind": "new_place"}],
+                    "webhooks": [{"name": "team", "url": hook.url}],
+                }
+            }
+        )
+        stop = threading.Event()
+        thread = start_alerts_thread(sqlite_store, settings, stop, every_s=0.2)
+        assert thread is not None
+        for _ in range(200):  # progress, not a time limit: stop as soon as it arrived
+            if hook.posts:
+                break
+            stop.wait(0.1)
+        stop.set()
+        thread.join()
+    assert hook.posts and {p["json"]["kind"] for p in hook.posts} == {"new_place"}
+    assert len(hook.acted_on) == len(hook.posts)  # each alert once

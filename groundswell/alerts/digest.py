@@ -25,6 +25,7 @@ from storage.engine import write_tx
 from storage.queries.amplifiers import ranked_received
 from storage.queries.overview import (
     HEADLINE_KEYS,
+    HEADLINE_LABELS,
     headline_with_change,
     new_voices,
     top_posts,
@@ -32,14 +33,7 @@ from storage.queries.overview import (
 )
 from storage.queries.scope import Scope, list_events, list_movements
 
-LABELS = {
-    "mentions": "Mentions",
-    "people": "People",
-    "new_voices": "New voices",
-    "platforms": "Platforms",
-    "instances": "Mastodon instances",
-    "blogs": "Blogs",
-}
+LABELS = HEADLINE_LABELS
 DAYS = {"day": 1, "week": 7}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -53,6 +53,15 @@ MID = MovementInstanceDay.__table__
 MIH = MovementInstanceHour.__table__
 
 HEADLINE_KEYS = ("mentions", "people", "new_voices", "platforms", "instances", "blogs")
+# How the headline numbers are named wherever they are shown (the Overview, the digest).
+HEADLINE_LABELS = {
+    "mentions": "Mentions",
+    "people": "People",
+    "new_voices": "New voices",
+    "platforms": "Platforms",
+    "instances": "Mastodon instances",
+    "blogs": "Blogs",
+}
 
 
 @dataclass(frozen=True, slots=True)
