@@ -60,11 +60,11 @@ class AlertRule(_Strict):
     terms: list[str] = Field(
         default_factory=list, description="watched_terms: words or phrases (case-insensitive)"
     )
-    min_followers: int = Field(
-        default=5000, ge=1, description="new_amplifier: reach an account needs to count as large"
-    )
     min_reposts: int = Field(
-        default=50, ge=1, description="new_amplifier: or reposts/boosts its amplifying drew"
+        default=50,
+        ge=1,
+        description="new_amplifier: amplifications (reposts, boosts, quotes, replies, links) "
+        "a new author's posts must have drawn (the store keeps no follower counts)",
     )
     channels: list[str] = Field(
         default_factory=list,
