@@ -82,6 +82,12 @@ def record_alert(
     return int(alert_id)
 
 
+def alert_exists(conn: Connection, rule: str, episode: str) -> bool:
+    """This rule's episode was recorded already (one probe of `uq_alert_episode`)."""
+    found = conn.execute(select(AL.c.id).where(AL.c.rule == rule, AL.c.episode == episode))
+    return found.first() is not None
+
+
 # -- episode state --------------------------------------------------------------------------
 
 

@@ -134,3 +134,32 @@ def test_an_alert_and_its_deliveries_commit_together(store):
     evaluate(store, _settings(SPIKE, webhooks=hooks), at=T0)
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(AD)).scalar() == 2
+
+
+def test_an_event_reports_its_start_and_then_the_end_of_its_after_glow_once_each(store):
+    from groundswell.config import EventSettings
+    from storage.catalog import upsert_event
+    from storage.queries.scope import list_movements
+
+    rules = movement(store)
+    with store.connect() as conn:
+        ids = {m["slug"]: m["id"] for m in list_movements(conn)}
+    ev = EventSettings(
+        slug="assembly",
+        name="Assembly",
+        movement="nhscitizen",
+        starts=T0,
+        ends=T0 + timedelta(hours=2),
+    )
+    with write_tx(store) as conn:
+        upsert_event(conn, ev, ids)
+    _post(store, rules, T0 + timedelta(minutes=30), 5)
+    s = _settings({"name": "events", "kind": "event", "window_minutes": 60})
+    assert len(evaluate(store, s, at=T0 + timedelta(minutes=10))) == 1  # started
+    assert evaluate(store, s, at=T0 + timedelta(minutes=40)) == []
+    ended = evaluate(store, s, at=T0 + timedelta(hours=4))  # after-glow of 0 h: over at 3:00
+    assert len(ended) == 1 and evaluate(store, s, at=T0 + timedelta(hours=5)) == []
+    titles = [a["title"] for a in _alerts(store)]
+    assert titles == ["After-glow ended: Assembly", "Event started: Assembly"]
+    glow = _alerts(store)[0]["evidence"]
+    assert glow["mentions"] == 5 and glow["afterglow_hours"] == 0

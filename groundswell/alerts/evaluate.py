@@ -28,7 +28,7 @@ from groundswell.alerts.rules import (
 )
 from groundswell.alerts.settings import AlertRule, AlertsSettings
 from groundswell.config import Settings
-from storage.alerts import NewAlert, record_alert, rule_state, save_rule_state
+from storage.alerts import NewAlert, alert_exists, record_alert, rule_state, save_rule_state
 from storage.engine import write_tx
 from storage.queries import alerts as q
 from storage.queries.events import AFTERGLOW_MAX_H, event_report
@@ -259,8 +259,11 @@ def _event(conn: Connection, ctx: _Ctx) -> Outcome:
                     link=dashboard_link(ctx.base, "events", mv["slug"], ev["start_ts"], end),
                 )
             )
-        if ev["end_ts"] > end:
-            continue
+        if ev["end_ts"] > end or ev["end_ts"] + (AFTERGLOW_MAX_H + 2) * 3600 < start:
+            continue  # not over yet, or its after-glow ended before this window in any case
+        episode = f"{mv['slug']}:{ev['slug']}:afterglow"
+        if alert_exists(conn, r.name, episode):
+            continue  # reported already: no need to measure it again every cycle
         rep = event_report(conn, mv["id"], ev)
         glow_end = -(-ev["end_ts"] // 3600) * 3600 + rep["afterglow_hours"] * 3600
         if rep["afterglow_hours"] >= AFTERGLOW_MAX_H or not (start < glow_end + 3600 <= end):
@@ -270,7 +273,7 @@ def _event(conn: Connection, ctx: _Ctx) -> Outcome:
             NewAlert(
                 rule=r.name,
                 kind="event",
-                episode=f"{mv['slug']}:{ev['slug']}:afterglow",
+                episode=episode,
                 fired_at=ctx.at,
                 movement_id=mv["id"],
                 title=f"After-glow ended: {ev['name']}",

@@ -58,12 +58,20 @@ def new_places(conn: Connection, movement_id: int, start_ts: int, end_ts: int) -
     """Platforms, Mastodon instances and blog sites whose first appearance in the movement
     falls in `[start_ts, end_ts)` (platforms: by their first hour in the rollup)."""
     out: list[dict[str, Any]] = []
-    firsts = conn.execute(
-        select(RH.c.platform, func.min(RH.c.hour))
-        .where(RH.c.movement_id == movement_id)
-        .group_by(RH.c.platform)
-    )
-    for platform, hour in firsts:
+    lo_h, hi_h = start_ts // 3600, -(-end_ts // 3600)
+    # Only a platform with mentions in the window can be new in it (a short range of the
+    # primary key); then its first hour ever is one more probe of the same key.
+    active = conn.execute(
+        select(RH.c.platform)
+        .where(RH.c.movement_id == movement_id, RH.c.hour >= lo_h, RH.c.hour < hi_h)
+        .distinct()
+    ).scalars()
+    for platform in sorted(active):
+        hour = conn.execute(
+            select(func.min(RH.c.hour)).where(
+                RH.c.movement_id == movement_id, RH.c.platform == platform
+            )
+        ).scalar()
         ts = int(hour) * 3600
         if start_ts <= ts + 3599 and ts < end_ts:
             out.append(
