@@ -186,6 +186,36 @@ def grow_cascades(conn: Connection, added: Iterable[Sequence[Any]]) -> None:
         forest.save()
 
 
+def shrink_cascades(conn: Connection, removed: Iterable[Sequence[Any]]) -> None:
+    """Take undone reposts and boosts (removed `movement_edge` rows, as for `grow_cascades`)
+    off the trees they were leaves of: their targets' leaf counts go down and the trees are
+    measured again (size and depth; `cascade_day` follows)."""
+    per_movement: dict[int, Counter[tuple[int, str]]] = defaultdict(Counter)
+    for mv, _edge, _ts, kind, _platform, target, _via in removed:
+        if kind in REPOST_KINDS:
+            per_movement[mv][(target, kind)] += 1
+    for mv in sorted(per_movement):
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:c, :mv)"), {"c": _LOCK_CLASS, "mv": mv}
+            )
+        forest = _Forest(conn, mv)
+        forest.load(t for t, _ in per_movement[mv])
+        roots: set[int] = set()
+        for (target, kind), n in sorted(per_movement[mv].items()):
+            node = forest.nodes.get(target)
+            if node is None:
+                continue
+            if kind == "repost":
+                node.reposts = max(0, node.reposts - n)
+            else:
+                node.boosts = max(0, node.boosts - n)
+            roots.add(node.root)
+        if roots:
+            forest._remeasure(roots)
+            forest.save()
+
+
 class _Forest:
     """One movement's stored trees, loaded as far as a batch of new edges needs them."""
 

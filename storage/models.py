@@ -229,6 +229,7 @@ class Amplification(SQLModel, table=True):
     __table_args__ = (
         Index("ix_amp_target", "target_mention_id"),
         Index("ix_amp_source", "source_account_id", "created_ts"),
+        Index("ix_amp_undo", "undo_id"),
     )
     id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
     kind: str = Field(sa_column=Column(String(12), nullable=False))
@@ -239,6 +240,12 @@ class Amplification(SQLModel, table=True):
     via_mention_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # A repost or boost undone (migration 0038): kept with the time it was undone, for
+    # researchers, and left out of `movement_edge` and so of every rollup, page and export.
+    undone_at: datetime | None = _ts(nullable=True)
+    # The one-way id (`storage.records.mention_id`) of the key a deletion names this edge by:
+    # the repost record's at-uri (Jetstream), the boost's `local_status_key` (Mastodon).
+    undo_id: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class RollupHourly(SQLModel, table=True):

@@ -122,6 +122,10 @@ class EdgeRecord:
     created_at: datetime
     via: tuple[str, str] | None = None
     target_account: AccountRecord | None = None
+    # The key a deletion names this repost or boost by, when it has one of its own: the
+    # repost record's at-uri (Jetstream), the boost's `local_status_key` (Mastodon). A
+    # deletion of that key undoes the edge (`storage.write.undo_edges`). Not part of the id.
+    undo_key: tuple[str, str] | None = None
 
     @property
     def id(self) -> int:
@@ -186,6 +190,11 @@ class Batch:
     accounts: list[AccountRecord] = field(default_factory=list)
     edges: list[EdgeRecord] = field(default_factory=list)
     deletions: list[tuple[str, str]] = field(default_factory=list)
+    # Complete re-reads of who reposted or boosted a post (`getRepostedBy`,
+    # `status_reblogged_by`, as many accounts as the post's count says): (kind, target key,
+    # ids of the edges listed). A stored edge of that kind and target not listed was undone
+    # (`storage.write.undo_edges`).
+    listed: list[tuple[str, tuple[str, str], list[int]]] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     cursor: dict[str, Any] | None = None
     # HTTP validators for conditional GET (feeds); written with the cursor.

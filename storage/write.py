@@ -30,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    null,
     or_,
     select,
     update,
@@ -38,7 +39,7 @@ from sqlalchemy import (
 from groundswell.matching import MovementRule, match_post
 from storage import bulk
 from storage.bulk import copy_upsert, executemany, insert_for
-from storage.cascades import grow_cascades
+from storage.cascades import grow_cascades, shrink_cascades
 from storage.id_lists import ids_param as _ids
 from storage.id_lists import in_ids_text as _in_ids
 from storage.match_chain import link_previous_matches, plan_links
@@ -91,6 +92,7 @@ class WriteResult:
     tombstoned: int = 0
     new_matches: int = 0
     edges: int = 0
+    undone: int = 0  # reposts and boosts undone (`undo_edges`)
     skipped: int = 0
     skip_reasons: Counter[str] = field(default_factory=Counter)
 
@@ -101,6 +103,7 @@ class WriteResult:
         self.tombstoned += other.tombstoned
         self.new_matches += other.new_matches
         self.edges += other.edges
+        self.undone += other.undone
         self.skipped += other.skipped
         self.skip_reasons.update(other.skip_reasons)
 
@@ -358,11 +361,25 @@ def write_batch(
     if deletions:
         result.tombstoned = tombstone(conn, deletions, now)
 
+    # Undone reposts and boosts: named by a deletion (Jetstream, the Mastodon stream), by a
+    # deletion that came before them, or missing from a complete re-read (`Batch.listed`).
+    undo_ids = [mention_id(*k) for k in deletions] + _undone_before(conn, batch)
+    removed = undo_edges(conn, undo_ids, unlisted_edges(conn, batch), now)
+    result.undone = len({r[1] for r in removed})
+    shrink: list[Any] = []
+    if removed:
+        gone = {(r[0], r[1]) for r in removed}
+        fresh = {(r[0], r[1]) for r in added_edges}
+        added_edges = [r for r in added_edges if (r[0], r[1]) not in gone]
+        shrink = [r[:7] for r in removed if (r[0], r[1]) not in fresh]
+
     if source_id is not None:
         save_cursor(conn, source_id, batch, lease_owner=lease_owner)
     if added_edges:
         # Last: on PostgreSQL it takes each movement's cascade lock, held until commit.
         grow_cascades(conn, [r[:7] for r in added_edges])
+    if shrink:
+        shrink_cascades(conn, shrink)
     return result
 
 
@@ -671,9 +688,9 @@ def link_movement_edges(
         "target_mention_id",
         "via_mention_id",
     ]
-    joined = amp.join(mm, mm.c.mention_id == amp.c.target_mention_id).join(
-        m, m.c.id == amp.c.target_mention_id
-    )
+    joined = amp.join(
+        mm, (mm.c.mention_id == amp.c.target_mention_id) & amp.c.undone_at.is_(None)
+    ).join(m, m.c.id == amp.c.target_mention_id)
     added: list[Any] = []
     for column, ids in (
         ("amplification.target_mention_id", {r["mention_id"] for r in new_matches}),
@@ -703,19 +720,21 @@ def link_movement_edges(
     return added
 
 
-def bump_amplifier_periods(conn: Connection, added: Iterable[Sequence[Any]]) -> None:
+def bump_amplifier_periods(
+    conn: Connection, added: Iterable[Sequence[Any]], *, sign: int = 1
+) -> None:
     """Count newly stored `movement_edge` rows (movement, created_ts, source, target account)
     into `movement_amplifier_period`: one row per (movement, side, period, account), added to
     with `edges + excluded.edges`, in key order (two PostgreSQL workers lock rows in the same
     order). Edges without a target account and self-amplification are not counted, as in the
-    rankings."""
+    rankings. `sign=-1` counts removed rows (undone reposts and boosts) down."""
     counts: Counter[tuple[int, str, int, int]] = Counter()
     for mv, ts, src, dst in added:
         if dst is None or src == dst:
             continue
         period = ts // AMPLIFIER_PERIOD_S
-        counts[(mv, "dst", period, dst)] += 1
-        counts[(mv, "src", period, src)] += 1
+        counts[(mv, "dst", period, dst)] += sign
+        counts[(mv, "src", period, src)] += sign
     if not counts:
         return
     table = _t(MovementAmplifierPeriod)
@@ -743,11 +762,95 @@ def _insert_edges(conn: Connection, batch: Batch) -> int:
             "via_mention_id": mention_id(*e.via) if e.via else None,
             "created_at": e.created_at,
             "created_ts": int(e.created_at.timestamp()),
+            "undo_id": mention_id(*e.undo_key) if e.undo_key else None,
         }
     table = _t(Amplification)
-    stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=[table.c.id])
+    ins = insert_for(conn, table)
+    # Seen again (a re-read list, a new repost after an undo): the edge holds again. A new
+    # undo key replaces the old one (a repost made again is a new record).
+    stmt = ins.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={
+            "undone_at": null(),
+            "undo_id": func.coalesce(ins.excluded.undo_id, table.c.undo_id),
+        },
+        where=table.c.undone_at.is_not(None) | ins.excluded.undo_id.is_not(None),
+    )
     executemany(conn, stmt, table, "edges", [rows[k] for k in sorted(rows)])
     return len(rows)
+
+
+def undo_edges(
+    conn: Connection, undo_ids: Sequence[int], edge_ids: Sequence[int], now: datetime
+) -> list[Any]:
+    """Undo reposts and boosts: those named by a deletion's key (`undo_ids`, the one-way ids
+    of `EdgeRecord.undo_key`) and those a re-read list no longer carries (`edge_ids`).
+
+    The `amplification` row stays, with `undone_at` (researchers keep the history); its
+    `movement_edge` rows go, so Amplifiers, the network export and Spread stop counting it:
+    `movement_amplifier_period` is counted down by exactly what `bump_amplifier_periods`
+    counted up. Returns the removed `movement_edge` rows (movement, edge, time, kind,
+    platform, target, via) for `shrink_cascades`."""
+    amp, me = _t(Amplification), _t(MovementEdge)
+    undone: set[int] = set()
+    for column, ids in (("amplification.undo_id", undo_ids), ("amplification.id", edge_ids)):
+        if ids:
+            stmt = (
+                update(amp)
+                .where(_in_ids(conn, column), amp.c.undone_at.is_(None))
+                .values(undone_at=now)
+                .returning(amp.c.id)
+            )
+            undone.update(r[0] for r in conn.execute(stmt, _ids(conn, sorted(set(ids)))))
+    if not undone:
+        return []
+    stmt = (
+        me.delete()
+        .where(_in_ids(conn, "movement_edge.edge_id"))
+        .returning(
+            me.c.movement_id,
+            me.c.edge_id,
+            me.c.created_ts,
+            me.c.kind,
+            me.c.platform,
+            me.c.target_mention_id,
+            me.c.via_mention_id,
+            me.c.source_account_id,
+            me.c.dst_account_id,
+        )
+    )
+    removed = list(conn.execute(stmt, _ids(conn, sorted(undone))))
+    if removed:
+        bump_amplifier_periods(conn, [(r[0], r[2], r[7], r[8]) for r in removed], sign=-1)
+    return removed
+
+
+def unlisted_edges(conn: Connection, batch: Batch) -> list[int]:
+    """The stored, not undone edges of each complete re-read's kind and target that the
+    re-read no longer lists (`Batch.listed`)."""
+    amp, mention = _t(Amplification), _t(Mention)
+    out: list[int] = []
+    for kind, target, ids in batch.listed:
+        mid = mention_id(*target)
+        stmt = select(amp.c.id).where(
+            amp.c.target_mention_id == mid, amp.c.kind == kind, amp.c.undone_at.is_(None)
+        )
+        listed = set(ids)
+        out.extend(r[0] for r in conn.execute(stmt) if r[0] not in listed)
+        # The stored count follows the complete list down (counts are otherwise only ever
+        # raised), so the next poll sees no change and does not read the list again.
+        conn.execute(update(mention).where(mention.c.id == mid).values(repost_count=len(listed)))
+    return out
+
+
+def _undone_before(conn: Connection, batch: Batch) -> list[int]:
+    """The undo ids of this batch's edges whose deletion arrived before them (remembered in
+    `deleted_key` like any deletion of something not stored): stored as undone at once."""
+    ids = sorted({mention_id(*e.undo_key) for e in batch.edges if e.undo_key})
+    if not ids:
+        return []
+    stmt = select(_t(DeletedKey).c.id).where(_in_ids(conn, "deleted_key.id"))
+    return [r[0] for r in conn.execute(stmt, _ids(conn, ids))]
 
 
 def deleted_before(

@@ -41,7 +41,7 @@ from collectors.bluesky.parse import (
 from collectors.bluesky.threads import add_thread_replies, grown
 from groundswell.matching import match_post
 from storage.queries.bluesky import recent_mentions, stored_counts
-from storage.records import GAP, RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch
+from storage.records import GAP, RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch, EdgeRecord
 
 
 class BlueskyCollector:
@@ -138,8 +138,8 @@ class BlueskyCollector:
                 recounted.append(p)
                 batch.mentions.append(p.mention)  # the new counts
                 old_reposts, old_quotes = stored[uri]
-                if p.mention.repost_count > old_reposts:
-                    self._fetch_reposts(batch, uri)
+                if p.mention.repost_count != old_reposts:  # grew, or fell: reposts undone
+                    self._fetch_reposts(batch, uri, p.mention.repost_count)
                 if p.mention.quote_count > old_quotes:
                     self._fetch_quotes(batch, uri, seen)
             self._add_threads(batch, recounted, seen)  # stored, so matched (maybe in thread)
@@ -350,11 +350,8 @@ class BlueskyCollector:
     def _add_amplification(self, batch: Batch, posts: list[ParsedPost], seen: set[str]) -> None:
         if not self.settings.fetch_reposts or self.context.engine is None:
             return
-        candidates = [
-            p
-            for p in posts
-            if (p.mention.repost_count or p.mention.quote_count) and self._matches(p)
-        ]
+        # Every matching post: a repost count that fell to zero is news too (undone reposts).
+        candidates = [p for p in posts if self._matches(p)]
         if not candidates:
             return
         with self.context.engine.connect() as conn:
@@ -362,8 +359,8 @@ class BlueskyCollector:
         for p in candidates:
             uri = p.mention.native_id
             old_reposts, old_quotes = stored.get(uri, (0, 0))
-            if p.mention.repost_count > old_reposts:
-                self._fetch_reposts(batch, uri)
+            if p.mention.repost_count != old_reposts:  # grew, or fell: reposts undone
+                self._fetch_reposts(batch, uri, p.mention.repost_count)
             if p.mention.quote_count > old_quotes:
                 self._fetch_quotes(batch, uri, seen)
 
@@ -372,10 +369,15 @@ class BlueskyCollector:
         if self.settings.fetch_replies and posts:
             add_thread_replies(self, batch, grown(self, posts), seen)
 
-    def _fetch_reposts(self, batch: Batch, uri: str) -> None:
+    def _fetch_reposts(self, batch: Batch, uri: str, count: int) -> None:
+        """Who reposted `uri`. A re-read that lists exactly `count` (the post's repost count)
+        accounts, none malformed, is the whole truth: a stored repost it leaves out was undone
+        (`Batch.listed`)."""
         page: str | None = None
         prev: str | None = None
         now = self.clock()
+        listed: list[EdgeRecord] = []
+        whole = True
         for _ in range(self.settings.max_edge_pages):
             payload = self.client.reposted_by(uri, page)
             try:
@@ -385,9 +387,13 @@ class BlueskyCollector:
                 return
             batch.edges.extend(edges)
             batch.skipped.extend(skipped)
+            listed.extend(edges)
+            whole = whole and not skipped
             if not page or page == prev:  # no next page, or one that would repeat this one
-                return
+                break
             prev = page
+        if whole and len({e.id for e in listed}) == count:
+            batch.listed.append(("repost", (PLATFORM, uri), [e.id for e in listed]))
 
     def _fetch_quotes(self, batch: Batch, uri: str, seen: set[str]) -> None:
         page: str | None = None

@@ -111,6 +111,11 @@ def post_uri(did: str, rkey: str) -> str:
     return f"at://{did}/{POST_COLLECTION}/{rkey}"
 
 
+def repost_uri(did: str, rkey: str) -> str:
+    """A repost record's at-uri: what Jetstream's delete of an undone repost names."""
+    return f"at://{did}/{REPOST_COLLECTION}/{rkey}"
+
+
 def is_did(value: Any) -> bool:
     return isinstance(value, str) and bool(_DID_RE.match(value))
 
@@ -730,6 +735,9 @@ def parse_jetstream_event(
         except MalformedPost as exc:
             return StreamItem(time_us=time_us, skip=exc.as_skip())
         return StreamItem(time_us=time_us, post=post)
+    if collection == REPOST_COLLECTION and op == "delete":
+        # An undone repost: the record's at-uri is the key its edge is undone by.
+        return StreamItem(time_us=time_us, deleted=(PLATFORM, repost_uri(did, rkey)))
     if collection == REPOST_COLLECTION and op == "create":
         record = commit.get("record")
         subject = record.get("subject") if isinstance(record, dict) else None
@@ -751,6 +759,7 @@ def parse_jetstream_event(
                 target=(PLATFORM, str(target)),
                 created_at=min(when, seen) if when else seen,
                 target_account=account_for_did(tdid),
+                undo_key=(PLATFORM, repost_uri(did, rkey)),
             ),
         )
     return StreamItem(time_us=time_us)

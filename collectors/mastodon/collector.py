@@ -416,11 +416,17 @@ class MastodonCollector:
                 continue
             seen = tracked.get(m.native_id)
             known = int(seen[1]) if seen else 0
-            if p.reblogs_count <= known:
+            if p.reblogs_count == known:
                 continue
             boosters = client.reblogged_by(p.mention_local_id)
             edges, bad = boost_edges(m, boosters, domain, seen_at=now)
             batch.edges.extend(edges)
+            # Fewer boosts than last time, and the status's own instance lists them all: a
+            # stored boost it leaves out was undone (`Batch.listed`). Another instance knows
+            # only the boosts that reached it, so its list proves nothing.
+            whole = len({e.id for e in edges}) == p.reblogs_count
+            if p.reblogs_count < known and not bad and whole and _home(m, domain):
+                batch.listed.append(("boost", (m.platform, m.native_id), [e.id for e in edges]))
             for _ in range(bad):
                 batch.skip("bad_account", f"booster of {m.native_id}")
             tracked[m.native_id] = [
@@ -434,3 +440,9 @@ class MastodonCollector:
         if len(live) > MAX_TRACKED_BOOSTS:
             live = dict(sorted(live.items(), key=lambda kv: kv[1][2])[-MAX_TRACKED_BOOSTS:])
         cursor["boosts"] = live
+
+
+def _home(mention: MentionRecord, domain: str) -> bool:
+    """Whether `domain` is the status's own instance (its author's)."""
+    author = mention.author
+    return author is not None and (author.instance or "").lower() == domain.lower()

@@ -324,6 +324,8 @@ def parse_status(status: Any, instance_domain: str) -> ParsedStatus:
                 target=status_key(inner.mention.native_id),
                 created_at=boosted_at,
                 target_account=inner.mention.author,
+                # A boost undone is a streaming `delete` of the boost's own local id.
+                undo_key=(PLATFORM, local_status_key(instance_domain, local_id)),
             )
         )
         inner.accounts.append(booster)

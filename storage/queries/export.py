@@ -482,14 +482,16 @@ def _not_opted_out(r: Resolved, a: Any) -> Any:
 def _edge_scope(r: Resolved, e: Any, tm: Any) -> list[Any]:
     """Edges whose target mention is in the filter's movement/platforms and whose time is in
     the window; `tm` is the target mention (inner-joined). An edge whose own post (the reply,
-    quote or linking entry) was deleted is withheld with it: the author took it back."""
+    quote or linking entry) was deleted is withheld with it: the author took it back. So is
+    an undone repost or boost (`amplification.undone_at`, migration 0038)."""
     vm = _t(Mention).alias("vm")
     clauses: list[Any] = [
+        e.c.undone_at.is_(None),
         not_(
             exists(
                 select(vm.c.id).where(vm.c.id == e.c.via_mention_id, vm.c.deleted_at.is_not(None))
             )
-        )
+        ),
     ]
     clauses.extend(_shared_scope(r, e.c.created_ts, e.c.platform, tm.c.id))
     return clauses

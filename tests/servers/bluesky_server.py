@@ -287,6 +287,12 @@ class BlueskyServer:
             self.reposted_by[uri].extend(reposters)
             self.posts[uri].view["repostCount"] = len(self.reposted_by[uri])
 
+    def undo_repost(self, uri: str, did: str) -> None:
+        """`did` undoes its repost of `uri`: gone from `getRepostedBy`, the count falls."""
+        with self._lock:
+            self.reposted_by[uri] = [p for p in self.reposted_by[uri] if p.get("did") != did]
+            self.posts[uri].view["repostCount"] = len(self.reposted_by[uri])
+
     def sync_quote_count(self, uri: str) -> None:
         self.posts[uri].view["quoteCount"] = len(self.quotes[uri])
 

@@ -336,6 +336,13 @@ class MastodonServer:
             local.boosters.append((self._reblog_seq, acc))
             local.status["reblogs_count"] = int(local.status.get("reblogs_count") or 0) + 1
 
+    def unboost(self, uri: str, acct: str) -> None:
+        """The account `acct` undoes its boost: gone from `reblogged_by`, the count falls."""
+        with self.lock:
+            local = self.statuses[self.by_uri[uri]]
+            local.boosters = [(n, a) for n, a in local.boosters if a.get("acct") != acct]
+            local.status["reblogs_count"] = len(local.boosters)
+
     def reply(
         self, parent_uri: str, status: dict[str, Any], *, origin: str | None = None
     ) -> dict[str, Any]:
