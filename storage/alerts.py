@@ -88,6 +88,18 @@ def alert_exists(conn: Connection, rule: str, episode: str) -> bool:
     return found.first() is not None
 
 
+def quoting_alerts(conn: Connection, *, since: datetime) -> list[dict[str, Any]]:
+    """Alerts that quote posts (watched terms) fired since `since`."""
+    stmt = select(AL.c.id, AL.c.movement_id, AL.c.evidence).where(
+        AL.c.kind == "watched_terms", AL.c.fired_at >= since
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def rewrite_alert(conn: Connection, alert_id: int, *, evidence: dict[str, Any], body: str) -> None:
+    conn.execute(update(AL).where(AL.c.id == alert_id).values(evidence=evidence, body=body))
+
+
 # -- episode state --------------------------------------------------------------------------
 
 

@@ -163,3 +163,21 @@ def test_an_event_reports_its_start_and_then_the_end_of_its_after_glow_once_each
     assert titles == ["After-glow ended: Assembly", "Event started: Assembly"]
     glow = _alerts(store)[0]["evidence"]
     assert glow["mentions"] == 5 and glow["afterglow_hours"] == 0
+
+
+def test_a_quoted_post_deleted_later_is_withdrawn_from_the_stored_alert(store):
+    from storage.write import tombstone
+
+    rules = movement(store)
+    post = mention(next(N), created_at=T0 - timedelta(minutes=20), text="Data breach #NHSCitizen")
+    with write_tx(store) as conn:
+        write_batch(conn, batch(post), rules)
+    s = _settings({"name": "terms", "kind": "watched_terms", "terms": ["data breach"]})
+    evaluate(store, s, at=T0)
+    assert "Data breach #NHSCitizen" in _alerts(store)[0]["body"]
+    with write_tx(store) as conn:
+        tombstone(conn, [(post.platform, post.native_id)], T0)
+    evaluate(store, s, at=T0 + timedelta(minutes=5))
+    (alert,) = _alerts(store)
+    assert alert["evidence"]["quotes"] == [] and alert["evidence"]["count"] == 1
+    assert "Data breach #NHSCitizen" not in alert["body"] and "1 more not quoted" in alert["body"]

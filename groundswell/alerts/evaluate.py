@@ -28,13 +28,22 @@ from groundswell.alerts.rules import (
 )
 from groundswell.alerts.settings import AlertRule, AlertsSettings
 from groundswell.config import Settings
-from storage.alerts import NewAlert, alert_exists, record_alert, rule_state, save_rule_state
+from storage.alerts import (
+    NewAlert,
+    alert_exists,
+    quoting_alerts,
+    record_alert,
+    rewrite_alert,
+    rule_state,
+    save_rule_state,
+)
 from storage.engine import write_tx
 from storage.queries import alerts as q
 from storage.queries.events import AFTERGLOW_MAX_H, event_report
 from storage.queries.scope import Scope, list_events, list_movements
 
 log = logging.getLogger("groundswell.alerts")
+QUOTES_KEPT_DAYS = 90  # alerts this recent have their quotes re-checked every cycle
 
 
 @dataclass(slots=True)
@@ -159,6 +168,46 @@ def _new_place(conn: Connection, ctx: _Ctx) -> Outcome:
     return Outcome(found, ctx.state, {"new_places": len(found), "since_ts": start})
 
 
+def terms_body(evidence: dict[str, Any]) -> str:
+    """A watched-terms alert's text from its evidence: what it counted, what it may quote."""
+    quotes = evidence["quotes"]
+    lines = [f"- {qq['handle'] or qq['platform']}: {(qq['text'] or '')[:280]}" for qq in quotes]
+    withheld = evidence["count"] - len(quotes)
+    if withheld:
+        lines.append(
+            f"- and {withheld} more not quoted (opted-out authors, posts matched without "
+            "consent, or deleted since; docs/alerts.md)"
+        )
+    terms = ", ".join(repr(t) for t in evidence["terms"])
+    return (
+        f"{evidence['count']} mentions of {evidence['movement_name']} between "
+        f"{_iso(evidence['window_start_ts'])} and {_iso(evidence['window_end_ts'])} contain "
+        f"{terms}:\n" + "\n".join(lines)
+    )
+
+
+def withdraw_quotes(conn: Connection, settings: Settings, *, since: datetime) -> int:
+    """Honour deletions and opt-outs that came after an alert quoted a post: its quote is
+    dropped from the stored alert (and from deliveries not sent yet). Returns how many alerts
+    changed. Messages already delivered cannot be recalled (docs/alerts.md)."""
+    changed = 0
+    for a in quoting_alerts(conn, since=since):
+        ev = dict(a["evidence"])
+        ids = [qq.get("id") for qq in ev.get("quotes", [])]
+        keep = q.displayable_ids(
+            conn,
+            [i for i in ids if i is not None],
+            a["movement_id"],
+            discoverable_false_is_opt_out=settings.ethics.discoverable_false_is_opt_out,
+        )
+        quotes = [qq for qq in ev.get("quotes", []) if qq.get("id") in keep]
+        if len(quotes) != len(ev.get("quotes", [])):
+            ev["quotes"] = quotes
+            rewrite_alert(conn, a["id"], evidence=ev, body=terms_body(ev))
+            changed += 1
+    return changed
+
+
 def _watched_terms(conn: Connection, ctx: _Ctx) -> Outcome:
     r, mv, end = ctx.rule, ctx.movement, _ts(ctx.at)
     start = end - r.window_minutes * 60
@@ -179,16 +228,17 @@ def _watched_terms(conn: Connection, ctx: _Ctx) -> Outcome:
     found = []
     if fire:
         quotes = [
-            {k: qq[k] for k in ("platform", "handle", "text", "url", "created_ts")}
+            {k: qq[k] for k in ("id", "platform", "handle", "text", "url", "created_ts")}
             for qq in seen["quotes"]
         ]
-        withheld = seen["count"] - len(quotes)
-        lines = [f"- {qq['handle'] or qq['platform']}: {(qq['text'] or '')[:280]}" for qq in quotes]
-        if withheld:
-            lines.append(
-                f"- and {withheld} more not quoted (not shown: opted-out authors or posts "
-                "matched without consent; docs/alerts.md)"
-            )
+        evidence = {
+            "count": seen["count"],
+            "terms": r.terms,
+            "quotes": quotes,
+            "movement_name": mv["name"],
+            "window_start_ts": start,
+            "window_end_ts": end,
+        }
         found.append(
             NewAlert(
                 rule=r.name,
@@ -197,9 +247,8 @@ def _watched_terms(conn: Connection, ctx: _Ctx) -> Outcome:
                 fired_at=ctx.at,
                 movement_id=mv["id"],
                 title=f"Watched terms: {seen['count']} mentions of {', '.join(r.terms)}",
-                body=f"{seen['count']} mentions of {mv['name']} between {_iso(start)} and "
-                f"{_iso(end)} contain {', '.join(repr(t) for t in r.terms)}:\n" + "\n".join(lines),
-                evidence={"count": seen["count"], "terms": r.terms, "quotes": quotes},
+                body=terms_body(evidence),
+                evidence=evidence,
                 link=dashboard_link(ctx.base, "explore", mv["slug"], start, end),
             )
         )
@@ -366,6 +415,7 @@ def evaluate(
     # its state, and the others go on.
     with write_tx(engine) as conn:
         movements = list_movements(conn)
+        withdraw_quotes(conn, settings, since=now - timedelta(days=QUOTES_KEPT_DAYS))
         for rule in cfg.rules:
             channels = cfg.channel_names(rule)
             for mv in movements:

@@ -191,3 +191,30 @@ def unacknowledged(conn: Connection, scope: Scope, limit: int = 5) -> list[dict[
     from storage.alerts import list_alerts
 
     return list_alerts(conn, unacknowledged=True, movement_id=scope.movement_id, limit=limit)
+
+
+def displayable_ids(
+    conn: Connection,
+    ids: list[int],
+    movement_id: int | None,
+    *,
+    discoverable_false_is_opt_out: bool = True,
+) -> set[int]:
+    """Which of these mentions may still be quoted (not deleted since, author not opted out
+    since: the one consent rule of `storage.queries.ethics`)."""
+    if not ids:
+        return set()
+    stmt = (
+        select(M.c.id)
+        .select_from(M.outerjoin(A, A.c.id == M.c.account_id))
+        .where(
+            M.c.id.in_(ids),
+            mention_displayable(
+                M,
+                A,
+                movement_id=movement_id,
+                discoverable_false_is_opt_out=discoverable_false_is_opt_out,
+            ),
+        )
+    )
+    return {int(i) for (i,) in conn.execute(stmt)}
