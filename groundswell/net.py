@@ -116,6 +116,10 @@ class FetchResult:
     headers: httpx.Headers
     content: bytes = b""
     redirects: list[str] = field(default_factory=list)
+    # Where the URL asked for has moved for good: the target of the leading run of permanent
+    # redirects (301/308; a 302/303/307 on the way ends the run), None when the first answer
+    # was not one. A feed remembers it so later polls skip the redirect (issue 16 item 3).
+    moved_to: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -499,6 +503,8 @@ class Fetcher:
         deadline = time.monotonic() + self.policy.timeout_s * 2
         redirects: list[str] = []
         current = url
+        moved_to: str | None = None
+        permanent = True
         while True:
             check_url(current, self.policy)
             status, resp_headers, body = self._one(method, current, headers, content, cap, deadline)
@@ -513,8 +519,11 @@ class Fetcher:
                     )
                 redirects.append(current)
                 current = urljoin(current, resp_headers["location"].strip())
+                permanent = permanent and status in (301, 308)
+                if permanent:
+                    moved_to = current
                 continue
-            result = FetchResult(current, status, resp_headers, body, redirects)
+            result = FetchResult(current, status, resp_headers, body, redirects, moved_to)
             self._raise_for_status(result)
             return result
 

@@ -195,6 +195,10 @@ class Batch:
     # ids of the edges listed). A stored edge of that kind and target not listed was undone
     # (`storage.write.undo_edges`).
     listed: list[tuple[str, tuple[str, str], list[int]]] = field(default_factory=list)
+    # Reversible deletions (docs/blogs.md, "Tombstones"): the page or its link was gone when
+    # checked. Tombstoned like `deletions`, but restored when the mention is seen again (a
+    # webmention verified again, a link back); `deletions` (the platform deleted it) are final.
+    gone: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     cursor: dict[str, Any] | None = None
     # HTTP validators for conditional GET (feeds); written with the cursor.

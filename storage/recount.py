@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 # Per movement; `{mv}` is the movement filter on the statement's match table alias.
 _TABLES = (
@@ -75,7 +75,7 @@ _RECOUNT = (
     "SELECT mm.movement_id, a.id, a.created_ts, a.kind, a.platform, a.source_account_id, "
     "coalesce(a.target_account_id, m.account_id), a.target_mention_id, a.via_mention_id "
     "FROM amplification a JOIN mention_match mm ON mm.mention_id = a.target_mention_id "
-    "JOIN mention m ON m.id = a.target_mention_id WHERE {mv}",
+    "JOIN mention m ON m.id = a.target_mention_id WHERE {mv}{live_edges}",
     *(
         "INSERT INTO movement_amplifier_period (movement_id, side, period, account_id, edges) "
         f"SELECT movement_id, '{side}', created_ts / 1382400, {column}, count(*) "
@@ -116,8 +116,13 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         return
     ids = ", ".join(map(str, movements))  # integers only: nothing to escape
 
+    # undone reposts and boosts are left out of every rollup (migration 0038), once it ran
+    columns = {c["name"] for c in inspect(conn).get_columns("amplification")}
+    live_edges = " AND a.undone_at IS NULL" if "undone_at" in columns else ""
+
     def fmt(sql: str) -> str:
         return sql.format(
+            live_edges=live_edges,
             mv=f"mm.movement_id IN ({ids})",
             ma=f"ma.movement_id IN ({ids})",
             me=f"me.movement_id IN ({ids})",

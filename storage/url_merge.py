@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, MetaData, Table, bindparam, delete, insert, select, update
 
 from storage.bulk import insert_for
 from storage.id_lists import among
@@ -43,8 +43,13 @@ class MergeReport:
     movements: int = 0  # movements whose rollups were recounted
 
 
-def _t(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
+def _t(model: Any, conn: Connection | None = None) -> Table:
+    """The model's table; with `conn`, as the store has it now (reflected): run from a
+    migration, other areas' later revisions may not have added their columns yet."""
+    table: Table = model.__table__
+    if conn is None:
+        return table
+    return Table(table.name, MetaData(), autoload_with=conn)
 
 
 def _canonical_links(links: Any) -> Any:
@@ -100,7 +105,8 @@ def _merge_group(
     conn: Connection, platform: str, canon: str, new_id: int, ids: list[int]
 ) -> set[int]:
     """Fold the mentions `ids` (one page) into one row at `new_id`; the movements touched."""
-    m, mm, pay, seen = _t(Mention), _t(MentionMatch), _t(MentionPayload), _t(MentionSeen)
+    m, mm = _t(Mention, conn), _t(MentionMatch, conn)
+    pay, seen = _t(MentionPayload, conn), _t(MentionSeen, conn)
     rows = [dict(r._mapping) for r in conn.execute(select(m).where(m.c.id.in_(ids)))]
     rows.sort(
         key=lambda r: (r["first_seen_at"] is None, r["first_seen_at"], r["created_ts"], r["id"])
@@ -164,7 +170,7 @@ def _merge_group(
 def _rekey_edges(conn: Connection, moved: dict[int, int]) -> tuple[int, set[int]]:
     """Edges pointing at or made by a merged mention: ids mapped, edge ids derived again from
     their (canonical) keys as `EdgeRecord.id` does; duplicates fold into the earliest."""
-    amp, m, mm = _t(Amplification), _t(Mention), _t(MentionMatch)
+    amp, m, mm = _t(Amplification, conn), _t(Mention), _t(MentionMatch)
     old = sorted(moved)
     edges = [
         dict(r._mapping)

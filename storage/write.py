@@ -30,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    literal_column,
     null,
     or_,
     select,
@@ -73,6 +74,9 @@ from storage.threads import add_thread_matches
 from storage.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 
 _CHUNK = 500  # ids per IN (...) list
+# Tombstone reasons (mention.deleted_reason; docs/blogs.md, "Tombstones")
+DELETED = "deleted"  # final: the platform (or its author) deleted it
+GONE = "gone"  # reversible: the page or its link was gone when checked
 
 # How long a deletion seen before its post is remembered (storage/models_deletions.py): the
 # race it guards against (a search index or a timeline still carrying a post a stream already
@@ -152,10 +156,11 @@ def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
 
 def _mention_row(m: MentionRecord, now: datetime) -> dict[str, Any]:
     ts = int(m.created_at.timestamp())
-    native_id, url = m.native_id, m.url
+    native_id, url, links = m.native_id, m.url, m.links
     if m.platform in URL_PLATFORMS:  # one page, one identity (storage/url_identity.py)
         native_id = canonical_native_id(m.platform, native_id)
         url = canonical_url(url) if url else None
+        links = list(dict.fromkeys(canonical_url(x) for x in links))
     return {
         "id": mention_id(m.platform, native_id),
         "platform": m.platform,
@@ -179,7 +184,7 @@ def _mention_row(m: MentionRecord, now: datetime) -> dict[str, Any]:
         "sensitive": bool(m.sensitive),
         "spoiler_text": m.spoiler_text,
         "media": m.media,
-        "links": m.links or None,
+        "links": links or None,
         "hashtags": m.hashtags or None,
         "first_seen_at": now,
         "updated_at": now,
@@ -189,10 +194,15 @@ def _mention_row(m: MentionRecord, now: datetime) -> dict[str, Any]:
 
 
 def _existing(conn: Connection, ids: Sequence[int]) -> dict[int, bool]:
-    """id -> is_tombstone, for the ids already in the store."""
+    """id -> is a final tombstone (never written again), for the ids already in the store. A
+    reversible tombstone (`deleted_reason` "gone") is not final: seeing it again restores it."""
     mention = _t(Mention)
-    stmt = select(mention.c.id, mention.c.deleted_at).where(_in_ids(conn, "mention.id"))
-    return {row[0]: row[1] is not None for row in conn.execute(stmt, _ids(conn, ids))}
+    stmt = select(mention.c.id, mention.c.deleted_at, mention.c.deleted_reason).where(
+        _in_ids(conn, "mention.id")
+    )
+    return {
+        row[0]: row[1] is not None and row[2] != GONE for row in conn.execute(stmt, _ids(conn, ids))
+    }
 
 
 def upsert_accounts(conn: Connection, accounts: Iterable[AccountRecord], now: datetime) -> int:
@@ -360,6 +370,8 @@ def write_batch(
         deletions += deleted_before(conn, [(mention_rows[mid], records[mid]) for mid in ordered])
     if deletions:
         result.tombstoned = tombstone(conn, deletions, now)
+    if batch.gone:
+        result.tombstoned += tombstone(conn, batch.gone, now, reason=GONE)
 
     # Undone reposts and boosts: named by a deletion (Jetstream, the Mastodon stream), by a
     # deletion that came before them, or missing from a complete re-read (`Batch.listed`).
@@ -403,8 +415,17 @@ def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     set_["url"] = func.coalesce(table.c.url, ex.url)
     set_["edited_at"] = func.coalesce(ex.edited_at, table.c.edited_at)
     set_["updated_at"] = ex.updated_at
+    # Seen again: a reversible tombstone comes back (its text, links and URL from this
+    # sighting); a final one (the platform deleted it) stays a tombstone.
+    set_["deleted_at"] = null()
+    set_["deleted_reason"] = null()
     stmt = ins.on_conflict_do_update(
-        index_elements=[table.c.id], set_=set_, where=table.c.deleted_at.is_(None)
+        index_elements=[table.c.id],
+        set_=set_,
+        # a literal: the statement is compiled once and run with the rows' parameters only
+        where=or_(
+            table.c.deleted_at.is_(None), table.c.deleted_reason == literal_column(f"'{GONE}'")
+        ),
     )
     executemany(conn, stmt, table, "mentions", rows)
 
@@ -880,24 +901,35 @@ def _remember_deletions(conn: Connection, ids: Sequence[int], now: datetime) -> 
     conn.execute(table.delete().where(table.c.deleted_at < now - DELETION_MEMORY))
 
 
-def tombstone(conn: Connection, keys: Iterable[tuple[str, str]], now: datetime) -> int:
+def tombstone(
+    conn: Connection, keys: Iterable[tuple[str, str]], now: datetime, *, reason: str = DELETED
+) -> int:
     """Honour deletions: purge text, HTML, media and payload; keep what aggregates need.
 
-    A deletion of a post not stored yet is remembered (`deleted_key`), so the post is stored
-    as a tombstone whenever a poll or search brings it later (`deleted_before`)."""
+    `reason` DELETED (the platform deleted it) is final, and also makes a reversible tombstone
+    final; a deletion of a post not stored yet is remembered (`deleted_key`), so the post is
+    stored as a tombstone whenever a poll or search brings it later (`deleted_before`). GONE
+    (the page or its link was missing when checked) is undone when the mention is written
+    again (`_upsert_mentions`), and nothing is remembered for it."""
     ids = [mention_id(p, n) for p, n in keys]
     if not ids:
         return 0
-    _remember_deletions(conn, ids, now)
+    if reason == DELETED:
+        _remember_deletions(conn, ids, now)
     mention = _t(Mention)
     payload = _t(MentionPayload)
     count = 0
+    live = mention.c.deleted_at.is_(None)
     for chunk in _chunks(ids):
         res = conn.execute(
             update(mention)
-            .where(mention.c.id.in_(chunk), mention.c.deleted_at.is_(None))
+            .where(
+                mention.c.id.in_(chunk),
+                or_(live, mention.c.deleted_reason == GONE) if reason == DELETED else live,
+            )
             .values(
-                deleted_at=now,
+                deleted_reason=reason,
+                deleted_at=func.coalesce(mention.c.deleted_at, now),
                 updated_at=now,
                 text=None,
                 html=None,

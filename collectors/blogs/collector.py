@@ -75,6 +75,14 @@ def typed(exc: FetchError, what: str) -> Exception:
     return TransientError(f"{what}: {exc}")
 
 
+def moved_problem(configured: str, cursor: dict[str, object]) -> list[str]:
+    """The note `status` shows while a feed is polled at the address it moved to."""
+    moved_to = cursor.get("moved_to")
+    if not moved_to or moved_to == configured:
+        return []
+    return [f"moved permanently to {moved_to} (polled there now; put that URL in the config)"]
+
+
 class BlogCollector:
     """Polls `feed` sources and `pingbacks` sources (tracked posts)."""
 
@@ -101,24 +109,34 @@ class BlogCollector:
     # -- feeds ----------------------------------------------------------------------------
 
     def poll_feed(self, source: SourceState) -> Iterator[Batch]:
-        url = str(source.target["url"])
+        configured = str(source.target["url"])
         cursor = dict(source.cursor or {})
+        # A feed that moved permanently (301/308) is polled where it went, so no poll pays the
+        # redirect again; a temporary redirect (302/307) changes nothing (issue 16 item 3).
+        url = str(cursor.get("moved_to") or configured)
         try:
             res = self.fetcher.get(
                 url, etag=source.etag, last_modified=source.last_modified, accept=FEED_ACCEPT
             )
         except FetchError as exc:
             raise typed(exc, f"feed {url}") from None
+        if res.moved_to and res.moved_to != url:
+            cursor["moved_to"] = res.moved_to
+            self.context.log.info("feed %s moved permanently to %s", url, res.moved_to)
+        moved = moved_problem(configured, cursor)
+        now = datetime.now(UTC)
         if res.not_modified:
+            if cursor != (source.cursor or {}):  # it moved, and is unchanged there
+                yield Batch(cursor=cursor, problems=moved)
             return  # unchanged: one request, no body, nothing parsed, nothing written
         digest = hashlib.sha256(res.content).hexdigest()
-        now = datetime.now(UTC)
         if digest == cursor.get("sha256"):
             # same bytes again (server ignores validators): keep the new validators only
             yield Batch(
                 cursor={**cursor, "checked_at": now.isoformat()},
                 etag=res.headers.get("etag"),
                 last_modified=res.headers.get("last-modified"),
+                problems=moved or None,
             )
             return
         parsed = parse_feed(res.content, res.headers, feed_url=res.url, fetched_at=now)
@@ -138,7 +156,7 @@ class BlogCollector:
             },
             etag=res.headers.get("etag"),
             last_modified=res.headers.get("last-modified"),
-            problems=[parsed.problem] if parsed.problem else [],
+            problems=([parsed.problem] if parsed.problem else []) + moved,
             fetched=len(parsed.entries) + len(parsed.skipped),
         )
         if parsed.problem:

@@ -146,8 +146,9 @@ class VerifyWorker:
             if verdict.batch is not None:
                 combined.mentions += verdict.batch.mentions
                 combined.deletions += verdict.batch.deletions
+                combined.gone += verdict.batch.gone
         with writing(self.engine) as conn:
-            if combined.mentions or combined.deletions:
+            if combined.mentions or combined.deletions or combined.gone:
                 for item, verdict in zip(items, verdicts, strict=True):
                     if verdict.batch is not None and verdict.batch.mentions:
                         stored = mentions_by_url(conn, [item.target])

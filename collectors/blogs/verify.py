@@ -70,7 +70,8 @@ def verify(
         # A mention that was verified is tombstoned; the result keeps why (no_link or
         # source_not_found), so a re-sent pingback gets the fault that says so (0x11 / 0x10).
         if was_verified:
-            return Verdict("deleted", result, error, Batch(deletions=[mention_key]))
+            # reversible: restored if a later check finds the link again (docs/blogs.md)
+            return Verdict("deleted", result, error, Batch(gone=[mention_key]))
         return Verdict("rejected", result, error)
 
     try:

@@ -150,17 +150,32 @@ def mentions_linking_to(
     m = _table(Mention)
     a = _table(Account)
     w = texts_table(conn, wanted)
+    has_links: Any = m.c.links.is_not(None)
     if conn.dialect.name == "postgresql":
-        links = func.jsonb_array_elements_text(m.c.links).table_valued("value").lateral()
+        each = func.jsonb_array_elements_text(m.c.links).table_valued("value").lateral()
+        # no links is stored as JSON null, which is NOT NULL in SQL
+        has_links = func.jsonb_typeof(m.c.links) == "array"
     else:
-        links = func.json_each(m.c.links).table_valued("value")
+        each = func.json_each(m.c.links).table_valued("value")
+    # The stored links of the platform's live mentions, unpacked once (MATERIALIZED), then
+    # probed against the wanted URLs: a hashed semi-join (PostgreSQL) or an ephemeral index
+    # (SQLite). Written as one join, both planners looped over the wanted list once per
+    # mention (50,000 x 50,000).
+    stored = (
+        select(m.c.id.label("mid"), each.c.value.label("link"))
+        .select_from(m)
+        .join(each, literal_column("1") == literal_column("1"))
+        .where(m.c.platform == platform, m.c.deleted_at.is_(None), has_links)
+        .cte("stored_links")
+        .prefix_with("MATERIALIZED")
+    )
     q = (
-        select(m.c.platform, m.c.native_id, m.c.created_at, a.c.platform, a.c.native_id, w.c.value)
-        .select_from(m.join(a, a.c.id == m.c.account_id))
-        .join(links, literal_column("1") == literal_column("1"))
-        .join(w, w.c.value == links.c.value)
-        .where(m.c.platform == platform, m.c.deleted_at.is_(None), m.c.links.is_not(None))
-        .order_by(m.c.id, w.c.value)
+        select(
+            m.c.platform, m.c.native_id, m.c.created_at, a.c.platform, a.c.native_id, stored.c.link
+        )
+        .select_from(stored.join(m, m.c.id == stored.c.mid).join(a, a.c.id == m.c.account_id))
+        .where(stored.c.link.in_(select(w.c.value)))
+        .order_by(m.c.id, stored.c.link)
         .limit(limit)
     )
     out: dict[tuple[str, str], LinkingMention] = {}
