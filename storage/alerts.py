@@ -89,9 +89,9 @@ def alert_exists(conn: Connection, rule: str, episode: str) -> bool:
 
 
 def quoting_alerts(conn: Connection, *, since: datetime) -> list[dict[str, Any]]:
-    """Alerts that quote posts (watched terms) fired since `since`."""
-    stmt = select(AL.c.id, AL.c.movement_id, AL.c.evidence).where(
-        AL.c.kind == "watched_terms", AL.c.fired_at >= since
+    """Alerts that quote posts (watched terms, event summaries) fired since `since`."""
+    stmt = select(AL.c.id, AL.c.kind, AL.c.movement_id, AL.c.evidence).where(
+        AL.c.kind.in_(("watched_terms", "event")), AL.c.fired_at >= since
     )
     return [dict(r) for r in conn.execute(stmt).mappings()]
 

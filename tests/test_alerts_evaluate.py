@@ -163,6 +163,7 @@ def test_an_event_reports_its_start_and_then_the_end_of_its_after_glow_once_each
     assert titles == ["After-glow ended: Assembly", "Event started: Assembly"]
     glow = _alerts(store)[0]["evidence"]
     assert glow["mentions"] == 5 and glow["afterglow_hours"] == 0
+    assert len(glow["quotes"]) == 3  # the top posts in the room, displayable ones
 
 
 def test_a_quoted_post_deleted_later_is_withdrawn_from_the_stored_alert(store):

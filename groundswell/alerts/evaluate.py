@@ -40,6 +40,7 @@ from storage.alerts import (
 from storage.engine import write_tx
 from storage.queries import alerts as q
 from storage.queries.events import AFTERGLOW_MAX_H, event_report
+from storage.queries.overview import top_posts
 from storage.queries.scope import Scope, list_events, list_movements
 
 log = logging.getLogger("groundswell.alerts")
@@ -186,6 +187,26 @@ def terms_body(evidence: dict[str, Any]) -> str:
     )
 
 
+def afterglow_body(evidence: dict[str, Any]) -> str:
+    """An event's closing summary: lift, new voices, after-glow, the top posts in the room
+    (displayable ones only: `overview.top_posts` applies the consent rule)."""
+    lift = "new" if evidence["lift"] is None else f"{evidence['lift']:.1f}x"
+    text = (
+        f"{evidence['name']}: {evidence['mentions']} mentions during the event (lift {lift} "
+        f"over the window before it), {evidence['new_authors']} new voices, and an after-glow "
+        f"of {evidence['afterglow_hours']} hours above the baseline rate."
+    )
+    quotes = evidence.get("quotes") or []
+    if quotes:
+        text += "\nTop posts in the room:\n" + "\n".join(
+            f"- {qq['handle'] or qq['platform']}: {(qq['text'] or '')[:280]}" for qq in quotes
+        )
+    return text
+
+
+BODIES = {"watched_terms": terms_body, "event": afterglow_body}
+
+
 def withdraw_quotes(conn: Connection, settings: Settings, *, since: datetime) -> int:
     """Honour deletions and opt-outs that came after an alert quoted a post: its quote is
     dropped from the stored alert (and from deliveries not sent yet). Returns how many alerts
@@ -203,7 +224,7 @@ def withdraw_quotes(conn: Connection, settings: Settings, *, since: datetime) ->
         quotes = [qq for qq in ev.get("quotes", []) if qq.get("id") in keep]
         if len(quotes) != len(ev.get("quotes", [])):
             ev["quotes"] = quotes
-            rewrite_alert(conn, a["id"], evidence=ev, body=terms_body(ev))
+            rewrite_alert(conn, a["id"], evidence=ev, body=BODIES[a["kind"]](ev))
             changed += 1
     return changed
 
@@ -317,7 +338,12 @@ def _event(conn: Connection, ctx: _Ctx) -> Outcome:
         glow_end = -(-ev["end_ts"] // 3600) * 3600 + rep["afterglow_hours"] * 3600
         if rep["afterglow_hours"] >= AFTERGLOW_MAX_H or not (start < glow_end + 3600 <= end):
             continue
-        lift = "new" if rep["lift"] is None else f"{rep['lift']:.1f}x"
+        top = top_posts(conn, Scope(mv["id"], ev["start_ts"], ev["end_ts"]), limit=3)
+        evidence = {k: v for k, v in rep.items() if k != "event_id"}
+        evidence["quotes"] = [
+            {k: p[k] for k in ("id", "platform", "handle", "text", "url", "created_ts")}
+            for p in top
+        ]
         found.append(
             NewAlert(
                 rule=r.name,
@@ -326,10 +352,8 @@ def _event(conn: Connection, ctx: _Ctx) -> Outcome:
                 fired_at=ctx.at,
                 movement_id=mv["id"],
                 title=f"After-glow ended: {ev['name']}",
-                body=f"{ev['name']}: {rep['mentions']} mentions during the event (lift {lift} "
-                f"over the window before it), {rep['new_authors']} new voices, and an "
-                f"after-glow of {rep['afterglow_hours']} hours above the baseline rate.",
-                evidence={k: v for k, v in rep.items() if k != "event_id"},
+                body=afterglow_body(evidence),
+                evidence=evidence,
                 link=dashboard_link(ctx.base, "events", mv["slug"], ev["start_ts"], glow_end),
             )
         )
