@@ -173,15 +173,24 @@ def test_a_crash_between_send_and_mark_resends_with_the_same_key_so_it_is_acted_
 
 
 def test_loopback_needs_the_explicit_setting(sqlite_store):
-    with webhook_receiver() as hook:
-        cfg = parse_settings({"alerts": {"webhooks": [{"name": "team", "url": hook.url}]}}).alerts
-        _alert(sqlite_store, ["team"])
+    with webhook_receiver() as hook, smtp_server() as (port, box):
+        email = {"host": "127.0.0.1", "port": port, "security": "none", "sender": "a@b.org"}
+        cfg = parse_settings(
+            {
+                "alerts": {
+                    "webhooks": [{"name": "team", "url": hook.url}],
+                    "email": {**email, "to": ["c@d.org"]},
+                }
+            }
+        ).alerts
+        _alert(sqlite_store, ["team", "email"])
         report = deliver_due(sqlite_store, cfg, now=NOW)
-    assert report.failed and not hook.posts
+    assert len(report.failed) == 2 and not hook.posts and not box.messages
     with sqlite_store.connect() as conn:
-        err = conn.execute(select(AD.c.last_error)).scalar()
-        assert conn.execute(select(func.count()).select_from(AD)).scalar() == 1
-    assert "loopback" in err
+        errors = dict(conn.execute(select(AD.c.channel, AD.c.last_error)).all())
+        assert conn.execute(select(func.count()).select_from(AD)).scalar() == 2
+    assert "loopback" in errors["team"]
+    assert errors["email"].startswith("alerts.email.host:") and "allow_loopback" in errors["email"]
 
 
 def test_the_collect_loop_thread_evaluates_the_rules_and_delivers(sqlite_store):
