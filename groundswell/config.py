@@ -25,6 +25,7 @@ from collectors.bluesky.settings import BlueskySettings
 from collectors.mastodon.settings import MastodonSettings
 from groundswell.alerts.settings import AlertsSettings
 from groundswell.matching import normalise_hashtag, normalise_url
+from groundswell.net import use_ca_bundle
 
 ENV_CONFIG = "GROUNDSWELL_CONFIG"
 DEFAULT_CONFIG_PATHS = ("groundswell.toml", "config/groundswell.toml")
@@ -130,6 +131,25 @@ class EventSettings(_Strict):
                 f"({self.starts.isoformat()}); swap them or fix the date"
             )
         return self
+
+
+class NetworkSettings(_Strict):
+    """Outbound connections, whatever the collector."""
+
+    # A PEM file of CA certificates trusted instead of the public roots, for organisations
+    # whose servers or TLS-inspecting proxy use their own CA (groundswell.net.use_ca_bundle).
+    ca_bundle: str | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted instead of the public roots, for every "
+        "feed, page, Mastodon, Bluesky and Jetstream connection (an organisation's own CA)",
+    )
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _readable(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).expanduser().is_file():
+            raise ValueError(f"ca_bundle {v!r} is not a readable file")
+        return str(Path(v).expanduser()) if v is not None else None
 
 
 class CollectSettings(_Strict):
@@ -325,6 +345,7 @@ class Settings(_Strict):
     movements: list[MovementSettings] = Field(default_factory=list)
     events: list[EventSettings] = Field(default_factory=list)
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
     mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
     bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     blogs: BlogsSettings = Field(default_factory=BlogsSettings)
@@ -511,7 +532,10 @@ def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{candidate}: cannot read: {exc}") from None
-    return parse_settings(data, origin=str(candidate)), candidate
+    settings = parse_settings(data, origin=str(candidate))
+    # Process-wide: every fetcher, client and stream of this process trusts it.
+    use_ca_bundle(settings.network.ca_bundle)
+    return settings, candidate
 
 
 def secret_from_env(var: str | None, *, what: str) -> str | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,57 @@ class TooLargeError(PermanentFetchError):
     """The body is larger than the configured cap."""
 
 
+class CertificateError(TransientFetchError):
+    """The server's TLS certificate is not trusted (expired, self-signed, another host's, or
+    signed by a CA not in the bundle). Retried later, as a site may renew its certificate."""
+
+
+# The CA bundle every TLS connection trusts when its policy names none (`[network] ca_bundle`,
+# set once by `groundswell.config.load_settings`); None: certifi's public roots.
+_CA_BUNDLE: str | None = None
+
+
+def use_ca_bundle(path: str | None) -> None:
+    """Trust the CA certificates in `path` (PEM) instead of the public roots, process-wide."""
+    global _CA_BUNDLE
+    _CA_BUNDLE = path
+
+
+def ca_bundle(policy: FetchPolicy) -> str | None:
+    return policy.ca_bundle or _CA_BUNDLE
+
+
+def tls_context(policy: FetchPolicy) -> ssl.SSLContext:
+    """The TLS context of a connection under `policy`: its CA bundle, else the public roots;
+    certificates and host names are always verified."""
+    bundle = ca_bundle(policy)
+    if bundle:
+        return ssl.create_default_context(cafile=bundle)
+    return httpx.create_ssl_context(trust_env=False)
+
+
+def certificate_problem(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure somewhere in `exc`'s chain, if any."""
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 20:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return None
+
+
+def certificate_message(problem: ssl.SSLCertVerificationError, url: str | None = None) -> str:
+    """What `status` shows for a refused certificate: why, and the setting that helps."""
+    reason = problem.verify_message or problem.reason or str(problem)
+    host = urlsplit(url).hostname if url else None
+    return (
+        f"TLS certificate{f' of {host}' if host else ''} refused ({reason}); if your "
+        "organisation uses its own CA, name its PEM file in [network] ca_bundle"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class FetchPolicy:
     """How outside URLs may be fetched (`BlogsSettings.fetch_policy()` builds one from the
@@ -107,6 +159,9 @@ class FetchPolicy:
     # Networks (CIDR) allowed whatever their class: the address an operator configured for
     # their own instance or mirror (`operator_policy`), never a host named by a stranger.
     allow_networks: tuple[str, ...] = ()
+    # A PEM file of CA certificates trusted instead of the public roots (an organisation's own
+    # CA); None: the process-wide `[network] ca_bundle` (`use_ca_bundle`), else certifi's.
+    ca_bundle: str | None = None
 
 
 @dataclass(slots=True)
@@ -301,7 +356,7 @@ def guarded_transport(policy: FetchPolicy) -> httpx.HTTPTransport:
     """An httpx transport whose every connection goes through the address guard."""
     transport = httpx.HTTPTransport(trust_env=False)
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
+        ssl_context=tls_context(policy),
         max_connections=20,
         max_keepalive_connections=10,
         keepalive_expiry=5.0,
@@ -378,6 +433,7 @@ def guarded_session(policy: FetchPolicy) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.max_redirects = policy.max_redirects
+    session.verify = ca_bundle(policy) or True
     return session
 
 
@@ -566,6 +622,9 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
+            problem = certificate_problem(exc)
+            if problem is not None:
+                raise CertificateError(url, certificate_message(problem, url)) from None
             # a refusal raised inside the connection arrives wrapped
             cause: BaseException | None = exc
             while cause is not None:

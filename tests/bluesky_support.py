@@ -136,11 +136,13 @@ def add_posts(
 
 
 @contextmanager
-def bluesky_env(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def bluesky_env(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **server_options: Any
+) -> Iterator[Env]:
     """A running local Bluesky with our collector's account, and settings pointing at it."""
     monkeypatch.setenv("GROUNDSWELL_BSKY_HANDLE", HANDLE)
     monkeypatch.setenv("GROUNDSWELL_BSKY_APP_PASSWORD", APP_PASSWORD)
-    with BlueskyServer() as server:
+    with BlueskyServer(**server_options) as server:
         server.add_account(HANDLE, APP_PASSWORD)
         env = Env(server=server, engine=store, tmp=tmp_path, settings=Settings())
         env.configure()

@@ -41,7 +41,12 @@ from atproto_core.exceptions import AtProtocolError
 from collectors.base import FatalSourceError, TransientError
 from collectors.bluesky.settings import BlueskySettings
 from groundswell.config import secret_from_env
-from groundswell.net import guarded_request, operator_policy
+from groundswell.net import (
+    certificate_message,
+    certificate_problem,
+    guarded_request,
+    operator_policy,
+)
 from storage.records import RATE_LIMIT_WAIT, UNREACHABLE
 
 log = logging.getLogger("groundswell.collect.bluesky")
@@ -92,6 +97,9 @@ def map_error(exc: BaseException, what: str) -> TransientError | FatalSourceErro
         )
     if isinstance(exc, InvokeTimeoutError):
         return TransientError(f"{what}: Bluesky did not answer in time", signal=UNREACHABLE)
+    problem = certificate_problem(exc)
+    if problem is not None:
+        return TransientError(f"{what}: {certificate_message(problem)}")
     if isinstance(exc, NetworkError):
         detail = f"HTTP {status}" if status else "network error"
         gateway = status is None or status in (502, 503, 504)

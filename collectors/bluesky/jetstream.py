@@ -40,7 +40,7 @@ from collectors.bluesky.parse import (
     parse_jetstream_event,
 )
 from groundswell.matching import match_post
-from groundswell.net import guarded_socket, operator_policy
+from groundswell.net import guarded_socket, operator_policy, tls_context
 from storage.queries.bluesky import stored_accounts, stored_mentions
 from storage.records import UNREACHABLE, AccountRecord, Batch, EdgeRecord, MentionRecord, Skip
 
@@ -242,9 +242,12 @@ class JetstreamReader:
             try:
                 url = stream_url(base, cursor_us)
                 timeout = self.settings.timeout_s
+                policy = operator_policy(base)
                 with connect(
                     url,
-                    sock=guarded_socket(url, operator_policy(base), timeout=timeout),
+                    sock=guarded_socket(url, policy, timeout=timeout),
+                    # wss: the configured CA bundle, as every other TLS connection
+                    ssl=tls_context(policy) if url.startswith("wss:") else None,
                     open_timeout=self.settings.timeout_s,
                     close_timeout=1,
                     max_size=2**21,

@@ -50,7 +50,12 @@ from requests.structures import CaseInsensitiveDict
 from collectors.base import FatalSourceError, TransientError
 from collectors.mastodon.parse import to_plain
 from groundswell.brief import brief_error
-from groundswell.net import guarded_session, operator_policy
+from groundswell.net import (
+    certificate_message,
+    certificate_problem,
+    guarded_session,
+    operator_policy,
+)
 from storage.records import (
     PACING_WAIT,
     PAGING_BUDGET_WAIT,
@@ -276,6 +281,9 @@ class InstanceClient:
             gateway = UNREACHABLE if code in (502, 503, 504) else None
             return TransientError(f"{where}: server error {code}", signal=gateway)
         if isinstance(exc, MastodonNetworkError):
+            problem = certificate_problem(exc)
+            if problem is not None:
+                return TransientError(f"{where}: {certificate_message(problem, self.base_url)}")
             return TransientError(
                 f"{where}: network error or timeout: {_short(exc)}", signal=UNREACHABLE
             )

@@ -94,6 +94,7 @@ class BlogServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._url = ""
+        self.tls: Any = None  # an ssl.SSLContext set before start(): serve HTTPS
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -115,9 +116,12 @@ class BlogServer:
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
-        self._url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        self._url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
         if self._httpd is not None:

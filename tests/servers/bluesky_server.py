@@ -164,6 +164,7 @@ class BlueskyServer:
     log: list[Call] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
     ws_connections: list[dict[str, Any]] = field(default_factory=list)
+    tls: Any = None  # an ssl.SSLContext: serve XRPC over HTTPS (tests/test_https.py)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -337,6 +338,8 @@ class BlueskyServer:
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
+        if self.tls is not None:
+            self._http.socket = self.tls.wrap_socket(self._http.socket, server_side=True)
         self._ws = serve(self._ws_handler, "127.0.0.1", 0)
         for target in (self._http.serve_forever, self._ws.serve_forever):
             t = threading.Thread(target=target, daemon=True)
@@ -358,7 +361,8 @@ class BlueskyServer:
     @property
     def base_url(self) -> str:
         assert self._http is not None
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._http.server_address[1]}"
 
     @property
     def jetstream_url(self) -> str:

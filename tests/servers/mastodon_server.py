@@ -204,6 +204,7 @@ class MastodonServer:
         rate_limit: int = 300,
         rate_window_s: float = 300.0,
         heartbeat_s: float = 0.2,
+        tls: Any = None,  # an ssl.SSLContext: serve HTTPS (tests/test_https.py)
         header_case: str = "lower",  # lower (as real servers) | canonical
         rate_window_start: float | None = None,  # epoch of a window start; default: aligned
         rate_used: int = 0,  # requests already spent in the current window (others on the IP)
@@ -234,6 +235,7 @@ class MastodonServer:
         self._subscribers: list[tuple[str, queue.Queue[Any]]] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.tls = tls
 
     # -- lifecycle
 
@@ -245,6 +247,8 @@ class MastodonServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -263,7 +267,7 @@ class MastodonServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://127.0.0.1:{self.port}"
 
     # -- content
 
