@@ -25,7 +25,7 @@ from collectors.bluesky.settings import BlueskySettings
 from collectors.mastodon.settings import MastodonSettings
 from groundswell.alerts.settings import AlertsSettings
 from groundswell.matching import normalise_hashtag, normalise_url
-from groundswell.net import use_ca_bundle
+from groundswell.net import use_ca_bundle, use_contact_url
 
 ENV_CONFIG = "GROUNDSWELL_CONFIG"
 DEFAULT_CONFIG_PATHS = ("groundswell.toml", "config/groundswell.toml")
@@ -143,6 +143,19 @@ class NetworkSettings(_Strict):
         description="PEM file of CA certificates trusted instead of the public roots, for every "
         "feed, page, Mastodon, Bluesky and Jetstream connection (an organisation's own CA)",
     )
+
+    contact_url: str | None = Field(
+        default=None,
+        description="a page saying who runs this collector and how to reach them; named in "
+        "the User-Agent of every feed and page fetch (site owners read it in their logs)",
+    )
+
+    @field_validator("contact_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError(f"contact_url {v!r} must be an http(s) URL")
+        return v
 
     @field_validator("ca_bundle")
     @classmethod
@@ -535,6 +548,7 @@ def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None
     settings = parse_settings(data, origin=str(candidate))
     # Process-wide: every fetcher, client and stream of this process trusts it.
     use_ca_bundle(settings.network.ca_bundle)
+    use_contact_url(settings.network.contact_url)
     return settings, candidate
 
 

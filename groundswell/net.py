@@ -102,6 +102,26 @@ class CertificateError(TransientFetchError):
 _CA_BUNDLE: str | None = None
 
 
+# The contact URL our user agent names (`[network] contact_url`, set by load_settings): the
+# page where a site owner finds who runs this collector. None: the project's own page.
+_CONTACT_URL: str | None = None
+
+
+def use_contact_url(url: str | None) -> None:
+    """Name `url` in the User-Agent of every fetcher built after this call, process-wide."""
+    global _CONTACT_URL
+    _CONTACT_URL = url
+
+
+def user_agent(policy: FetchPolicy) -> str:
+    """The User-Agent of `policy`: one the operator wrote stays as written; ours (starting
+    `Groundswell/`) names the configured contact URL."""
+    ua = policy.user_agent
+    if _CONTACT_URL and ua.startswith("Groundswell/"):
+        return f"Groundswell/0.1 (+{_CONTACT_URL}; feed, pingback and webmention reader)"
+    return ua
+
+
 def use_ca_bundle(path: str | None) -> None:
     """Trust the CA certificates in `path` (PEM) instead of the public roots, process-wide."""
     global _CA_BUNDLE
@@ -498,7 +518,7 @@ class Fetcher:
             timeout=httpx.Timeout(self.policy.timeout_s),
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": self.policy.user_agent},
+            headers={"User-Agent": user_agent(self.policy)},
         )
 
     def __enter__(self) -> Fetcher:

@@ -64,7 +64,8 @@ _RUNNABLE = RUNNABLE_STATUSES
 # Parked statuses the runner still retries, after a long back-off: a refused login or a server
 # asking for credentials may be fixed outside the config (a new app password or token in the
 # environment, a server that was down), and nobody should have to notice and run `init` first.
-RETRIED_PARKED_STATUSES = ("auth_failed", "needs_token")
+# A site's robots.txt disallowing a crawled page (groundswell/robots.py) may change its mind.
+RETRIED_PARKED_STATUSES = ("auth_failed", "needs_token", "robots_disallowed")
 
 
 def sync_sources(

@@ -18,6 +18,8 @@ PARKED_FIXES = {
     "the environment variables its error names, then run `groundswell init` to retry now",
     "needs_token": "the server wants credentials: set the environment variable its error "
     "names, then run `groundswell init` to retry now",
+    "robots_disallowed": "disallowed by robots.txt: the site asks crawlers like ours not to "
+    "read this page; ask its owner, or remove the tracked post from the config",
     "timeline_disabled": "the instance turned this timeline off (timelines_access): remove it "
     "from the instance's `timelines`, or run `groundswell init` once its admins turn it on",
 }

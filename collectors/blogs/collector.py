@@ -30,6 +30,7 @@ from groundswell.net import (
     TooLargeError,
     TransientFetchError,
 )
+from groundswell.robots import ROBOTS_DISALLOWED, DisallowedByRobots, RobotsCache
 from storage.queries.blogs import (
     LinkedMention,
     LinkingMention,
@@ -64,6 +65,8 @@ def typed(exc: FetchError, what: str) -> Exception:
         else:
             signal = None
         return TransientError(f"{what}: {exc}", retry_after=exc.retry_after, signal=signal)
+    if isinstance(exc, DisallowedByRobots):
+        return FatalSourceError(f"{what}: disallowed by robots.txt", status=ROBOTS_DISALLOWED)
     if isinstance(exc, GoneError):
         return FatalSourceError(f"{what}: {exc}; the page is gone, remove it from the config")
     if isinstance(exc, BlockedAddressError):
@@ -92,6 +95,7 @@ class BlogCollector:
         self.context = context
         self.settings = context.settings.blogs
         self.fetcher = fetcher or Fetcher(self.settings.fetch_policy())
+        self.robots = RobotsCache(self.fetcher)
 
     def close(self) -> None:
         self.fetcher.close()

@@ -194,6 +194,7 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
     endpoint = cursor.get("endpoint")
     if not endpoint:
         try:
+            collector.robots.check(post_url)  # markup polling is crawling
             page, _ = fetch_page(fetcher, post_url)
         except FetchError as exc:
             raise typed(exc, what) from None
@@ -213,6 +214,7 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
     if sources is None:
         if page is None:
             try:
+                collector.robots.check(post_url)
                 page, _ = fetch_page(fetcher, post_url)
             except FetchError as exc:
                 raise typed(exc, what) from None
@@ -242,6 +244,7 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
         try:
             if i and settings.enrich_delay_s:
                 time.sleep(settings.enrich_delay_s)
+            collector.robots.check(src)  # enrichment is crawling too
             info, _ = fetch_page(fetcher, src)
         except GoneError:
             batch.skip("source_gone", src[:200])
