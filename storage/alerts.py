@@ -109,8 +109,19 @@ def rule_states(conn: Connection) -> dict[str, dict[str, Any]]:
 
 
 def rule_state(conn: Connection, key: str) -> dict[str, Any]:
-    """One rule's state on one movement; {} before its first evaluation."""
-    row = conn.execute(select(AS).where(AS.c.rule == key)).mappings().first()
+    """One rule's state on one movement (a blank one before its first evaluation). Locked until the
+    cycle commits on PostgreSQL, so two workers evaluating at once see each other's episode
+    (SQLite's writers are serialised by BEGIN IMMEDIATE already)."""
+    # The row exists before it is locked, so the very first evaluation is serialised too.
+    conn.execute(
+        insert_for(conn, AS)
+        .values(rule=key, active=False)
+        .on_conflict_do_nothing(index_elements=["rule"])
+    )
+    stmt = select(AS).where(AS.c.rule == key)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
     return dict(row) if row else {}
 
 

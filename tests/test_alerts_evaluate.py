@@ -182,3 +182,27 @@ def test_a_quoted_post_deleted_later_is_withdrawn_from_the_stored_alert(store):
     (alert,) = _alerts(store)
     assert alert["evidence"]["quotes"] == [] and alert["evidence"]["count"] == 1
     assert "Data breach #NHSCitizen" not in alert["body"] and "1 more not quoted" in alert["body"]
+
+
+def test_two_workers_evaluating_at_once_record_one_spike(pg_store):
+    import threading
+
+    rules = movement(pg_store)
+    _baseline(pg_store, rules)
+    _post(pg_store, rules, T0 - timedelta(minutes=40), 12)
+    s = _settings(SPIKE)
+    assert evaluate(pg_store, s, at=T0 - timedelta(hours=3)) == []  # the rule's state exists
+    start = threading.Barrier(2)
+    found: list[list[int]] = []
+
+    def worker(minute: int) -> None:
+        start.wait()
+        found.append(evaluate(pg_store, s, at=T0 + timedelta(minutes=minute)))
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(len(f) for f in found) == [0, 1]
+    assert len(_alerts(pg_store)) == 1
