@@ -43,7 +43,19 @@ def canonical_native_id(platform: str, native_id: str) -> str:
         if len(parts) == 2:
             return ping_native_id(*parts)
         return native_id
-    return canonical_url(native_id)
+    return entry_id(native_id)
+
+
+def entry_id(value: str) -> str:
+    """A blog entry's id: canonical, except that a fragment is kept. Pages are one page
+    whatever their fragment, but a feed's entry ids are the feed's own names, and some feeds
+    tell entries apart by the fragment alone (feedparser's recorded Delicious feed:
+    `http://delicious.com/url/<hash>#<user>`, one bookmark per user; link blogs' `#post-2`)."""
+    base, sep, fragment = value.strip().partition("#")
+    canon = normalise_url(base) if sep else normalise_url(value)
+    if canon is None:
+        return value.strip()
+    return f"{canon}#{fragment}" if sep else canon
 
 
 def canonical_key(key: tuple[str, str]) -> tuple[str, str]:

@@ -84,7 +84,7 @@ def written_as_before_issue_16() -> Iterator[None]:
         patch.undo()
 
 
-def _conversation() -> list[Batch]:
+def _conversation(as_before: bool = False) -> list[Batch]:
     """A blog entry linking the pledge page, then the same webmention received five times with
     its target spelled five ways, a day apart, each with its webmention edge."""
     blog = AccountRecord("blog", "patient.example", handle="patient.example")
@@ -110,19 +110,19 @@ def _conversation() -> list[Batch]:
             movement="nhscitizen",
             method="received",
         )
-        # as written before: the raw pair and the raw link
-        m.native_id, m.links = f"{source} {target}", [target]
         edge = ping_edge("webmention", m, target, {})
         assert edge is not None
-        edge = EdgeRecord(
-            edge.kind,
-            edge.platform,
-            edge.source,
-            ("blog", target),
-            edge.created_at,
-            via=(m.platform, m.native_id),
-            target_account=edge.target_account,
-        )
+        if as_before:  # as written before: the raw pair, the raw link, the raw target key
+            m.native_id, m.links = f"{source} {target}", [target]
+            edge = EdgeRecord(
+                edge.kind,
+                edge.platform,
+                edge.source,
+                ("blog", target),
+                edge.created_at,
+                via=(m.platform, m.native_id),
+                target_account=edge.target_account,
+            )
         batches.append(Batch(mentions=[m], edges=[edge]))
     return batches
 
@@ -160,7 +160,7 @@ def test_the_merge_gives_the_store_a_canonical_writer_would_have_written(store):
     with write_tx(store) as conn:
         upsert_movement(conn, NHS)
     with written_as_before_issue_16():
-        _write(store, _conversation())
+        _write(store, _conversation(as_before=True))
     assert count(store, "SELECT count(*) FROM mention WHERE platform = 'webmention'") == 5
     with write_tx(store) as conn:
         report = merge_url_duplicates(conn)
@@ -187,3 +187,32 @@ def test_the_merge_of_a_canonical_store_changes_nothing(store):
         report = merge_url_duplicates(conn)
     assert (report.renamed, report.merged, report.edges) == (0, 0, 0)
     assert _snapshot(store) == before
+
+
+def test_entry_ids_that_differ_only_by_fragment_stay_two_entries():
+    """feedparser's recorded Delicious feed (kurtmckee/feedparser, BSD-2-Clause): its guid
+    `http://delicious.com/url/<hash>#wearehugh` names one user's bookmark of a page; another
+    user's bookmark of the same page differs by the fragment alone. The page URL rule must
+    not fold two entries into one."""
+    from datetime import UTC, datetime
+
+    from collectors.blogs.feeds import parse_feed
+    from tests.recordings import recorded
+
+    feed = recorded("kurtmckee/feedparser", "tests/wellformed/namespace/rss2.0withAtomNS.xml")
+    item = feed[feed.index(b"<item>") : feed.index(b"</item>") + len(b"</item>")]
+    other = item.replace(b"#wearehugh</guid>", b"#someoneelse</guid>")
+    assert other != item
+    two = feed.replace(item, item + other)
+    parsed = parse_feed(
+        two,
+        {"content-type": "application/rss+xml"},
+        feed_url="http://feeds.delicious.com/v2/rss/wearehugh",
+        fetched_at=datetime(2026, 11, 3, tzinfo=UTC),
+    )
+    assert [e.native_id for e in parsed.entries] == [
+        "http://delicious.com/url/174603f9d836a1aafac49e28ace1c19e#wearehugh",
+        "http://delicious.com/url/174603f9d836a1aafac49e28ace1c19e#someoneelse",
+    ]
+    # both are bookmarks of one page
+    assert {e.url for e in parsed.entries} == {"http://www.kylev.com/2005/03/29/rsync-and-vfat/"}

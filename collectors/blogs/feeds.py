@@ -29,7 +29,7 @@ from collectors.blogs.html_links import extract_links
 from groundswell.sanitize import clean_text, html_to_text, sanitize_html
 from storage.models_blogs import MAX_URL_CHARS
 from storage.records import AccountRecord, MentionRecord, Skip
-from storage.url_identity import canonical_url
+from storage.url_identity import canonical_url, entry_id
 
 PLATFORM = "blog"
 MAX_TEXT_CHARS = 50_000
@@ -178,7 +178,7 @@ def _entry(
     if link and len(link) > MAX_URL_CHARS:  # kept out of the URL index; the id still keys it
         link = None
     # One page, one identity: ids and links in their canonical spelling (storage/url_identity.py)
-    native_id = canonical_url(entry.get("id") or "") or (canonical_url(link) if link else None)
+    native_id = entry_id(entry.get("id") or "") or (entry_id(link) if link else None)
     if not native_id:
         return Skip("no_id", clean_text(entry.get("title"))[:200])
     if len(native_id) > MAX_NATIVE_ID:
