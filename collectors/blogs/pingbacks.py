@@ -122,6 +122,41 @@ def ping_mention(
     )
 
 
+def _target_page(
+    collector: BlogCollector,
+    post_url: str,
+    page: PageInfo | None,
+    *,
+    now: datetime,
+    movement: str | None,
+) -> MentionRecord | None:
+    """The tracked post as a blog mention (title, site and time from its markup), keyed as
+    `ping_edge` keys a target it does not find stored; None when its page cannot be read (the
+    edge then waits for a later poll, which tries again)."""
+    if page is None:
+        try:
+            collector.robots.check(post_url)
+            page, _ = fetch_page(collector.fetcher, post_url)
+        except FetchError as exc:
+            collector.context.log.info("tracked post %s: page unreadable: %s", post_url, exc)
+            return None
+    url = canonical_url(post_url)
+    title = page.title or url
+    published = page.published if page.published and page.published <= now else None
+    return MentionRecord(
+        platform="blog",
+        native_id=url,
+        created_at=published or now,
+        author=blog_account(post_url, page.site_name, _root(post_url)),
+        url=url,
+        title=clean_text(title)[:1000],
+        instance=site_host(post_url),
+        links=[url],
+        seen_on=(site_host(post_url) or "")[:255] or None,
+        movements=(movement,) if movement else (),
+    )
+
+
 def _root(url: str) -> str | None:
     host = site_host(url)
     return f"{url.split('://', 1)[0]}://{host}" if host else None
@@ -266,10 +301,18 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
         )
         seen.append(src)
     stored = {}
-    if collector.context.engine is not None and batch.mentions:
+    pings = list(batch.mentions)
+    if collector.context.engine is not None and (pings or seen):
         with collector.context.engine.connect() as conn:
             stored = mentions_by_url(conn, [post_url])
-    for m in batch.mentions:
+    known = collector.context.engine is not None and (pings or seen)
+    if known and normalise_url(post_url) not in stored:
+        # The tracked post is not stored (its blog is not followed): store it, so the
+        # pingbacks' edges point at a mention on every page and in every export.
+        target = _target_page(collector, post_url, page, now=now, movement=movement)
+        if target is not None:
+            batch.mentions.append(target)
+    for m in pings:
         edge = ping_edge("pingback", m, post_url, stored)
         if edge is not None:
             batch.edges.append(edge)
