@@ -216,3 +216,39 @@ def test_entry_ids_that_differ_only_by_fragment_stay_two_entries():
     ]
     # both are bookmarks of one page
     assert {e.url for e in parsed.entries} == {"http://www.kylev.com/2005/03/29/rsync-and-vfat/"}
+
+
+def test_received_items_of_one_pair_spelled_two_ways_become_one_queue_row(store):
+    from sqlalchemy import insert
+
+    from storage.models_blogs import ReceivedPing
+    from storage.queries.blogs import ping_key
+    from storage.types import stable_id
+    from storage.url_merge import rekey_received
+
+    table = ReceivedPing.__table__  # type: ignore[attr-defined]
+    source = "https://patient.example/2026/11/pledged/"
+    with write_tx(store) as conn:
+        for i, target in enumerate([PLEDGE + "/", PLEDGE + "#sign"]):
+            conn.execute(  # keyed as before issue 16: the pair as written
+                insert(table).values(
+                    key=stable_id("received", "webmention", source, target),
+                    token=f"t{i}",
+                    kind="webmention",
+                    source=source,
+                    target=target,
+                    status="verified",
+                    attempts=1,
+                    received_at=T0 + timedelta(hours=i),
+                    updated_at=T0 + timedelta(hours=i),
+                )
+            )
+    with write_tx(store) as conn:
+        assert rekey_received(conn) == 1
+    [row] = [r for r in _rows(store, "SELECT key, target FROM received_ping")]
+    assert (row[0], row[1]) == (ping_key("webmention", source, PLEDGE), PLEDGE + "/")
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
