@@ -102,7 +102,14 @@ class BlogCollector:
 
     def poll(self, source: SourceState) -> Iterator[Batch]:
         if source.kind == "feed":
-            yield from self.poll_feed(source)
+            cursor = dict(source.cursor or {})
+            for batch in self.poll_feed(source):
+                cursor = batch.cursor if batch.cursor is not None else cursor
+                yield batch
+            if source.target.get("pingbacks"):
+                from collectors.blogs.site_pingbacks import poll_site_pingbacks
+
+                yield from poll_site_pingbacks(self, source, cursor)
         elif source.kind == "pingbacks":
             from collectors.blogs.pingbacks import poll_pingbacks
 

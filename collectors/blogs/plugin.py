@@ -32,7 +32,12 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
             key=feed_key(f.url),
             platform="blog",
             kind="feed",
-            target={"url": f.url, "name": f.name, "movement": f.movement},
+            target={
+                "url": f.url,
+                "name": f.name,
+                "movement": f.movement,
+                **({"pingbacks": True} if f.pingbacks else {}),
+            },
             interval_s=f.interval_s or blogs.feed_interval_s,
         )
         for f in blogs.feeds

@@ -14,6 +14,11 @@ class BlogFeed(BaseModel):
     movement: str | None = Field(
         default=None, description="every entry of this feed belongs to this movement"
     )
+    pingbacks: bool = Field(
+        default=False,
+        description="also read the blog's site-wide comments feed (/comments/feed/, WordPress) "
+        "for pingbacks and trackbacks to any of its posts; for blogs you follow, not own",
+    )
 
     @field_validator("url")
     @classmethod
