@@ -140,6 +140,27 @@ def stage(view: dict[str, Any], pulse: dict[str, Any], wall_now: float) -> str:
     )
 
 
+NEWEST_AFTER_S = 3.0  # a page stays up at least this long before a new post takes over
+
+
+def _back_to_the_newest(view: dict[str, Any], tick: float, wall_now: float) -> float:
+    """A new post is shown within seconds, not when the rotation next reaches page 1: when the
+    newest card changes while a later page is up, the rotation starts again from page 1 (once
+    the page has been up `NEWEST_AFTER_S`, so a busy room still sees each page it turns to)."""
+    cards, s = view["cards"], view["settings"]
+    newest = next((c.id for c in cards if not c.pinned), None)
+    if newest is None or newest == st.session_state.get("gs_wall_newest"):
+        return wall_now
+    page = int(wall_now // s.page_s) % page_count(len(cards), view["mode"])
+    if page != 0 and wall_now % s.page_s < NEWEST_AFTER_S:
+        return wall_now  # not yet: look again at the next probe
+    st.session_state["gs_wall_newest"] = newest
+    if page != 0:
+        st.session_state["gs_wall_opened"] = tick
+        return 0.0
+    return wall_now
+
+
 @st.fragment(run_every=PROBE_S)
 def live() -> None:
     """Probe every second; rebuild the cards when something changed or every `refresh_s`
@@ -167,6 +188,7 @@ def live() -> None:
         pulse = {**build_pulse(now, view), "built": tick}
         st.session_state["gs_wall_pulse"] = pulse
     wall_now = tick - st.session_state.setdefault("gs_wall_opened", tick)
+    wall_now = _back_to_the_newest(view, tick, wall_now)
     markup = stage(view, pulse, wall_now)
     shown = st.session_state.get("gs_wall_shown")
     # Same content on the same page: send what is already on screen (the bar's start is the

@@ -135,3 +135,25 @@ def test_every_card_comes_up_within_one_rotation_of_the_pages(wall, browser, mod
         context.close()
     shown_ids = {str(p.id) for p in posts}
     assert seen == shown_ids
+
+
+def test_a_new_post_is_shown_within_seconds_even_while_a_later_page_is_up(
+    sqlite_store, streamlit_app, browser, tmp_path
+):
+    wall_feeder.ensure_movement(sqlite_store)
+    posts = wall_feeder.conversation(datetime.now(UTC) - timedelta(hours=2))
+    wall_feeder.write(sqlite_store, *posts)
+    config = tmp_path / "groundswell.toml"
+    config.write_text('[wall]\nhashtag = "NHSCitizen"\npage_s = 8\nrefresh_s = 60\n')
+    base = streamlit_app(str(sqlite_store.url), env={"GROUNDSWELL_CONFIG": str(config)})
+    context, page = _open(browser, base, "cards", SIZES[1])
+    try:
+        page.get_by_text("Page 2 of 3").wait_for(timeout=30_000)
+        fresh = wall_feeder.post(99, "Just arrived #NHSCitizen", datetime.now(UTC))
+        wall_feeder.write(sqlite_store, fresh)
+        written = time.monotonic()
+        # The rotation alone would bring page 1 back 16 s after page 2 came up.
+        page.wait_for_selector(f'[data-mention-id="{fresh.id}"]', timeout=8_000)
+        assert time.monotonic() - written < 8
+    finally:
+        context.close()
