@@ -676,6 +676,21 @@ def _insert_presence(
             )
 
 
+# A `movement_edge` row as `link_movement_edges` and `undo_edges` return it (the cascades take
+# the first seven, the amplifier periods 0, 2, 7 and 8).
+_EDGE_ROW = (
+    "movement_id",
+    "edge_id",
+    "created_ts",
+    "kind",
+    "platform",
+    "target_mention_id",
+    "via_mention_id",
+    "source_account_id",
+    "dst_account_id",
+)
+
+
 def link_movement_edges(
     conn: Connection, new_matches: list[dict[str, Any]], batch: Batch
 ) -> list[Any]:
@@ -723,17 +738,7 @@ def link_movement_edges(
                 insert_for(conn, me)
                 .from_select(names, sel)
                 .on_conflict_do_nothing()
-                .returning(
-                    me.c.movement_id,
-                    me.c.edge_id,
-                    me.c.created_ts,
-                    me.c.kind,
-                    me.c.platform,
-                    me.c.target_mention_id,
-                    me.c.via_mention_id,
-                    me.c.source_account_id,
-                    me.c.dst_account_id,
-                )
+                .returning(*(me.c[c] for c in _EDGE_ROW))
             )
             added.extend(conn.execute(stmt, _ids(conn, sorted(ids))))
     if added:
@@ -828,17 +833,7 @@ def undo_edges(
     stmt = (
         me.delete()
         .where(_in_ids(conn, "movement_edge.edge_id"))
-        .returning(
-            me.c.movement_id,
-            me.c.edge_id,
-            me.c.created_ts,
-            me.c.kind,
-            me.c.platform,
-            me.c.target_mention_id,
-            me.c.via_mention_id,
-            me.c.source_account_id,
-            me.c.dst_account_id,
-        )
+        .returning(*(me.c[c] for c in _EDGE_ROW))
     )
     removed = list(conn.execute(stmt, _ids(conn, sorted(undone))))
     if removed:

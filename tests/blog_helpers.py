@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -21,6 +22,7 @@ from collectors.runner import Runner
 from groundswell.config import MovementSettings, Settings
 from storage.catalog import sync_sources, upsert_movement
 from storage.engine import write_tx
+from tests.servers.blog_server import T0, BlogServer
 
 NHS = MovementSettings(
     slug="nhscitizen",
@@ -134,3 +136,13 @@ def wordpress_pingbacks() -> list[RecordedPingback]:
                 )
             )
     return out
+
+
+@contextmanager
+def pinging_blog() -> Iterator[BlogServer]:
+    """A second blog, "Patient Voices", whose post "Why I pledged" pings the tracked post."""
+    with BlogServer("Patient Voices") as server:
+        server.add_post(
+            "why-i-pledged", "Why I pledged", "<p>Notes</p>", published=T0 + timedelta(hours=3)
+        )
+        yield server

@@ -4,21 +4,16 @@ fetcher), so the pingback edge resolves: it is linked into the movement's edges 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from storage.url_identity import canonical_url
-from tests.blog_helpers import blog_settings, count, rows, runner_for
-from tests.servers.blog_server import T0, BlogServer, Ping
+from tests.blog_helpers import blog_settings, count, pinging_blog, rows, runner_for
+from tests.servers.blog_server import BlogServer, Ping
 
 
 @pytest.fixture
 def sources():
-    with BlogServer("Patient Voices") as server:
-        server.add_post(
-            "why-i-pledged", "Why I pledged", "<p>Notes</p>", published=T0 + timedelta(hours=3)
-        )
+    with pinging_blog() as server:
         yield server
 
 

@@ -5,16 +5,14 @@ configured feeds and XML-RPC are not crawling. Real sites: the local blog server
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from groundswell.config import parse_settings
 from groundswell.net import Fetcher, FetchPolicy, use_contact_url
 from groundswell.robots import DisallowedByRobots, RobotsCache
 from storage.status import parked_fix
-from tests.blog_helpers import blog_settings, count, rows, runner_for
-from tests.servers.blog_server import T0, BlogServer, Ping
+from tests.blog_helpers import blog_settings, count, pinging_blog, rows, runner_for
+from tests.servers.blog_server import BlogServer, Ping
 
 TEXT = {"Content-Type": "text/plain"}
 
@@ -25,10 +23,7 @@ def robots(server: BlogServer, body: str) -> None:
 
 @pytest.fixture
 def sources():
-    with BlogServer("Patient Voices") as server:
-        server.add_post(
-            "why-i-pledged", "Why I pledged", "<p>Notes</p>", published=T0 + timedelta(hours=3)
-        )
+    with pinging_blog() as server:
         yield server
 
 
