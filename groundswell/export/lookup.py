@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from groundswell.net import (
     Fetcher,
@@ -444,16 +444,28 @@ class Lookups:
         url = m.group(0)
         if self._fetcher is None:
             self._fetcher = Fetcher(self.policy)
-        try:
-            res = self._fetcher.get(url, accept="text/html,application/xhtml+xml")
-        except GoneError:
-            return Found(platform, native_id, "deleted", "410 Gone")
-        except PermanentFetchError as exc:
-            if exc.status == 404:
-                return Found(platform, native_id, "deleted", "404 Not Found")
-            return Found(platform, native_id, "error", str(exc))
-        except FetchError as exc:
-            return Found(platform, native_id, "error", str(exc))
+        # Stored page URLs are canonical (docs/blogs.md, "One page, one identity"), and the
+        # canonical form drops a trailing slash: `/why-i-pledged` stands for `/why-i-pledged/`
+        # too, and many servers answer only one of the two (without redirecting). A page is
+        # gone only when every spelling its canonical URL stands for is gone.
+        spellings = [url]
+        path = urlsplit(url).path
+        if path not in ("", "/") and not path.endswith("/"):
+            spellings.append(urlunsplit(urlsplit(url)._replace(path=path + "/")))
+        for i, ask in enumerate(spellings):
+            last = i == len(spellings) - 1
+            try:
+                res = self._fetcher.get(ask, accept="text/html,application/xhtml+xml")
+                break
+            except GoneError:
+                return Found(platform, native_id, "deleted", "410 Gone")
+            except PermanentFetchError as exc:
+                if exc.status != 404:
+                    return Found(platform, native_id, "error", str(exc))
+                if last:
+                    return Found(platform, native_id, "deleted", "404 Not Found")
+            except FetchError as exc:
+                return Found(platform, native_id, "error", str(exc))
         body = res.text()
         title = TITLE_RE.search(body)
         return Found(
