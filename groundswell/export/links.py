@@ -238,7 +238,10 @@ class LinkPolicy:
                 return decided[u] or "[withheld link]"
             return u
 
-        value = URL_RE.sub(url, value)
+        if decided and ("://" in value or "www." in value):
+            value = URL_RE.sub(url, value)
+        if "@" not in value:  # most posts: no handle to look for
+            return value
         value = MASTODON_HANDLE_RE.sub(
             lambda m: (
                 "@"

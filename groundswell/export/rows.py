@@ -214,7 +214,9 @@ class RowShaper:
         as_json = self.lists_as_json
 
         def shape(row: Sequence[Any]) -> Sequence[Any]:
-            out = list(base(row))
+            out = base(row)
+            if type(out) is not list:  # base hands back a fresh list whenever it fixed a cell
+                out = list(out)
             new, withheld = links.links(row[s_links])
             if new is not None and i_links is not None:
                 out[i_links] = json.dumps(new, ensure_ascii=False) if as_json else new
