@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from storage.models import Mention
@@ -49,6 +49,7 @@ class ReceivedPing(SQLModel, table=True):
     __table_args__ = (
         Index("ix_received_due", "status", "next_attempt_at"),
         Index("ix_received_ping_token", "token", unique=True),
+        Index("ix_received_source", "source_key", "updated_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     # The status URL's name for the item (`/status/<token>`): random, so nobody can walk the
@@ -58,6 +59,10 @@ class ReceivedPing(SQLModel, table=True):
     key: int = Field(sa_column=Column(BigId, unique=True, nullable=False))
     kind: str = Field(sa_column=Column(String(12), nullable=False))  # pingback | webmention
     source: str = Field(sa_column=Column(Text, nullable=False))
+    # `source_key(source)`: re-sends are rate-limited per source page, whatever the target
+    # (migration 0039); a hash, because an index on the URL text itself can exceed PostgreSQL's
+    # btree row limit for a long URL.
+    source_key: int | None = Field(default=None, sa_column=Column(BigInteger))
     target: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="pending", sa_column=Column(String(12), nullable=False))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))

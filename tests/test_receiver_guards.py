@@ -131,6 +131,31 @@ def test_a_pingback_resent_sooner_than_the_interval_is_checked_when_the_interval
     assert count(store, "SELECT count(*) FROM mention WHERE deleted_at IS NOT NULL") == 1
 
 
+def test_resends_are_rate_limited_per_source_page_whatever_their_targets(store, blog):
+    """A page linking to many of our pages cannot make us fetch it once per target by
+    re-sending: re-sends of one source are verified at most once per interval."""
+    ping = wordpress_pingbacks()[0]
+    path = urlsplit(ping.source).path
+    story = PLEDGE.replace("/pledge", "/story")
+    page = (
+        f"<!doctype html><html><head><title>{html.escape(ping.title)}</title></head><body>"
+        f'<p><a href="{PLEDGE}">the pledge</a> and <a href="{story}">the story</a></p>'
+        "</body></html>"
+    )
+    blog.pages[path] = (200, {}, page.encode())
+    source = blog.url + path
+    _movement(store)
+    with serve(create_app(store, receiver_settings(), verify_in_background=False)) as url:
+        proxy = xmlrpc.client.ServerProxy(url + "/xmlrpc")
+        assert "registered" in proxy.pingback.ping(source, PLEDGE)
+        assert "registered" in proxy.pingback.ping(source, story)  # first pings: both fetched
+        _checked_an_hour_ago(store)
+        fetched = blog.hits(path)
+        assert _fault(lambda: proxy.pingback.ping(source, PLEDGE)).faultCode == 0x30
+        assert _fault(lambda: proxy.pingback.ping(source, story)).faultCode == 0x30
+        assert blog.hits(path) == fetched + 1  # the second re-send waits for the interval
+
+
 # -- the flood guard (issue 16 item 6) ----------------------------------------------------------
 
 

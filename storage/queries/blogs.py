@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from groundswell.matching import normalise_url
 from storage.id_lists import texts_table
@@ -21,7 +31,7 @@ from storage.models_blogs import (
     WAITING_STATUSES,
     ReceivedPing,
 )
-from storage.types import stable_id
+from storage.types import UTCDateTime, stable_id
 from storage.url_identity import canonical_url
 
 
@@ -190,6 +200,12 @@ def mentions_linking_to(
 # -- the received queue -----------------------------------------------------------------------
 
 
+def source_key(source: str) -> int:
+    """The key of a received item's source page (canonical), for rate-limiting re-sends per
+    source whatever their targets."""
+    return stable_id("received-source", canonical_url(source))
+
+
 def ping_key(kind: str, source: str, target: str) -> int:
     """The queue key of a received pair, canonical: a webmention whose target is spelled
     with a fragment, a tracking parameter, a trailing slash or upper-case letters is the same
@@ -240,14 +256,19 @@ def enqueue(
 
     A repeat of a pair already checked is a re-send: the sender says the source changed (it may
     now link, no longer link, or be gone), so it is verified again, but at most once per
-    `reverify_after` since its last check (a re-send sooner waits for that time rather than
-    making us fetch the source again). A repeat of a pair still waiting changes nothing.
+    `reverify_after` **per source page**, whatever the targets: its last check, or the time
+    a re-send of another pair of the same source is already due, whichever is later (a re-send
+    sooner waits for that time rather than making us fetch the source again; a page linking to
+    many of our pages cannot make us fetch it once per target). A first ping of a new pair is
+    verified at once, as the specifications require. A repeat of a pair still waiting changes
+    nothing.
     `hold` keeps the background verifier off a new item the caller verifies itself.
     """
     t: Any = _table(ReceivedPing)
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(ADMISSION_LOCK)))
     key = ping_key(kind, source, target)
+    skey = source_key(source)
     row = conn.execute(
         select(
             t.c.id, t.c.token, t.c.status, t.c.result, t.c.updated_at, t.c.next_attempt_at
@@ -267,6 +288,7 @@ def enqueue(
                 token=token,
                 kind=kind,
                 source=source,
+                source_key=skey,
                 target=target,
                 status="pending",
                 attempts=0,
@@ -277,7 +299,14 @@ def enqueue(
             .returning(t.c.id)
         ).scalar_one()
         return Admission(int(item_id), token, True, False, False, now)
-    checked_at = row.updated_at
+    # The source's last fetch: this pair's last check, another pair's last check, or a re-send
+    # of another pair already scheduled (its due time), whichever is latest.
+    last = func.max(
+        case((t.c.status.in_(WAITING_STATUSES), t.c.next_attempt_at), else_=t.c.updated_at),
+        type_=UTCDateTime(),
+    )
+    others = conn.execute(select(last).where(t.c.source_key == skey, t.c.id != row.id)).scalar()
+    checked_at = max((x for x in (row.updated_at, others) if x is not None), default=None)
     due = max(now, checked_at + reverify_after) if checked_at else now
     token = row.token or new_token()
     conn.execute(
@@ -285,6 +314,7 @@ def enqueue(
         .where(t.c.id == row.id)
         .values(
             status="pending",
+            source_key=skey,
             token=token,
             attempts=0,
             updated_at=now,
