@@ -13,7 +13,9 @@ def test_explore_page_previews_and_downloads_a_zip(
     sqlite_store, streamlit_app, page, artifacts, tmp_path
 ):
     seed(sqlite_store)
-    base = streamlit_app(str(sqlite_store.url))
+    # Exports are pseudonymous by default (issue 17): the page keys them with the store's key,
+    # here from the environment as an operator would set it.
+    base = streamlit_app(str(sqlite_store.url), env={"GROUNDSWELL_PSEUDONYM_KEY": "k" * 40})
     page.goto(f"{base}/explore?mv=nhscitizen&range=all", wait_until="networkidle")
     page.wait_for_selector("text=Explore & export", timeout=60_000)
     page.wait_for_selector("[data-testid='stDataFrame']", timeout=60_000)
@@ -32,4 +34,5 @@ def test_explore_page_previews_and_downloads_a_zip(
         card_name = next(n for n in zf.namelist() if n.endswith("datacard.json"))
         card = json.loads(zf.read(card_name))
     assert card["counts"]["mentions"]["exported"] == 3
+    assert card["query"]["options"]["pseudonymised"] is True
     assert "Traceback" not in page.content()
