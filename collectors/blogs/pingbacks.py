@@ -306,9 +306,12 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
         with collector.context.engine.connect() as conn:
             stored = mentions_by_url(conn, [post_url])
     known = collector.context.engine is not None and (pings or seen)
-    if known and normalise_url(post_url) not in stored:
-        # The tracked post is not stored (its blog is not followed): store it, so the
-        # pingbacks' edges point at a mention on every page and in every export.
+    followed = {site_host(f.url) for f in collector.settings.feeds}
+    if known and normalise_url(post_url) not in stored and site_host(post_url) not in followed:
+        # The tracked post is not stored and its blog is not followed: store it, so the
+        # pingbacks' edges point at a mention on every page and in every export. A followed
+        # blog's feed stores the post under the feed's own entry id; storing the page too
+        # would give one post two mentions (the contract suite's replay caught it).
         target = _target_page(collector, post_url, page, now=now, movement=movement)
         if target is not None:
             batch.mentions.append(target)
