@@ -107,7 +107,12 @@ class Account(SQLModel, table=True):
     """Who wrote a mention: Bluesky DID, absolute Mastodon acct, or a blog's host."""
 
     __tablename__ = "account"
-    __table_args__ = (UniqueConstraint("platform", "native_id", name="uq_account_natural"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "native_id", name="uq_account_natural"),
+        Index("ix_account_person", "person_id"),
+        # Bridges and profile links name Bluesky accounts by handle (domain/people.py).
+        Index("ix_account_handle", "handle"),
+    )
     id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
     platform: str = Field(sa_column=Column(String(20), nullable=False))
     native_id: str = Field(sa_column=Column(String(500), nullable=False))
@@ -124,6 +129,9 @@ class Account(SQLModel, table=True):
     no_unauthenticated: bool | None = Field(default=None)
     first_seen_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+    # The person this account belongs to (storage/models_people.py): the smallest account id of
+    # its linked group, its own id while nothing links it (the write path sets it so).
+    person_id: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class Mention(SQLModel, table=True):
@@ -330,5 +338,6 @@ from storage import models_cascades as _models_cascades  # noqa: E402, F401
 from storage import models_dashboard as _models_dashboard  # noqa: E402, F401
 from storage import models_deletions as _models_deletions  # noqa: E402, F401
 from storage import models_export as _models_export  # noqa: E402, F401
+from storage import models_people as _models_people  # noqa: E402, F401
 from storage import models_rollups as _models_rollups  # noqa: E402, F401
 from storage import models_wall  # noqa: E402, F401

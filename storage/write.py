@@ -135,8 +135,9 @@ def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
 
 
 def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
+    aid = account_id(a.platform, a.native_id)
     return {
-        "id": account_id(a.platform, a.native_id),
+        "id": aid,
         "platform": a.platform,
         "native_id": a.native_id,
         "handle": a.handle,
@@ -151,6 +152,9 @@ def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
         "no_unauthenticated": a.no_unauthenticated,
         "first_seen_at": now,
         "updated_at": now,
+        # A new account is its own person; only the linking pass (storage/people_links.py)
+        # moves it, so the upsert below never writes this column of a stored account.
+        "person_id": aid,
     }
 
 
