@@ -7,8 +7,9 @@ Both are covering indexes, so the windowed aggregates read only the index, never
   headline counts, people (prev_ts since migration 0020), platforms, first appearance,
   widening;
 - `ix_amp_cover` on amplification (created_ts, kind, target_mention_id, source_account_id,
-  target_account_id, platform, via_mention_id): rankings, the network and cascades scan a time
-  range of edges without touching the table;
+  target_account_id, platform, via_mention_id, undone_at since migration 0042): rankings, the
+  network, cascades and the wall's amplifiers scan a time range of live edges without touching
+  the table;
 - `ix_mention_engagement` on mention (created_ts, counters, platform, id): the top-posts
   candidates of a range come from the index alone;
 - `ix_mention_top` on mention (likes + reposts + replies + quotes DESC, created_ts DESC, id,
@@ -52,6 +53,7 @@ Index(
     _amp.target_account_id,
     _amp.platform,
     _amp.via_mention_id,
+    _amp.undone_at,
 )
 Index(
     "ix_mention_engagement",

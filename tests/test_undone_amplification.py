@@ -253,3 +253,72 @@ def test_a_repost_made_again_after_an_undo_counts_again(store: Engine) -> None:
     assert _live_edges(store) == 0
     _write(store, Batch(edges=[made("3l3rep0000009")]))
     assert _undone(store) == 0 and _live_edges(store) == 1 and _period_edges(store) == 2
+
+
+# -- the wall ---------------------------------------------------------------------------------
+
+
+def _wall_amplifiers(engine: Engine) -> list[tuple[int, int]]:
+    from storage.queries import wall
+
+    with engine.connect() as conn:
+        got = wall.top_amplifiers(conn, movement_id=None, since_ts=0, limit=10)
+    return [(a.account_id, a.amplifications) for a in got]
+
+
+def test_the_wall_s_amplifiers_leave_out_an_undone_boost(store: Engine) -> None:
+    _movement(store)
+    parsed = parse_status(_boost_status("9001", "bob"), "alpha.test")
+    _write(store, Batch(mentions=[parsed.mention], edges=parsed.edges))
+    (edge,) = parsed.edges
+    assert [n for _, n in _wall_amplifiers(store)] == [1]
+    assert edge.undo_key is not None
+    _write(store, Batch(deletions=[edge.undo_key]))
+    assert _wall_amplifiers(store) == []
+    assert _undone(store) == 1  # the history keeps it
+
+
+def _amplification_plans(engine: Engine) -> list[str]:
+    """EXPLAIN of each statement `top_amplifiers` sends that reads `amplification`, with the
+    planner told to avoid table scans (a small test table would be scanned whatever the
+    indexes): what remains shows whether the index alone answers."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, params, *_):  # type: ignore[no-untyped-def]
+        if "amplification" in statement:
+            seen.append((statement, params))
+
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        if pg:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_bitmapscan = off")
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            from storage.queries import wall
+
+            wall.top_amplifiers(conn, movement_id=None, since_ts=0, limit=5)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        prefix = "EXPLAIN " if pg else "EXPLAIN QUERY PLAN "
+        return [
+            "\n".join(str(r[-1]) for r in conn.exec_driver_sql(prefix + s, p))  # type: ignore[arg-type]
+            for s, p in seen
+        ]
+
+
+def test_the_wall_s_amplifiers_leave_out_undone_edges_from_the_covering_index_alone(
+    store: Engine,
+) -> None:
+    _movement(store)
+    parsed = parse_status(_boost_status("9001", "bob"), "alpha.test")
+    _write(store, Batch(mentions=[parsed.mention], edges=parsed.edges))
+    plans = _amplification_plans(store)
+    assert plans
+    for plan in plans:
+        if store.dialect.name == "sqlite":
+            assert "COVERING INDEX ix_amp_cover" in plan, plan
+        else:
+            assert "Index Only Scan using ix_amp_cover" in plan, plan
