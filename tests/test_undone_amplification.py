@@ -6,14 +6,17 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
+from collectors.base import CollectorContext
 from collectors.mastodon.parse import parse_status
+from collectors.mastodon.stream import HashtagStream
 from groundswell.config import MovementSettings
 from groundswell.export import ExportOptions, export_dataset
 from storage.catalog import load_rules, upsert_movement
@@ -23,10 +26,11 @@ from storage.queries.scope import Scope
 from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 from storage.write import write_batch
 from tests.bluesky_support import Env, add_posts, bluesky_env
-from tests.mastodon_support import runner_for, settings_for
+from tests.mastodon_support import runner_for, settings_for, sources, sync
 from tests.servers.bluesky_server import profile
 from tests.servers.mastodon_server import MastodonServer, make_account, make_status, running
 from tests.test_bluesky_jetstream import ALICE, BOB, Clock, post, repost, uri
+from tests.test_mastodon_stream import eventually
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -52,6 +56,11 @@ def _received(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         mv = conn.execute(text("SELECT min(id) FROM movement")).scalar()
         return amplifiers.ranked_received(conn, Scope(int(mv), 0, 2**40))
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
 
 
 def _network_edges(engine: Engine, out: Path) -> int:
@@ -92,7 +101,9 @@ def _undo(n: int, of: int, did: str = BOB) -> dict:
     }
 
 
-def test_a_repost_deleted_on_jetstream_is_undone_and_leaves_the_amplifiers(jet: Env) -> None:
+def test_a_repost_deleted_on_jetstream_is_undone_and_leaves_the_amplifiers(
+    jet: Env, tmp_path: Path
+) -> None:
     jet.run()
     Clock.reset()
     jet.server.publish(post(1))
@@ -100,13 +111,17 @@ def test_a_repost_deleted_on_jetstream_is_undone_and_leaves_the_amplifiers(jet: 
     jet.run()
     assert _live_edges(jet.engine) == 1 and _period_edges(jet.engine) == 2
     assert len(_received(jet.engine)) == 1
+    assert _network_edges(jet.engine, tmp_path / "before") == 1
+    assert len(_wall_amplifiers(jet.engine)) == 1
 
     jet.server.publish(_undo(3, of=2))
-    jet.run()
+    jet.run()  # one collect cycle
     assert [kind for kind, _, _ in jet.edges()] == ["repost"]  # kept, for researchers
     assert _undone(jet.engine) == 1
     assert _live_edges(jet.engine) == 0 and _period_edges(jet.engine) == 0
     assert _received(jet.engine) == []
+    assert _network_edges(jet.engine, tmp_path / "after") == 0
+    assert _wall_amplifiers(jet.engine) == []
 
 
 def test_a_repost_undone_in_the_same_stream_batch_is_never_counted(jet: Env) -> None:
@@ -129,10 +144,17 @@ def test_a_repost_missing_from_a_later_get_reposted_by_is_undone(
         bsky.server.add_reposts(target, fans)
         bsky.run()
         assert _live_edges(store) == 3
+        assert _network_edges(store, tmp_path / "before") == 3
         bsky.server.undo_repost(target, fans[1]["did"])
-        bsky.run()
+        bsky.run()  # one collect cycle
         assert _undone(store) == 1 and _live_edges(store) == 2
         assert _period_edges(store) == 4
+        assert len(_received(store)) == 1 and _received(store)[0]["total"] == 2
+        assert _network_edges(store, tmp_path / "after") == 2
+        assert fans[1]["did"] not in {
+            r[0] for r in _rows(store, "SELECT a.native_id FROM amplification e JOIN account a "
+                                       "ON a.id = e.source_account_id WHERE e.undone_at IS NULL")
+        }  # fmt: skip
         calls = bsky.server.calls["app.bsky.feed.getRepostedBy"]
         bsky.run()  # the stored count followed the list down: no re-read without news
         assert bsky.server.calls["app.bsky.feed.getRepostedBy"] == calls
@@ -155,11 +177,75 @@ def test_a_boost_missing_from_reblogged_by_when_the_count_fell_is_undone(
         assert _live_edges(store) == 2
         assert _network_edges(store, tmp_path / "before") == 2
         alpha.unboost(s["uri"], "fan1@beta.test")
-        runner.run_once()
+        runner.run_once()  # one collect cycle
         assert _undone(store) == 1 and _live_edges(store) == 1
         assert _period_edges(store) == 2
         assert len(_received(store)) == 1
         assert _network_edges(store, tmp_path / "after") == 1
+        assert [n for _, n in _wall_amplifiers(store)] == [1]
+
+
+@pytest.fixture
+def live_alpha(
+    sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[MastodonServer, Callable[[], HashtagStream]]]:
+    """A token-protected alpha.test and a `start()` that follows its hashtag stream live."""
+    monkeypatch.setenv("GS_TEST_STREAM_TOKEN", "live-token")
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    with running(MastodonServer("alpha.test", tokens=("live-token",), heartbeat_s=0.1)) as (s,):
+        settings = settings_for(s, token_env="GS_TEST_STREAM_TOKEN", stream=True)
+        sync(sqlite_store, settings)
+        [key] = sources(sqlite_store)
+
+        def start() -> HashtagStream:
+            stream = HashtagStream(
+                sqlite_store,
+                CollectorContext(settings=settings, engine=sqlite_store),
+                key,
+                stop=stop,
+                reconnect_base_s=0.1,
+                read_timeout_s=1.0,
+            )
+            threads.append(threading.Thread(target=stream.run, daemon=True))
+            threads[-1].start()
+            eventually(lambda: s.stream_count() == 1)
+            return stream
+
+        try:
+            yield s, start
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+
+
+def test_a_boost_deleted_on_the_live_stream_leaves_the_amplifiers_and_the_network_export(
+    sqlite_store: Engine, live_alpha: tuple[MastodonServer, Callable[[], HashtagStream]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The boost arrives as a status of its own on the stream (its own local id), and its
+    undoing as the `delete` of that id: Mastodon's stream names nothing else."""
+    server, start = live_alpha
+    start()
+    original = server.carry(make_status("alpha.test", "ann", 1))
+    booster = make_account("bob", "alpha.test")
+    reblog = server.carry(
+        {**make_status("alpha.test", "bob", 2, account=booster), "reblog": original}
+    )
+    eventually(lambda: _scalar(sqlite_store, "SELECT count(*) FROM amplification") == 1)
+    assert _live_edges(sqlite_store) == 1
+    assert _network_edges(sqlite_store, tmp_path / "before") == 1
+    assert len(_received(sqlite_store)) == 1 and len(_wall_amplifiers(sqlite_store)) == 1
+
+    server.delete(reblog["uri"])  # the boost undone: `delete` of the boost's local id
+    eventually(lambda: _undone(sqlite_store) == 1)
+    assert _live_edges(sqlite_store) == 0 and _period_edges(sqlite_store) == 0
+    assert _received(sqlite_store) == [] and _wall_amplifiers(sqlite_store) == []
+    assert _network_edges(sqlite_store, tmp_path / "after") == 0
+    # the boosted post itself stays: only the boost was taken back
+    assert _scalar(sqlite_store, "SELECT count(*) FROM mention WHERE deleted_at IS NULL") == 1
+    assert _scalar(sqlite_store, "SELECT undone_at FROM amplification") is not None
 
 
 def test_a_boost_list_from_another_instance_undoes_nothing(store: Engine) -> None:
