@@ -325,6 +325,12 @@ class EthicsSettings(_Strict):
     export_log_retention_days: int | None = Field(
         default=None, ge=1, description="export log entries older than this are deleted"
     )
+    audit_retention_days: int | None = Field(
+        default=400,
+        ge=1,
+        description="audit trail rows (who signed in, moderated, edited, exported) older than "
+        "this are deleted; long by default, since auditors look back over a year",
+    )
 
     def retention(self, collect: CollectSettings) -> int | None:
         return self.retention_days or collect.retention_days

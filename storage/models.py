@@ -333,6 +333,7 @@ ALL_TABLES = [t for t in SQLModel.metadata.sorted_tables]
 # without touching this file; importing them here registers them on SQLModel.metadata.
 # One import line each, sorted.
 from storage import models_alerts as _models_alerts  # noqa: E402, F401
+from storage import models_audit as _models_audit  # noqa: E402, F401
 from storage import models_blogs as _models_blogs  # noqa: E402, F401
 from storage import models_cascades as _models_cascades  # noqa: E402, F401
 from storage import models_dashboard as _models_dashboard  # noqa: E402, F401

@@ -209,7 +209,8 @@ def purge(
     ] = False,
 ) -> None:
     """Purge what is past its retention horizon: raw payloads, text (redacted like a
-    tombstone), accounts no longer referenced, received pings, run and export logs."""
+    tombstone), accounts no longer referenced, received pings, run and export logs, and the
+    audit trail."""
     from groundswell.export.retention import Horizons, purge_all
 
     settings = load_config(config)

@@ -1,7 +1,8 @@
 """Retention (DESIGN.md section 6): raw payloads, text, accounts no longer referenced,
 received pings, run logs and the export log each have their own horizon ([ethics]
 `retention_days`, `text_retention_days`, `account_retention_days`, `ping_retention_days`,
-`run_log_retention_days`, `export_log_retention_days`).
+`run_log_retention_days`, `export_log_retention_days`, `audit_retention_days`, 400 days by
+default).
 
 Mention rows stay (they are what the dashboards count); text past its horizon is redacted like
 a tombstone. Each purge runs in short transactions of a few thousand rows so collectors are
@@ -36,6 +37,7 @@ class Horizons:
     pings: int | None = None
     run_log: int | None = None
     export_log: int | None = None
+    audit: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, payload_days: int | None = None) -> Horizons:
@@ -47,6 +49,7 @@ class Horizons:
             pings=e.ping_retention_days,
             run_log=e.run_log_retention_days,
             export_log=e.export_log_retention_days,
+            audit=e.audit_retention_days,
         )
 
     def configured(self) -> dict[str, int]:

@@ -10,7 +10,8 @@ short batches so collectors are never blocked for long.
 - pings (`received_ping`): settled (verified, rejected, deleted) received pingbacks and
   webmentions last updated before the horizon; the mentions they made stay;
 - run log (`collector_run`): runs started before the horizon;
-- export log (`export_log`): exports logged before the horizon.
+- export log (`export_log`): exports logged before the horizon;
+- audit trail (`audit_event`): staff actions recorded before the horizon.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, not_, null, or_, select
 
 from storage.models import Account, Amplification, CollectorRun, Mention, MentionPayload
+from storage.models_audit import AuditEvent
 from storage.models_blogs import ReceivedPing
 from storage.models_export import ExportLog
 
@@ -35,6 +37,7 @@ HORIZON_TABLES = {
     "pings": "received_ping",
     "run_log": "collector_run",
     "export_log": "export_log",
+    "audit": "audit_event",
 }
 
 
@@ -82,6 +85,7 @@ def _candidates(horizon: str, cutoff: datetime) -> tuple[Any, list[Any]]:
         "payloads": (MentionPayload, "mention_id", "fetched_at"),
         "run_log": (CollectorRun, "id", "started_at"),
         "export_log": (ExportLog, "id", "created_at"),
+        "audit": (AuditEvent, "id", "at"),
     }[horizon]
     return _simple(*table)(cutoff)
 

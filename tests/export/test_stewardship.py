@@ -147,15 +147,20 @@ def test_the_collect_loop_housekeeping_thread_purges(store):
     assert start_retention_thread(store, None, stop) is None
 
 
-def test_the_purge_command_needs_a_horizon(sqlite_store, tmp_path):
+def test_the_purge_command_without_configured_horizons_keeps_only_the_audit_default(
+    sqlite_store, tmp_path
+):
     from typer.testing import CliRunner
 
     from groundswell.cli import app
 
     url = str(sqlite_store.url)
-    res = CliRunner().invoke(app, ["purge", "--db", url], env={"GROUNDSWELL_CONFIG": ""})
-    assert res.exit_code == 2 and "retention_days" in res.output
     _payload_store(sqlite_store)
+    res = CliRunner().invoke(app, ["purge", "--db", url], env={"GROUNDSWELL_CONFIG": ""})
+    # Only the audit trail has a horizon by default (400 days); payloads stay.
+    assert res.exit_code == 0, res.output
+    assert "audit_event: purged 0 rows older than 400 days" in res.output
+    assert "mention_payload" not in res.output
     res = CliRunner().invoke(app, ["purge", "--db", url, "--days", "30"])
     assert res.exit_code == 0, res.output
     assert "mention_payload: purged 2 raw payloads" in res.output
