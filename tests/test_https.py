@@ -240,3 +240,72 @@ def test_a_bluesky_service_over_https_is_searched_with_the_organisation_s_ca(
         (refused,) = bsky.run()
         assert refused.outcome != "ok"
         assert "TLS certificate" in str(refused.error) and "ca_bundle" in str(refused.error)
+
+
+# -- the receiver's verification fetch over HTTPS ---------------------------------------------
+
+
+def test_a_received_webmention_from_an_https_source_is_verified_with_the_organisation_s_ca(
+    store, server_tls: ssl.SSLContext, bundle: str
+) -> None:
+    """The receiver's own fetch (not the collectors'): a source page served over TLS with a
+    certificate from a throwaway CA. Without the CA the ping is refused with the error naming
+    the certificate and the setting recorded on its row (and retried later, as a site may fix
+    its certificate); with `[network] ca_bundle` the same ping is verified and stored."""
+    from collectors.blogs.queue import VerifyWorker, accept
+    from storage.catalog import upsert_movement
+    from storage.engine import write_tx
+    from tests.blog_helpers import NHS, rows
+    from tests.test_blog_receiver import PLEDGE, receiver_settings
+
+    with write_tx(store) as conn:
+        upsert_movement(conn, NHS)
+    blog = BlogServer("Patient Voices")
+    blog.tls = server_tls
+    with blog:
+        blog.link_target = PLEDGE
+        post = blog.add_post("pledged", "Why I pledged", f'<p><a href="{PLEDGE}">pledge</a></p>')
+        source = blog.post_url(post)
+        assert source.startswith("https://127.0.0.1:")
+        accept(store, "webmention", source, PLEDGE)
+        assert VerifyWorker(store, receiver_settings()).run_once() == 1
+        [row] = rows(store, "SELECT status, result, error FROM received_ping")
+        assert row.status == "pending" and row.result == "upstream_error"
+        assert "TLS certificate of 127.0.0.1 refused" in row.error and "ca_bundle" in row.error
+        assert count(store, "SELECT count(*) FROM mention") == 0
+
+        use_ca_bundle(bundle)  # as load_settings does, before the receiver starts
+        with write_tx(store) as conn:  # the retry is due now
+            conn.exec_driver_sql("UPDATE received_ping SET next_attempt_at = NULL")
+        assert VerifyWorker(store, receiver_settings()).run_once() == 1
+        [row] = rows(store, "SELECT status, result, error FROM received_ping")
+        assert (row.status, row.result, row.error) == ("verified", "verified", None)
+        [m] = rows(store, "SELECT platform, title FROM mention")
+        assert (m.platform, m.title) == ("webmention", "Why I pledged")
+
+
+def test_a_tracked_post_s_page_over_https_is_polled_with_the_organisation_s_ca(
+    sqlite_store, server_tls: ssl.SSLContext, bundle: str
+) -> None:
+    """Pages (not feeds): a tracked post's markup is read for its pingbacks over TLS."""
+    from tests.blog_helpers import pinging_blog
+    from tests.servers.blog_server import Ping
+
+    with pinging_blog() as sources:
+        blog = BlogServer("Healthcare Radicals")
+        blog.tls = server_tls
+        blog.xmlrpc = "off"  # the page's markup is what is read
+        with blog:
+            post = blog.add_post("assembly", "Notes from the NHS Citizen assembly", "<p>Hi</p>")
+            post.pings = [Ping(sources.post_url(sources.posts[0]), "Why I pledged")]
+            target = blog.post_url(post)
+            assert target.startswith("https://")
+            [refused] = runner_for(sqlite_store, blog_settings(posts=[target])).run_once()
+            assert refused.outcome != "ok"
+            assert "TLS certificate of 127.0.0.1 refused" in str(refused.error)
+            assert count(sqlite_store, "SELECT count(*) FROM amplification") == 0
+            use_ca_bundle(bundle)
+            runner = runner_for(sqlite_store, blog_settings(posts=[target]))
+            [outcome] = runner.run_once(only_due=False)
+            assert outcome.outcome == "ok", outcome.error
+            assert count(sqlite_store, "SELECT count(*) FROM amplification") == 1
