@@ -1,7 +1,7 @@
 """audit trail: audit_event, who did what to which target and when (issue 23)
 
 Revision ID: 0041
-Revises: 0040
+Revises: 0042
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import storage.types
 
 revision = "0041"
-down_revision = "0040"
+down_revision = "0042"  # after 0042, which landed first with the same parent
 branch_labels = None
 depends_on = None
 
