@@ -24,9 +24,12 @@ from dashboard.auth import (
     VIEWER_THROTTLE,
     email_problem,
     oidc_configured,
+    sign_in_button,
     signed_in_email,
     try_password,
 )
+from dashboard.roles import grant, identity, sign_in_expired, signed_in_user
+from domain.access import AccessSettings, missing_role_message, roles_from_claims
 from groundswell.config import DashboardSettings, Settings, secret_from_env
 
 PASSWORD_ENV = "GROUNDSWELL_DASHBOARD_PASSWORD"
@@ -35,10 +38,18 @@ SESSION_KEY = "gs_viewer"
 GateMode = Literal["open", "password", "oidc", "locked"]
 
 
-def gate_mode(dashboard: DashboardSettings, *, oidc: bool, password: str | None) -> GateMode:
-    """Which gate applies, from what is configured (pure: the precedence is unit-tested)."""
-    if oidc and dashboard.restricted:
+def gate_mode(
+    dashboard: DashboardSettings, *, oidc: bool, password: str | None, mapped: bool = False
+) -> GateMode:
+    """Which gate applies, from what is configured (pure: the precedence is unit-tested).
+
+    `mapped`: `[access.roles]` maps provider groups to roles, which also closes the dashboard
+    to anyone signed out or without a role.
+    """
+    if oidc and (dashboard.restricted or mapped):
         return "oidc"
+    if mapped and not password:
+        return "locked"
     if password:
         return "password"
     if dashboard.restricted:
@@ -47,13 +58,22 @@ def gate_mode(dashboard: DashboardSettings, *, oidc: bool, password: str | None)
 
 
 def viewer_refusal(
-    user: Mapping[str, Any], dashboard: DashboardSettings, moderators: Sequence[str] = ()
+    user: Mapping[str, Any],
+    dashboard: DashboardSettings,
+    moderators: Sequence[str] = (),
+    access: AccessSettings | None = None,
 ) -> str | None:
     """Why this signed-in identity may not view the dashboard, or None when it may.
 
-    Allowed: a verified email listed in `viewer_emails` or `[wall].moderator_emails`, or whose
-    domain (the part after the last '@', exactly: no subdomains) is in `viewer_domains`.
+    Allowed: any role from the provider's claims under `[access.roles]`; or a verified email
+    listed in `viewer_emails` or `[wall].moderator_emails`, or whose domain (the part after the
+    last '@', exactly: no subdomains) is in `viewer_domains`.
     """
+    if access is not None and access.mapped:
+        if roles_from_claims(user, access):
+            return None
+        if not dashboard.restricted and not moderators:
+            return missing_role_message("view", (), access)
     problem = email_problem(user, to="view this dashboard")
     if problem is not None:
         return problem
@@ -68,7 +88,13 @@ def viewer_refusal(
 
 def _mode(settings: Settings) -> tuple[GateMode, str | None]:
     password = secret_from_env(PASSWORD_ENV, what="dashboard password")
-    return gate_mode(settings.dashboard, oidc=oidc_configured(), password=password), password
+    mode = gate_mode(
+        settings.dashboard,
+        oidc=oidc_configured(),
+        password=password,
+        mapped=settings.access.mapped,
+    )
+    return mode, password
 
 
 def configured_gate(settings: Settings) -> GateMode:
@@ -91,10 +117,10 @@ def admitted(settings: Settings) -> bool:
     if mode == "password":
         return bool(st.session_state.get(SESSION_KEY))
     if mode == "oidc":
-        user = st.user
-        if not user.get("is_logged_in", False):
+        user = signed_in_user(settings)
+        if user is None:
             return False
-        return viewer_refusal(user, settings.dashboard, settings.wall.moderator_emails) is None
+        return _refusal(user, settings) is None
     return False
 
 
@@ -106,7 +132,8 @@ def require_viewer(settings: Settings) -> None:
     if mode == "locked":
         st.error(
             "This dashboard is locked: the config lists viewer_emails/viewer_domains in "
-            "[dashboard] but no sign-in is configured. Add an [auth] section to "
+            "[dashboard] or maps roles in [access.roles], but no sign-in is configured. Add an "
+            "[auth] section to "
             f".streamlit/secrets.toml, or set {PASSWORD_ENV}, and restart (docs/dashboard.md)."
         )
         st.stop()
@@ -129,15 +156,28 @@ def _password_gate(secret: str) -> None:
     st.stop()
 
 
+def _refusal(user: Mapping[str, Any], settings: Settings) -> str | None:
+    return viewer_refusal(user, settings.dashboard, settings.wall.moderator_emails, settings.access)
+
+
 def _oidc_gate(settings: Settings) -> None:
-    user = st.user
-    if not user.get("is_logged_in", False):
+    provider = settings.dashboard.login_provider or settings.wall.login_provider
+    if sign_in_expired(settings):
+        st.title("Groundswell")
+        hours = settings.access.max_session_hours
+        st.warning(
+            f"Your sign-in has expired (a sign-in lasts {hours:g} hours here, so a role taken "
+            "away by your organisation does not linger). Sign in again to continue."
+        )
+        sign_in_button(provider, key="gs-viewer-login")
+        st.stop()
+    user = signed_in_user(settings)
+    if user is None:
         st.title("Groundswell")
         st.info("Sign in with your organisation's account to see this dashboard.")
-        if st.button("Sign in", key="gs-viewer-login", type="primary"):
-            st.login(settings.dashboard.login_provider or settings.wall.login_provider)
+        sign_in_button(provider, key="gs-viewer-login")
         st.stop()
-    reason = viewer_refusal(user, settings.dashboard, settings.wall.moderator_emails)
+    reason = _refusal(user, settings)
     if reason is not None:
         st.error(reason)
         if st.button("Sign out", key="gs-viewer-logout"):
@@ -145,6 +185,7 @@ def _oidc_gate(settings: Settings) -> None:
         st.stop()
     if not st.context.is_embedded:  # the projected wall shows no sidebar
         with st.sidebar:
-            st.caption(f"Signed in as {signed_in_email(user)}")
+            roles = ", ".join(sorted(grant(settings).roles))
+            st.caption(f"Signed in as {identity(user)} ({roles})")
             if st.button("Sign out", key="gs-viewer-logout"):
                 st.logout()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -75,3 +76,53 @@ def try_password(throttle: Throttle, given: str, secret: str) -> bool:
     else:
         st.error(f"Too many wrong passwords from your address; try again in {outcome:.0f} s.")
     return False
+
+
+def _metadata_url(provider: str | None) -> str | None:
+    """The provider's discovery document URL from `[auth]` (or `[auth.<provider>]`)."""
+    try:
+        section = st.secrets.get("auth") or {}
+        if provider:
+            section = section.get(provider) or {}
+        url = section.get("server_metadata_url")
+    except Exception:  # a broken secrets file: Streamlit reports it itself
+        return None
+    return str(url) if url else None
+
+
+def provider_problem(url: str) -> str | None:
+    """Why the identity provider cannot sign anyone in now, or None when its discovery
+    document answers. Checked before offering "Sign in", because Streamlit's login route
+    answers a provider that is down with a bare "Authentication error" page. Fetched through
+    the guarded fetcher (the operator configured this address, so it may be on the intranet)."""
+    from groundswell.net import Fetcher, FetchError, operator_policy
+
+    try:
+        with Fetcher(operator_policy(url, timeout_s=5.0, max_bytes=1_000_000)) as fetcher:
+            result = fetcher.get(url)
+    except FetchError as exc:
+        return str(exc)[:300]
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    if not 200 <= result.status < 300:
+        return f"it answered HTTP {result.status}"
+    return None
+
+
+def sign_in_button(provider: str | None, *, key: str) -> None:
+    """ "Sign in" through the identity provider; when the provider is not answering, a clear
+    message instead of Streamlit's bare "Authentication error" page. Checked on the click, not
+    on every page load, so signed-out visitors cost the provider nothing."""
+    if not st.button("Sign in", key=key, type="primary"):
+        return
+    url = _metadata_url(provider)
+    problem = provider_problem(url) if url else None
+    if problem is None:
+        st.login(provider)
+        return
+    host = urlsplit(url or "").netloc or "the identity provider"
+    st.error(
+        f"Sign-in is unavailable: your organisation's identity provider ({host}) is not "
+        f"answering ({problem}). Try again in a minute; if it persists, tell the dashboard's "
+        "organisers (docs/access.md, 'When sign-in fails')."
+    )

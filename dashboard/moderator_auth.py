@@ -19,10 +19,18 @@ from dashboard.auth import (
     MODERATOR_THROTTLE,
     email_problem,
     oidc_configured,
+    sign_in_button,
     signed_in_email,
     try_password,
 )
-from groundswell.config import DashboardSettings, WallSettings
+from dashboard.roles import (
+    grant,
+    identity,
+    refusal_text,
+    sign_in_expired,
+    signed_in_user,
+)
+from groundswell.config import Settings
 
 PASSWORD_ENV = "GROUNDSWELL_MODERATOR_PASSWORD"
 
@@ -47,27 +55,37 @@ def refusal(user: Mapping[str, Any], allowed: Sequence[str]) -> str | None:
     return None
 
 
-def _oidc_gate(wall: WallSettings, *, identity_shown: bool) -> str:
-    user = st.user
-    if not user.get("is_logged_in", False):
-        st.info("Moderators sign in with their organisation's account.")
-        if st.button("Sign in", key="gs-oidc-login", type="primary"):
-            st.login(wall.login_provider)
+def _moderator_configured(settings: Settings) -> bool:
+    return bool(settings.wall.moderator_emails or settings.access.roles.get("moderator"))
+
+
+def _oidc_gate(settings: Settings, *, identity_shown: bool) -> str:
+    wall = settings.wall
+    provider = wall.login_provider
+    if sign_in_expired(settings):
+        st.warning("Your sign-in has expired. Sign in again to moderate.")
+        sign_in_button(provider, key="gs-oidc-login")
         st.stop()
-    reason = refusal(user, wall.moderator_emails)
-    if reason is not None:
+    user = signed_in_user(settings)
+    if user is None:
+        st.info("Moderators sign in with their organisation's account.")
+        sign_in_button(provider, key="gs-oidc-login")
+        st.stop()
+    if not grant(settings).allows("moderate"):
+        if settings.access.mapped and _moderator_configured(settings):
+            reason = refusal_text(settings, "moderate")
+        else:
+            reason = refusal(user, wall.moderator_emails) or refusal_text(settings, "moderate")
         st.error(reason)
         if st.button("Sign out", key="gs-oidc-logout"):
             st.logout()
         st.stop()
-    name = str(user.get("name") or "").strip()
-    email = str(user.get("email")).strip().lower()
     if not identity_shown:  # else the dashboard's own gate already shows it in the sidebar
         with st.sidebar:
-            st.caption(f"Signed in as {email}")
+            st.caption(f"Signed in as {identity(user)}")
             if st.button("Sign out", key="gs-oidc-logout"):
                 st.logout()
-    return f"{name} <{email}>"[:200] if name else email
+    return identity(user)
 
 
 def _password_gate() -> str:
@@ -90,26 +108,18 @@ def _password_gate() -> str:
     return str(st.session_state["gs_moderator"])
 
 
-def signed_in_moderator(wall: WallSettings) -> str | None:
-    """The moderator signed in on this browser session, or None; renders nothing and never
-    stops the page (pages that only show some controls to moderators ask this)."""
-    if not oidc_configured():
-        if not os.environ.get(PASSWORD_ENV, "").strip():
-            return None
-        who = st.session_state.get("gs_moderator")
-        return str(who) if who else None
-    user = st.user
-    if not user.get("is_logged_in", False) or refusal(user, wall.moderator_emails) is not None:
-        return None
-    return signed_in_email(user)
-
-
-def require_moderator(wall: WallSettings, dashboard: DashboardSettings | None = None) -> str:
+def require_moderator(settings: Settings) -> str:
     """The signed-in moderator's name for the audit log; stops the page for anyone else.
 
     Stricter than the dashboard's own gate (`dashboard.access`), which has already let this
-    visitor in as a viewer: a viewer is not a moderator.
+    visitor in as a viewer: a viewer is not a moderator. With sign-in configured the moderator
+    role comes from the provider's groups (`[access.roles]`) or `[wall].moderator_emails`;
+    without it, from the shared moderator password.
     """
     if not oidc_configured():
+        g = grant(settings)
+        if g.allows("moderate") and g.via != "open":
+            return g.who or "moderator"
         return _password_gate()
-    return _oidc_gate(wall, identity_shown=dashboard is not None and dashboard.restricted)
+    restricted = settings.dashboard.restricted or settings.access.mapped
+    return _oidc_gate(settings, identity_shown=restricted)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from collectors.blogs.settings import BlogsSettings
 from collectors.bluesky.settings import BlueskySettings
 from collectors.mastodon.settings import MastodonSettings
+from domain.access import AccessSettings
 from groundswell.alerts.settings import AlertsSettings
 from groundswell.matching import normalise_hashtag, normalise_url
 from groundswell.net import use_ca_bundle, use_contact_url
@@ -373,6 +374,7 @@ class Settings(_Strict):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     ethics: EthicsSettings = Field(default_factory=EthicsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

@@ -69,7 +69,7 @@ def test_a_viewer_sees_alerts_and_rules_but_cannot_acknowledge(store_env):
     shown = at.dataframe[0].value
     assert list(shown["Alert"]) == [TITLE]
     assert list(at.dataframe[1].value["Rule"]) == ["spike"]
-    assert any("Only moderators" in i.value for i in at.info)
+    assert any("You need the moderator role" in i.value for i in at.info)
     assert "Acknowledge" not in [b.label for b in at.button]
 
 

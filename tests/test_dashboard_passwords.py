@@ -190,7 +190,7 @@ def test_a_viewer_sees_no_event_editor_or_importer(store_env):
     at = _open("views/events.py")
     assert not at.get("arrow_data_editor") and not at.get("file_uploader")
     assert "Save events" not in [b.label for b in at.button]
-    assert any("Only moderators" in i.value for i in at.info)
+    assert any("You need the editor role" in i.value for i in at.info)
 
 
 def test_a_signed_in_moderator_can_edit_events(store_env):

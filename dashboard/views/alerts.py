@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import data, ui, wall_common
 from dashboard.filters import sidebar_filters
-from dashboard.moderator_auth import signed_in_moderator
+from dashboard.roles import grant, refusal_text
 from storage.alerts import acknowledge, list_alerts, outbox_counts, rule_states
 from storage.engine import write_tx
 
@@ -93,10 +93,11 @@ else:
     st.dataframe(rows, hide_index=True, key="alerts_rules")
 
 st.subheader("Acknowledge")
-moderator = signed_in_moderator(settings.wall)
+session = grant(settings)
+moderator = (session.who or "moderator") if session.allows("acknowledge_alerts") else None
 waiting = [a for a in alerts if a["acknowledged_at"] is None]
 if moderator is None:
-    st.info("Only moderators can acknowledge alerts. Sign in on the Moderate page, then come back.")
+    st.info(refusal_text(settings, "acknowledge_alerts"))
 elif not waiting:
     st.caption("Nothing to acknowledge.")
 else:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from dashboard import data, ui, wall_common
 from dashboard.figures.events import event_window_figure, lift_figure
 from dashboard.filters import sidebar_filters
-from dashboard.moderator_auth import signed_in_moderator
+from dashboard.roles import permitted, refusal_text
 from groundswell.config import EventSettings
 from groundswell.ics import MAX_BYTES as ICS_MAX_BYTES
 from groundswell.ics import IcsError, parse_ics, slugify
@@ -120,13 +120,11 @@ else:
         st.caption("No displayable posts during this event.")
 
 st.subheader("Edit events")
-# Events steer every page's lift and baseline: changing them is a moderator's job, not a
-# viewer's. The editor and the importer below are not even drawn for anyone else.
-if signed_in_moderator(wall_common.settings().wall) is None:
-    st.info(
-        "Only moderators can add, change, delete or import events. Sign in on the Moderate "
-        "page, then come back here."
-    )
+# Events steer every page's lift and baseline: changing them is an editor's job, not a
+# viewer's. The editor and the importer below are not even drawn for anyone else, and this
+# check runs on the server at every rerun (a replayed widget message reaches nothing).
+if not permitted(wall_common.settings(), "edit_events"):
+    st.info(refusal_text(wall_common.settings(), "edit_events"))
     st.stop()
 st.caption(
     "Change names or times in the table, add rows, or delete rows; then save. Times are in each "

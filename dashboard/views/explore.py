@@ -17,8 +17,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import data, ui, wall_common
 from dashboard.filters import sidebar_filters
+from dashboard.roles import grant, refusal_text
 from groundswell.export import ExportError, ExportFilters, ExportOptions, export_dataset
 from groundswell.export.options import DATASETS, FORMATS, NETWORK_FORMATS
 from storage.queries import export as xq
@@ -40,13 +41,15 @@ def _pseudonym_key() -> bytes:
     return read_key_file(key_path(settings, config_path))
 
 
+session = grant(wall_common.settings())
+# Identified exports name people: researchers only. The checkbox is not drawn for anyone else
+# and the role is checked again when the form is submitted (on the server, at every rerun).
+may_identify = session.allows("export_identified")
+
+
 def _viewer() -> str:
-    """Who asked, for the export log: the signed-in viewer, else the dashboard itself."""
-    try:
-        email = st.user.get("email") if st.user.get("is_logged_in") else None
-    except Exception:  # no authentication configured
-        email = None
-    return str(email or "dashboard (not signed in)")
+    """Who asked, for the export log: the signed-in person, else the dashboard itself."""
+    return session.who or "dashboard (not signed in)"
 
 
 def _filters_key(ef: ExportFilters) -> tuple[Any, ...]:
@@ -157,12 +160,16 @@ with st.form("export_form"):
     datasets = left.multiselect("Tables", list(DATASETS), default=list(DATASETS))
     network = left.multiselect("Network (for Gephi)", list(NETWORK_FORMATS), default=[])
     ids_only = left.checkbox("ID-only (platform + native id; recipients run `groundswell hydrate`)")
-    identified = right.checkbox(
-        "Identified export (names people: handles, ids, URLs)",
-        help="Exports are pseudonymised with the store's key unless you need names; an "
-        "identified export is recorded in the export log with who asked and why.",
-    )
-    reason = right.text_input("Reason for an identified export", key="explore_reason")
+    if may_identify:
+        identified = right.checkbox(
+            "Identified export (names people: handles, ids, URLs)",
+            help="Exports are pseudonymised with the store's key unless you need names; an "
+            "identified export is recorded in the export log with who asked and why.",
+        )
+        reason = right.text_input("Reason for an identified export", key="explore_reason")
+    else:
+        identified, reason = False, ""
+        right.caption(refusal_text(wall_common.settings(), "export_identified"))
     drop_text = right.checkbox("Drop text")
     drop_urls = right.checkbox("Drop URLs")
     mask = right.checkbox("Mask personal data in text (emails, phones, NHS numbers, postcodes)")
@@ -178,12 +185,17 @@ if submitted:
         )
     elif not formats:
         st.warning("Choose at least one format.")
+    elif identified and not grant(wall_common.settings()).allows("export_identified"):
+        st.error(refusal_text(wall_common.settings(), "export_identified"))
     elif identified and not reason.strip():
         st.warning("An identified export names people: give the reason (it is logged).")
     elif ids_only and not identified:
         st.warning(
             "An ID-only export lists the platforms' post ids, which name their authors: tick "
             "Identified export and give the reason."
+            if may_identify
+            else "An ID-only export lists the platforms' post ids, which name their authors: "
+            + refusal_text(wall_common.settings(), "export_identified")
         )
     else:
         try:

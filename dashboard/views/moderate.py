@@ -36,7 +36,7 @@ config = wall_common.settings()
 engine = wall_common.engine()
 st.title("Moderate the wall")
 
-moderator: str = require_moderator(config.wall, config.dashboard)
+moderator: str = require_moderator(config)
 wall_id = config.wall.id
 
 
