@@ -474,6 +474,7 @@ def _budget_text(budget: Any) -> str:
 
 # Area commands register themselves on `app` (one import line each; keep them sorted).
 from groundswell.commands import alerts as _alerts  # noqa: E402, F401
+from groundswell.commands import audit as _audit  # noqa: E402, F401
 from groundswell.commands import blogs as _blogs  # noqa: E402, F401
 from groundswell.commands import bluesky as _bluesky  # noqa: E402, F401
 from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401

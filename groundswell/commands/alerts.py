@@ -145,7 +145,9 @@ def ack_cmd(
     ] = None,
 ) -> None:
     """Acknowledge alerts: they leave the Overview's and `alerts list`'s unacknowledged list."""
+    from groundswell.commands.audit import cli_actor
     from storage.alerts import acknowledge
+    from storage.audit import record_action
     from storage.engine import write_tx
 
     settings = load_config(config)
@@ -156,6 +158,16 @@ def ack_cmd(
         for alert_id in alert_ids:
             if not acknowledge(conn, alert_id, by=who, now=datetime.now(UTC)):
                 missing.append(alert_id)
+                continue
+            record_action(
+                conn,
+                actor=cli_actor(),
+                role="operator",
+                action="alerts.acknowledge",
+                target_kind="alert",
+                target_id=alert_id,
+                detail={"as": who},
+            )
     if missing:
         fail(
             f"no alert with id {', '.join(map(str, missing))}; see `groundswell alerts list --all`"

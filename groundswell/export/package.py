@@ -82,13 +82,17 @@ def export_dataset(
     tool: str = "cli",
     requested_by: str | None = None,
     reason: str | None = None,
+    audit_actor: str | None = None,
+    audit_role: str | None = None,
 ) -> ExportSummary:
     """Write an export to `out` (a folder, or a `.zip` file) and return what was written.
 
     Raises `ExportError` (unwritable destination) or `storage.queries.export.FilterError`
     (unknown movement or event), both with one-line messages for the user. `requested_by`
     and `reason` go to the export log (an identified export's reason is required by the
-    front ends).
+    front ends); the same transaction writes the audit trail's row (`audit_actor`, default
+    "cli:<requested_by>" from the CLI; `audit_role`, default "operator" from the CLI, else
+    researcher for an identified export and viewer for a pseudonymised one).
     """
     out = Path(out).expanduser()
     filters = filters or q.ExportFilters()
@@ -125,6 +129,8 @@ def export_dataset(
             now or datetime.now(UTC),
             requested_by=requested_by,
             reason=reason,
+            audit_actor=audit_actor,
+            audit_role=audit_role,
         )
         return summary
     except OSError as exc:
@@ -150,23 +156,52 @@ def _log(
     *,
     requested_by: str | None = None,
     reason: str | None = None,
+    audit_actor: str | None = None,
+    audit_role: str | None = None,
 ) -> None:
-    """The audit trail: who exported what, when and how protected (never the key)."""
+    """The export log (who exported what, when and how protected, never the key) and the
+    audit trail's row for it, in one transaction."""
+    from storage.audit import record_action
     from storage.engine import write_tx
     from storage.models_export import ExportLog
 
+    described = options.describe()
     with write_tx(engine) as conn:
-        conn.execute(
-            ExportLog.__table__.insert().values(  # type: ignore[attr-defined]
+        log_id = conn.execute(
+            ExportLog.__table__.insert()
+            .values(  # type: ignore[attr-defined]
                 created_at=now,
                 destination=str(summary.path),
                 filters=filters.describe(),
-                options=options.describe(),
+                options=described,
                 counts=summary.counts,
                 tool=tool,
                 requested_by=requested_by,
                 reason=reason,
             )
+            .returning(ExportLog.__table__.c.id)  # type: ignore[attr-defined]
+        ).scalar_one()
+        identified = not options.pseudonymised
+        cli = tool == "cli"
+        record_action(
+            conn,
+            actor=audit_actor or (f"cli:{requested_by}" if cli else requested_by) or tool,
+            role=audit_role or ("operator" if cli else "researcher" if identified else "viewer"),
+            action="export",
+            target_kind="export_log",
+            target_id=log_id,
+            detail={
+                "tool": tool,
+                "identified": identified,
+                "ids_only": options.ids_only,
+                "datasets": described["datasets"],
+                "formats": described["formats"],
+                "network": described["network"],
+                "movement": filters.movement,
+                "mentions": (summary.counts.get("mentions") or {}).get("exported"),
+                "reason": reason[:500] if reason else None,
+            },
+            at=now,
         )
 
 

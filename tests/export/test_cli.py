@@ -163,6 +163,28 @@ def test_the_export_log_records_who_asked_for_an_identified_export_and_why(db, t
     assert row.options["pseudonymised"] is False
 
 
+def test_each_cli_export_is_in_the_audit_trail_with_its_os_user_and_protection(db, tmp_path):
+    from storage.audit import list_actions
+
+    why = "ethics approval 2026/114"
+    assert _run("export", "--db", db, "--out", str(tmp_path / "a")).exit_code == 0
+    res = _run("export", "--db", db, "--out", str(tmp_path / "b"), "--identified", "--reason", why)
+    assert res.exit_code == 0, res.output
+    with make_engine(db).connect() as conn:
+        identified, pseudonymised = list_actions(conn)
+    for row in (identified, pseudonymised):
+        assert (row["actor"], row["role"], row["action"]) == (
+            f"cli:{getpass.getuser()}",
+            "operator",
+            "export",
+        )
+        assert row["target_kind"] == "export_log" and row["detail"]["tool"] == "cli"
+    assert pseudonymised["detail"]["identified"] is False
+    assert identified["detail"]["identified"] is True
+    assert identified["detail"]["reason"] == why
+    assert identified["detail"]["mentions"] > 0
+
+
 def test_an_id_only_export_is_an_identified_export(db, tmp_path):
     res = _run("export", "--db", db, "--out", str(tmp_path / "ds"), "--ids-only")
     assert res.exit_code == 2
