@@ -32,8 +32,8 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import text  # noqa: E402
 
 from bench.dashboard import generate  # noqa: E402
+from domain.settings.config import parse_settings  # noqa: E402
 from groundswell.alerts.evaluate import evaluate  # noqa: E402
-from groundswell.config import parse_settings  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.queries.overview import volume_by_platform  # noqa: E402

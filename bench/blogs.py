@@ -31,8 +31,8 @@ import httpx  # noqa: E402
 
 from collectors.blogs.feeds import parse_feed  # noqa: E402
 from collectors.blogs.receiver import create_app  # noqa: E402
-from groundswell.config import ReceiverSettings, Settings  # noqa: E402
-from groundswell.net import Fetcher, FetchPolicy  # noqa: E402
+from domain.settings.config import ReceiverSettings, Settings  # noqa: E402
+from net.fetcher import Fetcher, FetchPolicy  # noqa: E402
 from storage.catalog import upsert_movement  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

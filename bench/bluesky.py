@@ -35,11 +35,11 @@ from collectors.bluesky.jetstream import JetstreamReader, _Pending  # noqa: E402
 from collectors.bluesky.parse import parse_post_view, parse_search_page  # noqa: E402
 from collectors.bluesky.plugin import source_specs  # noqa: E402
 from collectors.runner import Runner  # noqa: E402
-from groundswell.config import parse_settings  # noqa: E402
+from domain.records import Batch  # noqa: E402
+from domain.settings.config import parse_settings  # noqa: E402
 from storage.catalog import load_rules, sync_sources, upsert_movement  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.records import Batch  # noqa: E402
 from storage.write import write_batch  # noqa: E402
 from tests.servers.bluesky_server import BlueskyServer, profile  # noqa: E402
 

@@ -25,13 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from domain.records import Batch  # noqa: E402
 from groundswell.demo import load_demo  # noqa: E402
 from groundswell.demo.collector import cached_history  # noqa: E402
 from groundswell.demo.generate import generate  # noqa: E402
 from storage.catalog import load_rules, upsert_movement  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.records import Batch  # noqa: E402
 from storage.write import write_batch  # noqa: E402
 
 

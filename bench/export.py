@@ -73,9 +73,9 @@ def _ts_text(ts: int) -> str:
 
 def build(db: Path, n: int) -> None:
     """A migrated store with n mentions, written fast with executemany."""
+    from domain.records import account_id, mention_id
     from storage.engine import make_engine
     from storage.migrate import upgrade
-    from storage.records import account_id, mention_id
 
     if db.exists():
         db.unlink()

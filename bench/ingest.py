@@ -44,11 +44,11 @@ sys.path.insert(0, str(ROOT))
 
 import storage.engine  # noqa: E402
 from collectors.base import SourceSpec  # noqa: E402
-from groundswell.config import MovementSettings  # noqa: E402
+from domain.records import AccountRecord, Batch, EdgeRecord, MentionRecord  # noqa: E402
+from domain.settings.config import MovementSettings  # noqa: E402
 from storage.catalog import load_rules, sync_sources, upsert_movement  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord  # noqa: E402
 from storage.write import _account_row, _mention_row, write_batch  # noqa: E402
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

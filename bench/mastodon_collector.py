@@ -31,10 +31,10 @@ import requests  # noqa: E402
 
 from collectors.mastodon.client import InstanceClient  # noqa: E402
 from collectors.mastodon.parse import parse_status  # noqa: E402
+from domain.records import Batch  # noqa: E402
 from storage.catalog import load_rules  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.records import Batch  # noqa: E402
 from storage.write import write_batch  # noqa: E402
 from tests.mastodon_support import runner_for, scalar, settings_for, sync  # noqa: E402
 from tests.servers.mastodon_server import (  # noqa: E402

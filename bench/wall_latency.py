@@ -44,11 +44,11 @@ from sqlalchemy import select  # noqa: E402
 
 from collectors.mastodon.parse import parse_status, to_plain  # noqa: E402
 from collectors.mastodon.stream import HashtagStream  # noqa: E402
+from domain.records import Batch, mention_id  # noqa: E402
 from storage.catalog import load_rules  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Source  # noqa: E402
-from storage.records import Batch, mention_id  # noqa: E402
 from storage.write import write_batch  # noqa: E402
 from tests.mastodon_support import runner_for, settings_for  # noqa: E402
 from tests.servers.mastodon_server import MastodonServer, make_account, make_status  # noqa: E402

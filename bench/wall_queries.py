@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import distinct, event, func, select, text  # noqa: E402
 
-from groundswell.config import WallSettings  # noqa: E402
+from domain.settings.config import WallSettings  # noqa: E402
 from groundswell.wall import day_start_ts, moderation_state, pulse_view, wall_cards  # noqa: E402
 from storage.engine import make_engine, write_tx  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -298,7 +298,7 @@ def main() -> int:
         p50, p95 = statistics.median(xs), pct(xs, 95)
         print(f"{name:36} {p50:8.1f} {p95:8.1f} {p95 / goal:9.2f} {p50 / base:13.1f}")
     if args.plans:
-        from groundswell.moderation import ModerationState
+        from domain.moderation import ModerationState
 
         with engine.connect() as conn:
             state = moderation_state(conn, post_all)

@@ -13,19 +13,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from storage.records import NEEDS_TOKEN, Batch, add_signal, merge_signals
+from domain.records import NEEDS_TOKEN, Batch, add_signal, merge_signals
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from groundswell.config import Settings
-    from groundswell.matching import MovementRule
+    from domain.matching import MovementRule
+    from domain.settings.config import Settings
 
 
 class CollectorError(Exception):
     """Base of the errors a collector may raise from `poll`.
 
-    `signals` are completeness signals (`storage.records.SIGNALS`) this failure stands for
+    `signals` are completeness signals (`domain.records.SIGNALS`) this failure stands for
     (a 429, an unreachable server, a refused anonymous read) or that were met before it and
     belong to no committed batch; the runner adds them to the run.
     """

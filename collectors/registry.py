@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from collectors.base import Collector, CollectorContext, SourceSpec
 
 if TYPE_CHECKING:
-    from groundswell.config import Settings
+    from domain.settings.config import Settings
 
 PLATFORM_PLUGINS: dict[str, str] = {
     "mastodon": "collectors.mastodon.plugin",

@@ -33,10 +33,10 @@ from collectors.base import (
     SourceState,
     TransientError,
 )
+from domain.records import merge_signals
 from storage.catalog import RETRIED_PARKED_STATUSES, RUNNABLE_STATUSES, load_rules
 from storage.engine import write_tx
 from storage.models import CollectorRun, Source
-from storage.records import merge_signals
 from storage.statistics import refresh_statistics
 from storage.write import LeaseLost, WriteResult, write_batch
 

@@ -30,7 +30,7 @@ from dashboard.auth import (
 )
 from dashboard.roles import grant, identity, sign_in_expired, signed_in_user
 from domain.access import AccessSettings, missing_role_message, roles_from_claims
-from groundswell.config import DashboardSettings, Settings, secret_from_env
+from domain.settings.config import DashboardSettings, Settings, secret_from_env
 
 PASSWORD_ENV = "GROUNDSWELL_DASHBOARD_PASSWORD"
 SESSION_KEY = "gs_viewer"

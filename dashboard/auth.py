@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from groundswell.passwords import Throttle, check_secret, verify_password
+from domain.passwords import Throttle, check_secret, verify_password
 
 # One per password, for the whole Streamlit process: a new browser session starts no fresh count.
 VIEWER_THROTTLE = Throttle("dashboard password")
@@ -95,7 +95,7 @@ def provider_problem(url: str) -> str | None:
     document answers. Checked before offering "Sign in", because Streamlit's login route
     answers a provider that is down with a bare "Authentication error" page. Fetched through
     the guarded fetcher (the operator configured this address, so it may be on the intranet)."""
-    from groundswell.net import Fetcher, FetchError, operator_policy
+    from net.fetcher import Fetcher, FetchError, operator_policy
 
     try:
         with Fetcher(operator_policy(url, timeout_s=5.0, max_bytes=1_000_000)) as fetcher:

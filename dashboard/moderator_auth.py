@@ -30,7 +30,7 @@ from dashboard.roles import (
     sign_in_expired,
     signed_in_user,
 )
-from groundswell.config import Settings
+from domain.settings.config import Settings
 
 PASSWORD_ENV = "GROUNDSWELL_MODERATOR_PASSWORD"
 

@@ -34,7 +34,7 @@ from domain.access import (
     session_expired,
     with_viewer,
 )
-from groundswell.config import Settings
+from domain.settings.config import Settings
 
 VIEWER_SESSION_KEY = "gs_viewer"  # set by the dashboard password form (dashboard.access)
 MODERATOR_SESSION_KEY = "gs_moderator"  # set by the moderator password form

@@ -1,7 +1,7 @@
 """Small page helpers: headline metrics, safe post tables, empty states.
 
 Untrusted text (posts, handles, titles) only ever reaches the page as plain text cells of
-`st.dataframe` after `groundswell.sanitize.clean_text` (bidi overrides and control characters
+`st.dataframe` after `domain.sanitize.clean_text` (bidi overrides and control characters
 removed, length capped); links only when they are http(s). Never `unsafe_allow_html`.
 """
 
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from groundswell.sanitize import clean_text
+from domain.sanitize import clean_text
 from storage.queries.overview import HEADLINE_LABELS
 
 LABELS = HEADLINE_LABELS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
-from groundswell.config import ConfigError, Settings, load_settings
+from domain.settings.config import ConfigError, Settings, load_settings
 from storage.engine import make_engine, resolve_db_url
 
 

@@ -1,6 +1,6 @@
 """The wall's markup: pure functions from cards and figures to escaped HTML and CSS.
 
-Every field of a post is plain text that went through `groundswell.sanitize.clean_text`
+Every field of a post is plain text that went through `domain.sanitize.clean_text`
 (no bidi overrides or zero-width characters) and is HTML-escaped here, so a post's `<script>`
 or markup is shown as the characters it is, never interpreted; Streamlit's `st.html` then runs
 DOMPurify over the result as a second fence. No raw HTML from a post ever reaches the page.
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from html import escape as _esc
 from urllib.parse import quote
 
-from groundswell.moderation import Card
-from groundswell.sanitize import clean_text
+from domain.moderation import Card
+from domain.sanitize import clean_text
 
 # Palette: (foreground, background) pairs used on the wall are listed in CONTRAST_PAIRS.
 BG = "#0b1020"

@@ -24,8 +24,8 @@ from rich.text import Text
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
+from domain.settings.config import ConfigError, Settings, load_settings
 from groundswell import __version__
-from groundswell.config import ConfigError, Settings, load_settings
 from storage.engine import StoreConfigError, describe_url, make_engine, resolve_db_url
 
 app = typer.Typer(

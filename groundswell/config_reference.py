@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from groundswell.config import Settings
+from domain.settings.config import Settings
 
 
 def _type_name(annotation: Any) -> str:

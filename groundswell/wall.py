@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from groundswell.config import WallSettings
-from groundswell.moderation import Card, ModerationState, Privacy, present, select_for_wall
+from domain.moderation import Card, ModerationState, Privacy, present, select_for_wall
+from domain.settings.config import WallSettings
 from storage.queries import wall as q
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def pulse_view(
     figures_only: bool = False,
 ) -> PulseView:
     """The pulse; `figures_only` skips the chart and the amplifiers (the cards-only header)."""
-    from groundswell.moderation import WallPost
+    from domain.moderation import WallPost
 
     state = state or moderation_state(conn, settings)
     movement_id = q.movement_id_for(conn, settings.movement)

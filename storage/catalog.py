@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
-from groundswell.matching import MovementRule
+from domain.matching import MovementRule
 from storage.models import Event, Movement, Source
 
 if TYPE_CHECKING:
     from collectors.base import SourceSpec
-    from groundswell.config import EventSettings, MovementSettings
+    from domain.settings.config import EventSettings, MovementSettings
 
 
 def _t(model: Any) -> Any:
@@ -64,7 +64,7 @@ _RUNNABLE = RUNNABLE_STATUSES
 # Parked statuses the runner still retries, after a long back-off: a refused login or a server
 # asking for credentials may be fixed outside the config (a new app password or token in the
 # environment, a server that was down), and nobody should have to notice and run `init` first.
-# A site's robots.txt disallowing a crawled page (groundswell/robots.py) may change its mind.
+# A site's robots.txt disallowing a crawled page (net/robots.py) may change its mind.
 RETRIED_PARKED_STATUSES = ("auth_failed", "needs_token", "robots_disallowed")
 
 

@@ -251,7 +251,7 @@ class Amplification(SQLModel, table=True):
     # A repost or boost undone (migration 0038): kept with the time it was undone, for
     # researchers, and left out of `movement_edge` and so of every rollup, page and export.
     undone_at: datetime | None = _ts(nullable=True)
-    # The one-way id (`storage.records.mention_id`) of the key a deletion names this edge by:
+    # The one-way id (`domain.records.mention_id`) of the key a deletion names this edge by:
     # the repost record's at-uri (Jetstream), the boost's `local_status_key` (Mastodon).
     undo_id: int | None = Field(default=None, sa_column=Column(BigInteger))
 
@@ -301,7 +301,7 @@ class CollectorRun(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSONType, nullable=False)
     )
     duration_ms: int | None = Field(default=None)
-    # Completeness signals (storage.records.SIGNALS) summed over the run. NULL on runs recorded
+    # Completeness signals (domain.records.SIGNALS) summed over the run. NULL on runs recorded
     # before migration 0016: readers fall back to the error wording for those.
     signals: dict[str, float] | None = Field(default=None, sa_column=Column(JSONType))
 

@@ -7,7 +7,7 @@ status no page has carried. Dropping such a deletion would let a later poll or s
 bring the deleted post back, text and all. So the deletion is remembered here, and the write
 path stores any post it names as a tombstone, whichever order the two arrive in.
 
-Only the key's one-way 63-bit id is kept (`storage.records.mention_id`, or the id of a
+Only the key's one-way 63-bit id is kept (`domain.records.mention_id`, or the id of a
 Mastodon status's instance-local key, `local_status_key`): Jetstream carries every deletion on
 the network, and the store has no business keeping the handles or post addresses of people
 outside the conversation. Rows older than `storage.write.DELETION_MEMORY` are dropped: the

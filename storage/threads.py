@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from groundswell.matching import THREAD, Match, MovementRule
+from domain.matching import THREAD, Match, MovementRule
+from domain.records import MentionRecord, mention_id
 from storage.id_lists import among
 from storage.models import MentionMatch
-from storage.records import MentionRecord, mention_id
 
 
 def anchor_movements(

@@ -3,7 +3,7 @@
 Before issue 16, ids and lookups of the URL-keyed platforms used the URL as written, so one
 page announced with its target spelled five ways (a `#fragment`, `?utm_source=`, a trailing
 `/`, an upper-case scheme and host) became five mentions and five edges. New rows are keyed by
-the canonical URL (`storage/url_identity.py`); migration 0029 calls `merge_url_duplicates` once
+the canonical URL (`domain/url_identity.py`); migration 0029 calls `merge_url_duplicates` once
 to bring the stored rows to the same state a canonical writer would have produced:
 
 - every mention of those platforms gets its canonical natural key, id, URL and links; of the
@@ -24,13 +24,13 @@ from typing import Any
 
 from sqlalchemy import Connection, MetaData, Table, bindparam, delete, insert, select, update
 
+from domain.ids import stable_id
+from domain.records import mention_id
+from domain.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 from storage.bulk import insert_for
 from storage.id_lists import among
 from storage.models import Amplification, Mention, MentionMatch, MentionPayload, MentionSeen
-from storage.records import mention_id
 from storage.recount import recount
-from storage.types import stable_id
-from storage.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 
 _COUNTERS = ("like_count", "repost_count", "reply_count", "quote_count")
 

@@ -37,7 +37,9 @@ from sqlalchemy import (
     update,
 )
 
-from groundswell.matching import MovementRule, match_post
+from domain.matching import MovementRule, match_post
+from domain.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
+from domain.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 from storage import bulk
 from storage.bulk import copy_upsert, executemany, insert_for
 from storage.cascades import grow_cascades, shrink_cascades
@@ -69,9 +71,7 @@ from storage.models_rollups import (
     MovementPlatformDay,
 )
 from storage.people_cells import count_people
-from storage.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from storage.threads import add_thread_matches
-from storage.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 
 _CHUNK = 500  # ids per IN (...) list
 # Tombstone reasons (mention.deleted_reason; docs/blogs.md, "Tombstones")
@@ -161,7 +161,7 @@ def _account_row(a: AccountRecord, now: datetime) -> dict[str, Any]:
 def _mention_row(m: MentionRecord, now: datetime) -> dict[str, Any]:
     ts = int(m.created_at.timestamp())
     native_id, url, links = m.native_id, m.url, m.links
-    if m.platform in URL_PLATFORMS:  # one page, one identity (storage/url_identity.py)
+    if m.platform in URL_PLATFORMS:  # one page, one identity (domain/url_identity.py)
         native_id = canonical_native_id(m.platform, native_id)
         url = canonical_url(url) if url else None
         links = list(dict.fromkeys(canonical_url(x) for x in links))

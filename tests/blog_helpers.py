@@ -17,9 +17,9 @@ from sqlalchemy import Engine, text
 
 from collectors.base import CollectorContext
 from collectors.blogs.plugin import build, source_specs
-from collectors.blogs.settings import BlogFeed, BlogsSettings, TrackedPost
 from collectors.runner import Runner
-from groundswell.config import MovementSettings, Settings
+from domain.settings.blogs import BlogFeed, BlogsSettings, TrackedPost
+from domain.settings.config import MovementSettings, Settings
 from storage.catalog import sync_sources, upsert_movement
 from storage.engine import write_tx
 from tests.servers.blog_server import T0, BlogServer

@@ -16,7 +16,7 @@ from collectors.base import CollectorContext
 from collectors.bluesky.collector import BlueskyCollector
 from collectors.bluesky.plugin import source_specs
 from collectors.runner import Runner
-from groundswell.config import Settings, parse_settings
+from domain.settings.config import Settings, parse_settings
 from storage.catalog import sync_sources, upsert_movement
 from storage.engine import write_tx
 from storage.models import Account, Amplification, CollectorRun, Mention, MentionMatch, Source

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from groundswell.config import EventSettings
+from domain.records import EdgeRecord
+from domain.settings.config import EventSettings
 from storage.catalog import upsert_event
 from storage.engine import write_tx
-from storage.records import EdgeRecord
 from storage.write import write_batch
 from tests.factories import account, batch, mention, movement
 

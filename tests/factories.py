@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from groundswell.config import MovementSettings
-from groundswell.matching import MovementRule
+from domain.matching import MovementRule
+from domain.records import AccountRecord, Batch, MentionRecord
+from domain.settings.config import MovementSettings
 from storage.catalog import load_rules, upsert_movement
 from storage.engine import write_tx
-from storage.records import AccountRecord, Batch, MentionRecord
 from storage.write import write_batch
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

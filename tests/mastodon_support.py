@@ -10,7 +10,7 @@ from collectors.base import CollectorContext
 from collectors.mastodon.collector import MastodonCollector
 from collectors.mastodon.plugin import source_specs
 from collectors.runner import Runner
-from groundswell.config import Settings, parse_settings
+from domain.settings.config import Settings, parse_settings
 from storage.catalog import sync_sources, upsert_movement
 from storage.engine import write_tx
 from tests.servers.mastodon_server import MastodonServer
@@ -49,7 +49,7 @@ def settings_for(
 
 
 def sync(engine: Engine, settings: Settings) -> None:
-    from groundswell.config import MovementSettings
+    from domain.settings.config import MovementSettings
 
     with write_tx(engine) as conn:
         for m in settings.movements:

@@ -16,7 +16,7 @@ from domain.access import (
     roles_from_claims,
     session_expired,
 )
-from groundswell.config import Settings
+from domain.settings.config import Settings
 
 MAPPED = AccessSettings(
     roles={

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from groundswell.config import ConfigError, parse_settings
+from domain.settings.config import ConfigError, parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVEMENT = {"slug": "nhscitizen", "name": "NHS Citizen", "hashtags": ["NHSCitizen"]}

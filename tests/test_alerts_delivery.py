@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from domain.settings.config import parse_settings
 from groundswell.alerts.deliver import deliver_due, policy, retry_delay, send_one
-from groundswell.config import parse_settings
-from groundswell.net import Fetcher
+from net.fetcher import Fetcher
 from storage.alerts import AD, CLAIM_S, NewAlert, claim_due, outbox_counts, record_alert
 from storage.engine import write_tx
 from tests.alert_servers import free_port, smtp_server, webhook_receiver

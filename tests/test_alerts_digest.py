@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from domain.settings.config import parse_settings
 from groundswell.alerts.digest import queue_scheduled_digest, schedule_due
-from groundswell.config import parse_settings
 from storage.alerts import list_alerts
 from tests.factories import movement
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from domain.settings.config import parse_settings
 from groundswell.alerts.evaluate import evaluate
-from groundswell.config import parse_settings
 from storage.alerts import AD, list_alerts
 from storage.engine import write_tx
 from storage.write import write_batch
@@ -137,7 +137,7 @@ def test_an_alert_and_its_deliveries_commit_together(store):
 
 
 def test_an_event_reports_its_start_and_then_the_end_of_its_after_glow_once_each(store):
-    from groundswell.config import EventSettings
+    from domain.settings.config import EventSettings
     from storage.catalog import upsert_event
     from storage.queries.scope import list_movements
 

@@ -165,7 +165,7 @@ def test_the_audit_horizon_purges_only_rows_older_than_it(store):
 
 
 def test_the_audit_trail_is_kept_400_days_unless_configured():
-    from groundswell.config import Settings
+    from domain.settings.config import Settings
     from groundswell.export.retention import Horizons
 
     assert Horizons.from_settings(Settings()).audit == 400

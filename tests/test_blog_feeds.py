@@ -11,8 +11,8 @@ import feedparser
 import pytest
 
 from collectors.blogs.feeds import parse_feed
+from domain.url_identity import canonical_url
 from storage.status import source_status
-from storage.url_identity import canonical_url
 from tests.blog_helpers import blog_settings, count, rows, runner_for
 from tests.factories import mention
 from tests.servers.blog_server import T0, BlogServer

@@ -12,13 +12,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-import storage.records
+import domain.records
 import storage.write
 from collectors.blogs.pingbacks import ping_edge, ping_mention
 from collectors.blogs.receiver import create_app
+from domain.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 from storage.catalog import load_rules, upsert_movement
 from storage.engine import write_tx
-from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 from storage.recount import _TABLES
 from storage.url_merge import merge_url_duplicates
 from storage.write import write_batch
@@ -75,7 +75,7 @@ def written_as_before_issue_16() -> Iterator[None]:
     an older Groundswell left behind, which the merge must repair."""
     patch = pytest.MonkeyPatch()
     as_written = lambda platform, native_id: native_id  # noqa: E731
-    patch.setattr(storage.records, "canonical_native_id", as_written)
+    patch.setattr(domain.records, "canonical_native_id", as_written)
     patch.setattr(storage.write, "canonical_native_id", as_written)
     patch.setattr(storage.write, "canonical_url", lambda url: url)
     try:
@@ -221,9 +221,9 @@ def test_entry_ids_that_differ_only_by_fragment_stay_two_entries():
 def test_received_items_of_one_pair_spelled_two_ways_become_one_queue_row(store):
     from sqlalchemy import insert
 
+    from domain.ids import stable_id
     from storage.models_blogs import ReceivedPing
     from storage.queries.blogs import ping_key
-    from storage.types import stable_id
     from storage.url_merge import rekey_received
 
     table = ReceivedPing.__table__  # type: ignore[attr-defined]

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
+from domain.records import AccountRecord, Batch, MentionRecord
 from groundswell.cli import app
 from storage.catalog import upsert_movement
 from storage.engine import write_tx
 from storage.queries.blogs import mentions_by_url, mentions_linking_to
-from storage.records import AccountRecord, Batch, MentionRecord
 from storage.write import write_batch
 from tests.blog_helpers import NHS, count
 from tests.factories import T0

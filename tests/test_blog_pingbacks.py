@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage.url_identity import canonical_url, ping_native_id
+from domain.url_identity import canonical_url, ping_native_id
 from tests.blog_helpers import blog_settings, count, rows, runner_for
 from tests.servers.blog_server import T0, BlogServer, Ping
 

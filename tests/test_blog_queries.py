@@ -3,9 +3,9 @@ Bluesky posts by the native id their page URL encodes. Both stores."""
 
 from __future__ import annotations
 
+from domain.records import AccountRecord, MentionRecord
 from storage.engine import write_tx
 from storage.queries.blogs import mentions_by_url
-from storage.records import AccountRecord, MentionRecord
 from storage.write import write_batch
 from tests.factories import T0, batch, mention, movement
 

@@ -12,10 +12,10 @@ import pytest
 
 from collectors.blogs.queue import VerifyWorker, accept
 from collectors.blogs.receiver import create_app, owns
-from groundswell.config import ReceiverSettings, Settings
+from domain.settings.config import ReceiverSettings, Settings
+from domain.url_identity import canonical_url, ping_native_id
 from storage.catalog import upsert_movement
 from storage.engine import write_tx
-from storage.url_identity import canonical_url, ping_native_id
 from tests.blog_helpers import NHS, count, rows, serve, wait_for
 from tests.servers.blog_server import BlogServer
 

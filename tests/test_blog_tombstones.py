@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 
 from collectors.blogs.queue import VerifyWorker, accept
+from domain.records import Batch
 from storage.catalog import load_rules, upsert_movement
 from storage.engine import write_tx
-from storage.records import Batch
 from storage.write import write_batch
 from tests.blog_helpers import NHS, count, rows
 from tests.factories import T0, mention

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from domain.records import Batch, MentionRecord
 from groundswell.cli import app
 from storage.engine import write_tx
 from storage.models import Mention
-from storage.records import Batch, MentionRecord
 from storage.write import write_batch
 from tests.factories import account, movement
 from tests.recordings import recorded
@@ -85,7 +85,7 @@ def test_recheck_without_credentials_reads_from_the_configured_bluesky_service(
 
 
 def test_the_main_networks_entryway_sends_anonymous_reads_to_the_public_appview() -> None:
-    from collectors.bluesky.settings import PUBLIC_APPVIEW, BlueskySettings
+    from domain.settings.bluesky import PUBLIC_APPVIEW, BlueskySettings
 
     assert BlueskySettings().read_url == PUBLIC_APPVIEW
     assert BlueskySettings(base_url="https://pds.example.org/").read_url == (

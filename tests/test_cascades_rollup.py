@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from domain.records import EdgeRecord
 from storage.cascades import REPOST_KINDS, THREAD_KINDS, measure, rebuild
 from storage.engine import write_tx
 from storage.models_cascades import CascadeDay, CascadeNode, CascadeRoot
 from storage.queries import spread
 from storage.queries.scope import Scope, list_movements
-from storage.records import EdgeRecord
 from storage.write import write_batch
 from tests.factories import T0, account, batch, mention, movement, write_concurrently
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from groundswell.brief import brief
+from domain.brief import brief
 from groundswell.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]

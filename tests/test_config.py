@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from domain.settings.config import ConfigError, load_settings, secret_from_env
 from groundswell.cli import app
-from groundswell.config import ConfigError, load_settings, secret_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -214,7 +214,7 @@ def test_the_installed_command_prints_one_line_and_exits_2(tmp_path):
 
 
 def test_a_malformed_moderator_email_is_refused_naming_the_key():
-    from groundswell.config import ConfigError, parse_settings
+    from domain.settings.config import ConfigError, parse_settings
 
     with pytest.raises(ConfigError, match=r"wall\.moderator_emails: 'not-an-email'"):
         parse_settings({"wall": {"moderator_emails": ["not-an-email"]}})

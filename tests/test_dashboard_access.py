@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from dashboard.access import gate_mode, viewer_refusal
+from domain.settings.config import DashboardSettings
 from groundswell.cli import app as cli
-from groundswell.config import DashboardSettings
 from storage.engine import make_engine
 from storage.migrate import upgrade
 

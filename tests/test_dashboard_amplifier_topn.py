@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+from domain.records import EdgeRecord
 from storage.engine import write_tx
 from storage.migrate import alembic_config, upgrade
 from storage.queries import amplifiers
 from storage.queries.scope import Scope, list_movements
-from storage.records import EdgeRecord
 from storage.write import tombstone, write_batch
 from tests.factories import T0, account, batch, mention, movement
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from domain.settings.config import Settings
 from groundswell.cli import app
 from groundswell.commands.dashboard import listen_host
-from groundswell.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

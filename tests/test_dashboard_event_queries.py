@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from groundswell.config import EventSettings
-from groundswell.ics import IcsError, parse_ics
+from domain.ics import IcsError, parse_ics
+from domain.settings.config import EventSettings
 from storage.engine import write_tx
 from storage.queries import events as ev
 from storage.queries.scope import list_events, list_movements

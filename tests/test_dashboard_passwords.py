@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from dashboard.auth import MODERATOR_THROTTLE, VIEWER_THROTTLE
+from domain.passwords import Throttle, hash_password, verify_password
 from groundswell.cli import app as cli
-from groundswell.passwords import Throttle, hash_password, verify_password
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests import wall_feeder
@@ -104,7 +104,7 @@ def test_a_new_browser_session_does_not_reset_the_wait(store_env, clock):
 
 
 def test_each_wrong_moderator_password_is_logged_with_the_client(store_env, caplog):
-    with caplog.at_level(logging.WARNING, logger="groundswell.passwords"):
+    with caplog.at_level(logging.WARNING, logger="domain.passwords"):
         _moderator_sign_in(_open("views/moderate.py"), "a guess")
     assert any("wrong moderator password from localhost" in r.getMessage() for r in caplog.records)
 

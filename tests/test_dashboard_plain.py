@@ -54,7 +54,7 @@ def test_the_dashboard_hides_the_deploy_button(data_url, monkeypatch):  # noqa: 
 
 
 def test_the_ics_upload_box_states_the_limit_the_parser_enforces(data_url, monkeypatch):  # noqa: F811
-    from groundswell.ics import MAX_BYTES
+    from domain.ics import MAX_BYTES
 
     monkeypatch.setenv("GROUNDSWELL_MODERATOR_PASSWORD", "a moderator's password")
     at = _run(data_url, monkeypatch)

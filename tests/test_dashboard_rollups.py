@@ -10,11 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
+from domain.records import EdgeRecord
 from storage.engine import write_tx
 from storage.models import MentionMatch
 from storage.queries import amplifiers, overview, spread
 from storage.queries.scope import Scope, list_movements
-from storage.records import EdgeRecord
 from storage.write import tombstone, write_batch
 from tests.factories import T0, account, batch, mention, movement
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from domain.records import EdgeRecord
 from storage.engine import write_tx
 from storage.queries import spread
 from storage.queries.scope import Scope, list_movements
-from storage.records import EdgeRecord
 from storage.write import write_batch
 from tests.factories import T0, account, batch, mention, movement
 

@@ -54,7 +54,7 @@ def test_up_on_a_busy_port_says_so_before_starting_anything(tmp_path: Path) -> N
 
 
 def test_the_demo_gives_the_wall_its_hashtag_when_none_is_configured(tmp_path: Path) -> None:
-    from groundswell.config import WallSettings
+    from domain.settings.config import WallSettings
     from groundswell.wall import effective_settings
     from storage.engine import make_engine
 

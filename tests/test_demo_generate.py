@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.matching import MovementRule, match_post
 from groundswell.demo.generate import DemoData, generate
-from groundswell.matching import MovementRule, match_post
 from storage.models import EDGE_KINDS
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
@@ -196,7 +196,7 @@ def test_the_event_sits_inside_the_last_seven_days_and_spikes_whatever_the_weekd
 
 
 def test_stored_html_is_exactly_what_the_sanitiser_makes_of_the_raw_content() -> None:
-    from groundswell.sanitize import sanitize_html
+    from domain.sanitize import sanitize_html
 
     d = generate(seed=9, mentions=1000, now=NOW)
     statuses = [m for m in d.mentions if m.platform == "mastodon"]

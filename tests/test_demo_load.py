@@ -60,7 +60,7 @@ def test_the_demo_is_a_source_whose_cursor_covers_every_page(store: Engine) -> N
 
 
 def test_a_movement_the_config_defines_keeps_its_own_rules(store: Engine) -> None:
-    from groundswell.config import MovementSettings
+    from domain.settings.config import MovementSettings
     from storage.catalog import upsert_movement
     from storage.engine import write_tx
 

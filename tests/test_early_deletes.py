@@ -24,10 +24,10 @@ from sqlalchemy import Engine, func, select, text
 from collectors.base import CollectorContext
 from collectors.mastodon.parse import parse_status
 from collectors.mastodon.stream import HashtagStream, _Listener
+from domain.records import local_status_key
 from storage.engine import write_tx
 from storage.models import Mention, MentionPayload
 from storage.models_deletions import DeletedKey
-from storage.records import local_status_key
 from storage.write import DELETION_MEMORY, write_batch
 from tests.factories import batch, mention, movement
 from tests.mastodon_support import settings_for, sources, sync

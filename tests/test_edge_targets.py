@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.url_identity import canonical_url
+from domain.url_identity import canonical_url
 from tests.blog_helpers import blog_settings, count, pinging_blog, rows, runner_for
 from tests.servers.blog_server import BlogServer, Ping
 

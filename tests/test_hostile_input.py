@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from collectors.blogs.feeds import parse_feed
-from groundswell.sanitize import sanitize_html
+from domain.sanitize import sanitize_html
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 BIDI = [chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]]

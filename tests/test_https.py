@@ -16,9 +16,9 @@ import pytest
 import requests
 import trustme
 
-from groundswell import net
-from groundswell.config import ConfigError, parse_settings
-from groundswell.net import (
+from domain.settings.config import ConfigError, parse_settings
+from net import fetcher as net
+from net.fetcher import (
     CertificateError,
     Fetcher,
     FetchPolicy,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collectors.mastodon.plugin import source_specs
-from groundswell.config import parse_settings
+from domain.settings.config import parse_settings
 
 
 def settings(**instance):  # type: ignore[no-untyped-def]

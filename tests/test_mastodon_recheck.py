@@ -12,7 +12,7 @@ import pytest
 from groundswell.export.hydrate import hydrate
 from groundswell.export.lookup import Lookups
 from groundswell.export.recheck import recheck
-from groundswell.net import FetchPolicy
+from net.fetcher import FetchPolicy
 from tests.mastodon_support import rows, runner_for, scalar, settings_for
 from tests.servers.cassette_server import replaying
 from tests.servers.mastodon_server import MastodonServer, make_account, make_status, running

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.mastodon.client import InstanceClient
-from groundswell.config import Settings, parse_settings
+from domain.settings.config import Settings, parse_settings
 from tests.mastodon_support import rows, runner_for, sources
 from tests.servers.cassette_server import replaying
 

@@ -182,7 +182,7 @@ def _recorded_scene(parent_cassette: str, *, replies: list[dict] | None = None):
 
 
 def _recorded_settings(server):
-    from groundswell.config import parse_settings
+    from domain.settings.config import parse_settings
 
     return parse_settings(
         {

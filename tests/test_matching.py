@@ -11,7 +11,7 @@ import unicodedata
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from groundswell.matching import (
+from domain.matching import (
     MovementRule,
     extract_hashtags,
     fold,

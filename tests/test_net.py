@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from groundswell.net import (
+from net.fetcher import (
     BlockedAddressError,
     Fetcher,
     FetchPolicy,
@@ -145,7 +145,7 @@ def test_the_guard_sits_in_the_connection_itself_so_dns_rebinding_cannot_bypass_
     address actually connected to."""
     import httpx
 
-    from groundswell.net import guarded_transport
+    from net.fetcher import guarded_transport
 
     with (
         httpx.Client(transport=guarded_transport(FetchPolicy())) as client,

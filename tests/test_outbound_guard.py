@@ -1,4 +1,4 @@
-"""Every outbound connection goes through the guarded fetcher (`groundswell.net`), third-party
+"""Every outbound connection goes through the guarded fetcher (`net.fetcher`), third-party
 clients included: Mastodon.py's requests session and atproto's httpx client check the address
 actually connected to, on every redirect hop, with no second resolution; and no module opens a
 connection any other way (a static check of every shipped module that fails on a planted call).
@@ -26,7 +26,7 @@ from collectors.base import TransientError
 from collectors.mastodon.client import InstanceClient
 from groundswell.export.hydrate import hydrate
 from groundswell.export.lookup import Lookups
-from groundswell.net import (
+from net.fetcher import (
     AddressRefused,
     FetchPolicy,
     address_refusal,
@@ -247,8 +247,8 @@ def test_at_run_time_bluesky_search_and_jetstream_connect_only_through_the_guard
     assert [addr for addr, guarded in connects if not guarded] == []
 
 
-SHIPPED = ("groundswell", "collectors", "storage", "dashboard")
-GUARD_MODULE = "groundswell/net.py"
+SHIPPED = ("groundswell", "collectors", "storage", "dashboard", "domain", "net")
+GUARD_MODULE = "net/fetcher.py"
 # Calls that open a connection (or a client that will) by themselves.
 CONNECTING = {
     *(f"requests.{f}" for f in ("get", "post", "put", "patch", "delete", "head", "request")),
@@ -367,4 +367,4 @@ def test_no_module_opens_a_connection_except_through_the_guarded_fetcher():
             rel = path.relative_to(ROOT).as_posix()
             if rel != GUARD_MODULE:
                 found += unguarded_calls(path.read_text(encoding="utf-8"), rel)
-    assert found == [], "open connections through groundswell.net instead:\n" + "\n".join(found)
+    assert found == [], "open connections through net.fetcher instead:\n" + "\n".join(found)

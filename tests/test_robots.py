@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from groundswell.config import parse_settings
-from groundswell.net import Fetcher, FetchPolicy, use_contact_url
-from groundswell.robots import DisallowedByRobots, RobotsCache
+from domain.settings.config import parse_settings
+from net.fetcher import Fetcher, FetchPolicy, use_contact_url
+from net.robots import DisallowedByRobots, RobotsCache
 from storage.status import parked_fix
 from tests.blog_helpers import blog_settings, count, pinging_blog, rows, runner_for
 from tests.servers.blog_server import BlogServer, Ping

@@ -32,12 +32,12 @@ from collectors.base import (
     TransientError,
 )
 from collectors.runner import Runner, backoff_delay
+from domain.records import Batch
+from domain.settings.config import Settings
 from groundswell.cli import app
-from groundswell.config import Settings
 from storage.catalog import sync_sources
 from storage.engine import make_engine, write_tx
 from storage.models import CollectorRun, Mention, Source
-from storage.records import Batch
 from storage.write import write_batch
 from tests.factories import account, mention, movement
 

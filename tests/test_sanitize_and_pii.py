@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from groundswell.pii import mask_personal_data, nhs_number_valid
-from groundswell.sanitize import clean_text, html_to_text, sanitize_html
+from domain.pii import mask_personal_data, nhs_number_valid
+from domain.sanitize import clean_text, html_to_text, sanitize_html
 
 
 def test_scripts_and_event_handlers_are_removed():

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.blogs.settings import BlogFeed
 from collectors.blogs.site_pingbacks import pinged_posts
+from domain.settings.blogs import BlogFeed
 from tests.blog_helpers import blog_settings, count, pinging_blog, rows, runner_for
 from tests.servers.blog_server import BlogServer, Ping
 

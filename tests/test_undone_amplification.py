@@ -17,13 +17,13 @@ from sqlalchemy import Engine, text
 from collectors.base import CollectorContext
 from collectors.mastodon.parse import parse_status
 from collectors.mastodon.stream import HashtagStream
-from groundswell.config import MovementSettings
+from domain.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+from domain.settings.config import MovementSettings
 from groundswell.export import ExportOptions, export_dataset
 from storage.catalog import load_rules, upsert_movement
 from storage.engine import write_tx
 from storage.queries import amplifiers
 from storage.queries.scope import Scope
-from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 from storage.write import write_batch
 from tests.bluesky_support import Env, add_posts, bluesky_env
 from tests.mastodon_support import runner_for, settings_for, sources, sync

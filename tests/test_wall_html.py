@@ -16,7 +16,7 @@ from dashboard.wall_html import (
     page_of,
     qr_data_uri,
 )
-from groundswell.moderation import Card, Image
+from domain.moderation import Card, Image
 
 
 def _card(**kw) -> Card:
@@ -103,7 +103,7 @@ def test_the_footer_shows_which_page_is_up_and_a_bar_started_where_the_page_is()
 
 
 def test_the_qr_code_points_at_the_hashtags_page():
-    from groundswell.config import WallSettings
+    from domain.settings.config import WallSettings
     from groundswell.wall import hashtag_page
 
     assert hashtag_page(WallSettings(hashtag="#NHSCitizen"), []) == (

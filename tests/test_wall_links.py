@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from groundswell.moderation import Privacy, WallPost, present
-from groundswell.speakable import speak_links, spoken_url
+from domain.moderation import Privacy, WallPost, present
+from domain.speakable import speak_links, spoken_url
 
 
 def test_a_link_reads_as_host_and_path_without_tracking_parameters():

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from groundswell.config import WallSettings
+from domain.records import EdgeRecord, mention_id
+from domain.settings.config import WallSettings
 from groundswell.wall import effective_settings, pulse_view, validate_changes, wall_cards
 from storage.engine import make_engine, write_tx
 from storage.queries.wall import record_decision, save_wall_overrides
-from storage.records import EdgeRecord, mention_id
 from storage.write import tombstone, write_batch
 from tests.factories import T0, account, batch, mention, movement
 
@@ -414,7 +414,7 @@ def test_the_wall_fingerprint_changes_with_a_new_post_a_decision_or_a_setting(st
 
 
 def test_bluesky_handles_read_as_at_handles_and_blogs_do_not_repeat_their_host():
-    from groundswell.moderation import Privacy, WallPost, present
+    from domain.moderation import Privacy, WallPost, present
 
     ts = int(NOW.timestamp())
     sky = WallPost(id=1, platform="bluesky", created_ts=ts, handle="mary.bsky.social")
@@ -481,7 +481,7 @@ def test_new_voices_on_an_all_movements_wall_count_only_people_new_to_every_move
 
 
 def test_a_wall_naming_an_unknown_movement_is_a_config_error():
-    from groundswell.config import ConfigError, parse_settings
+    from domain.settings.config import ConfigError, parse_settings
 
     movements = [{"slug": "nhscitizen", "name": "NHS Citizen", "hashtags": ["NHSCitizen"]}]
     with pytest.raises(ConfigError, match=r"wall\.movement 'nhscitizn' names no movement"):

@@ -166,7 +166,7 @@ def test_a_word_blocked_on_the_moderator_page_hides_matching_posts(wall_store, m
 
 
 def test_a_second_moderators_open_page_does_not_undo_a_mode_switch(wall_store, monkeypatch):
-    from groundswell.config import WallSettings
+    from domain.settings.config import WallSettings
     from groundswell.wall import effective_settings
 
     store, _ = wall_store

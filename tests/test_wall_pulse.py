@@ -11,12 +11,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
+from domain.records import Batch, EdgeRecord, MentionRecord
 from groundswell.wall import day_start_ts
 from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models import Account, Amplification, Mention, MentionMatch, Movement
 from storage.queries import wall as q
-from storage.records import Batch, EdgeRecord, MentionRecord
 from storage.write import tombstone, write_batch
 from tests.factories import account, movement
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from collectors.base import SourceSpec
+from domain.records import EdgeRecord
 from storage.catalog import sync_sources
 from storage.engine import write_tx
 from storage.models import Mention, MentionPayload, RollupHourly, Source
-from storage.records import EdgeRecord
 from storage.write import LeaseLost, write_batch
 from tests.factories import T0, account, batch, mention, movement
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 
 import storage.bulk
+from domain.records import EdgeRecord
 from storage.engine import write_tx
-from storage.records import EdgeRecord
 from storage.write import write_batch
 from tests.conftest import _truncate
 from tests.factories import T0, account, batch, mention, movement

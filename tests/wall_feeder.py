@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from groundswell.config import MovementSettings
+from domain.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+from domain.settings.config import MovementSettings
 from storage.catalog import load_rules, upsert_movement
 from storage.engine import write_tx
-from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 from storage.write import write_batch
 
 MOVEMENT = MovementSettings(slug="nhscitizen", name="NHS Citizen", hashtags=["NHSCitizen"])

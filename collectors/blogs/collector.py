@@ -19,9 +19,17 @@ from datetime import UTC, datetime
 
 from collectors.base import CollectorContext, FatalSourceError, SourceState, TransientError
 from collectors.blogs.feeds import parse_feed
-from collectors.blogs.settings import refusal_hint
-from groundswell.matching import match_post, normalise_url
-from groundswell.net import (
+from domain.matching import match_post, normalise_url
+from domain.records import (
+    RATE_LIMIT_WAIT,
+    UNREACHABLE,
+    AccountRecord,
+    Batch,
+    EdgeRecord,
+    MentionRecord,
+)
+from domain.settings.blogs import refusal_hint
+from net.fetcher import (
     BlockedAddressError,
     Fetcher,
     FetchError,
@@ -30,20 +38,12 @@ from groundswell.net import (
     TooLargeError,
     TransientFetchError,
 )
-from groundswell.robots import ROBOTS_DISALLOWED, DisallowedByRobots, RobotsCache
+from net.robots import ROBOTS_DISALLOWED, DisallowedByRobots, RobotsCache
 from storage.queries.blogs import (
     LinkedMention,
     LinkingMention,
     mentions_by_url,
     mentions_linking_to,
-)
-from storage.records import (
-    RATE_LIMIT_WAIT,
-    UNREACHABLE,
-    AccountRecord,
-    Batch,
-    EdgeRecord,
-    MentionRecord,
 )
 
 FEED_ACCEPT = (

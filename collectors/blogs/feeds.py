@@ -2,14 +2,14 @@
 
 feedparser is only ever given the *bytes* the fetcher already downloaded (size and time
 bounded, address checked), never a URL or a string: given a string that looks like a URL,
-feedparser would fetch it itself, outside every guard in `groundswell.net`.
+feedparser would fetch it itself, outside every guard in `net.fetcher`.
 
 - RSS 0.9x, 1.0 (RDF), 2.0 and Atom all arrive as feedparser's normalised entries.
 - An entry is keyed by its id (`guid`, Atom `id`), else its link; neither -> skipped.
 - `bozo` feeds (malformed XML that feedparser still understood) are harvested; the complaint is
   returned as a problem for the source. A feed that declares XML entities is refused outright
   (the shape of a billion-laughs bomb; real feeds never need internal entity declarations).
-- HTML goes through `groundswell.sanitize` before it is kept; links are read from the entry's
+- HTML goes through `domain.sanitize` before it is kept; links are read from the entry's
   content with the same tolerant parser that reads blog pages.
 """
 
@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 import feedparser
 
 from collectors.blogs.html_links import extract_links
-from groundswell.sanitize import clean_text, html_to_text, sanitize_html
+from domain.records import AccountRecord, MentionRecord, Skip
+from domain.sanitize import clean_text, html_to_text, sanitize_html
+from domain.url_identity import canonical_url, entry_id
 from storage.models_blogs import MAX_URL_CHARS
-from storage.records import AccountRecord, MentionRecord, Skip
-from storage.url_identity import canonical_url, entry_id
 
 PLATFORM = "blog"
 MAX_TEXT_CHARS = 50_000
@@ -177,7 +177,7 @@ def _entry(
     link = _http_url(entry.get("link"))
     if link and len(link) > MAX_URL_CHARS:  # kept out of the URL index; the id still keys it
         link = None
-    # One page, one identity: ids and links in their canonical spelling (storage/url_identity.py)
+    # One page, one identity: ids and links in their canonical spelling (domain/url_identity.py)
     native_id = entry_id(entry.get("id") or "") or (entry_id(link) if link else None)
     if not native_id:
         return Skip("no_id", clean_text(entry.get("title"))[:200])

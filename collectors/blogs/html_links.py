@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from groundswell.matching import normalise_url
-from groundswell.sanitize import clean_text
+from domain.matching import normalise_url
+from domain.sanitize import clean_text
 
 FEED_TYPES = {
     "application/rss+xml": "rss",

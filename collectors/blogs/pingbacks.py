@@ -30,13 +30,13 @@ from collectors.blogs import xmlrpc_safe
 from collectors.blogs.collector import typed
 from collectors.blogs.feeds import blog_account, site_host
 from collectors.blogs.html_links import PageInfo, link_header, read_page
-from groundswell.matching import normalise_url
-from groundswell.net import Fetcher, FetchError, GoneError, PermanentFetchError
-from groundswell.sanitize import clean_text
+from domain.matching import normalise_url
+from domain.records import AccountRecord, Batch, EdgeRecord, MentionRecord
+from domain.sanitize import clean_text
+from domain.url_identity import canonical_url, ping_native_id
+from net.fetcher import Fetcher, FetchError, GoneError, PermanentFetchError
 from storage.models_blogs import MAX_URL_CHARS
 from storage.queries.blogs import mentions_by_url
-from storage.records import AccountRecord, Batch, EdgeRecord, MentionRecord
-from storage.url_identity import canonical_url, ping_native_id
 
 if TYPE_CHECKING:
     from collectors.blogs.collector import BlogCollector
@@ -257,7 +257,7 @@ def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Ba
 
     seen: list[str] = list(cursor.get("seen") or [])
     # compared canonically: a source listed with a fragment or a tracking parameter is the
-    # same page (storage/url_identity.py)
+    # same page (domain/url_identity.py)
     seen_set = {canonical_url(s) for s in seen}
     own = canonical_url(post_url)
     new: list[tuple[str, str | None]] = []

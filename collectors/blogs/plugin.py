@@ -8,7 +8,7 @@ from collectors.base import CollectorContext, SourceSpec
 from collectors.blogs.collector import BlogCollector
 
 if TYPE_CHECKING:
-    from groundswell.config import Settings
+    from domain.settings.config import Settings
 
 
 def feed_key(url: str) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from collectors.blogs.verify import Verdict, add_edges, verify
-from groundswell.net import Fetcher, FetchPolicy
+from domain.records import Batch
+from net.fetcher import Fetcher, FetchPolicy
 from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models_blogs import ReceivedPing
@@ -32,7 +33,6 @@ from storage.queries.blogs import (
     requeue,
     verified_before,
 )
-from storage.records import Batch
 from storage.write import write_batch
 
 log = logging.getLogger("groundswell.receiver")
@@ -61,7 +61,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 def receiver_policy(settings: Any) -> FetchPolicy:
     """The fetch policy of `[receiver]` settings."""
-    from collectors.blogs.settings import BlogsSettings
+    from domain.settings.blogs import BlogsSettings
 
     return FetchPolicy(
         user_agent=BlogsSettings().user_agent,

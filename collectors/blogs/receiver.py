@@ -43,9 +43,9 @@ from starlette.routing import Route
 from collectors.blogs import verify as V
 from collectors.blogs import xmlrpc_safe as X
 from collectors.blogs.queue import LEASE_S, VerifyWorker, accept, receiver_policy
-from collectors.blogs.settings import refusal_hint
-from groundswell.matching import normalise_url
-from groundswell.net import BlockedAddressError, FetchError, check_url
+from domain.matching import normalise_url
+from domain.settings.blogs import refusal_hint
+from net.fetcher import BlockedAddressError, FetchError, check_url
 from storage.models_blogs import MAX_URL_CHARS
 from storage.queries.blogs import Admission, ping_by_token, queue_counts, waiting_count
 

@@ -25,10 +25,10 @@ import feedparser
 from collectors.base import SourceState
 from collectors.blogs.feeds import site_host
 from collectors.blogs.pingbacks import fetch_page, ping_edge, ping_mention
-from groundswell.matching import normalise_url
-from groundswell.net import FetchError
+from domain.matching import normalise_url
+from domain.records import Batch
+from net.fetcher import FetchError
 from storage.queries.blogs import mentions_by_url
-from storage.records import Batch
 
 if TYPE_CHECKING:
     from collectors.blogs.collector import BlogCollector

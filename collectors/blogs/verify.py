@@ -1,6 +1,6 @@
 """Verify one received pingback or webmention: does the source really link to the target?
 
-The source is fetched through `groundswell.net` (time and size bounded, private addresses
+The source is fetched through `net.fetcher` (time and size bounded, private addresses
 refused, redirects re-checked) and must contain a real link to the target: for HTML any
 URL-bearing attribute (`a href`, `img src`, ...), compared after URL normalisation; for other
 text types the target URL written out. A later 404/410 or a source that no longer links turns a
@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 
 from collectors.blogs.html_links import PageInfo, read_page
 from collectors.blogs.pingbacks import HTML_ACCEPT, ping_edge, ping_mention
-from groundswell.matching import normalise_url
-from groundswell.net import (
+from domain.matching import normalise_url
+from domain.records import Batch
+from domain.url_identity import ping_native_id
+from net.fetcher import (
     BlockedAddressError,
     Fetcher,
     FetchError,
@@ -25,8 +27,6 @@ from groundswell.net import (
     TransientFetchError,
 )
 from storage.queries.blogs import QueuedPing
-from storage.records import Batch
-from storage.url_identity import ping_native_id
 
 # result codes kept on the queue row (and mapped to pingback faults by the receiver)
 VERIFIED = "verified"

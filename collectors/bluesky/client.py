@@ -39,15 +39,15 @@ from atproto_client.models.common import XrpcError
 from atproto_core.exceptions import AtProtocolError
 
 from collectors.base import FatalSourceError, TransientError
-from collectors.bluesky.settings import BlueskySettings
-from groundswell.config import secret_from_env
-from groundswell.net import (
+from domain.records import RATE_LIMIT_WAIT, UNREACHABLE
+from domain.settings.bluesky import BlueskySettings
+from domain.settings.config import secret_from_env
+from net.fetcher import (
     certificate_message,
     certificate_problem,
     guarded_request,
     operator_policy,
 )
-from storage.records import RATE_LIMIT_WAIT, UNREACHABLE
 
 log = logging.getLogger("groundswell.collect.bluesky")
 
@@ -195,7 +195,7 @@ class BlueskyClient:
 
     def _new_client(self, handle: str) -> Client:
         # the configured service's own address is allowed; the PDS it hands us and any
-        # redirect must be public (groundswell.net)
+        # redirect must be public (net.fetcher)
         request = guarded_request(
             operator_policy(self.settings.base_url), timeout=httpx.Timeout(self.settings.timeout_s)
         )

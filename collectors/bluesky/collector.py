@@ -39,9 +39,9 @@ from collectors.bluesky.parse import (
     parse_search_page,
 )
 from collectors.bluesky.threads import add_thread_replies, grown
-from groundswell.matching import match_post
+from domain.matching import match_post
+from domain.records import GAP, RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch, EdgeRecord
 from storage.queries.bluesky import recent_mentions, stored_counts
-from storage.records import GAP, RESULT_CAP_OVERFLOW, RESULT_CAP_SPLIT, Batch, EdgeRecord
 
 
 class BlueskyCollector:

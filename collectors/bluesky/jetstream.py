@@ -39,10 +39,10 @@ from collectors.bluesky.parse import (
     match_fields,
     parse_jetstream_event,
 )
-from groundswell.matching import match_post
-from groundswell.net import guarded_socket, operator_policy, tls_context
+from domain.matching import match_post
+from domain.records import UNREACHABLE, AccountRecord, Batch, EdgeRecord, MentionRecord, Skip
+from net.fetcher import guarded_socket, operator_policy, tls_context
 from storage.queries.bluesky import stored_accounts, stored_mentions
-from storage.records import UNREACHABLE, AccountRecord, Batch, EdgeRecord, MentionRecord, Skip
 
 log = logging.getLogger("groundswell.collect.bluesky")
 

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from groundswell.sanitize import clean_text, sanitize_html
-from storage.records import AccountRecord, EdgeRecord, MentionRecord, Skip
+from domain.records import AccountRecord, EdgeRecord, MentionRecord, Skip
+from domain.sanitize import clean_text, sanitize_html
 
 PLATFORM = "bluesky"
 POST_COLLECTION = "app.bsky.feed.post"

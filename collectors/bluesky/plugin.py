@@ -8,7 +8,7 @@ from collectors.base import CollectorContext, SourceSpec
 from collectors.bluesky.collector import BlueskyCollector
 
 if TYPE_CHECKING:
-    from groundswell.config import Settings
+    from domain.settings.config import Settings
 
 JETSTREAM_KEY = "bluesky:jetstream"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.bluesky.parse import MalformedPost, ParsedPost, parse_post_view
-from storage.records import Skip
+from domain.records import Skip
 
 # A hostile or broken reply cannot make us walk forever: at most this many nodes per reply.
 MAX_NODES = 10_000

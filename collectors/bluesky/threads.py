@@ -22,8 +22,8 @@ from atproto import models
 from collectors.base import FatalSourceError
 from collectors.bluesky.parse import PLATFORM, ParsedPost
 from collectors.bluesky.thread_view import parse_thread
+from domain.records import Batch
 from storage.queries.threads import stored_reply_counts
-from storage.records import Batch
 
 if TYPE_CHECKING:
     from collectors.bluesky.collector import BlueskyCollector

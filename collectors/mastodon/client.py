@@ -49,19 +49,19 @@ from requests.structures import CaseInsensitiveDict
 
 from collectors.base import FatalSourceError, TransientError
 from collectors.mastodon.parse import to_plain
-from groundswell.brief import brief_error
-from groundswell.net import (
-    certificate_message,
-    certificate_problem,
-    guarded_session,
-    operator_policy,
-)
-from storage.records import (
+from domain.brief import brief_error
+from domain.records import (
     PACING_WAIT,
     PAGING_BUDGET_WAIT,
     RATE_LIMIT_WAIT,
     UNREACHABLE,
     add_signal,
+)
+from net.fetcher import (
+    certificate_message,
+    certificate_problem,
+    guarded_session,
+    operator_policy,
 )
 
 log = logging.getLogger("groundswell.collect.mastodon")

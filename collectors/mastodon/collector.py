@@ -48,11 +48,11 @@ from collectors.mastodon.parse import (
     quote_edge,
     reply_edge,
 )
-from collectors.mastodon.settings import MastodonInstance
 from collectors.mastodon.threads import fetch_threads
-from groundswell.config import secret_from_env
+from domain.records import BACKFILL_HORIZON, GAP, Batch, MentionRecord, merge_signals
+from domain.settings.config import secret_from_env
+from domain.settings.mastodon import MastodonInstance
 from storage.models import Mention
-from storage.records import BACKFILL_HORIZON, GAP, Batch, MentionRecord, merge_signals
 
 log = logging.getLogger("groundswell.collect.mastodon")
 MAX_TRACKED_BOOSTS = 500

@@ -12,7 +12,7 @@ Why the shapes are what they are (DESIGN.md section 2):
   a `uri` needs a request, so the parse says what to resolve and `reply_edge`/`quote_edge`
   build the edge once the collector has the parent's JSON.
 
-Every field is treated as hostile: HTML goes through `groundswell.sanitize`, URLs must be
+Every field is treated as hostile: HTML goes through `domain.sanitize`, URLs must be
 absolute http(s), counts must be non-negative integers, and a status without a usable `uri`,
 `id`, `created_at` or account raises `MalformedStatus` so the caller can skip and count it.
 """
@@ -26,8 +26,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from groundswell.sanitize import clean_text, html_to_text, sanitize_html
-from storage.records import AccountRecord, EdgeRecord, MentionRecord, local_status_key
+from domain.records import AccountRecord, EdgeRecord, MentionRecord, local_status_key
+from domain.sanitize import clean_text, html_to_text, sanitize_html
 
 PLATFORM = "mastodon"
 MAX_HTML_CHARS = 100_000

@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 
 from collectors.base import CollectorContext, SourceSpec
 from collectors.mastodon.collector import MastodonCollector
-from collectors.mastodon.settings import MastodonInstance
-from groundswell.config import secret_from_env
-from groundswell.matching import normalise_hashtag
+from domain.matching import normalise_hashtag
+from domain.settings.config import secret_from_env
+from domain.settings.mastodon import MastodonInstance
 
 if TYPE_CHECKING:
-    from groundswell.config import Settings
+    from domain.settings.config import Settings
 
 
 def source_key(base_url: str, hashtag: str) -> str:

@@ -33,10 +33,10 @@ from collectors.mastodon.client import NEEDS_TOKEN, InstanceClient
 from collectors.mastodon.collector import MastodonCollector
 from collectors.mastodon.parse import PLATFORM, to_plain
 from collectors.runner import Runner
+from domain.records import Batch, local_status_key
 from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models import Source
-from storage.records import Batch, local_status_key
 from storage.write import WriteResult, write_batch
 
 log = logging.getLogger("groundswell.collect.mastodon.stream")

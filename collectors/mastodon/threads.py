@@ -33,8 +33,8 @@ from collectors.mastodon.parse import (
     status_key,
     to_plain,
 )
-from groundswell.matching import match_post
-from storage.records import Batch
+from domain.matching import match_post
+from domain.records import Batch
 
 if TYPE_CHECKING:
     from collectors.mastodon.collector import MastodonCollector

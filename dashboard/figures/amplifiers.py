@@ -20,7 +20,7 @@ from dashboard.figures.common import (
     stacked_top,
     time_axis_title,
 )
-from groundswell.sanitize import clean_text
+from domain.sanitize import clean_text
 
 COMMUNITY_COLOURS = ("#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6a4c93")
 

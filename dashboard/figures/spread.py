@@ -17,7 +17,7 @@ from dashboard.figures.common import (
     local,
     time_axis_title,
 )
-from groundswell.sanitize import clean_text
+from domain.sanitize import clean_text
 
 KIND_COLOURS = {
     "post": "#222222",

@@ -13,7 +13,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from dashboard.wall_html import ACCENT, MUTED, PLATFORM_COLOURS, TEXT
-from groundswell.moderation import PLATFORM_LABELS
+from domain.moderation import PLATFORM_LABELS
 
 GRID = "#3a4566"
 W, H = 640, 300  # the viewBox; the chart is scaled to its box keeping this aspect

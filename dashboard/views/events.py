@@ -13,9 +13,9 @@ from dashboard import data, ui, wall_common
 from dashboard.figures.events import event_window_figure, lift_figure
 from dashboard.filters import sidebar_filters
 from dashboard.roles import permitted, refusal_text
-from groundswell.config import EventSettings
-from groundswell.ics import MAX_BYTES as ICS_MAX_BYTES
-from groundswell.ics import IcsError, parse_ics, slugify
+from domain.ics import MAX_BYTES as ICS_MAX_BYTES
+from domain.ics import IcsError, parse_ics, slugify
+from domain.settings.config import EventSettings
 from storage.engine import write_tx
 from storage.queries.events import delete_events, save_events
 

@@ -31,7 +31,7 @@ MAX_PAGE_EXPORT = 200_000
 def _pseudonym_key() -> bytes:
     """The same key as `groundswell export`: the environment's when set, else the per-store
     key file beside the config (raises KeyFileError, an ExportError, saying how to create it)."""
-    from groundswell.config import load_settings
+    from domain.settings.config import load_settings
     from groundswell.export.keyfile import key_path, read_key_file
 
     settings, config_path = load_settings()

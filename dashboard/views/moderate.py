@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import wall_common
 from dashboard.moderator_auth import require_moderator
 from dashboard.wall_html import moderator_item_html
-from groundswell.moderation import (
+from domain.moderation import (
     BLOG_PLATFORMS,
     PLATFORM_LABELS,
     ModerationState,
@@ -27,7 +27,7 @@ from groundswell.moderation import (
     hidden_reason,
     relative_time,
 )
-from groundswell.sanitize import clean_text
+from domain.sanitize import clean_text
 from groundswell.wall import EDITABLE, effective_settings, moderation_state, validate_changes
 from storage.engine import write_tx
 from storage.queries import wall as q

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from domain.settings.alerts import AlertsSettings, EmailSettings, WebhookSettings
+from domain.settings.config import secret_from_env
 from groundswell.alerts.render import email_message, idempotency_key, webhook_body
-from groundswell.alerts.settings import AlertsSettings, EmailSettings, WebhookSettings
-from groundswell.config import secret_from_env
-from groundswell.net import (
+from net.fetcher import (
     AddressRefused,
     Fetcher,
     FetchError,
@@ -46,7 +46,7 @@ class DeliveryError(Exception):
 
 
 class GuardedSMTP(smtplib.SMTP):
-    """smtplib's client on a socket the address guard checked (groundswell.net): the SMTP
+    """smtplib's client on a socket the address guard checked (net.fetcher): the SMTP
     host resolves once and must be public, or 127.0.0.1 when `allow_loopback` is set."""
 
     def __init__(self, policy: FetchPolicy, **kwargs: Any) -> None:

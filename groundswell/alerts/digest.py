@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
 
+from domain.settings.config import Settings
 from groundswell.alerts.evaluate import dashboard_link
-from groundswell.config import Settings
 from storage.alerts import AL, NewAlert, record_alert
 from storage.engine import write_tx
 from storage.queries.amplifiers import ranked_received

@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from domain.settings.alerts import AlertRule, AlertsSettings
+from domain.settings.config import Settings
 from groundswell.alerts.rules import (
     Episode,
     baseline_windows,
@@ -26,8 +28,6 @@ from groundswell.alerts.rules import (
     spike_step,
     step,
 )
-from groundswell.alerts.settings import AlertRule, AlertsSettings
-from groundswell.config import Settings
 from storage.alerts import (
     NewAlert,
     alert_exists,

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from domain.settings.config import Settings
 from groundswell.alerts.deliver import DeliveryReport, deliver_due
 from groundswell.alerts.evaluate import evaluate
-from groundswell.config import Settings
 
 log = logging.getLogger("groundswell.alerts")
 

@@ -196,6 +196,7 @@ def digest_cmd(
     """The period's summary: headline numbers with changes (the Overview's, for the same
     dates), the volume chart, top posts, new voices, top amplified accounts, events; HTML with
     a plain-text alternative (docs/alerts.md, "Digest")."""
+    from domain.settings.config import check_zone
     from groundswell.alerts.deliver import deliver_due
     from groundswell.alerts.digest import (
         DAYS,
@@ -205,7 +206,6 @@ def digest_cmd(
         render_html,
         render_text,
     )
-    from groundswell.config import check_zone
 
     if period not in DAYS:
         fail(f"--period {period!r}: choose day or week", 2)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.settings.config import DEFAULT_CONFIG_PATHS, ENV_CONFIG, ConfigError, load_settings
 from groundswell.cli import (
     ConfigOpt,
     DbOpt,
@@ -22,7 +23,6 @@ from groundswell.cli import (
     out,
     sync_config,
 )
-from groundswell.config import DEFAULT_CONFIG_PATHS, ENV_CONFIG, ConfigError, load_settings
 
 sources_app = typer.Typer(help="Add sources to the configuration.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
@@ -131,8 +131,8 @@ def add_blog(
     from collectors.blogs.collector import FEED_ACCEPT
     from collectors.blogs.html_links import link_header, read_page
     from collectors.blogs.pingbacks import fetch_page
-    from collectors.blogs.settings import refusal_hint
-    from groundswell.net import BlockedAddressError, Fetcher, FetchError
+    from domain.settings.blogs import refusal_hint
+    from net.fetcher import BlockedAddressError, Fetcher, FetchError
 
     settings = load_config(config)
     if not url.startswith(("http://", "https://")):

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from domain.settings.config import Settings
 from groundswell.cli import (
     ConfigOpt,
     DbOpt,
@@ -27,7 +28,6 @@ from groundswell.cli import (
     open_store,
     store_url,
 )
-from groundswell.config import Settings
 
 APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -109,7 +109,7 @@ def streamlit_command(port: int, headless: bool = True, host: str = LOOPBACK_HOS
         "--theme.base",
         "light",
         # An application, not a sketch: no Deploy button from the first session on, and an
-        # upload box that says the 2 MB the .ics parser accepts (groundswell/ics.py).
+        # upload box that says the 2 MB the .ics parser accepts (domain/ics.py).
         "--client.toolbarMode",
         "minimal",
         "--server.maxUploadSize",
@@ -140,7 +140,7 @@ def dashboard(
 def hash_password_command() -> None:
     """Print a scrypt hash of a password: put it in GROUNDSWELL_MODERATOR_PASSWORD or
     GROUNDSWELL_DASHBOARD_PASSWORD instead of the password itself (docs/security.md)."""
-    from groundswell.passwords import hash_password
+    from domain.passwords import hash_password
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password.strip()) < 12:

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from domain.settings.config import Settings
 from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
-from groundswell.config import Settings
 
 
 def parse_when(value: str | None, name: str) -> datetime | None:
@@ -25,7 +25,7 @@ def parse_when(value: str | None, name: str) -> datetime | None:
 
 
 def _config_path(config: Path | None) -> Path | None:
-    from groundswell.config import ConfigError, load_settings
+    from domain.settings.config import ConfigError, load_settings
 
     try:
         return load_settings(config)[1]

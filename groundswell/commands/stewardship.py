@@ -49,9 +49,9 @@ def _lookups(settings, appview: str | None, allow_loopback: bool):  # type: igno
     logged-in client when its credentials are in the environment, else anonymously through
     `--bluesky-appview` or `[bluesky]` (`BlueskySettings.read_url`), whose own address is
     allowed like the collector's (`operator_policy`)."""
-    from groundswell.config import secret_from_env
+    from domain.settings.config import secret_from_env
     from groundswell.export.lookup import Lookups
-    from groundswell.net import FetchPolicy, operator_policy
+    from net.fetcher import FetchPolicy, operator_policy
 
     bsky = settings.bluesky
     client = None

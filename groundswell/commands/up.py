@@ -27,6 +27,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy import Engine
 
+from domain.settings.config import Settings
 from groundswell.cli import (
     ConfigOpt,
     DbOpt,
@@ -43,8 +44,7 @@ from groundswell.cli import (
 )
 from groundswell.commands.dashboard import LOOPBACK_HOST, HostOpt, PublicOpt
 from groundswell.commands.demo import SeedOpt, _Stopper, live_printer, load_history
-from groundswell.config import Settings
-from groundswell.net import Fetcher, FetchError, FetchPolicy
+from net.fetcher import Fetcher, FetchError, FetchPolicy
 from storage.engine import describe_url
 
 log = logging.getLogger("groundswell.up")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
-from storage.records import AccountRecord
+from domain.records import AccountRecord
 
 # Mastodon instances the demo "follows" (all tracked: each status is seen via one or more of
 # them) and a few untracked home instances whose statuses only arrive by federation.

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collectors.base import FatalSourceError, SourceState
+from domain.records import Batch
 from groundswell.demo.generate import DemoData, generate
 from groundswell.demo.live import SPEEDS, LiveStream
-from storage.records import Batch
 
 # A replay that was stopped for longer than this many windows skips ahead rather than writing
 # hours of back-dated "live" posts in one go (10 minutes at 1x, 2 at 60x).

@@ -29,7 +29,9 @@ from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from groundswell.config import EventSettings, MovementSettings
+from domain.records import AccountRecord, EdgeRecord, MentionRecord
+from domain.sanitize import html_to_text, sanitize_html
+from domain.settings.config import EventSettings, MovementSettings
 from groundswell.demo import text as words
 from groundswell.demo.cast import (
     BLOGS,
@@ -40,8 +42,6 @@ from groundswell.demo.cast import (
     make_cast,
     tid,
 )
-from groundswell.sanitize import html_to_text, sanitize_html
-from storage.records import AccountRecord, EdgeRecord, MentionRecord
 
 LONDON = ZoneInfo("Europe/London")
 MOVEMENT_SLUG = "nhscitizen"

@@ -19,10 +19,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain.records import EdgeRecord, MentionRecord
 from groundswell.demo import text as words
 from groundswell.demo.cast import BLOGS
 from groundswell.demo.generate import LONDON, DemoData, Page, _Entry, _Generator
-from storage.records import EdgeRecord, MentionRecord
 
 SPEEDS = {"1x": 1.0, "10x": 10.0, "60x": 60.0}
 POSTS_PER_MINUTE = 12.0  # at 1x: a new post every 5 s on average

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from collectors.base import CollectorContext
 from collectors.runner import Runner, RunOutcome
-from groundswell.config import Settings, WallSettings
+from domain.settings.config import Settings, WallSettings
 from groundswell.demo.collector import Committed, DemoCollector, cached_history, target_for
 from groundswell.demo.generate import EVENT_SLUG, MOVEMENT_SLUG, DemoData, anchor_of
 from groundswell.demo.live import SPEEDS, window_seconds

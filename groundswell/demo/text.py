@@ -294,7 +294,7 @@ SAFE_REL = 'rel="nofollow noopener noreferrer ugc"'
 def mastodon_html(text: str, instance: str, *, sanitised: bool = False) -> str:
     """Status HTML as Mastodon renders it: hashtags and links as anchors in a paragraph.
 
-    `sanitised=True` writes directly what `groundswell.sanitize.sanitize_html` makes of it
+    `sanitised=True` writes directly what `domain.sanitize.sanitize_html` makes of it
     (same output, tested), because running the sanitiser over 10,000 statuses we generated
     ourselves would be a third of the generation time.
     """

@@ -16,12 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from groundswell import __version__
-from groundswell.export.columns import dictionary
-from groundswell.export.options import ExportOptions
-from storage.models import Movement
-from storage.queries import export as q
-from storage.records import (
+from domain.records import (
     GAP,
     NEEDS_TOKEN,
     PACING_WAIT,
@@ -32,10 +27,15 @@ from storage.records import (
     UNREACHABLE,
     merge_signals,
 )
+from groundswell import __version__
+from groundswell.export.columns import dictionary
+from groundswell.export.options import ExportOptions
+from storage.models import Movement
+from storage.queries import export as q
 
 MAX_GAPS_LISTED = 50
 # Runs recorded since migration 0016 carry structured completeness signals (`signals`, counts
-# per name, see storage.records.SIGNALS) and are counted from those. Only older runs (signals
+# per name, see domain.records.SIGNALS) and are counted from those. Only older runs (signals
 # NULL) fall back to the wording below.
 # Matched against run errors, skip reasons and source problems as the collectors phrase them
 # (Mastodon: "rate limited (429)", "paging budget ... used"; Bluesky: "rate-limit window spent",

@@ -15,7 +15,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from groundswell.config import Settings
+from domain.settings.config import Settings
 from groundswell.export.options import ExportError
 
 KEY_FILE_SUFFIX = ".pseudonym.key"

@@ -27,9 +27,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from domain.records import account_id, mention_id
 from groundswell.export.pseudonym import Pseudonymiser
 from storage.queries import export as q
-from storage.records import account_id, mention_id
 
 URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 _HOSTS = re.compile(r"(?:https?://|www\.)(?:[^/\s\"'@]*@)?([^/\s\"'?#:]+)", re.IGNORECASE)

@@ -3,7 +3,7 @@ dataset) and `recheck` (turn deletions into tombstones).
 
 One lookup per platform, through the platform's real client: Mastodon.py `status()` on the
 status's origin instance, atproto `app.bsky.feed.getPosts` (25 URIs a call) on a public
-AppView, and the safe fetcher (`groundswell.net`) for blogs, pingbacks and webmentions.
+AppView, and the safe fetcher (`net.fetcher`) for blogs, pingbacks and webmentions.
 
 Every answer is one of: `ok` (with the current content), `deleted` (404/410, or missing from
 getPosts), `opted_out` (the author opted out since: Mastodon noindex / discoverable=false,
@@ -11,7 +11,7 @@ Bluesky `!no-unauthenticated`), `unsupported` (an id this lookup cannot resolve)
 (the platform could not be asked; nothing is concluded). Only `deleted` ever deletes anything.
 
 The hosts come from ID lists that strangers may hand us, so both clients connect only through
-the guarded transport (`groundswell.net.guarded_session` / `guarded_request`): the address
+the guarded transport (`net.fetcher.guarded_session` / `guarded_request`): the address
 policy is applied to the address actually connected to, on every redirect hop.
 """
 
@@ -24,7 +24,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from groundswell.net import (
+from domain.records import AccountRecord
+from domain.sanitize import clean_text, html_to_text
+from net.fetcher import (
     Fetcher,
     FetchError,
     FetchPolicy,
@@ -35,8 +37,6 @@ from groundswell.net import (
     guarded_session,
     operator_policy,
 )
-from groundswell.sanitize import clean_text, html_to_text
-from storage.records import AccountRecord
 
 # Status URIs whose last segment is the status's API id on its origin: Mastodon
 # (`/users/NAME/statuses/ID`, 4.4+ `/ap/users/ID/statuses/ID`) and GoToSocial (a ULID).
@@ -125,7 +125,7 @@ class Lookups:
         self.policy = policy or FetchPolicy(timeout_s=timeout_s)
         self.bluesky_base_url = bluesky_base_url.rstrip("/")
         # The configured Bluesky service may sit on the operator's own network
-        # (`groundswell.net.operator_policy`); anything else keeps `policy`.
+        # (`net.fetcher.operator_policy`); anything else keeps `policy`.
         self.bluesky_policy = bluesky_policy or self.policy
         self.discoverable_false_is_opt_out = discoverable_false_is_opt_out
         self.timeout_s = timeout_s

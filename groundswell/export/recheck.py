@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from domain.records import AccountRecord
 from groundswell.export.lookup import Lookups
 from storage.engine import write_tx
 from storage.queries.export import recent_mentions, store_opt_out_flags
 from storage.queries.sightings import sightings
-from storage.records import AccountRecord
 from storage.write import tombstone
 
 WEB_PLATFORMS = ("blog",)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from groundswell.config import Settings
+from domain.settings.config import Settings
 from storage.engine import write_tx
 from storage.queries.retention import HORIZON_TABLES, count_expired, purge_expired
 

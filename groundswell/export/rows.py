@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+from domain.pii import mask_personal_data
 from groundswell.export.columns import Col, columns_for
 from groundswell.export.links import URL_RE, LinkPolicy
 from groundswell.export.options import ExportOptions
 from groundswell.export.pseudonym import Pseudonymiser
-from groundswell.pii import mask_personal_data
 
 Fix = Callable[[Any], Any]
 

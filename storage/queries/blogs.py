@@ -22,7 +22,9 @@ from sqlalchemy import (
     update,
 )
 
-from groundswell.matching import normalise_url
+from domain.ids import stable_id
+from domain.matching import normalise_url
+from domain.url_identity import canonical_url
 from storage.id_lists import texts_table
 from storage.models import Account, Mention
 from storage.models_blogs import (
@@ -31,8 +33,7 @@ from storage.models_blogs import (
     WAITING_STATUSES,
     ReceivedPing,
 )
-from storage.types import UTCDateTime, stable_id
-from storage.url_identity import canonical_url
+from storage.types import UTCDateTime
 
 
 def _table(model: Any) -> Any:
@@ -94,7 +95,7 @@ def mentions_by_url(conn: Connection, urls: Iterable[str]) -> dict[str, LinkedMe
     """Stored, non-deleted mentions that `urls` point at, keyed by canonical URL.
 
     Blog entries, pingbacks and webmentions store their canonical URL
-    (`storage.url_identity`), so they are found by a join of the wanted canonical URLs, bound
+    (`domain.url_identity`), so they are found by a join of the wanted canonical URLs, bound
     as one parameter, with the partial index `ix_mention_url`, however many are asked for;
     a blog entry is preferred to a pingback whose source is the same page. Mastodon statuses and
     Bluesky posts by the native id their page URL encodes (`_native_candidates`)."""
@@ -209,7 +210,7 @@ def source_key(source: str) -> int:
 def ping_key(kind: str, source: str, target: str) -> int:
     """The queue key of a received pair, canonical: a webmention whose target is spelled
     with a fragment, a tracking parameter, a trailing slash or upper-case letters is the same
-    item (storage/url_identity.py)."""
+    item (domain/url_identity.py)."""
     return stable_id("received", kind, canonical_url(source), canonical_url(target))
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
 
+from domain.records import account_id, mention_id
 from storage.models import Account, Mention, Source
-from storage.records import account_id, mention_id
 
 _CHUNK = 500
 

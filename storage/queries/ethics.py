@@ -4,7 +4,7 @@ Wall, top-post lists and exports must never show text, handle or media of:
 - an opted-out account: Mastodon `noindex: true`, Mastodon `discoverable: false` (a setting,
   default on), Bluesky `!no-unauthenticated` self-label; unknown (NULL) is not an opt-out;
 - a mention matched *only* by a free-text term, or only by being in a matched post's thread
-  (`groundswell.matching.CONSENT_GATED_VIAS`), whose author's `indexable` is not true (the
+  (`domain.matching.CONSENT_GATED_VIAS`), whose author's `indexable` is not true (the
   full-text search the person did not consent to; a reply that does not repeat the hashtag
   did not publish into the movement either);
 - a deleted mention (tombstone).
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, false, literal, not_, or_, select, true
 
-from groundswell.matching import CONSENT_GATED_VIAS
+from domain.matching import CONSENT_GATED_VIAS
 from storage.models import Account, Mention, MentionMatch
 
 

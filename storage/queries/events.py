@@ -127,7 +127,7 @@ def hourly_around(
 def save_events(
     conn: Connection, events: Sequence[Any], movement_slug: str | None, origin: str = "dashboard"
 ) -> list[int]:
-    """Create or update events (`groundswell.config.EventSettings`), tied to the movement."""
+    """Create or update events (`domain.settings.config.EventSettings`), tied to the movement."""
     ids = movement_ids(conn)
     out = []
     for e in events:

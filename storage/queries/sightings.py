@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
+from domain.records import mention_id
 from storage.id_lists import among
 from storage.models import MentionSeen
-from storage.records import mention_id
 
 
 def sightings(

@@ -1,7 +1,7 @@
 """The live wall's queries: moderation decisions, wall settings, candidate posts and pulse figures.
 
 Moderation state is small (one row per moderator click), so it is read whole and folded in
-Python (`groundswell.moderation`); the candidate query then pushes the cheap exclusions (hidden
+Python (`domain.moderation`); the candidate query then pushes the cheap exclusions (hidden
 posts, authors, instances; opt-outs; pre-moderation's approved set) into SQL and walks the
 newest-first index, so a refresh reads a few dozen rows whatever the size of the store. Word
 blocklists are applied in Python on those rows (normalised Unicode matching on several fields
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, distinct, func, not_, or_, select
 
-from groundswell.moderation import BLOG_PLATFORMS, Decision, ModerationState, WallPost
+from domain.moderation import BLOG_PLATFORMS, Decision, ModerationState, WallPost
 from storage.models import (
     Account,
     Amplification,
@@ -239,9 +239,9 @@ def candidate_posts(
 
     Returns up to `limit` posts that also pass the word blocklist (applied here via the pure
     rules, paging on when blocked posts were filtered out) plus every pinned post; the caller
-    orders them with `groundswell.moderation.select_for_wall`.
+    orders them with `domain.moderation.select_for_wall`.
     """
-    from groundswell.moderation import blocklist_pattern, on_wall
+    from domain.moderation import blocklist_pattern, on_wall
 
     m = _t(Mention)
     pattern = blocklist_pattern(state.words)

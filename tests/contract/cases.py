@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from collectors.base import Collector, CollectorContext
-from groundswell.config import Settings
+from domain.settings.config import Settings
 
 
 @dataclass
@@ -79,7 +79,7 @@ def bluesky_case() -> Iterator[ContractCase]:
     from datetime import UTC, datetime, timedelta
 
     from collectors.bluesky.collector import BlueskyCollector
-    from groundswell.config import parse_settings
+    from domain.settings.config import parse_settings
     from tests.bluesky_support import APP_PASSWORD, HANDLE
     from tests.servers.bluesky_server import BlueskyServer, profile
 
@@ -153,7 +153,7 @@ def blog_case() -> Iterator[ContractCase]:
     from datetime import timedelta
 
     from collectors.blogs.collector import BlogCollector
-    from groundswell.config import parse_settings
+    from domain.settings.config import parse_settings
     from tests.servers.blog_server import T0, BlogServer, Ping
 
     with ExitStack() as stack:

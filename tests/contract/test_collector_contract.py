@@ -17,12 +17,12 @@ from sqlalchemy import Engine, text, update
 from collectors.base import CollectorContext
 from collectors.registry import source_specs
 from collectors.runner import Runner
-from groundswell.config import MovementSettings
+from domain.records import Batch
+from domain.settings.config import MovementSettings
 from storage.catalog import load_rules, sync_sources, upsert_movement
 from storage.engine import make_engine, write_tx
 from storage.migrate import upgrade
 from storage.models import Source
-from storage.records import Batch
 from storage.write import write_batch
 from tests.contract.cases import CASES, ContractCase
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from groundswell.config import EventSettings
+from domain.records import Batch, EdgeRecord
+from domain.settings.config import EventSettings
 from storage.catalog import movement_ids, upsert_event
 from storage.engine import write_tx
-from storage.records import Batch, EdgeRecord
 from storage.write import write_batch
 from tests.factories import T0, account, mention, movement
 

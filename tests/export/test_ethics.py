@@ -71,8 +71,8 @@ def test_the_discoverable_setting_is_honoured(store, tmp_path):
 def test_an_edge_whose_own_post_was_deleted_is_withheld(store, seeded, tmp_path):
     import pandas as pd
 
+    from domain.records import Batch
     from storage.engine import write_tx
-    from storage.records import Batch
     from storage.write import write_batch
     from tests.factories import movement
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from groundswell.export.hydrate import hydrate
 from groundswell.export.lookup import Lookups
-from groundswell.net import FetchPolicy
+from net.fetcher import FetchPolicy
 from tests.factories import T0
 from tests.servers.blog_server import BlogServer
 from tests.servers.lookup_server import LookupServer
@@ -163,7 +163,7 @@ def test_hydrate_against_the_collectors_servers_skips_a_deleted_post(tmp_path, m
     """The Mastodon and Bluesky servers the collectors are tested on (logged-in getPosts via
     the collector's own Bluesky client, Mastodon by domain mapped to the local port)."""
     from collectors.bluesky.client import BlueskyClient
-    from collectors.bluesky.settings import BlueskySettings
+    from domain.settings.bluesky import BlueskySettings
     from tests.servers.bluesky_server import BlueskyServer, profile
     from tests.servers.mastodon_server import MastodonServer, make_status
 

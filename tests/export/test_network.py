@@ -48,8 +48,8 @@ def test_pseudonymised_network_uses_the_same_ids_as_the_accounts_file(store, see
 
 @pytest.mark.parametrize("fmt", ["gexf", "graphml"])
 def test_hostile_handles_are_escaped_and_read_back_verbatim(store, tmp_path, fmt):
+    from domain.records import Batch, EdgeRecord
     from storage.engine import write_tx
-    from storage.records import Batch, EdgeRecord
     from storage.write import write_batch
     from tests.factories import T0, account, mention, movement
 

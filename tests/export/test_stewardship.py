@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from domain.records import Batch
 from groundswell.export.lookup import Lookups
 from groundswell.export.recheck import recheck
 from groundswell.export.retention import purge, start_retention_thread
-from groundswell.net import FetchPolicy
+from net.fetcher import FetchPolicy
 from storage.engine import write_tx
 from storage.models import Mention, MentionPayload
 from storage.queries.ethics import mention_displayable
-from storage.records import Batch
 from storage.write import write_batch
 from tests.factories import account, movement
 from tests.servers.lookup_server import LookupServer
@@ -24,7 +24,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def _mention(native_id: str, platform: str, author, when=None):
-    from storage.records import MentionRecord
+    from domain.records import MentionRecord
 
     return MentionRecord(
         platform=platform,
@@ -81,7 +81,7 @@ def test_recheck_stores_an_opt_out_seen_since_so_exports_withhold_the_author(sto
     with LookupServer() as server:
         uri = server.add_status("9", "carol", "Now private", noindex=True)
         with write_tx(store) as conn:
-            from storage.records import Batch
+            from domain.records import Batch
 
             write_batch(conn, Batch(mentions=[_mention(uri, "mastodon", account(3))]), rules)
         lookups = Lookups(policy=FetchPolicy(allow_loopback=True), bluesky_base_url=server.url)
@@ -101,7 +101,7 @@ def test_recheck_stores_an_opt_out_seen_since_so_exports_withhold_the_author(sto
 
 
 def _payload_store(store):
-    from storage.records import Batch
+    from domain.records import Batch
 
     rules = movement(store)
     posts = [
@@ -167,7 +167,7 @@ def test_the_purge_command_without_configured_horizons_keeps_only_the_audit_defa
 
 
 def test_recheck_visits_blog_entries_by_their_page_url_and_tombstones_removed_ones(store):
-    from storage.records import MentionRecord
+    from domain.records import MentionRecord
     from tests.servers.blog_server import BlogServer
 
     rules = movement(store)

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
+from domain.records import Batch, EdgeRecord, mention_id
 from groundswell.export import ExportOptions, export_dataset
 from storage.engine import write_tx
-from storage.records import Batch, EdgeRecord, mention_id
 from storage.write import write_batch
 from tests.factories import T0, account, mention, movement
 

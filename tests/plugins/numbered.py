@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from collectors.base import CollectorContext, SourceSpec, SourceState, TransientError
-from storage.records import AccountRecord, Batch, MentionRecord
+from domain.records import AccountRecord, Batch, MentionRecord
 
 PLATFORM = "numbered"
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-log = logging.getLogger("groundswell.passwords")
+log = logging.getLogger("domain.passwords")
 
 SCRYPT_PREFIX = "scrypt$"
 # scrypt cost: 2**15 x 8 x 1 is 32 MiB and ~0.1 s per check, the interactive-login setting

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-from groundswell.net import Fetcher, FetchError, PermanentFetchError, TransientFetchError
+from net.fetcher import Fetcher, FetchError, PermanentFetchError, TransientFetchError
 
 ROBOTS_TTL_S = 86_400.0  # re-read each site's robots.txt daily
 PRODUCT_TOKEN = "Groundswell"  # the name robots.txt groups address us by

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.types import stable_id
-from storage.url_identity import URL_PLATFORMS, canonical_native_id
+from domain.ids import stable_id
+from domain.url_identity import URL_PLATFORMS, canonical_native_id
 
 
 def account_id(platform: str, native_id: str) -> int:
@@ -21,7 +21,7 @@ def account_id(platform: str, native_id: str) -> int:
 
 def mention_id(platform: str, native_id: str) -> int:
     """A mention's id from its natural key; URL-keyed platforms' keys are made canonical first
-    (`storage.url_identity`), so no spelling of a page can give it a second id."""
+    (`domain.url_identity`), so no spelling of a page can give it a second id."""
     if platform in URL_PLATFORMS:
         native_id = canonical_native_id(platform, native_id)
     return stable_id("mention", platform, native_id)
@@ -59,7 +59,7 @@ class AccountRecord:
 class MentionRecord:
     """A post, status, blog entry, pingback or webmention, already parsed and sanitised.
 
-    `text` is plain text; `html` has been through `groundswell.sanitize` (never raw HTML).
+    `text` is plain text; `html` has been through `domain.sanitize` (never raw HTML).
     `hashtags` are as written (matching normalises them); `links` are absolute URLs.
     `movements` names movements this mention belongs to regardless of its content (e.g. a
     webmention received for a page the movement owns).

@@ -73,8 +73,8 @@ class BlogsSettings(BaseModel):
     )
 
     def fetch_policy(self):  # type: ignore[no-untyped-def]
-        """The `groundswell.net.FetchPolicy` these settings ask for."""
-        from groundswell.net import FetchPolicy
+        """The `net.fetcher.FetchPolicy` these settings ask for."""
+        from net.fetcher import FetchPolicy
 
         return FetchPolicy(
             user_agent=self.user_agent,

@@ -98,7 +98,7 @@ class CertificateError(TransientFetchError):
 
 
 # The CA bundle every TLS connection trusts when its policy names none (`[network] ca_bundle`,
-# set once by `groundswell.config.load_settings`); None: certifi's public roots.
+# set once by `domain.settings.config.load_settings`); None: certifi's public roots.
 _CA_BUNDLE: str | None = None
 
 

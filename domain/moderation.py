@@ -15,7 +15,7 @@ What the wall shows, in order of precedence:
 5. pinned posts first, then newest first.
 
 Privacy on display (`present`): first names only and/or no handles for people who are not in
-the configured list of public figures, and masking of likely personal data (`groundswell.pii`).
+the configured list of public figures, and masking of likely personal data (`domain.pii`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from groundswell.pii import mask_personal_data
-from groundswell.sanitize import clean_text
-from groundswell.speakable import speak_links
+from domain.pii import mask_personal_data
+from domain.sanitize import clean_text
+from domain.speakable import speak_links
 
 MENTION_ACTIONS = ("hide", "approve", "pin")
 TARGET_KINDS = ("mention", "account", "instance", "blog", "word")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from groundswell.config import EventSettings
+from domain.settings.config import EventSettings
 
 MAX_BYTES = 2_000_000
 MAX_EVENTS = 2_000

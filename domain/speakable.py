@@ -12,7 +12,7 @@ import contextlib
 import re
 from urllib.parse import unquote, urlsplit
 
-from groundswell.matching import _TRAILING_PUNCT, URL_RE, normalise_url
+from domain.matching import _TRAILING_PUNCT, URL_RE, normalise_url
 
 SEGMENTS = 2
 SEGMENT_CHARS = 24

@@ -3,7 +3,7 @@ their links (DESIGN.md section 2; docs/blogs.md, "One page, one identity").
 
 The same page reaches us spelled many ways: with a `#fragment`, a `?utm_source=` tracking
 parameter, with or without a trailing `/`, an upper-case scheme or host. Matching always
-compared links after `groundswell.matching.normalise_url`; ids, keys and lookups used the raw
+compared links after `domain.matching.normalise_url`; ids, keys and lookups used the raw
 string, so one source page that linked once became five mentions and five edges. Every id, key,
 lookup, verification and edge of the URL-keyed platforms now goes through this one function,
 and the write path applies it again (`mention_id`, `EdgeRecord.id`, the row written), so a
@@ -13,7 +13,7 @@ before (`storage/url_merge.py`).
 
 from __future__ import annotations
 
-from groundswell.matching import normalise_url
+from domain.matching import normalise_url
 
 # Platforms whose mentions are web pages keyed by URL (blog entries by their id or link,
 # pingbacks and webmentions by "source target"). Mastodon and Bluesky keys are not URLs of

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from collectors.blogs.settings import BlogsSettings
-from collectors.bluesky.settings import BlueskySettings
-from collectors.mastodon.settings import MastodonSettings
 from domain.access import AccessSettings
-from groundswell.alerts.settings import AlertsSettings
-from groundswell.matching import normalise_hashtag, normalise_url
-from groundswell.net import use_ca_bundle, use_contact_url
+from domain.matching import normalise_hashtag, normalise_url
+from domain.settings.alerts import AlertsSettings
+from domain.settings.blogs import BlogsSettings
+from domain.settings.bluesky import BlueskySettings
+from domain.settings.mastodon import MastodonSettings
+from net.fetcher import use_ca_bundle, use_contact_url
 
 ENV_CONFIG = "GROUNDSWELL_CONFIG"
 DEFAULT_CONFIG_PATHS = ("groundswell.toml", "config/groundswell.toml")
@@ -138,7 +138,7 @@ class NetworkSettings(_Strict):
     """Outbound connections, whatever the collector."""
 
     # A PEM file of CA certificates trusted instead of the public roots, for organisations
-    # whose servers or TLS-inspecting proxy use their own CA (groundswell.net.use_ca_bundle).
+    # whose servers or TLS-inspecting proxy use their own CA (net.fetcher.use_ca_bundle).
     ca_bundle: str | None = Field(
         default=None,
         description="PEM file of CA certificates trusted instead of the public roots, for every "
