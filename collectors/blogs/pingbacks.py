@@ -130,9 +130,8 @@ def _target_page(
     now: datetime,
     movement: str | None,
 ) -> MentionRecord | None:
-    """The tracked post as a blog mention (title, site and time from its markup), keyed as
-    `ping_edge` keys a target it does not find stored; None when its page cannot be read (the
-    edge then waits for a later poll, which tries again)."""
+    """The tracked post as a blog mention (`page_mention`); None when its page cannot be read
+    (the edge then waits for a later poll, which tries again)."""
     if page is None:
         try:
             collector.robots.check(post_url)
@@ -140,6 +139,15 @@ def _target_page(
         except FetchError as exc:
             collector.context.log.info("tracked post %s: page unreadable: %s", post_url, exc)
             return None
+    return page_mention(post_url, page, now=now, movement=movement)
+
+
+def page_mention(
+    post_url: str, page: PageInfo, *, now: datetime, movement: str | None
+) -> MentionRecord:
+    """A pinged page (a tracked post, or an owned page a received ping names) as a blog
+    mention: title, site and time from its markup, keyed as `ping_edge` keys a target it does
+    not find stored, so the ping's edge resolves to it."""
     url = canonical_url(post_url)
     title = page.title or url
     published = page.published if page.published and page.published <= now else None

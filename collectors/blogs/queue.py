@@ -11,15 +11,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from collectors.blogs.feeds import site_host
+from collectors.blogs.pingbacks import fetch_page, page_mention
 from collectors.blogs.verify import Verdict, add_edges, verify
-from domain.records import Batch
-from net.fetcher import Fetcher, FetchPolicy
+from domain.matching import normalise_url
+from domain.records import Batch, MentionRecord
+from net.fetcher import Fetcher, FetchError, FetchPolicy
 from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models_blogs import ReceivedPing
@@ -37,6 +41,7 @@ from storage.write import write_batch
 
 log = logging.getLogger("groundswell.receiver")
 LEASE_S = 120.0
+UNREADABLE_RETRY_S = 600.0  # an owned page that could not be read is not asked again sooner
 # SQLite has one writer at a time; its busy handler waits by sleeping (up to 100 ms a try), so
 # a burst of request threads all writing at once spends most of its time asleep. Taking turns
 # in the process first keeps a burst of 1,000 requests fast. PostgreSQL needs no such turn.
@@ -112,6 +117,9 @@ class VerifyWorker:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # owned pages that could not be read -> when to try again (monotonic seconds): a site
+        # that is down is not fetched again for every batch of pings to it
+        self._unreadable: dict[str, float] = {}
 
     # -- one item ----------------------------------------------------------------------------
 
@@ -142,6 +150,7 @@ class VerifyWorker:
         now = datetime.now(UTC)
         verdicts = [self._verify(item, now) for item in items]
         combined = Batch()
+        combined.mentions += self._target_pages(items, verdicts, now)
         for verdict in verdicts:
             if verdict.batch is not None:
                 combined.mentions += verdict.batch.mentions
@@ -169,6 +178,43 @@ class VerifyWorker:
             # %r: sources and targets come from strangers (no forged log lines)
             log.info("%s %r -> %r: %s", item.kind, item.source, item.target, verdict.result)
         return verdicts
+
+    def _target_pages(
+        self, items: list[QueuedPing], verdicts: list[Verdict], now: datetime
+    ) -> list[MentionRecord]:
+        """The owned pages verified pings point at that are not stored yet, as blog mentions
+        (title and time from their markup, fetched through the guarded fetcher, outside any
+        transaction), so every received edge resolves to a mention on every page and in the
+        exports. A page of a followed blog is left to its feed, which stores it under its own
+        entry id (two mentions of one post otherwise). A page that cannot be read now is tried
+        again when a ping to it is next verified (a re-send or the periodic re-check)."""
+        targets = sorted(
+            {
+                i.target
+                for i, v in zip(items, verdicts, strict=True)
+                if v.batch is not None and v.batch.mentions
+            }
+        )
+        if not targets:
+            return []
+        followed = {site_host(f.url) for f in self.settings.blogs.feeds}
+        with self.engine.connect() as conn:
+            stored = mentions_by_url(conn, targets)
+        pages: dict[str, MentionRecord] = {}
+        for target in targets:
+            key = normalise_url(target) or target
+            if key in stored or site_host(target) in followed or key in pages:
+                continue
+            if self._unreadable.get(key, 0.0) > time.monotonic():
+                continue
+            try:
+                page, _ = fetch_page(self.fetcher, target)
+            except FetchError as exc:
+                self._unreadable[key] = time.monotonic() + UNREADABLE_RETRY_S
+                log.info("owned page %r: unreadable, stored later: %s", target, exc)
+                continue
+            pages[key] = page_mention(target, page, now=now, movement=self.movement)
+        return list(pages.values())
 
     def claim(self, limit: int = 20, *, now: datetime | None = None) -> list[QueuedPing]:
         with writing(self.engine) as conn:
