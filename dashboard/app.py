@@ -18,6 +18,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import wall_common  # noqa: E402
 from dashboard.access import admitted, require_viewer  # noqa: E402
+from dashboard.audit import note_sign_in  # noqa: E402
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -75,6 +76,12 @@ pages = {
             icon=":material/shield:",
             url_path="moderate",
         ),
+        st.Page(
+            str(VIEWS / "audit.py"),
+            title="Audit trail",
+            icon=":material/history:",
+            url_path="audit",
+        ),
     ],
 }
 # Every page, the projected wall included, sits behind the optional access gate
@@ -87,4 +94,5 @@ settings = wall_common.settings()
 hide_menu = st.context.is_embedded or not admitted(settings)
 page = st.navigation(pages, position="hidden" if hide_menu else "sidebar")
 require_viewer(settings)
+note_sign_in(settings)  # once per session and identity
 page.run()

@@ -132,7 +132,7 @@ def refusal_text(settings: Settings, action: Action) -> str:
     g = grant(settings)
     if g.via == "oidc":
         return missing_role_message(action, g.roles, settings.access)
-    if action in ("moderate", "acknowledge_alerts", "edit_events", "edit_sources"):
+    if action in ("moderate", "acknowledge_alerts", "edit_events", "edit_sources", "view_audit"):
         return missing_role_message(action, g.roles, settings.access).split(" Ask")[0] + (
             " Sign in on the Moderate page, then come back here."
         )

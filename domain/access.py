@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Role = Literal["viewer", "moderator", "editor", "researcher"]
+Role = Literal["viewer", "moderator", "editor", "researcher", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 Action = Literal[
@@ -29,17 +29,23 @@ Action = Literal[
     "edit_events",
     "edit_sources",
     "export_identified",
+    "view_audit",
+    "export_audit",
 ]
 
 # What each role allows. Every role can view: a moderator who cannot see the dashboard could not
 # moderate from it. Moderating and acknowledging alerts belong together (the people on duty in
 # the room); editing events and sources changes every page's baselines; identified exports name
-# people and leave the operator's hands.
+# people and leave the operator's hands. The audit trail (who did what) is shown to moderators,
+# who answer for the room, and to auditors; only auditors may take it away (it names staff).
 ROLE_ACTIONS: Mapping[Role, frozenset[Action]] = {
     "viewer": frozenset({"view", "export_pseudonymised"}),
-    "moderator": frozenset({"view", "export_pseudonymised", "moderate", "acknowledge_alerts"}),
+    "moderator": frozenset(
+        {"view", "export_pseudonymised", "moderate", "acknowledge_alerts", "view_audit"}
+    ),
     "editor": frozenset({"view", "export_pseudonymised", "edit_events", "edit_sources"}),
     "researcher": frozenset({"view", "export_pseudonymised", "export_identified"}),
+    "auditor": frozenset({"view", "export_pseudonymised", "view_audit", "export_audit"}),
 }
 
 # What users read on the "you need the X role" page.
@@ -48,6 +54,7 @@ ROLE_PURPOSE: Mapping[Role, str] = {
     "moderator": "moderate the live wall and acknowledge alerts",
     "editor": "add, change, delete or import events and sources",
     "researcher": "download identified exports (they name people; each one is logged)",
+    "auditor": "read and download the audit trail (who signed in, moderated, edited, exported)",
 }
 
 # A hostile or broken token must not cost much: only this many values per claim are read, and
@@ -58,7 +65,7 @@ MAX_VALUE_LENGTH = 512
 
 def role_for(action: Action) -> Role:
     """The narrowest role that allows `action` (what the refusal page names)."""
-    for role in ("viewer", "moderator", "editor", "researcher"):
+    for role in ("viewer", "moderator", "editor", "researcher", "auditor"):
         if action in ROLE_ACTIONS[role]:  # type: ignore[index]
             return role  # type: ignore[return-value]
     raise ValueError(f"no role allows {action!r}")

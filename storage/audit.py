@@ -56,6 +56,8 @@ WITHHELD_KINDS = ("mention", "account")
 MAX_DETAIL_CHARS = 4_000
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 COLUMNS = ("id", "at", "actor", "role", "action", "target_kind", "target_id", "detail")
+# The columns of an exported row (`flat_row`), in file order.
+EXPORT_FIELDS = (*COLUMNS[:-1], "withheld", "detail")
 
 Scalar = str | int | float | bool | None
 
@@ -256,6 +258,14 @@ def iter_actions(
             return
 
 
+def flat_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One listed row as an export line: ISO time in UTC, detail as sorted JSON text."""
+    out = {k: row.get(k) for k in EXPORT_FIELDS}
+    out["at"] = row["at"].astimezone(UTC).isoformat()
+    out["detail"] = json.dumps(row["detail"], sort_keys=True, ensure_ascii=False)
+    return out
+
+
 def facets(conn: Connection) -> tuple[list[str], list[str]]:
     """The actors and the actions present, sorted, for the view's filter boxes."""
     actors = [r[0] for r in conn.execute(select(AE.c.actor).distinct().order_by(AE.c.actor))]
@@ -265,9 +275,11 @@ def facets(conn: Connection) -> tuple[list[str], list[str]]:
 
 __all__ = [
     "ACTIONS",
+    "EXPORT_FIELDS",
     "AuditError",
     "AuditFilter",
     "facets",
+    "flat_row",
     "iter_actions",
     "list_actions",
     "record_action",

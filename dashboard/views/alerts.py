@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import data, ui, wall_common
+from dashboard import audit, data, ui, wall_common
 from dashboard.filters import sidebar_filters
 from dashboard.roles import grant, refusal_text
 from storage.alerts import acknowledge, list_alerts, outbox_counts, rule_states
@@ -109,6 +109,14 @@ else:
     if st.button("Acknowledge", disabled=not chosen, type="primary"):
         with write_tx(data.engine()) as conn:
             for alert_id in chosen:
-                acknowledge(conn, alert_id, by=moderator, now=datetime.now(UTC))
+                if acknowledge(conn, alert_id, by=moderator, now=datetime.now(UTC)):
+                    audit.record(
+                        conn,
+                        settings,
+                        role="moderator",
+                        action="alerts.acknowledge",
+                        target_kind="alert",
+                        target_id=alert_id,
+                    )
         data.clear()
         st.rerun()

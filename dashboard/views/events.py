@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from dashboard import data, ui, wall_common
+from dashboard import audit, data, ui, wall_common
 from dashboard.figures.events import event_window_figure, lift_figure
 from dashboard.filters import sidebar_filters
 from dashboard.roles import permitted, refusal_text
@@ -194,6 +194,15 @@ if st.button("Save events", key="events_save"):
         with write_tx(data.engine()) as conn:
             save_events(conn, settings, f.movement["slug"])
             delete_events(conn, gone)
+            audit.record(
+                conn,
+                wall_common.settings(),
+                role="editor",
+                action="events.save",
+                target_kind="movement",
+                target_id=f.movement["slug"],
+                detail={"saved": sorted(s.slug for s in settings), "deleted": sorted(gone)},
+            )
         data.clear()
         st.success(f"Saved {len(settings)} events, deleted {len(gone)}.")
         st.rerun()
@@ -230,6 +239,15 @@ if upload is not None:
             if st.button(f"Import {len(imported.events)} sessions", key="events_ics_import"):
                 with write_tx(data.engine()) as conn:
                     save_events(conn, imported.events, f.movement["slug"], origin="ics")
+                    audit.record(
+                        conn,
+                        wall_common.settings(),
+                        role="editor",
+                        action="events.import",
+                        target_kind="movement",
+                        target_id=f.movement["slug"],
+                        detail={"sessions": len(imported.events), "file": upload.name[:200]},
+                    )
                 data.clear()
                 st.success(f"Imported {len(imported.events)} sessions; each has its own lift.")
                 st.rerun()

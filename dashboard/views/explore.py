@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import data, ui, wall_common
+from dashboard import audit, data, ui, wall_common
 from dashboard.filters import sidebar_filters
 from dashboard.roles import grant, refusal_text
 from groundswell.export import ExportError, ExportFilters, ExportOptions, export_dataset
@@ -222,6 +222,7 @@ if submitted:
                         options,
                         tool="dashboard",
                         requested_by=_viewer(),
+                        audit_actor=audit.actor(wall_common.settings()),
                         reason=reason.strip() if identified else None,
                     )
                 st.session_state["explore_zip"] = (f"{name}.zip", target.read_bytes())

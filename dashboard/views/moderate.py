@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import wall_common
+from dashboard import audit, wall_common
 from dashboard.moderator_auth import require_moderator
 from dashboard.wall_html import moderator_item_html
 from domain.moderation import (
@@ -40,7 +40,11 @@ moderator: str = require_moderator(config)
 wall_id = config.wall.id
 
 
-def decide(kind: str, target: str, action: str, active: bool = True) -> None:
+def decide(
+    kind: str, target: str, action: str, active: bool = True, verb: str | None = None
+) -> None:
+    """Store one decision and its audit row in one transaction (`verb` names the button when
+    the decision alone does not: "approve" also shows a post again or unpins it)."""
     with write_tx(engine) as conn:
         q.record_decision(
             conn,
@@ -51,6 +55,15 @@ def decide(kind: str, target: str, action: str, active: bool = True) -> None:
             active=active,
             moderator=moderator,
         )
+        audit.record(
+            conn,
+            config,
+            role="moderator",
+            action=audit.moderation_action(kind, action, active, verb),
+            target_kind=kind,
+            target_id=target,
+            detail={"wall": wall_id},
+        )
 
 
 def save(changes: dict[str, Any]) -> None:
@@ -60,7 +73,18 @@ def save(changes: dict[str, Any]) -> None:
         st.session_state["gs_settings_error"] = str(exc)
         return
     with write_tx(engine) as conn:
+        before = effective_settings(conn, config.wall)
         q.save_wall_overrides(conn, wall_id, valid, moderator=moderator)
+        audit.record(
+            conn,
+            config,
+            role="moderator",
+            action="wall.settings",
+            target_kind="wall",
+            target_id=wall_id,
+            # Which settings changed, not their values (public figures' handles stay out).
+            detail={"changed": sorted(k for k in valid if getattr(before, k, None) != valid[k])},
+        )
     st.session_state.pop("gs_settings_error", None)
 
 
@@ -119,6 +143,7 @@ def post_item(
             key=f"{prefix}{key}-{pid}",
             on_click=decide,
             args=args,
+            kwargs={"verb": key},
             type="primary" if primary else "secondary",
         )
 

@@ -27,7 +27,6 @@ audit_app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 
-FIELDS = ("id", "at", "actor", "role", "action", "target_kind", "target_id", "withheld", "detail")
 SinceOpt = Annotated[
     str | None, typer.Option(help="from this date or time (ISO 8601, UTC unless a zone is given)")
 ]
@@ -56,10 +55,9 @@ def _where(since: str | None, until: str | None, actor: str | None, action: str 
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    out_row = {k: row.get(k) for k in FIELDS}
-    out_row["at"] = row["at"].astimezone(UTC).isoformat()
-    out_row["detail"] = json.dumps(row["detail"], sort_keys=True, ensure_ascii=False)
-    return out_row
+    from storage.audit import flat_row
+
+    return flat_row(row)
 
 
 @audit_app.command("list")
@@ -123,7 +121,7 @@ def export_cmd(
     overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """Write the audit trail (oldest first) for an auditor; the export is itself recorded."""
-    from storage.audit import iter_actions, record_action
+    from storage.audit import EXPORT_FIELDS, iter_actions, record_action
     from storage.engine import write_tx
 
     kind = out_path.suffix.lower().lstrip(".")
@@ -138,7 +136,7 @@ def export_cmd(
     rows = 0
     try:
         with tmp.open("w", encoding="utf-8", newline="") as fh, engine.connect() as conn:
-            writer = csv.DictWriter(fh, fieldnames=FIELDS) if kind == "csv" else None
+            writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS) if kind == "csv" else None
             if writer is not None:
                 writer.writeheader()
             for page in iter_actions(

@@ -1,0 +1,180 @@
+"""The dashboard records each staff action in the audit trail with the right actor and role
+(issue 23; docs/access.md, "The audit trail"), and shows the trail to moderators and auditors
+only, with the download for auditors only. Pages run under AppTest from the real entry point,
+signed in as the provider's claims (tests/test_access_pages.py) or with the shared password."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from storage.alerts import NewAlert, record_alert
+from storage.audit import AuditFilter, list_actions, record_action
+from storage.engine import write_tx
+from tests.test_access_pages import APP, _open, _texts
+from tests.test_wall_pages import wall_store  # noqa: F401 - the fixture
+
+CONFIG = """
+[access]
+claims = ["groups"]
+[access.roles]
+viewer = ["gs-viewers"]
+moderator = ["gs-moderators"]
+editor = ["gs-editors"]
+researcher = ["gs-researchers"]
+auditor = ["gs-auditors"]
+"""
+
+
+def _user(group: str) -> dict:
+    return {
+        "is_logged_in": True,
+        "sub": f"sub-{group}",
+        "email": f"{group}@org.example",
+        "name": group.title(),
+        "groups": [group],
+        "iat": int(time.time()) - 60,
+    }
+
+
+def _actor(group: str) -> str:
+    return f"{group.title()} <{group}@org.example> · sub:sub-{group}"
+
+
+@pytest.fixture
+def mapped(wall_store, tmp_path, monkeypatch):  # noqa: F811
+    (tmp_path / "groundswell.toml").write_text(CONFIG, encoding="utf-8")
+    monkeypatch.setenv("GROUNDSWELL_CONFIG", str(tmp_path / "groundswell.toml"))
+    monkeypatch.delenv("GROUNDSWELL_DASHBOARD_PASSWORD", raising=False)
+    monkeypatch.delenv("GROUNDSWELL_MODERATOR_PASSWORD", raising=False)
+    return wall_store
+
+
+def _trail(store, **where) -> list[dict]:
+    with store.connect() as conn:
+        return list(reversed(list_actions(conn, AuditFilter(**where))))
+
+
+def test_a_provider_sign_in_is_recorded_once_per_session_with_subject_and_roles(mapped):
+    store, _ = mapped
+    at = _open("views/overview.py", _user("gs-moderators"))
+    at.switch_page("views/spread.py").run()
+    [row] = _trail(store, action="sign_in")
+    assert row["actor"] == _actor("gs-moderators")
+    assert row["detail"] == {"via": "oidc", "roles": ["moderator", "viewer"]}
+
+
+def test_each_wall_decision_is_recorded_with_the_moderator_and_what_it_did(mapped):
+    store, posts = mapped
+    at = _open("views/moderate.py", _user("gs-moderators"))
+    post = posts[-1]
+    at.button(key=f"pin-{post.id}").click().run()
+    at.button(key=f"unpin-{post.id}").click().run()
+    at.button(key=f"hide-{post.id}").click().run()
+    at.button(key=f"show-{post.id}").click().run()
+    at.button(key=f"hide-author-{post.id}").click().run()
+    assert not at.exception, at.exception
+    rows = [r for r in _trail(store) if r["action"] != "sign_in"]
+    assert [(r["action"], r["target_kind"]) for r in rows] == [
+        ("wall.pin", "mention"),
+        ("wall.unpin", "mention"),
+        ("wall.hide", "mention"),
+        ("wall.show", "mention"),
+        ("wall.hide", "account"),
+    ]
+    assert {(r["actor"], r["role"]) for r in rows} == {(_actor("gs-moderators"), "moderator")}
+    assert rows[0]["target_id"] == str(post.id) and rows[0]["detail"] == {"wall": "default"}
+
+
+def test_an_editor_saving_events_is_recorded(mapped):
+    store, _ = mapped
+    at = _open("views/events.py", _user("gs-editors"))
+    next(b for b in at.button if b.label == "Save events").click().run()
+    assert not at.exception, at.exception
+    [row] = _trail(store, action="events.save")
+    assert (row["actor"], row["role"], row["target_kind"]) == (
+        _actor("gs-editors"),
+        "editor",
+        "movement",
+    )
+
+
+def test_a_moderator_acknowledging_an_alert_is_recorded(mapped):
+    store, _ = mapped
+    now_alert = NewAlert(
+        "spike", "spike", "e1", datetime.now(UTC), "Spike", "120 mentions", movement_id=1
+    )
+    with write_tx(store) as conn:
+        alert_id = record_alert(conn, now_alert, [], now=datetime.now(UTC))
+    at = _open("views/alerts.py", _user("gs-moderators"))
+    at.multiselect[0].select(alert_id).run()
+    next(b for b in at.button if b.label == "Acknowledge").click().run()
+    [row] = _trail(store, action="alerts.acknowledge")
+    assert (row["actor"], row["role"], row["target_id"]) == (
+        _actor("gs-moderators"),
+        "moderator",
+        str(alert_id),
+    )
+
+
+def test_a_researchers_identified_export_from_the_page_is_recorded(mapped):
+    store, _ = mapped
+    at = _open("views/explore.py", _user("gs-researchers"))
+    next(c for c in at.checkbox if c.label.startswith("Identified")).check()
+    at.text_input(key="explore_reason").input("ethics approval 2026/114")
+    next(b for b in at.button if b.label == "Prepare download").click().run()
+    assert not at.exception, at.exception
+    assert "explore_zip" in at.session_state
+    [row] = _trail(store, action="export")
+    assert (row["actor"], row["role"]) == (_actor("gs-researchers"), "researcher")
+    assert row["detail"]["identified"] is True and row["detail"]["tool"] == "dashboard"
+
+
+def test_a_shared_moderator_password_is_recorded_under_the_name_typed_at_sign_in(
+    wall_store,  # noqa: F811
+    monkeypatch,
+):
+    store, posts = wall_store
+    monkeypatch.setenv("GROUNDSWELL_MODERATOR_PASSWORD", "moderators only")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("views/moderate.py").run()
+    boxes = {t.label: t for t in at.text_input}
+    boxes["Your name (recorded with each decision)"].input("Mo")
+    boxes["Moderator password"].input("moderators only")
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    at.button(key=f"hide-{posts[-1].id}").click().run()
+    assert not at.exception, at.exception
+    sign_in, hide = _trail(store)
+    assert (sign_in["action"], sign_in["actor"]) == ("sign_in", "shared password: Mo")
+    assert (hide["action"], hide["actor"], hide["role"]) == (
+        "wall.hide",
+        "shared password: Mo",
+        "moderator",
+    )
+
+
+def test_the_trail_is_shown_to_moderators_and_downloaded_by_auditors_only(mapped):
+    store, _ = mapped
+    with write_tx(store) as conn:
+        record_action(conn, actor="Ana <ana@org.example>", role="moderator", action="wall.hide")
+    at = _open("views/audit.py", _user("gs-viewers"))
+    assert "You need the moderator role" in _texts(at)
+    assert not at.dataframe
+    at = _open("views/audit.py", _user("gs-moderators"))
+    assert "Ana <ana@org.example>" in list(at.dataframe[0].value["Actor"])
+    assert "Only the auditor role may download" in _texts(at)
+    assert "Prepare the audit export (CSV)" not in [b.label for b in at.button]
+    at = _open("views/audit.py", _user("gs-auditors"))
+    at.selectbox(key="audit_actor").select("Ana <ana@org.example>").run()
+    assert list(at.dataframe[0].value["Actor"]) == ["Ana <ana@org.example>"]
+    at.button(key="audit_prepare").click().run()
+    assert not at.exception, at.exception
+    _, payload = at.session_state["audit_csv"]
+    assert payload.count("\n") == 2 and "wall.hide" in payload  # header + Ana's row
+    [row] = _trail(store, action="audit.export")
+    assert (row["actor"], row["role"]) == (_actor("gs-auditors"), "auditor")
+    assert row["detail"]["rows"] == 1 and row["detail"]["actor"] == "Ana <ana@org.example>"
