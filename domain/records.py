@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.ids import stable_id
+from domain.people import Claim
 from domain.url_identity import URL_PLATFORMS, canonical_native_id
 
 
@@ -49,6 +50,10 @@ class AccountRecord:
     discoverable: bool | None = None
     noindex: bool | None = None
     no_unauthenticated: bool | None = None
+    # What the profile says of other identities (domain/people.py: a Mastodon field's link,
+    # verified or not). None: the payload did not carry the profile's links (keep what is
+    # stored); []: it carries none (any stored ones are gone).
+    claims: list[Claim] | None = None
 
     @property
     def id(self) -> int:

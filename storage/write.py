@@ -71,6 +71,7 @@ from storage.models_rollups import (
     MovementPlatformDay,
 )
 from storage.people_cells import count_people
+from storage.people_links import link_written, store_profile_claims
 from storage.threads import add_thread_matches
 
 _CHUNK = 500  # ids per IN (...) list
@@ -97,6 +98,7 @@ class WriteResult:
     new_matches: int = 0
     edges: int = 0
     undone: int = 0  # reposts and boosts undone (`undo_edges`)
+    people_linked: int = 0  # evidence rows that accounts of the batch brought (people_links)
     skipped: int = 0
     skip_reasons: Counter[str] = field(default_factory=Counter)
 
@@ -108,6 +110,7 @@ class WriteResult:
         self.new_matches += other.new_matches
         self.edges += other.edges
         self.undone += other.undone
+        self.people_linked += other.people_linked
         self.skipped += other.skipped
         self.skip_reasons.update(other.skip_reasons)
 
@@ -296,6 +299,9 @@ def write_batch(
         if e.target_account is not None:
             accounts.append(e.target_account)
     upsert_accounts(conn, accounts, now)
+    claimed = store_profile_claims(
+        conn, {a.id: a.claims for a in accounts if a.claims is not None}, now
+    )
 
     if mention_rows:
         existing = _existing(conn, list(mention_rows))
@@ -388,6 +394,10 @@ def write_batch(
         fresh = {(r[0], r[1]) for r in added_edges}
         added_edges = [r for r in added_edges if (r[0], r[1]) not in gone]
         shrink = [r[:7] for r in removed if (r[0], r[1]) not in fresh]
+
+    # New accounts and changed profile claims may be evidence that two accounts are one
+    # person (storage/people_links.py); known authors cost one indexed lookup.
+    result.people_linked = link_written(conn, (a.id for a in accounts), claimed, now).evidence_added
 
     if source_id is not None:
         save_cursor(conn, source_id, batch, lease_owner=lease_owner)

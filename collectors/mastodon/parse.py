@@ -26,6 +26,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
+from domain.people import mastodon_field_claims
 from domain.records import AccountRecord, EdgeRecord, MentionRecord, local_status_key
 from domain.sanitize import clean_text, html_to_text, sanitize_html
 
@@ -161,6 +162,7 @@ def parse_account(account: Any, instance_domain: str) -> AccountRecord:
         indexable=_flag(account.get("indexable")),
         discoverable=_flag(account.get("discoverable")),
         noindex=_flag(account.get("noindex")),
+        claims=mastodon_field_claims(account["fields"]) if "fields" in account else None,
     )
 
 

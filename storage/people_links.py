@@ -1,0 +1,555 @@
+"""The people store: evidence, claims, moderator decisions and `account.person_id` (issue 20).
+
+The rules are `domain/people.py`; this module owns their SQL (tables: storage/models_people.py,
+migration 0040; docs/people.md):
+
+- `store_profile_claims` keeps what the profiles of a written batch claim (a Mastodon field's
+  link, verified or not), replacing what the same profile claimed before;
+- `link_accounts` is the incremental linking pass for some accounts: their derived claims
+  (bridges, domain handles), the evidence between them and every account their keys and
+  claims meet, and then `regroup` of the groups that evidence touches;
+- `regroup` recomputes `person_id` over the connected groups of some accounts, in one
+  transaction, writing only the accounts whose person changed;
+- `moderator_link` / `moderator_unlink`: a moderator's decision, an audit row with who and
+  why; the newest decision on a pair wins;
+- `suggestions`, `counts_by_kind`, `people_count`: what pages, status and exports read.
+
+Every evidence row has a stable id (`stable_id` of the pair, kind and source), so recording it
+again only moves `checked_at`. Writes go in id order (PostgreSQL workers lock in one order),
+and on PostgreSQL a transaction that changes evidence takes one advisory lock first, so two
+workers never regroup one person from two half views.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, text, update
+
+from domain.ids import stable_id
+from domain.people import (
+    CLAIM,
+    DERIVED_KINDS,
+    MODERATOR_KINDS,
+    MODERATOR_LINK,
+    MODERATOR_UNLINK,
+    PAGE_KINDS,
+    PROFILE_KINDS,
+    STRONG,
+    AccountName,
+    Claim,
+    derived_claims,
+    evidence,
+    group,
+    owned_keys,
+)
+from domain.records import account_id
+from storage.bulk import insert_for
+from storage.id_lists import among, texts_table
+from storage.models import Account
+from storage.models_people import PersonClaim, PersonLink
+
+log = logging.getLogger(__name__)
+
+A = Account.__table__  # type: ignore[attr-defined]
+LINK = PersonLink.__table__  # type: ignore[attr-defined]
+CLAIMS = PersonClaim.__table__  # type: ignore[attr-defined]
+
+# A linked group larger than this is not one person: something (a directory page, a bug) is
+# chaining unrelated accounts, so regrouping stops growing it and says so in the log.
+MAX_GROUP_WALK = 50_000
+_LOCK_KEY = 2020_0040  # pg_advisory_xact_lock key of the people linking pass
+
+
+@dataclass(slots=True)
+class LinkResult:
+    """What one linking pass changed."""
+
+    evidence_added: int = 0
+    evidence_removed: int = 0
+    accounts_moved: int = 0
+
+
+def claim_id(account_id: int, c: Claim) -> int:
+    return stable_id("person_claim", str(account_id), c.key, c.kind, c.source)
+
+
+def link_id(lo: int, hi: int, kind: str, source: str) -> int:
+    return stable_id("person_link", str(lo), str(hi), kind, source)
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
+# -- claims -------------------------------------------------------------------------------------
+
+
+def _replace_claims(
+    conn: Connection,
+    wanted: Mapping[int, Sequence[Claim]],
+    kinds: frozenset[str],
+    now: datetime,
+) -> set[int]:
+    """Make the stored claims of kinds `kinds` of the accounts in `wanted` exactly these;
+    returns the accounts whose claims changed (stale rows deleted, new ones inserted)."""
+    if not wanted:
+        return set()
+    have = {
+        int(r[0]): int(r[1])
+        for r in conn.execute(
+            select(CLAIMS.c.id, CLAIMS.c.account_id).where(
+                among(conn, CLAIMS.c.account_id, wanted), CLAIMS.c.kind.in_(sorted(kinds))
+            )
+        )
+    }
+    rows = {
+        claim_id(acc, c): {
+            "id": claim_id(acc, c),
+            "account_id": acc,
+            "key": c.key,
+            "kind": c.kind,
+            "strength": c.strength,
+            "source": c.source,
+            "checked_at": now,
+        }
+        for acc, cs in wanted.items()
+        for c in cs
+        if c.kind in kinds
+    }
+    stale = sorted(set(have) - set(rows))
+    new = [rows[k] for k in sorted(set(rows) - set(have))]
+    if stale:
+        conn.execute(delete(CLAIMS).where(among(conn, CLAIMS.c.id, stale)))
+    if new:
+        conn.execute(insert_for(conn, CLAIMS).on_conflict_do_nothing(), new)
+    return {have[i] for i in stale} | {r["account_id"] for r in new}
+
+
+def store_profile_claims(
+    conn: Connection, claims: Mapping[int, Sequence[Claim]], now: datetime
+) -> set[int]:
+    """The claims profiles make of themselves (account id -> claims; an account absent from
+    `claims` is left as it was, an account with [] claims nothing any more)."""
+    return _replace_claims(conn, claims, PROFILE_KINDS, now)
+
+
+def store_page_claims(
+    conn: Connection, account_id: int, claims: Sequence[Claim], now: datetime
+) -> set[int]:
+    """A fetched page's rel=me claims for the account (a blog), replacing the last fetch's."""
+    return _replace_claims(conn, {account_id: list(claims)}, PAGE_KINDS, now)
+
+
+# -- linking ------------------------------------------------------------------------------------
+
+
+def _names(conn: Connection, where: Any) -> dict[int, AccountName]:
+    return {
+        int(r[0]): AccountName(int(r[0]), r[1], r[2], r[3])
+        for r in conn.execute(select(A.c.id, A.c.platform, A.c.native_id, A.c.handle).where(where))
+    }
+
+
+def _owners_of(conn: Connection, keys: Iterable[str]) -> dict[int, AccountName]:
+    """The stored accounts owning any of `keys` (by native id or Bluesky handle)."""
+    natives: set[tuple[str, str]] = set()
+    handles: set[str] = set()
+    dids: set[str] = set()
+    for k in keys:
+        kind, _, value = k.partition(":")
+        if kind == "site":
+            natives |= {("blog", value), ("blog", f"www.{value}")}
+            handles.add(value)  # a domain-handle Bluesky account names the site too
+        elif kind == "mastodon":
+            user, _, domain = value.partition("@")
+            natives |= {
+                ("mastodon", f"{user}@{domain}"),
+                ("mastodon", f"{user.replace('-', '_')}@{domain}"),
+            }
+        elif kind == "bluesky":
+            handles.add(value)
+        elif kind == "did":
+            dids.add(f"did:{value}")
+    out: dict[int, AccountName] = {}
+    if natives:
+        out |= _names(conn, among(conn, A.c.id, [account_id(p, n) for p, n in natives]))
+    if dids:
+        out |= _names(conn, among(conn, A.c.id, [account_id("bluesky", d) for d in dids]))
+    if handles:
+        t = texts_table(conn, sorted(handles))
+        found = _names(conn, and_(A.c.platform == "bluesky", A.c.handle.in_(select(t.c.value))))
+        # A handle names a site only if it is a domain handle (not a bridge's or bsky.social):
+        # `evidence` checks ownership by keys, so extra rows only cost a little.
+        out |= found
+    return out
+
+
+def _claims_of(conn: Connection, where: Any) -> dict[int, list[Claim]]:
+    out: dict[int, list[Claim]] = {}
+    for acc, key, kind, strength, source in conn.execute(
+        select(CLAIMS.c.account_id, CLAIMS.c.key, CLAIMS.c.kind, CLAIMS.c.strength, CLAIMS.c.source)
+        .where(where)
+        .order_by(CLAIMS.c.id)
+    ):
+        out.setdefault(int(acc), []).append(Claim(key, kind, strength, source or ""))
+    return out
+
+
+def _links_touching(conn: Connection, ids: Iterable[int]) -> list[Any]:
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    cols = (
+        LINK.c.id,
+        LINK.c.account_lo,
+        LINK.c.account_hi,
+        LINK.c.kind,
+        LINK.c.strength,
+        LINK.c.created_at,
+    )
+    return list(conn.execute(select(*cols).where(among(conn, LINK.c.account_lo, ids)))) + list(
+        conn.execute(
+            select(*cols).where(
+                among(conn, LINK.c.account_hi, ids), ~among(conn, LINK.c.account_lo, ids)
+            )
+        )
+    )
+
+
+def link_written(
+    conn: Connection, account_ids: Iterable[int], changed: Iterable[int], now: datetime
+) -> LinkResult:
+    """The write path's linking step for a batch's accounts: only the accounts first stored by
+    this write (`first_seen_at` is its `now`) or whose profile claims changed can bring new
+    evidence, so only those go through `link_accounts`; a batch of known authors costs one
+    indexed lookup. (A handle that changes on a known account is picked up by the background
+    pass, `groundswell people link`.)"""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return LinkResult()
+    fresh = {
+        int(r[0])
+        for r in conn.execute(
+            select(A.c.id).where(among(conn, A.c.id, ids), A.c.first_seen_at == now)
+        )
+    }
+    todo = fresh | set(changed)
+    return link_accounts(conn, todo, now) if todo else LinkResult()
+
+
+def link_accounts(
+    conn: Connection, account_ids: Iterable[int], now: datetime | None = None
+) -> LinkResult:
+    """The incremental linking pass for these accounts, inside the caller's transaction.
+
+    Cheap when there is nothing to link (most accounts: no claims, no keys anyone claims):
+    three indexed lookups and no writes."""
+    now = now or datetime.now(UTC)
+    result = LinkResult()
+    ids = sorted(set(account_ids))
+    if not ids:
+        return result
+    names = _names(conn, among(conn, A.c.id, ids))
+    if not names:
+        return result
+    _replace_claims(conn, {i: derived_claims(n) for i, n in names.items()}, DERIVED_KINDS, now)
+    mine = _claims_of(conn, among(conn, CLAIMS.c.account_id, names))
+    own = {k for n in names.values() for k in owned_keys(n)}
+    claimed = {c.key for cs in mine.values() for c in cs}
+    probe = own | claimed
+    neighbours: dict[int, AccountName] = {}
+    if probe:
+        t = texts_table(conn, sorted(probe))
+        other_ids = {
+            int(r[0])
+            for r in conn.execute(
+                select(CLAIMS.c.account_id).where(CLAIMS.c.key.in_(select(t.c.value)))
+            )
+        } - set(names)
+        if other_ids:
+            neighbours |= _names(conn, among(conn, A.c.id, other_ids))
+    if claimed:
+        neighbours |= {i: n for i, n in _owners_of(conn, claimed).items() if i not in names}
+    existing = [r for r in _links_touching(conn, names) if r[3] not in MODERATOR_KINDS]
+    if not neighbours and not existing and not any(mine.values()):
+        return result
+    group_names = {**names, **neighbours}
+    claims = (
+        mine | _claims_of(conn, among(conn, CLAIMS.c.account_id, neighbours))
+        if neighbours
+        else mine
+    )
+    found = evidence(list(group_names.values()), claims)
+    wanted = {link_id(e.lo, e.hi, e.kind, e.source): e for e in found}
+    touched = set(names)
+    # Rows this pass answers for: the evidence touching the accounts it was given.
+    stale = sorted(
+        {
+            int(r[0])
+            for r in existing
+            if int(r[0]) not in wanted and (r[1] in touched or r[2] in touched)
+        }
+    )
+    have = {int(r[0]) for r in _links_touching(conn, group_names)}
+    new = [wanted[k] for k in sorted(set(wanted) - have)]
+    if not stale and not new:
+        if wanted:
+            conn.execute(
+                update(LINK).where(among(conn, LINK.c.id, sorted(wanted))).values(checked_at=now)
+            )
+        return result
+    _lock(conn)
+    if stale:
+        conn.execute(delete(LINK).where(among(conn, LINK.c.id, stale)))
+    if new:
+        conn.execute(
+            insert_for(conn, LINK).on_conflict_do_nothing(),
+            [
+                {
+                    "id": link_id(e.lo, e.hi, e.kind, e.source),
+                    "account_lo": e.lo,
+                    "account_hi": e.hi,
+                    "kind": e.kind,
+                    "strength": e.strength,
+                    "source": e.source,
+                    "created_at": now,
+                    "checked_at": now,
+                }
+                for e in new
+            ],
+        )
+    result.evidence_added, result.evidence_removed = len(new), len(stale)
+    seeds = set(group_names) | {int(r[1]) for r in existing} | {int(r[2]) for r in existing}
+    result.accounts_moved = regroup(conn, seeds)
+    return result
+
+
+def regroup(conn: Connection, seeds: Iterable[int]) -> int:
+    """Recompute `person_id` for the whole groups (old and new) of `seeds`; returns how many
+    accounts moved. The walk follows strong and moderator links and the seeds' current persons
+    (so a split is seen), and stops at `MAX_GROUP_WALK` accounts."""
+    nodes: set[int] = set()
+    frontier = set(seeds)
+    rows: dict[int, Any] = {}
+    while frontier and len(nodes) < MAX_GROUP_WALK:
+        nodes |= frontier
+        batch = sorted(frontier)
+        frontier = set()
+        for r in _links_touching(conn, batch):
+            if r[4] == STRONG or r[3] in MODERATOR_KINDS:
+                rows[int(r[0])] = r
+                frontier |= {int(r[1]), int(r[2])}
+        persons = select(A.c.person_id).where(among(conn, A.c.id, batch))
+        frontier |= {
+            int(x[0]) for x in conn.execute(select(A.c.id).where(A.c.person_id.in_(persons)))
+        }
+        frontier -= nodes
+    if frontier:
+        log.warning("people: a linked group passed %d accounts; not grown further", MAX_GROUP_WALK)
+    current = {
+        int(r[0]): int(r[1])
+        for r in conn.execute(select(A.c.id, A.c.person_id).where(among(conn, A.c.id, nodes)))
+    }
+    decisions: dict[tuple[int, int], tuple[Any, int, str]] = {}
+    strong: list[tuple[int, int]] = []
+    for r in rows.values():
+        lo, hi = int(r[1]), int(r[2])
+        if lo not in current or hi not in current:
+            continue  # an account no longer stored (retention) links nothing
+        if r[3] in MODERATOR_KINDS:
+            key = (r[5], int(r[0]), r[3])
+            if (lo, hi) not in decisions or decisions[(lo, hi)][:2] < key[:2]:
+                decisions[(lo, hi)] = key
+        else:
+            strong.append((lo, hi))
+    persons = group(current, strong, {p: d[2] for p, d in decisions.items()})
+    moved = sorted((a, p) for a, p in persons.items() if current.get(a) != p)
+    if moved:
+        _lock(conn)
+        conn.execute(
+            update(A).where(A.c.id == bindparam("aid")).values(person_id=bindparam("pid")),
+            [{"aid": a, "pid": p} for a, p in moved],
+        )
+    return len(moved)
+
+
+# -- moderators ---------------------------------------------------------------------------------
+
+
+def _decide(
+    conn: Connection, a: int, b: int, kind: str, by: str, reason: str, now: datetime | None
+) -> int:
+    if a == b:
+        raise ValueError("an account is always its own person; pick two accounts")
+    if not by or not reason or not reason.strip():
+        raise ValueError("a moderator's link or unlink needs who decided and a reason")
+    now = now or datetime.now(UTC)
+    lo, hi = sorted((int(a), int(b)))
+    known = {int(r[0]) for r in conn.execute(select(A.c.id).where(among(conn, A.c.id, [lo, hi])))}
+    if known != {lo, hi}:
+        raise LookupError(f"no stored account {sorted({lo, hi} - known)}")
+    _lock(conn)
+    conn.execute(
+        insert_for(conn, LINK).on_conflict_do_nothing(),
+        [
+            {
+                "id": stable_id("person_link", str(lo), str(hi), kind, now.isoformat(), by),
+                "account_lo": lo,
+                "account_hi": hi,
+                "kind": kind,
+                "strength": STRONG,
+                "source": "moderator",
+                "created_at": now,
+                "checked_at": now,
+                "decided_by": by[:200],
+                "reason": reason.strip(),
+            }
+        ],
+    )
+    return regroup(conn, [lo, hi])
+
+
+def moderator_link(
+    conn: Connection, a: int, b: int, *, by: str, reason: str, now: datetime | None = None
+) -> int:
+    """A moderator says accounts `a` and `b` are one person (kept with who and why); returns
+    how many accounts changed person."""
+    return _decide(conn, a, b, MODERATOR_LINK, by, reason, now)
+
+
+def moderator_unlink(
+    conn: Connection, a: int, b: int, *, by: str, reason: str, now: datetime | None = None
+) -> int:
+    """A moderator says `a` and `b` are two people: no evidence joins them again, however it
+    chains; returns how many accounts changed person."""
+    return _decide(conn, a, b, MODERATOR_UNLINK, by, reason, now)
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+def moderator_log(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """The moderators' decisions, newest first (the audit log)."""
+    q = (
+        select(
+            LINK.c.account_lo,
+            LINK.c.account_hi,
+            LINK.c.kind,
+            LINK.c.decided_by,
+            LINK.c.reason,
+            LINK.c.created_at,
+        )
+        .where(LINK.c.kind.in_(sorted(MODERATOR_KINDS)))
+        .order_by(LINK.c.created_at.desc(), LINK.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def suggestions(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """One-way claims between accounts that are still two people: for a moderator to look at.
+    Pairs a moderator already decided are left out."""
+    lo, hi = A.alias("lo"), A.alias("hi")
+    s = LINK.alias("s")
+    m = LINK.alias("m")
+    q = (
+        select(
+            s.c.account_lo,
+            s.c.account_hi,
+            s.c.kind,
+            s.c.source,
+            s.c.checked_at,
+            lo.c.platform.label("lo_platform"),
+            lo.c.handle.label("lo_handle"),
+            hi.c.platform.label("hi_platform"),
+            hi.c.handle.label("hi_handle"),
+        )
+        .select_from(s.join(lo, lo.c.id == s.c.account_lo).join(hi, hi.c.id == s.c.account_hi))
+        .where(
+            s.c.strength == CLAIM,
+            lo.c.person_id != hi.c.person_id,
+            ~select(m.c.id)
+            .where(
+                m.c.account_lo == s.c.account_lo,
+                m.c.account_hi == s.c.account_hi,
+                m.c.kind.in_(sorted(MODERATOR_KINDS)),
+            )
+            .exists(),
+        )
+        .order_by(s.c.checked_at.desc(), s.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def counts_by_kind(conn: Connection) -> dict[str, int]:
+    """Evidence rows per kind (the data card and `status` print these)."""
+    return {
+        str(k): int(n)
+        for k, n in conn.execute(
+            select(LINK.c.kind, func.count()).group_by(LINK.c.kind).order_by(LINK.c.kind)
+        )
+    }
+
+
+def people_count(conn: Connection) -> tuple[int, int]:
+    """(people, accounts) in the store."""
+    n, p = conn.execute(select(func.count(), func.count(func.distinct(A.c.person_id)))).one()
+    return int(p), int(n)
+
+
+def person_accounts(conn: Connection, person_id: int) -> list[dict[str, Any]]:
+    """A person's accounts (id, platform, handle), smallest id first."""
+    q = (
+        select(A.c.id, A.c.platform, A.c.native_id, A.c.handle, A.c.display_name)
+        .where(A.c.person_id == person_id)
+        .order_by(A.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def relink_all(
+    conn: Connection, *, chunk: int = 2000, progress: Callable[[int, int], None] | None = None
+) -> LinkResult:
+    """The background pass: every account through `link_accounts`, in id order and chunks
+    (each chunk's ids are strictly above the last, so the pass always progresses)."""
+    total = int(conn.execute(select(func.count()).select_from(A)).scalar() or 0)
+    done, last, out = 0, -1, LinkResult()
+    while True:
+        ids = [
+            int(r[0])
+            for r in conn.execute(select(A.c.id).where(A.c.id > last).order_by(A.c.id).limit(chunk))
+        ]
+        if not ids:
+            break
+        r = link_accounts(conn, ids)
+        out.evidence_added += r.evidence_added
+        out.evidence_removed += r.evidence_removed
+        out.accounts_moved += r.accounts_moved
+        last, done = ids[-1], done + len(ids)
+        if progress:
+            progress(done, total)
+    return out
+
+
+__all__ = [
+    "LinkResult",
+    "counts_by_kind",
+    "link_accounts",
+    "moderator_link",
+    "moderator_log",
+    "moderator_unlink",
+    "people_count",
+    "person_accounts",
+    "regroup",
+    "relink_all",
+    "store_page_claims",
+    "store_profile_claims",
+    "suggestions",
+]

@@ -1,0 +1,158 @@
+"""One person across platforms in the store (storage/people_links.py), on SQLite and
+PostgreSQL: evidence is recorded as accounts arrive, in whatever order, and `person_id` follows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from domain.people import CLAIM, MASTODON_VERIFIED_FIELD, PROFILE_LINK, STRONG, Claim
+from domain.records import AccountRecord, Batch
+from storage.engine import write_tx
+from storage.models import Account
+from storage.people_links import (
+    counts_by_kind,
+    moderator_link,
+    moderator_log,
+    moderator_unlink,
+    people_count,
+    relink_all,
+    suggestions,
+)
+from storage.write import write_batch
+from tests.factories import T0, mention, movement
+
+A = Account.__table__
+
+SITE = "https://charity.example.org/"
+VERIFIED = Claim("site:charity.example.org", MASTODON_VERIFIED_FIELD, STRONG, SITE)
+ONE_WAY = Claim("site:charity.example.org", PROFILE_LINK, CLAIM, SITE)
+
+
+def blog() -> AccountRecord:
+    return AccountRecord(platform="blog", native_id="charity.example.org", handle="charity")
+
+
+def masto(claims=None, n: str = "charity") -> AccountRecord:
+    return AccountRecord(
+        platform="mastodon", native_id=f"{n}@example.social", handle=n, claims=claims
+    )
+
+
+def bsky() -> AccountRecord:
+    return AccountRecord(
+        platform="bluesky", native_id="did:plc:charity", handle="charity.example.org"
+    )
+
+
+def _write(engine, rules, *accounts: AccountRecord, at=T0):
+    with write_tx(engine) as conn:
+        return write_batch(conn, Batch(accounts=list(accounts)), rules, now=at)
+
+
+def persons(engine) -> dict[int, int]:
+    with engine.connect() as conn:
+        return {int(a): int(p) for a, p in conn.execute(select(A.c.id, A.c.person_id))}
+
+
+@pytest.fixture
+def rules(store):
+    return movement(store)
+
+
+def test_a_new_account_is_its_own_person(store, rules):
+    with write_tx(store) as conn:
+        write_batch(conn, Batch(mentions=[mention(1)]), rules, now=T0)
+    assert all(a == p for a, p in persons(store).items())
+
+
+@pytest.mark.parametrize("order", ["claim_first", "claim_last"])
+def test_three_platforms_become_one_person_in_any_arrival_order(store, rules, order):
+    accounts = [masto([VERIFIED]), blog(), bsky()]
+    if order == "claim_last":
+        accounts.reverse()
+    for i, a in enumerate(accounts):
+        _write(store, rules, a, at=T0 + timedelta(minutes=i))
+    ids = {masto().id, blog().id, bsky().id}
+    got = persons(store)
+    assert {got[i] for i in ids} == {min(ids)}
+    with store.connect() as conn:
+        assert people_count(conn) == (1, 3)
+        kinds = counts_by_kind(conn)
+    assert kinds["mastodon_verified_field"] == 2 and kinds["bluesky_domain_handle"] == 1
+
+
+def test_an_impersonators_one_way_claim_never_merges_and_is_suggested(store, rules):
+    _write(store, rules, blog(), masto([ONE_WAY], n="notthecharity"))
+    got = persons(store)
+    assert got[blog().id] == blog().id
+    assert got[masto(n="notthecharity").id] == masto(n="notthecharity").id
+    with store.connect() as conn:
+        (s,) = suggestions(conn)
+    assert s["kind"] == PROFILE_LINK
+    assert {s["lo_platform"], s["hi_platform"]} == {"blog", "mastodon"}
+
+
+def test_a_removed_verified_field_splits_the_person_again(store, rules):
+    _write(store, rules, masto([VERIFIED]), blog())
+    assert len(set(persons(store).values())) == 1
+    _write(store, rules, masto([]), at=T0 + timedelta(hours=1))
+    assert len(set(persons(store).values())) == 2
+    with store.connect() as conn:
+        assert counts_by_kind(conn) == {}
+
+
+def test_a_profile_seen_without_its_fields_keeps_what_it_claimed(store, rules):
+    _write(store, rules, masto([VERIFIED]), blog())
+    _write(store, rules, masto(None), at=T0 + timedelta(hours=1))  # a status's account, no fields
+    assert len(set(persons(store).values())) == 1
+
+
+def test_moderators_link_and_unlink_with_an_audit_log(store, rules):
+    _write(store, rules, masto([VERIFIED]), blog(), bsky())
+    m, b, s = masto().id, blog().id, bsky().id
+    with write_tx(store) as conn:
+        moderator_unlink(conn, m, b, by="mod@example", reason="a staff member, not the charity")
+        moderator_unlink(conn, m, s, by="mod@example", reason="same")
+    got = persons(store)
+    assert got[b] == got[s] != got[m]
+    with write_tx(store) as conn:
+        moderator_link(conn, m, b, by="mod2@example", reason="confirmed by email", now=None)
+    got = persons(store)  # the newest word on (m, b) is a link; (m, s) stays unlinked
+    assert got[m] == got[b] != got[s]
+    with store.connect() as conn:
+        log = moderator_log(conn)
+        assert log[0]["kind"] == "moderator_link"
+        assert {r["decided_by"] for r in log} == {"mod@example", "mod2@example"}
+    with write_tx(store) as conn, pytest.raises(ValueError):
+        moderator_link(conn, m, b, by="mod@example", reason=" ")
+
+
+def test_the_background_pass_links_accounts_stored_before_people_existed(store, rules):
+    _write(store, rules, masto([VERIFIED]), blog(), bsky())
+    with write_tx(store) as conn:  # as migration 0040 leaves a store: no evidence yet
+        conn.execute(text("DELETE FROM person_link"))
+        conn.execute(update(A).values(person_id=A.c.id))
+    assert len(set(persons(store).values())) == 3
+    seen: list[tuple[int, int]] = []
+    with write_tx(store) as conn:
+        relink_all(conn, chunk=1, progress=lambda d, t: seen.append((d, t)))
+    assert len(set(persons(store).values())) == 1
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_bridged_accounts_join_their_originals(store, rules):
+    original = AccountRecord(platform="mastodon", native_id="alice_b@example.social")
+    bridge = AccountRecord(
+        platform="bluesky", native_id="did:plc:bridge", handle="alice-b.example.social.ap.brid.gy"
+    )
+    bsky_alice = AccountRecord(platform="bluesky", native_id="did:plc:al", handle="al.bsky.social")
+    fedi_of_bsky = AccountRecord(platform="mastodon", native_id="al.bsky.social@bsky.brid.gy")
+    _write(store, rules, bridge, fedi_of_bsky)
+    _write(store, rules, original, bsky_alice, at=T0 + timedelta(minutes=5))
+    got = persons(store)
+    assert got[original.id] == got[bridge.id]
+    assert got[bsky_alice.id] == got[fedi_of_bsky.id]
+    assert got[original.id] != got[bsky_alice.id]
