@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine, event, text  # noqa: E402
 from storage.cascades import rebuild as rebuild_cascades  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.queries import amplifiers, events, overview, spread  # noqa: E402
+from storage.queries import amplifiers, events, overview, shares, spread  # noqa: E402
 from storage.queries.scope import (  # noqa: E402
     Scope,
     data_span,
@@ -52,6 +52,7 @@ from storage.queries.scope import (  # noqa: E402
     pick_bucket,
     tune_for_dashboard,
 )
+from storage.shares import rebuild as rebuild_shares  # noqa: E402
 
 DAY = 86400
 PLATFORM_WEIGHTS = {
@@ -101,6 +102,23 @@ def _rollup_backfill() -> tuple[str, ...]:
     return tuple(out)
 
 
+def _shared(rng: random.Random) -> tuple[str | None, str]:
+    """A mention's links and hashtags (JSON text), shaped like a campaign's: about 40% link
+    somewhere, to a few thousand sites whose popularity is heavily skewed, some pages
+    spelled with tracking parameters; each carries the movement's tag and 0-3 others from a
+    skewed vocabulary of 5,000."""
+    links = []
+    for _ in range(2 if rng.random() < 0.05 else 1 if rng.random() < 0.35 else 0):
+        site = int(3000 * rng.random() ** 3)
+        page = int(400 * rng.random() ** 4) if rng.random() < 0.7 else rng.randrange(10**9)
+        utm = "?utm_source=share&utm_medium=social" if rng.random() < 0.3 else ""
+        links.append(f'"https://site{site}.example/p/{page}{utm}"')
+    tags = ['"NHSCitizen"'] + [
+        f'"tag{int(5000 * rng.random() ** 3)}"' for _ in range(rng.choice((0, 1, 1, 2, 3)))
+    ]
+    return ("[" + ", ".join(links) + "]" if links else None), "[" + ", ".join(tags) + "]"
+
+
 def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
     rng = random.Random(seed)
     engine = make_engine(url)
@@ -146,7 +164,7 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
     mention_cols = (
         "id, platform, native_id, url, account_id, created_at, created_ts, created_hour, text, "
         "instance, reply_to_id, quote_of_id, like_count, repost_count, reply_count, quote_count, "
-        "sensitive"
+        "sensitive, links, hashtags"
     )
     match_cols = "movement_id, mention_id, via, platform, account_id, created_ts"
     amp_cols = (
@@ -215,11 +233,12 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
             elif i > 10 and rng.random() < 0.03:
                 quote_of = max(1, mid - 1 - int(rng.expovariate(1 / 500)))
             likes = int(rng.paretovariate(1.3)) - 1
+            links, tags = _shared(rng)
             mentions.append(
                 (mid, p, f"{p}:{mid}", f"https://ex.org/{mid}", acc, fmt(t), t, t // 3600,
                  f"Post {mid} #NHSCitizen", accounts[acc - 1][5], reply_to, quote_of,
                  likes, likes // 3, int(rng.random() < 0.2), int(rng.random() < 0.05),
-                 False)
+                 False, links, tags)
             )  # fmt: skip
             for mv in (1, 2) if rng.random() < 0.15 else (1,):
                 matches.append((mv, mid, "hashtag", p, acc, t))
@@ -260,6 +279,8 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
     raw.commit()
     with engine.begin() as conn:  # the cascades, measured once (migration 0027's backfill)
         rebuild_cascades(conn)
+    with engine.begin() as conn:  # linked sites, pages and hashtags (migration 0043's backfill)
+        rebuild_shares(conn)
     if pg:
         # Index-only scans need the visibility map that VACUUM sets (autovacuum would, later).
         raw.driver_connection.autocommit = True
@@ -284,6 +305,7 @@ def _overview(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     overview.headline_with_change(conn, s)
     overview.volume_by_platform(conn, s, pick_bucket(s.seconds))
     overview.top_posts(conn, s, limit=10)
+    shares.travels(conn, s, limit=10)
     hour = Scope(s.movement_id, ctx["now"] - 3600, ctx["now"], s.platforms)
     overview.headline_with_change(conn, hour)
     overview.first_seen_places(conn, hour)
@@ -318,6 +340,7 @@ def _events_page(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
 QUERIES: dict[str, PageFn] = {
     "headline (now + previous)": lambda c, s, x: overview.headline_with_change(c, s),
     "top posts": lambda c, s, x: overview.top_posts(c, s, limit=10),
+    "what travels (shares)": lambda c, s, x: shares.travels(c, s, limit=10),
     "last hour (overview)": lambda c, s, x: _last_hour(c, s, x),
     "cascades": lambda c, s, x: spread.cascades(c, s, top=3),
     "amplifiers summary": lambda c, s, x: amplifiers.summary(c, s, limit=20, max_nodes=120),

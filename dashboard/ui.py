@@ -98,6 +98,63 @@ def posts_table(posts: Sequence[Mapping[str, Any]], tz: str, key: str) -> None:
     )
 
 
+def page_text(url: str) -> str:
+    """A canonical URL as a reader scans it: no scheme, no "www.", the rest kept (two pages
+    may differ only in their query), cut when long."""
+    rest = url.split("://", 1)[-1]
+    return short(rest.removeprefix("www."), 90)
+
+
+def shares_tables(travels: Mapping[str, Sequence[Mapping[str, Any]]], key: str) -> None:
+    """Top linked domains and co-occurring hashtags side by side, top linked pages under them
+    (storage.queries.shares.travels): inert cells, links only when http(s)."""
+
+    def table(rows: list[dict[str, Any]], label: str, part: str, **config: Any) -> None:
+        if not rows:
+            st.caption(f"No {label.lower()} in this range.")
+            return
+        top = max(int(r["Mentions"]) for r in rows)
+        st.dataframe(
+            rows,
+            hide_index=True,
+            width="stretch",
+            key=f"{key}_{part}",
+            column_config={
+                "Mentions": st.column_config.ProgressColumn(
+                    format="%d", min_value=0, max_value=top, width="small"
+                ),
+                **config,
+            },
+        )
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Linked sites**")
+        rows = [
+            {"Site": short(r["value"], 80), "Mentions": r["mentions"]} for r in travels["domain"]
+        ]
+        table(rows, "Linked sites", "domains")
+    with right:
+        st.markdown("**Hashtags used with it**")
+        rows = [
+            {"Hashtag": "#" + short(r["value"], 80), "Mentions": r["mentions"]}
+            for r in travels["tag"]
+        ]
+        table(rows, "Other hashtags", "tags")
+    st.markdown("**Linked pages**")
+    rows = [
+        {"Page": page_text(r["value"]), "Mentions": r["mentions"], "Link": safe_url(r["value"])}
+        for r in travels["url"]
+    ]
+    table(
+        rows,
+        "Linked pages",
+        "urls",
+        Page=st.column_config.TextColumn(width="large"),
+        Link=st.column_config.LinkColumn(display_text="open"),
+    )
+
+
 def empty(what: str, hint: str) -> None:
     st.info(f"{what} {hint}")
 

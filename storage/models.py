@@ -341,4 +341,5 @@ from storage import models_deletions as _models_deletions  # noqa: E402, F401
 from storage import models_export as _models_export  # noqa: E402, F401
 from storage import models_people as _models_people  # noqa: E402, F401
 from storage import models_rollups as _models_rollups  # noqa: E402, F401
+from storage import models_shares as _models_shares  # noqa: E402, F401
 from storage import models_wall  # noqa: E402, F401

@@ -108,8 +108,10 @@ _PEOPLE = (
 
 
 def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
-    """Delete and recompute every write-time rollup of these movements, cascades included."""
+    """Delete and recompute every write-time rollup of these movements, cascades and shared
+    links and hashtags (storage/shares.py) included."""
     from storage.cascades import rebuild
+    from storage.shares import rebuild as rebuild_shares
 
     movements = sorted({int(m) for m in movement_ids})
     if not movements:
@@ -135,3 +137,4 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         conn.execute(text(fmt(sql)))
     for mv in movements:
         rebuild(conn, mv)
+    rebuild_shares(conn, movements)

@@ -72,6 +72,7 @@ from storage.models_rollups import (
 )
 from storage.people_cells import count_people
 from storage.people_links import link_written, store_profile_claims
+from storage.shares import bump_shares
 from storage.threads import add_thread_matches
 
 _CHUNK = 500  # ids per IN (...) list
@@ -354,6 +355,9 @@ def write_batch(
         new_matches = _insert_matches_and_rollups(conn, rows)
         result.new_matches = len(new_matches)
         bump_dashboard_rollups(conn, new_matches)
+        bump_shares(
+            conn, new_matches, {mid: (rec.links, rec.hashtags) for mid, rec in records.items()}
+        )
         relinked = (
             link_previous_matches(
                 conn, [r for r in new_matches if (r["movement_id"], r["mention_id"]) in search]

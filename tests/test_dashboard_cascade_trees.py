@@ -3,7 +3,7 @@ steps, and the tree says who started it and with which words."""
 
 from __future__ import annotations
 
-from dashboard.figures.spread import tree_figure, tree_title
+from dashboard.figures.spread import cascade_figure, tree_figure, tree_title
 from storage.queries import spread
 from tests.factories import account, mention
 from tests.test_dashboard_spread_queries import _at, _link, _scope, _write
@@ -59,3 +59,43 @@ def test_the_trees_title_names_who_started_it_and_its_opening_words_escaped():
     assert title.startswith("#1: 214 posts and reposts, 2 steps deep")
     assert "&lt;b&gt;Ada&lt;/b&gt;" in title and "<b>Ada" not in title
     assert "We met in Leeds &lt;script&gt;" in title
+
+
+def test_a_tree_started_by_a_withheld_post_names_neither_its_author_nor_its_words(store):
+    quiet = account(1, noindex=True, display_name="Quiet Person")  # opted out of indexing
+    star = mention(1, author=quiet, created_at=_at(0.5), text="My private words #NHSCitizen")
+    edges = [_link("boost", account(100 + i), star, _at(2)) for i in range(3)]
+    _write(store, star, edges=edges)
+    with store.connect() as conn:
+        (tree, *_) = spread.cascades(conn, _scope(store, 0, 5))["trees"]
+    assert tree["size"] == 4  # still counted
+    assert tree["started_by"] == {"withheld": True}
+    title = tree_title(tree, 1)
+    assert "Quiet" not in title and "private" not in title
+    assert "a post not shown here" in title
+
+
+def test_a_tree_of_many_replies_is_an_icicle_whose_boxes_count_every_post_and_repost(store):
+    star = mention(1, author=account(1), created_at=_at(0.5), text="Pledge with us #NHSCitizen")
+    replies = [mention(10 + i, author=account(10 + i), created_at=_at(0.6)) for i in range(60)]
+    edges = [_link("reply", r.author, star, _at(1), via=r) for r in replies]
+    edges += [_link("boost", account(500 + i), star, _at(2)) for i in range(212)]
+    edges += [_link("boost", account(900 + i), replies[0], _at(2)) for i in range(5)]
+    _write(store, star, *replies, edges=edges)
+    with store.connect() as conn:
+        (tree, *_) = spread.cascades(conn, _scope(store, 0, 5))["trees"]
+    assert tree["size"] == 1 + 60 + 212 + 5
+    fig = cascade_figure(tree, tree_title(tree, 1))
+    (ice,) = fig.data
+    assert ice.type == "icicle"
+    by_label = dict(zip(ice.labels, ice.values, strict=True))
+    assert by_label["original post"] == tree["size"]  # the root's box is the whole tree
+    assert by_label["212 boosts"] == 212 and by_label["5 boosts"] == 5
+    reply_boxes = sorted(v for lbl, v in zip(ice.labels, ice.values, strict=True) if lbl == "reply")
+    assert len(reply_boxes) == 60
+    assert reply_boxes[-1] == 6  # the boosted reply's branch: itself and its 5 boosts
+    assert "started by User 1" in fig.layout.title.text
+
+
+def test_a_small_tree_keeps_the_node_link_drawing():
+    assert cascade_figure(_tree(), "t").data[0].type == "scatter"

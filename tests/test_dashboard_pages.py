@@ -122,3 +122,19 @@ def test_events_page_on_the_demo_shows_the_assembly_lifting_the_conversation(dem
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["Lift"].rstrip("×")) > 1
     assert summary.event_name in [s.value for s in at.subheader]
+
+
+def test_overview_on_the_demo_shows_what_travels_with_the_conversation(demo, monkeypatch):
+    at = _run(demo[0], monkeypatch, params={"range": "all"})
+    assert "What travels with it" in [s.value for s in at.subheader]
+    tables = {
+        tuple(df.value.columns): df.value for df in at.dataframe if "Mentions" in df.value.columns
+    }
+    sites = tables[("Site", "Mentions")]
+    tags = tables[("Hashtag", "Mentions")]
+    pages = tables[("Page", "Mentions", "Link")]
+    assert len(sites) and len(tags) and len(pages)
+    # Largest first; the movement's own hashtag is not "used with it".
+    assert list(sites["Mentions"]) == sorted(sites["Mentions"], reverse=True)
+    assert "#nhscitizen" not in list(tags["Hashtag"])
+    assert all(link.startswith(("https://", "http://")) for link in pages["Link"])

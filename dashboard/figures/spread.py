@@ -160,6 +160,8 @@ def tree_title(tree: Mapping[str, Any], rank: int) -> str:
     size, depth = int(tree["size"]), int(tree["depth"])
     head = f"#{rank}: {size:,} posts and reposts, {depth} step{'s' * (depth != 1)} deep"
     started = tree.get("started_by") or {}
+    if started.get("withheld"):  # deleted or opted out: counted, never named or quoted
+        return f"{head}<br><sup>started by a post not shown here</sup>"
     who = clean_text(started.get("author") or "") or "someone"
     words = clean_text(started.get("text") or "").replace("\n", " ")
     words = words if len(words) <= 60 else words[:59].rsplit(" ", 1)[0] + "…"
@@ -222,4 +224,66 @@ def tree_figure(tree: Mapping[str, Any], title: str) -> go.Figure:
             "range": [-0.3, top + 0.9],  # room for the fans' counts
         },
     )
+    return fig
+
+
+# A tree with more posts than this (reposts and boosts are counted fans, not posts) is drawn
+# as an icicle: the node-link drawing of hundreds of replies is a smear of dots at 1280 px.
+ICICLE_FROM_POSTS = 40
+
+
+def is_large(tree: Mapping[str, Any]) -> bool:
+    return sum(1 for n in tree["nodes"] if n["kind"] not in FAN_NAMES) > ICICLE_FROM_POSTS
+
+
+def cascade_figure(tree: Mapping[str, Any], title: str) -> go.Figure:
+    """The drawing that reads for this tree's size: node-link up to ICICLE_FROM_POSTS posts,
+    an icicle above."""
+    return cascade_icicle(tree, title) if is_large(tree) else tree_figure(tree, title)
+
+
+def cascade_icicle(tree: Mapping[str, Any], title: str) -> go.Figure:
+    """The tree as an icicle: the original post on the left, each step one column to the
+    right, every post's box as tall as its branch (itself, its replies and quotes, their
+    reposts and boosts), a post's reposts or boosts one counted box ("212 boosts")."""
+    nodes = list(tree["nodes"])
+    ids = {n["id"]: str(i) for i, n in enumerate(nodes)}
+    total: dict[Any, int] = {n["id"]: int(n.get("count") or 1) for n in nodes}
+    # Deepest first, so each branch is summed before its parent takes it.
+    for n in sorted(nodes, key=lambda n: -int(n["depth"])):
+        if n["parent"] is not None and n["parent"] in total:
+            total[n["parent"]] += total[n["id"]]
+    labels, hover = [], []
+    for n in nodes:
+        c = int(n.get("count") or 1)
+        if n["kind"] in FAN_NAMES:
+            one, many = FAN_NAMES[n["kind"]]
+            label = f"{c:,} {one if c == 1 else many}"
+        elif n["parent"] is None:
+            label = "original post"
+        else:
+            label = n["kind"]
+        labels.append(label)
+        where = f" on {n['platform']}" if n.get("platform") else ""
+        hover.append(f"{label}{where}<br>{total[n['id']]:,} in this branch")
+    fig = go.Figure(
+        go.Icicle(
+            ids=[ids[n["id"]] for n in nodes],
+            parents=[ids.get(n["parent"], "") if n["parent"] is not None else "" for n in nodes],
+            labels=labels,
+            values=[total[n["id"]] for n in nodes],
+            branchvalues="total",
+            marker={"colors": [KIND_COLOURS.get(n["kind"], "#888888") for n in nodes]},
+            hovertext=hover,
+            hoverinfo="text",
+            textinfo="label+value",
+            tiling={"orientation": "h"},
+            sort=False,
+        )
+    )
+    drawn = sum(total[n["id"]] for n in nodes if n["parent"] is None)
+    note = f" (the first {drawn:,} of {int(tree['size']):,} drawn)" if drawn < tree["size"] else ""
+    head, br, rest = title.partition("<br>")
+    base_layout(fig, head + note + br + rest, "", "")
+    fig.update_layout(hovermode="closest", margin={"l": 10, "r": 10, "t": 70, "b": 10})
     return fig

@@ -45,6 +45,14 @@ if posts:
 else:
     ui.empty("No posts to show in this range.", ui.RANGE_HINT)
 
+st.subheader("What travels with it")
+st.caption(
+    "What the mentions in this range link to and which other hashtags they carry, counted "
+    "once per mention. Links count by their page (tracking parameters such as utm_* dropped); "
+    "links to posts that are not shown (deleted, opted out) are left out of the list."
+)
+ui.shares_tables(data.q("shares.travels", scope, limit=10), key="overview_travels")
+
 
 @st.fragment(run_every=60)
 def last_hour() -> None:

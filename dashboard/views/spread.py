@@ -6,11 +6,12 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.figures.spread import (
+    cascade_figure,
     cascade_histogram,
     crossing_figure,
     cumulative_authors_figure,
     footprint_figure,
-    tree_figure,
+    is_large,
     tree_title,
 )
 from dashboard.figures.volume import volume_figure
@@ -117,11 +118,17 @@ else:
     c2.metric("Largest size", f"{cas['largest'][0]['size']:,}")
     c3.metric("Deepest", f"{max(x['depth'] for x in [*cas['largest'], *cas['trees']]):,}")
     st.plotly_chart(cascade_histogram(cas["histogram"]), width="stretch", key="spread_cas_hist")
+    if any(is_large(t) for t in cas["trees"]):
+        st.caption(
+            "Trees of more than a few dozen posts are drawn as icicles: the original post on the "
+            "left, each step of replies and quotes one column to the right, each box as tall as "
+            "its branch; a post's reposts or boosts are one box with their count."
+        )
     cols = st.columns(len(cas["trees"]))
     for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
         with col:
             st.plotly_chart(
-                tree_figure(tree, tree_title(tree, i + 1)),
+                cascade_figure(tree, tree_title(tree, i + 1)),
                 width="stretch",
                 key=f"spread_tree_{i}",
             )

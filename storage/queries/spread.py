@@ -35,6 +35,7 @@ from storage.models import (
 )
 from storage.models_cascades import CascadeDay, CascadeNode, CascadeRoot
 from storage.models_rollups import MovementEdge, MovementPlace
+from storage.queries.ethics import mention_displayable
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -239,17 +240,24 @@ def _tree_nodes(
     return nodes
 
 
-def _root_posts(conn: Connection, roots: list[int]) -> dict[int, dict[str, Any]]:
-    """Who started each drawn tree and its opening words (the figure's title)."""
+def _root_posts(conn: Connection, movement_id: int, roots: list[int]) -> dict[int, dict[str, Any]]:
+    """Who started each drawn tree and its opening words (the figure's title); only
+    `{"withheld": True}` for a root whose content may not be shown (deleted, opted out, no
+    consent: storage/queries/ethics.py), which is still counted in the tree."""
     if not roots:
         return {}
+    shown = mention_displayable(M, A, movement_id=movement_id).label("shown")
     rows = conn.execute(
-        select(M.c.id, M.c.text, M.c.title, A.c.display_name, A.c.handle)
+        select(M.c.id, M.c.text, M.c.title, A.c.display_name, A.c.handle, shown)
         .select_from(M.outerjoin(A, A.c.id == M.c.account_id))
         .where(M.c.id.in_(roots))
     ).all()
     return {
-        r.id: {"author": r.display_name or r.handle, "handle": r.handle, "text": r.title or r.text}
+        r.id: (
+            {"author": r.display_name or r.handle, "handle": r.handle, "text": r.title or r.text}
+            if r.shown
+            else {"withheld": True}
+        )
         for r in rows
     }
 
@@ -300,7 +308,7 @@ def cascades(
     drawn = _showcase(largest, top, deepest)
     for c in drawn:
         c.nodes = _drawn_nodes(conn, scope.movement_id, c.root, max_nodes)
-    started = _root_posts(conn, [c.root for c in drawn])
+    started = _root_posts(conn, scope.movement_id, [c.root for c in drawn])
     return {
         "count": sum(histogram.values()),
         "histogram": [

@@ -1,0 +1,214 @@
+"""What travels with the conversation: the top linked domains, linked URLs and co-occurring
+hashtags of a movement in a scope (docs/dashboard.md, "What travels with it").
+
+Counts are mentions: a mention linking twice to one page counts once for it. They are summed
+from the rollups (storage/models_shares.py): whole UTC days from `movement_share_day`, the
+whole hours of the part-days at the ends from `movement_share_hour`, and the minutes left at
+either end (a rolling range ends on the minute) from the raw matches, so a range's counts are
+exact. The top N stays exact with the raw part added: the rollups' top K is read, then the
+rollup counts of the few values seen in the raw minutes; a value in neither cannot pass the
+K-th (its count is its rollup count, at most the K-th's).
+
+Deleted and opted-out posts are counted, as in every aggregate; a URL that is itself the
+address of a withheld post (deleted, opted out, or shown only with consent the author did not
+give: storage/queries/ethics.py) is never listed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, select, union_all
+
+from domain.matching import normalise_hashtag
+from domain.records import mention_id
+from storage.models import Account, Mention, MentionMatch, Movement
+from storage.models_shares import MovementShareDay, MovementShareHour
+from storage.queries.blogs import _native_candidates
+from storage.queries.ethics import mention_displayable
+from storage.queries.scope import Scope, in_scope
+from storage.shares import share_keys
+
+DAY_T = MovementShareDay.__table__  # type: ignore[attr-defined]
+HOUR_T = MovementShareHour.__table__  # type: ignore[attr-defined]
+M = Mention.__table__  # type: ignore[attr-defined]
+MM = MentionMatch.__table__  # type: ignore[attr-defined]
+A = Account.__table__  # type: ignore[attr-defined]
+MV = Movement.__table__  # type: ignore[attr-defined]
+
+# How many more URLs than asked for are read, so a few withheld ones leave the list full.
+_URL_SLACK = 20
+
+
+def _pieces(start: int, end: int) -> tuple[list[tuple[Any, int, int]], list[tuple[int, int]]]:
+    """Split `[start, end)` into rollup pieces `(table, first, last_exclusive)` (days, then
+    hours) and the raw stretches shorter than an hour at the ends."""
+    rolled: list[tuple[Any, int, int]] = []
+    raw: list[tuple[int, int]] = []
+    d1, d2 = -(-start // 86400), end // 86400
+    if d1 < d2:
+        rolled.append((DAY_T, d1, d2))
+        parts = [(start, d1 * 86400), (d2 * 86400, end)]
+    else:
+        parts = [(start, end)]
+    for lo, hi in parts:
+        if lo >= hi:
+            continue
+        h1, h2 = -(-lo // 3600), hi // 3600
+        if h1 < h2:
+            rolled.append((HOUR_T, h1, h2))
+            raw += [(lo, h1 * 3600), (h2 * 3600, hi)]
+        else:
+            raw.append((lo, hi))
+    return rolled, [(a, b) for a, b in raw if a < b]
+
+
+def _rolled_select(
+    scope: Scope, kind: str, pieces: list[tuple[Any, int, int]], values: Sequence[str] | None
+) -> Any:
+    parts = []
+    for table, lo, hi in pieces:
+        bucket = table.c.day if table is DAY_T else table.c.hour
+        where = [
+            table.c.movement_id == scope.movement_id,
+            table.c.kind == kind,
+            bucket >= lo,
+            bucket < hi,
+        ]
+        if scope.platforms:
+            where.append(table.c.platform.in_(scope.platforms))
+        if values is not None:
+            where.append(table.c.value.in_(list(values)))
+        parts.append(select(table.c.value, table.c.n).where(*where))
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+def _rolled_top(
+    conn: Connection,
+    scope: Scope,
+    kind: str,
+    pieces: list[tuple[Any, int, int]],
+    k: int,
+    exclude: Sequence[str],
+) -> list[tuple[str, int]]:
+    if not pieces:
+        return []
+    u = _rolled_select(scope, kind, pieces, None).subquery("u")
+    total = func.sum(u.c.n)
+    stmt = select(u.c.value, total).group_by(u.c.value)
+    if exclude:
+        stmt = stmt.where(u.c.value.not_in(list(exclude)))
+    stmt = stmt.order_by(total.desc(), u.c.value).limit(k)
+    return [(v, int(n)) for v, n in conn.execute(stmt)]
+
+
+def _rolled_counts(
+    conn: Connection, scope: Scope, kind: str, pieces: list[tuple[Any, int, int]], values: set[str]
+) -> dict[str, int]:
+    if not pieces or not values:
+        return {}
+    u = _rolled_select(scope, kind, pieces, sorted(values)).subquery("u")
+    stmt = select(u.c.value, func.sum(u.c.n)).group_by(u.c.value)
+    return {v: int(n) for v, n in conn.execute(stmt)}
+
+
+def _raw_counts(
+    conn: Connection, scope: Scope, stretches: list[tuple[int, int]]
+) -> dict[str, Counter[str]]:
+    """Per kind, the values of the matches in stretches shorter than an hour, counted by the
+    write path's own definition (`storage.shares.share_keys`)."""
+    out: dict[str, Counter[str]] = {"domain": Counter(), "url": Counter(), "tag": Counter()}
+    for lo, hi in stretches:
+        part = scope.shifted(lo, hi)
+        stmt = (
+            select(M.c.links, M.c.hashtags)
+            .select_from(MM.join(M, M.c.id == MM.c.mention_id))
+            .where(*in_scope(MM, part))
+        )
+        for links, tags in conn.execute(stmt):
+            for kind, value in share_keys(links, tags):
+                out[kind][value] += 1
+    return out
+
+
+def _top(
+    conn: Connection,
+    scope: Scope,
+    kind: str,
+    k: int,
+    exclude: Sequence[str],
+    pieces: list[tuple[Any, int, int]],
+    raw: Counter[str],
+) -> list[tuple[str, int]]:
+    rolled = _rolled_top(conn, scope, kind, pieces, k, exclude)
+    totals = dict(rolled)
+    extra = {v for v in raw if v not in totals and v not in exclude}
+    totals.update({v: 0 for v in extra})
+    totals.update(_rolled_counts(conn, scope, kind, pieces, extra))
+    for v, n in raw.items():
+        if v in totals:
+            totals[v] += n
+    return sorted(totals.items(), key=lambda x: (-x[1], x[0]))[:k]
+
+
+def tracked_tags(conn: Connection, movement_id: int) -> list[str]:
+    """The movement's own hashtags, normalised: they are on every post, so not "co-occurring"."""
+    tags = conn.execute(select(MV.c.hashtags).where(MV.c.id == movement_id)).scalar() or []
+    return sorted({normalise_hashtag(t) for t in tags if isinstance(t, str)})
+
+
+def withheld_urls(conn: Connection, urls: Iterable[str]) -> set[str]:
+    """Which of these canonical URLs are the address of a stored post whose content may not be
+    shown (deleted, opted out, no consent): found by the ids their shapes name (a blog entry
+    is keyed by its canonical URL; Mastodon and Bluesky post pages name their status / at://
+    URI), so no index on every mention's URL is needed."""
+    wanted = sorted(set(urls))
+    if not wanted:
+        return set()
+    ids: dict[int, set[str]] = {}
+    for u in wanted:
+        ids.setdefault(mention_id("blog", u), set()).add(u)
+    for (platform, native), links in _native_candidates(conn, wanted).items():
+        ids.setdefault(mention_id(platform, native), set()).update(links)
+    stmt = (
+        select(M.c.id)
+        .select_from(M.outerjoin(A, A.c.id == M.c.account_id))
+        .where(M.c.id.in_(sorted(ids)), ~mention_displayable(M, A))
+    )
+    out: set[str] = set()
+    for (mid,) in conn.execute(stmt):
+        out |= ids[mid]
+    return out
+
+
+def travels(conn: Connection, scope: Scope, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """`{"domain": [...], "url": [...], "tag": [...]}`, each `[{"value", "mentions"}]` largest
+    first: the scope's top linked domains, linked URLs (withheld posts' addresses left out) and
+    hashtags other than the movement's own."""
+    pieces, stretches = _pieces(scope.start_ts, scope.end_ts)
+    raw = _raw_counts(conn, scope, stretches)
+    out: dict[str, list[dict[str, Any]]] = {}
+    out["domain"] = _rows(_top(conn, scope, "domain", limit, (), pieces, raw["domain"]))
+    out["tag"] = _rows(
+        _top(conn, scope, "tag", limit, tracked_tags(conn, scope.movement_id), pieces, raw["tag"])
+    )
+    k = limit + _URL_SLACK
+    while True:
+        top = _top(conn, scope, "url", k, (), pieces, raw["url"])
+        hidden = withheld_urls(conn, [v for v, _ in top])
+        shown = [(v, n) for v, n in top if v not in hidden]
+        # Fewer than K read means every URL was read; else read deeper while too many hid.
+        if len(shown) >= limit or len(top) < k:
+            break
+        k *= 4
+    out["url"] = _rows(shown[:limit])
+    return out
+
+
+def _rows(pairs: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [{"value": v, "mentions": n} for v, n in pairs]
+
+
+__all__ = ["tracked_tags", "travels", "withheld_urls"]

@@ -1,0 +1,187 @@
+"""What travels with the conversation (storage/shares.py, storage/queries/shares.py): the
+rollups equal their own recount whatever order and repetition the writes came in, the top
+lists equal a count over the raw mentions for ranges cut anywhere, URLs count by their
+canonical identity, and a link to a withheld post is never listed (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from domain.matching import normalise_hashtag
+from storage.engine import write_tx
+from storage.queries.scope import Scope, list_movements
+from storage.queries.shares import travels
+from storage.recount import recount
+from storage.shares import rebuild, share_keys
+from storage.write import tombstone, write_batch
+from tests.factories import T0, account, batch, mention, movement
+
+H = 3600
+T0_TS = int(T0.timestamp())
+TABLES = ("movement_share_day", "movement_share_hour")
+DOMAINS = ("nhs.uk", "www.bbc.co.uk", "theguardian.com", "pledge.example.org", "a.example")
+TAGS = ("NHS", "nhs", "Health", "CareNotCuts", "ＮＨＳ", "vote", "NHSCitizen")
+
+
+def _rows(conn) -> dict[str, set[tuple]]:
+    return {t: {tuple(r) for r in conn.execute(text(f"SELECT * FROM {t}"))} for t in TABLES}
+
+
+def _conversation(n: int = 80, seed: int = 3):
+    """`n` mentions over three days on three platforms, linking to a few pages (spelled
+    several ways) and carrying a few hashtags."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(1, n + 1):
+        platform = rng.choice(("mastodon", "bluesky", "mastodon", "blog"))
+        author = account(i % 9, platform=platform, instance="mastodon.social")
+        if platform == "blog":
+            author = account(i % 9, platform="blog", instance=f"blog{i % 3}.example")
+        links = [
+            f"https://{rng.choice(DOMAINS)}/page{rng.randint(1, 4)}"
+            + rng.choice(("", "/", "?utm_source=x", "#top"))
+            for _ in range(rng.randint(0, 2))
+        ]
+        tags = ["NHSCitizen", *rng.sample(TAGS, rng.randint(0, 3))]
+        m = mention(
+            i,
+            platform=platform,
+            author=author,
+            created_at=T0 + timedelta(seconds=rng.randint(0, 3 * 86400)),
+            links=links,
+            hashtags=tags,
+        )
+        if platform == "blog":
+            m.native_id = f"https://blog{i % 3}.example/entry/{i}"
+        out.append(m)
+    return out
+
+
+def _write(store, rules, *batches) -> None:
+    for ms in batches:
+        with write_tx(store) as conn:
+            write_batch(conn, batch(*ms), rules)
+
+
+def test_share_rollups_equal_their_recount_after_replays_reordering_and_other_instances(store):
+    rules = movement(store)
+    ms = _conversation()
+    _write(store, rules, ms[40:], ms[:50], list(reversed(ms)))
+    for m in ms:
+        m.seen_on = "another.instance"
+    _write(store, rules, ms)
+    with store.connect() as conn:
+        written = _rows(conn)
+    with write_tx(store) as conn:
+        rebuild(conn)
+    with store.connect() as conn:
+        rebuilt = _rows(conn)
+    assert written == rebuilt
+    assert sum(r[-1] for r in written["movement_share_day"] if r[1] == "tag") == sum(
+        len({normalise_hashtag(t) for t in m.hashtags}) for m in ms
+    )
+
+
+def test_the_repair_path_restores_share_rollups_that_were_lost(store):
+    rules = movement(store)
+    _write(store, rules, _conversation(30))
+    with store.connect() as conn:
+        before = _rows(conn)
+        mv = list_movements(conn)[0]["id"]
+    with write_tx(store) as conn:
+        conn.execute(text("DELETE FROM movement_share_day WHERE kind = 'url'"))
+        conn.execute(text("UPDATE movement_share_hour SET n = n + 5"))
+        recount(conn, [mv])
+    with store.connect() as conn:
+        assert _rows(conn) == before
+
+
+def _brute(ms, scope: Scope, tracked: set[str]) -> dict[str, Counter]:
+    out: dict[str, Counter] = {"domain": Counter(), "url": Counter(), "tag": Counter()}
+    for m in ms:
+        ts = int(m.created_at.timestamp())
+        if not scope.start_ts <= ts < scope.end_ts:
+            continue
+        if scope.platforms and m.platform not in scope.platforms:
+            continue
+        for kind, value in share_keys(m.links, m.hashtags):
+            if kind == "tag" and value in tracked:
+                continue
+            out[kind][value] += 1
+    return out
+
+
+def test_top_lists_equal_a_count_over_the_raw_mentions_for_ranges_cut_anywhere(store):
+    rules = movement(store)
+    ms = _conversation(120, seed=5)
+    _write(store, rules, ms)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        for start, end, platforms in (
+            (T0_TS, T0_TS + 3 * 86400 + 1, ()),  # everything
+            (T0_TS + 1234, T0_TS + 2 * 86400 + 4321, ()),  # part-days and part-hours at both ends
+            (T0_TS + 15 * H + 59, T0_TS + 16 * H + 1, ()),  # inside one hour and a bit
+            (T0_TS + 20 * H, T0_TS + 52 * H, ("mastodon", "blog")),  # whole hours, a whole day
+            (T0_TS - 86400, T0_TS + 86400 * 5 - 61, ("bluesky",)),
+        ):
+            scope = Scope(mv, start, end, platforms)
+            got = travels(conn, scope, limit=1000)
+            want = _brute(ms, scope, {"nhscitizen"})
+            for kind in ("domain", "url", "tag"):
+                assert {r["value"]: r["mentions"] for r in got[kind]} == dict(want[kind]), kind
+            # A short list is the head of the long one (largest first, ties by value).
+            top3 = travels(conn, scope, limit=3)
+            for kind in ("domain", "url", "tag"):
+                assert top3[kind] == got[kind][:3]
+
+
+def test_one_page_spelled_many_ways_counts_as_one_url_and_www_as_one_domain(store):
+    rules = movement(store)
+    spellings = (
+        "https://www.BBC.co.uk/news/nhs?utm_source=twitter&utm_medium=social",
+        "https://www.bbc.co.uk/news/nhs/",
+        "https://www.bbc.co.uk/news/nhs#comments",
+        "https://bbc.co.uk/news/nhs?fbclid=abc",
+    )
+    ms = [
+        mention(i, created_at=T0 + timedelta(minutes=i), links=[u], hashtags=["NHSCitizen", "NHS"])
+        for i, u in enumerate(spellings, 1)
+    ]
+    _write(store, rules, ms)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        got = travels(conn, Scope(mv, T0_TS, T0_TS + 86400))
+    assert got["url"] == [
+        {"value": "https://www.bbc.co.uk/news/nhs", "mentions": 3},
+        {"value": "https://bbc.co.uk/news/nhs", "mentions": 1},
+    ]
+    assert got["domain"] == [{"value": "bbc.co.uk", "mentions": 4}]
+    # The movement's own hashtag is on every post: only the others co-occur.
+    assert got["tag"] == [{"value": "nhs", "mentions": 4}]
+
+
+def test_a_link_to_a_withheld_post_is_never_listed_but_still_counted_in_its_domain(store):
+    rules = movement(store)
+    quiet = account(5, instance="example.social", noindex=True)  # opted out of indexing
+    loud = account(6, instance="example.social")
+    opted = mention(50, author=quiet, created_at=T0)  # .../users/u/statuses/50
+    deleted = mention(51, author=loud, created_at=T0)
+    shown = mention(52, author=loud, created_at=T0)
+    links = [
+        "https://example.social/@u/50",  # the opted-out post's page
+        "https://example.social/users/u/statuses/51",  # the deleted post's URI
+        "https://example.social/@u/52",  # a post that may be shown
+    ]
+    sharers = [mention(i, created_at=T0 + timedelta(minutes=i), links=links) for i in range(1, 4)]
+    _write(store, rules, [opted, deleted, shown], sharers)
+    with write_tx(store) as conn:
+        tombstone(conn, [("mastodon", deleted.native_id)], T0 + timedelta(hours=1))
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        got = travels(conn, Scope(mv, T0_TS - 60, T0_TS + 86400))
+    assert [r["value"] for r in got["url"]] == ["https://example.social/@u/52"]
+    assert got["domain"] == [{"value": "example.social", "mentions": 3}]
