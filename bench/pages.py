@@ -18,7 +18,10 @@ the websocket round trips, Plotly drawing its figures). This measures the whole 
   the server's `st.cache_data` is warm, the browser's own cache is not shared);
 - server CPU: the CPU seconds the Streamlit server spent during each warm visit, from
   /proc (the figure that does not swing with the machine's load; wall time on a shared
-  2-core machine does, by 10x).
+  2-core machine does, by 10x);
+- browser CPU: the CPU seconds Chromium's processes (and Playwright's driver) spent from the
+  visit's start to settled, from /proc: the browser's drawing, also load-independent, and the
+  figure to compare before and after a change to what a page draws.
 
 Run: `python bench/pages.py [--mentions 20000] [--runs 5]`. Results: docs/benchmarks/pages.md.
 """
@@ -132,22 +135,67 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def browser_cpu_s(exclude: set[int]) -> float:
+    """CPU seconds used so far by this process's descendants (Playwright's driver, Chromium's
+    browser, renderer and GPU processes), the Streamlit servers' trees excluded: live ones'
+    own time plus what each has reaped (a closed renderer's time moves to its parent's
+    cutime, so the sum is conserved). The browser's share of a wait, load-independent."""
+    parent: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = st
+            parent[int(entry.name)] = int(st[1])
+    me = os.getpid()
+
+    def mine(pid: int) -> bool:
+        while pid > 1:
+            if pid in exclude:
+                return False
+            pid = parent.get(pid, 1)
+            if pid == me:
+                return True
+        return False
+
+    total = 0
+    for pid, st in stats.items():
+        if pid != me and pid not in exclude and mine(pid):
+            total += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
+    return total / TICK
+
+
 def visit(
-    browser: Any, url: str, quiet_s: float, server: int, shot: Path | None = None
-) -> tuple[float, float]:
+    browser: Any,
+    url: str,
+    quiet_s: float,
+    server: int,
+    shot: Path | None = None,
+    servers: frozenset[int] = frozenset(),
+) -> tuple[float, float, float]:
     """Seconds from navigation start to the page settled, in a fresh context (new session),
-    and the CPU seconds the Streamlit server spent meanwhile."""
+    the CPU seconds the Streamlit server spent meanwhile, and the browser's CPU seconds (its
+    processes, measured before the context closes)."""
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
     before = cpu_s(server)
+    b_before = browser_cpu_s(set(servers))
     try:
         page.goto(url, wait_until="commit", timeout=120_000)
         ms = page.evaluate(SETTLED, int(quiet_s * 1000))
+        b_after = browser_cpu_s(set(servers))
         if shot is not None:
             page.screenshot(path=str(shot))
     finally:
         context.close()
-    return (math.inf if ms < 0 else ms / 1000), cpu_s(server) - before
+    wall = math.inf if ms < 0 else ms / 1000
+    return wall, cpu_s(server) - before, b_after - b_before
 
 
 def p95(xs: list[float]) -> float:
@@ -192,7 +240,7 @@ def main() -> None:
     blank, blank_base = serve(blank_script, {}, tmp / "blank.log")
     names = [n for n in args.pages.split(",") if n in PAGES]
     load = os.getloadavg()[0]
-    rows: list[tuple[str, float, list[float], list[float]]] = []
+    rows: list[tuple[str, float, list[float], list[float], list[float]]] = []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
@@ -200,14 +248,22 @@ def main() -> None:
                 args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
             )
 
+            servers = frozenset({dash.pid, blank.pid})
+
             def measure(name: str, url: str, server: int) -> None:
                 shot = tmp / f"{name.replace(' ', '-').replace('/', '')}.png"
-                cold, _ = visit(browser, url, args.quiet, server, shot)
-                warm = [visit(browser, url, args.quiet, server) for _ in range(args.runs)]
-                rows.append((name, cold, [w for w, _ in warm], [c for _, c in warm]))
+                cold, _, _ = visit(browser, url, args.quiet, server, shot, servers)
+                warm = [
+                    visit(browser, url, args.quiet, server, servers=servers)
+                    for _ in range(args.runs)
+                ]
+                rows.append(
+                    (name, cold, [w[0] for w in warm], [w[1] for w in warm], [w[2] for w in warm])
+                )
                 print(
-                    f"  {name}: cold {cold:.2f} s, warm p95 {p95([w for w, _ in warm]):.2f} s, "
-                    f"server CPU p95 {p95([c for _, c in warm]):.2f} s",
+                    f"  {name}: cold {cold:.2f} s, warm p95 {p95([w[0] for w in warm]):.2f} s, "
+                    f"server CPU p95 {p95([w[1] for w in warm]):.2f} s, "
+                    f"browser CPU p95 {p95([w[2] for w in warm]):.2f} s",
                     flush=True,
                 )
 
@@ -219,20 +275,22 @@ def main() -> None:
         for proc in (dash, blank):
             proc.terminate()
             proc.wait(timeout=20)
-    base_wall, base_cpu = p95(rows[0][2]), p95(rows[0][3])
+    base_wall, base_cpu, base_browser = p95(rows[0][2]), p95(rows[0][3]), p95(rows[0][4])
     print(f"screenshots at settled: {tmp}/*.png")
     print(
         f"\nload average at start {load:.1f}; {args.runs} warm runs per page; quiet {args.quiet} s"
     )
     print(
         "| page | cold (s) | warm p50 (s) | warm p95 (s) | p95 over blank (s) | "
-        "server CPU p95 (s) | CPU over blank (s) |"
+        "server CPU p95 (s) | CPU over blank (s) | browser CPU p50 (s) | browser CPU / blank |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for name, cold, warm, cpu in rows:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, cold, warm, cpu, bcpu in rows:
+        ratio = statistics.median(bcpu) / max(base_browser, 0.01)
         print(
             f"| {name} | {cold:.2f} | {statistics.median(warm):.2f} | {p95(warm):.2f} | "
-            f"{p95(warm) - base_wall:+.2f} | {p95(cpu):.2f} | {p95(cpu) - base_cpu:+.2f} |"
+            f"{p95(warm) - base_wall:+.2f} | {p95(cpu):.2f} | {p95(cpu) - base_cpu:+.2f} | "
+            f"{statistics.median(bcpu):.2f} | {ratio:.1f}x |"
         )
 
 

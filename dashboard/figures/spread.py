@@ -242,11 +242,36 @@ def cascade_figure(tree: Mapping[str, Any], title: str) -> go.Figure:
     return cascade_icicle(tree, title) if is_large(tree) else tree_figure(tree, title)
 
 
+LEAF_NAMES = {"reply": ("reply", "replies"), "quote": ("quote", "quotes")}
+# Siblings of one kind with nothing under them, from this many on, are one counted box: 70
+# replies that drew no reply are 70 slivers one pixel high otherwise.
+GROUP_LEAVES_FROM = 4
+
+
+def _grouped_leaves(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes with each post's unanswered replies (and quotes) folded into one counted
+    node per kind ("70 replies") when there are GROUP_LEAVES_FROM or more of them."""
+    has_children = {n["parent"] for n in nodes if n["parent"] is not None}
+    leaves: dict[tuple[Any, str], list[Mapping[str, Any]]] = {}
+    for n in nodes:
+        if n["kind"] in LEAF_NAMES and n["id"] not in has_children:
+            leaves.setdefault((n["parent"], n["kind"]), []).append(n)
+    folded = {id(n) for group in leaves.values() if len(group) >= GROUP_LEAVES_FROM for n in group}
+    out = [dict(n) for n in nodes if id(n) not in folded]
+    for (parent, kind), group in leaves.items():
+        if len(group) >= GROUP_LEAVES_FROM:
+            platforms = {g.get("platform") for g in group}
+            out.append({"id": (parent, f"{kind}-leaves"), "parent": parent,
+                        "depth": group[0]["depth"], "kind": kind, "count": len(group),
+                        "platform": platforms.pop() if len(platforms) == 1 else None})  # fmt: skip
+    return out
+
+
 def cascade_icicle(tree: Mapping[str, Any], title: str) -> go.Figure:
     """The tree as an icicle: the original post on the left, each step one column to the
     right, every post's box as tall as its branch (itself, its replies and quotes, their
     reposts and boosts), a post's reposts or boosts one counted box ("212 boosts")."""
-    nodes = list(tree["nodes"])
+    nodes = _grouped_leaves(tree["nodes"])
     ids = {n["id"]: str(i) for i, n in enumerate(nodes)}
     total: dict[Any, int] = {n["id"]: int(n.get("count") or 1) for n in nodes}
     # Deepest first, so each branch is summed before its parent takes it.
@@ -256,8 +281,8 @@ def cascade_icicle(tree: Mapping[str, Any], title: str) -> go.Figure:
     labels, hover = [], []
     for n in nodes:
         c = int(n.get("count") or 1)
-        if n["kind"] in FAN_NAMES:
-            one, many = FAN_NAMES[n["kind"]]
+        if n["kind"] in FAN_NAMES or c > 1:
+            one, many = {**FAN_NAMES, **LEAF_NAMES}.get(n["kind"], (n["kind"], n["kind"]))
             label = f"{c:,} {one if c == 1 else many}"
         elif n["parent"] is None:
             label = "original post"
