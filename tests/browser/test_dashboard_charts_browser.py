@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.records import EdgeRecord
 from groundswell.demo import load_demo
 from storage.catalog import load_rules
 from storage.engine import write_tx
-from storage.records import EdgeRecord
 from storage.write import write_batch
 from tests.factories import account, batch, mention
 
