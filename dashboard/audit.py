@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.roles import Grant, grant, signed_in_user
-from groundswell.config import Settings
+from domain.settings.config import Settings
 from storage.audit import record_action
 from storage.engine import StoreConfigError, write_tx
 
