@@ -3,7 +3,7 @@ co-occurring hashtags per movement, UTC day / hour and platform: "what travels w
 conversation"), backfilled from the stored matches by the write path's own definition
 
 Revision ID: 0043
-Revises: 0042
+Revises: 0041
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0043"
-down_revision = "0042"
+down_revision = "0041"
 branch_labels = None
 depends_on = None
 
