@@ -163,14 +163,14 @@ def test_the_trail_is_shown_to_moderators_and_downloaded_by_auditors_only(mapped
         record_action(conn, actor="Ana <ana@org.example>", role="moderator", action="wall.hide")
     at = _open("views/audit.py", _user("gs-viewers"))
     assert "You need the moderator role" in _texts(at)
-    assert not at.dataframe
+    assert not at.table
     at = _open("views/audit.py", _user("gs-moderators"))
-    assert "Ana <ana@org.example>" in list(at.dataframe[0].value["Actor"])
+    assert "Ana <ana@org.example>" in list(at.table[0].value["Actor"])
     assert "Only the auditor role may download" in _texts(at)
     assert "Prepare the audit export (CSV)" not in [b.label for b in at.button]
     at = _open("views/audit.py", _user("gs-auditors"))
     at.selectbox(key="audit_actor").select("Ana <ana@org.example>").run()
-    assert list(at.dataframe[0].value["Actor"]) == ["Ana <ana@org.example>"]
+    assert list(at.table[0].value["Actor"]) == ["Ana <ana@org.example>"]
     at.button(key="audit_prepare").click().run()
     assert not at.exception, at.exception
     _, payload = at.session_state["audit_csv"]

@@ -27,7 +27,19 @@ from storage.audit import (
 )
 from storage.engine import write_tx
 
-LIMIT = 500
+LIMIT = 200  # drawn as a static table: st.dataframe would offer every viewer a CSV download
+
+
+def describe(detail: dict[str, object]) -> str:
+    """An audit row's detail as one readable line (lists joined, empty values left out)."""
+    parts = []
+    for key, value in detail.items():
+        if value in (None, [], ""):
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
 
 settings = wall_common.settings()
 engine = wall_common.engine()
@@ -65,7 +77,9 @@ with engine.connect() as conn:
     rows = list_actions(conn, where, limit=LIMIT, discoverable_false_is_opt_out=opt_out)
 
 if rows:
-    st.dataframe(
+    # A static table, not st.dataframe: its built-in "Download as CSV" would hand the trail to
+    # moderators, and only auditors may take it away (below).
+    st.table(
         [
             {
                 "When (UTC)": r["at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
@@ -74,16 +88,11 @@ if rows:
                 "Action": ACTIONS.get(r["action"], r["action"]),
                 "Target": (r["target_kind"] or "")
                 + (" (withheld)" if r["withheld"] else f" {r['target_id'] or ''}"),
-                "Detail": ui.short(
-                    ", ".join(f"{k}: {v}" for k, v in r["detail"].items() if v not in (None, [])),
-                    300,
-                ),
+                "Detail": ui.short(describe(r["detail"]), 300),
             }
             for r in rows
         ],
         hide_index=True,
-        width="stretch",
-        key="audit_table",
     )
     if len(rows) == LIMIT:
         st.caption(f"The newest {LIMIT}; narrow the filters, or export, to see older rows.")
