@@ -36,15 +36,20 @@ NHS = MovementSettings(
 def blog_settings(
     feeds: list[str] = (),  # type: ignore[assignment]
     posts: list[str] = (),  # type: ignore[assignment]
+    *,
+    comments_feed: bool | None = None,
     **blogs: Any,
 ) -> Settings:
+    """Settings following `feeds` and tracking `posts`; `comments_feed=False` opts the feeds
+    out of their site-wide comments feed (read by default), for tests that count requests or
+    parses of the feed alone."""
     blogs.setdefault("allow_loopback", True)
     blogs.setdefault("timeout_s", 3.0)
     blogs.setdefault("enrich_delay_s", 0.0)
     return Settings(
         movements=[NHS],
         blogs=BlogsSettings(
-            feeds=[BlogFeed(url=u) for u in feeds],
+            feeds=[BlogFeed(url=u, pingbacks=comments_feed) for u in feeds],
             tracked_posts=[TrackedPost(url=u) for u in posts],
             **blogs,
         ),

@@ -86,11 +86,14 @@ def test_a_missing_robots_txt_allows_everything(blog):
 
 
 def test_a_configured_feed_is_not_crawling_and_ignores_robots_txt(sqlite_store, blog):
+    """The feed you configured is read whatever robots.txt says; its comments feed, found by
+    crawling, is not (tests/test_site_pingbacks.py)."""
     robots(blog, "User-agent: *\nDisallow: /\n")
     runner = runner_for(sqlite_store, blog_settings(feeds=[blog.url + "/feed/"]))
     [outcome] = runner.run_once()
     assert outcome.outcome == "ok", outcome.error
-    assert blog.hits("/robots.txt") == 0
+    assert blog.hits("/feed/") == 1
+    assert blog.hits("/comments/feed/") == 0 and blog.hits("/") == 0
 
 
 def test_our_user_agent_names_the_configured_contact_url(blog) -> None:

@@ -8,6 +8,7 @@ from collectors.base import CollectorContext, SourceSpec
 from collectors.blogs.collector import BlogCollector
 
 if TYPE_CHECKING:
+    from domain.settings.blogs import BlogFeed
     from domain.settings.config import Settings
 
 
@@ -17,6 +18,16 @@ def feed_key(url: str) -> str:
 
 def pingbacks_key(url: str) -> str:
     return f"blog:pingbacks:{url}"
+
+
+def _site_pingbacks(settings: Settings, feed: BlogFeed) -> bool:
+    """Whether a followed blog's comments feed is read for its pingbacks: as set, else for
+    every blog you follow that is not one of your own sites (their pings reach the receiver)."""
+    if feed.pingbacks is not None:
+        return feed.pingbacks
+    from collectors.blogs.receiver import owns
+
+    return not owns(list(settings.receiver.owned_sites), feed.url)
 
 
 def source_specs(settings: Settings) -> list[SourceSpec]:
@@ -36,7 +47,7 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
                 "url": f.url,
                 "name": f.name,
                 "movement": f.movement,
-                **({"pingbacks": True} if f.pingbacks else {}),
+                **({"pingbacks": True} if _site_pingbacks(settings, f) else {}),
             },
             interval_s=f.interval_s or blogs.feed_interval_s,
         )

@@ -14,10 +14,12 @@ class BlogFeed(BaseModel):
     movement: str | None = Field(
         default=None, description="every entry of this feed belongs to this movement"
     )
-    pingbacks: bool = Field(
-        default=False,
-        description="also read the blog's site-wide comments feed (/comments/feed/, WordPress) "
-        "for pingbacks and trackbacks to any of its posts; for blogs you follow, not own",
+    pingbacks: bool | None = Field(
+        default=None,
+        description="read the blog's site-wide comments feed (WordPress: /comments/feed/, found "
+        "from the home page's alternate link) for pingbacks and trackbacks to any of "
+        "its posts, one conditional request a poll; default: on for blogs you follow, off for "
+        "blogs on your [receiver] owned_sites (their pings are received); false opts out",
     )
 
     @field_validator("url")

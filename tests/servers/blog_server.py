@@ -45,6 +45,7 @@ class Ping:
     title: str
     kind: str = "pingback"
     date: datetime = T0 + timedelta(hours=5)
+    excerpt: str | None = None  # the comment text WordPress quoted (default: "[…] title […]")
 
 
 @dataclass
@@ -86,6 +87,8 @@ class BlogServer:
         self.webmention_endpoint: str | None = None
         self.link_target: str | None = None  # /mentions/<n>/ pages link here (receiver tests)
         self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}  # extra routes
+        # where the site-wide comments feed is served and advertised (None: no such feed)
+        self.comments_path: str | None = "/comments/feed/"
         self.requests: list[Request] = []
         self.body_bytes = 0
         self.slow_delay_s = 0.3
@@ -323,8 +326,12 @@ class BlogServer:
         posts = [post] if post else self.posts
         items = []
         for p in posts:
-            t = html.escape(p.title)
             for i, ping in enumerate(p.pings):
+                t = (
+                    html.escape(ping.excerpt)
+                    if ping.excerpt
+                    else f"[&#8230;] {html.escape(p.title)} [&#8230;]"
+                )
                 items.append(
                     f"""
 	<item>
@@ -333,8 +340,8 @@ class BlogServer:
 		<dc:creator><![CDATA[{ping.title}]]></dc:creator>
 		<pubDate>{format_datetime(ping.date)}</pubDate>
 		<guid isPermaLink="false">{self.url}/?p={p.post_id}#comment-{p.post_id * 10 + i}</guid>
-		<description><![CDATA[[&#8230;] {t} [&#8230;]]]></description>
-		<content:encoded><![CDATA[<p>[&#8230;] {t} [&#8230;]</p>]]></content:encoded>
+		<description><![CDATA[{t}]]></description>
+		<content:encoded><![CDATA[<p>{t}</p>]]></content:encoded>
 	</item>"""
                 )
         title = f"Comments on: {post.title}" if post else f"Comments for {self.name}"
@@ -360,9 +367,12 @@ class BlogServer:
         links = [
             f'<link rel="alternate" type="application/rss+xml" title="{html.escape(self.name)} '
             f'&raquo; Feed" href="{self.url}/feed/" />',
-            f'<link rel="alternate" type="application/rss+xml" title="{html.escape(self.name)} '
-            f'&raquo; Comments Feed" href="{self.url}/comments/feed/" />',
         ]
+        if self.comments_path:
+            links.append(
+                f'<link rel="alternate" type="application/rss+xml" title="{html.escape(self.name)}'
+                f' &raquo; Comments Feed" href="{self.url}{self.comments_path}" />'
+            )
         if self.advertise_pingback and (self.pingback_on_home or not home):
             links.append(f'<link rel="pingback" href="{self.url}/xmlrpc.php" />')
         if self.webmention_endpoint:
@@ -567,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path in feeds:
             render, ctype = feeds[path]
             return self._conditional(render().encode(), ctype, blog.last_modified())
-        if path == "/comments/feed/":
+        if path == blog.comments_path:
             return self._conditional(
                 blog.comments_feed(None).encode(),
                 "application/rss+xml; charset=UTF-8",
