@@ -28,7 +28,7 @@ from dashboard.auth import (
     signed_in_email,
     try_password,
 )
-from dashboard.roles import grant, identity, sign_in_expired, signed_in_user
+from dashboard.roles import grant, shown_identity, sign_in_expired, signed_in_user
 from domain.access import AccessSettings, missing_role_message, roles_from_claims
 from domain.settings.config import DashboardSettings, Settings, secret_from_env
 
@@ -165,9 +165,10 @@ def _oidc_gate(settings: Settings) -> None:
     if sign_in_expired(settings):
         st.title("Groundswell")
         hours = settings.access.max_session_hours
+        lasts = f"{hours:g} hours" if hours >= 1 else f"{round(hours * 3600)} seconds"
         st.warning(
-            f"Your sign-in has expired (a sign-in lasts {hours:g} hours here, so a role taken "
-            "away by your organisation does not linger). Sign in again to continue."
+            f"Your sign-in has expired (a sign-in lasts {lasts} here, so a role taken away by "
+            "your organisation does not linger). Sign in again to continue."
         )
         sign_in_button(provider, key="gs-viewer-login")
         st.stop()
@@ -186,6 +187,6 @@ def _oidc_gate(settings: Settings) -> None:
     if not st.context.is_embedded:  # the projected wall shows no sidebar
         with st.sidebar:
             roles = ", ".join(sorted(grant(settings).roles))
-            st.caption(f"Signed in as {identity(user)} ({roles})")
+            st.caption(f"Signed in as {shown_identity(user)} · {roles}")
             if st.button("Sign out", key="gs-viewer-logout"):
                 st.logout()

@@ -27,6 +27,7 @@ from dashboard.roles import (
     grant,
     identity,
     refusal_text,
+    shown_identity,
     sign_in_expired,
     signed_in_user,
 )
@@ -77,12 +78,12 @@ def _oidc_gate(settings: Settings, *, identity_shown: bool) -> str:
         else:
             reason = refusal(user, wall.moderator_emails) or refusal_text(settings, "moderate")
         st.error(reason)
-        if st.button("Sign out", key="gs-oidc-logout"):
-            st.logout()
+        if not identity_shown and st.button("Sign out", key="gs-oidc-logout"):
+            st.logout()  # else the sidebar already has the one Sign out
         st.stop()
     if not identity_shown:  # else the dashboard's own gate already shows it in the sidebar
         with st.sidebar:
-            st.caption(f"Signed in as {identity(user)}")
+            st.caption(f"Signed in as {shown_identity(user)}")
             if st.button("Sign out", key="gs-oidc-logout"):
                 st.logout()
     return identity(user)

@@ -61,6 +61,16 @@ def identity(user: Mapping[str, Any]) -> str:
     return str(user.get("preferred_username") or user.get("sub") or "signed-in user")[:200]
 
 
+def shown_identity(user: Mapping[str, Any]) -> str:
+    """The identity as the sidebar shows it ('Name (email)': markdown would turn the log's
+    'Name <email>' into a bare link and drop the brackets)."""
+    email = signed_in_email(user)
+    name = str(user.get("name") or "").strip()
+    if email and name:
+        return f"{name} ({email})"[:200]
+    return identity(user)
+
+
 def oidc_roles(user: Mapping[str, Any], settings: Settings) -> frozenset[Role]:
     """The roles of a signed-in identity: mapped claims, plus the email lists (a verified
     email only: an unverified address proves nothing about who signed in)."""
@@ -137,11 +147,3 @@ def refusal_text(settings: Settings, action: Action) -> str:
             " Sign in on the Moderate page, then come back here."
         )
     return missing_role_message(action, g.roles, settings.access)
-
-
-def refuse(settings: Settings, action: Action) -> None:
-    """The "you need the X role" page: the reason, a way out, and nothing else."""
-    st.error(refusal_text(settings, action))
-    if grant(settings).via == "oidc" and st.button("Sign out", key=f"gs-role-logout-{action}"):
-        st.logout()
-    st.stop()

@@ -75,9 +75,26 @@ def page(browser: object) -> Iterator[object]:
 @pytest.fixture
 def streamlit_app(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start the real dashboard against a store URL; returns its base URL. Stopped afterwards."""
+    yield from streamlit_starter(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_streamlit_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """`streamlit_app` shared by a module's tests (one dashboard, each test in a fresh browser
+    context), for tests whose set-up costs more than the test."""
+    yield from streamlit_starter(tmp_path_factory.mktemp("streamlit"))
+
+
+def streamlit_starter(tmp_path: Path) -> Iterator[Callable[..., str]]:
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(db_url: str, *, env: dict[str, str] | None = None, timeout: float = 90) -> str:
+    def start(
+        db_url: str,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float = 90,
+        args: tuple[str, ...] = (),
+    ) -> str:
         port = free_port()
         log = open(tmp_path / f"streamlit-{port}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
@@ -92,6 +109,7 @@ def streamlit_app(tmp_path: Path) -> Iterator[Callable[..., str]]:
                 "--server.address=127.0.0.1",
                 "--browser.gatherUsageStats=false",
                 "--server.fileWatcherType=none",
+                *args,
             ],
             cwd=ROOT,
             env={

@@ -57,6 +57,12 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 
+// The dashboard under test listens on a free port chosen per run: its callback is allowed on
+// any loopback port (an organisation's provider lists the one exact redirect URI instead).
+const LOOPBACK_CALLBACK = /^http:\/\/127\.0\.0\.1:\d+\/oauth2callback$/;
+provider.Client.prototype.redirectUriAllowed = (uri) => LOOPBACK_CALLBACK.test(uri);
+provider.Client.prototype.postLogoutRedirectUriAllowed = (uri) => LOOPBACK_CALLBACK.test(uri);
+
 const server = provider.listen(Number(port), "127.0.0.1", () => {
   console.log(`listening ${issuer}`);
 });
