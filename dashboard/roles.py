@@ -31,6 +31,7 @@ from domain.access import (
     allows,
     missing_role_message,
     roles_from_claims,
+    roles_from_email,
     session_expired,
     with_viewer,
 )
@@ -77,6 +78,7 @@ def oidc_roles(user: Mapping[str, Any], settings: Settings) -> frozenset[Role]:
     roles: set[Role] = set(roles_from_claims(user, settings.access))
     if email_problem(user, to="use this dashboard") is None:
         email = signed_in_email(user)
+        roles |= roles_from_email(email, settings.access)
         if email in {e.lower() for e in settings.wall.moderator_emails}:
             roles |= {"moderator", "editor"}
         dashboard = settings.dashboard

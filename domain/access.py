@@ -13,10 +13,13 @@ already knows who is in which team; the config only says which of its groups mea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Role = Literal["viewer", "moderator", "editor", "researcher", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -114,6 +117,11 @@ class AccessSettings(BaseModel):
         description="the ID-token claims whose values are matched: 'groups', 'roles' (Entra "
         "app roles), 'realm_access.roles' (Keycloak), 'hd' (Google's hosted domain)",
     )
+    emails: dict[Role, list[str]] = Field(
+        default_factory=dict,
+        description="[access.emails]: role -> signed-in, verified emails that give it (for "
+        "providers without group claims, such as Google)",
+    )
     dashboard_password_roles: list[Role] = Field(
         default_factory=lambda: ["viewer"],
         description="roles the shared dashboard password (GROUNDSWELL_DASHBOARD_PASSWORD) gives",
@@ -128,11 +136,12 @@ class AccessSettings(BaseModel):
         "to 127.0.0.1): whoever reaches it can run `groundswell export --identified` anyway",
     )
     max_session_hours: float = Field(
-        default=12.0,
+        default=24.0,
         gt=0,
         le=24 * 90,
         description="a sign-in older than this (from the ID token's issue time) must sign in "
-        "again, so a role taken away in the provider is gone by the next working day",
+        "again, so a role taken away in the provider is gone within a day; raise it for a wall "
+        "projected through a multi-day event",
     )
 
     @field_validator("roles")
@@ -145,6 +154,21 @@ class AccessSettings(BaseModel):
                 raise ValueError(
                     f"[access.roles] {role} lists no group or role; write it like "
                     f'{role} = ["groundswell-{role}s"] or remove the line'
+                )
+            out[role] = cleaned
+        return out
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: dict[Role, list[str]]) -> dict[Role, list[str]]:
+        out: dict[Role, list[str]] = {}
+        for role, emails in v.items():
+            cleaned = [e.strip().lower() for e in emails if e.strip()]
+            bad = [e for e in cleaned if not _EMAIL.match(e)]
+            if bad:
+                raise ValueError(
+                    f"[access.emails] {role}: {bad[0]!r} is not an email address; write it "
+                    "like 'mo@nhs.uk'"
                 )
             out[role] = cleaned
         return out
@@ -162,8 +186,8 @@ class AccessSettings(BaseModel):
 
     @property
     def mapped(self) -> bool:
-        """True when the provider's claims give roles (then sign-in is the dashboard's gate)."""
-        return bool(self.roles)
+        """True when sign-in gives roles (then sign-in is the dashboard's gate)."""
+        return bool(self.roles or self.emails)
 
 
 def roles_from_claims(claims: Mapping[str, Any], access: AccessSettings) -> frozenset[Role]:
@@ -179,6 +203,14 @@ def roles_from_claims(claims: Mapping[str, Any], access: AccessSettings) -> froz
     if roles:
         roles.add("viewer")
     return frozenset(roles)
+
+
+def roles_from_email(verified_email: str, access: AccessSettings) -> frozenset[Role]:
+    """The roles `[access.emails]` gives an address the provider verified (the caller checks
+    that; an unverified address proves nothing about who signed in)."""
+    email = verified_email.strip().lower()
+    roles: set[Role] = {role for role, listed in access.emails.items() if email and email in listed}
+    return with_viewer(roles)
 
 
 def with_viewer(roles: Iterable[Role]) -> frozenset[Role]:

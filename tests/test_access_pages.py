@@ -134,7 +134,7 @@ def test_someone_signed_in_with_no_mapped_group_sees_no_page(mapped, page):
 
 
 def test_a_sign_in_older_than_max_session_hours_must_sign_in_again(mapped):
-    at = _open("views/moderate.py", _user("gs-moderators", iat=int(time.time()) - 13 * 3600))
+    at = _open("views/moderate.py", _user("gs-moderators", iat=int(time.time()) - 25 * 3600))
     assert "Your sign-in has expired" in at.warning[0].value
     assert [b.label for b in at.button] == ["Sign in"]
     assert not _hide_buttons(at)
@@ -150,3 +150,14 @@ def test_a_provider_that_is_down_gives_a_clear_message_instead_of_a_sign_in(mapp
     at.run()
     assert not at.exception
     assert f"identity provider (127.0.0.1:{port}) is not answering" in at.error[0].value
+
+
+def test_an_unverified_email_on_the_access_list_gives_no_role(mapped, tmp_path):
+    (tmp_path / "groundswell.toml").write_text(
+        CONFIG + '[access.emails]\nresearcher = ["eve@org.example"]\n', encoding="utf-8"
+    )
+    user = _user("gs-viewers", email="eve@org.example")
+    at = _open("views/explore.py", user)
+    assert [c for c in at.checkbox if c.label.startswith("Identified export")]
+    at = _open("views/explore.py", {**user, "email_verified": False})
+    assert not [c for c in at.checkbox if c.label.startswith("Identified export")]

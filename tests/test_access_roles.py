@@ -14,6 +14,7 @@ from domain.access import (
     missing_role_message,
     role_for,
     roles_from_claims,
+    roles_from_email,
     session_expired,
 )
 from domain.settings.config import Settings
@@ -161,3 +162,13 @@ def test_the_access_section_is_read_from_the_config_and_refuses_unknown_roles():
         Settings.model_validate({"access": {"roles": {"moderator": [" "]}}})
     with pytest.raises(ValidationError, match="names no claim"):
         Settings.model_validate({"access": {"claims": []}})
+
+
+def test_listed_verified_emails_give_roles_where_the_provider_has_no_groups():
+    access = AccessSettings(emails={"researcher": ["Ana@NHS.example"], "moderator": ["mo@x.org"]})
+    assert access.mapped
+    assert roles_from_email("ana@nhs.example", access) == {"researcher", "viewer"}
+    assert roles_from_email("someone@nhs.example", access) == set()
+    assert roles_from_email("", access) == set()
+    with pytest.raises(ValidationError, match="not an email address"):
+        AccessSettings(emails={"researcher": ["ana"]})
