@@ -149,3 +149,15 @@ def refusal_text(settings: Settings, action: Action) -> str:
             " Sign in on the Moderate page, then come back here."
         )
     return missing_role_message(action, g.roles, settings.access)
+
+
+def refuse(settings: Settings, action: Action) -> None:
+    """The "you need the X role" page: the reason, a way out, and nothing else."""
+    from dashboard.access import configured_gate
+
+    st.error(refusal_text(settings, action))
+    # The dashboard's own sign-in gate already shows Sign out in the sidebar.
+    shown = configured_gate(settings) == "oidc"
+    if grant(settings).via == "oidc" and not shown and st.button("Sign out", key="gs-role-logout"):
+        st.logout()
+    st.stop()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from storage.audit import AuditFilter, list_actions
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.models_export import ExportLog
@@ -154,6 +155,12 @@ def test_a_moderator_from_a_keycloak_realm_role_moderates_under_their_name(site,
             break
         time.sleep(0.3)
     assert log and log[0]["moderator"] == "Mo <mo@org.example>"
+    with site.store.connect() as conn:  # the audit trail: the sign-in and the hide
+        trail = list_actions(conn, AuditFilter(), limit=1000)
+    actions = {r["action"]: r for r in trail if r["actor"].startswith("Mo <mo@org.example>")}
+    assert {"sign_in", "wall.hide"} <= set(actions), trail
+    assert actions["wall.hide"]["role"] == "moderator"
+    assert actions["sign_in"]["detail"]["roles"] == ["moderator", "viewer"]
 
 
 def test_a_researcher_downloads_an_identified_export(site, page, artifacts):
