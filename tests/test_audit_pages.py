@@ -133,6 +133,19 @@ def test_a_researchers_identified_export_from_the_page_is_recorded(mapped):
     assert row["detail"]["identified"] is True and row["detail"]["tool"] == "dashboard"
 
 
+def test_a_viewers_pseudonymised_export_from_the_page_is_recorded_as_a_viewers(
+    mapped, monkeypatch
+):
+    store, _ = mapped
+    monkeypatch.setenv("GROUNDSWELL_PSEUDONYM_KEY", "k" * 40)
+    at = _open("views/explore.py", _user("gs-viewers"))
+    next(b for b in at.button if b.label == "Prepare download").click().run()
+    assert not at.exception, at.exception
+    [row] = _trail(store, action="export")
+    assert (row["actor"], row["role"]) == (_actor("gs-viewers"), "viewer")
+    assert row["detail"]["identified"] is False
+
+
 def test_a_shared_moderator_password_is_recorded_under_the_name_typed_at_sign_in(
     wall_store,  # noqa: F811
     monkeypatch,
