@@ -28,6 +28,7 @@ smallest account id in its group.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -130,6 +131,7 @@ class Evidence:
 # -- keys ---------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65_536)  # every account's keys ask for its host
 def public_host(host: str | None) -> str | None:
     """A lower-case DNS name that can be a person's site, or None: IP literals, single labels,
     `localhost` and private suffixes are refused (a claim on them names no one, and fetching
@@ -137,18 +139,19 @@ def public_host(host: str | None) -> str | None:
     if not host:
         return None
     h = host.strip().lower().rstrip(".")
-    if h.startswith("[") or ":" in h:
+    if h.startswith("[") or ":" in h or len(h) > 253:
         return None
+    if not h.isascii():  # an IDN host: its punycode is the name DNS knows
+        try:
+            h = h.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     try:
         ipaddress.ip_address(h)
         return None
     except ValueError:
         pass
     if h == "localhost" or h.endswith(_NOT_PUBLIC_SUFFIXES) or not _HOST.match(h):
-        return None
-    try:
-        h = h.encode("idna").decode("ascii")
-    except UnicodeError:
         return None
     return h
 

@@ -49,7 +49,7 @@ from domain.people import (
 )
 from domain.records import account_id
 from storage.bulk import insert_for
-from storage.id_lists import among, texts_table
+from storage.id_lists import among, ids_param, in_ids_text, texts_table
 from storage.models import Account
 from storage.models_people import PersonClaim, PersonLink
 
@@ -222,44 +222,77 @@ def _links_touching(conn: Connection, ids: Iterable[int]) -> list[Any]:
     )
 
 
+_FRESH: dict[str, Any] = {}
+
+
+def _fresh_statement(conn: Connection) -> Any:
+    """Accounts of a batch first stored by this write, as one cached statement (the id list is
+    one bound parameter, storage/id_lists.py)."""
+    dialect = conn.dialect.name
+    if dialect not in _FRESH:
+        _FRESH[dialect] = select(A.c.id, A.c.platform, A.c.native_id, A.c.handle).where(
+            in_ids_text(conn, "account.id"), A.c.first_seen_at == bindparam("now")
+        )
+    return _FRESH[dialect]
+
+
 def link_written(
     conn: Connection, account_ids: Iterable[int], changed: Iterable[int], now: datetime
 ) -> LinkResult:
     """The write path's linking step for a batch's accounts: only the accounts first stored by
     this write (`first_seen_at` is its `now`) or whose profile claims changed can bring new
     evidence, so only those go through `link_accounts`; a batch of known authors costs one
-    indexed lookup. (A handle that changes on a known account is picked up by the background
-    pass, `groundswell people link`.)"""
+    indexed lookup, a batch of new authors that claim nothing two. (A handle that changes on
+    a known account is picked up by the background pass, `groundswell people link`.)"""
     ids = sorted(set(account_ids))
     if not ids:
         return LinkResult()
     fresh = {
-        int(r[0])
-        for r in conn.execute(
-            select(A.c.id).where(among(conn, A.c.id, ids), A.c.first_seen_at == now)
-        )
+        int(r[0]): AccountName(int(r[0]), r[1], r[2], r[3])
+        for r in conn.execute(_fresh_statement(conn), {**ids_param(conn, ids), "now": now})
     }
-    todo = fresh | set(changed)
-    return link_accounts(conn, todo, now) if todo else LinkResult()
+    changed = set(changed)
+    if not fresh and not changed:
+        return LinkResult()
+    return link_accounts(conn, set(fresh) | changed, now, fresh=fresh, changed=changed)
 
 
 def link_accounts(
-    conn: Connection, account_ids: Iterable[int], now: datetime | None = None
+    conn: Connection,
+    account_ids: Iterable[int],
+    now: datetime | None = None,
+    *,
+    fresh: Mapping[int, AccountName] | None = None,
+    changed: set[int] | None = None,
 ) -> LinkResult:
     """The incremental linking pass for these accounts, inside the caller's transaction.
 
-    Cheap when there is nothing to link (most accounts: no claims, no keys anyone claims):
-    three indexed lookups and no writes."""
+    `fresh`: accounts the caller knows were first stored in this transaction (they have no
+    evidence and no stored claims yet, except the profile claims of those in `changed`), so
+    nothing is read back for them. Cheap when there is nothing to link (most accounts: no
+    claims, no keys anyone claims): one indexed lookup and no writes."""
     now = now or datetime.now(UTC)
     result = LinkResult()
+    fresh = fresh or {}
+    changed = changed or set()
     ids = sorted(set(account_ids))
     if not ids:
         return result
-    names = _names(conn, among(conn, A.c.id, ids))
+    known = [i for i in ids if i not in fresh]
+    names = dict(fresh)
+    if known:
+        names |= _names(conn, among(conn, A.c.id, known))
     if not names:
         return result
-    _replace_claims(conn, {i: derived_claims(n) for i, n in names.items()}, DERIVED_KINDS, now)
-    mine = _claims_of(conn, among(conn, CLAIMS.c.account_id, names))
+    derived = {i: derived_claims(n) for i, n in names.items()}
+    _replace_claims(
+        conn, {i: cs for i, cs in derived.items() if cs or i not in fresh}, DERIVED_KINDS, now
+    )
+    reread = [i for i in names if i not in fresh or i in changed]
+    mine = _claims_of(conn, among(conn, CLAIMS.c.account_id, reread)) if reread else {}
+    for i, cs in derived.items():
+        if i in fresh and cs:
+            mine.setdefault(i, []).extend(c for c in cs if c not in mine.get(i, []))
     own = {k for n in names.values() for k in owned_keys(n)}
     claimed = {c.key for cs in mine.values() for c in cs}
     probe = own | claimed
@@ -276,7 +309,8 @@ def link_accounts(
             neighbours |= _names(conn, among(conn, A.c.id, other_ids))
     if claimed:
         neighbours |= {i: n for i, n in _owners_of(conn, claimed).items() if i not in names}
-    existing = [r for r in _links_touching(conn, names) if r[3] not in MODERATOR_KINDS]
+    old = [i for i in names if i not in fresh]
+    existing = [r for r in _links_touching(conn, old) if r[3] not in MODERATOR_KINDS]
     if not neighbours and not existing and not any(mine.values()):
         return result
     group_names = {**names, **neighbours}

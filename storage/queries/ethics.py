@@ -3,6 +3,8 @@
 Wall, top-post lists and exports must never show text, handle or media of:
 - an opted-out account: Mastodon `noindex: true`, Mastodon `discoverable: false` (a setting,
   default on), Bluesky `!no-unauthenticated` self-label; unknown (NULL) is not an opt-out;
+  an opt-out on any account of a person covers all of the person's accounts (DESIGN.md
+  section 2, "Person"; `account.person_id`, storage/people_links.py);
 - a mention matched *only* by a free-text term, or only by being in a matched post's thread
   (`domain.matching.CONSENT_GATED_VIAS`), whose author's `indexable` is not true (the
   full-text search the person did not consent to; a reply that does not repeat the hashtag
@@ -21,13 +23,37 @@ from domain.matching import CONSENT_GATED_VIAS
 from storage.models import Account, Mention, MentionMatch
 
 
-def account_opted_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
-    """SQL truth value: this account opted out (NULL flags count as not opted out)."""
+def own_opt_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
+    """SQL truth value: this account's own flags opt it out (NULL flags are not an opt-out)."""
     a = account if account is not None else Account.__table__
     clauses = [a.c.noindex.is_(True), a.c.no_unauthenticated.is_(True)]
     if discoverable_false_is_opt_out:
         clauses.append(and_(a.c.platform == "mastodon", a.c.discoverable.is_(False)))
     return or_(*clauses)
+
+
+def account_opted_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
+    """SQL truth value: this account opted out, itself or through another account of the same
+    person (the person's opt-out; every page, the wall and the exports use this one rule).
+
+    The person's other accounts are probed with a LIMIT 1 scalar on `ix_account_person` (one
+    index entry for an account nothing links), not an EXISTS inside the caller's OR (see
+    `mention_displayable` on why PostgreSQL plans those badly)."""
+    a = account if account is not None else Account.__table__
+    other = Account.__table__.alias("person_other")
+    sibling_opted = (
+        select(literal(1))
+        .where(
+            other.c.person_id == a.c.person_id,
+            other.c.id != a.c.id,
+            own_opt_out(other, discoverable_false_is_opt_out=discoverable_false_is_opt_out),
+        )
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
+    )
+    own = own_opt_out(a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
+    return or_(own, sibling_opted)
 
 
 def mention_displayable(
@@ -83,4 +109,4 @@ def func_coalesce(expr: Any) -> Any:
     return func.coalesce(expr, false())
 
 
-__all__ = ["account_opted_out", "mention_displayable", "true"]
+__all__ = ["account_opted_out", "mention_displayable", "own_opt_out", "true"]
