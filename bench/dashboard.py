@@ -141,7 +141,9 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
             f"user{i}@{inst}" if p == "mastodon" else f"did:plc:{i}" if p == "bluesky" else inst
         )
         noindex = rng.random() < 0.02
-        accounts.append((i + 1, p, f"{native}#{i}", f"handle{i}", f"Person {i}", inst, noindex))
+        accounts.append(
+            (i + 1, p, f"{native}#{i}", f"handle{i}", f"Person {i}", inst, noindex, i + 1)
+        )
         acc_platform.append(p)
 
     # Timestamps: 80% spread, 15% in events, 5% in the last day; sorted so parents precede.
@@ -215,7 +217,7 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
 
     put(
         "account",
-        "id, platform, native_id, handle, display_name, instance, noindex",
+        "id, platform, native_id, handle, display_name, instance, noindex, person_id",
         accounts,
     )
     chunk = 100_000

@@ -376,6 +376,7 @@ def evidence(
     - two strong claims on one key: both proved control of it, so one person (the kind of the
       claim that is not the domain handle's, which is the weaker-known of the two);
     - claims both ways between two accounts: `rel_me_mutual`, strong;
+    - a one-way claim on a key another account claims strongly: a claim (a suggestion);
     - two blog accounts owning one site: `same_site`.
     """
     owners: dict[str, list[int]] = {}
@@ -392,14 +393,21 @@ def evidence(
         out.setdefault((lo, hi, kind, source), Evidence(lo, hi, kind, strength, source))
 
     strong_by_key: dict[str, list[tuple[int, Claim]]] = {}
+    weak_by_key: dict[str, list[tuple[int, Claim]]] = {}
     for claimer, cs in sorted(claims.items()):
         for c in cs:
             for owner in owners.get(c.key, ()):
                 add(claimer, owner, c.kind, c.strength, c.source)
                 if c.strength == CLAIM:
                     one_way.setdefault((claimer, owner), c)
-            if c.strength == STRONG:
-                strong_by_key.setdefault(c.key, []).append((claimer, c))
+            by_key = strong_by_key if c.strength == STRONG else weak_by_key
+            by_key.setdefault(c.key, []).append((claimer, c))
+    # A one-way claim on what another account proved is its own (a site whose domain is
+    # their Bluesky handle): a suggestion for a moderator, never a merge.
+    for key, weak in weak_by_key.items():
+        for a, ca in weak:
+            for b, _ in strong_by_key.get(key, ()):
+                add(a, b, ca.kind, CLAIM, ca.source)
     for _key, group in strong_by_key.items():
         for i, (a, ca) in enumerate(group):
             for b, cb in group[i + 1 :]:

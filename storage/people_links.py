@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, text, update
 
 from domain.ids import stable_id
 from domain.people import (
@@ -51,7 +51,7 @@ from domain.records import account_id
 from storage.bulk import insert_for
 from storage.id_lists import among, ids_param, in_ids_text, texts_table
 from storage.models import Account
-from storage.models_people import PersonClaim, PersonLink
+from storage.models_people import PersonClaim, PersonLink, ProfilePage
 
 log = logging.getLogger(__name__)
 
@@ -587,3 +587,54 @@ __all__ = [
     "store_profile_claims",
     "suggestions",
 ]
+
+
+# -- rel=me pages (collectors/relme.py fetches them) ---------------------------------------------
+
+PAGE = ProfilePage.__table__  # type: ignore[attr-defined]
+
+
+def due_profile_pages(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Blog accounts whose home page's rel=me links were never read or are due again, oldest
+    first: (account id, host, url)."""
+    q = (
+        select(A.c.id, A.c.native_id, A.c.url)
+        .select_from(A.outerjoin(PAGE, PAGE.c.id == A.c.id))
+        .where(A.c.platform == "blog", or_(PAGE.c.id.is_(None), PAGE.c.next_check_at <= now))
+        .order_by(PAGE.c.next_check_at.is_not(None), PAGE.c.next_check_at, A.c.id)
+        .limit(limit)
+    )
+    return [{"account_id": int(r[0]), "host": r[1], "url": r[2]} for r in conn.execute(q)]
+
+
+def record_profile_page(
+    conn: Connection,
+    account_id: int,
+    *,
+    url: str,
+    status: str,
+    now: datetime,
+    next_check_at: datetime,
+    rel_me: Sequence[str] | None = None,
+    final_url: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Remember one fetch of an account's page (one row per account, replaced)."""
+    row = {
+        "id": account_id,
+        "account_id": account_id,
+        "url": url,
+        "final_url": final_url,
+        "status": status,
+        "error": (error or "")[:1000] or None,
+        "rel_me": list(rel_me) if rel_me is not None else None,
+        "checked_at": now,
+        "next_check_at": next_check_at,
+    }
+    ins = insert_for(conn, PAGE)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[PAGE.c.id], set_={k: ins.excluded[k] for k in row if k != "id"}
+        ),
+        [row],
+    )

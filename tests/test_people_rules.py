@@ -183,3 +183,10 @@ def test_grouping_does_not_depend_on_the_order_evidence_arrived_in():
     strong = [(5, 9), (1, 5), (9, 12), (3, 4)]
     unlink = {(1, 12): MODERATOR_UNLINK}
     assert group(range(1, 13), strong, unlink) == group(range(1, 13), strong[::-1], unlink)
+
+
+def test_a_one_way_claim_on_a_site_someone_proved_is_only_a_suggestion():
+    impostor = AccountName(7, "mastodon", "fan@example.social")
+    claim = Claim("site:example.org", PROFILE_LINK, CLAIM, "https://example.org/")
+    ev = evidence([BSKY, impostor], {3: derived_claims(BSKY), 7: [claim]})
+    assert [(e.lo, e.hi, e.strength) for e in ev] == [(3, 7, CLAIM)]
