@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, select, text, update
 
 from domain.ids import stable_id
 from domain.people import (
@@ -49,6 +49,7 @@ from domain.people import (
 )
 from domain.records import account_id
 from storage.bulk import insert_for
+from storage.engine import write_tx
 from storage.id_lists import among, ids_param, in_ids_text, texts_table
 from storage.models import Account
 from storage.models_people import PersonClaim, PersonLink, ProfilePage
@@ -72,6 +73,11 @@ class LinkResult:
     evidence_added: int = 0
     evidence_removed: int = 0
     accounts_moved: int = 0
+
+    def add(self, other: LinkResult) -> None:
+        self.evidence_added += other.evidence_added
+        self.evidence_removed += other.evidence_removed
+        self.accounts_moved += other.accounts_moved
 
 
 def claim_id(account_id: int, c: Claim) -> int:
@@ -548,28 +554,50 @@ def person_accounts(conn: Connection, person_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def _relink_chunk(conn: Connection, after: int, chunk: int) -> tuple[list[int], LinkResult]:
+    ids = [
+        int(r[0])
+        for r in conn.execute(select(A.c.id).where(A.c.id > after).order_by(A.c.id).limit(chunk))
+    ]
+    return ids, (link_accounts(conn, ids) if ids else LinkResult())
+
+
 def relink_all(
     conn: Connection, *, chunk: int = 2000, progress: Callable[[int, int], None] | None = None
 ) -> LinkResult:
-    """The background pass: every account through `link_accounts`, in id order and chunks
-    (each chunk's ids are strictly above the last, so the pass always progresses)."""
+    """The background pass in the caller's transaction: every account through
+    `link_accounts`, in id order and chunks (each chunk's ids are strictly above the last, so
+    the pass always progresses). `relink_store` commits chunk by chunk instead."""
     total = int(conn.execute(select(func.count()).select_from(A)).scalar() or 0)
     done, last, out = 0, -1, LinkResult()
     while True:
-        ids = [
-            int(r[0])
-            for r in conn.execute(select(A.c.id).where(A.c.id > last).order_by(A.c.id).limit(chunk))
-        ]
+        ids, r = _relink_chunk(conn, last, chunk)
         if not ids:
-            break
-        r = link_accounts(conn, ids)
-        out.evidence_added += r.evidence_added
-        out.evidence_removed += r.evidence_removed
-        out.accounts_moved += r.accounts_moved
+            return out
+        out.add(r)
         last, done = ids[-1], done + len(ids)
         if progress:
             progress(done, total)
-    return out
+
+
+def relink_store(
+    engine: Engine, *, chunk: int = 2000, progress: Callable[[int, int], None] | None = None
+) -> LinkResult:
+    """`relink_all` with one transaction per chunk, so collectors writing at the same time
+    wait for one chunk at most (SQLite has one writer), and an interrupted pass keeps what it
+    linked."""
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(A)).scalar() or 0)
+    done, last, out = 0, -1, LinkResult()
+    while True:
+        with write_tx(engine) as conn:
+            ids, r = _relink_chunk(conn, last, chunk)
+        if not ids:
+            return out
+        out.add(r)
+        last, done = ids[-1], done + len(ids)
+        if progress:
+            progress(done, max(total, done))
 
 
 __all__ = [
@@ -583,6 +611,7 @@ __all__ = [
     "person_accounts",
     "regroup",
     "relink_all",
+    "relink_store",
     "store_page_claims",
     "store_profile_claims",
     "suggestions",

@@ -5,8 +5,12 @@ person_id in the exported accounts, the impersonator (a one-way claim) does not,
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 
+from typer.testing import CliRunner
+
+from groundswell.cli import app
 from groundswell.demo import load_demo
 from groundswell.demo.cast import NHS_CITIZEN_SITE, THREE_PLATFORM_BLOG
 from groundswell.export import ExportOptions, export_dataset
@@ -53,3 +57,14 @@ def test_the_demos_people_share_a_person_id_across_platforms_and_the_impersonato
     with sqlite_store.connect() as conn:
         counts = store_counts(conn)
     assert counts["people"] < counts["accounts"]
+
+    url = sqlite_store.url.render_as_string(hide_password=False)
+    status = CliRunner().invoke(app, ["status", "--db", url, "--json"])
+    assert status.exit_code == 0, status.output
+    reported = json.loads(status.stdout)["counts"]
+    assert (reported["people"], reported["accounts"]) == (counts["people"], counts["accounts"])
+    # the background pass finds nothing the write path missed, and says so
+    linked = CliRunner().invoke(app, ["people", "link", "--db", url, "--pages", "0", "--json"])
+    assert linked.exit_code == 0, linked.output
+    report = json.loads(linked.stdout)
+    assert report["people"] == counts["people"] and report["accounts_moved"] == 0

@@ -156,3 +156,14 @@ def test_bridged_accounts_join_their_originals(store, rules):
     assert got[original.id] == got[bridge.id]
     assert got[bsky_alice.id] == got[fedi_of_bsky.id]
     assert got[original.id] != got[bsky_alice.id]
+
+
+def test_the_command_line_pass_commits_chunk_by_chunk_and_reports_people(store, rules, capsys):
+    from storage.people_links import relink_store
+
+    _write(store, rules, masto([VERIFIED]), blog(), bsky())
+    with write_tx(store) as conn:
+        conn.execute(text("DELETE FROM person_link"))
+        conn.execute(update(A).values(person_id=A.c.id))
+    result = relink_store(store, chunk=2)
+    assert result.evidence_added == 3 and len(set(persons(store).values())) == 1

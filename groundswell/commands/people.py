@@ -53,14 +53,13 @@ def link(
     """The background linking pass: every account through the evidence rules, then the due
     blogs' rel=me pages. Safe to run at any time and as often as you like."""
     from net.fetcher import Fetcher
-    from storage.engine import write_tx
-    from storage.people_links import people_count, relink_all
+    from storage.people_links import people_count, relink_store
 
     settings = load_config(config)
     engine = open_store(db, settings)
     progress, advance = _progress("linking accounts")
-    with progress, write_tx(engine) as conn:
-        result = relink_all(conn, progress=advance)
+    with progress:
+        result = relink_store(engine, progress=advance)
     checked = None
     if pages > 0:
         from collectors.relme import check_pages
