@@ -667,3 +667,23 @@ def record_profile_page(
         ),
         [row],
     )
+
+
+def forget_accounts(conn: Connection, account_ids: Sequence[int]) -> int:
+    """Retention purged these accounts: drop their claims, pages and evidence (moderator rows
+    too: they name the account), and regroup whoever they linked or whose person id was one of
+    theirs. Returns how many remaining accounts changed person."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return 0
+    linked = _links_touching(conn, ids)
+    others = {int(r[1]) for r in linked} | {int(r[2]) for r in linked}
+    others |= {
+        int(r[0]) for r in conn.execute(select(A.c.id).where(among(conn, A.c.person_id, ids)))
+    }
+    conn.execute(delete(CLAIMS).where(among(conn, CLAIMS.c.account_id, ids)))
+    conn.execute(delete(PAGE).where(among(conn, PAGE.c.account_id, ids)))
+    if linked:
+        conn.execute(delete(LINK).where(among(conn, LINK.c.id, [int(r[0]) for r in linked])))
+    others -= set(ids)
+    return regroup(conn, others) if others else 0

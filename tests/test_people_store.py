@@ -167,3 +167,21 @@ def test_the_command_line_pass_commits_chunk_by_chunk_and_reports_people(store, 
         conn.execute(update(A).values(person_id=A.c.id))
     result = relink_store(store, chunk=2)
     assert result.evidence_added == 3 and len(set(persons(store).values())) == 1
+
+
+def test_purged_accounts_take_their_evidence_with_them_and_the_rest_regroup(store, rules):
+    from storage.people_links import forget_accounts
+
+    _write(store, rules, masto([VERIFIED]), blog(), bsky())
+    gone = min(masto().id, blog().id, bsky().id)
+    with write_tx(store) as conn:
+        conn.execute(A.delete().where(A.c.id == gone))
+        forget_accounts(conn, [gone])
+    got = persons(store)
+    assert gone not in got and all(p != gone for p in got.values())
+    with store.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM person_link WHERE account_lo = :g OR account_hi = :g"),
+            {"g": gone},
+        ).scalar()
+    assert n == 0
