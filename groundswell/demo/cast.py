@@ -459,7 +459,9 @@ def make_cast(seed: int, mentions: int) -> Cast:
 # A person on three platforms: the first bridge person writes this blog, uses its host as
 # their Bluesky handle and links it, verified, from Mastodon.
 THREE_PLATFORM_BLOG = "gpreflections.blog"
-NHS_CITIZEN_SITE = "nhscitizen.org.uk"
+# Not the movement page's host (www.nhscitizen.org.uk, in every export as a link to the wider
+# web): a pseudonymised export must not name the account through it (tests/export).
+NHS_CITIZEN_SITE = "nhscitizen.uk"
 
 
 def _verified(url: str) -> Claim:
