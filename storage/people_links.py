@@ -313,8 +313,11 @@ def link_accounts(
         } - set(names)
         if other_ids:
             neighbours |= _names(conn, among(conn, A.c.id, other_ids))
-    if claimed:
-        neighbours |= {i: n for i, n in _owners_of(conn, claimed).items() if i not in names}
+    # Owners of what these claim, and other blogs on a blog's own site (www. or not).
+    sites = {k for n in names.values() if n.platform == "blog" for k in owned_keys(n)}
+    if claimed or sites:
+        found_owners = _owners_of(conn, claimed | sites)
+        neighbours |= {i: n for i, n in found_owners.items() if i not in names}
     old = [i for i in names if i not in fresh]
     existing = [r for r in _links_touching(conn, old) if r[3] not in MODERATOR_KINDS]
     if not neighbours and not existing and not any(mine.values()):

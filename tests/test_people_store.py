@@ -185,3 +185,12 @@ def test_purged_accounts_take_their_evidence_with_them_and_the_rest_regroup(stor
             {"g": gone},
         ).scalar()
     assert n == 0
+
+
+def test_a_blog_seen_with_and_without_www_is_one_person(store, rules):
+    bare = AccountRecord(platform="blog", native_id="charity.example.org")
+    www = AccountRecord(platform="blog", native_id="www.charity.example.org")
+    _write(store, rules, bare)
+    _write(store, rules, www, at=T0 + timedelta(minutes=1))
+    got = persons(store)
+    assert got[bare.id] == got[www.id]
