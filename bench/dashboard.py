@@ -119,7 +119,7 @@ def _shared(rng: random.Random) -> tuple[str | None, str]:
     return ("[" + ", ".join(links) + "]" if links else None), "[" + ", ".join(tags) + "]"
 
 
-def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
+def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0.03) -> None:
     rng = random.Random(seed)
     engine = make_engine(url)
     upgrade(engine)
@@ -142,9 +142,17 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
         )
         noindex = rng.random() < 0.02
         accounts.append(
-            (i + 1, p, f"{native}#{i}", f"handle{i}", f"Person {i}", inst, noindex, i + 1)
+            [i + 1, p, f"{native}#{i}", f"handle{i}", f"Person {i}", inst, noindex, i + 1]
         )
         acc_platform.append(p)
+    # Persons (issue 20): `linked` of the accounts belong to groups of two or three accounts
+    # (a person's id is the group's smallest account id); the rest are their own person.
+    free = list(range(1, n_accounts + 1))
+    rng.shuffle(free)
+    while len(free) > 3 and (n_accounts - len(free)) < linked * n_accounts:
+        group = [free.pop() for _ in range(rng.choice((2, 2, 3)))]
+        for acc in group:
+            accounts[acc - 1][7] = min(group)
 
     # Timestamps: 80% spread, 15% in events, 5% in the last day; sorted so parents precede.
     ts = []
@@ -218,7 +226,7 @@ def generate(url: str, n: int, days: int, seed: int, now: int) -> None:
     put(
         "account",
         "id, platform, native_id, handle, display_name, instance, noindex, person_id",
-        accounts,
+        [tuple(a) for a in accounts],
     )
     chunk = 100_000
     edge_id = 0
@@ -317,16 +325,26 @@ def _overview(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
 def _spread(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     b = pick_bucket(s.seconds)
     overview.volume_by_platform(conn, s, b)
-    spread.cumulative_authors(conn, s, b)
+    spread.cumulative_authors(conn, s, b, **_by(ctx.get("by", "person")))
     spread.footprint(conn, s, b)
     spread.first_appearance(conn, s)
+    if ctx.get("by", "person") != "none":
+        from storage.queries import persons
+
+        persons.carriers(conn, s)
     spread.cascades(conn, s, top=3)
 
 
 def _amplifiers(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
-    amplifiers.summary(conn, s, limit=20, max_nodes=120)
-    amplifiers.new_voices_per_day(conn, s)
-    amplifiers.widening(conn, s, bucket_s=86400)
+    by = ctx.get("by", "person")  # the page's default since issue 20
+    amplifiers.summary(conn, s, limit=20, max_nodes=120, **_by(by))
+    amplifiers.new_voices_per_day(conn, s, **_by(by))
+    amplifiers.widening(conn, s, bucket_s=86400, **_by(by))
+
+
+def _by(by: str) -> dict[str, str]:
+    """`by=` for code that has it (this file also measures the code before issue 20)."""
+    return {} if by == "none" else {"by": by}
 
 
 def _events_page(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
@@ -345,8 +363,12 @@ QUERIES: dict[str, PageFn] = {
     "what travels (shares)": lambda c, s, x: shares.travels(c, s, limit=10),
     "last hour (overview)": lambda c, s, x: _last_hour(c, s, x),
     "cascades": lambda c, s, x: spread.cascades(c, s, top=3),
-    "amplifiers summary": lambda c, s, x: amplifiers.summary(c, s, limit=20, max_nodes=120),
-    "widening": lambda c, s, x: amplifiers.widening(c, s, bucket_s=86400),
+    "amplifiers summary": lambda c, s, x: amplifiers.summary(
+        c, s, limit=20, max_nodes=120, **_by(x.get("by", "person"))
+    ),
+    "widening": lambda c, s, x: amplifiers.widening(
+        c, s, bucket_s=86400, **_by(x.get("by", "person"))
+    ),
 }
 
 
@@ -427,6 +449,19 @@ def main() -> int:
     ap.add_argument(
         "--per-query", action="store_true", help="also print each heavy query's CPU ms (best of 3)"
     )
+    ap.add_argument(
+        "--linked",
+        type=float,
+        default=0.03,
+        help="share of accounts in persons of 2-3 accounts (generation; issue 20)",
+    )
+    ap.add_argument(
+        "--by",
+        choices=("person", "account", "none"),
+        default="person",
+        help="Amplifiers/Spread by person (the pages' default) or account; none: code before "
+        "issue 20",
+    )
     args = ap.parse_args()
 
     now = int(time.time()) // 60 * 60
@@ -467,7 +502,7 @@ def main() -> int:
         print(f"generating {args.mentions:,} mentions over {args.days} days in {url} ...")
         t0 = time.perf_counter()
         proc = mp.get_context("spawn").Process(
-            target=generate, args=(url, args.mentions, args.days, args.seed, now)
+            target=generate, args=(url, args.mentions, args.days, args.seed, now, args.linked)
         )
         proc.start()
         proc.join()
@@ -491,7 +526,7 @@ def main() -> int:
         # A preset too, and the shortest range: what "today" is just after midnight UTC.
         "last hour": Scope(mv, now - 3600, now),
     }
-    ctx = {"now": now, "event": assembly}
+    ctx = {"now": now, "event": assembly, "by": args.by}
 
     statements: list[tuple[str, Any]] = []
 

@@ -54,6 +54,9 @@ pages = {
             url_path="amplifiers",
         ),
         st.Page(
+            str(VIEWS / "people.py"), title="People", icon=":material/group:", url_path="people"
+        ),
+        st.Page(
             str(VIEWS / "events.py"), title="Events", icon=":material/event:", url_path="events"
         ),
         st.Page(

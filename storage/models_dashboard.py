@@ -21,7 +21,11 @@ Both are covering indexes, so the windowed aggregates read only the index, never
   range's start (people of a range starting mid-day, with the people cells);
 - `ix_mauthor_cover` on movement_author (movement_id, first_ts, platform): new voices and
   cumulative authors with a platform filter;
-- `ix_account_instance` on account (instance): "is this instance new?" looks up its accounts.
+- `ix_account_instance` on account (instance): "is this instance new?" looks up its accounts;
+- `ix_account_linked` on account (person_id, id) where person_id <> id (migration 0044): the
+  accounts of persons with more than one account, which people counts correct for
+  (`storage/queries/persons.py`); it holds only linked accounts, so it costs unlinked writes
+  nothing.
 """
 
 from __future__ import annotations
@@ -80,3 +84,12 @@ Index(
 Index("ix_match_prev", _mm.movement_id, _mm.prev_ts, _mm.created_ts, _mm.platform)
 Index("ix_mauthor_cover", _ma.movement_id, _ma.first_ts, _ma.platform)
 Index("ix_account_instance", _a.instance)
+# Only the linked accounts (a person's accounts after its first): people counts read them on
+# every page (storage/queries/persons.py, migration 0044).
+Index(
+    "ix_account_linked",
+    _a.person_id,
+    _a.id,
+    sqlite_where=_a.person_id != _a.id,
+    postgresql_where=_a.person_id != _a.id,
+)

@@ -249,12 +249,13 @@ def test_people_and_instances_of_any_range_equal_distinct_counts_over_the_matche
             where = [MM.c.movement_id == mv, MM.c.created_ts >= a, MM.c.created_ts < scope.end_ts]
             if platforms:
                 where.append(MM.c.platform.in_(platforms))
-            per_platform = conn.execute(
-                select(MM.c.platform, func.count(func.distinct(MM.c.account_id)))
+            # People are persons (issue 20): a blog that also sent pingbacks counts once.
+            persons = conn.execute(
+                select(func.count(func.distinct(A.c.person_id)))
+                .select_from(MM.join(A, A.c.id == MM.c.account_id))
                 .where(*where)
-                .group_by(MM.c.platform)
-            ).all()
-            assert h.people == sum(n for _, n in per_platform), scope
+            ).scalar()
+            assert h.people == persons, scope
             instances = conn.execute(
                 select(func.count(func.distinct(A.c.instance)))
                 .select_from(MM.join(A, A.c.id == MM.c.account_id))
@@ -271,8 +272,8 @@ def test_people_and_instances_of_any_range_equal_distinct_counts_over_the_matche
 
 
 def _expected_people(conn, scope: Scope) -> tuple[int, int]:
-    """People (distinct authors per platform, summed) and blog sites of a scope, by distinct
-    counts over the raw matches."""
+    """People (distinct persons of the authors, issue 20) and blog sites of a scope, by
+    distinct counts over the raw matches."""
     where = [
         MM.c.movement_id == scope.movement_id,
         MM.c.created_ts >= scope.start_ts,
@@ -287,7 +288,12 @@ def _expected_people(conn, scope: Scope) -> tuple[int, int]:
             .group_by(MM.c.platform)
         ).all()
     )
-    return sum(per_platform.values()), per_platform.get("blog", 0)
+    persons = conn.execute(
+        select(func.count(func.distinct(A.c.person_id)))
+        .select_from(MM.join(A, A.c.id == MM.c.account_id))
+        .where(*where)
+    ).scalar()
+    return int(persons or 0), per_platform.get("blog", 0)
 
 
 def test_people_and_widening_of_ranges_over_many_days_equal_distinct_counts(store):

@@ -29,7 +29,6 @@ from urllib.parse import urldefrag
 import feedparser
 
 from collectors.base import SourceState
-from collectors.blogs.collector import moved_problem
 from collectors.blogs.feeds import site_host
 from collectors.blogs.pingbacks import fetch_page, ping_edge, ping_mention
 from domain.matching import normalise_url
@@ -112,9 +111,7 @@ def poll_site_pingbacks(
         # feed is unaffected
         log.info("%s: no comments feed read (%s)", source.target["url"], why)
         state.update(url=None, absent=why, retry_ts=int(now.timestamp()) + ABSENT_RETRY_S)
-        new = {**cursor, "comments": state}
-        notes = moved_problem(str(source.target["url"]), new)
-        yield Batch(cursor=new, problems=notes or None)
+        yield Batch(cursor={**cursor, "comments": state})
 
     if int(state.get("retry_ts") or 0) > now.timestamp():
         return

@@ -14,15 +14,26 @@ st.title("Amplifiers")
 st.caption(f.describe())
 events = data.events(scope.movement_id)
 lo, hi = scope.start_ts, scope.end_ts
+# A person's accounts on several platforms count as one (docs/people.md); by account shows
+# each account on its own.
+by = st.radio(
+    "Count by",
+    ["person", "account"],
+    horizontal=True,
+    key="amp_by",
+    help="By person, one human or organisation's accounts on several platforms count once "
+    "(linked on evidence, docs/people.md); by account, each account counts on its own.",
+)
+who = "Person" if by == "person" else "Account"
 
 
 def ranked_table(rows: list[dict], key: str) -> None:
     st.dataframe(
         [
             {
-                "Account": ui.short(r["display_name"] or r["handle"] or "", 60),
-                "Handle": ui.short(r["handle"] or "", 60),
-                "Platform": r["platform"],
+                who: ui.short(r["display_name"] or r["handle"] or "", 60),
+                "Handle" if by == "account" else "Accounts": ui.short(r["handle"] or "", 60),
+                "Platform" if by == "account" else "Platforms": r["platform"],
                 "Total": r["total"],
                 "Reposts/boosts": r["reposts"],
                 "Quotes": r["quotes"],
@@ -37,9 +48,20 @@ def ranked_table(rows: list[dict], key: str) -> None:
     )
 
 
-summary = data.q("amplifiers.summary", scope, limit=20, max_nodes=120)
+summary = data.q("amplifiers.summary", scope, limit=20, max_nodes=120, by=by)
 received, given, net = summary["received"], summary["given"], summary["network"]
 st.subheader("Who amplifies, who is amplified")
+if by == "person":
+    several = {r["person_id"]: r for r in [*received, *given] if len(r.get("platforms") or ()) > 1}
+    if several:
+        st.caption(
+            "On several platforms, counted once: "
+            + "; ".join(
+                f"{ui.short(r['display_name'] or r['handle'] or '', 60)} "
+                f"({', '.join(r['platforms'])})"
+                for r in list(several.values())[:8]
+            )
+        )
 tab_received, tab_given = st.tabs(["Amplification received", "Amplification given"])
 with tab_received:
     if received:
@@ -59,9 +81,10 @@ if net["nodes"]:
     )
     st.plotly_chart(network_figure(net, colour_by), width="stretch", key="amp_network")
     st.caption(
-        f"{len(net['nodes'])} of the most active accounts (the top 60 by amplification "
+        f"{len(net['nodes'])} of the most active {by}s (the top 60 by amplification "
         "received and the top 60 by amplification given) and the amplification among them; "
         "communities by Louvain modularity."
+        + (" A person on several platforms is grey." if by == "person" else "")
     )
     st.markdown("**Bridges** (highest betweenness: accounts joining groups or platforms)")
     if net["bridges"]:
@@ -69,7 +92,7 @@ if net["nodes"]:
             [
                 {
                     "Name": ui.short(b.get("name") or "", 60),
-                    "Account": ui.short(b["label"], 60),
+                    who: ui.short(b["label"], 60),
                     "Platform": b["platform"],
                     "Betweenness": b["betweenness"],
                     "Communities joined": b["communities"],
@@ -87,7 +110,7 @@ else:
 
 left, right = st.columns(2)
 with left:
-    voices = data.q("amplifiers.new_voices_per_day", scope)
+    voices = data.q("amplifiers.new_voices_per_day", scope, by=by)
     if voices:
         st.plotly_chart(
             new_voices_figure(voices, tz=f.tz, events=events, lo=lo, hi=hi),
@@ -97,7 +120,7 @@ with left:
     else:
         ui.empty("No new voices in this range.", ui.RANGE_HINT)
 with right:
-    wide = data.q("amplifiers.widening", scope, bucket_s=86400)
+    wide = data.q("amplifiers.widening", scope, bucket_s=86400, by=by)
     if wide:
         st.plotly_chart(
             widening_figure(wide, tz=f.tz, events=events, lo=lo, hi=hi),

@@ -38,7 +38,7 @@ st.plotly_chart(
 
 left, right = st.columns(2)
 with left:
-    authors = data.q("spread.cumulative_authors", scope, bucket_s=bucket)
+    authors = data.q("spread.cumulative_authors", scope, bucket_s=bucket, by="person")
     if authors:
         st.plotly_chart(
             cumulative_authors_figure(authors, tz=f.tz, events=events, lo=lo, hi=hi),
@@ -84,6 +84,30 @@ st.dataframe(
     hide_index=True,
     key="spread_cross_table",
 )
+st.markdown("**People who carried it across** (one person posting on two or more platforms)")
+carried = data.q("persons.carriers", scope)
+if carried["people"]:
+    st.dataframe(
+        [
+            {
+                "Person": ("opted-out person" if r["opted_out"] else ui.short(r["name"] or "", 60)),
+                "Accounts": "" if r["opted_out"] else ui.short(", ".join(r["handles"]), 80),
+                f"Platforms, in the order they posted there ({f.tz})": " → ".join(
+                    f"{p} {ui.when(ts, f.tz)}" for p, ts in r["platforms"]
+                ),
+            }
+            for r in carried["people"]
+        ],
+        hide_index=True,
+        key="spread_carriers",
+    )
+    if carried["count"] > len(carried["people"]):
+        st.caption(f"The first {len(carried['people'])} of {carried['count']:,}.")
+else:
+    st.caption(
+        "Nobody posted on two platforms in this range: no linked person's accounts were "
+        "active on two of them (docs/people.md says how accounts are linked)."
+    )
 if fp["places"]:
     with st.expander(f"Places first reached in this range ({len(fp['places'])})"):
         st.dataframe(

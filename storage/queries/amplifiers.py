@@ -41,7 +41,8 @@ from storage.models_rollups import (
     MovementInstanceDay,
     MovementPlatformDay,
 )
-from storage.queries.ethics import account_opted_out
+from storage.queries import persons
+from storage.queries.ethics import person_opted_out
 from storage.queries.overview import (
     ends_after_data,
     first_in_range,
@@ -72,16 +73,19 @@ GROUP_OF = {kind: name for name, kinds in KIND_GROUPS.items() for kind in kinds}
 
 
 def summary(
-    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120
+    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120, by: str = "account"
 ) -> dict[str, Any]:
-    """Rankings (received, given) and the network of the most active accounts, without
-    aggregating every edge of the range. This is what the Amplifiers page calls.
+    """Rankings (received, given) and the network of the most active accounts (`by="account"`)
+    or persons (`by="person"`, `summary_by_person`), without aggregating every edge of the
+    range. This is what the Amplifiers page calls.
 
     Each ranking is an exact top-N (`_top_accounts`: period upper bounds, then exact counts
     of the few candidates). The network's nodes are the first `max_nodes // 2` accounts of
     each ranking (an account in both counts once), its edges the range's edges among them
     (`_pairs_among`: an index lookup per chosen account).
     """
+    if by == "person":
+        return summary_by_person(conn, scope, limit=limit, max_nodes=max_nodes)
     room = limit * 3  # opted-out accounts are left out of the lists afterwards
     half = max_nodes // 2
     by_side = {side: _top_accounts(conn, scope, side, max(room, half)) for side in ("dst", "src")}
@@ -121,6 +125,102 @@ def summary(
 
 Ranked = list[dict[str, Any]]
 Pairs = list[tuple[int, int, int]]
+
+
+def summary_by_person(
+    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120
+) -> dict[str, Any]:
+    """`summary` by person: the rankings count a person's accounts together (amplifying any
+    of one's own accounts left out; `persons.top_persons`, exact), an opt-out on any of a
+    person's accounts keeps the person out of the lists, and the network's nodes are persons
+    (the first `max_nodes // 2` of each ranking) joined by the range's edges among their
+    accounts."""
+    room = limit * 3
+    half = max_nodes // 2
+
+    def top(side: str, n: int) -> Ranked:
+        return persons.top_persons(
+            conn,
+            scope,
+            side,
+            n,
+            lambda k: _top_accounts(conn, scope, side, k),
+            lambda ids: _exact_pairs(conn, scope, side, ids),
+        )
+
+    by_side = {side: top(side, max(room, half)) for side in ("dst", "src")}
+    chosen = list(dict.fromkeys(r["a"] for side in ("dst", "src") for r in by_side[side][:half]))
+    wanted = {r["a"] for side in ("dst", "src") for r in by_side[side][:room]}
+    wanted.update(chosen)
+    info = persons.persons(conn, wanted)
+    person_of = {a: p for p, i in info.items() for a in i["accounts"]}
+    mine = [a for p in chosen for a in info.get(p, {}).get("accounts", [p])]
+    collapsed: Counter[tuple[int, int]] = Counter()
+    for s, t, n in _pairs_among(conn, scope, mine):
+        ps, pt = person_of.get(s, s), person_of.get(t, t)
+        if ps != pt:
+            collapsed[(ps, pt)] += n
+    labels = {
+        p: {
+            "platform": i["platforms"][0] if len(i["platforms"]) == 1 else "several platforms",
+            "handle": ", ".join(i["handles"]) or None,
+            "display_name": i["name"],
+            "opted_out": i["opted_out"],
+        }
+        for p, i in info.items()
+    }
+
+    def ranked(side: str) -> list[dict[str, Any]]:
+        out = []
+        for r in by_side[side]:
+            i = info.get(r["a"])
+            if i is None or i["opted_out"]:
+                continue
+            out.append(
+                {
+                    "account_id": r["a"],
+                    "person_id": r["a"],
+                    "total": int(r["total"]),
+                    **{name: int(r[name] or 0) for name in KIND_GROUPS},
+                    "platform": ", ".join(i["platforms"]),
+                    "platforms": list(i["platforms"]),
+                    "accounts": len(i["accounts"]),
+                    "handle": ", ".join(i["handles"]),
+                    "display_name": i["name"],
+                    "instance": None,
+                }
+            )
+            if len(out) == limit:
+                break
+        return out
+
+    pairs = [(s, t, n) for (s, t), n in sorted(collapsed.items())]
+    return {
+        "received": ranked("dst"),
+        "given": ranked("src"),
+        "network": analyse_network(pairs, labels, max_nodes=max_nodes),
+    }
+
+
+def _exact_pairs(
+    conn: Connection, scope: Scope, side: str, ids: list[int]
+) -> list[tuple[int, int | None, str, int]]:
+    """(account, the edge's other account, kind, edges) of the scope's edges received
+    (`side` "dst") or given ("src") by `ids`: a linked person's count, from which the
+    caller drops the edges among the person's own accounts."""
+    if not ids:
+        return []
+    who = _side(side)
+    other = ME.c.source_account_id if side == "dst" else ME.c.dst_account_id
+    return [
+        (int(a), None if o is None else int(o), kind, int(k))
+        for a, o, kind, k in conn.execute(
+            select(who, other, ME.c.kind, func.count())
+            .where(*in_scope(ME, scope), among(conn, who, ids))
+            .group_by(who, other, ME.c.kind)
+        )
+    ]
+
 
 # Rows of each period list read in the first round; each further round reads four times as
 # many. On the 1M benchmark store one to three rounds settle every filter.
@@ -279,7 +379,7 @@ def _top(counts: Mapping[Any, int], n: int) -> list[tuple[Any, int]]:
 
 
 def _accounts(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    opted = func.coalesce(account_opted_out(A), literal(False))
+    opted = func.coalesce(person_opted_out(A), literal(False))
     id_list = sorted(ids)
     out: dict[int, dict[str, Any]] = {}
     for i in range(0, len(id_list), 500):
@@ -399,20 +499,34 @@ def network(conn: Connection, scope: Scope, max_nodes: int = 120) -> dict[str, A
     return summary(conn, scope, max_nodes=max_nodes)["network"]
 
 
-def new_voices_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
-    """Authors whose first mention of the movement falls on each UTC day, per platform."""
+def new_voices_per_day(conn: Connection, scope: Scope, by: str = "account") -> list[dict[str, Any]]:
+    """Authors (`by="account"`) or persons (`by="person"`) whose first mention of the
+    movement falls on each UTC day, per platform of that first mention. A person's later
+    accounts are not new voices when the person was heard before (`persons.later_firsts`)."""
     day = MA.c.first_ts // 86400
-    rows = conn.execute(
+    counts: Counter[tuple[int, str]] = Counter()
+    for d, p, n in conn.execute(
         select(day, MA.c.platform, func.count())
         .where(*in_scope(MA, scope, "first_ts"))
         .group_by(day, MA.c.platform)
-        .order_by(day)
-    )
-    return [{"bucket_ts": int(d) * 86400, "platform": p, "authors": int(n)} for d, p, n in rows]
+    ):
+        counts[(int(d), p)] += int(n)
+    if by == "person":
+        for ts, p in persons.later_firsts(conn, scope):
+            counts[(ts // 86400, p)] -= 1
+    return [
+        {"bucket_ts": d * 86400, "platform": p, "authors": n}
+        for (d, p), n in sorted(counts.items())
+        if n > 0
+    ]
 
 
-def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict[str, Any]]:
-    """Per bucket: active, first-time and returning authors; instances and platforms active.
+def widening(
+    conn: Connection, scope: Scope, bucket_s: int = 86400, by: str = "account"
+) -> list[dict[str, Any]]:
+    """Per bucket: active, first-time and returning authors (`by="person"`: persons, the
+    accounts' counts less the linked persons' overcount, `storage.queries.persons`);
+    instances and platforms active.
 
     An author whose first mention ever falls in a bucket is necessarily active in it, so
     first-time authors come from the per-movement author table and returning = active -
@@ -450,6 +564,13 @@ def widening(conn: Connection, scope: Scope, bucket_s: int = 86400) -> list[dict
             select(fb, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(fb)
         )
     }
+    if by == "person":
+        linked = persons.linked_accounts(conn)
+        for bb, k in persons.active_overcount_per_bucket(conn, scope, bucket_s, linked).items():
+            n_active, n_platforms = active[bb]
+            active[bb] = (n_active - k, n_platforms)
+        for ts, _ in persons.later_firsts(conn, scope, linked):
+            first[ts // bucket_s] = first.get(ts // bucket_s, 0) - 1
     out = []
     for bb in sorted(active):
         n_active, n_platforms = active[bb]

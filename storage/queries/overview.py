@@ -2,8 +2,9 @@
 
 Definitions (docs/dashboard.md):
 - mentions: matches of the movement in the range (one mention counts once per movement);
-- people: distinct authors of those mentions;
-- new voices: authors whose first mention of the movement ever falls in the range;
+- people: distinct persons among the authors of those mentions (a person's accounts on
+  several platforms count once: `storage.queries.persons`);
+- new voices: persons whose first mention of the movement ever falls in the range;
 - platforms: distinct platforms with a mention in the range;
 - Mastodon instances: distinct home instances of the Mastodon authors in the range;
 - blogs: distinct blog sites (a blog's account is its host) with an entry in the range.
@@ -39,6 +40,7 @@ from storage.models_rollups import (
     MovementInstanceHour,
     MovementPlaceActive,
 )
+from storage.queries import persons
 from storage.queries.ethics import mention_displayable
 from storage.queries.people import people_and_blogs
 from storage.queries.scope import Scope, in_scope
@@ -81,10 +83,11 @@ def headline(conn: Connection, scope: Scope) -> Headline:
     """The six headline numbers for one scope.
 
     Mentions per platform come from the hourly rollup (+ part-hours); people (per platform,
-    summed: an account belongs to one platform) and blog sites from the people cells and the
-    part-days at the range's ends (`storage.queries.people`), for any range: the previous
-    period costs what the current one does; instances from the Mastodon authors' home
-    instances; new voices from the per-movement author table.
+    summed) and blog sites from the people cells and the part-days at the range's ends
+    (`storage.queries.people`), for any range: the previous period costs what the current
+    one does; then the persons with several accounts or platforms are counted once
+    (`storage.queries.persons`); instances from the Mastodon authors' home instances; new
+    voices from the per-movement author table, less a person's later accounts.
     """
     mentions: dict[str, int] = {}
     for row in volume_by_platform(conn, scope, 3600):
@@ -95,13 +98,20 @@ def headline(conn: Connection, scope: Scope) -> Headline:
         if mentions
         else (0, 0)
     )
-    new_voices = conn.execute(
-        select(func.count()).select_from(MA).where(*in_scope(MA, scope, "first_ts"))
-    ).scalar()
+    if people:  # per (account, platform) above; persons here
+        people -= persons.people_overcount(conn, scope)
+    new_voices = int(
+        conn.execute(
+            select(func.count()).select_from(MA).where(*in_scope(MA, scope, "first_ts"))
+        ).scalar()
+        or 0
+    )
+    if new_voices:
+        new_voices -= persons.new_voices_overcount(conn, scope)
     return Headline(
         mentions=sum(mentions.values()),
         people=people,
-        new_voices=int(new_voices or 0),
+        new_voices=new_voices,
         platforms=len(mentions),
         instances=instances_reached(conn, scope) if mentions.get("mastodon") else 0,
         blogs=blogs,
@@ -361,19 +371,27 @@ def _count_in_range(conn: Connection, where: list[Any], cap: int) -> int:
 
 
 def new_voices(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
-    """Authors whose first mention of the movement falls in the scope, newest first; handles
-    of opted-out accounts are withheld (they are still counted in `headline`)."""
-    from storage.queries.ethics import account_opted_out
+    """Persons whose first mention of the movement falls in the scope, newest first (a
+    person's later account is not a new voice); persons with an opted-out account are
+    withheld (they are still counted in `headline`)."""
+    from storage.queries.ethics import person_opted_out
 
-    opted = func.coalesce(account_opted_out(A), literal(False))
+    opted = func.coalesce(person_opted_out(A), literal(False))
+    later = {ts for ts, _ in persons.later_firsts(conn, scope)}
     stmt = (
         select(MA.c.account_id, MA.c.platform, MA.c.first_ts, A.c.handle, A.c.display_name)
         .select_from(MA.outerjoin(A, A.c.id == MA.c.account_id))
         .where(*in_scope(MA, scope, "first_ts"), or_(A.c.id.is_(None), ~opted))
         .order_by(MA.c.first_ts.desc())
-        .limit(limit)
+        .limit(limit + len(later))
     )
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+    linked = persons.linked_accounts(conn) if later else {}
+    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    firsts = {}
+    if linked:
+        firsts = persons.earliest_accounts(conn, scope.movement_id, linked)
+    keep = [r for r in rows if r["account_id"] not in linked or firsts.get(r["account_id"])]
+    return keep[:limit]
 
 
 def first_seen_places(conn: Connection, scope: Scope) -> list[dict[str, Any]]:

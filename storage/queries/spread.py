@@ -35,6 +35,7 @@ from storage.models import (
 )
 from storage.models_cascades import CascadeDay, CascadeNode, CascadeRoot
 from storage.models_rollups import MovementEdge, MovementPlace
+from storage.queries import persons
 from storage.queries.ethics import mention_displayable
 from storage.queries.scope import Scope, in_scope
 
@@ -53,9 +54,12 @@ DAY = 86400
 __all__ = ["REPOST_KINDS", "THREAD_KINDS"]  # re-exported: the kinds a cascade is made of
 
 
-def cumulative_authors(conn: Connection, scope: Scope, bucket_s: int) -> list[dict[str, int]]:
+def cumulative_authors(
+    conn: Connection, scope: Scope, bucket_s: int, by: str = "account"
+) -> list[dict[str, int]]:
     """Everyone who has ever mentioned the movement, counted from their first mention: the
     total before the range, then per bucket the new authors and the running total.
+    `by="person"`: a person's later accounts add nobody (`persons.later_firsts`).
 
     Read from the per-movement author table (one row per author), never the mentions.
     """
@@ -73,6 +77,14 @@ def cumulative_authors(conn: Connection, scope: Scope, bucket_s: int) -> list[di
     rows = conn.execute(
         select(b, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(b).order_by(b)
     ).all()
+    if by == "person":
+        later = persons.later_firsts(conn, scope.shifted(0, scope.end_ts))
+        before -= sum(1 for ts, _ in later if ts < scope.start_ts)
+        per: Counter[int] = Counter({int(k): int(n) for k, n in rows})
+        for ts, _ in later:
+            if ts >= scope.start_ts:
+                per[ts // bucket_s] -= 1
+        rows = [(k, n) for k, n in sorted(per.items()) if n > 0]
     out = [{"bucket_ts": scope.start_ts, "new": 0, "cumulative": before}]
     total = before
     for bucket, n in rows:

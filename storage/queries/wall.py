@@ -29,7 +29,7 @@ from storage.models import (
     WallModeration,
 )
 from storage.models_wall import WallSetting
-from storage.queries.ethics import account_opted_out, func_coalesce, mention_displayable
+from storage.queries.ethics import func_coalesce, mention_displayable, person_opted_out
 
 _PAGE = 60
 _MAX_PAGES = 10
@@ -416,7 +416,7 @@ def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_t
                 )
             ).scalar()
             or 0
-        )
+        ) - _linked_today(conn, movement_id, day_start_ts)
         inst_q = inst_q.where(
             select(mm.c.mention_id)
             .where(mm.c.movement_id == movement_id, mm.c.mention_id == m.c.id)
@@ -433,6 +433,26 @@ def pulse(conn: Connection, *, movement_id: int | None, now_ts: int, day_start_t
     out.top_instances = _by_count(hosts)[:8]
     out.new_voices_today = new_voices(conn, movement_id=movement_id, since_ts=day_start_ts)
     return out
+
+
+def _linked_today(conn: Connection, movement_id: int, since_ts: int) -> int:
+    """How many more accounts than persons posted since `since_ts`: the linked persons'
+    accounts (`storage.queries.persons`) with their latest post since then, less one per
+    person."""
+    from storage.queries.persons import linked_accounts, overcount
+
+    linked = linked_accounts(conn)
+    if not linked:
+        return 0
+    ma = _t(MovementAuthor)
+    active = conn.execute(
+        select(ma.c.account_id).where(
+            ma.c.movement_id == movement_id,
+            ma.c.last_ts >= since_ts,
+            ma.c.account_id.in_(sorted(linked)),
+        )
+    ).all()
+    return overcount({(int(a), "") for (a,) in active}, linked)
 
 
 def new_voices(conn: Connection, *, movement_id: int | None, since_ts: int) -> int:
@@ -463,7 +483,13 @@ def new_voices(conn: Connection, *, movement_id: int | None, since_ts: int) -> i
             )
             .exists()
         )
-    return int(conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
+    n = int(conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
+    if n and movement_id is not None:  # a person's later account is not a new voice
+        from storage.queries.persons import later_firsts
+        from storage.queries.scope import Scope
+
+        n -= len(later_firsts(conn, Scope(movement_id, since_ts, 2**62, ())))
+    return n
 
 
 def volume_by_minute(
@@ -524,7 +550,7 @@ def top_amplifiers(
         )
     hidden = list(hidden_accounts)
     opted_out = func_coalesce(
-        account_opted_out(a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
+        person_opted_out(a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
     )
     leaders = limit + len(hidden) + 20
     while True:

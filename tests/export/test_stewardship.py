@@ -225,11 +225,7 @@ def _horizon_store(store):
             when = new if key == "lonely_new" else old
             conn.execute(
                 a.insert().values(
-                    id=i,
-                    platform="mastodon",
-                    native_id=f"{key}@x.example",
-                    updated_at=when,
-                    person_id=i,
+                    id=i, platform="mastodon", native_id=f"{key}@x.example", updated_at=when
                 )
             )
         conn.execute(

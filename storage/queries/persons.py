@@ -1,0 +1,472 @@
+"""Persons on the dashboard: one human or organisation behind several accounts (DESIGN.md
+section 2, "Person"; issue 20; docs/people.md, "On the dashboard").
+
+`account.person_id` names each account's person (an unlinked account is its own person; a
+linked group's id is its smallest account id; the linking pass rewrites a group in one
+transaction). Pages count persons where they say "people".
+
+How the counts stay fast without a per-person rollup: every people rollup of the store
+(the people cells, `movement_author`, the amplifier periods, `storage/people_cells.py`)
+stays per account, and a person count is the account count **minus the overcount of the
+few persons with more than one account** (and of an account active on a second platform,
+a blog that also sends pingbacks). Those persons are read at query time from the partial
+index `ix_account_linked` (accounts whose `person_id` is not their own id, migration 0044)
+and their activity in the range from their own rows (`ix_mention_account` and the match's
+primary key). So a link found or undone changes nothing stored but `person_id`: no rollup
+needs a repair, and a count is exact for the groups as they are when it is read. The cost
+grows with the activity of linked persons in the range, not with the store
+(docs/benchmarks/dashboard.md).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, func, literal, select
+
+from storage.id_lists import among
+from storage.models import PLATFORMS, Account, Mention, MentionMatch, MovementAuthor
+from storage.models_rollups import MovementAuthorPlatform, MovementCrossDay
+from storage.queries.ethics import person_opted_out
+from storage.queries.scope import Scope
+
+A = Account.__table__
+M = Mention.__table__
+MM = MentionMatch.__table__
+MA = MovementAuthor.__table__
+CROSS = MovementCrossDay.__table__
+MAP = MovementAuthorPlatform.__table__
+DAY = 86400
+
+Key = tuple[int, str]  # (account id, platform of the mention)
+
+
+def linked_accounts(conn: Connection) -> dict[int, int]:
+    """account id -> person id, for every account of a person with more than one account.
+
+    The non-first accounts of each group are exactly the rows whose `person_id` is not their
+    own id (`ix_account_linked` holds only those); the first account is the person id itself.
+    """
+    out = {
+        int(i): int(p)
+        for i, p in conn.execute(select(A.c.id, A.c.person_id).where(A.c.person_id != A.c.id))
+    }
+    for p in set(out.values()):
+        out[p] = p
+    return out
+
+
+def _cross_accounts(conn: Connection, scope: Scope) -> set[int]:
+    """Accounts of the movement active on a platform other than their own on some UTC day
+    the scope touches (a blog that also sent pingbacks: one person, two platforms)."""
+    lo, hi = scope.start_ts // DAY, (scope.end_ts - 1) // DAY
+    return {
+        int(a)
+        for (a,) in conn.execute(
+            select(CROSS.c.account_id).where(
+                CROSS.c.movement_id == scope.movement_id, CROSS.c.day >= lo, CROSS.c.day <= hi
+            )
+        )
+    }
+
+
+def _ends_after(conn: Connection, scope: Scope) -> bool:
+    """No match of the movement at or after the scope's end (a range ending now)."""
+    hit = conn.execute(
+        select(MM.c.created_ts)
+        .where(MM.c.movement_id == scope.movement_id, MM.c.created_ts >= scope.end_ts)
+        .limit(1)
+    ).first()
+    return hit is None
+
+
+def _maybe_active(
+    conn: Connection, scope: Scope, accounts: Iterable[int], person_of: Mapping[int, int]
+) -> tuple[set[Key], bool]:
+    """The (account, platform) keys of `accounts` whose latest match is at or after the
+    scope's start (`movement_author_platform`, primary-key probes), kept only for persons with
+    two or more of them: the only keys that can make an overcount. Exact when the range ends
+    after the movement's newest match (the second value); otherwise a superset to check."""
+    ids = sorted(set(accounts))
+    if not ids:
+        return set(), True
+    # First per account (`movement_author`, one probe each): a person needs two accounts
+    # active since the start, or one account on two platforms (those are in `cross`), to
+    # count twice.
+    recent = [
+        int(a)
+        for (a,) in conn.execute(
+            select(MA.c.account_id).where(
+                MA.c.movement_id == scope.movement_id,
+                among(conn, MA.c.account_id, ids),
+                MA.c.last_ts >= scope.start_ts,
+            )
+        )
+    ]
+    per_person = Counter(person_of.get(a, a) for a in recent)
+    ids = sorted(a for a in recent if per_person[person_of.get(a, a)] > 1 or a not in person_of)
+    if not ids:
+        return set(), True
+    platforms = list(scope.platforms or PLATFORMS)
+    keys = {
+        (int(a), p)
+        for a, p in conn.execute(
+            select(MAP.c.account_id, MAP.c.platform).where(
+                MAP.c.movement_id == scope.movement_id,
+                MAP.c.platform.in_(platforms),
+                among(conn, MAP.c.account_id, ids),
+                MAP.c.last_ts >= scope.start_ts,
+            )
+        )
+    }
+    per = Counter(person_of.get(a, a) for a, _ in keys)
+    keys = {(a, p) for a, p in keys if per[person_of.get(a, a)] > 1}
+    return keys, _ends_after(conn, scope)
+
+
+def active_keys(
+    conn: Connection, scope: Scope, accounts: Iterable[int], bucket_s: int | None = None
+) -> set[tuple[int, int, str]]:
+    """(bucket, account, platform) of the given accounts' matches in the scope (bucket 0 when
+    `bucket_s` is None): their own mentions by `ix_mention_account`, each checked against the
+    movement on the match's primary key."""
+    ids = sorted(set(accounts))
+    if not ids:
+        return set()
+    bucket = (M.c.created_ts // bucket_s) if bucket_s else literal(0)
+    where = [
+        among(conn, M.c.account_id, ids),
+        M.c.created_ts >= scope.start_ts,
+        M.c.created_ts < scope.end_ts,
+    ]
+    if scope.platforms:
+        where.append(MM.c.platform.in_(scope.platforms))
+    stmt = (
+        select(bucket, M.c.account_id, MM.c.platform)
+        .select_from(
+            M.join(MM, (MM.c.movement_id == scope.movement_id) & (MM.c.mention_id == M.c.id))
+        )
+        .where(*where)
+        .distinct()
+    )
+    return {(int(b), int(a), p) for b, a, p in conn.execute(stmt)}
+
+
+def overcount(keys: Iterable[Key], person_of: Mapping[int, int]) -> int:
+    """How many more (account, platform) keys than persons: per person, its keys minus one.
+    Pure; `person_of` maps linked accounts (others are their own person)."""
+    per = Counter(person_of.get(a, a) for a, _ in set(keys))
+    return sum(n - 1 for n in per.values())
+
+
+def active_in_range(conn: Connection, scope: Scope, *, cross: bool = True) -> set[Key]:
+    """The keys of the scope that can make an overcount, exactly: the linked persons' (and,
+    with `cross`, the accounts active on a second platform's) (account, platform) keys with a
+    match in the scope, for persons with two or more such keys."""
+    linked = linked_accounts(conn)
+    cands = set(linked)
+    if cross:
+        cands |= _cross_accounts(conn, scope)
+    keys, exact = _maybe_active(conn, scope, cands, linked)
+    if not exact and keys:
+        keys = {(a, p) for _, a, p in active_keys(conn, scope, {a for a, _ in keys})} & keys
+    return keys
+
+
+def people_overcount(conn: Connection, scope: Scope, *, per: str = "key") -> int:
+    """The people of the scope counted per (account, platform) key (`per="key"`, Overview's
+    cells) or per account (`per="account"`) minus the persons among them: subtract this from
+    the account-level count to count persons."""
+    keys = active_in_range(conn, scope, cross=per == "key")
+    linked = linked_accounts(conn) if keys else {}
+    if per == "account":
+        return overcount({(a, "") for a, _ in keys}, linked)
+    return overcount(keys, linked)
+
+
+def active_overcount_per_bucket(
+    conn: Connection, scope: Scope, bucket_s: int, linked: Mapping[int, int] | None = None
+) -> dict[int, int]:
+    """Per bucket: active accounts minus active persons (widening counts accounts per day)."""
+    linked = linked_accounts(conn) if linked is None else linked
+    maybe, _ = _maybe_active(conn, scope, linked, linked)
+    by_bucket: dict[int, set[Key]] = defaultdict(set)
+    for b, a, _ in active_keys(conn, scope, {a for a, _ in maybe}, bucket_s):
+        by_bucket[b].add((a, ""))
+    out = {b: overcount(keys, linked) for b, keys in by_bucket.items()}
+    return {b: n for b, n in out.items() if n}
+
+
+def _firsts(conn: Connection, movement_id: int, ids: Iterable[int]) -> dict[int, Any]:
+    """The `movement_author` rows (account -> (first_ts, platform)) of the given accounts."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return {
+        int(a): (int(ts), p)
+        for a, ts, p in conn.execute(
+            select(MA.c.account_id, MA.c.first_ts, MA.c.platform).where(
+                MA.c.movement_id == movement_id, among(conn, MA.c.account_id, ids)
+            )
+        )
+    }
+
+
+def _earliest(firsts: Mapping[int, Any], linked: Mapping[int, int]) -> dict[int, int]:
+    """person -> the account of its first mention of the movement (earliest, then smallest id)."""
+    earliest: dict[int, tuple[int, int]] = {}
+    for a, (ts, _) in firsts.items():
+        p = linked[a]
+        if p not in earliest or (ts, a) < earliest[p]:
+            earliest[p] = (ts, a)
+    return {p: a for p, (_, a) in earliest.items()}
+
+
+def earliest_accounts(
+    conn: Connection, movement_id: int, linked: Mapping[int, int]
+) -> dict[int, bool]:
+    """Linked account -> whether it is its person's first voice in the movement."""
+    firsts = _firsts(conn, movement_id, linked)
+    first_of = _earliest(firsts, linked)
+    return {a: first_of[linked[a]] == a for a in firsts}
+
+
+def later_firsts(
+    conn: Connection, scope: Scope, linked: Mapping[int, int] | None = None
+) -> list[tuple[int, str]]:
+    """(first_ts, platform) of each linked account counted as a new voice by account whose
+    person was heard earlier through another account: not a new person. Subtract them (per
+    range, per day and platform) to count new voices by person.
+
+    Only the linked accounts first heard in the scope can be such (`ix_movement_author_first`
+    over the scope's new voices), and only their persons' other accounts are read."""
+    linked = linked_accounts(conn) if linked is None else linked
+    if not linked:
+        return []
+    new_here = [
+        int(a)
+        for (a,) in conn.execute(
+            select(MA.c.account_id).where(
+                MA.c.movement_id == scope.movement_id,
+                MA.c.first_ts >= scope.start_ts,
+                MA.c.first_ts < scope.end_ts,
+                among(conn, MA.c.account_id, linked),
+            )
+        )
+    ]
+    if not new_here:
+        return []
+    mates = {p: [] for p in {linked[a] for a in new_here}}
+    for a, p in linked.items():
+        if p in mates:
+            mates[p].append(a)
+    firsts = _firsts(conn, scope.movement_id, [a for acc in mates.values() for a in acc])
+    first_of = _earliest(firsts, linked)
+    out = []
+    for a in new_here:
+        ts, platform = firsts[a]
+        if first_of[linked[a]] == a:
+            continue
+        if not scope.platforms or platform in scope.platforms:
+            out.append((ts, platform))
+    return out
+
+
+def new_voices_overcount(conn: Connection, scope: Scope) -> int:
+    """New voices by account minus new voices by person."""
+    return len(later_firsts(conn, scope))
+
+
+def carriers(conn: Connection, scope: Scope, limit: int = 20) -> dict[str, Any]:
+    """ "People who carried it across": persons who posted in the movement on two or more
+    platforms in the scope, each with their platforms in the order they first posted there.
+    Most platforms first, then the earliest. Persons with an opted-out account are counted
+    (`count`) but not listed by name (`name`/`handles` withheld, `opted_out` true).
+    """
+    linked = linked_accounts(conn)
+    maybe, _ = _maybe_active(conn, scope, set(linked) | _cross_accounts(conn, scope), linked)
+    cands = sorted({a for a, _ in maybe})
+    firsts: dict[int, dict[str, int]] = defaultdict(dict)
+    if cands:
+        where = [
+            among(conn, M.c.account_id, cands),
+            M.c.created_ts >= scope.start_ts,
+            M.c.created_ts < scope.end_ts,
+        ]
+        if scope.platforms:
+            where.append(MM.c.platform.in_(scope.platforms))
+        for a, p, ts in conn.execute(
+            select(M.c.account_id, MM.c.platform, func.min(M.c.created_ts))
+            .select_from(
+                M.join(MM, (MM.c.movement_id == scope.movement_id) & (MM.c.mention_id == M.c.id))
+            )
+            .where(*where)
+            .group_by(M.c.account_id, MM.c.platform)
+        ):
+            person = linked.get(int(a), int(a))
+            mine = firsts[person]
+            mine[p] = min(mine.get(p, int(ts)), int(ts))
+    across = {p: f for p, f in firsts.items() if len(f) > 1}
+    order = sorted(across, key=lambda p: (-len(across[p]), min(across[p].values()), p))
+    info = persons(conn, order[:limit])
+    rows = []
+    for p in order[:limit]:
+        i = info.get(p, {"name": None, "handles": [], "opted_out": False})
+        rows.append(
+            {
+                "person_id": p,
+                "name": i["name"],
+                "handles": i["handles"],
+                "opted_out": i["opted_out"],
+                "platforms": sorted(across[p].items(), key=lambda kv: (kv[1], kv[0])),
+            }
+        )
+    return {"count": len(across), "people": rows}
+
+
+# --- showing a person ---------------------------------------------------------------------
+
+
+def persons(conn: Connection, person_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Each person's accounts, platforms, name and opt-out (any account opted out covers the
+    person): person id -> {"name", "handles", "platforms", "accounts", "opted_out"}."""
+    ids = sorted(set(person_ids))
+    out: dict[int, dict[str, Any]] = {}
+    if not ids:
+        return out
+    opted = func.coalesce(person_opted_out(A), literal(False))
+    rows = conn.execute(
+        select(
+            A.c.id,
+            A.c.person_id,
+            A.c.platform,
+            A.c.handle,
+            A.c.display_name,
+            A.c.instance,
+            opted.label("opted_out"),
+        )
+        .where(among(conn, A.c.person_id, ids))
+        .order_by(A.c.person_id, A.c.id)
+    )
+    for r in rows:
+        p = out.setdefault(
+            int(r.person_id),
+            {
+                "person_id": int(r.person_id),
+                "name": None,
+                "handles": [],
+                "platforms": [],
+                "accounts": [],
+                "opted_out": False,
+            },
+        )
+        p["accounts"].append(int(r.id))
+        if r.platform not in p["platforms"]:
+            p["platforms"].append(r.platform)
+        if r.handle:
+            p["handles"].append(r.handle)
+        if p["name"] is None and r.display_name:
+            p["name"] = r.display_name
+        p["opted_out"] = p["opted_out"] or bool(r.opted_out)
+    for p in out.values():
+        if p["opted_out"]:
+            p.update(name=None, handles=[])
+    return out
+
+
+# --- rankings by person -------------------------------------------------------------------
+
+
+def top_persons(
+    conn: Connection,
+    scope: Scope,
+    side: str,
+    n: int,
+    top_accounts: Any,
+    exact_pairs: Any,
+) -> list[dict[str, Any]]:
+    """The `n` persons with most amplification received (`side` "dst") or given ("src"):
+    exactly `ORDER BY total DESC, person_id LIMIT n`, amplifying oneself (any account of the
+    same person) left out.
+
+    A person with one account has its account's count. The linked persons' counts are summed
+    exactly from their accounts' edges (`exact_pairs`: (account, other side's account, kind,
+    edges)). The account ranking is one total order, so its first `n` rows that are not
+    linked accounts are the top `n` one-account persons: it is read `2n` deep, deeper only
+    while fewer than `n` of its rows are such (`top_accounts(m)` is the account ranking,
+    `storage.queries.amplifiers`). The answer merges the two.
+    """
+    from storage.queries.amplifiers import GROUP_OF, KIND_GROUPS
+
+    linked = linked_accounts(conn)
+    counted: dict[int, dict[str, Any]] = {}
+    busy: set[int] = set()
+    for who, other, kind, k in exact_pairs(sorted(linked)):
+        p = linked[who]
+        if other is None or linked.get(other, other) == p:
+            continue
+        busy.add(who)
+        row = counted.setdefault(p, {"a": p, "total": 0, **dict.fromkeys(KIND_GROUPS, 0)})
+        row["total"] += int(k)
+        group = GROUP_OF.get(kind)
+        if group is not None:
+            row[group] += int(k)
+    depth = n + min(n, len(busy))
+    while True:
+        ranked = top_accounts(depth)
+        singles = [r for r in ranked if r["a"] not in linked][:n]
+        if len(singles) == n or len(ranked) < depth:
+            break
+        depth *= 2
+    merged = [*singles, *counted.values()]
+    return heapq.nsmallest(n, merged, key=lambda r: (-r["total"], r["a"]))
+
+
+# --- the People page ------------------------------------------------------------------------
+
+
+def linked_people(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """Persons with more than one account, with their accounts and platforms (the People
+    page's list; opted-out persons are listed without names)."""
+    ids = sorted(set(linked_accounts(conn).values()))[:limit]
+    return [p for _, p in sorted(persons(conn, ids).items())]
+
+
+def find_accounts(conn: Connection, needle: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Accounts whose handle, name or native id contains `needle` (case-insensitive), for a
+    moderator picking two accounts to link. Opted-out persons are findable by handle (a
+    moderator must be able to unlink them) but shown without a display name."""
+    needle = needle.strip().lower()
+    if len(needle) < 2:
+        return []
+    pattern = "%" + needle.replace("\\", "").replace("%", "").replace("_", "") + "%"
+    opted = func.coalesce(person_opted_out(A), literal(False))
+    rows = conn.execute(
+        select(
+            A.c.id,
+            A.c.platform,
+            A.c.handle,
+            A.c.native_id,
+            A.c.display_name,
+            A.c.person_id,
+            opted.label("opted_out"),
+        )
+        .where(
+            func.lower(A.c.handle).like(pattern)
+            | func.lower(A.c.native_id).like(pattern)
+            | func.lower(A.c.display_name).like(pattern)
+        )
+        .order_by(A.c.handle, A.c.id)
+        .limit(limit)
+    )
+    return [
+        {
+            **r._mapping,
+            "display_name": None if r.opted_out else r.display_name,
+            "opted_out": bool(r.opted_out),
+        }
+        for r in rows
+    ]

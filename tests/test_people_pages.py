@@ -1,0 +1,331 @@
+"""People on the dashboard (issue 20): pages count persons, not accounts; rankings, new voices
+and the network by person or by account; an opt-out on any of a person's accounts covers the
+person on the wall and the leaderboards. Hand-built stores with known answers, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from domain.records import AccountRecord, EdgeRecord
+from storage.engine import write_tx
+from storage.queries import amplifiers, overview, persons, spread, wall
+from storage.queries.scope import Scope, list_movements
+from storage.write import write_batch
+from tests.factories import T0, account, batch, mention, movement
+
+H = 3600
+T0_TS = int(T0.timestamp())
+
+
+def _at(hours: float):
+    return T0 + timedelta(hours=hours)
+
+
+def _write(engine, *mentions, edges=()):
+    rules = movement(engine)
+    with write_tx(engine) as conn:
+        write_batch(conn, batch(*mentions, edges=list(edges)), rules)
+
+
+def _scope(engine, start_h: float, end_h: float, platforms=()) -> Scope:
+    with engine.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+    return Scope(mv, T0_TS + int(start_h * H), T0_TS + int(end_h * H), tuple(platforms))
+
+
+def link(engine, *people: AccountRecord) -> None:
+    """What the linking pass does to a group (the agreed interface): every account's person_id
+    becomes the smallest account id of the group, in one transaction."""
+    ids = sorted(a.id for a in people)
+    with write_tx(engine) as conn:
+        conn.execute(
+            text(f"UPDATE account SET person_id = :p WHERE id IN ({','.join(map(str, ids))})"),
+            {"p": ids[0]},
+        )
+
+
+def _blog(n: int) -> AccountRecord:
+    return AccountRecord(
+        platform="blog", native_id=f"charity{n}.org.uk", handle=f"charity{n}.org.uk"
+    )
+
+
+def _boost(src, target_mention, hours, kind="boost"):
+    return EdgeRecord(
+        kind=kind,
+        platform=src.platform,
+        source=src,
+        target=(target_mention.platform, target_mention.native_id),
+        created_at=_at(hours),
+    )
+
+
+# --- counting persons -----------------------------------------------------------------------
+
+
+def _charity_on_two_platforms(store):
+    """The charity posts on Mastodon and Bluesky; dora only on Mastodon."""
+    masto = account(1, display_name="The Charity")
+    sky = account(1, platform="bluesky", display_name="The Charity")
+    dora = account(4)
+    _write(
+        store,
+        mention(1, author=masto, created_at=_at(1)),
+        mention(2, platform="bluesky", author=sky, created_at=_at(2)),
+        mention(3, author=dora, created_at=_at(3)),
+    )
+    return masto, sky, dora
+
+
+def test_a_person_with_accounts_on_two_platforms_counts_once(store):
+    masto, sky, _ = _charity_on_two_platforms(store)
+    link(store, masto, sky)
+    with store.connect() as conn:
+        h = overview.headline(conn, _scope(store, 0, 10))
+    assert (h.people, h.new_voices, h.platforms) == (2, 2, 2)
+
+
+def test_unlinked_accounts_such_as_a_one_way_claim_count_twice(store):
+    # A one-way claim never rewrites person_id: the two accounts stay two people.
+    _charity_on_two_platforms(store)
+    with store.connect() as conn:
+        h = overview.headline(conn, _scope(store, 0, 10))
+    assert (h.people, h.new_voices) == (3, 3)
+
+
+def test_people_count_persons_in_a_range_starting_mid_day_and_in_the_previous_period(store):
+    masto, sky, _ = _charity_on_two_platforms(store)
+    link(store, masto, sky)
+    with store.connect() as conn:
+        scope = _scope(store, 1.5, 30)  # the Mastodon post is before: only bluesky + dora
+        h = overview.headline(conn, scope)
+        both = overview.headline_with_change(conn, _scope(store, 2, 4))
+    assert (h.people, h.new_voices) == (2, 1)  # the charity was heard before the range
+    assert both["people"]["value"] == 2 and both["people"]["previous"] == 1
+
+
+def test_a_person_heard_first_on_one_platform_is_not_a_new_voice_on_another(store):
+    masto, sky, dora = _charity_on_two_platforms(store)
+    link(store, masto, sky)
+    with store.connect() as conn:
+        by_person = amplifiers.new_voices_per_day(conn, _scope(store, 0, 48), by="person")
+        by_account = amplifiers.new_voices_per_day(conn, _scope(store, 0, 48))
+        listed = overview.new_voices(conn, _scope(store, 0, 48))
+    assert {(r["platform"], r["authors"]) for r in by_person} == {("mastodon", 2)}
+    assert {(r["platform"], r["authors"]) for r in by_account} == {
+        ("mastodon", 2),
+        ("bluesky", 1),
+    }
+    assert sorted(r["account_id"] for r in listed) == sorted([masto.id, dora.id])
+
+
+def test_widening_and_cumulative_authors_count_persons(store):
+    masto, sky, _ = _charity_on_two_platforms(store)
+    link(store, masto, sky)
+    with store.connect() as conn:
+        scope = _scope(store, -9, 15)  # one whole UTC day
+        wide = amplifiers.widening(conn, scope, by="person")
+        cumul = spread.cumulative_authors(conn, scope, 3600, by="person")
+        cumul_acc = spread.cumulative_authors(conn, scope, 3600)
+    assert [(r["active"], r["first_time"]) for r in wide] == [(2, 2)]
+    assert cumul[-1]["cumulative"] == 2 and cumul_acc[-1]["cumulative"] == 3
+
+
+def test_a_blog_that_also_sends_pingbacks_is_one_person(store):
+    blog = _blog(1)
+    _write(
+        store,
+        mention(1, platform="blog", author=blog, created_at=_at(1)),
+        mention(2, platform="pingback", author=blog, created_at=_at(2)),
+    )
+    with store.connect() as conn:
+        h = overview.headline(conn, _scope(store, 0, 10))
+    assert (h.people, h.blogs) == (1, 1)
+
+
+# --- rankings and the network by person -----------------------------------------------------
+
+
+def _amplified_charity(store):
+    """Both charity accounts are boosted; the charity's Bluesky account reposts its own
+    Mastodon post (self-amplification once linked)."""
+    masto, sky = account(1), account(1, platform="bluesky")
+    bob, carol, dan = account(2), account(3), account(5, platform="bluesky")
+    m1 = mention(1, author=masto, created_at=_at(0))
+    s1 = mention(2, platform="bluesky", author=sky, created_at=_at(0))
+    b1 = mention(3, author=bob, created_at=_at(0))
+    edges = [
+        _boost(bob, m1, 1),
+        _boost(carol, m1, 1),
+        _boost(dan, s1, 1, kind="repost"),
+        _boost(carol, s1, 2, kind="repost"),
+        _boost(sky, m1, 2, kind="repost"),  # the charity amplifying itself
+        _boost(carol, b1, 2),
+        _boost(dan, b1, 3, kind="repost"),
+    ]
+    _write(store, m1, s1, b1, edges=edges)
+    return masto, sky, bob, carol, dan
+
+
+def test_rankings_by_person_add_a_persons_accounts_and_leave_out_amplifying_oneself(store):
+    masto, sky, bob, carol, dan = _amplified_charity(store)
+    link(store, masto, sky)
+    with store.connect() as conn:
+        s = amplifiers.summary(conn, _scope(store, 0, 5), by="person")
+        by_account = amplifiers.summary(conn, _scope(store, 0, 5))
+    charity = min(masto.id, sky.id)
+    assert [(r["person_id"], r["total"]) for r in s["received"]] == [(charity, 4), (bob.id, 2)]
+    assert set(s["received"][0]["platforms"]) == {"mastodon", "bluesky"}
+    given = {r["person_id"]: r["total"] for r in s["given"]}
+    assert given == {carol.id: 3, dan.id: 2, bob.id: 1}  # the charity gave only to itself
+    # By account the self-repost across platforms still counts (two accounts).
+    assert {r["account_id"]: r["total"] for r in by_account["received"]}[masto.id] == 3
+    nodes = {n["id"]: n for n in s["network"]["nodes"]}
+    assert nodes[charity]["platform"] == "several platforms"
+    assert nodes[charity]["received"] == 4
+    assert max(masto.id, sky.id) not in nodes
+
+
+def test_ranking_by_person_is_exact_against_summing_every_edge(store):
+    masto, sky, _, carol, dan = _amplified_charity(store)
+    link(store, masto, sky)
+    link(store, carol, dan)  # carol and dan are one person too
+    with store.connect() as conn:
+        s = amplifiers.summary(conn, _scope(store, 0, 5), by="person", limit=2)
+        rows = conn.execute(
+            text(
+                "SELECT sa.person_id, da.person_id FROM movement_edge e "
+                "JOIN account sa ON sa.id = e.source_account_id "
+                "JOIN account da ON da.id = e.dst_account_id"
+            )
+        ).all()
+    received: dict[int, int] = {}
+    for src, dst in rows:
+        if src != dst:
+            received[dst] = received.get(dst, 0) + 1
+    expected = sorted(received.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+    assert [(r["person_id"], r["total"]) for r in s["received"]] == expected
+
+
+# --- opt-outs cover the person --------------------------------------------------------------
+
+
+def test_an_opt_out_on_one_account_hides_the_persons_other_accounts(store):
+    masto = account(1, noindex=True)  # opted out on Mastodon
+    sky = account(1, platform="bluesky")
+    bob = account(2)
+    m1 = mention(1, author=masto, created_at=_at(0))
+    s1 = mention(2, platform="bluesky", author=sky, created_at=_at(0), text="#NHSCitizen sky")
+    b1 = mention(3, author=bob, created_at=_at(0))
+    edges = [_boost(sky, b1, 1, kind="repost"), _boost(bob, s1, 1)]
+    _write(store, m1, s1, b1, edges=edges)
+    scope = _scope(store, 0, 5)
+    with store.connect() as conn:
+        before = amplifiers.summary(conn, scope)
+        shown = wall.recent_posts(conn, movement_id=scope.movement_id)
+        shown_before = {p.account_id for p in shown}
+    assert sky.id in {r["account_id"] for r in before["given"]}
+    assert shown_before == {sky.id, bob.id}
+    link(store, masto, sky)
+    with store.connect() as conn:
+        for by in ("account", "person"):
+            s = amplifiers.summary(conn, scope, by=by)
+            listed = {r["account_id"] for r in s["received"]} | {
+                r["account_id"] for r in s["given"]
+            }
+            assert not listed & {masto.id, sky.id}, by
+            assert {r["account_id"] for r in s["given"]} == {bob.id}
+        posts = wall.recent_posts(conn, movement_id=scope.movement_id)
+        leaders = wall.top_amplifiers(conn, movement_id=scope.movement_id, since_ts=0)
+        top = overview.top_posts(conn, scope)
+        h = overview.headline(conn, scope)
+    assert {p.account_id for p in posts} == {bob.id}
+    assert {a.account_id for a in leaders} == {bob.id}
+    assert {r["handle"] for r in top} == {bob.handle}
+    assert h.people == 2  # still counted: aggregates only
+
+
+# --- people who carried it across -----------------------------------------------------------
+
+
+def test_people_who_carried_it_across_list_persons_on_two_platforms_in_order(store):
+    masto, sky, _ = _charity_on_two_platforms(store)
+    link(store, masto, sky)
+    with store.connect() as conn:
+        got = persons.carriers(conn, _scope(store, 0, 10))
+        none_yet = persons.carriers(conn, _scope(store, 1.5, 10))
+    assert got["count"] == 1
+    (row,) = got["people"]
+    assert row["person_id"] == min(masto.id, sky.id) and row["name"] == "The Charity"
+    assert [p for p, _ in row["platforms"]] == ["mastodon", "bluesky"]
+    assert none_yet["count"] == 0
+
+
+def test_wall_counts_people_today_as_persons(store):
+    masto, sky, _ = _charity_on_two_platforms(store)
+    link(store, masto, sky)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        p = wall.pulse(conn, movement_id=mv, now_ts=T0_TS + 10 * H, day_start_ts=T0_TS)
+    assert (p.people_today, p.new_voices_today) == (2, 2)
+
+
+# --- a moderator's link and unlink ----------------------------------------------------------
+
+
+def test_a_moderator_links_and_unlinks_with_a_reason_kept_in_the_log(store):
+    import pytest
+
+    from storage.audit import list_actions
+    from storage.person_moderation import (
+        PersonModerationError,
+        audit_log,
+        link_accounts,
+        unlink_account,
+    )
+
+    masto, sky, dora = _charity_on_two_platforms(store)
+    scope = _scope(store, 0, 10)
+    with write_tx(store) as conn, pytest.raises(PersonModerationError, match="reason"):
+        link_accounts(conn, masto.id, sky.id, moderator="mod@example.org", reason="  ")
+    with write_tx(store) as conn:
+        person = link_accounts(
+            conn, masto.id, sky.id, moderator="mod@example.org", reason="same charity number"
+        )
+    assert person == min(masto.id, sky.id)
+    with store.connect() as conn:
+        assert overview.headline(conn, scope).people == 2
+        assert [p["accounts"] for p in persons.linked_people(conn)] == [sorted([masto.id, sky.id])]
+    with write_tx(store) as conn, pytest.raises(PersonModerationError, match="already"):
+        link_accounts(conn, sky.id, masto.id, moderator="mod@example.org", reason="again")
+    with write_tx(store) as conn:
+        unlink_account(conn, sky.id, moderator="mod2@example.org", reason="impersonation")
+    with store.connect() as conn:
+        assert overview.headline(conn, scope).people == 3
+        log = audit_log(conn)
+    assert [(r["action"], r["moderator"], r["reason"]) for r in log] == [
+        ("unlink", "mod2@example.org", "impersonation"),
+        ("link", "mod@example.org", "same charity number"),
+    ]
+    assert all(len(r["accounts"]) == 2 for r in log)
+    with store.connect() as conn:
+        trail = list_actions(conn)
+    assert [(r["action"], r["actor"]) for r in trail][:2] == [
+        ("people.unlink", "mod2@example.org"),
+        ("people.link", "mod@example.org"),
+    ]
+    with write_tx(store) as conn, pytest.raises(PersonModerationError, match="not linked"):
+        unlink_account(conn, dora.id, moderator="mod@example.org", reason="x")
+
+
+def test_moderator_decisions_never_reach_a_wall(store):
+    from storage.person_moderation import link_accounts
+
+    masto, sky, _ = _charity_on_two_platforms(store)
+    with write_tx(store) as conn:
+        link_accounts(conn, masto.id, sky.id, moderator="m", reason="r")
+    with store.connect() as conn:
+        assert wall.load_decisions(conn, "default") == []
