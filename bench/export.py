@@ -108,8 +108,8 @@ def build(db: Path, n: int) -> None:
         )
     con.executemany(
         "INSERT INTO account (id, platform, native_id, handle, display_name, noindex, "
-        "first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*a, now) for a in accounts],
+        "first_seen_at, updated_at, person_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*a, now, a[0]) for a in accounts],
     )
     step = 50_000
     for start in range(0, n, step):

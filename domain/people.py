@@ -28,6 +28,7 @@ smallest account id in its group.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -130,6 +131,7 @@ class Evidence:
 # -- keys ---------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65_536)  # every account's keys ask for its host
 def public_host(host: str | None) -> str | None:
     """A lower-case DNS name that can be a person's site, or None: IP literals, single labels,
     `localhost` and private suffixes are refused (a claim on them names no one, and fetching
@@ -137,18 +139,19 @@ def public_host(host: str | None) -> str | None:
     if not host:
         return None
     h = host.strip().lower().rstrip(".")
-    if h.startswith("[") or ":" in h:
+    if h.startswith("[") or ":" in h or len(h) > 253:
         return None
+    if not h.isascii():  # an IDN host: its punycode is the name DNS knows
+        try:
+            h = h.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     try:
         ipaddress.ip_address(h)
         return None
     except ValueError:
         pass
     if h == "localhost" or h.endswith(_NOT_PUBLIC_SUFFIXES) or not _HOST.match(h):
-        return None
-    try:
-        h = h.encode("idna").decode("ascii")
-    except UnicodeError:
         return None
     return h
 
@@ -373,6 +376,7 @@ def evidence(
     - two strong claims on one key: both proved control of it, so one person (the kind of the
       claim that is not the domain handle's, which is the weaker-known of the two);
     - claims both ways between two accounts: `rel_me_mutual`, strong;
+    - a one-way claim on a key another account claims strongly: a claim (a suggestion);
     - two blog accounts owning one site: `same_site`.
     """
     owners: dict[str, list[int]] = {}
@@ -389,14 +393,21 @@ def evidence(
         out.setdefault((lo, hi, kind, source), Evidence(lo, hi, kind, strength, source))
 
     strong_by_key: dict[str, list[tuple[int, Claim]]] = {}
+    weak_by_key: dict[str, list[tuple[int, Claim]]] = {}
     for claimer, cs in sorted(claims.items()):
         for c in cs:
             for owner in owners.get(c.key, ()):
                 add(claimer, owner, c.kind, c.strength, c.source)
                 if c.strength == CLAIM:
                     one_way.setdefault((claimer, owner), c)
-            if c.strength == STRONG:
-                strong_by_key.setdefault(c.key, []).append((claimer, c))
+            by_key = strong_by_key if c.strength == STRONG else weak_by_key
+            by_key.setdefault(c.key, []).append((claimer, c))
+    # A one-way claim on what another account proved is its own (a site whose domain is
+    # their Bluesky handle): a suggestion for a moderator, never a merge.
+    for key, weak in weak_by_key.items():
+        for a, ca in weak:
+            for b, _ in strong_by_key.get(key, ()):
+                add(a, b, ca.kind, CLAIM, ca.source)
     for _key, group in strong_by_key.items():
         for i, (a, ca) in enumerate(group):
             for b, cb in group[i + 1 :]:

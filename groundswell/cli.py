@@ -481,6 +481,7 @@ from groundswell.commands import dashboard as _dashboard  # noqa: E402, F401
 from groundswell.commands import demo as _demo  # noqa: E402, F401
 from groundswell.commands import export as _export  # noqa: E402, F401
 from groundswell.commands import mastodon as _mastodon  # noqa: E402, F401
+from groundswell.commands import people as _people  # noqa: E402, F401
 from groundswell.commands import stewardship as _stewardship  # noqa: E402, F401
 from groundswell.commands import up as _up  # noqa: E402, F401
 

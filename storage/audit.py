@@ -51,8 +51,10 @@ ACTIONS: dict[str, str] = {
     "people.unlink": "unlinked an account from a person",
     "audit.export": "exported the audit trail",
 }
-# Targets whose ids name content that can be withheld (opted out or deleted).
+# Targets whose ids name content that can be withheld (opted out or deleted), and the detail
+# keys that list more of them (e.g. the accounts a moderator linked into one person).
 WITHHELD_KINDS = ("mention", "account")
+DETAIL_REFS = {"mention": "mentions", "account": "accounts"}
 MAX_DETAIL_CHARS = 4_000
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 COLUMNS = ("id", "at", "actor", "role", "action", "target_kind", "target_id", "detail")
@@ -148,11 +150,20 @@ class AuditFilter:
         return clauses
 
 
+def _digits(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+
 def _ids(rows: list[dict[str, Any]], kind: str) -> set[int]:
+    """Row ids of `kind` named by the rows: their targets and their detail's id lists."""
     out: set[int] = set()
     for r in rows:
-        if r["target_kind"] == kind and r["target_id"] and str(r["target_id"]).isdigit():
-            out.add(int(r["target_id"]))
+        if r["target_kind"] == kind and (n := _digits(r["target_id"])) is not None:
+            out.add(n)
+        listed = (r["detail"] or {}).get(DETAIL_REFS[kind])
+        for value in listed if isinstance(listed, list) else []:  # a count is no list of ids
+            if (n := _digits(value)) is not None:
+                out.add(n)
     return out
 
 
@@ -189,9 +200,9 @@ def _shown_accounts(
 def _redact(
     conn: Connection, rows: list[dict[str, Any]], discoverable_false_is_opt_out: bool
 ) -> list[dict[str, Any]]:
-    """Blank the target of every row about a withheld post or an opted-out (or gone) account:
-    its id is kept in the store (the rows still say that something was done) but never shown
-    or exported."""
+    """Blank the target of every row about a withheld post or an opted-out (or gone) account,
+    and such ids in the detail's `mentions`/`accounts` lists ("withheld"): the ids are kept in
+    the store (the rows still say that something was done) but never shown or exported."""
     shown = {
         "mention": _shown_mentions(conn, _ids(rows, "mention"), discoverable_false_is_opt_out),
         "account": _shown_accounts(conn, _ids(rows, "account"), discoverable_false_is_opt_out),
@@ -205,6 +216,10 @@ def _redact(
         )
         if r["withheld"]:
             r["target_id"] = None
+        detail = r["detail"] = dict(r["detail"] or {})
+        for kind, key in DETAIL_REFS.items():
+            if isinstance(detail.get(key), list):
+                detail[key] = [v if _digits(v) in shown[kind] else "withheld" for v in detail[key]]
     return rows
 
 

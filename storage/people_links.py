@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, select, text, update
 
 from domain.ids import stable_id
 from domain.people import (
@@ -49,9 +49,10 @@ from domain.people import (
 )
 from domain.records import account_id
 from storage.bulk import insert_for
-from storage.id_lists import among, texts_table
+from storage.engine import write_tx
+from storage.id_lists import among, ids_param, in_ids_text, texts_table
 from storage.models import Account
-from storage.models_people import PersonClaim, PersonLink
+from storage.models_people import PersonClaim, PersonLink, ProfilePage
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,11 @@ class LinkResult:
     evidence_added: int = 0
     evidence_removed: int = 0
     accounts_moved: int = 0
+
+    def add(self, other: LinkResult) -> None:
+        self.evidence_added += other.evidence_added
+        self.evidence_removed += other.evidence_removed
+        self.accounts_moved += other.accounts_moved
 
 
 def claim_id(account_id: int, c: Claim) -> int:
@@ -222,44 +228,77 @@ def _links_touching(conn: Connection, ids: Iterable[int]) -> list[Any]:
     )
 
 
+_FRESH: dict[str, Any] = {}
+
+
+def _fresh_statement(conn: Connection) -> Any:
+    """Accounts of a batch first stored by this write, as one cached statement (the id list is
+    one bound parameter, storage/id_lists.py)."""
+    dialect = conn.dialect.name
+    if dialect not in _FRESH:
+        _FRESH[dialect] = select(A.c.id, A.c.platform, A.c.native_id, A.c.handle).where(
+            in_ids_text(conn, "account.id"), A.c.first_seen_at == bindparam("now")
+        )
+    return _FRESH[dialect]
+
+
 def link_written(
     conn: Connection, account_ids: Iterable[int], changed: Iterable[int], now: datetime
 ) -> LinkResult:
     """The write path's linking step for a batch's accounts: only the accounts first stored by
     this write (`first_seen_at` is its `now`) or whose profile claims changed can bring new
     evidence, so only those go through `link_accounts`; a batch of known authors costs one
-    indexed lookup. (A handle that changes on a known account is picked up by the background
-    pass, `groundswell people link`.)"""
+    indexed lookup, a batch of new authors that claim nothing two. (A handle that changes on
+    a known account is picked up by the background pass, `groundswell people link`.)"""
     ids = sorted(set(account_ids))
     if not ids:
         return LinkResult()
     fresh = {
-        int(r[0])
-        for r in conn.execute(
-            select(A.c.id).where(among(conn, A.c.id, ids), A.c.first_seen_at == now)
-        )
+        int(r[0]): AccountName(int(r[0]), r[1], r[2], r[3])
+        for r in conn.execute(_fresh_statement(conn), {**ids_param(conn, ids), "now": now})
     }
-    todo = fresh | set(changed)
-    return link_accounts(conn, todo, now) if todo else LinkResult()
+    changed = set(changed)
+    if not fresh and not changed:
+        return LinkResult()
+    return link_accounts(conn, set(fresh) | changed, now, fresh=fresh, changed=changed)
 
 
 def link_accounts(
-    conn: Connection, account_ids: Iterable[int], now: datetime | None = None
+    conn: Connection,
+    account_ids: Iterable[int],
+    now: datetime | None = None,
+    *,
+    fresh: Mapping[int, AccountName] | None = None,
+    changed: set[int] | None = None,
 ) -> LinkResult:
     """The incremental linking pass for these accounts, inside the caller's transaction.
 
-    Cheap when there is nothing to link (most accounts: no claims, no keys anyone claims):
-    three indexed lookups and no writes."""
+    `fresh`: accounts the caller knows were first stored in this transaction (they have no
+    evidence and no stored claims yet, except the profile claims of those in `changed`), so
+    nothing is read back for them. Cheap when there is nothing to link (most accounts: no
+    claims, no keys anyone claims): one indexed lookup and no writes."""
     now = now or datetime.now(UTC)
     result = LinkResult()
+    fresh = fresh or {}
+    changed = changed or set()
     ids = sorted(set(account_ids))
     if not ids:
         return result
-    names = _names(conn, among(conn, A.c.id, ids))
+    known = [i for i in ids if i not in fresh]
+    names = dict(fresh)
+    if known:
+        names |= _names(conn, among(conn, A.c.id, known))
     if not names:
         return result
-    _replace_claims(conn, {i: derived_claims(n) for i, n in names.items()}, DERIVED_KINDS, now)
-    mine = _claims_of(conn, among(conn, CLAIMS.c.account_id, names))
+    derived = {i: derived_claims(n) for i, n in names.items()}
+    _replace_claims(
+        conn, {i: cs for i, cs in derived.items() if cs or i not in fresh}, DERIVED_KINDS, now
+    )
+    reread = [i for i in names if i not in fresh or i in changed]
+    mine = _claims_of(conn, among(conn, CLAIMS.c.account_id, reread)) if reread else {}
+    for i, cs in derived.items():
+        if i in fresh and cs:
+            mine.setdefault(i, []).extend(c for c in cs if c not in mine.get(i, []))
     own = {k for n in names.values() for k in owned_keys(n)}
     claimed = {c.key for cs in mine.values() for c in cs}
     probe = own | claimed
@@ -274,9 +313,13 @@ def link_accounts(
         } - set(names)
         if other_ids:
             neighbours |= _names(conn, among(conn, A.c.id, other_ids))
-    if claimed:
-        neighbours |= {i: n for i, n in _owners_of(conn, claimed).items() if i not in names}
-    existing = [r for r in _links_touching(conn, names) if r[3] not in MODERATOR_KINDS]
+    # Owners of what these claim, and other blogs on a blog's own site (www. or not).
+    sites = {k for n in names.values() if n.platform == "blog" for k in owned_keys(n)}
+    if claimed or sites:
+        found_owners = _owners_of(conn, claimed | sites)
+        neighbours |= {i: n for i, n in found_owners.items() if i not in names}
+    old = [i for i in names if i not in fresh]
+    existing = [r for r in _links_touching(conn, old) if r[3] not in MODERATOR_KINDS]
     if not neighbours and not existing and not any(mine.values()):
         return result
     group_names = {**names, **neighbours}
@@ -514,28 +557,50 @@ def person_accounts(conn: Connection, person_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def _relink_chunk(conn: Connection, after: int, chunk: int) -> tuple[list[int], LinkResult]:
+    ids = [
+        int(r[0])
+        for r in conn.execute(select(A.c.id).where(A.c.id > after).order_by(A.c.id).limit(chunk))
+    ]
+    return ids, (link_accounts(conn, ids) if ids else LinkResult())
+
+
 def relink_all(
     conn: Connection, *, chunk: int = 2000, progress: Callable[[int, int], None] | None = None
 ) -> LinkResult:
-    """The background pass: every account through `link_accounts`, in id order and chunks
-    (each chunk's ids are strictly above the last, so the pass always progresses)."""
+    """The background pass in the caller's transaction: every account through
+    `link_accounts`, in id order and chunks (each chunk's ids are strictly above the last, so
+    the pass always progresses). `relink_store` commits chunk by chunk instead."""
     total = int(conn.execute(select(func.count()).select_from(A)).scalar() or 0)
     done, last, out = 0, -1, LinkResult()
     while True:
-        ids = [
-            int(r[0])
-            for r in conn.execute(select(A.c.id).where(A.c.id > last).order_by(A.c.id).limit(chunk))
-        ]
+        ids, r = _relink_chunk(conn, last, chunk)
         if not ids:
-            break
-        r = link_accounts(conn, ids)
-        out.evidence_added += r.evidence_added
-        out.evidence_removed += r.evidence_removed
-        out.accounts_moved += r.accounts_moved
+            return out
+        out.add(r)
         last, done = ids[-1], done + len(ids)
         if progress:
             progress(done, total)
-    return out
+
+
+def relink_store(
+    engine: Engine, *, chunk: int = 2000, progress: Callable[[int, int], None] | None = None
+) -> LinkResult:
+    """`relink_all` with one transaction per chunk, so collectors writing at the same time
+    wait for one chunk at most (SQLite has one writer), and an interrupted pass keeps what it
+    linked."""
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(A)).scalar() or 0)
+    done, last, out = 0, -1, LinkResult()
+    while True:
+        with write_tx(engine) as conn:
+            ids, r = _relink_chunk(conn, last, chunk)
+        if not ids:
+            return out
+        out.add(r)
+        last, done = ids[-1], done + len(ids)
+        if progress:
+            progress(done, max(total, done))
 
 
 __all__ = [
@@ -549,7 +614,79 @@ __all__ = [
     "person_accounts",
     "regroup",
     "relink_all",
+    "relink_store",
     "store_page_claims",
     "store_profile_claims",
     "suggestions",
 ]
+
+
+# -- rel=me pages (collectors/relme.py fetches them) ---------------------------------------------
+
+PAGE = ProfilePage.__table__  # type: ignore[attr-defined]
+
+
+def due_profile_pages(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Blog accounts whose home page's rel=me links were never read or are due again, oldest
+    first: (account id, host, url)."""
+    q = (
+        select(A.c.id, A.c.native_id, A.c.url)
+        .select_from(A.outerjoin(PAGE, PAGE.c.id == A.c.id))
+        .where(A.c.platform == "blog", or_(PAGE.c.id.is_(None), PAGE.c.next_check_at <= now))
+        .order_by(PAGE.c.next_check_at.is_not(None), PAGE.c.next_check_at, A.c.id)
+        .limit(limit)
+    )
+    return [{"account_id": int(r[0]), "host": r[1], "url": r[2]} for r in conn.execute(q)]
+
+
+def record_profile_page(
+    conn: Connection,
+    account_id: int,
+    *,
+    url: str,
+    status: str,
+    now: datetime,
+    next_check_at: datetime,
+    rel_me: Sequence[str] | None = None,
+    final_url: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Remember one fetch of an account's page (one row per account, replaced)."""
+    row = {
+        "id": account_id,
+        "account_id": account_id,
+        "url": url,
+        "final_url": final_url,
+        "status": status,
+        "error": (error or "")[:1000] or None,
+        "rel_me": list(rel_me) if rel_me is not None else None,
+        "checked_at": now,
+        "next_check_at": next_check_at,
+    }
+    ins = insert_for(conn, PAGE)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[PAGE.c.id], set_={k: ins.excluded[k] for k in row if k != "id"}
+        ),
+        [row],
+    )
+
+
+def forget_accounts(conn: Connection, account_ids: Sequence[int]) -> int:
+    """Retention purged these accounts: drop their claims, pages and evidence (moderator rows
+    too: they name the account), and regroup whoever they linked or whose person id was one of
+    theirs. Returns how many remaining accounts changed person."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return 0
+    linked = _links_touching(conn, ids)
+    others = {int(r[1]) for r in linked} | {int(r[2]) for r in linked}
+    others |= {
+        int(r[0]) for r in conn.execute(select(A.c.id).where(among(conn, A.c.person_id, ids)))
+    }
+    conn.execute(delete(CLAIMS).where(among(conn, CLAIMS.c.account_id, ids)))
+    conn.execute(delete(PAGE).where(among(conn, PAGE.c.account_id, ids)))
+    if linked:
+        conn.execute(delete(LINK).where(among(conn, LINK.c.id, [int(r[0]) for r in linked])))
+    others -= set(ids)
+    return regroup(conn, others) if others else 0

@@ -58,6 +58,11 @@ def store_counts(conn: Connection) -> dict[str, int]:
         ("sources", Source),
     ):
         counts[name] = int(conn.execute(select(func.count()).select_from(_t(model))).scalar() or 0)
+    # People (docs/people.md): accounts linked on evidence count once.
+    a = _t(Account)
+    counts["people"] = int(
+        conn.execute(select(func.count(func.distinct(a.c.person_id)))).scalar() or 0
+    )
     m = _t(Mention)
     counts["tombstones"] = int(
         conn.execute(select(func.count()).where(m.c.deleted_at.is_not(None))).scalar() or 0

@@ -133,6 +133,17 @@ def test_a_researchers_identified_export_from_the_page_is_recorded(mapped):
     assert row["detail"]["identified"] is True and row["detail"]["tool"] == "dashboard"
 
 
+def test_a_viewers_pseudonymised_export_from_the_page_is_recorded_as_a_viewers(mapped, monkeypatch):
+    store, _ = mapped
+    monkeypatch.setenv("GROUNDSWELL_PSEUDONYM_KEY", "k" * 40)
+    at = _open("views/explore.py", _user("gs-viewers"))
+    next(b for b in at.button if b.label == "Prepare download").click().run()
+    assert not at.exception, at.exception
+    [row] = _trail(store, action="export")
+    assert (row["actor"], row["role"]) == (_actor("gs-viewers"), "viewer")
+    assert row["detail"]["identified"] is False
+
+
 def test_a_shared_moderator_password_is_recorded_under_the_name_typed_at_sign_in(
     wall_store,  # noqa: F811
     monkeypatch,
@@ -178,3 +189,36 @@ def test_the_trail_is_shown_to_moderators_and_downloaded_by_auditors_only(mapped
     [row] = _trail(store, action="audit.export")
     assert (row["actor"], row["role"]) == (_actor("gs-auditors"), "auditor")
     assert row["detail"]["rows"] == 1 and row["detail"]["actor"] == "Ana <ana@org.example>"
+
+
+@pytest.mark.parametrize(
+    ("decision", "verb", "action"),
+    [
+        (("mention", "hide", True), "hide", "wall.hide"),
+        (("mention", "approve", True), "show", "wall.show"),
+        (("mention", "approve", True), "unpin", "wall.unpin"),
+        (("mention", "approve", True), "approve", "wall.approve"),
+        (("mention", "pin", True), "pin", "wall.pin"),
+        (("account", "hide", False), "unhide-author", "wall.unhide"),
+        (("instance", "hide", True), None, "wall.hide"),
+        (("word", "block", True), None, "wall.block"),
+        (("word", "block", False), None, "wall.unblock"),
+    ],
+)
+def test_each_moderator_button_has_its_own_audit_action(decision, verb, action):
+    from dashboard.audit import moderation_action
+
+    assert moderation_action(*decision, verb) == action
+
+
+def test_the_trail_names_a_provider_sign_in_by_subject_a_password_by_the_typed_name():
+    from dashboard.audit import OPEN_ACTOR, actor_name
+    from dashboard.roles import Grant
+
+    oidc = Grant(frozenset({"viewer"}), "Ana <ana@org.example>", "oidc")
+    assert actor_name(oidc, {"sub": "abc-123"}) == "Ana <ana@org.example> · sub:abc-123"
+    assert actor_name(oidc, {}) == "Ana <ana@org.example>"
+    password = Grant(frozenset({"moderator"}), "Mo", "password")
+    assert actor_name(password, None) == "shared password: Mo"
+    assert actor_name(Grant(frozenset(), None, "password"), None) == "shared password"
+    assert actor_name(Grant(frozenset({"viewer"}), None, "open"), None) == OPEN_ACTOR

@@ -114,7 +114,17 @@ def test_a_withheld_post_or_opted_out_author_never_leaves_the_trail_by_its_id(st
         ("account", authors[ids[shown.native_id]]),
         ("account", authors[ids[hidden_author.native_id]]),
     ]
+    shown_acc, hidden_acc = (authors[ids[x.native_id]] for x in (shown, hidden_author))
     with write_tx(store) as conn:
+        record_action(
+            conn,
+            actor="ana",
+            role="moderator",
+            action="people.link",
+            target_kind="person",
+            target_id=1,
+            detail={"accounts": [shown_acc, hidden_acc], "reason": "same blog"},
+        )
         for kind, target in targets:
             record_action(
                 conn,
@@ -136,6 +146,8 @@ def test_a_withheld_post_or_opted_out_author_never_leaves_the_trail_by_its_id(st
         listed = list(reversed(list_actions(conn)))
         exported = [r for page in iter_actions(conn) for r in page]
     for rows in (listed, exported):
+        link = rows.pop(0)
+        assert link["detail"] == {"accounts": [shown_acc, "withheld"], "reason": "same blog"}
         assert [(r["target_id"], r["withheld"]) for r in rows] == [
             (str(ids[shown.native_id]), False),
             (None, True),

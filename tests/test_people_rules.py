@@ -26,7 +26,7 @@ from domain.people import (
     page_claims,
     rel_me_links,
 )
-from tests.recordings import cassette
+from tests.recordings import cassette, recorded
 
 MASTODON_PY = "halcy/Mastodon.py"
 
@@ -183,3 +183,28 @@ def test_grouping_does_not_depend_on_the_order_evidence_arrived_in():
     strong = [(5, 9), (1, 5), (9, 12), (3, 4)]
     unlink = {(1, 12): MODERATOR_UNLINK}
     assert group(range(1, 13), strong, unlink) == group(range(1, 13), strong[::-1], unlink)
+
+
+def test_a_one_way_claim_on_a_site_someone_proved_is_only_a_suggestion():
+    impostor = AccountName(7, "mastodon", "fan@example.social")
+    claim = Claim("site:example.org", PROFILE_LINK, CLAIM, "https://example.org/")
+    ev = evidence([BSKY, impostor], {3: derived_claims(BSKY), 7: [claim]})
+    assert [(e.lo, e.hi, e.strength) for e in ev] == [(3, 7, CLAIM)]
+
+
+def test_a_bluesky_profile_view_as_the_lexicon_defines_it_gives_a_domain_handle_claim():
+    # app.bsky.actor.defs (atproto's lexicons): a profileViewBasic requires did and handle, a
+    # handle in `handle` format; profiles have no verified links, so the handle is the
+    # evidence a Bluesky profile carries.
+    from collectors.bluesky.parse import parse_author
+
+    defs = json.loads(recorded("MarshalX/atproto", "lexicons/app.bsky.actor.defs.json"))
+    basic = defs["defs"]["profileViewBasic"]
+    assert set(basic["required"]) == {"did", "handle"}
+    assert basic["properties"]["handle"]["format"] == "handle"
+    view = {"did": "did:plc:ewvi7nxzyoun6zhxrhs64oiz", "handle": "NHSCitizen.org.uk"}
+    author = parse_author(view)
+    name = AccountName(author.id, author.platform, author.native_id, author.handle)
+    assert [(c.key, c.kind) for c in derived_claims(name)] == [
+        ("site:nhscitizen.org.uk", BLUESKY_DOMAIN_HANDLE)
+    ]

@@ -156,3 +156,41 @@ def test_bridged_accounts_join_their_originals(store, rules):
     assert got[original.id] == got[bridge.id]
     assert got[bsky_alice.id] == got[fedi_of_bsky.id]
     assert got[original.id] != got[bsky_alice.id]
+
+
+def test_the_command_line_pass_commits_chunk_by_chunk_and_reports_people(store, rules, capsys):
+    from storage.people_links import relink_store
+
+    _write(store, rules, masto([VERIFIED]), blog(), bsky())
+    with write_tx(store) as conn:
+        conn.execute(text("DELETE FROM person_link"))
+        conn.execute(update(A).values(person_id=A.c.id))
+    result = relink_store(store, chunk=2)
+    assert result.evidence_added == 3 and len(set(persons(store).values())) == 1
+
+
+def test_purged_accounts_take_their_evidence_with_them_and_the_rest_regroup(store, rules):
+    from storage.people_links import forget_accounts
+
+    _write(store, rules, masto([VERIFIED]), blog(), bsky())
+    gone = min(masto().id, blog().id, bsky().id)
+    with write_tx(store) as conn:
+        conn.execute(A.delete().where(A.c.id == gone))
+        forget_accounts(conn, [gone])
+    got = persons(store)
+    assert gone not in got and all(p != gone for p in got.values())
+    with store.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM person_link WHERE account_lo = :g OR account_hi = :g"),
+            {"g": gone},
+        ).scalar()
+    assert n == 0
+
+
+def test_a_blog_seen_with_and_without_www_is_one_person(store, rules):
+    bare = AccountRecord(platform="blog", native_id="charity.example.org")
+    www = AccountRecord(platform="blog", native_id="www.charity.example.org")
+    _write(store, rules, bare)
+    _write(store, rules, www, at=T0 + timedelta(minutes=1))
+    got = persons(store)
+    assert got[bare.id] == got[www.id]

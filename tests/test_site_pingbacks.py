@@ -107,6 +107,11 @@ def test_a_comments_feed_disallowed_by_robots_txt_is_not_read(sqlite_store, blog
     [outcome] = runner.run_once()
     assert outcome.outcome == "ok", outcome.error  # the blog's own feed is unaffected
     assert blog.hits("/comments/feed/") == 0
+    from storage.status import source_status
+
+    with sqlite_store.connect() as conn:
+        [status] = source_status(conn)
+    assert any("disallowed by robots.txt" in p for p in status["problems"])
     assert count(sqlite_store, "SELECT count(*) FROM mention WHERE platform = 'blog'") == 1
 
 

@@ -79,11 +79,20 @@ def typed(exc: FetchError, what: str) -> Exception:
 
 
 def moved_problem(configured: str, cursor: dict[str, object]) -> list[str]:
-    """The note `status` shows while a feed is polled at the address it moved to."""
+    """The notes `status` shows from a feed's cursor: polled at the address it moved to; its
+    blog's comments feed (pingbacks) disallowed by robots.txt (`site_pingbacks`), said rather
+    than silently skipped."""
+    out = []
     moved_to = cursor.get("moved_to")
-    if not moved_to or moved_to == configured:
-        return []
-    return [f"moved permanently to {moved_to} (polled there now; put that URL in the config)"]
+    if moved_to and moved_to != configured:
+        out.append(
+            f"moved permanently to {moved_to} (polled there now; put that URL in the config)"
+        )
+    comments = cursor.get("comments")
+    why = comments.get("absent") if isinstance(comments, dict) else None
+    if isinstance(why, str) and "robots.txt" in why:
+        out.append("comments feed (pingbacks) disallowed by robots.txt; asked again in a week")
+    return out
 
 
 class BlogCollector:

@@ -29,6 +29,7 @@ from urllib.parse import urldefrag
 import feedparser
 
 from collectors.base import SourceState
+from collectors.blogs.collector import moved_problem
 from collectors.blogs.feeds import site_host
 from collectors.blogs.pingbacks import fetch_page, ping_edge, ping_mention
 from domain.matching import normalise_url
@@ -111,7 +112,9 @@ def poll_site_pingbacks(
         # feed is unaffected
         log.info("%s: no comments feed read (%s)", source.target["url"], why)
         state.update(url=None, absent=why, retry_ts=int(now.timestamp()) + ABSENT_RETRY_S)
-        yield Batch(cursor={**cursor, "comments": state})
+        new = {**cursor, "comments": state}
+        notes = moved_problem(str(source.target["url"]), new)
+        yield Batch(cursor=new, problems=notes or None)
 
     if int(state.get("retry_ts") or 0) > now.timestamp():
         return

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
+from domain.people import (
+    CLAIM,
+    MASTODON_VERIFIED_FIELD,
+    PROFILE_LINK,
+    STRONG,
+    Claim,
+    site_key,
+)
 from domain.records import AccountRecord
 
 # Mastodon instances the demo "follows" (all tracked: each status is seen via one or more of
@@ -443,7 +452,73 @@ def make_cast(seed: int, mentions: int) -> Cast:
             url=f"https://{host}/",
             instance=host,
         )
+    _give_evidence(cast)
     return cast
+
+
+# A person on three platforms: the first bridge person writes this blog, uses its host as
+# their Bluesky handle and links it, verified, from Mastodon.
+THREE_PLATFORM_BLOG = "gpreflections.blog"
+# Not the movement page's host (www.nhscitizen.org.uk, in every export as a link to the wider
+# web): a pseudonymised export must not name the account through it (tests/export).
+NHS_CITIZEN_SITE = "nhscitizen.uk"
+
+
+def _verified(url: str) -> Claim:
+    key = site_key(urlsplit(url).hostname)
+    assert key is not None
+    return Claim(key, MASTODON_VERIFIED_FIELD, STRONG, url)
+
+
+def _give_evidence(cast: Cast) -> None:
+    """Realistic evidence that some accounts are one person (issue 20; docs/people.md), made
+    without a random draw, so every other row of a seed stays what it was:
+
+    - NHS Citizen's Bluesky handle is its domain and its Mastodon profile links the site,
+      verified by the instance: one organisation on two platforms;
+    - the first bridge person (Bluesky + Mastodon) writes `THREE_PLATFORM_BLOG`: the blog's
+      host is their Bluesky handle and their verified Mastodon field: three platforms;
+    - the next two bridge people have a personal site as their Bluesky handle, linked and
+      verified from Mastodon: two platforms each;
+    - an impersonator: the most active regular Mastodon voice names NHS Citizen's site in an
+      unverified profile field ("NHS Citizen updates"). A one-way claim: it must not merge.
+    """
+    for person in cast.people:
+        if person.hub and person.accounts[0].display_name == "NHS Citizen":
+            _own_site(person, NHS_CITIZEN_SITE, f"https://www.{NHS_CITIZEN_SITE}/")
+    bridges = [p for p in cast.people if p.bridge]
+    for i, person in enumerate(bridges[:3]):
+        base = person.accounts[1].native_id.split("@", 1)[0]
+        host = THREE_PLATFORM_BLOG if i == 0 else f"{base}.uk"
+        _own_site(person, host, f"https://{host}/")
+    regulars = [
+        p
+        for p in cast.people
+        if not (p.hub or p.bridge or p.new_voice)
+        and p.accounts[0].platform == "mastodon"
+        and not p.accounts[0].noindex
+    ]
+    if regulars:
+        imp = max(regulars, key=lambda p: (p.activity, p.accounts[0].native_id))
+        acc = imp.accounts[0]
+        url = f"https://www.{NHS_CITIZEN_SITE}/"
+        key = site_key(NHS_CITIZEN_SITE)
+        assert key is not None
+        imp.accounts[0] = replace(
+            acc,
+            display_name=f"{acc.display_name} | NHS Citizen updates",
+            claims=[Claim(key, PROFILE_LINK, CLAIM, url)],
+        )
+
+
+def _own_site(person: Person, host: str, url: str) -> None:
+    """The person's Bluesky handle becomes `host`; their Mastodon profile links `url`,
+    verified. (Only the accounts this person has are changed.)"""
+    for i, acc in enumerate(person.accounts):
+        if acc.platform == "bluesky":
+            person.accounts[i] = replace(acc, handle=host, url=f"https://bsky.app/profile/{host}")
+        elif acc.platform == "mastodon":
+            person.accounts[i] = replace(acc, claims=[_verified(url)])
 
 
 def _rehome_at_event(cast: Cast) -> None:

@@ -74,6 +74,13 @@ INSTANCE = (
     "author: keyed like accounts (`account:<pseudonym>`) when pseudonymised."
 )
 
+PERSON_NOTE = (
+    "The person behind the account (docs/people.md): accounts linked on evidence (a verified "
+    "profile link, a Bluesky domain handle, a bridge, profiles linking each other, a "
+    "moderator) share it; it is the smallest account_id of the person, keyed like the other "
+    "ids (in its own namespace) when pseudonymised"
+)
+
 MENTIONS = (
     _id("mention_id", f"{KEY_NOTE}."),
     Col("platform", "str", "bluesky, mastodon, blog, pingback or webmention."),
@@ -85,6 +92,7 @@ MENTIONS = (
     ),
     _gone("url", "str", "Public web address of the post.", link=True),
     _id("account_id", f"The author. {KEY_NOTE}."),
+    _id("person_id", f"The author's person. {PERSON_NOTE}."),
     _gone(
         "account",
         "str",
@@ -178,6 +186,7 @@ MENTIONS = (
 
 ACCOUNTS = (
     _id("account_id", f"{KEY_NOTE}."),
+    _id("person_id", f"{PERSON_NOTE}."),
     Col("platform", "str", "bluesky, mastodon, blog, pingback or webmention."),
     _gone("account", "str", "Platform id: Bluesky DID, Mastodon user@instance, blog host."),
     _gone("handle", "str", "Handle when last seen."),
@@ -198,6 +207,8 @@ EDGES = (
     _id("source_account_id", "account_id of who amplified."),
     _id("target_mention_id", "mention_id of the amplified post."),
     _id("target_account_id", "account_id of the amplified post's author."),
+    _id("source_person_id", "person_id of who amplified (see the accounts' person_id)."),
+    _id("target_person_id", "person_id of the amplified post's author."),
     _id(
         "via_mention_id",
         "mention_id of the reply, quote or linking post, if any; empty when that post is "

@@ -239,14 +239,34 @@ def build(
             + ", Bluesky !no-unauthenticated) and posts matched only by a free-text term or "
             "only in thread (replies without the hashtag) from Mastodon accounts that did not "
             "opt in to search (indexable) are counted only: no row, text or handle of theirs "
-            "is in this export.",
+            "is in this export. An opt-out on any account of a person covers all the person's "
+            "accounts (see people).",
             "deletions": "Posts deleted by their authors before the export are excluded.",
             "pseudonymised": options.pseudonymised,
             "pseudonym_key_fingerprint": options.describe()["pseudonym_key_fingerprint"],
             "remaining_risks": remaining_risks(options),
         },
+        "people": people_card(conn),
         "files": files,
         "data_dictionary": {d: dictionary(d, options) for d in datasets},
+    }
+
+
+def people_card(conn: Connection) -> dict[str, Any]:
+    """How accounts were linked into people (`person_id`): every evidence kind, whether it
+    merges, what it means, and how many links of it the store holds (docs/people.md)."""
+    from domain.people import KINDS
+    from storage.people_links import counts_by_kind
+
+    n = counts_by_kind(conn)
+    return {
+        "person_id": "Accounts of one person share person_id (the smallest account id of the "
+        "person). They are linked only on evidence; a claim alone never merges two accounts. "
+        "An opt-out on any of a person's accounts withholds all of them.",
+        "evidence": {
+            kind: {"strength": strength, "meaning": meaning, "links": n.get(kind, 0)}
+            for kind, (strength, meaning) in KINDS.items()
+        },
     }
 
 
@@ -344,6 +364,16 @@ def render_readme(card: dict[str, Any]) -> str:
             lines.append(f"- {name}: {inner}")
         else:
             lines.append(f"- {name}: {value}")
+    people = card.get("people")
+    if people:
+        lines += ["", "## People (person_id)", "", people["person_id"], ""]
+        lines += [
+            "| evidence | merges | links in the store | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
+        for kind, e in people["evidence"].items():
+            merges = "yes" if e["strength"] == "strong" else "no (a suggestion)"
+            lines.append(f"| {kind} | {merges} | {e['links']} | {e['meaning']} |")
     lines += ["", "## Sources and completeness", ""]
     if not card["sources"]:
         lines.append("No collector sources recorded (e.g. demo data or received pingbacks).")

@@ -29,6 +29,7 @@ MENTION_SOURCE = {
     "mention_id": "id",
     "account": "account_native_id",
     "handle": "account_handle",
+    "person_id": "account_person_id",
     "reply_to_withheld": "reply_to_id_withheld",
     "quote_of_withheld": "quote_of_id_withheld",
     "links_withheld": "links",  # placeholder: set from the links by LinkPolicy
@@ -44,6 +45,11 @@ KEY_KINDS = {
     "source_account_id": "account",
     "target_account_id": "account",
     "edge_id": "edge",
+    # A person's id is an account id (its smallest), keyed in its own namespace so that a
+    # pseudonymised person id cannot be matched with an account's pseudonym.
+    "person_id": "person",
+    "source_person_id": "person",
+    "target_person_id": "person",
 }
 
 
@@ -265,6 +271,7 @@ class RowShaper:
             display = r.get("display_name")
             return {
                 "account_id": r["id"],
+                "person_id": r["person_id"],
                 "platform": r["platform"],
                 "account": r["native_id"],
                 "handle": r["handle"],

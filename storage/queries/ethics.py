@@ -3,6 +3,8 @@
 Wall, top-post lists and exports must never show text, handle or media of:
 - an opted-out account: Mastodon `noindex: true`, Mastodon `discoverable: false` (a setting,
   default on), Bluesky `!no-unauthenticated` self-label; unknown (NULL) is not an opt-out;
+  an opt-out on any account of a person covers all of the person's accounts (DESIGN.md
+  section 2, "Person"; `account.person_id`, storage/people_links.py);
 - a mention matched *only* by a free-text term, or only by being in a matched post's thread
   (`domain.matching.CONSENT_GATED_VIAS`), whose author's `indexable` is not true (the
   full-text search the person did not consent to; a reply that does not repeat the hashtag
@@ -21,8 +23,8 @@ from domain.matching import CONSENT_GATED_VIAS
 from storage.models import Account, Mention, MentionMatch
 
 
-def account_opted_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
-    """SQL truth value: this account opted out (NULL flags count as not opted out)."""
+def own_opt_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
+    """SQL truth value: this account's own flags opt it out (NULL flags are not an opt-out)."""
     a = account if account is not None else Account.__table__
     clauses = [a.c.noindex.is_(True), a.c.no_unauthenticated.is_(True)]
     if discoverable_false_is_opt_out:
@@ -30,27 +32,28 @@ def account_opted_out(account: Any = None, *, discoverable_false_is_opt_out: boo
     return or_(*clauses)
 
 
-def person_opted_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
-    """SQL truth value: this account, or another account of the same person, opted out
-    (DESIGN.md section 2: an opt-out on any of a person's accounts covers the person).
+def account_opted_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
+    """SQL truth value: this account opted out, itself or through another account of the same
+    person (the person's opt-out; every page, the wall and the exports use this one rule).
 
-    The other accounts are one probe of the `person_id` index per row: an unlinked account
-    finds only itself there."""
+    The person's other accounts are probed with a LIMIT 1 scalar on `ix_account_person` (one
+    index entry for an account nothing links), not an EXISTS inside the caller's OR (see
+    `mention_displayable` on why PostgreSQL plans those badly)."""
     a = account if account is not None else Account.__table__
     other = Account.__table__.alias("person_other")
-    own = account_opted_out(a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
-    theirs = (
+    sibling_opted = (
         select(literal(1))
         .where(
             other.c.person_id == a.c.person_id,
             other.c.id != a.c.id,
-            account_opted_out(other, discoverable_false_is_opt_out=discoverable_false_is_opt_out),
+            own_opt_out(other, discoverable_false_is_opt_out=discoverable_false_is_opt_out),
         )
         .limit(1)
         .scalar_subquery()
         .is_not(None)
     )
-    return or_(own, theirs)
+    own = own_opt_out(a, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
+    return or_(own, sibling_opted)
 
 
 def mention_displayable(
@@ -106,4 +109,10 @@ def func_coalesce(expr: Any) -> Any:
     return func.coalesce(expr, false())
 
 
-__all__ = ["account_opted_out", "mention_displayable", "person_opted_out", "true"]
+def person_opted_out(account: Any = None, *, discoverable_false_is_opt_out: bool = True) -> Any:
+    """The person's opt-out, by the name the dashboard's people queries use: the same rule as
+    `account_opted_out` (which covers the person since issue 20)."""
+    return account_opted_out(account, discoverable_false_is_opt_out=discoverable_false_is_opt_out)
+
+
+__all__ = ["account_opted_out", "mention_displayable", "own_opt_out", "person_opted_out", "true"]

@@ -284,6 +284,7 @@ def iter_mentions(
     cols = [ref_cols.get(c) if c in ref_cols else _fast(conn, m.c[c]) for c in MENTION_COLUMNS] + [
         a.c.native_id.label("account_native_id"),
         a.c.handle.label("account_handle"),
+        a.c.person_id.label("account_person_id"),
         *(ref_cols[f"{c}_withheld"] for c in ("reply_to_id", "quote_of_id")),
         matched_by(m, r.movement_id),
     ]
@@ -308,6 +309,7 @@ MENTION_QUERY_COLUMNS = (
     *MENTION_COLUMNS,
     "account_native_id",
     "account_handle",
+    "account_person_id",
     "reply_to_id_withheld",
     "quote_of_id_withheld",
     "matched_by",
@@ -348,6 +350,8 @@ EDGE_QUERY_COLUMNS = (
     "created_at",
     "created_ts",
     "target_native_id",
+    "source_person_id",
+    "target_person_id",
 )
 _RAW_ON_SQLITE = {"created_at", "edited_at", "links", "hashtags"}
 
@@ -546,6 +550,7 @@ def iter_accounts(
             a.c.instance,
             a.c.bot,
             a.c.first_seen_at,
+            a.c.person_id,
         )
         .where(_not_opted_out(r, a), or_(authored, amplified))
         .order_by(a.c.id)
@@ -673,6 +678,12 @@ def _edge_select(r: Resolved) -> tuple[Any, list[Any], Any, Any]:
     return frm, where, target_account, tm
 
 
+def _person_of(account_id: Any) -> Any:
+    """The person of an account id (a primary-key probe; NULL for no account)."""
+    pa = _t(Account).alias("person_of")
+    return select(pa.c.person_id).where(pa.c.id == account_id).scalar_subquery()
+
+
 def iter_edges(
     conn: Connection, r: Resolved, *, chunk_size: int = DEFAULT_CHUNK
 ) -> Iterator[list[Row[Any]]]:
@@ -694,6 +705,8 @@ def iter_edges(
             _fast(conn, e.c.created_at),
             e.c.created_ts,
             tm.c.native_id.label("target_native_id"),
+            _person_of(e.c.source_account_id).label("source_person_id"),
+            _person_of(target_account).label("target_person_id"),
         )
         .select_from(refs(frm))
         .where(*where)

@@ -116,6 +116,10 @@ def purge_expired(
         conn.execute(p.delete().where(p.c.mention_id.in_(ids)))
     else:
         conn.execute(table.delete().where(key.in_(ids)))
+        if horizon == "accounts":  # their people evidence goes with them (docs/people.md)
+            from storage.people_links import forget_accounts
+
+            forget_accounts(conn, ids)
     return len(ids)
 
 

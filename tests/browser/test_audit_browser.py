@@ -1,16 +1,18 @@
 """The audit trail in a real Chromium against the real Streamlit server (issue 23): a moderator
 signs in with the shared password, hides a post, and finds the sign-in and the hide on the
 Audit trail page under the name typed at sign-in, without the auditors' download.
+Importing a programme (.ics) on the Events page, which AppTest cannot upload, is recorded too.
 Screenshot: tests/browser/artifacts/audit-moderator.png.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from storage.audit import list_actions
+from storage.audit import AuditFilter, list_actions
 from tests import wall_feeder
 
 MODERATOR_PASSWORD = "moderators-only-phrase"
@@ -56,3 +58,36 @@ def test_a_moderator_sees_their_own_hide_in_the_audit_trail(
         ("shared password: Mo", "wall.hide"),
         ("shared password: Mo", "sign_in"),
     ]
+
+    page.get_by_role("link", name="Events").click()
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "programme.ics", "mimeType": "text/calendar", "buffer": ICS}]
+    )
+    page.get_by_role("button", name="Import 2 sessions").click(timeout=60_000)
+    deadline, imported = time.monotonic() + 60, []
+    while not imported and time.monotonic() < deadline:
+        with sqlite_store.connect() as conn:
+            imported = list_actions(conn, AuditFilter(action="events.import"))
+        time.sleep(0.3)
+    [row] = imported
+    assert (row["actor"], row["role"]) == ("shared password: Mo", "editor")
+    assert row["detail"] == {"sessions": 2, "file": "programme.ics"}
+
+
+ICS = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Test//Programme//EN
+BEGIN:VEVENT
+UID:session-1@assembly
+SUMMARY:Opening plenary
+DTSTART;TZID=Europe/London:20261103T093000
+DTEND;TZID=Europe/London:20261103T103000
+END:VEVENT
+BEGIN:VEVENT
+UID:session-2@assembly
+SUMMARY:Workshop
+DTSTART:20261103T110000Z
+DURATION:PT90M
+END:VEVENT
+END:VCALENDAR
+"""

@@ -225,7 +225,11 @@ def _horizon_store(store):
             when = new if key == "lonely_new" else old
             conn.execute(
                 a.insert().values(
-                    id=i, platform="mastodon", native_id=f"{key}@x.example", updated_at=when
+                    id=i,
+                    platform="mastodon",
+                    native_id=f"{key}@x.example",
+                    updated_at=when,
+                    person_id=i,
                 )
             )
         conn.execute(
