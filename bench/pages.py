@@ -62,6 +62,7 @@ BLANK_APP = 'import streamlit as st\n\nst.write("ready")\n'
 # Resolves with the moment (ms since navigation start) of the last change before a quiet
 # window, once the page has content, no running indicator, and every Plotly chart drawn.
 SETTLED = """async (quietMs) => {
+  while (!document.documentElement) await new Promise(r => setTimeout(r, 10));
   let last = performance.now();
   const obs = new MutationObserver(() => { last = performance.now(); });
   obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true,

@@ -17,7 +17,7 @@ a range scan reads the counts from the key's own b-tree.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, String
+from sqlalchemy import BigInteger, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 # What is counted: `domain` (a link's host, without a leading "www."), `url` (the link's
@@ -32,7 +32,12 @@ class MovementShareDay(SQLModel, table=True):
     """Mentions of a movement carrying a domain / URL / hashtag, per UTC day and platform."""
 
     __tablename__ = "movement_share_day"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        # A value's rows in a range (migration 0049): the range counts of the top values by
+        # all-time count are index reads, not a scan of every value's rows in the range.
+        Index("ix_mshare_day_value", "movement_id", "kind", "value", "day", "platform", "n"),
+        {"sqlite_with_rowid": False},
+    )
     movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
     kind: str = Field(sa_column=Column(String(6), primary_key=True))
     day: int = Field(sa_column=Column(Integer, primary_key=True))
@@ -50,5 +55,20 @@ class MovementShareHour(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(6), primary_key=True))
     hour: int = Field(sa_column=Column(Integer, primary_key=True))
     platform: str = Field(sa_column=Column(String(20), primary_key=True))
+    value: str = Field(sa_column=Column(String(SHARE_VALUE_MAX), primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MovementShareTotal(SQLModel, table=True):
+    """All-time count of each value per movement and kind (migration 0049): the bound that
+    lets a range's top N skip grouping the long tail. A value's count in any range is at most
+    its all-time count, so when the N-th best range count among the values with the largest
+    all-time counts beats the all-time count of the first value not read, no other value can
+    enter the list (storage/queries/shares.py)."""
+
+    __tablename__ = "movement_share_total"
+    __table_args__ = (Index("ix_mshare_total_top", "movement_id", "kind", "n"),)
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    kind: str = Field(sa_column=Column(String(6), primary_key=True))
     value: str = Field(sa_column=Column(String(SHARE_VALUE_MAX), primary_key=True))
     n: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -14,15 +14,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete, func, select
 
 from domain.matching import normalise_hashtag, normalise_url
 from storage.bulk import executemany, insert_for
 from storage.models import Mention, MentionMatch
-from storage.models_shares import SHARE_VALUE_MAX, MovementShareDay, MovementShareHour
+from storage.models_shares import (
+    SHARE_VALUE_MAX,
+    MovementShareDay,
+    MovementShareHour,
+    MovementShareTotal,
+)
 
 _DAY = MovementShareDay.__table__  # type: ignore[attr-defined]
 _HOUR = MovementShareHour.__table__  # type: ignore[attr-defined]
+_TOTAL = MovementShareTotal.__table__  # type: ignore[attr-defined]
 _M = Mention.__table__  # type: ignore[attr-defined]
 _MM = MentionMatch.__table__  # type: ignore[attr-defined]
 _REBUILD_CHUNK = 5_000
@@ -80,12 +86,21 @@ def _count(
     return days, hours
 
 
-def _add(conn: Connection, table: Table, bucket: str, counts: Counter[tuple[Any, ...]]) -> None:
+def _add(
+    conn: Connection,
+    table: Table,
+    bucket: str | None,
+    counts: Counter[tuple[Any, ...]],
+) -> None:
     """Count up, in key order (concurrent PostgreSQL writers lock rows in the same order)."""
     if not counts:
         return
     ins = insert_for(conn, table)
-    cols = ("movement_id", "kind", bucket, "platform", "value")
+    cols = (
+        ("movement_id", "kind", "value")
+        if bucket is None
+        else ("movement_id", "kind", bucket, "platform", "value")
+    )
     executemany(
         conn,
         ins.on_conflict_do_update(
@@ -111,15 +126,21 @@ def bump_shares(
     days, hours = _count(new_matches, keys_of)
     _add(conn, _DAY, "day", days)
     _add(conn, _HOUR, "hour", hours)
+    totals: Counter[tuple[Any, ...]] = Counter()
+    for (mv, kind, _day, _platform, value), n in days.items():
+        totals[(mv, kind, value)] += n
+    _add(conn, _TOTAL, None, totals)
 
 
-def rebuild(conn: Connection, movement_ids: Sequence[int] | None = None) -> None:
+def rebuild(
+    conn: Connection, movement_ids: Sequence[int] | None = None, *, totals: bool = True
+) -> None:
     """Delete and recount these movements' rows (all movements when None) from the stored
     matches and mentions, in chunks of mentions so memory stays bounded.
 
     A tombstone keeps its hashtags but not its links, so a rebuild counts no links of posts
     deleted before it ran (the write path counted them when they arrived)."""
-    for table in (_DAY, _HOUR):
+    for table in (_DAY, _HOUR, _TOTAL) if totals else (_DAY, _HOUR):
         stmt = delete(table)
         if movement_ids is not None:
             stmt = stmt.where(table.c.movement_id.in_(list(movement_ids)))
@@ -151,3 +172,12 @@ def rebuild(conn: Connection, movement_ids: Sequence[int] | None = None) -> None
         days, hours = _count(matches, keys_of)
         _add(conn, _DAY, "day", days)
         _add(conn, _HOUR, "hour", hours)
+    if not totals:  # migration 0043 ran before 0049 made the table
+        return
+    day = _DAY
+    sums = select(day.c.movement_id, day.c.kind, day.c.value, func.sum(day.c.n)).group_by(
+        day.c.movement_id, day.c.kind, day.c.value
+    )
+    if movement_ids is not None:
+        sums = sums.where(day.c.movement_id.in_(list(movement_ids)))
+    conn.execute(_TOTAL.insert().from_select(["movement_id", "kind", "value", "n"], sums))

@@ -9,7 +9,7 @@ import random
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from domain.matching import normalise_hashtag
 from storage.engine import write_tx
@@ -22,7 +22,7 @@ from tests.factories import T0, account, batch, mention, movement
 
 H = 3600
 T0_TS = int(T0.timestamp())
-TABLES = ("movement_share_day", "movement_share_hour")
+TABLES = ("movement_share_day", "movement_share_hour", "movement_share_total")
 DOMAINS = ("nhs.uk", "www.bbc.co.uk", "theguardian.com", "pledge.example.org", "a.example")
 TAGS = ("NHS", "nhs", "Health", "CareNotCuts", "ＮＨＳ", "vote", "NHSCitizen")
 
@@ -185,3 +185,41 @@ def test_a_link_to_a_withheld_post_is_never_listed_but_still_counted_in_its_doma
         got = travels(conn, Scope(mv, T0_TS - 60, T0_TS + 86400))
     assert [r["value"] for r in got["url"]] == ["https://example.social/@u/52"]
     assert got["domain"] == [{"value": "example.social", "mentions": 3}]
+
+
+def test_a_long_tail_is_not_grouped_when_the_all_time_counts_prove_the_top(store):
+    """Three hashtags used often and hundreds used once: the top three are counted by value
+    from the values with the largest all-time counts, and equal the count over every mention
+    (no ranking of every row of the range)."""
+    rules = movement(store)
+    shared = {"bigtag": 40, "midtag": 25, "smalltag": 12}
+    ms, i = [], 0
+    for tag, times in shared.items():
+        for _ in range(times):
+            i += 1
+            at = T0 + timedelta(seconds=(i * 977) % (2 * 86400))
+            ms.append(mention(i, created_at=at, hashtags=["NHSCitizen", tag]))
+    for j in range(400):  # the tail: one mention each
+        i += 1
+        at = T0 + timedelta(seconds=(j * 431) % (2 * 86400))
+        ms.append(mention(i, created_at=at, hashtags=["NHSCitizen", f"tail{j}"]))
+    _write(store, rules, ms)
+    ranked: list[str] = []
+
+    def seen(_conn, _cur, statement, parameters, *_args) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        if "tag" in values and "ORDER BY" in statement and "movement_share_day" in statement:
+            ranked.append(statement)
+
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        scope = Scope(mv, T0_TS + 1234, T0_TS + 2 * 86400 - 99)
+        event.listen(store, "before_cursor_execute", seen)
+        try:
+            got = travels(conn, scope, limit=3)
+        finally:
+            event.remove(store, "before_cursor_execute", seen)
+        want = _brute(ms, scope, {"nhscitizen"})["tag"]
+    assert got["tag"] == [{"value": v, "mentions": n} for v, n in want.most_common(3)]
+    assert [r["value"] for r in got["tag"]] == list(shared)
+    assert ranked == []  # the rows of the range were never ranked

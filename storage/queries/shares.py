@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, select, union_all
 from domain.matching import normalise_hashtag
 from domain.records import mention_id
 from storage.models import Account, Mention, MentionMatch, Movement
-from storage.models_shares import MovementShareDay, MovementShareHour
+from storage.models_shares import MovementShareDay, MovementShareHour, MovementShareTotal
 from storage.queries.blogs import _native_candidates
 from storage.queries.ethics import mention_displayable
 from storage.queries.scope import Scope, in_scope
@@ -33,13 +33,14 @@ from storage.shares import share_keys
 
 DAY_T = MovementShareDay.__table__  # type: ignore[attr-defined]
 HOUR_T = MovementShareHour.__table__  # type: ignore[attr-defined]
+TOTAL_T = MovementShareTotal.__table__  # type: ignore[attr-defined]
 M = Mention.__table__  # type: ignore[attr-defined]
 MM = MentionMatch.__table__  # type: ignore[attr-defined]
 A = Account.__table__  # type: ignore[attr-defined]
 MV = Movement.__table__  # type: ignore[attr-defined]
 
 # How many more URLs than asked for are read, so a few withheld ones leave the list full.
-_URL_SLACK = 20
+_URL_SLACK = 10
 
 
 def _pieces(start: int, end: int) -> tuple[list[tuple[Any, int, int]], list[tuple[int, int]]]:
@@ -85,6 +86,11 @@ def _rolled_select(
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
+# How many values, largest all-time count first, are counted exactly before the bound is
+# tried: deep enough that the first value not read is rarely shared as often as the N-th.
+_CANDIDATES = 300
+
+
 def _rolled_top(
     conn: Connection,
     scope: Scope,
@@ -93,8 +99,34 @@ def _rolled_top(
     k: int,
     exclude: Sequence[str],
 ) -> list[tuple[str, int]]:
+    """The exact top `k` of the rollups over `pieces`.
+
+    First without grouping the long tail: the `_CANDIDATES` values with the largest all-time
+    counts (`movement_share_total`) are counted in the range by value. A value not read has
+    an all-time count, hence a range count, of at most the last one read (`bound`); when the
+    k-th range count beats it, nothing else can enter the list. Otherwise (a short range, a
+    filter that leaves little, a young movement) every row of the range is grouped."""
     if not pieces:
         return []
+    cands = select(TOTAL_T.c.value, TOTAL_T.c.n).where(
+        TOTAL_T.c.movement_id == scope.movement_id, TOTAL_T.c.kind == kind
+    )
+    if exclude:
+        cands = cands.where(TOTAL_T.c.value.not_in(list(exclude)))
+    # Without a whole day the range is a few hours of rows: grouping them is cheaper than
+    # proving the bound, which rarely holds for so few mentions.
+    whole_days = any(table is DAY_T for table, _, _ in pieces)
+    read = (
+        conn.execute(cands.order_by(TOTAL_T.c.n.desc()).limit(_CANDIDATES)).all()
+        if whole_days
+        else []
+    )
+    if len(read) == _CANDIDATES:
+        bound = int(read[-1][1])
+        exact = _rolled_counts(conn, scope, kind, pieces, {v for v, _ in read})
+        top = sorted(exact.items(), key=lambda x: (-x[1], x[0]))[:k]
+        if len(top) == k and top[-1][1] > bound:
+            return top
     u = _rolled_select(scope, kind, pieces, None).subquery("u")
     total = func.sum(u.c.n)
     stmt = select(u.c.value, total).group_by(u.c.value)
@@ -142,15 +174,37 @@ def _top(
     pieces: list[tuple[Any, int, int]],
     raw: Counter[str],
 ) -> list[tuple[str, int]]:
+    """The exact top `k` of the rollups plus the raw minutes at the ends of the range.
+
+    A value seen only in the raw minutes is counted in the rollups only when it could enter
+    the list: its rollup count is at most the k-th rollup count (it is not in the rollups'
+    top k) and at most its all-time count, so with its raw count it must reach the k-th total
+    so far. Most of a busy hour's values are shared once ever and are never looked up."""
     rolled = _rolled_top(conn, scope, kind, pieces, k, exclude)
     totals = dict(rolled)
-    extra = {v for v in raw if v not in totals and v not in exclude}
-    totals.update({v: 0 for v in extra})
-    totals.update(_rolled_counts(conn, scope, kind, pieces, extra))
     for v, n in raw.items():
         if v in totals:
             totals[v] += n
+    extra = {v for v in raw if v not in totals and v not in exclude}
+    if extra:
+        so_far = sorted(totals.values(), reverse=True)
+        floor = so_far[k - 1] if len(so_far) >= k else 0
+        kth = rolled[-1][1] if len(rolled) == k else 0  # fewer: the rollups hold no others
+        ever = _all_time(conn, scope.movement_id, kind, extra)
+        need = {v for v in extra if min(kth, ever.get(v, 0)) + raw[v] >= floor}
+        counted = _rolled_counts(conn, scope, kind, pieces, need)
+        for v in need:
+            totals[v] = counted.get(v, 0) + raw[v]
     return sorted(totals.items(), key=lambda x: (-x[1], x[0]))[:k]
+
+
+def _all_time(conn: Connection, movement_id: int, kind: str, values: set[str]) -> dict[str, int]:
+    stmt = select(TOTAL_T.c.value, TOTAL_T.c.n).where(
+        TOTAL_T.c.movement_id == movement_id,
+        TOTAL_T.c.kind == kind,
+        TOTAL_T.c.value.in_(sorted(values)),
+    )
+    return {v: int(n) for v, n in conn.execute(stmt)}
 
 
 def tracked_tags(conn: Connection, movement_id: int) -> list[str]:
