@@ -4,7 +4,7 @@ backfilled from movement_share_day; ix_mshare_day_value, so the range counts of 
 are index reads
 
 Revision ID: 0049
-Revises: 0043
+Revises: 0044
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0049"
-down_revision = "0043"
+down_revision = "0044"
 branch_labels = None
 depends_on = None
 
