@@ -101,6 +101,10 @@ def claim_values(claims: Mapping[str, Any], name: str) -> list[str]:
     return [v.strip() for v in items if isinstance(v, str) and 0 < len(v) <= MAX_VALUE_LENGTH]
 
 
+def _roles(*roles: Role) -> list[Role]:
+    return list(roles)
+
+
 class AccessSettings(BaseModel):
     """`[access]` in the config: which provider claims give which role, what the shared
     passwords give, and how long a sign-in lasts (docs/access.md)."""
@@ -123,15 +127,15 @@ class AccessSettings(BaseModel):
         "providers without group claims, such as Google)",
     )
     dashboard_password_roles: list[Role] = Field(
-        default_factory=lambda: ["viewer"],
+        default_factory=lambda: _roles("viewer"),
         description="roles the shared dashboard password (GROUNDSWELL_DASHBOARD_PASSWORD) gives",
     )
     moderator_password_roles: list[Role] = Field(
-        default_factory=lambda: ["moderator", "editor"],
+        default_factory=lambda: _roles("moderator", "editor"),
         description="roles the shared moderator password (GROUNDSWELL_MODERATOR_PASSWORD) gives",
     )
     open_roles: list[Role] = Field(
-        default_factory=lambda: ["viewer", "researcher"],
+        default_factory=lambda: _roles("viewer", "researcher"),
         description="roles of everyone when the dashboard has no gate at all (local use, bound "
         "to 127.0.0.1): whoever reaches it can run `groundswell export --identified` anyway",
     )

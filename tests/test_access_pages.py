@@ -161,3 +161,33 @@ def test_an_unverified_email_on_the_access_list_gives_no_role(mapped, tmp_path):
     assert [c for c in at.checkbox if c.label.startswith("Identified export")]
     at = _open("views/explore.py", {**user, "email_verified": False})
     assert not [c for c in at.checkbox if c.label.startswith("Identified export")]
+
+
+@pytest.mark.parametrize(
+    ("roles", "offered"), [('["viewer"]', False), ('["viewer", "researcher"]', True)]
+)
+def test_the_shared_dashboard_password_gives_the_roles_the_config_says(
+    wall_store,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    roles,
+    offered,
+):
+    config = tmp_path / "groundswell.toml"
+    config.write_text(f"[access]\ndashboard_password_roles = {roles}\n", encoding="utf-8")
+    monkeypatch.setenv("GROUNDSWELL_CONFIG", str(config))
+    monkeypatch.setenv("GROUNDSWELL_DASHBOARD_PASSWORD", "a long dashboard password")
+    monkeypatch.delenv("GROUNDSWELL_MODERATOR_PASSWORD", raising=False)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    next(t for t in at.text_input if t.label == "Dashboard password").input(
+        "a long dashboard password"
+    )
+    next(b for b in at.button if b.label == "Open the dashboard").click()
+    at.run()
+    at.switch_page("views/explore.py")
+    at.run()
+    assert not at.exception, at.exception
+    boxes = [c for c in at.checkbox if c.label.startswith("Identified export")]
+    assert bool(boxes) is offered
+    assert ("You need the researcher role" in _texts(at)) is not offered
