@@ -223,3 +223,14 @@ def test_an_expired_session_must_sign_in_again(site, page, artifacts):
     page.locator("input[name=password]").fill("any password")
     page.get_by_role("button", name="Sign-in").click()
     page.get_by_text("Signed in as Mo (mo@org.example)").wait_for(timeout=60_000)
+
+
+def test_a_provider_that_is_down_gives_a_clear_page_not_a_stack_trace(site, page, artifacts):
+    """Last in the module: it stops the module's provider."""
+    stop_provider(site.provider)
+    page.goto(f"{site.base}/moderate", wait_until="domcontentloaded")
+    page.get_by_role("button", name="Sign in").click(timeout=60_000)
+    host = site.provider.issuer.removeprefix("http://")
+    page.get_by_text(f"identity provider ({host}) is not answering").wait_for(timeout=60_000)
+    assert page.get_by_text("Traceback").count() == 0
+    page.screenshot(path=str(artifacts / "oidc-provider-down.png"))
