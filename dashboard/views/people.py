@@ -14,11 +14,12 @@ import streamlit as st
 from dashboard import data, ui, wall_common
 from dashboard.roles import grant, permitted, refusal_text
 from storage.engine import write_tx
+from storage.people_links import suggestions
 from storage.person_moderation import (
     PersonModerationError,
     audit_log,
     link_accounts,
-    unlink_account,
+    unlink_accounts,
 )
 from storage.queries.persons import find_accounts, linked_people
 
@@ -97,17 +98,45 @@ else:
             st.session_state["people_done"] = "Linked: they now count as one person."
             st.rerun()
     if go_unlink.button(
-        "Unlink the first account from its person", key="people_unlink", disabled=not first
+        "Two people: unlink these accounts", key="people_unlink", disabled=not (first and second)
     ):
         try:
             with write_tx(engine) as conn:
-                unlink_account(conn, first["id"], moderator=moderator, reason=reason)
+                unlink_accounts(conn, first["id"], second["id"], moderator=moderator, reason=reason)
         except PersonModerationError as exc:
             st.error(str(exc))
         else:
             data.clear()
-            st.session_state["people_done"] = "Unlinked: the account counts as a person of its own."
+            st.session_state["people_done"] = (
+                "Unlinked: they count as two people, whatever evidence comes later."
+            )
             st.rerun()
+
+    st.subheader("Suggestions: one-way claims")
+    st.caption(
+        "A profile or page that names another account which does not name it back never "
+        "merges (anyone can write someone else's address): look, then link or unlink above."
+    )
+    with engine.connect() as conn:
+        claims = suggestions(conn, limit=50)
+    if claims:
+        st.dataframe(
+            [
+                {
+                    "Claims to be": ui.short(f"{c['hi_handle']} ({c['hi_platform']})", 80),
+                    "Account": ui.short(f"{c['lo_handle']} ({c['lo_platform']})", 80),
+                    "Evidence": c["kind"],
+                    "Checked (UTC)": c["checked_at"].strftime("%Y-%m-%d %H:%M")
+                    if c["checked_at"]
+                    else "",
+                }
+                for c in claims
+            ],
+            hide_index=True,
+            key="people_claims",
+        )
+    else:
+        st.caption("No one-way claims waiting.")
 
     st.subheader("Log of links and unlinks")
     with engine.connect() as conn:

@@ -123,16 +123,19 @@ def test_by_person_toggle_and_a_moderators_link_and_unlink(
     page.screenshot(path=str(artifacts / "people-amplifiers-by-account.png"), full_page=True)
 
     page.get_by_role("link", name="People").click()
-    page.get_by_label("First account: search handle or name").fill("did:plc:user1")
+    page.get_by_label("First account: search handle or name").fill("user1@example")
     page.keyboard.press("Enter")
-    page.wait_for_timeout(2500)
+    page.get_by_text("First account", exact=True).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.get_by_label("Second account: search handle or name").fill("did:plc:user1")
+    page.keyboard.press("Enter")
+    page.get_by_text("Second account", exact=True).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
     page.get_by_label("Reason (kept in the log)").fill("the Bluesky account is an impostor")
     page.keyboard.press("Enter")
     page.wait_for_timeout(1500)
-    page.get_by_role("button", name="Unlink the first account from its person").click()
-    page.get_by_text("Unlinked: the account counts as a person of its own.").wait_for(
-        timeout=60_000
-    )
+    page.get_by_role("button", name="Two people: unlink these accounts").click()
+    page.get_by_text("Unlinked: they count as two people").wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     with sqlite_store.connect() as conn:
         log = audit_log(conn)
