@@ -194,3 +194,30 @@ def test_a_blog_seen_with_and_without_www_is_one_person(store, rules):
     _write(store, rules, www, at=T0 + timedelta(minutes=1))
     got = persons(store)
     assert got[bare.id] == got[www.id]
+
+
+def test_join_and_split_from_the_command_line_are_audited(store, rules):
+    from typer.testing import CliRunner
+
+    from groundswell.cli import app
+
+    _write(store, rules, masto([ONE_WAY], n="carer"), blog())
+    m, b = masto(n="carer").id, blog().id
+    url = store.url.render_as_string(hide_password=False)
+    joined = CliRunner().invoke(
+        app, ["people", "join", str(m), str(b), "--db", url, "--reason", "asked by email"]
+    )
+    assert joined.exit_code == 0, joined.output
+    assert persons(store)[m] == persons(store)[b]
+    split = CliRunner().invoke(
+        app, ["people", "split", str(m), str(b), "--db", url, "--reason", "a mistake"]
+    )
+    assert split.exit_code == 0, split.output
+    assert persons(store)[m] != persons(store)[b]
+    with store.connect() as conn:
+        actions = [r[0] for r in conn.execute(text("SELECT action FROM audit_event ORDER BY id"))]
+    assert actions == ["people.link", "people.unlink"]
+    refused = CliRunner().invoke(
+        app, ["people", "join", str(m), "12345", "--db", url, "--reason", "x"]
+    )
+    assert refused.exit_code == 2 and "no stored account" in refused.output

@@ -127,9 +127,22 @@ def _decide(config, db, a: int, b: int, reason: str, kind: str) -> None:  # type
 
     engine = open_store(db, load_config(config), create=False)
     decide = moderator_link if kind == "link" else moderator_unlink
+    from storage.audit import record_action
+
+    actor = cli_actor()
     try:
         with write_tx(engine) as conn:
-            moved = decide(conn, a, b, by=cli_actor(), reason=reason)
+            moved = decide(conn, a, b, by=actor, reason=reason)
+            # the audit trail too (docs/access.md), in the decision's transaction
+            record_action(
+                conn,
+                actor=actor,
+                role="operator",
+                action=f"people.{kind}",
+                target_kind="account",
+                target_id=a,
+                detail={"accounts": [a, b], "reason": reason[:1000], "moved": moved},
+            )
     except (ValueError, LookupError) as exc:
         fail(str(exc), 2)
     out.print(f"{kind}ed {a} and {b}; {moved} account(s) changed person")
