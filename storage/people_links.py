@@ -425,13 +425,34 @@ def regroup(conn: Connection, seeds: Iterable[int]) -> int:
 # -- moderators ---------------------------------------------------------------------------------
 
 
+def _decision_row(
+    lo: int, hi: int, kind: str, by: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": stable_id("person_link", str(lo), str(hi), kind, now.isoformat(), by),
+        "account_lo": lo,
+        "account_hi": hi,
+        "kind": kind,
+        "strength": STRONG,
+        "source": "moderator",
+        "created_at": now,
+        "checked_at": now,
+        "decided_by": by[:200],
+        "reason": reason.strip(),
+    }
+
+
+def _check_decision(by: str, reason: str) -> None:
+    if not by or not reason or not reason.strip():
+        raise ValueError("a moderator's link or unlink needs who decided and a reason")
+
+
 def _decide(
     conn: Connection, a: int, b: int, kind: str, by: str, reason: str, now: datetime | None
 ) -> int:
     if a == b:
         raise ValueError("an account is always its own person; pick two accounts")
-    if not by or not reason or not reason.strip():
-        raise ValueError("a moderator's link or unlink needs who decided and a reason")
+    _check_decision(by, reason)
     now = now or datetime.now(UTC)
     lo, hi = sorted((int(a), int(b)))
     known = {int(r[0]) for r in conn.execute(select(A.c.id).where(among(conn, A.c.id, [lo, hi])))}
@@ -440,22 +461,40 @@ def _decide(
     _lock(conn)
     conn.execute(
         insert_for(conn, LINK).on_conflict_do_nothing(),
-        [
-            {
-                "id": stable_id("person_link", str(lo), str(hi), kind, now.isoformat(), by),
-                "account_lo": lo,
-                "account_hi": hi,
-                "kind": kind,
-                "strength": STRONG,
-                "source": "moderator",
-                "created_at": now,
-                "checked_at": now,
-                "decided_by": by[:200],
-                "reason": reason.strip(),
-            }
-        ],
+        [_decision_row(lo, hi, kind, by, reason, now)],
     )
     return regroup(conn, [lo, hi])
+
+
+def moderator_detach(
+    conn: Connection, account: int, *, by: str, reason: str, now: datetime | None = None
+) -> list[int]:
+    """A moderator takes `account` out of its person: an unlink against every other account of
+    the person (so no chain of evidence brings it back), then the regrouping, which also
+    splits the rest if only this account joined them. Returns the accounts it was with."""
+    _check_decision(by, reason)
+    now = now or datetime.now(UTC)
+    person = conn.execute(select(A.c.person_id).where(A.c.id == account)).scalar()
+    if person is None:
+        raise LookupError(f"no stored account {account}")
+    others = sorted(
+        int(r[0])
+        for r in conn.execute(
+            select(A.c.id).where(A.c.person_id == person, A.c.id != account)
+        )
+    )
+    if not others:
+        raise ValueError("this account is not linked to any other")
+    _lock(conn)
+    conn.execute(
+        insert_for(conn, LINK).on_conflict_do_nothing(),
+        [
+            _decision_row(*sorted((account, o)), MODERATOR_UNLINK, by, reason, now)
+            for o in others
+        ],
+    )
+    regroup(conn, [account, *others])
+    return others
 
 
 def moderator_link(
@@ -607,6 +646,7 @@ __all__ = [
     "LinkResult",
     "counts_by_kind",
     "link_accounts",
+    "moderator_detach",
     "moderator_link",
     "moderator_log",
     "moderator_unlink",

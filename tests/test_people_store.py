@@ -221,3 +221,25 @@ def test_join_and_split_from_the_command_line_are_audited(store, rules):
         app, ["people", "join", str(m), "12345", "--db", url, "--reason", "x"]
     )
     assert refused.exit_code == 2 and "no stored account" in refused.output
+
+
+def test_taking_an_account_out_of_its_person_holds_when_the_evidence_is_linked_again(store, rules):
+    # moderator_detach: the account joined a blog and its own bridge; taken out, the two are
+    # not one person (nothing but the account joined them), and the background pass keeps it.
+    from storage.people_links import moderator_detach, relink_all
+
+    bridge = AccountRecord(
+        platform="bluesky", native_id="did:plc:br", handle="charity.example.social.ap.brid.gy"
+    )
+    _write(store, rules, masto([VERIFIED]), blog(), bridge)
+    m, b, br = masto().id, blog().id, bridge.id
+    assert len({persons(store)[x] for x in (m, b, br)}) == 1
+    with write_tx(store) as conn:
+        assert sorted(moderator_detach(conn, m, by="mod@example", reason="staff")) == sorted(
+            [b, br]
+        )
+    got = persons(store)
+    assert len({got[m], got[b], got[br]}) == 3
+    with write_tx(store) as conn:
+        relink_all(conn)
+    assert persons(store) == got
