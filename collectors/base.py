@@ -72,17 +72,6 @@ class FatalSourceError(CollectorError):
             add_signal(self.signals, NEEDS_TOKEN)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceSpec:
-    """A source as the configuration describes it (synchronised into the `source` table)."""
-
-    key: str
-    platform: str
-    kind: str
-    target: dict[str, Any]
-    interval_s: int
-
-
 @dataclass(slots=True)
 class SourceState:
     """A claimed source as the runner hands it to `poll`."""

@@ -11,7 +11,8 @@ import importlib
 import os
 from typing import TYPE_CHECKING
 
-from collectors.base import Collector, CollectorContext, SourceSpec
+from collectors.base import Collector, CollectorContext
+from domain.records import SourceSpec
 
 if TYPE_CHECKING:
     from domain.settings.config import Settings

@@ -33,6 +33,7 @@ from collectors.base import (
     SourceState,
     TransientError,
 )
+from domain.batch_matching import match_batch
 from domain.records import merge_signals
 from storage.catalog import RETRIED_PARKED_STATUSES, RUNNABLE_STATUSES, load_rules
 from storage.engine import write_tx
@@ -256,6 +257,7 @@ class Runner:
                 rules = load_rules(conn)
             self.context.rules = rules
             for batch in collector.poll(state):
+                match_batch(rules, batch)  # parse -> match -> write: outside the transaction
                 with write_tx(self.engine) as conn:
                     self._renew(conn, state.id)
                     res = write_batch(

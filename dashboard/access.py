@@ -16,45 +16,23 @@ The moderator page keeps its own, stricter check (`dashboard.moderator_auth`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import streamlit as st
 
 from dashboard.auth import (
     VIEWER_THROTTLE,
     email_problem,
-    oidc_configured,
     sign_in_button,
     signed_in_email,
     try_password,
 )
+from dashboard.gate import PASSWORD_ENV, mode_and_password
 from dashboard.roles import grant, shown_identity, sign_in_expired, signed_in_user
 from domain.access import AccessSettings, missing_role_message, roles_from_claims
-from domain.settings.config import DashboardSettings, Settings, secret_from_env
+from domain.settings.config import DashboardSettings, Settings
 
-PASSWORD_ENV = "GROUNDSWELL_DASHBOARD_PASSWORD"
 SESSION_KEY = "gs_viewer"
-
-GateMode = Literal["open", "password", "oidc", "locked"]
-
-
-def gate_mode(
-    dashboard: DashboardSettings, *, oidc: bool, password: str | None, mapped: bool = False
-) -> GateMode:
-    """Which gate applies, from what is configured (pure: the precedence is unit-tested).
-
-    `mapped`: `[access.roles]` maps provider groups to roles, which also closes the dashboard
-    to anyone signed out or without a role.
-    """
-    if oidc and (dashboard.restricted or mapped):
-        return "oidc"
-    if mapped and not password:
-        return "locked"
-    if password:
-        return "password"
-    if dashboard.restricted:
-        return "locked"
-    return "open"
 
 
 def viewer_refusal(
@@ -86,23 +64,6 @@ def viewer_refusal(
     return f"{email} is not on this dashboard's list of viewers; ask its organisers to add you."
 
 
-def _mode(settings: Settings) -> tuple[GateMode, str | None]:
-    password = secret_from_env(PASSWORD_ENV, what="dashboard password")
-    mode = gate_mode(
-        settings.dashboard,
-        oidc=oidc_configured(),
-        password=password,
-        mapped=settings.access.mapped,
-    )
-    return mode, password
-
-
-def configured_gate(settings: Settings) -> GateMode:
-    """The gate this configuration puts in front of every page (the CLI asks before it lets
-    the dashboard listen beyond loopback)."""
-    return _mode(settings)[0]
-
-
 def admitted(settings: Settings) -> bool:
     """Whether this session may see the pages now (renders nothing).
 
@@ -111,7 +72,7 @@ def admitted(settings: Settings) -> bool:
     visitor asked for (say `/wall`) is forgotten and the rerun after sign-in lands on the
     default page.
     """
-    mode, _ = _mode(settings)
+    mode, _ = mode_and_password(settings)
     if mode == "open":
         return True
     if mode == "password":
@@ -126,7 +87,7 @@ def admitted(settings: Settings) -> bool:
 
 def require_viewer(settings: Settings) -> None:
     """Let the visitor through to the page, or show the sign-in and stop the run."""
-    mode, password = _mode(settings)
+    mode, password = mode_and_password(settings)
     if mode == "open":
         return
     if mode == "locked":

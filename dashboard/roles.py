@@ -25,6 +25,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.auth import email_problem, oidc_configured, signed_in_email
+from dashboard.gate import configured_gate
 from domain.access import (
     Action,
     Role,
@@ -113,8 +114,6 @@ def sign_in_expired(settings: Settings) -> bool:
 
 def grant(settings: Settings) -> Grant:
     """This session's roles now (renders nothing)."""
-    from dashboard.access import configured_gate  # the gate imports this module
-
     mode = configured_gate(settings)
     open_roles: set[Role] = set(settings.access.open_roles) if mode == "open" else set()
     if oidc_configured():
@@ -153,8 +152,6 @@ def refusal_text(settings: Settings, action: Action) -> str:
 
 def refuse(settings: Settings, action: Action) -> None:
     """The "you need the X role" page: the reason, a way out, and nothing else."""
-    from dashboard.access import configured_gate
-
     st.error(refusal_text(settings, action))
     # The dashboard's own sign-in gate already shows Sign out in the sidebar.
     shown = configured_gate(settings) == "oidc"

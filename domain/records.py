@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.ids import stable_id
+from domain.matching import Match
 from domain.people import Claim
 from domain.url_identity import URL_PLATFORMS, canonical_native_id
 
@@ -106,6 +107,10 @@ class MentionRecord:
     # `local_status_key`). The write path stores the post as a tombstone when a deletion was
     # seen under its key or any of these (storage/models_deletions.py).
     aliases: tuple[tuple[str, str], ...] = ()
+    # The movements its own content matches (hashtag, URL, term, source), set by
+    # `domain.batch_matching.match_batch` before the write transaction; None: not matched yet
+    # (the write path then matches it itself). Thread matches are added by the write path.
+    matches: list[Match] | None = None
 
     @property
     def id(self) -> int:
@@ -222,3 +227,14 @@ class Batch:
 
     def signal(self, name: str, n: int = 1, *, seconds: float | None = None) -> None:
         add_signal(self.signals, name, n, seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A source as the configuration describes it (synchronised into the `source` table)."""
+
+    key: str
+    platform: str
+    kind: str
+    target: dict[str, Any]
+    interval_s: int

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -43,6 +43,9 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 import urllib3.exceptions
+
+if TYPE_CHECKING:
+    from domain.settings.config import NetworkSettings
 
 DEFAULT_USER_AGENT = (
     "Groundswell/0.1 (+https://github.com/groundswell/groundswell; feed, pingback and "
@@ -98,13 +101,23 @@ class CertificateError(TransientFetchError):
 
 
 # The CA bundle every TLS connection trusts when its policy names none (`[network] ca_bundle`,
-# set once by `domain.settings.config.load_settings`); None: certifi's public roots.
+# set once by `configure`); None: certifi's public roots.
 _CA_BUNDLE: str | None = None
 
 
-# The contact URL our user agent names (`[network] contact_url`, set by load_settings): the
+# The contact URL our user agent names (`[network] contact_url`, set by `configure`): the
 # page where a site owner finds who runs this collector. None: the project's own page.
 _CONTACT_URL: str | None = None
+
+
+def configure(network: NetworkSettings) -> None:
+    """Apply the config's `[network]` section process-wide (its CA bundle and contact URL).
+
+    The application calls this once it has read the config (the CLI's `load_config`, the
+    dashboard's settings), before it builds fetchers, clients or streams; loading settings
+    itself has no side effects (domain/settings is pure)."""
+    use_ca_bundle(network.ca_bundle)
+    use_contact_url(network.contact_url)
 
 
 def use_contact_url(url: str | None) -> None:
@@ -165,8 +178,9 @@ def certificate_message(problem: ssl.SSLCertVerificationError, url: str | None =
 
 @dataclass(frozen=True, slots=True)
 class FetchPolicy:
-    """How outside URLs may be fetched (`BlogsSettings.fetch_policy()` builds one from the
-    `[blogs]` settings; `collectors.blogs.queue.receiver_policy` from `[receiver]`)."""
+    """How outside URLs may be fetched (`collectors.blogs.reading.blog_fetch_policy` builds
+    one from the `[blogs]` settings; `collectors.blogs.queue.receiver_policy` from
+    `[receiver]`)."""
 
     user_agent: str = DEFAULT_USER_AGENT
     timeout_s: float = 15.0

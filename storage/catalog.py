@@ -16,7 +16,7 @@ from domain.matching import MovementRule
 from storage.models import Event, Movement, Source
 
 if TYPE_CHECKING:
-    from collectors.base import SourceSpec
+    from domain.records import SourceSpec
     from domain.settings.config import EventSettings, MovementSettings
 
 

@@ -324,22 +324,3 @@ class WallModeration(SQLModel, table=True):
     moderator: str | None = Field(default=None, sa_column=Column(String(200)))
     note: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
-ALL_TABLES = [t for t in SQLModel.metadata.sorted_tables]
-
-
-# Area tables live in their own modules (storage/models_<area>.py) so areas can grow the schema
-# without touching this file; importing them here registers them on SQLModel.metadata.
-# One import line each, sorted.
-from storage import models_alerts as _models_alerts  # noqa: E402, F401
-from storage import models_audit as _models_audit  # noqa: E402, F401
-from storage import models_blogs as _models_blogs  # noqa: E402, F401
-from storage import models_cascades as _models_cascades  # noqa: E402, F401
-from storage import models_dashboard as _models_dashboard  # noqa: E402, F401
-from storage import models_deletions as _models_deletions  # noqa: E402, F401
-from storage import models_export as _models_export  # noqa: E402, F401
-from storage import models_people as _models_people  # noqa: E402, F401
-from storage import models_rollups as _models_rollups  # noqa: E402, F401
-from storage import models_shares as _models_shares  # noqa: E402, F401
-from storage import models_wall  # noqa: E402, F401

@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 # What is counted: `domain` (a link's host, without a leading "www."), `url` (the link's
-# canonical spelling: storage.url_identity), `tag` (a hashtag, normalised as matching does).
+# canonical spelling: domain.url_identity), `tag` (a hashtag, normalised as matching does).
 SHARE_KINDS = ("domain", "url", "tag")
 # Longer values are not counted (a URL of 500+ characters is a tracking blob, not a page
 # people pass on; the key must stay indexable on PostgreSQL).

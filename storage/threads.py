@@ -20,8 +20,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from domain.matching import THREAD, Match, MovementRule
-from domain.records import MentionRecord, mention_id
+from domain.batch_matching import anchors_in_batch, inherit_thread_matches, thread_anchors
+from domain.matching import Match, MovementRule
+from domain.records import MentionRecord
 from storage.id_lists import among
 from storage.models import MentionMatch
 
@@ -48,22 +49,10 @@ def add_thread_matches(
     rules: Sequence[MovementRule],
     matched: list[tuple[MentionRecord, list[Match]]],
 ) -> list[tuple[MentionRecord, list[Match]]]:
-    """`matched` (each mention with its content matches) with the thread matches added."""
-    anchors = {mention_id(*m.thread_of) for m, _ in matched if m.thread_of is not None}
+    """`matched` (each mention with its content matches) with the thread matches added: the
+    anchors' movements are read here (this batch and the store), the rule is the domain's."""
+    anchors = thread_anchors(matched)
     if not anchors:
         return matched
-    in_batch: dict[int, set[int]] = defaultdict(set)
-    for m, matches in matched:
-        if m.id in anchors:
-            in_batch[m.id].update(x.movement_id for x in matches)
-    inherited = anchor_movements(conn, anchors, in_batch)
-    known = {r.id for r in rules}  # a movement dropped from the config gains nothing
-    out: list[tuple[MentionRecord, list[Match]]] = []
-    for m, matches in matched:
-        if m.thread_of is not None:
-            have = {x.movement_id for x in matches}
-            extra = sorted((inherited.get(mention_id(*m.thread_of)) or set()) & known - have)
-            if extra:
-                matches = [*matches, *(Match(mv, THREAD) for mv in extra)]
-        out.append((m, matches))
-    return out
+    inherited = anchor_movements(conn, anchors, anchors_in_batch(matched, anchors))
+    return inherit_thread_matches(matched, inherited, rules)

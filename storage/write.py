@@ -37,7 +37,8 @@ from sqlalchemy import (
     update,
 )
 
-from domain.matching import MovementRule, match_post
+from domain.batch_matching import content_matches
+from domain.matching import MovementRule
 from domain.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from domain.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 from storage import bulk
@@ -262,13 +263,11 @@ def write_batch(
     mention_rows: dict[int, dict[str, Any]] = {}
     records: dict[int, MentionRecord] = {}
     match_rows: dict[tuple[int, int], dict[str, Any]] = {}
+    # Collectors' batches arrive matched (`domain.batch_matching.match_batch`, before the
+    # transaction); a batch handed over unmatched (tools, tests, benches) is matched here by the
+    # same domain function.
     matched = [
-        (
-            m,
-            match_post(
-                rules, hashtags=m.hashtags, text=_match_text(m), links=m.links, forced=m.movements
-            ),
-        )
+        (m, m.matches if m.matches is not None else content_matches(rules, m))
         for m in batch.mentions
     ]
     matched = add_thread_matches(conn, rules, matched)
@@ -411,12 +410,6 @@ def write_batch(
     if shrink:
         shrink_cascades(conn, shrink)
     return result
-
-
-def _match_text(m: MentionRecord) -> str | None:
-    if m.title and m.text:
-        return f"{m.title}\n{m.text}"
-    return m.text or m.title
 
 
 def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from domain.settings.config import ConfigError, load_settings, secret_from_env
+from domain.settings.checks import secret_from_env
+from domain.settings.config import ConfigError, load_settings
 from groundswell.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from dashboard.access import gate_mode, viewer_refusal
+from dashboard.access import viewer_refusal
+from dashboard.gate import gate_mode
 from domain.settings.config import DashboardSettings
 from groundswell.cli import app as cli
 from storage.engine import make_engine

@@ -27,12 +27,11 @@ from typer.testing import CliRunner
 from collectors.base import (
     CollectorContext,
     FatalSourceError,
-    SourceSpec,
     SourceState,
     TransientError,
 )
 from collectors.runner import Runner, backoff_delay
-from domain.records import Batch
+from domain.records import Batch, SourceSpec
 from domain.settings.config import Settings
 from groundswell.cli import app
 from storage.catalog import sync_sources

@@ -10,8 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from collectors.base import SourceSpec
-from domain.records import EdgeRecord
+from domain.records import EdgeRecord, SourceSpec
 from storage.catalog import sync_sources
 from storage.engine import write_tx
 from storage.models import Mention, MentionPayload, RollupHourly, Source

@@ -17,28 +17,21 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from collectors.base import CollectorContext, FatalSourceError, SourceState, TransientError
+from collectors.base import FatalSourceError, SourceState
 from collectors.blogs.feeds import parse_feed
+from collectors.blogs.pingbacks import poll_pingbacks
+from collectors.blogs.reading import BlogReader, moved_problem, typed
+from collectors.blogs.site_pingbacks import poll_site_pingbacks
 from domain.matching import match_post, normalise_url
 from domain.records import (
-    RATE_LIMIT_WAIT,
-    UNREACHABLE,
     AccountRecord,
     Batch,
     EdgeRecord,
     MentionRecord,
 )
-from domain.settings.blogs import refusal_hint
 from net.fetcher import (
-    BlockedAddressError,
-    Fetcher,
     FetchError,
-    GoneError,
-    PermanentFetchError,
-    TooLargeError,
-    TransientFetchError,
 )
-from net.robots import ROBOTS_DISALLOWED, DisallowedByRobots, RobotsCache
 from storage.queries.blogs import (
     LinkedMention,
     LinkingMention,
@@ -50,64 +43,12 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
-# 4xx that mean "this URL is wrong", not "try again later".
-_FATAL_STATUSES = {400, 401, 403, 404, 405, 406, 410, 451}
 
 
-def typed(exc: FetchError, what: str) -> Exception:
-    """A fetch failure as the collector protocol's typed error, naming what failed and the fix."""
-    if isinstance(exc, TransientFetchError):
-        # No status: the connection failed or timed out; a gateway error: the site is down.
-        if exc.status == 429:
-            signal: str | None = RATE_LIMIT_WAIT
-        elif exc.status is None or exc.status in (502, 503, 504):
-            signal = UNREACHABLE
-        else:
-            signal = None
-        return TransientError(f"{what}: {exc}", retry_after=exc.retry_after, signal=signal)
-    if isinstance(exc, DisallowedByRobots):
-        return FatalSourceError(f"{what}: disallowed by robots.txt", status=ROBOTS_DISALLOWED)
-    if isinstance(exc, GoneError):
-        return FatalSourceError(f"{what}: {exc}; the page is gone, remove it from the config")
-    if isinstance(exc, BlockedAddressError):
-        return FatalSourceError(f"{what}: {exc}; {refusal_hint(exc, 'blogs')}")
-    if isinstance(exc, TooLargeError):
-        return FatalSourceError(f"{what}: {exc}; raise [blogs].max_bytes if this is expected")
-    if isinstance(exc, PermanentFetchError) and (exc.status in _FATAL_STATUSES):
-        return FatalSourceError(f"{what}: {exc}; check the URL in the config")
-    return TransientError(f"{what}: {exc}")
-
-
-def moved_problem(configured: str, cursor: dict[str, object]) -> list[str]:
-    """The notes `status` shows from a feed's cursor: polled at the address it moved to; its
-    blog's comments feed (pingbacks) disallowed by robots.txt (`site_pingbacks`), said rather
-    than silently skipped."""
-    out = []
-    moved_to = cursor.get("moved_to")
-    if moved_to and moved_to != configured:
-        out.append(
-            f"moved permanently to {moved_to} (polled there now; put that URL in the config)"
-        )
-    comments = cursor.get("comments")
-    why = comments.get("absent") if isinstance(comments, dict) else None
-    if isinstance(why, str) and "robots.txt" in why:
-        out.append("comments feed (pingbacks) disallowed by robots.txt; asked again in a week")
-    return out
-
-
-class BlogCollector:
+class BlogCollector(BlogReader):
     """Polls `feed` sources and `pingbacks` sources (tracked posts)."""
 
     platform = "blog"
-
-    def __init__(self, context: CollectorContext, fetcher: Fetcher | None = None) -> None:
-        self.context = context
-        self.settings = context.settings.blogs
-        self.fetcher = fetcher or Fetcher(self.settings.fetch_policy())
-        self.robots = RobotsCache(self.fetcher)
-
-    def close(self) -> None:
-        self.fetcher.close()
 
     def poll(self, source: SourceState) -> Iterator[Batch]:
         if source.kind == "feed":
@@ -116,12 +57,8 @@ class BlogCollector:
                 cursor = batch.cursor if batch.cursor is not None else cursor
                 yield batch
             if source.target.get("pingbacks"):
-                from collectors.blogs.site_pingbacks import poll_site_pingbacks
-
                 yield from poll_site_pingbacks(self, source, cursor)
         elif source.kind == "pingbacks":
-            from collectors.blogs.pingbacks import poll_pingbacks
-
             yield from poll_pingbacks(self, source)
         else:
             raise FatalSourceError(f"{source.key}: unknown blog source kind {source.kind!r}")

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.base import SourceState
 from collectors.blogs import xmlrpc_safe
-from collectors.blogs.collector import typed
 from collectors.blogs.feeds import blog_account, site_host
 from collectors.blogs.html_links import PageInfo, link_header, read_page
+from collectors.blogs.reading import typed
 from domain.matching import normalise_url
 from domain.records import AccountRecord, Batch, EdgeRecord, MentionRecord
 from domain.sanitize import clean_text
@@ -39,7 +39,7 @@ from storage.models_blogs import MAX_URL_CHARS
 from storage.queries.blogs import mentions_by_url
 
 if TYPE_CHECKING:
-    from collectors.blogs.collector import BlogCollector
+    from collectors.blogs.reading import BlogReader
 
 MAX_SEEN = 5000
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
@@ -123,7 +123,7 @@ def ping_mention(
 
 
 def _target_page(
-    collector: BlogCollector,
+    collector: BlogReader,
     post_url: str,
     page: PageInfo | None,
     *,
@@ -203,7 +203,7 @@ def _parse_iso(value: Any) -> datetime | None:
         return None
 
 
-def poll_pingbacks(collector: BlogCollector, source: SourceState) -> Iterator[Batch]:
+def poll_pingbacks(collector: BlogReader, source: SourceState) -> Iterator[Batch]:
     fetcher = collector.fetcher
     settings = collector.settings
     log = collector.context.log

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, select, update
 from collectors.blogs.feeds import site_host
 from collectors.blogs.pingbacks import fetch_page, page_mention
 from collectors.blogs.verify import Verdict, add_edges, verify
+from domain.batch_matching import match_batch
 from domain.matching import normalise_url
 from domain.records import Batch, MentionRecord
 from net.fetcher import Fetcher, FetchError, FetchPolicy
@@ -156,6 +157,11 @@ class VerifyWorker:
                 combined.mentions += verdict.batch.mentions
                 combined.deletions += verdict.batch.deletions
                 combined.gone += verdict.batch.gone
+        rules = None
+        if combined.mentions:  # parse -> match -> write: the rules run outside the transaction
+            with self.engine.connect() as conn:
+                rules = load_rules(conn)
+            match_batch(rules, combined)
         with writing(self.engine) as conn:
             if combined.mentions or combined.deletions or combined.gone:
                 for item, verdict in zip(items, verdicts, strict=True):
@@ -163,7 +169,7 @@ class VerifyWorker:
                         stored = mentions_by_url(conn, [item.target])
                         add_edges(verdict.batch, item.kind, item.target, stored)
                         combined.edges += verdict.batch.edges
-                write_batch(conn, combined, load_rules(conn), now=now)
+                write_batch(conn, combined, rules or load_rules(conn), now=now)
             for item, verdict in zip(items, verdicts, strict=True):
                 finish(
                     conn,

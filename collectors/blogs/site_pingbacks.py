@@ -29,16 +29,16 @@ from urllib.parse import urldefrag
 import feedparser
 
 from collectors.base import SourceState
-from collectors.blogs.collector import moved_problem
 from collectors.blogs.feeds import site_host
 from collectors.blogs.pingbacks import fetch_page, ping_edge, ping_mention
+from collectors.blogs.reading import moved_problem
 from domain.matching import normalise_url
 from domain.records import Batch
 from net.fetcher import FetchError, PermanentFetchError
 from storage.queries.blogs import mentions_by_url
 
 if TYPE_CHECKING:
-    from collectors.blogs.collector import BlogCollector
+    from collectors.blogs.reading import BlogReader
 
 MAX_SEEN = 500  # comment ids remembered per blog (the feed carries the latest few dozen)
 ABSENT_RETRY_S = 7 * 86_400  # a blog without a (readable, allowed) comments feed: asked weekly
@@ -53,7 +53,7 @@ def comments_feed_url(feed_url: str) -> str | None:
     return f"{feed_url.split('://', 1)[0]}://{host}/comments/feed/" if host else None
 
 
-def discover(collector: BlogCollector, feed_url: str) -> str | None:
+def discover(collector: BlogReader, feed_url: str) -> str | None:
     """The comments feed of the blog whose feed is `feed_url`: the `<link rel="alternate">` of
     its home page whose title ends in "Comments Feed" (WordPress: "<blog> » Comments Feed") or
     whose address ends in `/comments/feed/`, on the blog's own host; else `/comments/feed/`.
@@ -99,7 +99,7 @@ def pinged_posts(content: Any, seen: set[str]) -> tuple[dict[str, list[str]], li
 
 
 def poll_site_pingbacks(
-    collector: BlogCollector, source: SourceState, cursor: dict[str, Any]
+    collector: BlogReader, source: SourceState, cursor: dict[str, Any]
 ) -> Iterator[Batch]:
     """One conditional GET of the blog's comments feed; the pages of posts it shows new
     pingback-shaped comments on are read for their pingbacks and trackbacks."""

@@ -41,7 +41,7 @@ from atproto_core.exceptions import AtProtocolError
 from collectors.base import FatalSourceError, TransientError
 from domain.records import RATE_LIMIT_WAIT, UNREACHABLE
 from domain.settings.bluesky import BlueskySettings
-from domain.settings.config import secret_from_env
+from domain.settings.checks import secret_from_env
 from net.fetcher import (
     certificate_message,
     certificate_problem,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from collectors.base import CollectorContext, SourceSpec
+from collectors.base import CollectorContext
 from collectors.bluesky.collector import BlueskyCollector
+from domain.records import SourceSpec
 
 if TYPE_CHECKING:
     from domain.settings.config import Settings

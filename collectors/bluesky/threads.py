@@ -15,7 +15,7 @@ so the walk always ends; a thread left unfinished is counted on the run (`thread
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from atproto import models
 
@@ -26,12 +26,24 @@ from domain.records import Batch
 from storage.queries.threads import stored_reply_counts
 
 if TYPE_CHECKING:
-    from collectors.bluesky.collector import BlueskyCollector
+    from collectors.base import CollectorContext
+    from collectors.bluesky.client import BlueskyClient
+    from domain.settings.bluesky import BlueskySettings
+
+
+class ThreadReader(Protocol):
+    """What reading threads needs of the collector (`BlueskyCollector` is one): a protocol, so
+    this module does not import the collector that imports it."""
+
+    context: CollectorContext
+    settings: BlueskySettings
+    client: BlueskyClient
+
 
 NSID = "app.bsky.feed.getPostThread"
 
 
-def grown(collector: BlueskyCollector, posts: list[ParsedPost]) -> list[str]:
+def grown(collector: ThreadReader, posts: list[ParsedPost]) -> list[str]:
     """URIs of `posts` whose reply count is above the stored one (unknown counts as 0)."""
     with_replies = [p for p in posts if p.mention.reply_count > 0]
     if not with_replies or collector.context.engine is None:
@@ -46,14 +58,14 @@ def grown(collector: BlueskyCollector, posts: list[ParsedPost]) -> list[str]:
 
 
 def add_thread_replies(
-    collector: BlueskyCollector, batch: Batch, anchors: list[str], seen: set[str]
+    collector: ThreadReader, batch: Batch, anchors: list[str], seen: set[str]
 ) -> None:
     """Read the threads of `anchors` into `batch` (see the module)."""
     for uri in anchors:
         read_thread(collector, batch, uri, seen)
 
 
-def read_thread(collector: BlueskyCollector, batch: Batch, anchor: str, seen: set[str]) -> None:
+def read_thread(collector: ThreadReader, batch: Batch, anchor: str, seen: set[str]) -> None:
     s = collector.settings
     queue = [anchor]
     asked: set[str] = set()

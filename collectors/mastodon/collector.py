@@ -50,7 +50,7 @@ from collectors.mastodon.parse import (
 )
 from collectors.mastodon.threads import fetch_threads
 from domain.records import BACKFILL_HORIZON, GAP, Batch, MentionRecord, merge_signals
-from domain.settings.config import secret_from_env
+from domain.settings.checks import secret_from_env
 from domain.settings.mastodon import MastodonInstance
 from storage.models import Mention
 

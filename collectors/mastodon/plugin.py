@@ -7,10 +7,11 @@ import math
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from collectors.base import CollectorContext, SourceSpec
+from collectors.base import CollectorContext
 from collectors.mastodon.collector import MastodonCollector
 from domain.matching import normalise_hashtag
-from domain.settings.config import secret_from_env
+from domain.records import SourceSpec
+from domain.settings.checks import secret_from_env
 from domain.settings.mastodon import MastodonInstance
 
 if TYPE_CHECKING:

@@ -33,6 +33,7 @@ from collectors.mastodon.client import NEEDS_TOKEN, InstanceClient
 from collectors.mastodon.collector import MastodonCollector
 from collectors.mastodon.parse import PLATFORM, to_plain
 from collectors.runner import Runner
+from domain.batch_matching import match_batch
 from domain.records import Batch, local_status_key
 from storage.catalog import load_rules
 from storage.engine import write_tx
@@ -227,6 +228,7 @@ class HashtagStream:
     def _write(self, kind: str, batch: Batch) -> None:
         with self.engine.connect() as conn:
             rules = load_rules(conn)
+        match_batch(rules, batch)  # parse -> match -> write: outside the transaction
         with write_tx(self.engine) as conn:
             result = write_batch(conn, batch, rules)
         if self.on_write is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.base import FatalSourceError
 from collectors.mastodon.client import InstanceClient
@@ -37,7 +37,23 @@ from domain.matching import match_post
 from domain.records import Batch
 
 if TYPE_CHECKING:
-    from collectors.mastodon.collector import MastodonCollector
+    from collectors.base import CollectorContext
+    from domain.settings.mastodon import MastodonSettings
+
+
+class ThreadReader(Protocol):
+    """What reading threads needs of the collector (`MastodonCollector` is one): a protocol,
+    so this module does not import the collector that imports it."""
+
+    context: CollectorContext
+    settings: MastodonSettings
+
+    def _remember(self, domain: str, local_id: str, status: dict[str, Any]) -> None: ...
+
+    def _parent(
+        self, client: InstanceClient, domain: str, local_id: str, resolves: int
+    ) -> tuple[dict[str, Any] | None, int]: ...
+
 
 log = logging.getLogger("groundswell.collect.mastodon")
 MAX_TRACKED_THREADS = 500
@@ -90,7 +106,7 @@ def prune(tracked: dict[str, list[Any]], since_ts: int) -> dict[str, list[Any]]:
 
 
 def fetch_threads(
-    collector: MastodonCollector,
+    collector: ThreadReader,
     client: InstanceClient,
     domain: str,
     parsed: list[ParsedStatus],
@@ -121,7 +137,7 @@ def fetch_threads(
     cursor["threads"] = prune(tracked, since_ts)
 
 
-def _matches(collector: MastodonCollector, p: ParsedStatus) -> bool:
+def _matches(collector: ThreadReader, p: ParsedStatus) -> bool:
     """Whether the status belongs to a movement: only then are its replies worth a request
     (an instance may list hashtags no movement tracks). Without compiled rules (no runner
     has run yet), every status is."""
@@ -133,7 +149,7 @@ def _matches(collector: MastodonCollector, p: ParsedStatus) -> bool:
 
 
 def _add_replies(
-    collector: MastodonCollector,
+    collector: ThreadReader,
     client: InstanceClient,
     domain: str,
     anchor_uri: str,

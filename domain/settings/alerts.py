@@ -26,7 +26,7 @@ class _Strict(BaseModel):
 
 
 def _emails(v: list[str]) -> list[str]:
-    from domain.settings.config import check_emails  # here: config imports this module
+    from domain.settings.checks import check_emails
 
     return check_emails(v)
 
@@ -173,7 +173,7 @@ class DigestSettings(_Strict):
                 "'weekly mon 08:00 UTC'"
             )
         if m.group(5):
-            from domain.settings.config import check_zone
+            from domain.settings.checks import check_zone
 
             check_zone(v.split()[-1])
         return v
@@ -224,7 +224,7 @@ class AlertsSettings(_Strict):
     def secret_problems(self) -> list[str]:
         """Environment variables the SMTP login names but that are not set (`init` checks
         this, so a typo is found before the first alert, not when it is lost in a retry)."""
-        from domain.settings.config import secret_from_env
+        from domain.settings.checks import secret_from_env
 
         e = self.email
         if e is None or e.username_env is None:

@@ -74,18 +74,6 @@ class BlogsSettings(BaseModel):
         description="re-ask getPingbacks at least this often even if the comment feed is 304",
     )
 
-    def fetch_policy(self):  # type: ignore[no-untyped-def]
-        """The `net.fetcher.FetchPolicy` these settings ask for."""
-        from net.fetcher import FetchPolicy
-
-        return FetchPolicy(
-            user_agent=self.user_agent,
-            timeout_s=self.timeout_s,
-            max_bytes=self.max_bytes,
-            allow_loopback=self.allow_loopback,
-            allow_private=self.allow_private_addresses,
-        )
-
 
 def refusal_hint(exc: Exception, section: str) -> str:
     """The one setting that would let an SSRF-refused fetch through, named exactly, for the

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -25,8 +25,8 @@ from domain.matching import normalise_hashtag, normalise_url
 from domain.settings.alerts import AlertsSettings
 from domain.settings.blogs import BlogsSettings
 from domain.settings.bluesky import BlueskySettings
+from domain.settings.checks import check_emails, check_zone
 from domain.settings.mastodon import MastodonSettings
-from net.fetcher import use_ca_bundle, use_contact_url
 
 ENV_CONFIG = "GROUNDSWELL_CONFIG"
 DEFAULT_CONFIG_PATHS = ("groundswell.toml", "config/groundswell.toml")
@@ -36,28 +36,7 @@ class ConfigError(ValueError):
     """A configuration problem, phrased for the person who has to fix the file."""
 
 
-_EMAIL_RE = re.compile(r"^[^@\s]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 _DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
-
-
-def check_zone(v: str) -> str:
-    """An IANA time zone name, or a message saying what to write instead."""
-    try:
-        ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {v!r}; use an IANA name like 'Europe/London'") from exc
-    return v
-
-
-def check_emails(v: list[str]) -> list[str]:
-    """Email addresses, lower-cased; a malformed one is refused with an example of the form."""
-    out = []
-    for email in v:
-        e = email.strip().lower()
-        if not _EMAIL_RE.match(e):
-            raise ValueError(f"{email!r} is not an email address; write it like 'mo@nhs.uk'")
-        out.append(e)
-    return out
 
 
 class _Strict(BaseModel):
@@ -553,18 +532,6 @@ def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{candidate}: cannot read: {exc}") from None
-    settings = parse_settings(data, origin=str(candidate))
-    # Process-wide: every fetcher, client and stream of this process trusts it.
-    use_ca_bundle(settings.network.ca_bundle)
-    use_contact_url(settings.network.contact_url)
-    return settings, candidate
-
-
-def secret_from_env(var: str | None, *, what: str) -> str | None:
-    """Read a secret named in the config from the environment (never from the file)."""
-    if not var:
-        return None
-    value = os.environ.get(var)
-    if value is None or not value.strip():
-        return None
-    return value.strip()
+    # No side effects here: the application hands `settings.network` to the guarded fetcher
+    # (`net.fetcher.configure`) when it starts (the CLI's load_config, the dashboard's settings).
+    return parse_settings(data, origin=str(candidate)), candidate

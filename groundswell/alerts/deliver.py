@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from domain.settings.alerts import AlertsSettings, EmailSettings, WebhookSettings
-from domain.settings.config import secret_from_env
+from domain.settings.checks import secret_from_env
 from groundswell.alerts.render import email_message, idempotency_key, webhook_body
 from net.fetcher import (
     AddressRefused,

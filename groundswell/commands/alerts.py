@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from groundswell.cli import ConfigOpt, DbOpt, app, fail, load_config, open_store, out
+from groundswell.app import ConfigOpt, DbOpt, app, fail, load_config, open_store, out
 
 alerts_app = typer.Typer(
     help="Alerts: evaluate the `[[alerts.rules]]` once, list them, acknowledge them.",
@@ -196,7 +196,7 @@ def digest_cmd(
     """The period's summary: headline numbers with changes (the Overview's, for the same
     dates), the volume chart, top posts, new voices, top amplified accounts, events; HTML with
     a plain-text alternative (docs/alerts.md, "Digest")."""
-    from domain.settings.config import check_zone
+    from domain.settings.checks import check_zone
     from groundswell.alerts.deliver import deliver_due
     from groundswell.alerts.digest import (
         DAYS,

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from groundswell.cli import ConfigOpt, DbOpt, app, fail, load_config, open_store, out
+from groundswell.app import ConfigOpt, DbOpt, app, fail, load_config, open_store, out
 from groundswell.commands.export import parse_when
 
 audit_app = typer.Typer(

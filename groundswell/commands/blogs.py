@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from domain.settings.config import DEFAULT_CONFIG_PATHS, ENV_CONFIG, ConfigError, load_settings
-from groundswell.cli import (
+from groundswell.app import (
     ConfigOpt,
     DbOpt,
     _setup_logging,
@@ -131,13 +131,14 @@ def add_blog(
     from collectors.blogs.collector import FEED_ACCEPT
     from collectors.blogs.html_links import link_header, read_page
     from collectors.blogs.pingbacks import fetch_page
+    from collectors.blogs.reading import blog_fetch_policy
     from domain.settings.blogs import refusal_hint
     from net.fetcher import BlockedAddressError, Fetcher, FetchError
 
     settings = load_config(config)
     if not url.startswith(("http://", "https://")):
         fail(f"{url!r} is not a web address; give the blog's URL starting with https://", 2)
-    with Fetcher(settings.blogs.fetch_policy()) as fetcher:
+    with Fetcher(blog_fetch_policy(settings.blogs)) as fetcher:
         try:
             res = fetcher.get(url, accept="text/html, " + FEED_ACCEPT)
         except BlockedAddressError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from groundswell.cli import (
+from groundswell.app import (
     ConfigOpt,
     DbOpt,
     _print_outcome,

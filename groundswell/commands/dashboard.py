@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from domain.settings.config import Settings
-from groundswell.cli import (
+from groundswell.app import (
     ConfigOpt,
     DbOpt,
     app,
@@ -63,7 +63,7 @@ def is_loopback(host: str) -> bool:
 
 def gate_configured(settings: Settings) -> bool:
     """Whether the dashboard asks visitors for a password or a sign-in (`dashboard.access`)."""
-    from dashboard.access import configured_gate
+    from dashboard.gate import configured_gate
 
     return configured_gate(settings) != "open"
 

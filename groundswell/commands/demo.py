@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
+from groundswell.app import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
 from storage.engine import describe_url
 
 SPEED_CHOICES = ("instant", "1x", "10x", "60x")

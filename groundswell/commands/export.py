@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from domain.settings.config import Settings
-from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
+from groundswell.app import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
 
 
 def parse_when(value: str | None, name: str) -> datetime | None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from groundswell.cli import console
+from groundswell.app import console
 
 WorkerOpt = Annotated[str | None, typer.Option(help="name of this worker (leases)")]
 DurationOpt = Annotated[

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from groundswell.cli import (
+from groundswell.app import (
     ConfigOpt,
     DbOpt,
     _setup_logging,

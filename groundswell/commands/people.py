@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
+from groundswell.app import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
 
 people_app = typer.Typer(
     help="One person across platforms: link accounts on evidence, review suggestions.",
@@ -52,6 +52,7 @@ def link(
 ) -> None:
     """The background linking pass: every account through the evidence rules, then the due
     blogs' rel=me pages. Safe to run at any time and as often as you like."""
+    from collectors.blogs.reading import blog_fetch_policy
     from net.fetcher import Fetcher
     from storage.people_links import people_count, relink_store
 
@@ -65,7 +66,7 @@ def link(
         from collectors.relme import check_pages
 
         progress, advance = _progress("reading rel=me pages")
-        with progress, Fetcher(settings.blogs.fetch_policy()) as fetcher:
+        with progress, Fetcher(blog_fetch_policy(settings.blogs)) as fetcher:
             checked = check_pages(engine, fetcher, limit=pages, progress=advance)
     with engine.connect() as conn:
         persons, accounts = people_count(conn)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from groundswell.cli import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
+from groundswell.app import ConfigOpt, DbOpt, app, console, fail, load_config, open_store, out
 
 AppViewOpt = Annotated[
     str | None,
@@ -49,7 +49,7 @@ def _lookups(settings, appview: str | None, allow_loopback: bool):  # type: igno
     logged-in client when its credentials are in the environment, else anonymously through
     `--bluesky-appview` or `[bluesky]` (`BlueskySettings.read_url`), whose own address is
     allowed like the collector's (`operator_policy`)."""
-    from domain.settings.config import secret_from_env
+    from domain.settings.checks import secret_from_env
     from groundswell.export.lookup import Lookups
     from net.fetcher import FetchPolicy, operator_policy
 

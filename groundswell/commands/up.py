@@ -28,7 +28,7 @@ from rich.markup import escape
 from sqlalchemy import Engine
 
 from domain.settings.config import Settings
-from groundswell.cli import (
+from groundswell.app import (
     ConfigOpt,
     DbOpt,
     _print_outcome,

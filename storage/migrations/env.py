@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers the tables on the metadata)
+from storage.schema import metadata
 
-target_metadata = SQLModel.metadata
+target_metadata = metadata
 config = context.config
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from domain.amplification import GROUP_OF, KIND_GROUPS
 from storage.id_lists import among
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
 from storage.models_rollups import (
@@ -62,14 +63,6 @@ MAP = MovementAmplifierPeriod.__table__
 MAD = MovementAuthorDay.__table__
 MPD = MovementPlatformDay.__table__
 MID = MovementInstanceDay.__table__
-
-KIND_GROUPS = {
-    "reposts": ("repost", "boost"),
-    "quotes": ("quote",),
-    "replies": ("reply",),
-    "links": ("link", "pingback", "webmention"),
-}
-GROUP_OF = {kind: name for name, kinds in KIND_GROUPS.items() for kind in kinds}
 
 
 def summary(

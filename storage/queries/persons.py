@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, literal, select
 
+from domain.amplification import GROUP_OF, KIND_GROUPS
 from storage.id_lists import among
 from storage.models import PLATFORMS, Account, Mention, MentionMatch, MovementAuthor
 from storage.models_rollups import MovementAuthorPlatform, MovementCrossDay
@@ -399,7 +400,6 @@ def top_persons(
     while fewer than `n` of its rows are such (`top_accounts(m)` is the account ranking,
     `storage.queries.amplifiers`). The answer merges the two.
     """
-    from storage.queries.amplifiers import GROUP_OF, KIND_GROUPS
 
     linked = linked_accounts(conn)
     counted: dict[int, dict[str, Any]] = {}

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from collectors.base import CollectorContext, SourceSpec, SourceState, TransientError
-from domain.records import AccountRecord, Batch, MentionRecord
+from collectors.base import CollectorContext, SourceState, TransientError
+from domain.records import AccountRecord, Batch, MentionRecord, SourceSpec
 
 PLATFORM = "numbered"
 
