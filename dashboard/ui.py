@@ -98,6 +98,28 @@ def posts_table(posts: Sequence[Mapping[str, Any]], tz: str, key: str) -> None:
     )
 
 
+_MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:=&\"'/@$%^;?,")
+
+
+def md_escape(text: str) -> str:
+    """Plain text for a Markdown cell (`st.table` renders Markdown): every ASCII punctuation
+    character backslash-escaped, so hostile text cannot become a link, an image or emphasis,
+    and a bare URL is not auto-linked."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def small_table(rows: Sequence[Mapping[str, Any]]) -> None:
+    """A short static table (`st.table`, plain HTML) instead of an interactive grid: a grid
+    costs the browser far more to draw (docs/benchmarks/pages.md). Text cells escaped."""
+    st.table(
+        [
+            {md_escape(str(k)): md_escape(v) if isinstance(v, str) else v for k, v in r.items()}
+            for r in rows
+        ],
+        hide_index=True,
+    )
+
+
 def page_text(url: str) -> str:
     """A canonical URL as a reader scans it: no scheme, no "www.", the rest kept (two pages
     may differ only in their query), cut when long."""
@@ -133,14 +155,20 @@ def shares_tables(travels: Mapping[str, Sequence[Mapping[str, Any]]], key: str) 
         rows = [
             {"Site": short(r["value"], 80), "Mentions": r["mentions"]} for r in travels["domain"]
         ]
-        table(rows, "Linked sites", "domains")
+        if rows:
+            small_table(rows)
+        else:
+            st.caption("No linked sites in this range.")
     with right:
         st.markdown("**Hashtags used with it**")
         rows = [
             {"Hashtag": "#" + short(r["value"], 80), "Mentions": r["mentions"]}
             for r in travels["tag"]
         ]
-        table(rows, "Other hashtags", "tags")
+        if rows:
+            small_table(rows)
+        else:
+            st.caption("No other hashtags in this range.")
     st.markdown("**Linked pages**")
     rows = [
         {"Page": page_text(r["value"]), "Mentions": r["mentions"], "Link": safe_url(r["value"])}

@@ -71,3 +71,13 @@ def test_the_dashboard_command_hides_the_deploy_button_and_states_the_upload_lim
     cmd = streamlit_command(8501)
     assert cmd[cmd.index("--client.toolbarMode") + 1] == "minimal"
     assert cmd[cmd.index("--server.maxUploadSize") + 1] == "2"
+
+
+def test_text_for_a_markdown_table_cell_cannot_become_a_link_an_image_or_emphasis():
+    from dashboard.ui import md_escape
+
+    hostile = "![x](http://evil.example/p.png) [click](javascript:alert(1)) **b** <b>x</b> www.a.io"
+    out = md_escape(hostile)
+    for ch in "![]()*<>:.":
+        assert all(out[i - 1] == "\\" for i, c in enumerate(out) if c == ch), ch
+    assert md_escape("nhs") == "nhs"

@@ -68,17 +68,13 @@ def last_hour() -> None:
     with left:
         if places:
             st.markdown("**Reached for the first time**")
-            st.dataframe(
-                [{"Where": ui.short(p["place"], 80), "Kind": p["kind"]} for p in places],
-                hide_index=True,
-                key="overview_places",
-            )
+            ui.small_table([{"Where": ui.short(p["place"], 80), "Kind": p["kind"]} for p in places])
         else:
             st.caption("No new platforms, instances or blogs in the last hour.")
     with right:
         if voices:
             st.markdown("**New voices**")
-            st.dataframe(
+            ui.small_table(
                 [
                     {
                         "Who": ui.short(v["display_name"] or v["handle"] or "", 60),
@@ -86,9 +82,7 @@ def last_hour() -> None:
                         f"First ({f.tz})": ui.when(v["first_ts"], f.tz),
                     }
                     for v in voices
-                ],
-                hide_index=True,
-                key="overview_voices",
+                ]
             )
         else:
             st.caption("No new voices in the last hour.")
