@@ -47,7 +47,14 @@ def _check(moderator: str, reason: str) -> str:
 
 
 def _decide(
-    conn: Connection, action: str, a: int, b: int, moderator: str, reason: str, role: str
+    conn: Connection,
+    action: str,
+    a: int,
+    b: int,
+    moderator: str,
+    reason: str,
+    role: str,
+    actor: str | None = None,
 ) -> int:
     if a == b:
         raise PersonModerationError("Pick two different accounts.")
@@ -59,7 +66,7 @@ def _decide(
         raise PersonModerationError(str(exc)) from exc
     record_action(
         conn,
-        actor=moderator,
+        actor=actor or moderator,
         role=role,
         action=f"people.{action}",
         target_kind="account",
@@ -70,24 +77,40 @@ def _decide(
 
 
 def link_accounts(
-    conn: Connection, a: int, b: int, *, moderator: str, reason: str, role: str = "moderator"
+    conn: Connection,
+    a: int,
+    b: int,
+    *,
+    moderator: str,
+    reason: str,
+    role: str = "moderator",
+    actor: str | None = None,
 ) -> int:
-    """Make `a` and `b` (and every account of their persons) one person; returns its id."""
+    """Make `a` and `b` (and every account of their persons) one person; returns its id.
+    `actor` names the moderator in the audit trail when it says more than `moderator` (the
+    dashboard gives the provider's subject too); the link log keeps `moderator`."""
     reason = _check(moderator, reason)
     if _person(conn, a) == _person(conn, b):
         raise PersonModerationError("These accounts are already one person.")
-    _decide(conn, "link", a, b, moderator, reason, role)
+    _decide(conn, "link", a, b, moderator, reason, role, actor)
     return _person(conn, a)
 
 
 def unlink_accounts(
-    conn: Connection, a: int, b: int, *, moderator: str, reason: str, role: str = "moderator"
+    conn: Connection,
+    a: int,
+    b: int,
+    *,
+    moderator: str,
+    reason: str,
+    role: str = "moderator",
+    actor: str | None = None,
 ) -> int:
     """Make `a` and `b` two people for good (no evidence joins them again, however it chains;
     worth recording before any evidence exists too); returns how many accounts changed
     person."""
     reason = _check(moderator, reason)
-    return _decide(conn, "unlink", a, b, moderator, reason, role)
+    return _decide(conn, "unlink", a, b, moderator, reason, role, actor)
 
 
 def audit_log(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:

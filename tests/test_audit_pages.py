@@ -144,6 +144,21 @@ def test_a_viewers_pseudonymised_export_from_the_page_is_recorded_as_a_viewers(m
     assert row["detail"]["identified"] is False
 
 
+def test_a_moderator_linking_two_accounts_on_the_people_page_is_recorded_with_the_subject(
+    mapped,
+):
+    store, _ = mapped
+    at = _open("views/people.py", _user("gs-moderators"))
+    at.text_input(key="people_a_q").input("ada").run()
+    at.text_input(key="people_b_q").input("mary").run()
+    at.text_input(key="people_reason").input("same person, says her profile")
+    at.button(key="people_link").click().run()
+    assert not at.exception, at.exception
+    [row] = _trail(store, action="people.link")
+    assert (row["actor"], row["role"]) == (_actor("gs-moderators"), "moderator")
+    assert row["detail"]["reason"] == "same person, says her profile"
+
+
 def test_a_shared_moderator_password_is_recorded_under_the_name_typed_at_sign_in(
     wall_store,  # noqa: F811
     monkeypatch,

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import data, ui, wall_common
+from dashboard import audit, data, ui, wall_common
 from dashboard.roles import grant, permitted, refusal_text
 from storage.engine import write_tx
 from storage.people_links import suggestions
@@ -34,6 +34,7 @@ settings = wall_common.settings()
 # Checked on the server at every rerun (dashboard/roles.py): linking is a moderator's job.
 may_link = permitted(settings, "moderate")
 moderator = grant(settings).who or "open dashboard (no sign-in)"
+who = audit.actor(settings)  # the audit trail's name for this session (with the subject)
 done = st.session_state.pop("people_done", None)
 if done:
     st.success(done)
@@ -90,7 +91,9 @@ else:
     if go_link.button("Link as one person", key="people_link", disabled=not (first and second)):
         try:
             with write_tx(engine) as conn:
-                link_accounts(conn, first["id"], second["id"], moderator=moderator, reason=reason)
+                link_accounts(
+                    conn, first["id"], second["id"], moderator=moderator, reason=reason, actor=who
+                )
         except PersonModerationError as exc:
             st.error(str(exc))
         else:
@@ -102,7 +105,9 @@ else:
     ):
         try:
             with write_tx(engine) as conn:
-                unlink_accounts(conn, first["id"], second["id"], moderator=moderator, reason=reason)
+                unlink_accounts(
+                    conn, first["id"], second["id"], moderator=moderator, reason=reason, actor=who
+                )
         except PersonModerationError as exc:
             st.error(str(exc))
         else:
