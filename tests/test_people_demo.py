@@ -21,7 +21,9 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def _accounts(engine, tmp_path) -> list[dict[str, str]]:
     export_dataset(
-        engine, tmp_path / "out", options=ExportOptions(formats=("csv",), datasets=("accounts",))
+        engine,
+        tmp_path / "out",
+        options=ExportOptions(formats=("csv",), datasets=("accounts",), network=("graphml",)),
     )
     with (tmp_path / "out" / "accounts.csv").open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -47,6 +49,13 @@ def test_the_demos_people_share_a_person_id_across_platforms_and_the_impersonato
     ]
     assert {r["platform"] for r in three} == {"blog", "bluesky", "mastodon"}
     assert len({r["person_id"] for r in three}) == 1
+
+    # the network file's nodes carry the same person
+    import networkx as nx
+
+    graph = nx.read_graphml(tmp_path / "out" / "network.graphml")
+    nodes = {n for n in graph.nodes if graph.nodes[n]["person"] == nhs[0]["person_id"]}
+    assert {r["account_id"] for r in nhs} <= nodes
 
     (impostor,) = [r for r in rows if r["display_name"].endswith("| NHS Citizen updates")]
     assert impostor["person_id"] == impostor["account_id"]

@@ -32,6 +32,8 @@ from storage.queries.ethics import account_opted_out, func_coalesce
 # (name, GEXF type, GraphML type)
 NODE_ATTRS = (
     ("platform", "string", "string"),
+    # The account's person (docs/people.md): keyed like person_id in the tables.
+    ("person", "string", "string"),
     ("mentions", "long", "long"),
     ("amplifications_given", "long", "long"),
     ("amplifications_received", "long", "long"),
@@ -223,6 +225,7 @@ def write_network(
 
         def node(account_id: int, label: str, values: dict[str, Any]) -> None:
             nid = str(shaper.key("account", account_id))
+            values = {**values, "person": str(shaper.key("person", values["person"]))}
             for w in writers:
                 w.node(nid, nid if pseudo else label, values)
 
@@ -235,6 +238,7 @@ def write_network(
                     a["handle"] or a["native_id"],
                     {
                         "platform": a["platform"],
+                        "person": a["person_id"],
                         "mentions": int(a["mentions"]),
                         "amplifications_given": int(a["amplifications_given"]),
                         "amplifications_received": int(a["amplifications_received"]),
@@ -276,9 +280,9 @@ def _missing_nodes(conn: Connection, r: q.Resolved, ids: set[int], node: Any) ->
     id_list = sorted(ids)
     for i in range(0, len(id_list), 500):
         for row in conn.execute(
-            select(a.c.id, a.c.platform, a.c.handle, a.c.native_id, opted.label("out")).where(
-                a.c.id.in_(id_list[i : i + 500])
-            )
+            select(
+                a.c.id, a.c.platform, a.c.handle, a.c.native_id, a.c.person_id, opted.label("out")
+            ).where(a.c.id.in_(id_list[i : i + 500]))
         ):
             if row.out:
                 continue
@@ -288,6 +292,7 @@ def _missing_nodes(conn: Connection, r: q.Resolved, ids: set[int], node: Any) ->
                 row.handle or row.native_id,
                 {
                     "platform": row.platform,
+                    "person": row.person_id,
                     "mentions": 0,
                     "amplifications_given": 0,
                     "amplifications_received": 0,
