@@ -56,6 +56,7 @@ ACTIONS: dict[str, str] = {
 WITHHELD_KINDS = ("mention", "account")
 DETAIL_REFS = {"mention": "mentions", "account": "accounts"}
 MAX_DETAIL_CHARS = 4_000
+TRUNCATED_ITEMS, TRUNCATED_CHARS = 20, 200  # what an oversized detail keeps of each value
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 COLUMNS = ("id", "at", "actor", "role", "action", "target_kind", "target_id", "detail")
 # The columns of an exported row (`flat_row`), in file order.
@@ -89,9 +90,27 @@ def _detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:
                 "(the trail records facts about an action, not content)"
             )
         out[key] = list(value) if isinstance(value, list | tuple) else value
-    if len(json.dumps(out, default=str)) > MAX_DETAIL_CHARS:
-        raise AuditError(f"audit detail is over {MAX_DETAIL_CHARS} characters")
-    return out
+    if _size(out) <= MAX_DETAIL_CHARS:
+        return out
+    # Too big (a programme of hundreds of events saved at once): shortened, never refused,
+    # since refusing would roll back the action the row records.
+    short: dict[str, Any] = {"truncated": True}
+    for key, value in out.items():
+        if isinstance(value, list):
+            short[key] = [_cut(v) for v in value[:TRUNCATED_ITEMS]]
+            if len(value) > TRUNCATED_ITEMS:
+                short[f"{key}_count"] = len(value)
+        else:
+            short[key] = _cut(value)
+    return short if _size(short) <= MAX_DETAIL_CHARS else {"truncated": True}
+
+
+def _size(detail: dict[str, Any]) -> int:
+    return len(json.dumps(detail, default=str))
+
+
+def _cut(value: Any) -> Any:
+    return value[:TRUNCATED_CHARS] if isinstance(value, str) else value
 
 
 def record_action(

@@ -60,13 +60,31 @@ def test_an_audit_row_commits_with_its_action_and_rolls_back_with_it(store):
         {"actor": "  ", "action": "wall.hide"},
         {"actor": "ana", "action": "Wall Hide"},
         {"actor": "ana", "action": "export", "detail": {"post": {"text": "content"}}},
-        {"actor": "ana", "action": "export", "detail": {"text": "x" * 5000}},
     ],
 )
 def test_a_malformed_audit_call_is_refused_and_writes_nothing(sqlite_store, kw):
     with pytest.raises(AuditError), write_tx(sqlite_store) as conn:
         record_action(conn, role="moderator", **kw)
     assert _count(sqlite_store) == 0
+
+
+def test_an_oversized_detail_is_shortened_not_refused_so_the_action_still_commits(
+    sqlite_store,
+):
+    slugs = [f"session-{i:03d}-" + "x" * 60 for i in range(300)]  # a large programme saved
+    with write_tx(sqlite_store) as conn:
+        record_action(
+            conn,
+            actor="ed",
+            role="editor",
+            action="events.save",
+            detail={"saved": slugs, "file": "y" * 5000},
+        )
+    with sqlite_store.connect() as conn:
+        [row] = list_actions(conn)
+    assert row["detail"]["truncated"] is True
+    assert row["detail"]["saved"] == slugs[:20] and row["detail"]["saved_count"] == 300
+    assert row["detail"]["file"] == "y" * 200
 
 
 def test_the_trail_filters_by_actor_action_and_time_newest_first(store):
