@@ -331,3 +331,47 @@ def test_moderator_decisions_never_reach_a_wall(store):
         link_accounts(conn, masto.id, sky.id, moderator="m", reason="r")
     with store.connect() as conn:
         assert wall.load_decisions(conn, "default") == []
+
+
+def test_top_persons_equal_a_group_by_person_over_every_edge_for_any_n(store):
+    import random
+
+    rng = random.Random(5)
+    people = [account(i, platform=("mastodon", "bluesky")[i % 2]) for i in range(1, 13)]
+    posts = [
+        mention(i, platform=a.platform, author=a, created_at=_at(0))
+        for i, a in enumerate(people, start=1)
+    ]
+    edges = []
+    for k in range(80):
+        src, target = rng.choice(people), rng.choice(posts)
+        edges.append(_boost(src, target, 1 + k / 100, kind=rng.choice(("repost", "quote"))))
+    _write(store, *posts, edges=edges)
+    link(store, people[0], people[1], people[2])  # the busiest accounts, several linked
+    link(store, people[3], people[6])
+    scope = _scope(store, 0, 5)
+    with store.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT sa.person_id, da.person_id FROM movement_edge e "
+                "JOIN account sa ON sa.id = e.source_account_id "
+                "JOIN account da ON da.id = e.dst_account_id"
+            )
+        ).all()
+        for side, col in (("dst", 1), ("src", 0)):
+            want: dict[int, int] = {}
+            for r in rows:
+                if r[0] != r[1]:
+                    want[r[col]] = want.get(r[col], 0) + 1
+            for n in (1, 2, 3, 5, 8):
+                got = persons.top_persons(
+                    conn,
+                    scope,
+                    side,
+                    n,
+                    lambda k, side=side: amplifiers._top_accounts(conn, scope, side, k),
+                    lambda ids, side=side: amplifiers._exact(conn, scope, side, ids),
+                    lambda ids, side=side: amplifiers._exact_pairs(conn, scope, side, ids),
+                )
+                expected = sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+                assert [(r["a"], r["total"]) for r in got] == expected, (side, n)

@@ -138,6 +138,7 @@ def summary_by_person(
             side,
             n,
             lambda k: _top_accounts(conn, scope, side, k),
+            lambda ids: _exact(conn, scope, side, ids),
             lambda ids: _exact_pairs(conn, scope, side, ids),
         )
 
@@ -198,18 +199,18 @@ def summary_by_person(
 def _exact_pairs(
     conn: Connection, scope: Scope, side: str, ids: list[int]
 ) -> list[tuple[int, int | None, str, int]]:
-    """(account, the edge's other account, kind, edges) of the scope's edges received
-    (`side` "dst") or given ("src") by `ids`: a linked person's count, from which the
-    caller drops the edges among the person's own accounts."""
+    """(account, the edge's other account, kind, edges) of the scope's edges between two of
+    `ids` (linked accounts), seen from `side`: the edges among a person's own accounts, which
+    the person's count leaves out."""
     if not ids:
         return []
     who = _side(side)
     other = ME.c.source_account_id if side == "dst" else ME.c.dst_account_id
     return [
-        (int(a), None if o is None else int(o), kind, int(k))
+        (int(a), int(o), kind, int(k))
         for a, o, kind, k in conn.execute(
             select(who, other, ME.c.kind, func.count())
-            .where(*in_scope(ME, scope), among(conn, who, ids))
+            .where(*in_scope(ME, scope), among(conn, who, ids), among(conn, other, ids))
             .group_by(who, other, ME.c.kind)
         )
     ]

@@ -387,34 +387,44 @@ def top_persons(
     side: str,
     n: int,
     top_accounts: Any,
-    exact_pairs: Any,
+    exact_counts: Any,
+    pairs_among: Any,
 ) -> list[dict[str, Any]]:
     """The `n` persons with most amplification received (`side` "dst") or given ("src"):
     exactly `ORDER BY total DESC, person_id LIMIT n`, amplifying oneself (any account of the
     same person) left out.
 
-    A person with one account has its account's count. The linked persons' counts are summed
-    exactly from their accounts' edges (`exact_pairs`: (account, other side's account, kind,
-    edges)). The account ranking is one total order, so its first `n` rows that are not
-    linked accounts are the top `n` one-account persons: it is read `2n` deep, deeper only
-    while fewer than `n` of its rows are such (`top_accounts(m)` is the account ranking,
+    A person with one account has its account's count. A linked person's count is the sum of
+    its accounts' counts (`exact_counts(ids)`: account -> the row `_exact` gives, one account
+    amplifying itself already left out) less the edges between two of its own accounts
+    (`pairs_among(ids)`: (account, other account, kind, edges) among linked accounts only).
+    The account ranking is one total order, so its first `n` rows that are not linked
+    accounts are the top `n` one-account persons: it is read a little deeper than `n`, and
+    deeper again only while fewer than `n` of its rows are such (`top_accounts(m)`,
     `storage.queries.amplifiers`). The answer merges the two.
     """
 
     linked = linked_accounts(conn)
     counted: dict[int, dict[str, Any]] = {}
-    busy: set[int] = set()
-    for who, other, kind, k in exact_pairs(sorted(linked)):
-        p = linked[who]
-        if other is None or linked.get(other, other) == p:
-            continue
-        busy.add(who)
+
+    def add(p: int, kind: str | None, k: int, groups: Mapping[str, int] | None = None) -> None:
         row = counted.setdefault(p, {"a": p, "total": 0, **dict.fromkeys(KIND_GROUPS, 0)})
-        row["total"] += int(k)
-        group = GROUP_OF.get(kind)
-        if group is not None:
-            row[group] += int(k)
-    depth = n + min(n, len(busy))
+        row["total"] += k
+        if groups is not None:
+            for g, v in groups.items():
+                row[g] += v
+        elif kind is not None and GROUP_OF.get(kind) is not None:
+            row[GROUP_OF[kind]] += k
+
+    if linked:
+        ids = sorted(linked)
+        for a, r in exact_counts(ids).items():
+            add(linked[a], None, int(r["total"]), {g: int(r[g] or 0) for g in KIND_GROUPS})
+        for who, other, kind, k in pairs_among(ids):
+            if who != other and linked.get(other) == linked[who]:
+                add(linked[who], kind, -int(k))
+    counted = {p: r for p, r in counted.items() if r["total"] > 0}
+    depth = n + max(8, n // 4)
     while True:
         ranked = top_accounts(depth)
         singles = [r for r in ranked if r["a"] not in linked][:n]
