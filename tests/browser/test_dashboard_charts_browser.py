@@ -61,6 +61,7 @@ def test_overview_lists_what_travels_and_spread_draws_the_large_tree_as_an_icicl
     for label in ("Linked sites", "Hashtags used with it", "Linked pages"):
         assert page.get_by_text(label, exact=True).count() == 1, label
     page.wait_for_timeout(1500)
+    heading.scroll_into_view_if_needed()  # again: late elements above it may have moved it
     page.screenshot(path=str(artifacts / f"overview-travels-{width}x{height}.png"))
     assert page.locator("[data-testid='stException']").count() == 0
 
