@@ -137,4 +137,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         conn.execute(text(fmt(sql)))
     for mv in movements:
         rebuild(conn, mv)
-    rebuild_shares(conn, movements)
+    # Migrations before 0043 (0029's URL merge) recount before the shares tables exist.
+    tables = set(inspect(conn).get_table_names())
+    if "movement_share_day" in tables:
+        rebuild_shares(conn, movements, totals="movement_share_total" in tables)

@@ -223,3 +223,17 @@ def test_a_long_tail_is_not_grouped_when_the_all_time_counts_prove_the_top(store
     assert got["tag"] == [{"value": v, "mentions": n} for v, n in want.most_common(3)]
     assert [r["value"] for r in got["tag"]] == list(shared)
     assert ranked == []  # the rows of the range were never ranked
+
+
+def test_a_recount_before_the_shares_tables_exist_recounts_the_rest(sqlite_store):
+    """Migration 0029's URL merge recounts rollups long before migration 0043 makes these
+    tables: upgrading an old store with duplicate URLs must not fail on them."""
+    rules = movement(sqlite_store)
+    _write(sqlite_store, rules, _conversation(10))
+    with write_tx(sqlite_store) as conn:
+        mv = list_movements(conn)[0]["id"]
+        for t in ("movement_share_total", "movement_share_day", "movement_share_hour"):
+            conn.execute(text(f"DROP TABLE {t}"))
+        conn.execute(text("DELETE FROM rollup_hourly"))
+        recount(conn, [mv])
+        assert conn.execute(text("SELECT sum(mentions) FROM rollup_hourly")).scalar() == 10
