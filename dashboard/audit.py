@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.roles import Grant, grant, signed_in_user
 from domain.settings.config import Settings
-from storage.audit import record_action
+from storage.audit import already_recorded, record_action
 from storage.engine import StoreConfigError, write_tx
 
 log = logging.getLogger("groundswell.audit")
@@ -83,8 +83,9 @@ def record(
 
 
 def note_sign_in(settings: Settings) -> None:
-    """Record a sign-in once per browser session and identity (a provider sign-in, the shared
-    dashboard password, the moderator password); renders nothing. Runs on every page load, so
+    """Record a sign-in once (renders nothing): a provider sign-in once per ID token (its issue
+    time is the target, so new tabs and reloads of the same sign-in add nothing), a shared
+    password once per browser session (it is typed again in each). Runs on every page load, so
     signing out and in as someone else is recorded again. A store that cannot be written is
     logged and retried on the next run rather than locking everyone out."""
     g = grant(settings)
@@ -98,15 +99,21 @@ def note_sign_in(settings: Settings) -> None:
         return
     from dashboard.wall_common import engine  # the store is opened only for a sign-in
 
+    token = str(issued) if g.via == "oidc" and issued is not None else None
     try:
         with write_tx(engine()) as conn:
-            record_action(
-                conn,
-                actor=name,
-                role="session",
-                action="sign_in",
-                detail={"via": g.via, "roles": sorted(g.roles)},
-            )
+            if token is None or not already_recorded(
+                conn, actor=name, action="sign_in", target_kind="id_token", target_id=token
+            ):
+                record_action(
+                    conn,
+                    actor=name,
+                    role="session",
+                    action="sign_in",
+                    target_kind="id_token" if token else None,
+                    target_id=token,
+                    detail={"via": g.via, "roles": sorted(g.roles)},
+                )
     except (SQLAlchemyError, StoreConfigError):  # the page itself then says what is wrong
         log.warning("could not record the sign-in of %s in the audit trail", name, exc_info=True)
         return

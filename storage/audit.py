@@ -147,6 +147,20 @@ def record_action(
     return int(conn.execute(AE.insert().values(**values).returning(AE.c.id)).scalar_one())
 
 
+def already_recorded(
+    conn: Connection, *, actor: str, action: str, target_kind: str, target_id: str
+) -> bool:
+    """Whether this actor's `action` on this target is in the trail already (one provider
+    sign-in, known by its ID token's issue time, is recorded once however many tabs open)."""
+    query = select(AE.c.id).where(
+        AE.c.actor == actor[:200],
+        AE.c.action == action,
+        AE.c.target_kind == target_kind,
+        AE.c.target_id == target_id[:300],
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
     """Which rows: by actor, action and time (`since` inclusive, `until` exclusive)."""
@@ -312,6 +326,7 @@ __all__ = [
     "EXPORT_FIELDS",
     "AuditError",
     "AuditFilter",
+    "already_recorded",
     "facets",
     "flat_row",
     "iter_actions",

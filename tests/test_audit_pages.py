@@ -60,11 +60,16 @@ def _trail(store, **where) -> list[dict]:
 
 def test_a_provider_sign_in_is_recorded_once_per_session_with_subject_and_roles(mapped):
     store, _ = mapped
-    at = _open("views/overview.py", _user("gs-moderators"))
+    user = _user("gs-moderators")
+    at = _open("views/overview.py", user)
     at.switch_page("views/spread.py").run()
+    _open("views/overview.py", user)  # another tab, the same sign-in (ID token)
     [row] = _trail(store, action="sign_in")
     assert row["actor"] == _actor("gs-moderators")
     assert row["detail"] == {"via": "oidc", "roles": ["moderator", "viewer"]}
+    assert (row["target_kind"], row["target_id"]) == ("id_token", str(user["iat"]))
+    _open("views/overview.py", {**user, "iat": user["iat"] + 30})  # signed in again
+    assert len(_trail(store, action="sign_in")) == 2
 
 
 def test_each_wall_decision_is_recorded_with_the_moderator_and_what_it_did(mapped):
