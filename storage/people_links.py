@@ -260,6 +260,10 @@ def link_written(
     changed = set(changed)
     if not fresh and not changed:
         return LinkResult()
+    # PostgreSQL: wait for any other transaction linking right now to commit, so that what it
+    # stored (the other side of our evidence) is seen by the reads below (READ COMMITTED).
+    # Held to commit; taken before the cascades' per-movement locks in every transaction.
+    _lock(conn)
     return link_accounts(conn, set(fresh) | changed, now, fresh=fresh, changed=changed)
 
 

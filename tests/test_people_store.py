@@ -243,3 +243,34 @@ def test_taking_an_account_out_of_its_person_holds_when_the_evidence_is_linked_a
     with write_tx(store) as conn:
         relink_all(conn)
     assert persons(store) == got
+
+
+@pytest.mark.postgres
+def test_two_workers_storing_both_sides_of_the_evidence_at_once_still_link(pg_store):
+    # Worker 1 stores Mastodon profiles that verify a site, worker 2 at the same moment the
+    # Bluesky accounts whose handle is that site: neither sees the other's uncommitted rows
+    # unless the linking step waits for the other's commit (the people lock).
+    from tests.factories import write_concurrently
+
+    rules = movement(pg_store)
+    n = 12
+    sites = [f"site{i}.example.org" for i in range(n)]
+    mastos = [
+        AccountRecord(
+            platform="mastodon",
+            native_id=f"p{i}@example.social",
+            claims=[Claim(f"site:{s}", MASTODON_VERIFIED_FIELD, STRONG, f"https://{s}/")],
+        )
+        for i, s in enumerate(sites)
+    ]
+    skies = [
+        AccountRecord(platform="bluesky", native_id=f"did:plc:p{i}", handle=s)
+        for i, s in enumerate(sites)
+    ]
+    write_concurrently(
+        pg_store,
+        rules,
+        [[Batch(accounts=[a]) for a in mastos], [Batch(accounts=[a]) for a in skies]],
+    )
+    got = persons(pg_store)
+    assert [got[m.id] == got[s.id] for m, s in zip(mastos, skies, strict=True)] == [True] * n
