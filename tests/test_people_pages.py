@@ -372,6 +372,7 @@ def test_top_persons_equal_a_group_by_person_over_every_edge_for_any_n(store):
                     lambda k, side=side: amplifiers._top_accounts(conn, scope, side, k),
                     lambda ids, side=side: amplifiers._exact(conn, scope, side, ids),
                     lambda ids, side=side: amplifiers._exact_pairs(conn, scope, side, ids),
+                    lambda ids, side=side: amplifiers._period_bounds(conn, scope, side, ids),
                 )
                 expected = sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
                 assert [(r["a"], r["total"]) for r in got] == expected, (side, n)

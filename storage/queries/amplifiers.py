@@ -140,6 +140,7 @@ def summary_by_person(
             lambda k: _top_accounts(conn, scope, side, k),
             lambda ids: _exact(conn, scope, side, ids),
             lambda ids: _exact_pairs(conn, scope, side, ids),
+            lambda ids: _period_bounds(conn, scope, side, ids),
         )
 
     by_side = {side: top(side, max(room, half)) for side in ("dst", "src")}
@@ -193,6 +194,26 @@ def summary_by_person(
         "received": ranked("dst"),
         "given": ranked("src"),
         "network": analyse_network(pairs, labels, max_nodes=max_nodes),
+    }
+
+
+def _period_bounds(conn: Connection, scope: Scope, side: str, ids: list[int]) -> dict[int, int]:
+    """Each of `ids`' edges received or given in the amplifier periods the scope touches: an
+    upper bound of its count in the scope (`movement_amplifier_period`, primary-key probes)."""
+    p = AMPLIFIER_PERIOD_S
+    periods = list(range(scope.start_ts // p, (scope.end_ts - 1) // p + 1))
+    return {
+        int(a): int(e)
+        for a, e in conn.execute(
+            select(MAP.c.account_id, func.sum(MAP.c.edges))
+            .where(
+                MAP.c.movement_id == scope.movement_id,
+                MAP.c.side == side,
+                MAP.c.period.in_(periods),
+                among(conn, MAP.c.account_id, ids),
+            )
+            .group_by(MAP.c.account_id)
+        )
     }
 
 

@@ -389,6 +389,7 @@ def top_persons(
     top_accounts: Any,
     exact_counts: Any,
     pairs_among: Any,
+    bounds: Any = None,
 ) -> list[dict[str, Any]]:
     """The `n` persons with most amplification received (`side` "dst") or given ("src"):
     exactly `ORDER BY total DESC, person_id LIMIT n`, amplifying oneself (any account of the
@@ -401,11 +402,28 @@ def top_persons(
     The account ranking is one total order, so its first `n` rows that are not linked
     accounts are the top `n` one-account persons: it is read a little deeper than `n`, and
     deeper again only while fewer than `n` of its rows are such (`top_accounts(m)`,
-    `storage.queries.amplifiers`). The answer merges the two.
+    `storage.queries.amplifiers`). Linked persons are counted only when the sum of their
+    accounts' upper bounds (`bounds(ids)`: the amplifier periods the range touches) reaches
+    the n-th one-account person's count. The answer merges the two.
     """
 
     linked = linked_accounts(conn)
     counted: dict[int, dict[str, Any]] = {}
+    depth = n + max(8, n // 4)
+    while True:
+        ranked = top_accounts(depth)
+        singles = [r for r in ranked if r["a"] not in linked][:n]
+        if len(singles) == n or len(ranked) < depth:
+            break
+        depth *= 2
+    if linked and bounds is not None:
+        # Only persons whose accounts' period bounds reach the n-th one-account person can
+        # enter the list (a tie can too: it may have the smaller id).
+        nth = int(singles[-1]["total"]) if len(singles) == n else 0
+        bound: Counter[int] = Counter()
+        for a, b in bounds(sorted(linked)).items():
+            bound[linked[a]] += int(b)
+        linked = {a: p for a, p in linked.items() if bound[p] >= max(nth, 1)}
 
     def add(p: int, kind: str | None, k: int, groups: Mapping[str, int] | None = None) -> None:
         row = counted.setdefault(p, {"a": p, "total": 0, **dict.fromkeys(KIND_GROUPS, 0)})
@@ -424,13 +442,6 @@ def top_persons(
             if who != other and linked.get(other) == linked[who]:
                 add(linked[who], kind, -int(k))
     counted = {p: r for p, r in counted.items() if r["total"] > 0}
-    depth = n + max(8, n // 4)
-    while True:
-        ranked = top_accounts(depth)
-        singles = [r for r in ranked if r["a"] not in linked][:n]
-        if len(singles) == n or len(ranked) < depth:
-            break
-        depth *= 2
     merged = [*singles, *counted.values()]
     return heapq.nsmallest(n, merged, key=lambda r: (-r["total"], r["a"]))
 
