@@ -373,11 +373,15 @@ def test_a_second_postgres_writer_of_the_same_tree_waits_for_the_first(pg_store)
     b = threading.Thread(target=second)
     b.start()
     waiting: list[str] = []
+    # pg_locks is server-wide: only the waits of backends connected to this session's database
+    # count (other test sessions, such as pytest-xdist's other worker, wait for their own locks)
+    ours = (
+        "SELECT locktype FROM pg_locks WHERE NOT granted AND pid IN"
+        " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+    )
     for _ in range(6000):  # until the second waits for a lock (or is done)
         with pg_store.connect() as conn:
-            waiting = list(
-                conn.execute(text("SELECT locktype FROM pg_locks WHERE NOT granted")).scalars()
-            )
+            waiting = list(conn.execute(text(ours)).scalars())
         if waiting or second_done.wait(0.01):
             break
     release.set()

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import migrated_sqlite
 
 CHROMIUM = os.environ.get("GROUNDSWELL_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -146,3 +149,13 @@ def streamlit_starter(tmp_path: Path) -> Iterator[Callable[..., str]]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def module_sqlite_store(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[Engine]:
+    """A migrated, empty SQLite store shared by a module's tests (seed it once, only read it)."""
+    engine = migrated_sqlite(sqlite_template, tmp_path_factory.mktemp("store") / "gs.db")
+    yield engine
+    engine.dispose()

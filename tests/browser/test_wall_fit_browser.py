@@ -53,8 +53,8 @@ FIT_PROBE = """() => {
 }"""
 
 
-def _config(tmp_path) -> str:
-    path = tmp_path / "groundswell.toml"
+def _config(folder) -> str:
+    path = folder / "groundswell.toml"
     path.write_text(
         "[wall]\n"
         'title = "NHS Citizen Assembly: the room and the conversation"\n'
@@ -66,12 +66,16 @@ def _config(tmp_path) -> str:
     return str(path)
 
 
-@pytest.fixture
-def wall(sqlite_store, streamlit_app, tmp_path):
-    wall_feeder.ensure_movement(sqlite_store)
+@pytest.fixture(scope="module")
+def wall(module_sqlite_store, module_streamlit_app, tmp_path_factory):
+    """One seeded store and one dashboard for the module: these tests only look at the wall,
+    each in a browser context (a Streamlit session) of its own."""
+    store = module_sqlite_store
+    wall_feeder.ensure_movement(store)
     posts = wall_feeder.conversation(datetime.now(UTC) - timedelta(hours=2))
-    wall_feeder.write(sqlite_store, *posts, edges=wall_feeder.boosts(posts))
-    base = streamlit_app(str(sqlite_store.url), env={"GROUNDSWELL_CONFIG": _config(tmp_path)})
+    wall_feeder.write(store, *posts, edges=wall_feeder.boosts(posts))
+    config = _config(tmp_path_factory.mktemp("wall"))
+    base = module_streamlit_app(str(store.url), env={"GROUNDSWELL_CONFIG": config})
     return base, posts
 
 
