@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, inspect, text
 
 from storage.engine import make_engine, write_tx
@@ -29,6 +30,23 @@ PG_ADMIN_URL = os.environ.get(
     "GROUNDSWELL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Hypothesis' wall-clock checks (a 200 ms deadline per example, the "input generation is slow"
+# health check) fail on a loaded machine, or beside another xdist worker, for reasons that are
+# no property of our code: no test has a wall-clock threshold (docs/development.md). The
+# examples, their number and every assertion stay as they were.
+settings.register_profile(
+    "groundswell", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("groundswell")
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment; the CLI's
+    # rich consoles (made when groundswell.cli is imported) would fix their width at 80 from
+    # them, and tests that widen the terminal with COLUMNS (as a serial run can) would see
+    # tables cut at 80 columns
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 
 def _pg_available() -> str | None:
