@@ -25,7 +25,9 @@ from storage.queries.wall import moderation_log
 from tests import wall_feeder
 from tests.oidc_support import Provider, start_provider, stop_provider
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs the module: one provider and one dashboard (the module's `site`), and
+# one `npm ci` into tests/oidc at a time
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("oidc")]
 
 ROLES = """
 [access]

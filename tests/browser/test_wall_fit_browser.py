@@ -14,7 +14,8 @@ import pytest
 
 from tests import wall_feeder
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs the module, so its one dashboard (`wall`) is started once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wall_fit")]
 
 SIZES = [(1280, 720), (1920, 1080), (3840, 2160)]
 PAGE_S = 3
