@@ -36,7 +36,9 @@ def actor_name(g: Grant, user: Mapping[str, Any] | None) -> str:
     if g.via == "oidc":
         who = g.who or "signed-in user"
         sub = str((user or {}).get("sub") or "").strip()
-        return f"{who} · sub:{sub}"[:200] if sub and sub not in who else who[:200]
+        # The subject is the stable key; it is left out only when the name *is* the subject
+        # (a substring test dropped it for sub "mo" signed in as mo@org.example).
+        return f"{who} · sub:{sub}"[:200] if sub and sub != who else who[:200]
     if g.via == "password":
         return f"shared password: {g.who}"[:200] if g.who else "shared password"
     return OPEN_ACTOR

@@ -238,6 +238,10 @@ def test_the_trail_names_a_provider_sign_in_by_subject_a_password_by_the_typed_n
     oidc = Grant(frozenset({"viewer"}), "Ana <ana@org.example>", "oidc")
     assert actor_name(oidc, {"sub": "abc-123"}) == "Ana <ana@org.example> · sub:abc-123"
     assert actor_name(oidc, {}) == "Ana <ana@org.example>"
+    mo = Grant(frozenset({"moderator"}), "mo@org.example", "oidc")
+    assert actor_name(mo, {"sub": "mo"}) == "mo@org.example · sub:mo"
+    by_subject = Grant(frozenset({"viewer"}), "abc-123", "oidc")
+    assert actor_name(by_subject, {"sub": "abc-123"}) == "abc-123"
     password = Grant(frozenset({"moderator"}), "Mo", "password")
     assert actor_name(password, None) == "shared password: Mo"
     assert actor_name(Grant(frozenset(), None, "password"), None) == "shared password"
