@@ -376,3 +376,23 @@ def test_top_persons_equal_a_group_by_person_over_every_edge_for_any_n(store):
                 )
                 expected = sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
                 assert [(r["a"], r["total"]) for r in got] == expected, (side, n)
+
+
+def test_a_persons_handles_that_read_the_same_say_their_platform(store):
+    """A Bluesky domain handle equal to the person's blog host read "x.blog, x.blog" on the
+    People page and the rankings; a repeated handle now says which platform it is on."""
+    blog = AccountRecord(platform="blog", native_id="reflections.blog", handle="reflections.blog")
+    sky = AccountRecord(platform="bluesky", native_id="did:plc:refl", handle="Reflections.blog")
+    masto = account(7)
+    _write(
+        store,
+        mention(1, platform="blog", author=blog, created_at=_at(1)),
+        mention(2, platform="bluesky", author=sky, created_at=_at(2)),
+        mention(3, author=masto, created_at=_at(3)),
+    )
+    link(store, blog, sky, masto)
+    with store.connect() as conn:
+        (p,) = persons.persons(conn, [min(blog.id, sky.id, masto.id)]).values()
+    assert sorted(p["handles"]) == sorted(
+        ["reflections.blog (blog)", "Reflections.blog (bluesky)", masto.handle]
+    )

@@ -368,14 +368,23 @@ def persons(conn: Connection, person_ids: Iterable[int]) -> dict[int, dict[str, 
         if r.platform not in p["platforms"]:
             p["platforms"].append(r.platform)
         if r.handle:
-            p["handles"].append(r.handle)
+            p["handles"].append((r.handle, r.platform))
         if p["name"] is None and r.display_name:
             p["name"] = r.display_name
         p["opted_out"] = p["opted_out"] or bool(r.opted_out)
     for p in out.values():
+        p["handles"] = [] if p["opted_out"] else _distinct_handles(p["handles"])
         if p["opted_out"]:
-            p.update(name=None, handles=[])
+            p["name"] = None
     return out
+
+
+def _distinct_handles(handles: list[tuple[str, str]]) -> list[str]:
+    """A person's handles as a reader can tell them apart: a Bluesky domain handle equal to the
+    person's blog host would otherwise read "gpreflections.blog, gpreflections.blog", so a
+    handle that repeats says its platform."""
+    seen = [h.lower() for h, _ in handles]
+    return [f"{h} ({platform})" if seen.count(h.lower()) > 1 else h for h, platform in handles]
 
 
 # --- rankings by person -------------------------------------------------------------------
