@@ -8,6 +8,7 @@ Outside CI a missing Node or npm skips the tests that need it, with a message; i
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -38,16 +39,23 @@ def ensure_installed() -> str:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         _missing("the OpenID Connect provider needs Node.js and npm (apt-get install nodejs npm)")
-    if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0:
-            _missing(f"npm ci in {HERE} failed: {done.stderr[-800:]}")
+    # A marker written only after `npm ci` succeeded, under a lock: a run interrupted during
+    # the install (or a second pytest process installing at the same time) left a half-filled
+    # node_modules/oidc-provider that the old "directory exists" test took for installed.
+    marker = HERE / "node_modules" / ".groundswell-installed"
+    with open(HERE / ".npm-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.is_file():
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=HERE,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if done.returncode != 0:
+                _missing(f"npm ci in {HERE} failed: {done.stderr[-800:]}")
+            marker.write_text("npm ci succeeded\n", encoding="utf-8")
     return str(node)
 
 
