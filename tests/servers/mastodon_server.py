@@ -553,13 +553,15 @@ class _Handler(BaseHTTPRequestHandler):
                 "%Y-%m-%dT%H:%M:%S.%fZ"
             )
         out.update(headers or {})
+        # Logged before the response leaves: a test that reads the log as soon as its client
+        # has the answer must find the request there (logged after, it raced the client).
+        self._log(status, path, query)
         self.send_response(status)
         lower = self.instance.header_case == "lower"
         for k, v in out.items():
             self.send_header(k.lower() if lower else k, v)
         self.end_headers()
         self.wfile.write(data)
-        self._log(status, path, query)
 
     def _fault(self, path: str) -> Fault | None:
         with self.instance.lock:
