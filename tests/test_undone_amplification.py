@@ -6,7 +6,6 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from collectors.base import CollectorContext
 from collectors.mastodon.parse import parse_status
 from collectors.mastodon.stream import HashtagStream
 from domain.records import AccountRecord, Batch, EdgeRecord, MentionRecord
@@ -26,11 +24,12 @@ from storage.queries import amplifiers
 from storage.queries.scope import Scope
 from storage.write import write_batch
 from tests.bluesky_support import Env, add_posts, bluesky_env
-from tests.mastodon_support import runner_for, settings_for, sources, sync
+from tests.mastodon_support import runner_for, settings_for
 from tests.servers.bluesky_server import profile
 from tests.servers.mastodon_server import MastodonServer, make_account, make_status, running
 from tests.test_bluesky_jetstream import ALICE, BOB, Clock, post, repost, uri
 from tests.test_mastodon_stream import eventually
+from tests.test_mastodon_stream import live as _live_stream
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -185,39 +184,7 @@ def test_a_boost_missing_from_reblogged_by_when_the_count_fell_is_undone(
         assert [n for _, n in _wall_amplifiers(store)] == [1]
 
 
-@pytest.fixture
-def live_alpha(
-    sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[MastodonServer, Callable[[], HashtagStream]]]:
-    """A token-protected alpha.test and a `start()` that follows its hashtag stream live."""
-    monkeypatch.setenv("GS_TEST_STREAM_TOKEN", "live-token")
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
-    with running(MastodonServer("alpha.test", tokens=("live-token",), heartbeat_s=0.1)) as (s,):
-        settings = settings_for(s, token_env="GS_TEST_STREAM_TOKEN", stream=True)
-        sync(sqlite_store, settings)
-        [key] = sources(sqlite_store)
-
-        def start() -> HashtagStream:
-            stream = HashtagStream(
-                sqlite_store,
-                CollectorContext(settings=settings, engine=sqlite_store),
-                key,
-                stop=stop,
-                reconnect_base_s=0.1,
-                read_timeout_s=1.0,
-            )
-            threads.append(threading.Thread(target=stream.run, daemon=True))
-            threads[-1].start()
-            eventually(lambda: s.stream_count() == 1)
-            return stream
-
-        try:
-            yield s, start
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(timeout=10)
+live_alpha = _live_stream  # the stream suite's fixture: a token-protected alpha.test followed live
 
 
 def test_a_boost_deleted_on_the_live_stream_leaves_the_amplifiers_and_the_network_export(
