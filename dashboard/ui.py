@@ -28,20 +28,35 @@ HELP = {
 }
 
 
-def change_text(value: int, change: int | None, period: str) -> str | None:
+def previous_period(seconds: int) -> str:
+    """How the comparison period reads: "the previous 7 days", "the previous hour", or, for a
+    range that is no whole number of days or hours, "the equally long period before"."""
+    for unit, name in ((86400, "day"), (3600, "hour")):
+        if seconds >= unit and seconds % unit == 0:
+            n = seconds // unit
+            return f"the previous {name}" if n == 1 else f"the previous {n:,} {name}s"
+    return "the equally long period before"
+
+
+def change_text(value: int, change: int | None) -> str | None:
     """The change beside a figure: the absolute difference and, when there was something to
-    compare with, the percentage ("+120 (+15%) vs the previous 7 days"); "new" when the
-    previous period had none; "no change" for 0."""
+    compare with, the percentage ("+120 (+15%)"); "new" when the previous period had none;
+    "no change" for 0. The period compared with is said once, above the row
+    (`metric_row`): repeated in every pill it was cut to "vs previo…" at six figures a row."""
     if change is None:
         return None
     if change == 0:
-        return f"no change vs {period}"
+        return "no change"
     before = value - change
     pct = f"{change / before:+.0%}" if before > 0 else "new"
-    return f"{change:+,} ({pct}) vs {period}"
+    return f"{change:+,} ({pct})"
 
 
 def metric_row(changes: Mapping[str, Mapping[str, int | None]], period: str) -> None:
+    """The headline figures in one row, each with its change against `period` ("the previous
+    7 days"), which a caption names once."""
+    if any(c.get("change") is not None for c in changes.values()):
+        st.caption(f"Changes are against {period}.")
     cols = st.columns(len(LABELS))
     for col, (key, label) in zip(cols, LABELS.items(), strict=True):
         c = changes.get(key, {})
@@ -49,7 +64,7 @@ def metric_row(changes: Mapping[str, Mapping[str, int | None]], period: str) -> 
         col.metric(
             label,
             f"{value:,}",
-            delta=change_text(value, delta, period),
+            delta=change_text(value, delta),
             delta_color="normal" if delta else "off",
             delta_arrow="auto" if delta else "off",  # a change of 0 gets no arrow
             help=HELP[key],

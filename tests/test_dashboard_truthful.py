@@ -72,10 +72,20 @@ def test_count_axes_start_at_zero_with_whole_number_ticks(fig):
 def test_a_change_shows_its_percentage_beside_the_absolute_delta():
     from dashboard.ui import change_text
 
-    assert change_text(115, 15, "the previous 7 days") == "+15 (+15%) vs the previous 7 days"
-    assert change_text(80, -20, "last week") == "-20 (-20%) vs last week"
-    assert change_text(12, 12, "last week") == "+12 (new) vs last week"
-    assert change_text(5, None, "last week") is None
+    assert change_text(115, 15) == "+15 (+15%)"
+    assert change_text(80, -20) == "-20 (-20%)"
+    assert change_text(12, 12) == "+12 (new)"
+    assert change_text(5, None) is None
+
+
+def test_the_period_compared_with_is_named_by_the_range_length():
+    from dashboard.ui import previous_period
+
+    assert previous_period(7 * 86400) == "the previous 7 days"
+    assert previous_period(86400) == "the previous day"
+    assert previous_period(3600) == "the previous hour"
+    assert previous_period(6 * 3600) == "the previous 6 hours"
+    assert previous_period(5400) == "the equally long period before"
 
 
 def _metrics_app() -> None:
@@ -95,9 +105,10 @@ def test_a_change_of_zero_gets_no_arrow():
     at.run()
     assert not at.exception
     mentions, people = at.metric[0].proto, at.metric[1].proto
-    assert mentions.delta == "no change vs the previous 7 days"
+    assert at.caption[0].value == "Changes are against the previous 7 days."
+    assert mentions.delta == "no change"
     assert mentions.direction == Metric.MetricDirection.NONE
-    assert people.delta == "+10 (+50%) vs the previous 7 days"
+    assert people.delta == "+10 (+50%)"
     assert people.direction == Metric.MetricDirection.UP
 
 

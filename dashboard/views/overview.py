@@ -25,7 +25,7 @@ if waiting:
     )
 
 changes = data.q("overview.headline_with_change", scope)
-ui.metric_row(changes, "previous period")
+ui.metric_row(changes, ui.previous_period(scope.seconds))
 
 bucket = pick_bucket(scope.seconds)
 rows = data.q("overview.volume_by_platform", scope, bucket_s=bucket)
@@ -61,7 +61,7 @@ def last_hour() -> None:
     now = int(time.time()) // 60 * 60 + 60
     hour = Scope(scope.movement_id, now - 3600, now, scope.platforms)
     ch = data.q("overview.headline_with_change", hour)
-    ui.metric_row(ch, "hour before")
+    ui.metric_row(ch, "the hour before")
     places = data.q("overview.first_seen_places", hour)
     voices = data.q("overview.new_voices", hour, limit=10)
     left, right = st.columns(2)
