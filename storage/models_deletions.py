@@ -12,15 +12,22 @@ Mastodon status's instance-local key, `local_status_key`): Jetstream carries eve
 the network, and the store has no business keeping the handles or post addresses of people
 outside the conversation. Rows older than `storage.write.DELETION_MEMORY` are dropped: the
 race they guard against lasts minutes (an index or a timeline catching up), not weeks.
+
+The other half: a Mastodon streaming `delete` of a status that *is* stored but that this
+process has not met since it started (stored before a restart, or by another worker) names it
+by its id on the streaming instance only. `ix_seen_local` on `mention_seen (seen_on, local_id)`
+(migration 0055) finds the mention from that id (`storage.queries.sightings.seen_as`), so the
+deletion tombstones the stored status instead of waiting for a poll that never brings it again.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
+from storage.models import MentionSeen
 from storage.types import BigId, UTCDateTime
 
 
@@ -31,3 +38,15 @@ class DeletedKey(SQLModel, table=True):
     __table_args__ = (Index("ix_deleted_key_at", "deleted_at"),)
     id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
     deleted_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+_seen = MentionSeen.__table__.c  # type: ignore[attr-defined]
+_HAS_LOCAL_ID = text("local_id IS NOT NULL")
+Index(
+    "ix_seen_local",
+    _seen.seen_on,
+    _seen.local_id,
+    _seen.mention_id,
+    sqlite_where=_HAS_LOCAL_ID,
+    postgresql_where=_HAS_LOCAL_ID,
+)

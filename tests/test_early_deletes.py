@@ -28,6 +28,7 @@ from domain.records import local_status_key
 from storage.engine import write_tx
 from storage.models import Mention, MentionPayload
 from storage.models_deletions import DeletedKey
+from storage.queries.sightings import seen_as
 from storage.write import DELETION_MEMORY, write_batch
 from tests.factories import batch, mention, movement
 from tests.mastodon_support import settings_for, sources, sync
@@ -160,3 +161,27 @@ def test_a_mastodon_stream_delete_of_an_unseen_status_keeps_the_next_poll_from_r
             thread.join(timeout=10)
     row = _only_mention(sqlite_store)
     assert row.native_id == status["uri"] and row.deleted_at is not None and row.text is None
+
+
+def test_a_stored_status_is_found_by_the_id_an_instance_gave_it(store: Engine) -> None:
+    """A streaming `delete` names a status by its id on that instance only: the store answers
+    which mention that is (a stream's deletions after a restart, test_mastodon_stream.py)."""
+    rules = movement(store)
+    m = mention(1, seen_on="alpha.test", seen_local_id="1001")
+    other = mention(2, seen_on="beta.test", seen_local_id="1001")  # same id, another instance
+    with write_tx(store) as conn:
+        write_batch(conn, batch(m, other), rules)
+    with store.connect() as conn:
+        assert seen_as(conn, "alpha.test", "1001") == (m.platform, m.native_id)
+        assert seen_as(conn, "beta.test", "1001") == (other.platform, other.native_id)
+        assert seen_as(conn, "alpha.test", "1002") is None
+        if conn.dialect.name == "sqlite":  # the planner's choice on a small table (PostgreSQL
+            # rightly scans a few rows instead) says the index exists and fits the lookup
+            plan = " ".join(
+                str(r[-1])
+                for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT mention_id FROM mention_seen "
+                    "WHERE seen_on = 'alpha.test' AND local_id = '1001'"
+                )
+            )
+            assert "ix_seen_local" in plan

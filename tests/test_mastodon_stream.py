@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from collectors.base import CollectorContext
 from collectors.mastodon.stream import HashtagStream
-from tests.mastodon_support import scalar, settings_for, sources, sync
+from tests.mastodon_support import rows, runner_for, scalar, settings_for, sources, sync
 from tests.servers.mastodon_server import MastodonServer, make_status, running
 
 
@@ -25,13 +26,19 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def live(sqlite_store, monkeypatch) -> Iterator[tuple[MastodonServer, Callable[[], HashtagStream]]]:
-    """A token-protected instance and a `start()` that begins following it in a thread."""
+def live(
+    sqlite_store, monkeypatch, request
+) -> Iterator[tuple[MastodonServer, Callable[[], HashtagStream]]]:
+    """A token-protected instance and a `start()` that begins following it in a thread.
+    Parametrized indirectly, its parameter is extra `[mastodon]` settings."""
+    live_mastodon: dict[str, Any] = getattr(request, "param", {})
     monkeypatch.setenv("GS_TEST_STREAM_TOKEN", "live-token")
     stop = threading.Event()
     threads: list[threading.Thread] = []
     with running(MastodonServer("alpha.test", tokens=("live-token",), heartbeat_s=0.1)) as (s,):
-        settings = settings_for(s, token_env="GS_TEST_STREAM_TOKEN", stream=True)
+        settings = settings_for(
+            s, token_env="GS_TEST_STREAM_TOKEN", stream=True, mastodon=live_mastodon
+        )
         sync(sqlite_store, settings)
         [key] = sources(sqlite_store)
 
@@ -142,3 +149,41 @@ def test_streaming_without_a_token_marks_the_source_as_needing_one(sqlite_store)
         assert stream.status == "needs_token"
         src = sources(sqlite_store)[key]
         assert src.status == "needs_token" and "needs a token" in src.last_error
+
+
+@pytest.mark.parametrize("live", [{"page_limit": 2}], indirect=True)
+def test_a_stored_status_deleted_on_the_stream_after_a_restart_becomes_a_tombstone(
+    sqlite_store, live
+):
+    """The stream's `delete` names a status by its id on this instance only. A status stored by
+    an earlier process (here the one-pass collector) and older than the newest page is unknown
+    to a new stream's memory, so the store must map (instance, local id) to the mention seen
+    there: found by the index on `mention_seen (seen_on, local_id)`."""
+    server, start = live
+    s = server.carry(make_status("alpha.test", "ann", 1, text="Oops https://example.org/x"))
+    for n in (2, 3):  # newer: the catch-up's refresh of the latest page lists these only
+        server.carry(make_status("alpha.test", "ann", n))
+    settings = settings_for(
+        server, token_env="GS_TEST_STREAM_TOKEN", stream=True, mastodon={"page_limit": 2}
+    )
+    runner, _ = runner_for(sqlite_store, settings)
+    runner.run_once()
+    assert mentions(sqlite_store) == 3
+    start()  # a fresh process
+    server.delete(s["uri"])
+    eventually(
+        lambda: (
+            scalar(sqlite_store, "SELECT count(*) FROM mention WHERE deleted_at IS NOT NULL") == 1
+        )
+    )
+    row = rows(sqlite_store, "SELECT * FROM mention WHERE deleted_at IS NOT NULL")[0]._mapping
+    assert row["native_id"] == s["uri"] and row["deleted_reason"] == "deleted"
+    assert row["text"] is None and row["html"] is None and row["url"] is None
+    assert row["media"] in (None, "null") and row["links"] in (None, "null")  # JSON null
+    assert (
+        scalar(
+            sqlite_store, "SELECT count(*) FROM mention_payload WHERE mention_id = :i", i=row["id"]
+        )
+        == 0
+    )
+    assert scalar(sqlite_store, "SELECT count(*) FROM mention_match") == 3  # still counted

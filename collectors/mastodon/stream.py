@@ -38,6 +38,7 @@ from domain.records import Batch, local_status_key
 from storage.catalog import load_rules
 from storage.engine import write_tx
 from storage.models import Source
+from storage.queries.sightings import seen_as
 from storage.write import WriteResult, write_batch
 
 log = logging.getLogger("groundswell.collect.mastodon.stream")
@@ -212,18 +213,30 @@ class HashtagStream:
         if kind == "delete":
             parent = self.collector._parents.get((domain, str(payload)))
             uri = parent.get("uri") if parent else None
-            if not isinstance(uri, str):
-                # A status this process has not seen (not stored yet, or seen before a
-                # restart): the deletion is remembered under its local id, so a later poll
-                # of this instance stores it as a tombstone, never as a live post.
-                log.debug("%s: delete of unknown local id %s", self.key, payload)
-                key = (PLATFORM, local_status_key(domain, str(payload)))
-                self._write(kind, Batch(deletions=[key]))
-                return
-            self._write(kind, Batch(deletions=[(PLATFORM, uri)]))
+            if isinstance(uri, str):
+                self._write(kind, Batch(deletions=[(PLATFORM, uri)]))
+            else:
+                self._delete_unmet(domain, str(payload))
             return
         batch, _ = self.collector._page(client, domain, [payload], {"boosts": {}})
         self._write(kind, batch)
+
+    def _delete_unmet(self, domain: str, local_id: str) -> None:
+        """A `delete` of a status this process has not met: the stream names it by its id on
+        this instance only. A stored status (seen before a restart, or by another worker) is
+        found by where it was seen and tombstoned; an unknown one is remembered under its local
+        key, so a later poll of this instance stores it as a tombstone, never as a live post.
+        The lookup runs in the write transaction, so a status stored by a concurrent writer
+        before it is found."""
+        local = (PLATFORM, local_status_key(domain, local_id))
+        with write_tx(self.engine) as conn:
+            stored = seen_as(conn, domain, local_id)
+            if stored is None:
+                log.debug("%s: delete of unknown local id %s", self.key, local_id)
+            batch = Batch(deletions=[stored or local])
+            result = write_batch(conn, batch, [])
+        if self.on_write is not None:
+            self.on_write("delete", result)
 
     def _write(self, kind: str, batch: Batch) -> None:
         with self.engine.connect() as conn:
