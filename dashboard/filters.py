@@ -28,6 +28,10 @@ PRESETS: dict[str, str] = {
 }
 ZONES = ("UTC", "Europe/London", "Europe/Dublin", "Europe/Berlin", "America/New_York")
 KEYS = ("mv", "range", "from", "to", "pf", "ev", "tz")
+# A page's own choices kept in the URL beside the shared filters (`url_choice`): the
+# Amplifiers page's "Count by" (`?by=account`). The shared filters keep them when they write
+# the URL back, so a shared link opens the page as it was seen.
+PAGE_KEYS = ("by",)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,13 @@ class Filters:
         if self.event:
             params["ev"] = self.event["slug"]
         return params
+
+
+def choice_from_params(params: Mapping[str, Any], param: str, options: Sequence[str]) -> str | None:
+    """The page choice `param` names in the query string, if it is one of `options` (an
+    unknown value is ignored: the page falls back to its default)."""
+    value = _first(params.get(param))
+    return value if value in options else None
 
 
 def _first(v: Any) -> str | None:
@@ -266,7 +277,32 @@ def sidebar_filters() -> Filters:
         sb.warning(note)
     params_out = f.to_params()
     st.session_state["_gs_params"] = params_out
+    current = st.query_params.to_dict()
+    params_out = {**params_out, **{k: current[k] for k in PAGE_KEYS if k in current}}
     if st.query_params.to_dict() != params_out:
         st.query_params.from_dict(params_out)
     sb.caption("Share this view: copy the address bar; it carries these filters.")
     return f
+
+
+def url_choice(label: str, options: Sequence[str], *, param: str, key: str, **radio: Any) -> str:
+    """A page's horizontal radio whose choice lives in the URL (`?param=value`) like the shared
+    filters, and in the session so it follows the reader back to the page.
+
+    A value in the URL that this page did not write itself (a shared link, a bookmark, the
+    first run) sets the radio; otherwise the radio is the reader's and its choice is written
+    back to the URL. `param` must be listed in `PAGE_KEYS` (the shared filters keep it)."""
+    import streamlit as st
+
+    assert param in PAGE_KEYS, f"{param!r} must be in PAGE_KEYS"
+    written: dict[str, str] = st.session_state.setdefault("_gs_choices", {})
+    wanted = choice_from_params(st.query_params.to_dict(), param, options)
+    if wanted is not None and wanted != written.get(param):
+        st.session_state[key] = wanted  # before the widget exists: allowed, and it wins
+    elif key not in st.session_state and written.get(param) in options:
+        st.session_state[key] = written[param]  # back on the page: the last choice
+    chosen = str(st.radio(label, list(options), key=key, horizontal=True, **radio))
+    written[param] = chosen
+    if st.query_params.get(param) != chosen:
+        st.query_params[param] = chosen
+    return chosen

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.figures.amplifiers import network_figure, new_voices_figure, widening_figure
-from dashboard.filters import sidebar_filters
+from dashboard.filters import sidebar_filters, url_choice
 
 f = sidebar_filters()
 scope = f.scope()
@@ -16,10 +16,10 @@ events = data.events(scope.movement_id)
 lo, hi = scope.start_ts, scope.end_ts
 # A person's accounts on several platforms count as one (docs/people.md); by account shows
 # each account on its own.
-by = st.radio(
+by = url_choice(
     "Count by",
     ["person", "account"],
-    horizontal=True,
+    param="by",  # kept in the URL like the filters: a shared link opens the same view
     key="amp_by",
     help="By person, one human or organisation's accounts on several platforms count once "
     "(linked on evidence, docs/people.md); by account, each account counts on its own.",
