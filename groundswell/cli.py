@@ -137,6 +137,10 @@ def collect(
     from groundswell.alerts.loop import start_alerts_thread
 
     start_alerts_thread(engine, settings, stop)  # rules and digest, once per collect interval
+    from collectors.people_pass import start_people_thread
+
+    # rel=me pages and the accounts' names, every [people].link_every_s (docs/people.md)
+    start_people_thread(engine, settings, stop, worker=runner.worker_id)
     runner.run_loop(stop, on_outcome=_print_outcome)
 
 
@@ -182,6 +186,7 @@ def status(
 ) -> None:
     """Sources, cursors, last errors and counts."""
     from storage.alerts import outbox_counts, undelivered
+    from storage.people_links import people_pass_status
     from storage.queries.blogs import queue_counts
     from storage.status import source_status, store_counts
 
@@ -193,6 +198,7 @@ def status(
         received = queue_counts(conn)  # the pingback/webmention receiver's queue
         outbox = outbox_counts(conn)  # alert deliveries (docs/alerts.md)
         pending = undelivered(conn) if set(outbox) - {"delivered"} else []
+        linking = people_pass_status(conn)  # the scheduled people pass (docs/people.md)
     if as_json:
         out.print_json(
             json.dumps(
@@ -203,6 +209,7 @@ def status(
                     "received": received,
                     "alert_deliveries": outbox,
                     "undelivered_alerts": pending,
+                    "people_linking": linking,
                 },
                 default=str,
             )
@@ -245,6 +252,29 @@ def status(
         )
     if outbox:
         _print_outbox(outbox, pending)
+    if linking:
+        _print_linking(linking)
+
+
+def _print_linking(p: dict[str, Any]) -> None:
+    """The scheduled people-linking pass: how the last one went and when the next is due, then
+    the rel=me pages that could not be read, each with its error (docs/people.md)."""
+    if p.get("outcome"):
+        line = (
+            f"people linking: last pass {p['outcome']} at {p['finished_at']:%Y-%m-%d %H:%M} UTC "
+            f"({p['accounts_read']:,} accounts, {p['pages_checked']} pages read, "
+            f"{p['pages_failed']} failed, evidence +{p['evidence_added']})"
+        )
+        if p.get("next_due_at"):
+            line += f"; next due {p['next_due_at']:%Y-%m-%d %H:%M} UTC"
+        out.print(Text(line), soft_wrap=True)
+        if p.get("error"):
+            out.print(Text(f"  {p['error_kind']}: {p['error']}"), soft_wrap=True)
+    pages = p.get("pages") or {}
+    if pages:
+        out.print("rel=me pages: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(pages.items())))
+    for f in p.get("page_failures") or []:
+        out.print(Text(f"  {f['status']} {f['url']}: {f['error'] or ''}"), soft_wrap=True)
 
 
 def _print_outbox(outbox: dict[str, int], pending: list[dict[str, Any]]) -> None:

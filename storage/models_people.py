@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from storage.types import BigId, JSONType, UTCDateTime
@@ -80,3 +80,28 @@ class ProfilePage(SQLModel, table=True):
     rel_me: list[Any] | None = Field(default=None, sa_column=Column(JSONType))
     checked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     next_check_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class PeoplePass(SQLModel, table=True):
+    """The scheduled linking pass of `collect --loop` and `up` (migration 0053): one row (id 1)
+    saying when it is next due, where the accounts' walk stopped, and how the last pass
+    went, so a restart does not redo a pass and `status` can show its errors."""
+
+    __tablename__ = "people_pass"
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    # Claimed by moving it forward (a worker running the pass holds it for a lease), so two
+    # workers never run one pass twice; set to started + link_every_s when the pass ends.
+    next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    worker: str | None = Field(default=None, sa_column=Column(String(200)))
+    # The last account id the walk re-read (-1: start over at the smallest).
+    relink_after: int = Field(default=-1, sa_column=Column(BigInteger, nullable=False))
+    outcome: str | None = Field(default=None, sa_column=Column(String(20)))  # ok | partial | error
+    error_kind: str | None = Field(default=None, sa_column=Column(String(60)))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    accounts_read: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    pages_checked: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    pages_failed: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    evidence_added: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    accounts_moved: int = Field(default=0, sa_column=Column(Integer, nullable=False))

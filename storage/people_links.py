@@ -52,7 +52,7 @@ from storage.bulk import insert_for
 from storage.engine import write_tx
 from storage.id_lists import among, ids_param, in_ids_text, texts_table
 from storage.models import Account
-from storage.models_people import PersonClaim, PersonLink, ProfilePage
+from storage.models_people import PeoplePass, PersonClaim, PersonLink, ProfilePage
 
 log = logging.getLogger(__name__)
 
@@ -483,19 +483,14 @@ def moderator_detach(
         raise LookupError(f"no stored account {account}")
     others = sorted(
         int(r[0])
-        for r in conn.execute(
-            select(A.c.id).where(A.c.person_id == person, A.c.id != account)
-        )
+        for r in conn.execute(select(A.c.id).where(A.c.person_id == person, A.c.id != account))
     )
     if not others:
         raise ValueError("this account is not linked to any other")
     _lock(conn)
     conn.execute(
         insert_for(conn, LINK).on_conflict_do_nothing(),
-        [
-            _decision_row(*sorted((account, o)), MODERATOR_UNLINK, by, reason, now)
-            for o in others
-        ],
+        [_decision_row(*sorted((account, o)), MODERATOR_UNLINK, by, reason, now) for o in others],
     )
     regroup(conn, [account, *others])
     return others
@@ -734,3 +729,113 @@ def forget_accounts(conn: Connection, account_ids: Sequence[int]) -> int:
         conn.execute(delete(LINK).where(among(conn, LINK.c.id, [int(r[0]) for r in linked])))
     others -= set(ids)
     return regroup(conn, others) if others else 0
+
+
+# -- the scheduled pass (collectors/people_pass.py runs it; migration 0053) ---------------------
+
+PASS = PeoplePass.__table__  # type: ignore[attr-defined]
+_PASS_ID = 1
+
+
+def claim_people_pass(
+    conn: Connection, now: datetime, *, lease_until: datetime, worker: str
+) -> int | None:
+    """Take the scheduled pass if it is due: moves its due time to `lease_until` (so another
+    worker, or this one after a restart, does not start it again while it runs) and returns
+    where the accounts' walk stopped last time; None when it is not due (or another worker
+    has just taken it). One conditional UPDATE: safe between workers on both dialects."""
+    conn.execute(
+        insert_for(conn, PASS).on_conflict_do_nothing(),
+        [
+            {
+                "id": _PASS_ID,
+                "relink_after": -1,
+                "accounts_read": 0,
+                "pages_checked": 0,
+                "pages_failed": 0,
+                "evidence_added": 0,
+                "accounts_moved": 0,
+            }
+        ],
+    )
+    taken = conn.execute(
+        update(PASS)
+        .where(PASS.c.id == _PASS_ID, or_(PASS.c.next_due_at.is_(None), PASS.c.next_due_at <= now))
+        .values(next_due_at=lease_until, started_at=now, worker=worker[:200])
+    ).rowcount
+    if not taken:
+        return None
+    return int(conn.execute(select(PASS.c.relink_after).where(PASS.c.id == _PASS_ID)).scalar_one())
+
+
+def finish_people_pass(
+    conn: Connection,
+    *,
+    now: datetime,
+    next_due_at: datetime,
+    relink_after: int,
+    outcome: str,
+    error_kind: str | None = None,
+    error: str | None = None,
+    accounts_read: int = 0,
+    pages_checked: int = 0,
+    pages_failed: int = 0,
+    evidence_added: int = 0,
+    accounts_moved: int = 0,
+) -> None:
+    """Record how the pass went and when the next one is due."""
+    conn.execute(
+        update(PASS)
+        .where(PASS.c.id == _PASS_ID)
+        .values(
+            finished_at=now,
+            next_due_at=next_due_at,
+            relink_after=relink_after,
+            outcome=outcome,
+            error_kind=error_kind,
+            error=(error or "")[:1000] or None,
+            accounts_read=accounts_read,
+            pages_checked=pages_checked,
+            pages_failed=pages_failed,
+            evidence_added=evidence_added,
+            accounts_moved=accounts_moved,
+        )
+    )
+
+
+def relink_some(conn: Connection, after: int, limit: int) -> tuple[int, int, LinkResult]:
+    """The next `limit` accounts after id `after` through `link_accounts`, in the caller's
+    transaction: (where to go on next time, -1 after the last account; accounts read; what
+    changed)."""
+    ids, result = _relink_chunk(conn, after, limit)
+    return (ids[-1] if len(ids) == limit else -1), len(ids), result
+
+
+def profile_page_failures(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
+    """Blogs whose rel=me page could not be read at its last try, newest first (status)."""
+    q = (
+        select(PAGE.c.url, PAGE.c.status, PAGE.c.error, PAGE.c.checked_at)
+        .where(PAGE.c.status != "ok")
+        .order_by(PAGE.c.checked_at.desc(), PAGE.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def people_pass_status(conn: Connection) -> dict[str, Any] | None:
+    """The scheduled pass's row (None before its first run), the rel=me pages by status of
+    their last read, and the latest failures: what `groundswell status` shows."""
+    row = conn.execute(select(PASS).where(PASS.c.id == _PASS_ID)).first()
+    pages = {
+        str(s): int(n)
+        for s, n in conn.execute(
+            select(PAGE.c.status, func.count()).group_by(PAGE.c.status).order_by(PAGE.c.status)
+        )
+    }
+    if row is None and not pages:
+        return None
+    out: dict[str, Any] = dict(row._mapping) if row is not None else {}
+    out.pop("id", None)
+    out["pages"] = pages
+    out["page_failures"] = profile_page_failures(conn) if set(pages) - {"ok"} else []
+    return out

@@ -153,6 +153,35 @@ class CollectSettings(_Strict):
     retention_days: int | None = Field(default=None, ge=1)
 
 
+class PeopleSettings(_Strict):
+    """The scheduled linking pass of `collect --loop` and `up` (docs/people.md, "When linking
+    runs"): every `link_every_s` it re-reads some accounts' names and the due blogs' rel=me
+    pages, bounded so one pass never holds a collector up for long."""
+
+    link_every_s: int = Field(
+        default=3600,
+        ge=0,
+        le=7 * 86_400,
+        description="seconds between two linking passes of `collect --loop` and `up` (the "
+        "next due time is stored, so a restart does not run it again early); 0 turns the "
+        "scheduled pass off (`groundswell people link` still runs it by hand)",
+    )
+    pages_per_pass: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="at most this many blogs' home pages read for rel=me links per pass (each "
+        "page is cached for a week); 0 reads none",
+    )
+    accounts_per_pass: int = Field(
+        default=20_000,
+        ge=0,
+        le=10_000_000,
+        description="at most this many accounts re-read through the evidence rules per pass; "
+        "the next pass goes on where this one stopped, and starts over after the last",
+    )
+
+
 class WallSettings(_Strict):
     """The live wall (issue 6). Moderators can override most keys at run time from the
     moderator page; the overrides are stored in the `wall_setting` table, not in this file."""
@@ -354,6 +383,7 @@ class Settings(_Strict):
     ethics: EthicsSettings = Field(default_factory=EthicsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
+    people: PeopleSettings = Field(default_factory=PeopleSettings)
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

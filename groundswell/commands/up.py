@@ -66,6 +66,10 @@ def _collect_loop(engine: Engine, settings: Settings, stop: threading.Event) -> 
         max_backoff_s=settings.collect.max_backoff_s,
     )
     console.print(f"collecting as worker {runner.worker_id}")
+    from collectors.people_pass import start_people_thread
+
+    # rel=me pages and the accounts' names, every [people].link_every_s (docs/people.md)
+    start_people_thread(engine, settings, stop, worker=runner.worker_id)
     runner.run_loop(stop, on_outcome=_print_outcome)
 
 
