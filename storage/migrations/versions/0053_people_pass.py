@@ -2,7 +2,7 @@
 pass of `collect --loop` and `up` (docs/people.md)
 
 Revision ID: 0053
-Revises: 0049
+Revises: 0055
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision = "0053"
-down_revision = "0049"
+down_revision = "0055"
 branch_labels = None
 depends_on = None
 
