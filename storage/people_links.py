@@ -47,7 +47,7 @@ from domain.people import (
     group,
     owned_keys,
 )
-from domain.records import account_id
+from domain.records import AccountRecord, account_id
 from storage.bulk import insert_for
 from storage.engine import write_tx
 from storage.id_lists import among, ids_param, in_ids_text, texts_table
@@ -242,14 +242,33 @@ def _fresh_statement(conn: Connection) -> Any:
     return _FRESH[dialect]
 
 
+def renamed_accounts(conn: Connection, accounts: Iterable[AccountRecord]) -> set[int]:
+    """The stored accounts among `accounts` whose record brings a handle other than the one
+    stored (a Bluesky identity event: the DID's new handle). Their derived claims (a domain
+    handle, a bridge's address) and owned keys change, so the write path links them again:
+    evidence of the old handle is withdrawn, evidence of the new one added. One indexed
+    lookup, only for records that carry a handle."""
+    wanted = {a.id: a.handle.lower() for a in accounts if a.handle}
+    if not wanted:
+        return set()
+    return {
+        int(i)
+        for i, h in conn.execute(
+            select(A.c.id, A.c.handle).where(among(conn, A.c.id, sorted(wanted)))
+        )
+        if (h or "").lower() != wanted[int(i)]
+    }
+
+
 def link_written(
     conn: Connection, account_ids: Iterable[int], changed: Iterable[int], now: datetime
 ) -> LinkResult:
     """The write path's linking step for a batch's accounts: only the accounts first stored by
     this write (`first_seen_at` is its `now`) or whose profile claims changed can bring new
     evidence, so only those go through `link_accounts`; a batch of known authors costs one
-    indexed lookup, a batch of new authors that claim nothing two. (A handle that changes on
-    a known account is picked up by the background pass, `groundswell people link`.)"""
+    indexed lookup, a batch of new authors that claim nothing two. A handle that changes on a
+    known account comes in `changed` (`renamed_accounts`: a Jetstream identity event); one
+    seen only on a post's author is picked up by the scheduled pass."""
     ids = sorted(set(account_ids))
     if not ids:
         return LinkResult()

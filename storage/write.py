@@ -72,7 +72,7 @@ from storage.models_rollups import (
     MovementPlatformDay,
 )
 from storage.people_cells import count_people
-from storage.people_links import link_written, store_profile_claims
+from storage.people_links import link_written, renamed_accounts, store_profile_claims
 from storage.shares import bump_shares
 from storage.threads import add_thread_matches
 
@@ -298,10 +298,15 @@ def write_batch(
         accounts.append(e.source)
         if e.target_account is not None:
             accounts.append(e.target_account)
+    # A handle that changed on a known account (a Jetstream identity event: the batch's own
+    # `accounts`, never its authors) changes what the account proves (a domain handle), so it
+    # is linked again below; read before the upsert overwrites the old handle.
+    renamed = renamed_accounts(conn, batch.accounts) if batch.accounts else set()
     upsert_accounts(conn, accounts, now)
     claimed = store_profile_claims(
         conn, {a.id: a.claims for a in accounts if a.claims is not None}, now
     )
+    claimed |= renamed
 
     if mention_rows:
         existing = _existing(conn, list(mention_rows))
