@@ -81,3 +81,17 @@ def test_text_for_a_markdown_table_cell_cannot_become_a_link_an_image_or_emphasi
     for ch in "![]()*<>:.":
         assert all(out[i - 1] == "\\" for i, c in enumerate(out) if c == ch), ch
     assert md_escape("nhs") == "nhs"
+
+
+def test_the_repository_streamlit_config_matches_what_the_dashboard_command_passes():
+    """`streamlit run dashboard/app.py` from the repository root reads .streamlit/config.toml;
+    `groundswell dashboard` passes flags: both hide the Deploy button and say 2 MB."""
+    from groundswell.commands.dashboard import streamlit_command
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    cmd = streamlit_command(8501)
+    for section, options in config.items():
+        for name, value in options.items():
+            flag = f"--{section}.{name}"
+            assert flag in cmd, flag
+            assert cmd[cmd.index(flag) + 1] == str(value).lower(), flag

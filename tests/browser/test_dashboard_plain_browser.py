@@ -24,3 +24,23 @@ def test_overview_answers_at_its_own_address_and_shows_no_deploy_button(
     page.wait_for_selector("[data-testid='stMetric']", timeout=60_000)
     page.wait_for_timeout(1000)
     assert page.locator("[data-testid='stAppDeployButton']").count() == 0
+
+
+def test_streamlit_run_from_the_repository_shows_no_deploy_button_on_the_first_visit(
+    sqlite_store, streamlit_app, page, artifacts
+):
+    """`streamlit run dashboard/app.py` from the repository root, without the flags
+    `groundswell dashboard` passes: the repository's .streamlit/config.toml hides the Deploy
+    button from the server's very first session (the app script's own `st.set_option` only
+    reaches the sessions after it) and states the 2 MB upload limit."""
+    from tests.dashboard_data import small_conversation
+
+    small_conversation(sqlite_store)
+    base = streamlit_app(str(sqlite_store.url))  # cwd = repository root, no toolbar flag
+    page.goto(f"{base}/?range=7d", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Overview").first.wait_for(timeout=60_000)
+    page.wait_for_selector("[data-testid='stMetric']", timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(artifacts / "overview-first-visit-streamlit-run.png"))
+    assert page.locator("[data-testid='stAppDeployButton']").count() == 0
+    assert page.get_by_text("Deploy", exact=True).count() == 0
