@@ -13,9 +13,17 @@ the websocket round trips, Plotly drawing its figures). This measures the whole 
   Plotly chart on the page has drawn its SVG; the time reported is when the last change
   happened, measured from navigation start (`performance.now()`), so the quiet window itself
   is not counted;
-- cold: the first visit of a page after the dashboard server started (its caches empty);
-- warm: `--runs` further visits (default 5), each in a new browser context (a new session:
-  the server's `st.cache_data` is warm, the browser's own cache is not shared);
+- cold: a page's first visit from a new browser context (empty HTTP and compiled-code
+  caches) to a dashboard server started just before it (empty `st.cache_data`): each page
+  gets its own fresh server, so no page's cold visit is warmed by another's;
+- warm: `--runs` further visits (default 5), each a new tab (a new Streamlit session) in the
+  same browser context after that first visit, as a person who comes back or reloads: the
+  browser's HTTP cache and V8's code cache hold Streamlit's and Plotly's bundles, the
+  server's `st.cache_data` holds the queries. (Until 7 Dec each warm visit opened a new
+  context, so every "warm" visit paid for fetching and compiling the bundles again: a
+  cold browser, which no returning reader has.)
+- `--compare PATH`: also serve the dashboard of another checkout (e.g. a worktree of the
+  old commit) against the same store and measure its pages in the same run ("old: ...");
 - server CPU: the CPU seconds the Streamlit server spent during each warm visit, from
   /proc (the figure that does not swing with the machine's load; wall time on a shared
   2-core machine does, by 10x);
@@ -93,7 +101,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(script: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(
+    script: Path, env: dict[str, str], log: Path, root: Path = ROOT
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -108,8 +118,8 @@ def serve(script: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
             "--browser.gatherUsageStats=false",
             "--server.fileWatcherType=none",
         ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -173,17 +183,16 @@ def browser_cpu_s(exclude: set[int]) -> float:
 
 
 def visit(
-    browser: Any,
+    context: Any,
     url: str,
     quiet_s: float,
     server: int,
     shot: Path | None = None,
     servers: frozenset[int] = frozenset(),
 ) -> tuple[float, float, float]:
-    """Seconds from navigation start to the page settled, in a fresh context (new session),
-    the CPU seconds the Streamlit server spent meanwhile, and the browser's CPU seconds (its
-    processes, measured before the context closes)."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    """Seconds from navigation start to the page settled, in a new tab of `context` (a new
+    Streamlit session), the CPU seconds the Streamlit server spent meanwhile, and the
+    browser's CPU seconds (its processes, measured before the tab closes)."""
     page = context.new_page()
     before = cpu_s(server)
     b_before = browser_cpu_s(set(servers))
@@ -194,7 +203,7 @@ def visit(
         if shot is not None:
             page.screenshot(path=str(shot))
     finally:
-        context.close()
+        page.close()
     wall = math.inf if ms < 0 else ms / 1000
     return wall, cpu_s(server) - before, b_after - b_before
 
@@ -211,11 +220,23 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--quiet", type=float, default=0.5)
     ap.add_argument("--pages", default=",".join(PAGES), help="comma-separated page names")
+    ap.add_argument(
+        "--compare",
+        metavar="PATH",
+        help="another checkout (e.g. a worktree of the old commit) whose dashboard is measured "
+        "too, against the same store, in the same run",
+    )
+    ap.add_argument(
+        "--fresh-context-warm",
+        action="store_true",
+        help="each warm visit in a new browser context (the measure used until 7 Dec: a cold "
+        "browser cache on every visit)",
+    )
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
 
-    # Stopped with SIGTERM (a timeout), still stop the two Streamlit servers (finally below).
+    # Stopped with SIGTERM (a timeout), still stop the running Streamlit server (finally).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     tmp = Path(tempfile.mkdtemp(prefix="gs-pages-"))
@@ -237,45 +258,51 @@ def main() -> None:
     blank_script.write_text(BLANK_APP)
     env = {"GROUNDSWELL_DB_URL": url, "GROUNDSWELL_CONFIG": str(tmp / "none.toml")}
     (tmp / "none.toml").write_text("")
-    dash, dash_base = serve(ROOT / "dashboard" / "app.py", env, tmp / "dashboard.log")
-    blank, blank_base = serve(blank_script, {}, tmp / "blank.log")
     names = [n for n in args.pages.split(",") if n in PAGES]
+    roots = [("", ROOT)] + ([("old: ", Path(args.compare).resolve())] if args.compare else [])
     load = os.getloadavg()[0]
     rows: list[tuple[str, float, list[float], list[float], list[float]]] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+
+        def measure(name: str, script: Path, root: Path, path: str, env: dict[str, str]) -> None:
+            """A fresh server and a new browser context: one cold visit, then `--runs` warm
+            visits (new tabs in the same context, or new contexts with --fresh-context-warm)."""
+            log = tmp / f"{name.replace(' ', '-').replace('/', '').replace(':', '')}.log"
+            server, base = serve(script, env, log, root)
+            shot = log.with_suffix(".png")
+            try:
+                context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                servers = frozenset({server.pid})
+                cold, _, _ = visit(context, base + path, args.quiet, server.pid, shot, servers)
+                warm = []
+                for _ in range(args.runs):
+                    if args.fresh_context_warm:
+                        context.close()
+                        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                    warm.append(visit(context, base + path, args.quiet, server.pid, None, servers))
+                context.close()
+            finally:
+                server.terminate()
+                server.wait(timeout=20)
+            rows.append(
+                (name, cold, [w[0] for w in warm], [w[1] for w in warm], [w[2] for w in warm])
+            )
+            print(
+                f"  {name}: cold {cold:.2f} s, warm p95 {p95([w[0] for w in warm]):.2f} s, "
+                f"server CPU p95 {p95([w[1] for w in warm]):.2f} s, "
+                f"browser CPU p95 {p95([w[2] for w in warm]):.2f} s",
+                flush=True,
             )
 
-            servers = frozenset({dash.pid, blank.pid})
-
-            def measure(name: str, url: str, server: int) -> None:
-                shot = tmp / f"{name.replace(' ', '-').replace('/', '')}.png"
-                cold, _, _ = visit(browser, url, args.quiet, server, shot, servers)
-                warm = [
-                    visit(browser, url, args.quiet, server, servers=servers)
-                    for _ in range(args.runs)
-                ]
-                rows.append(
-                    (name, cold, [w[0] for w in warm], [w[1] for w in warm], [w[2] for w in warm])
-                )
-                print(
-                    f"  {name}: cold {cold:.2f} s, warm p95 {p95([w[0] for w in warm]):.2f} s, "
-                    f"server CPU p95 {p95([w[1] for w in warm]):.2f} s, "
-                    f"browser CPU p95 {p95([w[2] for w in warm]):.2f} s",
-                    flush=True,
-                )
-
-            measure("blank Streamlit page", blank_base, blank.pid)
-            for name in names:
-                measure(name, dash_base + PAGES[name], dash.pid)
-            browser.close()
-    finally:
-        for proc in (dash, blank):
-            proc.terminate()
-            proc.wait(timeout=20)
+        measure("blank Streamlit page", blank_script, ROOT, "/", {})
+        for name in names:
+            for label, root in roots:
+                measure(label + name, root / "dashboard" / "app.py", root, PAGES[name], env)
+        browser.close()
     base_wall, base_cpu = p95(rows[0][2]), p95(rows[0][3])
     base_browser = statistics.median(rows[0][4])
     print(f"screenshots at settled: {tmp}/*.png")
