@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from collectors.base import CollectorContext
 from collectors.mastodon.stream import HashtagStream
+from collectors.runner import PARKED_RETRY_BASE_S
+from storage.engine import write_tx
 from tests.mastodon_support import rows, runner_for, scalar, settings_for, sources, sync
 from tests.servers.mastodon_server import MastodonServer, make_status, running
 
@@ -139,16 +143,75 @@ def test_streaming_without_a_token_marks_the_source_as_needing_one(sqlite_store)
         settings = settings_for(s, stream=True)
         sync(sqlite_store, settings)
         [key] = sources(sqlite_store)
+        stop = threading.Event()
         stream = HashtagStream(
             sqlite_store,
             CollectorContext(settings=settings, engine=sqlite_store),
             key,
-            stop=threading.Event(),
+            stop=stop,
         )
-        stream.run()  # returns: nothing to retry
-        assert stream.status == "needs_token"
-        src = sources(sqlite_store)[key]
-        assert src.status == "needs_token" and "needs a token" in src.last_error
+        thread = threading.Thread(target=stream.run, daemon=True)
+        thread.start()
+        try:
+            eventually(lambda: sources(sqlite_store)[key].status == "needs_token")
+            src = sources(sqlite_store)[key]
+            assert "needs a token" in src.last_error
+            eventually(lambda: stream.status == "needs_token")  # waiting out its back-off
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def test_a_stream_parked_for_its_token_is_retried_with_a_new_one_after_the_runners_back_off(
+    sqlite_store, monkeypatch
+):
+    """`mastodon-live` retries a source that needs a token as `collect` does (the runner's
+    RETRIED_PARKED_STATUSES): after the long back-off, reading the token from the environment
+    again, so a token configured or refreshed since is used. The back-off's end is simulated
+    by moving the stored due time, not by waiting an hour."""
+    monkeypatch.setenv("GS_TEST_STREAM_TOKEN", "expired-token")
+    with running(MastodonServer("alpha.test", tokens=("live-token",), heartbeat_s=0.1)) as (s,):
+        settings = settings_for(s, token_env="GS_TEST_STREAM_TOKEN", stream=True)
+        sync(sqlite_store, settings)
+        [key] = sources(sqlite_store)
+        stop = threading.Event()
+        stream = HashtagStream(
+            sqlite_store,
+            CollectorContext(settings=settings, engine=sqlite_store),
+            key,
+            stop=stop,
+            reconnect_base_s=0.1,
+            read_timeout_s=1.0,
+            parked_check_s=0.05,
+        )
+        thread = threading.Thread(target=stream.run, daemon=True)
+        thread.start()
+        try:
+            eventually(lambda: sources(sqlite_store)[key].status == "needs_token")
+            src = sources(sqlite_store)[key]
+            assert "was refused" in src.last_error and src.consecutive_failures == 1
+            parked_at = src.last_error_at
+            # the runner's first parked back-off: between half and all of PARKED_RETRY_BASE_S
+            assert src.next_due_at - parked_at >= timedelta(seconds=PARKED_RETRY_BASE_S / 2)
+            assert thread.is_alive() and s.stream_count() == 0
+
+            monkeypatch.setenv("GS_TEST_STREAM_TOKEN", "live-token")  # the refreshed token
+            with write_tx(sqlite_store) as conn:  # ... and the back-off is over
+                conn.execute(
+                    text("UPDATE source SET next_due_at = :t WHERE key = :k"),
+                    {"t": parked_at - timedelta(seconds=1), "k": key},
+                )
+            eventually(lambda: s.stream_count() == 1)
+            carried = s.carry(make_status("alpha.test", "ann", 1))
+            eventually(lambda: mentions(sqlite_store) == 1)
+            assert scalar(sqlite_store, "SELECT native_id FROM mention") == carried["uri"]
+            assert sources(sqlite_store)[key].status == "ok"
+            assert stream.status == "streaming"
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+        assert not thread.is_alive()
 
 
 @pytest.mark.parametrize("live", [{"page_limit": 2}], indirect=True)

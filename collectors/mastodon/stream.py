@@ -9,6 +9,12 @@ One `HashtagStream` per source (instance x hashtag). Its loop:
 3. when the stream drops, wait (exponential backoff with jitter, reset after a healthy
    connection) and go back to 1, so whatever was posted during the gap is fetched.
 
+A source parked as `needs_token` (no token, or the token refused) is retried like the one-pass
+runner retries it (`collectors.runner`, `RETRIED_PARKED_STATUSES`): after the same long
+back-off (an hour, doubling up to six), with the token read from the environment again, so a
+token configured or refreshed since is used without anyone running `init`. Other fatal
+statuses end the stream until the configuration changes, as they park the source for the runner.
+
 Streamed statuses are written without moving the cursor: their ids arrive in delivery order, not
 id order, so only the timeline catch-up may advance `min_id`. Writes are idempotent, so a status
 seen both on the stream and in the catch-up is stored once.
@@ -26,16 +32,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mastodon.streaming import StreamListener
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 
 from collectors.base import CollectorContext, FatalSourceError, SourceState
-from collectors.mastodon.client import NEEDS_TOKEN, InstanceClient
+from collectors.mastodon.client import InstanceClient
 from collectors.mastodon.collector import MastodonCollector
 from collectors.mastodon.parse import PLATFORM, to_plain
-from collectors.runner import Runner
+from collectors.runner import PARKED_RETRY_BASE_S, PARKED_RETRY_MAX_S, Runner, backoff_delay
 from domain.batch_matching import match_batch
 from domain.records import Batch, local_status_key
-from storage.catalog import load_rules
+from storage.catalog import RETRIED_PARKED_STATUSES, RUNNABLE_STATUSES, load_rules
 from storage.engine import write_tx
 from storage.models import Source
 from storage.queries.sightings import seen_as
@@ -93,6 +99,7 @@ class HashtagStream:
         reconnect_max_s: float | None = None,
         read_timeout_s: float = 90.0,
         on_write: Callable[[str, WriteResult], None] | None = None,
+        parked_check_s: float = 60.0,
     ) -> None:
         self.engine = engine
         self.context = context
@@ -106,6 +113,9 @@ class HashtagStream:
         self.reconnect_max_s = reconnect_max_s or context.settings.mastodon.stream_reconnect_max_s
         self.read_timeout_s = read_timeout_s
         self.on_write = on_write
+        # While parked, how often the source row is read again: its back-off may be over, or
+        # `groundswell init` may have reset it, before the stored due time.
+        self.parked_check_s = parked_check_s
         self.rng = random.Random()
         self.connections = 0
         self.catch_ups = 0
@@ -120,11 +130,15 @@ class HashtagStream:
             try:
                 state = self.catch_up()
                 if state is None:
-                    return  # the source is gone, disabled or marked fatal
+                    if self.status in RETRIED_PARKED_STATUSES:
+                        continue  # parked but retried: `_claim` waits out its back-off
+                    return  # the source is gone, disabled or parked until the config changes
                 healthy = self.listen(state)
                 failures = 0 if healthy else failures + 1
             except FatalSourceError as exc:
                 self._mark_fatal(exc)
+                if exc.status in RETRIED_PARKED_STATUSES:
+                    continue
                 return
             except Exception as exc:  # network trouble, a bug: keep the stream alive
                 failures += 1
@@ -148,7 +162,9 @@ class HashtagStream:
         self.catch_ups += 1
         outcome = self.runner.run_source(state)
         if outcome.outcome == "fatal":
-            self.status, self.error = "fatal", outcome.error
+            # The runner parked the source under the error's status; a retried one
+            # (`needs_token`) is waited out by `run`, as the runner would retry it.
+            self.status, self.error = self._stored_status() or "fatal", outcome.error
             return None
         if outcome.outcome != "ok":
             log.warning("%s: catch-up incomplete (%s); streaming anyway", self.key, outcome.error)
@@ -250,30 +266,24 @@ class HashtagStream:
     # -- the source row
 
     def _claim(self) -> SourceState | None:
+        """Lease the source for this stream. None when it must not be followed: gone,
+        disabled, or parked by a fatal status the runner does not retry either. A source
+        parked as `needs_token` (or another retried status) is waited for until its back-off
+        is over, as the runner would claim it then."""
         table: Any = Source.__table__  # type: ignore[attr-defined]
-        now = datetime.now(UTC)
         while not self.stop.is_set():
+            now = datetime.now(UTC)
             with write_tx(self.engine) as conn:
                 row = conn.execute(select(table).where(table.c.key == self.key)).one_or_none()
-                if row is None or not row.enabled or row.status in ("fatal", NEEDS_TOKEN):
-                    self.status = row.status if row is not None else "missing"
+                if row is None or not row.enabled:
+                    self.status = "missing" if row is None else "disabled"
                     return None
-                res = conn.execute(
-                    update(table)
-                    .where(
-                        table.c.id == row.id,
-                        or_(
-                            table.c.lease_until.is_(None),
-                            table.c.lease_until < now,
-                            table.c.lease_owner == self.runner.worker_id,
-                        ),
-                    )
-                    .values(
-                        lease_owner=self.runner.worker_id,
-                        lease_until=now + timedelta(seconds=self.runner.lease_s),
-                    )
-                )
-                if res.rowcount:
+                due = row.next_due_at
+                parked = row.status in RETRIED_PARKED_STATUSES and due is not None and due > now
+                if row.status not in RUNNABLE_STATUSES + RETRIED_PARKED_STATUSES:
+                    self.status = row.status
+                    return None
+                if not parked and self._lease(conn, row.id, now):
                     return SourceState(
                         id=row.id,
                         key=row.key,
@@ -284,22 +294,64 @@ class HashtagStream:
                         etag=row.etag,
                         last_modified=row.last_modified,
                     )
-            self.stop.wait(1.0)  # another worker is polling it right now
+            if parked:  # waited out here, never inside the write transaction
+                self.status = row.status
+                self.stop.wait(min(self.parked_check_s, (due - now).total_seconds()))
+            else:
+                self.stop.wait(1.0)  # another worker is polling it right now
         return None
 
+    def _lease(self, conn: Connection, source_id: int, now: datetime) -> bool:
+        """Take the source's lease unless another live worker holds it."""
+        table: Any = Source.__table__  # type: ignore[attr-defined]
+        res = conn.execute(
+            update(table)
+            .where(
+                table.c.id == source_id,
+                or_(
+                    table.c.lease_until.is_(None),
+                    table.c.lease_until < now,
+                    table.c.lease_owner == self.runner.worker_id,
+                ),
+            )
+            .values(
+                lease_owner=self.runner.worker_id,
+                lease_until=now + timedelta(seconds=self.runner.lease_s),
+            )
+        )
+        return bool(res.rowcount)
+
+    def _stored_status(self) -> str | None:
+        table: Any = Source.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.status).where(table.c.key == self.key)).scalar()
+
     def _mark_fatal(self, exc: FatalSourceError) -> None:
+        """Park the source as the runner would (`Runner._finish_source`): a retried status
+        (`needs_token`) is due again after the runner's long back-off, counted in
+        `consecutive_failures`, so `status` shows when it will be tried."""
         self.status, self.error = exc.status, str(exc)
         log.error("%s: %s", self.key, exc)
         table: Any = Source.__table__  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
         with write_tx(self.engine) as conn:
-            conn.execute(
-                update(table)
-                .where(table.c.key == self.key)
-                .values(
-                    status=exc.status,
-                    last_error=str(exc),
-                    last_error_at=datetime.now(UTC),
-                    lease_owner=None,
-                    lease_until=None,
+            failures = (
+                conn.execute(
+                    select(table.c.consecutive_failures).where(table.c.key == self.key)
+                ).scalar()
+                or 0
+            ) + 1
+            values: dict[str, Any] = {
+                "status": exc.status,
+                "last_error": str(exc),
+                "last_error_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+                "consecutive_failures": failures,
+            }
+            if exc.status in RETRIED_PARKED_STATUSES:
+                delay = backoff_delay(
+                    failures, base_s=PARKED_RETRY_BASE_S, max_s=PARKED_RETRY_MAX_S, rng=self.rng
                 )
-            )
+                values["next_due_at"] = now + timedelta(seconds=delay)
+            conn.execute(update(table).where(table.c.key == self.key).values(**values))
