@@ -348,6 +348,73 @@ def mastodon_field_claims(fields: object, limit: int = 16) -> list[Claim]:
     return out
 
 
+# In free text (a Bluesky profile's description): a URL, a fediverse address
+# (`@user@instance`), or a bare domain (`example.org`, `example.org/about`), as Bluesky's own
+# apps turn them into links when they show the description.
+_TEXT_URL = re.compile(r"https?://[^\s<>\"'()\[\]]+", re.I)
+_TEXT_FEDI = re.compile(
+    r"(?<![\w/@.])@([a-z0-9_][a-z0-9_.-]{0,63})@((?:[a-z0-9-]+\.)+[a-z]{2,63})", re.I
+)
+_TEXT_DOMAIN = re.compile(
+    r"(?<![\w/@.:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})(/[^\s<>\"'()]*)?",
+    re.I,
+)
+_TRAILING = ".,;:!?)]}'\"…"
+
+
+def _text_links(text: str) -> list[str]:
+    """The links a piece of free text names, in order: URLs, fediverse addresses as their
+    profile URL, bare domains as their https URL."""
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for m in _TEXT_URL.finditer(text):
+        found.append((m.start(), m.group(0).rstrip(_TRAILING)))
+        taken.append(m.span())
+    for m in _TEXT_FEDI.finditer(text):
+        if not any(a <= m.start() < b for a, b in taken):
+            found.append((m.start(), f"https://{m.group(2)}/@{m.group(1).rstrip('.')}"))
+            taken.append(m.span())
+    for m in _TEXT_DOMAIN.finditer(text):
+        if not any(a <= m.start() < b for a, b in taken):
+            found.append((m.start(), f"https://{m.group(0).rstrip(_TRAILING)}"))
+    return [url for _, url in sorted(found)]
+
+
+def bluesky_profile_claims(profile: object, limit: int = 16) -> list[Claim] | None:
+    """Claims of a Bluesky profile: its `website` and the links its `description` names (an
+    `app.bsky.actor.profile` record, or a `profileView` / `profileViewDetailed`; links in
+    `facets` too, should a profile carry them). Bluesky verifies none of them, so each is a
+    one-way claim (`profile_link`): a suggestion, never a merge, unless the other side links
+    back (`rel_me_mutual`). None when the profile carries neither field (a post's
+    `profileViewBasic`): unknown, so what it claimed before is kept."""
+    if not isinstance(profile, Mapping):
+        return None
+    description, website = profile.get("description"), profile.get("website")
+    if "description" not in profile and "website" not in profile:
+        return None
+    urls: list[str] = []
+    if isinstance(website, str) and len(website) <= 2000:
+        urls.append(website.strip())
+    facets = profile.get("facets")
+    for facet in facets[:64] if isinstance(facets, list) else ():
+        features = facet.get("features") if isinstance(facet, Mapping) else None
+        for feature in features[:8] if isinstance(features, list) else ():
+            if isinstance(feature, Mapping) and isinstance(feature.get("uri"), str):
+                urls.append(feature["uri"])
+    if isinstance(description, str):
+        urls += _text_links(description[:2560])
+    out: list[Claim] = []
+    for url in urls:
+        key = key_of_link(url)
+        if key is None:
+            continue
+        if all(c.key != key for c in out):  # one claim per place, however often named
+            out.append(Claim(key, PROFILE_LINK, CLAIM, url[:1000]))
+            if len(out) >= limit:
+                break
+    return out
+
+
 def page_claims(links: Iterable[str]) -> list[Claim]:
     """A blog page's `rel=me` links as claims: one-way until the other side links back."""
     out: list[Claim] = []

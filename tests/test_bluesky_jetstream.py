@@ -128,7 +128,11 @@ def test_stream_posts_matching_a_movement_are_stored_and_others_ignored(bsky: En
     assert bsky.native_ids() == sorted(uri(n) for n in range(1, 4))
     assert bsky.source(KEY).cursor == {"time_us": Clock.t(5)}
     conn = bsky.server.ws_connections[0]
-    assert conn["wanted"] == ["app.bsky.feed.post", "app.bsky.feed.repost"]
+    assert sorted(conn["wanted"]) == [  # profiles: their links are people's claims
+        "app.bsky.actor.profile",
+        "app.bsky.feed.post",
+        "app.bsky.feed.repost",
+    ]
     assert conn["cursor"] is None  # first run: live tail, no replay of the past
     assert bsky.account(ALICE).no_unauthenticated is None  # unknown from a stream, not False
 

@@ -32,6 +32,7 @@ from collectors.base import CollectorContext, FatalSourceError, SourceState, Tra
 from collectors.bluesky.parse import (
     PLATFORM,
     POST_COLLECTION,
+    PROFILE_COLLECTION,
     REPOST_COLLECTION,
     MalformedPost,
     StreamItem,
@@ -46,7 +47,7 @@ from storage.queries.bluesky import stored_accounts, stored_mentions
 
 log = logging.getLogger("groundswell.collect.bluesky")
 
-WANTED = (POST_COLLECTION, REPOST_COLLECTION)
+WANTED = (POST_COLLECTION, REPOST_COLLECTION, PROFILE_COLLECTION)  # profiles: people's claims
 # Messages without Jetstream's envelope, on a connection that has sent none with it, before
 # the endpoint is declared not to be Jetstream (a real one sends dozens of events a second).
 STRANGERS = 3

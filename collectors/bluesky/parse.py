@@ -28,12 +28,14 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from domain.people import bluesky_profile_claims
 from domain.records import AccountRecord, EdgeRecord, MentionRecord, Skip
 from domain.sanitize import clean_text, sanitize_html
 
 PLATFORM = "bluesky"
 POST_COLLECTION = "app.bsky.feed.post"
 REPOST_COLLECTION = "app.bsky.feed.repost"
+PROFILE_COLLECTION = "app.bsky.actor.profile"  # its record key is `self`
 OPT_OUT_LABEL = "!no-unauthenticated"
 # Labels that mean "do not show the media (or the post) without a warning".
 SENSITIVE_LABELS = frozenset(
@@ -205,6 +207,9 @@ def parse_author(view: Any) -> AccountRecord:
         url=f"https://bsky.app/profile/{did}",
         avatar_url=_https(view.get("avatar")),
         no_unauthenticated=no_unauth,
+        # a profileView's website and description: one-way claims (docs/people.md); None
+        # from a post's profileViewBasic, which carries neither
+        claims=bluesky_profile_claims(view),
     )
 
 
@@ -735,6 +740,19 @@ def parse_jetstream_event(
         except MalformedPost as exc:
             return StreamItem(time_us=time_us, skip=exc.as_skip())
         return StreamItem(time_us=time_us, post=post)
+    if collection == PROFILE_COLLECTION and op in ("create", "update") and rkey == "self":
+        # A profile edited: its website and description's links are the account's claims
+        # now (kept for accounts already stored; docs/people.md).
+        record = commit.get("record")
+        claims = bluesky_profile_claims(record)
+        if claims is None:
+            return StreamItem(time_us=time_us)
+        acc = account_for_did(did)
+        acc.claims = claims
+        name = record.get("displayName") if isinstance(record, dict) else None
+        if isinstance(name, str):
+            acc.display_name = clean_text(name)[:500] or None
+        return StreamItem(time_us=time_us, handle=acc)
     if collection == REPOST_COLLECTION and op == "delete":
         # An undone repost: the record's at-uri is the key its edge is undone by.
         return StreamItem(time_us=time_us, deleted=(PLATFORM, repost_uri(did, rkey)))
