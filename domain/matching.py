@@ -234,6 +234,18 @@ THREAD = "thread"
 # is counted, but shown or exported only when its author's consent flags allow (DESIGN.md
 # section 6; `storage.queries.ethics.mention_displayable` is the one rule).
 CONSENT_GATED_VIAS = ("term", THREAD)
+# How a post matched, strongest evidence first: the author put it in the movement (a source of
+# the movement, its hashtag, its link), then its words, then only its place in a thread. A
+# stored match only ever moves up this list (an edit that adds the hashtag to a reply matched
+# "thread"); an older copy of the post never moves it down.
+VIA_STRENGTH = ("source", "hashtag", "url", "term", THREAD)
+
+
+def weaker_vias(via: str) -> tuple[str, ...]:
+    """The ways of matching that `via` is stronger evidence than (none for an unknown via)."""
+    if via not in VIA_STRENGTH:
+        return ()
+    return VIA_STRENGTH[VIA_STRENGTH.index(via) + 1 :]
 
 
 def match_post(

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 
 from domain.batch_matching import content_matches
-from domain.matching import MovementRule
+from domain.matching import MovementRule, weaker_vias
 from domain.records import AccountRecord, Batch, MentionRecord, account_id, mention_id
 from domain.url_identity import URL_PLATFORMS, canonical_native_id, canonical_url
 from storage import bulk
@@ -358,6 +358,7 @@ def write_batch(
         search = plan_links(conn, rows)
         new_matches = _insert_matches_and_rollups(conn, rows)
         result.new_matches = len(new_matches)
+        upgrade_matches(conn, rows, new_matches)
         bump_dashboard_rollups(conn, new_matches)
         bump_shares(
             conn, new_matches, {mid: (rec.links, rec.hashtags) for mid, rec in records.items()}
@@ -538,6 +539,50 @@ def _insert_matches_and_rollups(
             ],
         )
     return [by_key[(movement_id, mid)] for movement_id, mid in inserted]
+
+
+def upgrade_matches(
+    conn: Connection, rows: list[dict[str, Any]], new_matches: list[dict[str, Any]]
+) -> None:
+    """Stored matches take the stronger way their post matches now (`domain.matching.
+    VIA_STRENGTH`): a reply matched "thread" that an edit gave the hashtag becomes "hashtag",
+    and so passes the consent gate a hashtag passes. Only ever upwards (an older copy of the
+    post from another instance never weakens it), and nothing is counted again: the rollups
+    count matches, not how they matched. Costs one indexed read of the batch's already
+    matched mentions (ix_match_mention); rows are updated only where the evidence grew."""
+    new = {(r["movement_id"], r["mention_id"]) for r in new_matches}
+    now = {
+        (r["movement_id"], r["mention_id"]): r["via"]
+        for r in rows
+        if (r["movement_id"], r["mention_id"]) not in new and weaker_vias(r["via"])
+    }
+    if not now:
+        return
+    table = _t(MentionMatch)
+    stored = conn.execute(
+        select(table.c.movement_id, table.c.mention_id, table.c.via).where(
+            _in_ids(conn, "mention_match.mention_id")
+        ),
+        _ids(conn, sorted({mid for _, mid in now})),
+    )
+    ups = sorted(
+        (key, now[key])
+        for key, via in (((r[0], r[1]), r[2]) for r in stored)
+        if key in now and via in weaker_vias(now[key])
+    )
+    if ups:
+        # Guarded by the weaker vias again: a concurrent writer's upgrade is never undone.
+        stmt = (
+            update(table)
+            .where(
+                table.c.movement_id == bindparam("mv"),
+                table.c.mention_id == bindparam("mid"),
+                table.c.via.in_(bindparam("weaker", expanding=True)),
+            )
+            .values(via=bindparam("new_via"))
+        )
+        for (mv, mid), via in ups:
+            conn.execute(stmt, {"mv": mv, "mid": mid, "new_via": via, "weaker": weaker_vias(via)})
 
 
 _MATCH_COLUMNS = (

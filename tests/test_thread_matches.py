@@ -181,3 +181,45 @@ def test_the_wall_and_top_posts_show_a_thread_only_reply_only_with_consent(store
         top = top_posts(conn, Scope(movement_id=mv, start_ts=start, end_ts=start + 3600))
     assert wall == {anchor.id, shown.id}
     assert {t["text"] for t in top} == {anchor.text, shown.text}
+
+
+def _hourly(store) -> int:
+    with store.connect() as conn:
+        return int(conn.execute(select(func.sum(RollupHourly.__table__.c.mentions))).scalar())
+
+
+def test_a_thread_reply_edited_to_carry_the_hashtag_is_then_matched_by_it(store):
+    """An edit that publishes the post into the movement upgrades how it matched (and so its
+    consent gate), counted once however often the edit is seen again."""
+    rules = movement(store)
+    anchor = mention(1)
+    _write(store, rules, anchor)
+    shy = account(2, indexable=False)  # a thread-only or term-only post of theirs is withheld
+    _write(store, rules, _reply(2, anchor, author=shy))
+    assert _vias(store, _reply(2, anchor).native_id) == {rules[0].id: "thread"}
+    assert _hourly(store) == 2
+    edited = _reply(2, anchor, author=shy, text="Agreed #NHSCitizen")
+    edited.edited_at = T0 + timedelta(hours=1)
+    for _ in range(2):  # the edit, then the same edit from another instance or a refresh
+        result = _write(store, rules, edited)
+        assert result.new == 0 and result.new_matches == 0
+    assert _vias(store, edited.native_id) == {rules[0].id: "hashtag"}
+    assert _shown(store, edited.native_id)  # a hashtag is an act of publishing
+    assert _hourly(store) == 2  # counted once
+
+
+def test_a_term_match_is_upgraded_by_an_edit_and_never_downgraded_by_an_older_copy(store):
+    rules = movement(store)
+    term_only = mention(1, text="Off to the NHS Citizen assembly")
+    _write(store, rules, term_only)
+    assert _vias(store, term_only.native_id) == {rules[0].id: "term"}
+    linked = mention(1, text="Off to https://www.nhscitizen.org.uk/pledge")
+    _write(store, rules, linked)
+    assert _vias(store, term_only.native_id) == {rules[0].id: "url"}
+    tagged = mention(1, text="Off to the #NHSCitizen assembly")
+    _write(store, rules, tagged)
+    assert _vias(store, term_only.native_id) == {rules[0].id: "hashtag"}
+    # A remote instance's stale copy (before the edits) never weakens the stored match.
+    _write(store, rules, term_only)
+    _write(store, rules, linked)
+    assert _vias(store, term_only.native_id) == {rules[0].id: "hashtag"}

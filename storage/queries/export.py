@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
+from domain.matching import VIA_STRENGTH
 from storage.models import (
     Account,
     Amplification,
@@ -315,9 +316,9 @@ MENTION_QUERY_COLUMNS = (
     "matched_by",
 )
 
-# How a post matched, strongest evidence first: the author put it in the movement (a source
-# of the movement, its hashtag, its link), then its words, then only its place in a thread.
-MATCH_STRENGTH = ("source", "hashtag", "url", "term", "thread")
+# How a post matched, strongest evidence first (the domain's order, which stored matches also
+# follow when an edit upgrades them).
+MATCH_STRENGTH = VIA_STRENGTH
 
 
 def matched_by(m: Any, movement_id: int | None) -> Any:
