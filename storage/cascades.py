@@ -392,12 +392,15 @@ class _Forest:
             if self.stored.get(n) != node.row()
         ]
         if changed:
-            ins = insert_for(conn, CN)
-            stmt = ins.on_conflict_do_update(
-                index_elements=[CN.c.movement_id, CN.c.node_id],
-                set_={c: ins.excluded[c] for c in NODE_COLUMNS},
-            )
-            executemany(conn, stmt, CN, CN.name, changed)
+
+            def nodes() -> Any:
+                ins = insert_for(conn, CN)
+                return ins.on_conflict_do_update(
+                    index_elements=[CN.c.movement_id, CN.c.node_id],
+                    set_={c: ins.excluded[c] for c in NODE_COLUMNS},
+                )
+
+            executemany(conn, nodes, CN, CN.name, changed)
 
         gone = sorted(self.stored_roots.keys() - self.roots.keys())
         if gone:
@@ -432,21 +435,27 @@ class _Forest:
             if n
         ]  # fmt: skip
         if counted:
-            ins = insert_for(conn, CD)
-            stmt = ins.on_conflict_do_update(
-                index_elements=[
-                    CD.c[c] for c in ("movement_id", "day", "platform", "size", "depth")
-                ],
-                set_={"roots": CD.c.roots + ins.excluded.roots},
-            )
-            executemany(conn, stmt, CD, CD.name, counted)
+
+            def days_() -> Any:
+                ins = insert_for(conn, CD)
+                return ins.on_conflict_do_update(
+                    index_elements=[
+                        CD.c[c] for c in ("movement_id", "day", "platform", "size", "depth")
+                    ],
+                    set_={"roots": CD.c.roots + ins.excluded.roots},
+                )
+
+            executemany(conn, days_, CD, CD.name, counted)
         if rows:
-            ins = insert_for(conn, CR)
-            stmt = ins.on_conflict_do_update(
-                index_elements=[CR.c.movement_id, CR.c.root_id],
-                set_={"size": ins.excluded.size, "depth": ins.excluded.depth},
-            )
-            executemany(conn, stmt, CR, CR.name, rows)
+
+            def roots() -> Any:
+                ins = insert_for(conn, CR)
+                return ins.on_conflict_do_update(
+                    index_elements=[CR.c.movement_id, CR.c.root_id],
+                    set_={"size": ins.excluded.size, "depth": ins.excluded.depth},
+                )
+
+            executemany(conn, roots, CR, CR.name, rows)
 
 
 def rebuild(conn: Connection, movement_id: int | None = None) -> None:
@@ -507,7 +516,8 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
                  **dict(zip(NODE_COLUMNS, nodes[n].row(), strict=True))}
                 for n in ordered[i : i + 50_000]
             ]  # fmt: skip
-            executemany(conn, insert_for(conn, CN), CN, CN.name, rows)
+            # its own name: a plain INSERT, not `save`'s upsert (kept under CN.name)
+            executemany(conn, insert_for(conn, CN), CN, f"{CN.name}:rebuild", rows)
         when: dict[int, tuple[int, str]] = {}
         ids = sorted(trees)
         for i in range(0, len(ids), 50_000):
@@ -522,7 +532,7 @@ def rebuild(conn: Connection, movement_id: int | None = None) -> None:
                  "platform": when.get(r, (0, ""))[1], "size": trees[r][0], "depth": trees[r][1]}
                 for r in ids[i : i + 50_000]
             ]  # fmt: skip
-            executemany(conn, insert_for(conn, CR), CR, CR.name, roots)
+            executemany(conn, insert_for(conn, CR), CR, f"{CR.name}:rebuild", roots)
         day = CR.c.root_ts // literal_column("86400")
         keys = (CR.c.movement_id, day, CR.c.platform, CR.c.size, CR.c.depth)
         per_day = select(*keys, func.count()).where(CR.c.movement_id == mv).group_by(*keys)

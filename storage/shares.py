@@ -9,6 +9,7 @@ were rewritten (`storage.recount`) count every stored match (`rebuild`).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -51,23 +52,34 @@ def share_keys(links: Iterable[str] | None, hashtags: Iterable[str] | None) -> s
     Values that are not http(s) URLs, are empty or longer than the column are left out."""
     out: set[tuple[str, str]] = set()
     for link in links or ():
-        if not isinstance(link, str):
-            continue
-        canon = normalise_url(link)
-        if canon is None:
-            continue
-        host = domain_of(canon)
-        if host and len(host) <= SHARE_VALUE_MAX:
-            out.add(("domain", host))
-        if len(canon) <= SHARE_VALUE_MAX:
-            out.add(("url", canon))
+        if isinstance(link, str):
+            out.update(_link_keys(link))
     for tag in hashtags or ():
-        if not isinstance(tag, str):
-            continue
-        t = normalise_hashtag(tag)
-        if t and len(t) <= SHARE_VALUE_MAX:
-            out.add(("tag", t))
+        if isinstance(tag, str):
+            out.update(_tag_keys(tag))
     return out
+
+
+# Per link and per tag, cached: a movement's links and tags repeat from post to post, and
+# parsing them again was a tenth of the write path's Python time (docs/benchmarks/ingest.md).
+@functools.lru_cache(maxsize=65_536)
+def _link_keys(link: str) -> tuple[tuple[str, str], ...]:
+    canon = normalise_url(link)
+    if canon is None:
+        return ()
+    out = []
+    host = domain_of(canon)
+    if host and len(host) <= SHARE_VALUE_MAX:
+        out.append(("domain", host))
+    if len(canon) <= SHARE_VALUE_MAX:
+        out.append(("url", canon))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _tag_keys(tag: str) -> tuple[tuple[str, str], ...]:
+    t = normalise_hashtag(tag)
+    return (("tag", t),) if t and len(t) <= SHARE_VALUE_MAX else ()
 
 
 def _count(
@@ -95,18 +107,22 @@ def _add(
     """Count up, in key order (concurrent PostgreSQL writers lock rows in the same order)."""
     if not counts:
         return
-    ins = insert_for(conn, table)
     cols = (
         ("movement_id", "kind", "value")
         if bucket is None
         else ("movement_id", "kind", bucket, "platform", "value")
     )
-    executemany(
-        conn,
-        ins.on_conflict_do_update(
+
+    def stmt() -> Any:
+        ins = insert_for(conn, table)
+        return ins.on_conflict_do_update(
             index_elements=[table.c[c] for c in cols],
             set_={"n": table.c.n + ins.excluded.n},
-        ),
+        )
+
+    executemany(
+        conn,
+        stmt,
         table,
         table.name,
         [{**dict(zip(cols, k, strict=True)), "n": n} for k, n in sorted(counts.items())],

@@ -227,13 +227,16 @@ def upsert_accounts(conn: Connection, accounts: Iterable[AccountRecord], now: da
     if not rows:
         return 0
     table = _t(Account)
-    ins = insert_for(conn, table)
-    ex = ins.excluded
-    keep = ("handle", "display_name", "url", "instance", "avatar_url", "bot")
-    flags = ("indexable", "discoverable", "noindex", "no_unauthenticated")
-    set_: dict[str, Any] = {k: func.coalesce(ex[k], table.c[k]) for k in keep + flags}
-    set_["updated_at"] = ex.updated_at
-    stmt = ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
+
+    def stmt() -> Any:
+        ins = insert_for(conn, table)
+        ex = ins.excluded
+        keep = ("handle", "display_name", "url", "instance", "avatar_url", "bot")
+        flags = ("indexable", "discoverable", "noindex", "no_unauthenticated")
+        set_: dict[str, Any] = {k: func.coalesce(ex[k], table.c[k]) for k in keep + flags}
+        set_["updated_at"] = ex.updated_at
+        return ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
+
     executemany(conn, stmt, table, "accounts", [rows[k] for k in sorted(rows)])
     return len(rows)
 
@@ -323,13 +326,7 @@ def write_batch(
             if records[mid].raw is not None and not existing.get(mid, False)
         ]
         if payloads:
-            table = _t(MentionPayload)
-            ins = insert_for(conn, table)
-            stmt = ins.on_conflict_do_update(
-                index_elements=[table.c.mention_id],
-                set_={"payload": ins.excluded.payload, "fetched_at": ins.excluded.fetched_at},
-            )
-            executemany(conn, stmt, table, "payloads", payloads)
+            executemany(conn, _payload_upsert(conn), _t(MentionPayload), "payloads", payloads)
         seen = [
             {
                 "mention_id": mid,
@@ -341,15 +338,7 @@ def write_batch(
             if records[mid].seen_on
         ]
         if seen:
-            seen_t = _t(MentionSeen)
-            ins = insert_for(conn, seen_t)
-            # A row stored before local ids were kept gets its id when the status is seen again.
-            stmt = ins.on_conflict_do_update(
-                index_elements=[seen_t.c.mention_id, seen_t.c.seen_on],
-                set_={"local_id": ins.excluded.local_id},
-                where=seen_t.c.local_id.is_(None) & ins.excluded.local_id.is_not(None),
-            )
-            executemany(conn, stmt, seen_t, "seen", seen)
+            executemany(conn, _seen_upsert(conn), _t(MentionSeen), "seen", seen)
 
     if match_rows:
         rows = [match_rows[k] for k in sorted(match_rows)]
@@ -418,7 +407,37 @@ def write_batch(
     return result
 
 
+def _payload_upsert(conn: Connection) -> Any:
+    def build() -> Any:
+        table = _t(MentionPayload)
+        ins = insert_for(conn, table)
+        return ins.on_conflict_do_update(
+            index_elements=[table.c.mention_id],
+            set_={"payload": ins.excluded.payload, "fetched_at": ins.excluded.fetched_at},
+        )
+
+    return build
+
+
+def _seen_upsert(conn: Connection) -> Any:
+    def build() -> Any:
+        seen_t = _t(MentionSeen)
+        ins = insert_for(conn, seen_t)
+        # A row stored before local ids were kept gets its id when the status is seen again.
+        return ins.on_conflict_do_update(
+            index_elements=[seen_t.c.mention_id, seen_t.c.seen_on],
+            set_={"local_id": ins.excluded.local_id},
+            where=seen_t.c.local_id.is_(None) & ins.excluded.local_id.is_not(None),
+        )
+
+    return build
+
+
 def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    executemany(conn, lambda: _mention_upsert(conn), _t(Mention), "mentions", rows)
+
+
+def _mention_upsert(conn: Connection) -> Any:
     table = _t(Mention)
     ins = insert_for(conn, table)
     ex = ins.excluded
@@ -436,7 +455,7 @@ def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     # sighting); a final one (the platform deleted it) stays a tombstone.
     set_["deleted_at"] = null()
     set_["deleted_reason"] = null()
-    stmt = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         index_elements=[table.c.id],
         set_=set_,
         # a literal: the statement is compiled once and run with the rows' parameters only
@@ -444,7 +463,6 @@ def _upsert_mentions(conn: Connection, rows: list[dict[str, Any]]) -> None:
             table.c.deleted_at.is_(None), table.c.deleted_reason == literal_column(f"'{GONE}'")
         ),
     )
-    executemany(conn, stmt, table, "mentions", rows)
 
 
 def _insert_matches_and_rollups(
@@ -452,11 +470,14 @@ def _insert_matches_and_rollups(
 ) -> list[dict[str, Any]]:
     """Insert the matches; bump the hourly and author rollups by the new ones, returned."""
     table = _t(MentionMatch)
-    stmt = (
-        insert_for(conn, table)
-        .on_conflict_do_nothing(index_elements=[table.c.movement_id, table.c.mention_id])
-        .returning(table.c.movement_id, table.c.mention_id)
-    )
+
+    def stmt() -> Any:
+        return (
+            insert_for(conn, table)
+            .on_conflict_do_nothing(index_elements=[table.c.movement_id, table.c.mention_id])
+            .returning(table.c.movement_id, table.c.mention_id)
+        )
+
     if conn.dialect.name == "postgresql" and len(rows) >= bulk.COPY_MIN_ROWS:
         # RETURNING of INSERT ... SELECT ... DO NOTHING is exactly the rows it inserted.
         inserted = copy_upsert(conn, stmt, table, "matches", rows, returning=True)
@@ -484,13 +505,17 @@ def _insert_matches_and_rollups(
                 cur[3] += 1
 
     rt = _t(RollupHourly)
-    ins = insert_for(conn, rt)
-    executemany(
-        conn,
-        ins.on_conflict_do_update(
+
+    def hourly_upsert() -> Any:
+        ins = insert_for(conn, rt)
+        return ins.on_conflict_do_update(
             index_elements=[rt.c.movement_id, rt.c.platform, rt.c.hour],
             set_={"mentions": rt.c.mentions + ins.excluded.mentions},
-        ),
+        )
+
+    executemany(
+        conn,
+        hourly_upsert,
         rt,
         "hourly",
         [
@@ -500,11 +525,11 @@ def _insert_matches_and_rollups(
     )
     if authors:
         at = _t(MovementAuthor)
-        ins = insert_for(conn, at)
-        ex = ins.excluded
-        executemany(
-            conn,
-            ins.on_conflict_do_update(
+
+        def author_upsert() -> Any:
+            ins = insert_for(conn, at)
+            ex = ins.excluded
+            return ins.on_conflict_do_update(
                 index_elements=[at.c.movement_id, at.c.account_id],
                 set_={
                     # the platform of the earliest match, whichever batch brought it
@@ -523,7 +548,11 @@ def _insert_matches_and_rollups(
                     "last_ts": _greatest(conn, at.c.last_ts, ex.last_ts),
                     "mentions": at.c.mentions + ex.mentions,
                 },
-            ),
+            )
+
+        executemany(
+            conn,
+            author_upsert,
             at,
             "authors",
             [
@@ -687,14 +716,18 @@ def _upsert_extreme(
     if not values:
         return
     table = _t(model)
-    ins = insert_for(conn, table)
-    keep = _least if column.startswith("first") else _greatest
-    executemany(
-        conn,
-        ins.on_conflict_do_update(
+
+    def stmt() -> Any:
+        ins = insert_for(conn, table)
+        keep = _least if column.startswith("first") else _greatest
+        return ins.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
             set_={column: keep(conn, table.c[column], ins.excluded[column])},
-        ),
+        )
+
+    executemany(
+        conn,
+        stmt,
         table,
         table.name,
         [{**dict(zip(keys, k, strict=True)), column: ts} for k, ts in sorted(values.items())],
@@ -730,7 +763,7 @@ def _insert_presence(
             table = _t(model)
             executemany(
                 conn,
-                insert_for(conn, table).on_conflict_do_nothing(),
+                lambda t=table: insert_for(conn, t).on_conflict_do_nothing(),
                 table,
                 table.name,
                 [dict(zip(keys, r, strict=True)) for r in sorted(rows)],
@@ -825,11 +858,14 @@ def bump_amplifier_periods(
     if not counts:
         return
     table = _t(MovementAmplifierPeriod)
-    ins = insert_for(conn, table)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[table.c.movement_id, table.c.side, table.c.period, table.c.account_id],
-        set_={"edges": table.c.edges + ins.excluded.edges},
-    )
+
+    def stmt() -> Any:
+        ins = insert_for(conn, table)
+        return ins.on_conflict_do_update(
+            index_elements=[table.c.movement_id, table.c.side, table.c.period, table.c.account_id],
+            set_={"edges": table.c.edges + ins.excluded.edges},
+        )
+
     keys = ("movement_id", "side", "period", "account_id")
     rows = [{**dict(zip(keys, k, strict=True)), "edges": n} for k, n in sorted(counts.items())]
     executemany(conn, stmt, table, table.name, rows)
@@ -852,17 +888,20 @@ def _insert_edges(conn: Connection, batch: Batch) -> int:
             "undo_id": mention_id(*e.undo_key) if e.undo_key else None,
         }
     table = _t(Amplification)
-    ins = insert_for(conn, table)
-    # Seen again (a re-read list, a new repost after an undo): the edge holds again. A new
-    # undo key replaces the old one (a repost made again is a new record).
-    stmt = ins.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={
-            "undone_at": null(),
-            "undo_id": func.coalesce(ins.excluded.undo_id, table.c.undo_id),
-        },
-        where=table.c.undone_at.is_not(None) | ins.excluded.undo_id.is_not(None),
-    )
+
+    def stmt() -> Any:
+        ins = insert_for(conn, table)
+        # Seen again (a re-read list, a new repost after an undo): the edge holds again. A new
+        # undo key replaces the old one (a repost made again is a new record).
+        return ins.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={
+                "undone_at": null(),
+                "undo_id": func.coalesce(ins.excluded.undo_id, table.c.undo_id),
+            },
+            where=table.c.undone_at.is_not(None) | ins.excluded.undo_id.is_not(None),
+        )
+
     executemany(conn, stmt, table, "edges", [rows[k] for k in sorted(rows)])
     return len(rows)
 
