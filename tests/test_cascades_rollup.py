@@ -397,3 +397,54 @@ def test_a_second_postgres_writer_of_the_same_tree_waits_for_the_first(pg_store)
         ).one()
     assert (size, depth) == (4, 2)
     assert waiting == ["advisory"]
+
+
+_REBUILD_THEN_GROW = """
+import sys
+from datetime import timedelta
+from sqlalchemy import text
+from domain.records import EdgeRecord
+from storage.cascades import rebuild
+from storage.catalog import load_rules
+from storage.engine import make_engine, write_tx
+from storage.write import write_batch
+from tests.factories import T0, batch, mention
+
+engine = make_engine(sys.argv[1])
+with write_tx(engine) as conn:
+    rebuild(conn)
+with engine.connect() as conn:
+    rules = load_rules(conn)
+q, c, d = (mention(n, created_at=T0 + timedelta(hours=n)) for n in (1, 2, 3))
+reply = EdgeRecord(kind="reply", platform="mastodon", source=d.author,
+                   target=("mastodon", c.native_id), via=("mastodon", d.native_id),
+                   created_at=d.created_at)
+with write_tx(engine) as conn:
+    write_batch(conn, batch(d, edges=[reply]), rules)
+with engine.connect() as conn:
+    print(conn.execute(text("SELECT size FROM cascade_root")).scalar())
+"""
+
+
+def test_a_rebuild_then_a_write_in_one_process_grows_the_stored_trees(sqlite_store):
+    """`rebuild` writes nodes and roots with plain INSERTs, the write path upserts them: in a
+    process that rebuilt first (a migration's backfill, then collectors), the write path once
+    ran the rebuild's cached INSERT and failed on the tree's stored root. A fresh process, so
+    no earlier test's statements are cached."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rules = movement(sqlite_store)
+    q, c = (mention(n, created_at=T0 + timedelta(hours=n)) for n in (1, 2))
+    quote = EdgeRecord(kind="quote", platform="mastodon", source=c.author, target=_key(q),
+                       via=_key(c), created_at=c.created_at)  # fmt: skip
+    with write_tx(sqlite_store) as conn:
+        write_batch(conn, batch(q, c, edges=[quote]), rules)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _REBUILD_THEN_GROW, str(sqlite_store.url)],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["3"]  # q <- c <- d
