@@ -6,6 +6,7 @@ executemany and, on PostgreSQL, COPY into a staging table plus one INSERT ... SE
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -197,6 +198,59 @@ def _staged_upsert(
     return hit
 
 
+# The target tables this process has staged rows for: each transaction creates all their
+# staging tables at its first COPY, in one round trip (see `_ensure_staging`).
+_STAGE_TABLES: set[str] = set()
+
+
+def _create_staging(name: str) -> str:
+    return (
+        f'CREATE TEMP TABLE IF NOT EXISTS "_stage_{name}" (LIKE "{name}" INCLUDING DEFAULTS) '
+        "ON COMMIT DELETE ROWS"
+    )
+
+
+def _ensure_staging(conn: Connection, raw: Any, name: str) -> None:
+    """Make sure the staging table for table `name` exists in this transaction.
+
+    `CREATE TEMP TABLE IF NOT EXISTS` is a catalog lookup once the table exists, but one
+    statement per table per page was a dozen of a page's sixty round trips, each a wait for
+    the server (a scheduling delay on a loaded machine). So the first COPY of a transaction
+    creates the staging tables of every table this process has staged before, in one simple-
+    protocol round trip; later COPYs in the transaction create nothing. What a transaction
+    created is remembered for that transaction only (its innermost savepoint, by weak
+    reference): a rollback can take a table created inside it away, while a table that
+    existed when it began survives any rollback of it."""
+    tx = conn.get_nested_transaction() or conn.get_transaction()
+    made: set[str] | None = None
+    if tx is not None:
+        ref, made = conn.info.get("gs_staging", (None, None))
+        if ref is None or ref() is not tx:
+            made = set()
+            conn.info["gs_staging"] = (weakref.ref(tx), made)
+        if name in made:
+            return
+    _STAGE_TABLES.add(name)
+    others = sorted(_STAGE_TABLES - (made or set()) - {name})
+    sql = _create_staging(name)
+    if others:
+        # Guarded: this store may lack a table another store of this process has (a store
+        # at an older migration, in tests and tools).
+        sql += (
+            "; DO $$ BEGIN "
+            + " ".join(
+                f"IF to_regclass('\"{t}\"') IS NOT NULL THEN {_create_staging(t)}; END IF;"
+                for t in others
+            )
+            + " END $$"
+        )
+    with raw.cursor() as cur:  # no parameters: the simple protocol takes several statements
+        cur.execute(sql)
+    if made is not None:
+        made.add(name)
+        made.update(others)
+
+
 def copy_upsert(
     conn: Connection,
     stmt: Any,
@@ -220,12 +274,7 @@ def copy_upsert(
     params = _params(table, name, cols, rows, "postgresql", json_text=True)
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    # IF NOT EXISTS every time (a catalog lookup, no write): remembering "created" per
-    # connection would be wrong after a rollback of the transaction that created it.
-    conn.exec_driver_sql(
-        f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table.name}" INCLUDING DEFAULTS) '
-        "ON COMMIT DELETE ROWS"
-    )
+    _ensure_staging(conn, raw, table.name)
     names = ", ".join(f'"{c}"' for c in cols)
     with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
         for row in params:

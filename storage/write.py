@@ -21,6 +21,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -623,6 +625,7 @@ _MATCH_COLUMNS = (
     "created_ts",
     "prev_ts",
 )
+_MATCH_VALUES = itemgetter(*_MATCH_COLUMNS)
 
 
 def _insert_values_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[Any]:
@@ -639,7 +642,7 @@ def _insert_values_returning(conn: Connection, rows: list[dict[str, Any]]) -> li
             "ON CONFLICT (movement_id, mention_id) DO NOTHING "
             "RETURNING movement_id, mention_id"
         )
-        params = tuple(r[c] for r in chunk for c in _MATCH_COLUMNS)
+        params = tuple(chain.from_iterable(map(_MATCH_VALUES, chunk)))
         out.extend(tuple(r) for r in conn.exec_driver_sql(sql, params).all())
     return out
 
