@@ -308,38 +308,47 @@ def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0
 PageFn = Callable[[Connection, Scope, dict[str, Any]], None]
 
 
+def _linked(conn: Connection, s: Scope, ctx: dict[str, Any]) -> dict[str, Any]:
+    """`linked=`: the page's one view of the linked accounts, read here as the dashboard reads
+    it once per scope (`dashboard/data.py`); nothing for code before that view or `--by none`."""
+    from storage.queries import persons
+
+    if ctx.get("by", "person") == "none" or not hasattr(persons, "linked_view"):
+        return {}
+    return {"linked": persons.linked_view(conn, s)}
+
+
 def _overview(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     list_movements(conn)
     list_events(conn, s.movement_id)
     data_span(conn, s.movement_id)
-    overview.headline_with_change(conn, s)
+    overview.headline_with_change(conn, s, **_linked(conn, s, ctx))
     overview.volume_by_platform(conn, s, pick_bucket(s.seconds))
     overview.top_posts(conn, s, limit=10)
     shares.travels(conn, s, limit=10)
-    hour = Scope(s.movement_id, ctx["now"] - 3600, ctx["now"], s.platforms)
-    overview.headline_with_change(conn, hour)
-    overview.first_seen_places(conn, hour)
-    overview.new_voices(conn, hour, limit=10)
+    _last_hour(conn, s, ctx)
 
 
 def _spread(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     b = pick_bucket(s.seconds)
+    linked = _linked(conn, s, ctx)
     overview.volume_by_platform(conn, s, b)
-    spread.cumulative_authors(conn, s, b, **_by(ctx.get("by", "person")))
+    spread.cumulative_authors(conn, s, b, **_by(ctx.get("by", "person")), **linked)
     spread.footprint(conn, s, b)
     spread.first_appearance(conn, s)
     if ctx.get("by", "person") != "none":
         from storage.queries import persons
 
-        persons.carriers(conn, s)
+        persons.carriers(conn, s, **linked)
     spread.cascades(conn, s, top=3)
 
 
 def _amplifiers(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     by = ctx.get("by", "person")  # the page's default since issue 20
-    amplifiers.summary(conn, s, limit=20, max_nodes=120, **_by(by))
-    amplifiers.new_voices_per_day(conn, s, **_by(by))
-    amplifiers.widening(conn, s, bucket_s=86400, **_by(by))
+    linked = _linked(conn, s, ctx)
+    amplifiers.summary(conn, s, limit=20, max_nodes=120, **_by(by), **linked)
+    amplifiers.new_voices_per_day(conn, s, **_by(by), **linked)
+    amplifiers.widening(conn, s, bucket_s=86400, **_by(by), **linked)
 
 
 def _by(by: str) -> dict[str, str]:
@@ -374,9 +383,10 @@ QUERIES: dict[str, PageFn] = {
 
 def _last_hour(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     hour = Scope(s.movement_id, ctx["now"] - 3600, ctx["now"], s.platforms)
-    overview.headline_with_change(conn, hour)
+    linked = _linked(conn, hour, ctx)
+    overview.headline_with_change(conn, hour, **linked)
     overview.first_seen_places(conn, hour)
-    overview.new_voices(conn, hour, limit=10)
+    overview.new_voices(conn, hour, limit=10, **linked)
 
 
 PAGES: dict[str, PageFn] = {

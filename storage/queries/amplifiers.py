@@ -66,7 +66,12 @@ MID = MovementInstanceDay.__table__
 
 
 def summary(
-    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120, by: str = "account"
+    conn: Connection,
+    scope: Scope,
+    limit: int = 20,
+    max_nodes: int = 120,
+    by: str = "account",
+    linked: persons.Linked | None = None,
 ) -> dict[str, Any]:
     """Rankings (received, given) and the network of the most active accounts (`by="account"`)
     or persons (`by="person"`, `summary_by_person`), without aggregating every edge of the
@@ -75,10 +80,11 @@ def summary(
     Each ranking is an exact top-N (`_top_accounts`: period upper bounds, then exact counts
     of the few candidates). The network's nodes are the first `max_nodes // 2` accounts of
     each ranking (an account in both counts once), its edges the range's edges among them
-    (`_pairs_among`: an index lookup per chosen account).
+    (`_pairs_among`: an index lookup per chosen account). `linked`: the page's view of the
+    linked accounts (`persons.linked_view`), shared with its other person counts.
     """
     if by == "person":
-        return summary_by_person(conn, scope, limit=limit, max_nodes=max_nodes)
+        return summary_by_person(conn, scope, limit=limit, max_nodes=max_nodes, linked=linked)
     room = limit * 3  # opted-out accounts are left out of the lists afterwards
     half = max_nodes // 2
     by_side = {side: _top_accounts(conn, scope, side, max(room, half)) for side in ("dst", "src")}
@@ -121,7 +127,11 @@ Pairs = list[tuple[int, int, int]]
 
 
 def summary_by_person(
-    conn: Connection, scope: Scope, limit: int = 20, max_nodes: int = 120
+    conn: Connection,
+    scope: Scope,
+    limit: int = 20,
+    max_nodes: int = 120,
+    linked: persons.Linked | None = None,
 ) -> dict[str, Any]:
     """`summary` by person: the rankings count a person's accounts together (amplifying any
     of one's own accounts left out; `persons.top_persons`, exact), an opt-out on any of a
@@ -130,6 +140,7 @@ def summary_by_person(
     accounts."""
     room = limit * 3
     half = max_nodes // 2
+    view = persons.resolve_view(conn, scope.movement_id, linked)  # one read for both rankings
 
     def top(side: str, n: int) -> Ranked:
         return persons.top_persons(
@@ -141,6 +152,7 @@ def summary_by_person(
             lambda ids: _exact(conn, scope, side, ids),
             lambda ids: _exact_pairs(conn, scope, side, ids),
             lambda ids: _period_bounds(conn, scope, side, ids),
+            view,
         )
 
     by_side = {side: top(side, max(room, half)) for side in ("dst", "src")}
@@ -514,7 +526,9 @@ def network(conn: Connection, scope: Scope, max_nodes: int = 120) -> dict[str, A
     return summary(conn, scope, max_nodes=max_nodes)["network"]
 
 
-def new_voices_per_day(conn: Connection, scope: Scope, by: str = "account") -> list[dict[str, Any]]:
+def new_voices_per_day(
+    conn: Connection, scope: Scope, by: str = "account", linked: persons.Linked | None = None
+) -> list[dict[str, Any]]:
     """Authors (`by="account"`) or persons (`by="person"`) whose first mention of the
     movement falls on each UTC day, per platform of that first mention. A person's later
     accounts are not new voices when the person was heard before (`persons.later_firsts`)."""
@@ -527,7 +541,7 @@ def new_voices_per_day(conn: Connection, scope: Scope, by: str = "account") -> l
     ):
         counts[(int(d), p)] += int(n)
     if by == "person":
-        for ts, p in persons.later_firsts(conn, scope):
+        for ts, p in persons.later_firsts(conn, scope, linked):
             counts[(ts // 86400, p)] -= 1
     return [
         {"bucket_ts": d * 86400, "platform": p, "authors": n}
@@ -537,7 +551,11 @@ def new_voices_per_day(conn: Connection, scope: Scope, by: str = "account") -> l
 
 
 def widening(
-    conn: Connection, scope: Scope, bucket_s: int = 86400, by: str = "account"
+    conn: Connection,
+    scope: Scope,
+    bucket_s: int = 86400,
+    by: str = "account",
+    linked: persons.Linked | None = None,
 ) -> list[dict[str, Any]]:
     """Per bucket: active, first-time and returning authors (`by="person"`: persons, the
     accounts' counts less the linked persons' overcount, `storage.queries.persons`);
@@ -580,11 +598,11 @@ def widening(
         )
     }
     if by == "person":
-        linked = persons.linked_accounts(conn)
-        for bb, k in persons.active_overcount_per_bucket(conn, scope, bucket_s, linked).items():
+        view = persons.resolve_view(conn, scope.movement_id, linked)
+        for bb, k in persons.active_overcount_per_bucket(conn, scope, bucket_s, view).items():
             n_active, n_platforms = active[bb]
             active[bb] = (n_active - k, n_platforms)
-        for ts, _ in persons.later_firsts(conn, scope, linked):
+        for ts, _ in persons.later_firsts(conn, scope, view):
             first[ts // bucket_s] = first.get(ts // bucket_s, 0) - 1
     out = []
     for bb in sorted(active):

@@ -79,7 +79,7 @@ class Headline:
         return asdict(self)
 
 
-def headline(conn: Connection, scope: Scope) -> Headline:
+def headline(conn: Connection, scope: Scope, linked: persons.Linked | None = None) -> Headline:
     """The six headline numbers for one scope.
 
     Mentions per platform come from the hourly rollup (+ part-hours); people (per platform,
@@ -87,7 +87,8 @@ def headline(conn: Connection, scope: Scope) -> Headline:
     (`storage.queries.people`), for any range: the previous period costs what the current
     one does; then the persons with several accounts or platforms are counted once
     (`storage.queries.persons`); instances from the Mastodon authors' home instances; new
-    voices from the per-movement author table, less a person's later accounts.
+    voices from the per-movement author table, less a person's later accounts. `linked`: the
+    page's view of the linked accounts (`persons.linked_view`), else read here.
     """
     mentions: dict[str, int] = {}
     for row in volume_by_platform(conn, scope, 3600):
@@ -98,8 +99,9 @@ def headline(conn: Connection, scope: Scope) -> Headline:
         if mentions
         else (0, 0)
     )
+    view = persons.resolve_view(conn, scope.movement_id, linked)
     if people:  # per (account, platform) above; persons here
-        people -= persons.people_overcount(conn, scope)
+        people -= persons.people_overcount(conn, scope, linked=view)
     new_voices = int(
         conn.execute(
             select(func.count()).select_from(MA).where(*in_scope(MA, scope, "first_ts"))
@@ -107,7 +109,7 @@ def headline(conn: Connection, scope: Scope) -> Headline:
         or 0
     )
     if new_voices:
-        new_voices -= persons.new_voices_overcount(conn, scope)
+        new_voices -= persons.new_voices_overcount(conn, scope, view)
     return Headline(
         mentions=sum(mentions.values()),
         people=people,
@@ -220,10 +222,14 @@ def author_places(conn: Connection, where: list[Any]) -> set[str]:
     return {p for (p,) in conn.execute(select(instance_key()).where(chosen).distinct())}
 
 
-def headline_with_change(conn: Connection, scope: Scope) -> dict[str, dict[str, int | None]]:
-    """Each headline number now, in the previous equally long period, and the difference."""
-    now = headline(conn, scope).as_dict()
-    before = headline(conn, scope.previous()).as_dict()
+def headline_with_change(
+    conn: Connection, scope: Scope, linked: persons.Linked | None = None
+) -> dict[str, dict[str, int | None]]:
+    """Each headline number now, in the previous equally long period, and the difference
+    (one view of the linked accounts for both)."""
+    view = persons.resolve_view(conn, scope.movement_id, linked)
+    now = headline(conn, scope, view).as_dict()
+    before = headline(conn, scope.previous(), view).as_dict()
     return {k: {"value": now[k], "previous": before[k], "change": now[k] - before[k]} for k in now}
 
 
@@ -370,14 +376,17 @@ def _count_in_range(conn: Connection, where: list[Any], cap: int) -> int:
     return int(conn.execute(select(func.count()).select_from(inner)).scalar() or 0)
 
 
-def new_voices(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str, Any]]:
+def new_voices(
+    conn: Connection, scope: Scope, limit: int = 20, linked: persons.Linked | None = None
+) -> list[dict[str, Any]]:
     """Persons whose first mention of the movement falls in the scope, newest first (a
     person's later account is not a new voice); persons with an opted-out account are
     withheld (they are still counted in `headline`)."""
     from storage.queries.ethics import person_opted_out
 
     opted = func.coalesce(person_opted_out(A), literal(False))
-    later = {ts for ts, _ in persons.later_firsts(conn, scope)}
+    view = persons.resolve_view(conn, scope.movement_id, linked)
+    later = {ts for ts, _ in persons.later_firsts(conn, scope, view)}
     stmt = (
         select(MA.c.account_id, MA.c.platform, MA.c.first_ts, A.c.handle, A.c.display_name)
         .select_from(MA.outerjoin(A, A.c.id == MA.c.account_id))
@@ -385,12 +394,11 @@ def new_voices(conn: Connection, scope: Scope, limit: int = 20) -> list[dict[str
         .order_by(MA.c.first_ts.desc())
         .limit(limit + len(later))
     )
-    linked = persons.linked_accounts(conn) if later else {}
     rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    firsts = {}
-    if linked:
-        firsts = persons.earliest_accounts(conn, scope.movement_id, linked)
-    keep = [r for r in rows if r["account_id"] not in linked or firsts.get(r["account_id"])]
+    if not later:
+        return rows[:limit]
+    firsts = persons.earliest_accounts(conn, scope.movement_id, view)
+    keep = [r for r in rows if r["account_id"] not in view.person_of or firsts.get(r["account_id"])]
     return keep[:limit]
 
 

@@ -20,9 +20,11 @@ grows with the activity of linked persons in the range, not with the store
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, literal, select
@@ -60,6 +62,64 @@ def linked_accounts(conn: Connection) -> dict[int, int]:
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class Linked:
+    """The linked accounts and their rows in one movement, read once per page view (one
+    `linked_view`) and shared by every person count of the view: a headline alone needs them
+    four times (people and new voices, now and in the previous period), Amplifiers three
+    times, and each read was one probe per linked account.
+
+    `person_of`: every account of a person with more than one account -> its person.
+    `authors`: those accounts' `movement_author` rows (account -> (first_ts, last_ts,
+    platform)); `platforms`: their `movement_author_platform` rows (account -> ((platform,
+    last_ts), ...)). An account with no row has no mention of the movement. `digest` names the
+    content (the dashboard's cache keys the queries that take a view on it, not on its rows).
+    """
+
+    movement_id: int
+    person_of: Mapping[int, int]
+    authors: Mapping[int, tuple[int, int, str]] = field(default_factory=dict)
+    platforms: Mapping[int, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    digest: str = ""
+
+
+def linked_view(conn: Connection, scope: Scope | None = None, *, movement_id: int = 0) -> Linked:
+    """The `Linked` view of the scope's movement (or `movement_id`): three reads, each one
+    primary-key probe per linked account, whatever the range."""
+    mv = scope.movement_id if scope is not None else movement_id
+    person_of = linked_accounts(conn)
+    authors: dict[int, tuple[int, int, str]] = {}
+    platforms: dict[int, tuple[tuple[str, int], ...]] = {}
+    if person_of:
+        ids = sorted(person_of)
+        for a, first, last, p in conn.execute(
+            select(MA.c.account_id, MA.c.first_ts, MA.c.last_ts, MA.c.platform).where(
+                MA.c.movement_id == mv, among(conn, MA.c.account_id, ids)
+            )
+        ):
+            authors[int(a)] = (int(first), int(last), p)
+        per: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        for a, p, last in conn.execute(
+            select(MAP.c.account_id, MAP.c.platform, MAP.c.last_ts).where(
+                MAP.c.movement_id == mv,
+                MAP.c.platform.in_(PLATFORMS),
+                among(conn, MAP.c.account_id, sorted(authors)),
+            )
+        ):
+            per[int(a)].append((p, int(last)))
+        platforms = {a: tuple(sorted(v)) for a, v in per.items()}
+    body = repr((mv, sorted(person_of.items()), sorted(authors.items()), sorted(platforms.items())))
+    digest = hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+    return Linked(mv, person_of, authors, platforms, digest)
+
+
+def resolve_view(conn: Connection, movement_id: int, linked: Linked | None) -> Linked:
+    """The given view when it is of this movement, else one read now."""
+    if linked is not None and linked.movement_id == movement_id:
+        return linked
+    return linked_view(conn, movement_id=movement_id)
+
+
 def _cross_accounts(conn: Connection, scope: Scope) -> set[int]:
     """Accounts of the movement active on a platform other than their own on some UTC day
     the scope touches (a blog that also sent pingbacks: one person, two platforms)."""
@@ -85,44 +145,60 @@ def _ends_after(conn: Connection, scope: Scope) -> bool:
 
 
 def _maybe_active(
-    conn: Connection, scope: Scope, accounts: Iterable[int], person_of: Mapping[int, int]
+    conn: Connection, scope: Scope, accounts: Iterable[int], view: Linked
 ) -> tuple[set[Key], bool]:
     """The (account, platform) keys of `accounts` whose latest match is at or after the
-    scope's start (`movement_author_platform`, primary-key probes), kept only for persons with
-    two or more of them: the only keys that can make an overcount. Exact when the range ends
-    after the movement's newest match (the second value); otherwise a superset to check."""
+    scope's start (`movement_author_platform`), kept only for persons with two or more of
+    them: the only keys that can make an overcount. Exact when the range ends after the
+    movement's newest match (the second value); otherwise a superset to check.
+
+    Linked accounts are read from the view (no query); the others (an unlinked account active
+    on a second platform) by primary-key probes."""
+    person_of = view.person_of
     ids = sorted(set(accounts))
     if not ids:
         return set(), True
-    # First per account (`movement_author`, one probe each): a person needs two accounts
-    # active since the start, or one account on two platforms (those are in `cross`), to
-    # count twice.
-    recent = [
-        int(a)
-        for (a,) in conn.execute(
-            select(MA.c.account_id).where(
-                MA.c.movement_id == scope.movement_id,
-                among(conn, MA.c.account_id, ids),
-                MA.c.last_ts >= scope.start_ts,
+    # First per account (`movement_author`): a person needs two accounts active since the
+    # start, or one account on two platforms (those are in `cross`), to count twice.
+    known = [a for a in ids if a in person_of]
+    others = [a for a in ids if a not in person_of]
+    recent = [a for a in known if a in view.authors and view.authors[a][1] >= scope.start_ts]
+    if others:
+        recent += [
+            int(a)
+            for (a,) in conn.execute(
+                select(MA.c.account_id).where(
+                    MA.c.movement_id == scope.movement_id,
+                    among(conn, MA.c.account_id, others),
+                    MA.c.last_ts >= scope.start_ts,
+                )
             )
-        )
-    ]
+        ]
     per_person = Counter(person_of.get(a, a) for a in recent)
     ids = sorted(a for a in recent if per_person[person_of.get(a, a)] > 1 or a not in person_of)
     if not ids:
         return set(), True
-    platforms = list(scope.platforms or PLATFORMS)
+    platforms = set(scope.platforms or PLATFORMS)
     keys = {
-        (int(a), p)
-        for a, p in conn.execute(
-            select(MAP.c.account_id, MAP.c.platform).where(
-                MAP.c.movement_id == scope.movement_id,
-                MAP.c.platform.in_(platforms),
-                among(conn, MAP.c.account_id, ids),
-                MAP.c.last_ts >= scope.start_ts,
-            )
-        )
+        (a, p)
+        for a in ids
+        if a in person_of
+        for p, last in view.platforms.get(a, ())
+        if p in platforms and last >= scope.start_ts
     }
+    others = [a for a in ids if a not in person_of]
+    if others:
+        keys |= {
+            (int(a), p)
+            for a, p in conn.execute(
+                select(MAP.c.account_id, MAP.c.platform).where(
+                    MAP.c.movement_id == scope.movement_id,
+                    MAP.c.platform.in_(sorted(platforms)),
+                    among(conn, MAP.c.account_id, others),
+                    MAP.c.last_ts >= scope.start_ts,
+                )
+            )
+        }
     per = Counter(person_of.get(a, a) for a, _ in keys)
     keys = {(a, p) for a, p in keys if per[person_of.get(a, a)] > 1}
     return keys, _ends_after(conn, scope)
@@ -163,57 +239,46 @@ def overcount(keys: Iterable[Key], person_of: Mapping[int, int]) -> int:
     return sum(n - 1 for n in per.values())
 
 
-def active_in_range(conn: Connection, scope: Scope, *, cross: bool = True) -> set[Key]:
+def active_in_range(
+    conn: Connection, scope: Scope, *, cross: bool = True, linked: Linked | None = None
+) -> set[Key]:
     """The keys of the scope that can make an overcount, exactly: the linked persons' (and,
     with `cross`, the accounts active on a second platform's) (account, platform) keys with a
     match in the scope, for persons with two or more such keys."""
-    linked = linked_accounts(conn)
-    cands = set(linked)
+    view = resolve_view(conn, scope.movement_id, linked)
+    cands = set(view.person_of)
     if cross:
         cands |= _cross_accounts(conn, scope)
-    keys, exact = _maybe_active(conn, scope, cands, linked)
+    keys, exact = _maybe_active(conn, scope, cands, view)
     if not exact and keys:
         keys = {(a, p) for _, a, p in active_keys(conn, scope, {a for a, _ in keys})} & keys
     return keys
 
 
-def people_overcount(conn: Connection, scope: Scope, *, per: str = "key") -> int:
+def people_overcount(
+    conn: Connection, scope: Scope, *, per: str = "key", linked: Linked | None = None
+) -> int:
     """The people of the scope counted per (account, platform) key (`per="key"`, Overview's
     cells) or per account (`per="account"`) minus the persons among them: subtract this from
-    the account-level count to count persons."""
-    keys = active_in_range(conn, scope, cross=per == "key")
-    linked = linked_accounts(conn) if keys else {}
+    the account-level count to count persons. `linked`: the page's view (`linked_view`)."""
+    view = resolve_view(conn, scope.movement_id, linked)
+    keys = active_in_range(conn, scope, cross=per == "key", linked=view)
     if per == "account":
-        return overcount({(a, "") for a, _ in keys}, linked)
-    return overcount(keys, linked)
+        return overcount({(a, "") for a, _ in keys}, view.person_of)
+    return overcount(keys, view.person_of)
 
 
 def active_overcount_per_bucket(
-    conn: Connection, scope: Scope, bucket_s: int, linked: Mapping[int, int] | None = None
+    conn: Connection, scope: Scope, bucket_s: int, linked: Linked | None = None
 ) -> dict[int, int]:
     """Per bucket: active accounts minus active persons (widening counts accounts per day)."""
-    linked = linked_accounts(conn) if linked is None else linked
-    maybe, _ = _maybe_active(conn, scope, linked, linked)
+    view = resolve_view(conn, scope.movement_id, linked)
+    maybe, _ = _maybe_active(conn, scope, view.person_of, view)
     by_bucket: dict[int, set[Key]] = defaultdict(set)
     for b, a, _ in active_keys(conn, scope, {a for a, _ in maybe}, bucket_s):
         by_bucket[b].add((a, ""))
-    out = {b: overcount(keys, linked) for b, keys in by_bucket.items()}
+    out = {b: overcount(keys, view.person_of) for b, keys in by_bucket.items()}
     return {b: n for b, n in out.items() if n}
-
-
-def _firsts(conn: Connection, movement_id: int, ids: Iterable[int]) -> dict[int, Any]:
-    """The `movement_author` rows (account -> (first_ts, platform)) of the given accounts."""
-    ids = sorted(set(ids))
-    if not ids:
-        return {}
-    return {
-        int(a): (int(ts), p)
-        for a, ts, p in conn.execute(
-            select(MA.c.account_id, MA.c.first_ts, MA.c.platform).where(
-                MA.c.movement_id == movement_id, among(conn, MA.c.account_id, ids)
-            )
-        )
-    }
 
 
 def _earliest(firsts: Mapping[int, Any], linked: Mapping[int, int]) -> dict[int, int]:
@@ -227,68 +292,53 @@ def _earliest(firsts: Mapping[int, Any], linked: Mapping[int, int]) -> dict[int,
 
 
 def earliest_accounts(
-    conn: Connection, movement_id: int, linked: Mapping[int, int]
+    conn: Connection, movement_id: int, linked: Linked | None = None
 ) -> dict[int, bool]:
     """Linked account -> whether it is its person's first voice in the movement."""
-    firsts = _firsts(conn, movement_id, linked)
-    first_of = _earliest(firsts, linked)
-    return {a: first_of[linked[a]] == a for a in firsts}
+    view = resolve_view(conn, movement_id, linked)
+    firsts = {a: (f, p) for a, (f, _, p) in view.authors.items()}
+    first_of = _earliest(firsts, view.person_of)
+    return {a: first_of[view.person_of[a]] == a for a in firsts}
 
 
 def later_firsts(
-    conn: Connection, scope: Scope, linked: Mapping[int, int] | None = None
+    conn: Connection, scope: Scope, linked: Linked | None = None
 ) -> list[tuple[int, str]]:
     """(first_ts, platform) of each linked account counted as a new voice by account whose
     person was heard earlier through another account: not a new person. Subtract them (per
     range, per day and platform) to count new voices by person.
 
-    Only the linked accounts first heard in the scope can be such (`ix_movement_author_first`
-    over the scope's new voices), and only their persons' other accounts are read."""
-    linked = linked_accounts(conn) if linked is None else linked
-    if not linked:
+    Only the linked accounts first heard in the scope can be such, and only their persons'
+    other accounts decide it: all in the view's `movement_author` rows."""
+    view = resolve_view(conn, scope.movement_id, linked)
+    if not view.person_of:
         return []
-    new_here = [
-        int(a)
-        for (a,) in conn.execute(
-            select(MA.c.account_id).where(
-                MA.c.movement_id == scope.movement_id,
-                MA.c.first_ts >= scope.start_ts,
-                MA.c.first_ts < scope.end_ts,
-                among(conn, MA.c.account_id, linked),
-            )
-        )
-    ]
-    if not new_here:
-        return []
-    mates = {p: [] for p in {linked[a] for a in new_here}}
-    for a, p in linked.items():
-        if p in mates:
-            mates[p].append(a)
-    firsts = _firsts(conn, scope.movement_id, [a for acc in mates.values() for a in acc])
-    first_of = _earliest(firsts, linked)
+    first_of = _earliest({a: (f, p) for a, (f, _, p) in view.authors.items()}, view.person_of)
     out = []
-    for a in new_here:
-        ts, platform = firsts[a]
-        if first_of[linked[a]] == a:
+    for a, (ts, _, platform) in sorted(view.authors.items(), key=lambda kv: kv[1][0]):
+        if not scope.start_ts <= ts < scope.end_ts or first_of[view.person_of[a]] == a:
             continue
         if not scope.platforms or platform in scope.platforms:
             out.append((ts, platform))
     return out
 
 
-def new_voices_overcount(conn: Connection, scope: Scope) -> int:
+def new_voices_overcount(conn: Connection, scope: Scope, linked: Linked | None = None) -> int:
     """New voices by account minus new voices by person."""
-    return len(later_firsts(conn, scope))
+    return len(later_firsts(conn, scope, linked))
 
 
-def carriers(conn: Connection, scope: Scope, limit: int = 20) -> dict[str, Any]:
+def carriers(
+    conn: Connection, scope: Scope, limit: int = 20, linked: Linked | None = None
+) -> dict[str, Any]:
     """ "People who carried it across": persons who posted in the movement on two or more
     platforms in the scope, each with their platforms in the order they first posted there.
     Most platforms first, then the earliest. Persons with an opted-out account are counted
     (`count`) but not listed by name (`name`/`handles` withheld, `opted_out` true).
     """
-    linked = linked_accounts(conn)
-    maybe, _ = _maybe_active(conn, scope, set(linked) | _cross_accounts(conn, scope), linked)
+    view = resolve_view(conn, scope.movement_id, linked)
+    linked = view.person_of
+    maybe, _ = _maybe_active(conn, scope, set(linked) | _cross_accounts(conn, scope), view)
     cands = sorted({a for a, _ in maybe})
     firsts: dict[int, dict[str, int]] = defaultdict(dict)
     if cands:
@@ -399,6 +449,7 @@ def top_persons(
     exact_counts: Any,
     pairs_among: Any,
     bounds: Any = None,
+    linked: Linked | None = None,
 ) -> list[dict[str, Any]]:
     """The `n` persons with most amplification received (`side` "dst") or given ("src"):
     exactly `ORDER BY total DESC, person_id LIMIT n`, amplifying oneself (any account of the
@@ -413,10 +464,11 @@ def top_persons(
     deeper again only while fewer than `n` of its rows are such (`top_accounts(m)`,
     `storage.queries.amplifiers`). Linked persons are counted only when the sum of their
     accounts' upper bounds (`bounds(ids)`: the amplifier periods the range touches) reaches
-    the n-th one-account person's count. The answer merges the two.
+    the n-th one-account person's count. The answer merges the two. `linked`: the page's
+    view (`linked_view`), else read here.
     """
 
-    linked = linked_accounts(conn)
+    linked = dict(resolve_view(conn, scope.movement_id, linked).person_of)
     counted: dict[int, dict[str, Any]] = {}
     depth = n + max(8, n // 4)
     while True:

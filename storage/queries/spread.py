@@ -55,7 +55,11 @@ __all__ = ["REPOST_KINDS", "THREAD_KINDS"]  # re-exported: the kinds a cascade i
 
 
 def cumulative_authors(
-    conn: Connection, scope: Scope, bucket_s: int, by: str = "account"
+    conn: Connection,
+    scope: Scope,
+    bucket_s: int,
+    by: str = "account",
+    linked: persons.Linked | None = None,
 ) -> list[dict[str, int]]:
     """Everyone who has ever mentioned the movement, counted from their first mention: the
     total before the range, then per bucket the new authors and the running total.
@@ -78,7 +82,7 @@ def cumulative_authors(
         select(b, func.count()).where(*in_scope(MA, scope, "first_ts")).group_by(b).order_by(b)
     ).all()
     if by == "person":
-        later = persons.later_firsts(conn, scope.shifted(0, scope.end_ts))
+        later = persons.later_firsts(conn, scope.shifted(0, scope.end_ts), linked)
         before -= sum(1 for ts, _ in later if ts < scope.start_ts)
         per: Counter[int] = Counter({int(k): int(n) for k, n in rows})
         for ts, _ in later:
