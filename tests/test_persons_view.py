@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import event, func, select, text
 
+from domain.records import AccountRecord
 from storage.engine import write_tx
 from storage.models import Account, MentionMatch
 from storage.queries import amplifiers, overview, persons
@@ -24,7 +25,8 @@ ACC = Account.__table__
 
 def _store_with_persons(store) -> int:
     """40 accounts on Mastodon and Bluesky, 300 mentions over four days at random hours, and
-    seven persons of two or three accounts (some of them among the busiest)."""
+    seven persons of two or three accounts (some of them among the busiest); and a blog that
+    also sends pingbacks (two platforms from one account), linked to a Mastodon account."""
     rng = random.Random(11)
     rules = movement(store)
     people = [account(i, platform=("mastodon", "bluesky")[i % 2]) for i in range(1, 41)]
@@ -33,9 +35,14 @@ def _store_with_persons(store) -> int:
         who = people[min(len(people) - 1, int(len(people) * rng.random() ** 2))]
         at = T0 + timedelta(seconds=rng.randrange(4 * 24 * H))
         posts.append(mention(n, platform=who.platform, author=who, created_at=at))
+    blog = AccountRecord(platform="blog", native_id="charity.org.uk", handle="charity.org.uk")
+    for n in range(301, 321):
+        at = T0 + timedelta(seconds=rng.randrange(4 * 24 * H))
+        posts.append(mention(n, platform=("blog", "pingback")[n % 2], author=blog, created_at=at))
     with write_tx(store) as conn:
         write_batch(conn, batch(*posts), rules)
-    groups = [(1, 2), (3, 4, 5), (6, 9), (10, 11), (20, 33, 34), (7, 40), (15, 16)]
+    people.append(blog)  # number 41
+    groups = [(1, 2), (3, 4, 5), (6, 9), (10, 11), (20, 33, 34), (7, 40), (15, 16), (8, 41)]
     with write_tx(store) as conn:
         ids = {
             r.native_id: r.id
@@ -102,7 +109,9 @@ def test_headline_with_one_shared_view_counts_persons_and_new_persons_as_a_recou
     mv = _store_with_persons(store)
     with store.connect() as conn:
         view = persons.linked_view(conn, movement_id=mv)
-        assert len(view.person_of) == 16
+        assert len(view.person_of) == 18
+        # The blog's account holds its two platforms, the others one each.
+        assert sorted(len(v) for v in view.platforms.values())[-2:] == [1, 2]
         for start_h, end_h, platforms in RANGES:
             scope = Scope(mv, T0_TS + int(start_h * H), T0_TS + int(end_h * H), platforms)
             for linked in (view, None):

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, func, literal, select
 
 from domain.amplification import GROUP_OF, KIND_GROUPS
@@ -55,7 +56,7 @@ def linked_accounts(conn: Connection) -> dict[int, int]:
     """
     out = {
         int(i): int(p)
-        for i, p in conn.execute(select(A.c.id, A.c.person_id).where(A.c.person_id != A.c.id))
+        for i, p in conn.execute(select(A.c.id, A.c.person_id).where(A.c.person_id != A.c.id)).all()
     }
     for p in set(out.values()):
         out[p] = p
@@ -84,32 +85,49 @@ class Linked:
 
 
 def linked_view(conn: Connection, scope: Scope | None = None, *, movement_id: int = 0) -> Linked:
-    """The `Linked` view of the scope's movement (or `movement_id`): three reads, each one
-    primary-key probe per linked account, whatever the range."""
+    """The `Linked` view of the scope's movement (or `movement_id`): the linked accounts
+    (`ix_account_linked`), one primary-key probe each into `movement_author`, and the few of
+    them ever matched on a second platform probed in `movement_author_platform`, whatever the
+    range."""
     mv = scope.movement_id if scope is not None else movement_id
     person_of = linked_accounts(conn)
     authors: dict[int, tuple[int, int, str]] = {}
     platforms: dict[int, tuple[tuple[str, int], ...]] = {}
     if person_of:
         ids = sorted(person_of)
-        for a, first, last, p in conn.execute(
+        # `.all()`: one fetch of a few thousand rows, not a Python call per row.
+        rows = conn.execute(
             select(MA.c.account_id, MA.c.first_ts, MA.c.last_ts, MA.c.platform).where(
                 MA.c.movement_id == mv, among(conn, MA.c.account_id, ids)
             )
-        ):
-            authors[int(a)] = (int(first), int(last), p)
+        ).all()
+        authors = {int(a): (int(first), int(last), p) for a, first, last, p in rows}
+        # An account never matched on a platform other than its account's (no
+        # `movement_cross_day` row, ever) has one `movement_author_platform` row: its first
+        # mention's platform and its latest match. Only the others' rows are read.
+        cross = {
+            int(a)
+            for (a,) in conn.execute(
+                select(CROSS.c.account_id).where(CROSS.c.movement_id == mv).distinct()
+            ).all()
+        }
+        platforms = {a: ((p, last),) for a, (_, last, p) in authors.items() if a not in cross}
         per: dict[int, list[tuple[str, int]]] = defaultdict(list)
-        for a, p, last in conn.execute(
-            select(MAP.c.account_id, MAP.c.platform, MAP.c.last_ts).where(
-                MAP.c.movement_id == mv,
-                MAP.c.platform.in_(PLATFORMS),
-                among(conn, MAP.c.account_id, sorted(authors)),
-            )
-        ):
-            per[int(a)].append((p, int(last)))
-        platforms = {a: tuple(sorted(v)) for a, v in per.items()}
-    body = repr((mv, sorted(person_of.items()), sorted(authors.items()), sorted(platforms.items())))
-    digest = hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+        both = sorted(cross.intersection(authors))
+        if both:
+            for a, p, last in conn.execute(
+                select(MAP.c.account_id, MAP.c.platform, MAP.c.last_ts).where(
+                    MAP.c.movement_id == mv,
+                    MAP.c.platform.in_(PLATFORMS),
+                    among(conn, MAP.c.account_id, both),
+                )
+            ).all():
+                per[int(a)].append((p, int(last)))
+        platforms.update({a: tuple(sorted(v)) for a, v in per.items()})
+    body = orjson.dumps(
+        [mv, sorted(person_of.items()), sorted(authors.items()), sorted(platforms.items())]
+    )
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
     return Linked(mv, person_of, authors, platforms, digest)
 
 
