@@ -225,6 +225,88 @@ def test_a_long_tail_is_not_grouped_when_the_all_time_counts_prove_the_top(store
     assert ranked == []  # the rows of the range were never ranked
 
 
+def _tags_with_a_tail(shared: dict[str, int], outside: dict[str, int], span_s: int):
+    """Mentions carrying `shared` tags (each that many times) inside the first `span_s`
+    seconds after T0 + 1234, `outside` tags that many times a week later, and 400 tags used
+    once each inside."""
+    ms, i = [], 0
+    for tag, times in shared.items():
+        for _ in range(times):
+            i += 1
+            at = T0 + timedelta(seconds=1234 + (i * 977) % span_s)
+            ms.append(mention(i, created_at=at, hashtags=["NHSCitizen", tag]))
+    for tag, times in outside.items():
+        for _ in range(times):
+            i += 1
+            at = T0 + timedelta(days=7, seconds=i)
+            ms.append(mention(i, created_at=at, hashtags=["NHSCitizen", tag]))
+    for j in range(400):
+        i += 1
+        at = T0 + timedelta(seconds=1234 + (j * 431) % span_s)
+        ms.append(mention(i, created_at=at, hashtags=["NHSCitizen", f"tail{j}"]))
+    return ms
+
+
+def _ranked_statements(store, fn) -> list[str]:
+    """The statements `fn` sends that rank a range's tag rows (GROUP BY ... ORDER BY)."""
+    ranked: list[str] = []
+
+    def seen(_conn, _cur, statement, parameters, *_args) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        tables = "movement_share_" in statement and "movement_share_total" not in statement
+        if "tag" in values and "ORDER BY" in statement and tables:
+            ranked.append(statement)
+
+    event.listen(store, "before_cursor_execute", seen)
+    try:
+        fn()
+    finally:
+        event.remove(store, "before_cursor_execute", seen)
+    return ranked
+
+
+def test_an_event_of_thirty_hours_without_a_whole_day_is_counted_by_value_too(store):
+    """An event of 30 hours over midnight has no whole UTC day: its hour rows hold the long
+    tail, and the all-time counts prove its top without ranking them (1M store: an event
+    grouped 35k-100k hour rows per kind)."""
+    rules = movement(store)
+    ms = _tags_with_a_tail({"bigtag": 40, "midtag": 25, "smalltag": 12}, {}, 30 * H)
+    _write(store, rules, ms)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        scope = Scope(mv, T0_TS + 1234, T0_TS + 1234 + 30 * H)
+        got: dict = {}
+        ranked = _ranked_statements(store, lambda: got.update(travels(conn, scope, limit=3)))
+    want = _brute(ms, scope, {"nhscitizen"})["tag"]
+    assert got["tag"] == [{"value": v, "mentions": n} for v, n in want.most_common(3)]
+    assert [r["value"] for r in got["tag"]] == ["bigtag", "midtag", "smalltag"]
+    assert ranked == []
+
+
+def test_a_top_not_proven_by_the_first_candidates_is_proven_by_deeper_ones(store, monkeypatch):
+    """A tag shared often in all time but hardly in the range takes a candidate's place: the
+    first candidates' bound does not hold, the deeper one does, and the list is still exact
+    without ranking every row (the depths made small here to fit a small store)."""
+    from storage.queries import shares
+
+    monkeypatch.setattr(shares, "_CANDIDATES", 3)
+    monkeypatch.setattr(shares, "_DEEPER", 6, raising=False)
+    rules = movement(store)
+    ms = _tags_with_a_tail(
+        {"bigtag": 40, "midtag": 25, "smalltag": 12}, {"lasttag": 30}, 2 * 86400 - 2000
+    )
+    _write(store, rules, ms)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        scope = Scope(mv, T0_TS + 1234, T0_TS + 2 * 86400 - 99)
+        got: dict = {}
+        ranked = _ranked_statements(store, lambda: got.update(travels(conn, scope, limit=2)))
+    want = _brute(ms, scope, {"nhscitizen"})["tag"]
+    assert got["tag"] == [{"value": v, "mentions": n} for v, n in want.most_common(2)]
+    assert [r["value"] for r in got["tag"]] == ["bigtag", "midtag"]
+    assert ranked == []
+
+
 def test_a_recount_before_the_shares_tables_exist_recounts_the_rest(sqlite_store):
     """Migration 0029's URL merge recounts rollups long before migration 0043 makes these
     tables: upgrading an old store with duplicate URLs must not fail on them."""
