@@ -271,12 +271,13 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def check_url(url: str, policy: FetchPolicy) -> str:
-    """Refuse URLs Groundswell must never fetch; returns the URL when it may be tried.
+def check_url_shape(url: str) -> tuple[str, int]:
+    """Refuse URLs Groundswell must never fetch, whatever their host resolves to: not absolute
+    http(s), credentials in them, not parseable. Returns the host and port to connect to.
 
-    Raises `BlockedAddressError` for non-http(s) schemes, credentials in the URL and hosts that
-    resolve (any of their addresses) to a refused address. Resolution failures are transient.
-    """
+    Resolving and checking the address is the connection's job (`_GuardedBackend`,
+    `connect_checked`): it resolves once and connects to exactly the addresses it checked, so
+    nothing resolves the host a second time between the check and the connection."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -286,17 +287,26 @@ def check_url(url: str, policy: FetchPolicy) -> str:
         raise BlockedAddressError(url, "only absolute http(s) URLs are fetched")
     if parts.username or parts.password:
         raise BlockedAddressError(url, "URLs with credentials are not fetched")
-    port = port or (443 if parts.scheme == "https" else 80)
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def check_url(url: str, policy: FetchPolicy) -> str:
+    """Refuse URLs Groundswell must never fetch; returns the URL when it may be tried.
+
+    Raises `BlockedAddressError` for non-http(s) schemes, credentials in the URL and hosts that
+    resolve (any of their addresses) to a refused address. Resolution failures are transient.
+    For an answer that connects nowhere (the receiver's admission of a ping, before it is
+    queued); a fetch leaves the resolution to its connection (`check_url_shape`).
+    """
+    host, port = check_url_shape(url)
     try:
-        addresses = resolve(parts.hostname, port)
+        addresses = resolve(host, port)
     except (socket.gaierror, UnicodeError) as exc:
-        raise TransientFetchError(url, f"cannot resolve {parts.hostname}: {exc}") from None
+        raise TransientFetchError(url, f"cannot resolve {host}: {exc}") from None
     for ip in addresses:
         why = address_refusal(ip, policy)
         if why:
-            raise BlockedAddressError(
-                url, f"{parts.hostname} resolves to {ip}, {why}; refused (SSRF guard)"
-            )
+            raise BlockedAddressError(url, f"{host} resolves to {ip}, {why}; refused (SSRF guard)")
     return url
 
 
@@ -596,7 +606,9 @@ class Fetcher:
         moved_to: str | None = None
         permanent = True
         while True:
-            check_url(current, self.policy)
+            # The shape only: the connection resolves the host once, checks every address
+            # and connects to a checked one (no second resolution, DESIGN.md section 8).
+            check_url_shape(current)
             status, resp_headers, body = self._one(method, current, headers, content, cap, deadline)
             if status in REDIRECT_CODES and "location" in resp_headers:
                 if len(redirects) >= self.policy.max_redirects:

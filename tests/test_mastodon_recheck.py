@@ -157,3 +157,21 @@ def test_hydrate_with_the_store_asks_where_it_saw_each_status_by_its_id_there(
     assert [r.path for r in alpha.requests_to("/api/v1/statuses/")] == [
         f"/api/v1/statuses/{local['id']}"
     ]
+
+
+def test_a_status_asked_on_its_origin_resolves_the_origin_once(monkeypatch):
+    """DESIGN.md 8: the re-check's look-ups leave the address check to the connection (the
+    guarded session), which resolves once and connects to what it checked. A resolver that
+    answers a refused address the second time is asked once, and the origin is reached."""
+    import socket
+
+    from tests.test_net import RebindingResolver
+
+    resolver = RebindingResolver("rebind.test", "127.0.0.1", "10.0.0.1")
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    with running(MastodonServer("rebind.test")) as (origin,):
+        base = origin.base_url.replace("127.0.0.1", "rebind.test")
+        with Lookups(policy=LOOPBACK) as lookups:
+            found = lookups.mastodon(f"{base}/users/kim/statuses/404404")
+    assert found.state == "deleted" and "404" in found.detail  # the origin answered
+    assert resolver.lookups == 1

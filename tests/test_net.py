@@ -153,3 +153,53 @@ def test_the_guard_sits_in_the_connection_itself_so_dns_rebinding_cannot_bypass_
     ):
         client.get(blog.url + "/feed/")
     assert blog.hits("/feed/") == 0
+
+
+class RebindingResolver:
+    """DNS for one name that answers `first` to the first lookup and `then` to every later one
+    (a rebinding attacker's server); every other name and literal resolves as usual."""
+
+    def __init__(self, name: str, first: str, then: str) -> None:
+        import socket
+
+        self.name, self.first, self.then = name, first, then
+        self.lookups = 0
+        self.real = socket.getaddrinfo
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host != self.name:
+            return self.real(host, port, *args, **kwargs)
+        self.lookups += 1
+        ip = self.first if self.lookups == 1 else self.then
+        return self.real(ip, port, *args, **kwargs)
+
+
+@pytest.fixture
+def rebinding(monkeypatch):
+    """`rebind.test` is 127.0.0.1 (allowed in tests) once, then 10.0.0.1 (refused)."""
+    import socket
+
+    resolver = RebindingResolver("rebind.test", "127.0.0.1", "10.0.0.1")
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    return resolver
+
+
+def test_a_fetch_resolves_its_host_once_and_connects_to_the_address_it_checked(blog, rebinding):
+    """DESIGN.md 8: no second resolution between the check and the connection. A resolver
+    that answers differently the second time is asked once, and the request goes to the
+    address that was checked, with the URL's host kept in the Host header."""
+    with Fetcher(LOOPBACK_OK) as f:
+        result = f.get(blog.url.replace("127.0.0.1", "rebind.test") + "/feed/")
+    assert result.status == 200 and rebinding.lookups == 1
+    [request] = [r for r in blog.requests if r.path == "/feed/"]
+    assert request.headers["host"] == blog.url.replace("http://127.0.0.1", "rebind.test")
+
+
+def test_a_third_party_client_session_resolves_its_host_once(blog, rebinding):
+    """The same for Mastodon.py's requests session (`guarded_session`) and the re-check's
+    look-ups through it."""
+    from net.fetcher import guarded_session
+
+    session = guarded_session(LOOPBACK_OK)
+    resp = session.get(blog.url.replace("127.0.0.1", "rebind.test") + "/feed/", timeout=2)
+    assert resp.status_code == 200 and rebinding.lookups == 1

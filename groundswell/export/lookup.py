@@ -32,11 +32,25 @@ from net.fetcher import (
     FetchPolicy,
     GoneError,
     PermanentFetchError,
-    check_url,
+    check_url_shape,
     guarded_request,
     guarded_session,
     operator_policy,
 )
+
+# The guard's refusal as the connection raised it (`net.fetcher.AddressRefused`), found in a
+# client library's error text however deeply it wrapped it.
+_REFUSAL = re.compile(r"[^\s'\"(]+ resolves to [^;]+; refused \(SSRF guard\)")
+
+
+def _why(exc: BaseException) -> str:
+    """A client library's error in one short line; an address refusal is named as such."""
+    text = str(exc)
+    refusal = _REFUSAL.search(text)
+    if refusal:
+        return refusal.group(0)
+    return f"{type(exc).__name__}: {text[:200]}"
+
 
 # Status URIs whose last segment is the status's API id on its origin: Mastodon
 # (`/users/NAME/statuses/ID`, 4.4+ `/ap/users/ID/statuses/ID`) and GoToSocial (a ULID).
@@ -166,9 +180,13 @@ class Lookups:
 
     # -- Mastodon --------------------------------------------------------------------------
 
-    def _guard(self, url: str, policy: FetchPolicy | None = None) -> str | None:
+    @staticmethod
+    def _guard(url: str) -> str | None:
+        """Why `url` is never asked (not http(s), credentials), or None. Its address is
+        checked by the connection itself (the guarded session or transport), which resolves
+        the host once and connects to the address it checked: no second resolution here."""
         try:
-            check_url(url, policy or self.policy)
+            check_url_shape(url)
         except FetchError as exc:
             return str(exc)
         return None
@@ -229,7 +247,7 @@ class Lookups:
         """The status by its id on `base`: a Found (ok, opted out, deleted) or why not."""
         from mastodon import MastodonAPIError, MastodonError, MastodonNotFoundError
 
-        refusal = self._guard(base + "/", self._policy_for(base))
+        refusal = self._guard(base + "/")
         if refusal:
             return refusal
         try:
@@ -244,7 +262,7 @@ class Lookups:
                 return f"{domain} refused an anonymous read ({code}): set its token_env"
             return f"{domain}: Mastodon API error {code}"
         except MastodonError as exc:
-            return f"{domain}: {type(exc).__name__}: {str(exc)[:200]}"
+            return f"{domain}: {_why(exc)}"
         if not isinstance(status, dict) or status.get("uri") != native_id:
             return f"{domain}: id {local_id} is another status now"
         return self._mastodon_found(native_id, status, domain)
@@ -254,7 +272,7 @@ class Lookups:
         no proof of deletion: the instance may never have fetched it)."""
         from mastodon import MastodonError
 
-        refusal = self._guard(base + "/", self._policy_for(base))
+        refusal = self._guard(base + "/")
         if refusal:
             return refusal
         domain = self._domain_of(base)
@@ -264,7 +282,7 @@ class Lookups:
                 native_id, resolve=base in self.mastodon_tokens, result_type="statuses"
             )
         except MastodonError as exc:
-            return f"search on {domain} failed: {type(exc).__name__}: {str(exc)[:200]}"
+            return f"search on {domain} failed: {_why(exc)}"
         for status in (found or {}).get("statuses") or []:
             if isinstance(status, dict) and status.get("uri") == native_id:
                 return self._mastodon_found(native_id, status, domain)
@@ -381,13 +399,13 @@ class Lookups:
         if not good:
             return out
         if self.bluesky_client is None:
-            refusal = self._guard(self.bluesky_base_url + "/", self.bluesky_policy)
+            refusal = self._guard(self.bluesky_base_url + "/")
             if refusal:
                 return out + [Found("bluesky", u, "error", refusal) for u in good]
         try:
             content = self._get_posts(good)
         except Exception as exc:  # typed SDK/transport errors: nothing is concluded
-            msg = f"getPosts failed: {type(exc).__name__}: {str(exc)[:200]}"
+            msg = f"getPosts failed: {_why(exc)}"
             return out + [Found("bluesky", u, "error", msg) for u in good]
         raw_posts = content.get("posts")
         posts: list[Any] = raw_posts if isinstance(raw_posts, list) else []
