@@ -1,15 +1,18 @@
 """Small page helpers: headline metrics, safe post tables, empty states.
 
 Untrusted text (posts, handles, titles) only ever reaches the page as plain text cells of
-`st.dataframe` after `domain.sanitize.clean_text` (bidi overrides and control characters
-removed, length capped); links only when they are http(s). Never `unsafe_allow_html`.
+`st.dataframe`, or Markdown-escaped cells of a static `st.table` (`small_table`), after
+`domain.sanitize.clean_text` (bidi overrides and control characters removed, length capped);
+links only when they are http(s) (`md_link` percent-encodes them). Never `unsafe_allow_html`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -87,48 +90,83 @@ def when(ts: int, tz: str) -> str:
 
 
 def posts_table(posts: Sequence[Mapping[str, Any]], tz: str, key: str) -> None:
-    """Top posts as an inert table: time, platform, author, text, engagement, link."""
-    rows = [
-        {
-            f"When ({tz})": when(p["created_ts"], tz),
-            "Platform": p["platform"],
-            "Author": short(p.get("display_name") or p.get("handle") or "", 60),
-            "Post": short(" — ".join(x for x in (p.get("title"), p.get("text")) if x)),
-            "Likes": p["like_count"],
-            "Reposts": p["repost_count"],
-            "Replies": p["reply_count"],
-            "Link": safe_url(p.get("url")),
-        }
-        for p in posts
-    ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        key=key,
-        column_config={
-            "Post": st.column_config.TextColumn(width="large"),
-            "Link": st.column_config.LinkColumn(display_text="open"),
-        },
+    """Top posts as an inert static table: time, platform, author, text, engagement, link.
+    Ten rows read as well without a grid, and a page with no grid skips the grid's bundle
+    (docs/benchmarks/pages.md). `key` is kept for callers; a static table needs none."""
+    del key
+    small_table(
+        [
+            {
+                f"When ({tz})": when(p["created_ts"], tz),
+                "Platform": p["platform"],
+                "Author": short(p.get("display_name") or p.get("handle") or "", 60),
+                "Post": short(" — ".join(x for x in (p.get("title"), p.get("text")) if x)),
+                "Likes": p["like_count"],
+                "Reposts": p["repost_count"],
+                "Replies": p["reply_count"],
+                "Link": p.get("url"),
+            }
+            for p in posts
+        ],
+        links=("Link",),
     )
 
 
+_WWW = re.compile(r"(www)(?=\\\.)", re.IGNORECASE)
 _MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:=&\"'/@$%^;?,")
 
 
 def md_escape(text: str) -> str:
     """Plain text for a Markdown cell (`st.table` renders Markdown): every ASCII punctuation
-    character backslash-escaped, so hostile text cannot become a link, an image or emphasis,
-    and a bare URL is not auto-linked."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+    character backslash-escaped, so hostile text cannot become a link, an image or emphasis.
+    Escapes do not stop Streamlit's Markdown from linking a bare address afterwards
+    ("a@b.org" became a mailto: link, "www.x.org" and "http://x" links), so an invisible
+    word joiner (U+2060) follows each "@" and ":" and splits "www." (checked in Chromium)."""
+    out = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+    out = out.replace("\\@", "\\@\u2060").replace("\\:", "\\:\u2060")
+    return _WWW.sub(lambda m: m.group(1) + "\u2060", out)
 
 
-def small_table(rows: Sequence[Mapping[str, Any]]) -> None:
+# Characters a Markdown link destination could end, nest or break out on; percent-encoded.
+_URL_SAFE = ":/?#@!$&'*+,;=%~-._"
+
+
+def md_link(url: str | None, text: str = "open") -> str:
+    """A Markdown link for a static table cell, only to an http(s) URL (else empty): its
+    text fixed, its destination percent-encoded outside a conservative set (no parentheses,
+    brackets, angle brackets, spaces or backslashes), so a hostile URL cannot close the link
+    or smuggle Markdown in."""
+    safe = safe_url(url)
+    if safe is None:
+        return ""
+    return f"[{md_escape(text)}]({quote(safe, safe=_URL_SAFE)})"
+
+
+def number(x: float) -> str:
+    """A float as a table cell reads it: no trailing zeros ("26.9", "0", not st.table's
+    "26.9000", "0.0000"), thousands separated."""
+    return f"{x:,.4f}".rstrip("0").rstrip(".")
+
+
+def small_table(rows: Sequence[Mapping[str, Any]], links: Sequence[str] = ()) -> None:
     """A short static table (`st.table`, plain HTML) instead of an interactive grid: a grid
-    costs the browser far more to draw (docs/benchmarks/pages.md). Text cells escaped."""
+    costs the browser far more to draw, and the first grid on a page loads the grid's bundle
+    (docs/benchmarks/pages.md). Text cells escaped; the columns named in `links` hold URLs
+    and become "open" links (http(s) only, `md_link`)."""
     st.table(
         [
-            {md_escape(str(k)): md_escape(v) if isinstance(v, str) else v for k, v in r.items()}
+            {
+                md_escape(str(k)): (
+                    md_link(v)
+                    if k in links
+                    else md_escape(v)
+                    if isinstance(v, str)
+                    else number(v)
+                    if isinstance(v, float)
+                    else v
+                )
+                for k, v in r.items()
+            }
             for r in rows
         ],
         hide_index=True,
@@ -144,57 +182,41 @@ def page_text(url: str) -> str:
 
 def shares_tables(travels: Mapping[str, Sequence[Mapping[str, Any]]], key: str) -> None:
     """Top linked domains and co-occurring hashtags side by side, top linked pages under them
-    (storage.queries.shares.travels): inert cells, links only when http(s)."""
+    (storage.queries.shares.travels): static tables, inert cells, links only when http(s).
+    `key` is kept for callers; static tables need none."""
+    del key
 
-    def table(rows: list[dict[str, Any]], label: str, part: str, **config: Any) -> None:
-        if not rows:
-            st.caption(f"No {label.lower()} in this range.")
-            return
-        top = max(int(r["Mentions"]) for r in rows)
-        st.dataframe(
-            rows,
-            hide_index=True,
-            width="stretch",
-            key=f"{key}_{part}",
-            column_config={
-                "Mentions": st.column_config.ProgressColumn(
-                    format="%d", min_value=0, max_value=top, width="small"
-                ),
-                **config,
-            },
-        )
+    def table(rows: list[dict[str, Any]], label: str, empty_text: str, **kw: Any) -> None:
+        st.markdown(f"**{label}**")
+        if rows:
+            small_table(rows, **kw)
+        else:
+            st.caption(empty_text)
 
     left, right = st.columns(2)
     with left:
-        st.markdown("**Linked sites**")
-        rows = [
-            {"Site": short(r["value"], 80), "Mentions": r["mentions"]} for r in travels["domain"]
-        ]
-        if rows:
-            small_table(rows)
-        else:
-            st.caption("No linked sites in this range.")
+        table(
+            [{"Site": short(r["value"], 80), "Mentions": r["mentions"]} for r in travels["domain"]],
+            "Linked sites",
+            "No linked sites in this range.",
+        )
     with right:
-        st.markdown("**Hashtags used with it**")
-        rows = [
-            {"Hashtag": "#" + short(r["value"], 80), "Mentions": r["mentions"]}
-            for r in travels["tag"]
-        ]
-        if rows:
-            small_table(rows)
-        else:
-            st.caption("No other hashtags in this range.")
-    st.markdown("**Linked pages**")
-    rows = [
-        {"Page": page_text(r["value"]), "Mentions": r["mentions"], "Link": safe_url(r["value"])}
-        for r in travels["url"]
-    ]
+        table(
+            [
+                {"Hashtag": "#" + short(r["value"], 80), "Mentions": r["mentions"]}
+                for r in travels["tag"]
+            ],
+            "Hashtags used with it",
+            "No other hashtags in this range.",
+        )
     table(
-        rows,
+        [
+            {"Page": page_text(r["value"]), "Mentions": r["mentions"], "Link": r["value"]}
+            for r in travels["url"]
+        ],
         "Linked pages",
-        "urls",
-        Page=st.column_config.TextColumn(width="large"),
-        Link=st.column_config.LinkColumn(display_text="open"),
+        "No linked pages in this range.",
+        links=("Link",),
     )
 
 

@@ -139,4 +139,5 @@ def test_overview_on_the_demo_shows_what_travels_with_the_conversation(demo, mon
     # Largest first; the movement's own hashtag is not "used with it".
     assert list(sites["Mentions"]) == sorted(sites["Mentions"], reverse=True)
     assert "\\#nhscitizen" not in list(tags["Hashtag"])  # escaped for st.table's Markdown
-    assert all(link.startswith(("https://", "http://")) for link in pages["Link"])
+    # a static table's link cell: Markdown "open" to the page, http(s) only
+    assert all(link.startswith(("[open](https://", "[open](http://")) for link in pages["Link"])

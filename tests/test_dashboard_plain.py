@@ -95,3 +95,17 @@ def test_the_repository_streamlit_config_matches_what_the_dashboard_command_pass
             flag = f"--{section}.{name}"
             assert flag in cmd, flag
             assert cmd[cmd.index(flag) + 1] == str(value).lower(), flag
+
+
+def test_a_static_table_link_goes_only_to_http_and_its_url_cannot_break_out_of_the_link():
+    from dashboard.ui import md_link
+
+    assert (
+        md_link("https://example.org/p/1?a=b&c=d#top")
+        == "[open](https://example.org/p/1?a=b&c=d#top)"
+    )
+    assert md_link("javascript:alert(1)") == md_link(None) == md_link("data:text/html,x") == ""
+    hostile = md_link("https://ok.example/x) [evil](javascript:alert(1)) <b> \\")
+    assert hostile.startswith("[open](https://ok.example/x") and hostile.count(")") == 1
+    for ch in " []()<>\\":
+        assert ch not in hostile.removeprefix("[open](").removesuffix(")")

@@ -28,7 +28,9 @@ who = "Person" if by == "person" else "Account"
 
 
 def ranked_table(rows: list[dict], key: str) -> None:
-    st.dataframe(
+    """The top 20 as a static table: no grid bundle on this page (docs/benchmarks/pages.md)."""
+    del key
+    ui.small_table(
         [
             {
                 who: ui.short(r["display_name"] or r["handle"] or "", 60),
@@ -41,10 +43,7 @@ def ranked_table(rows: list[dict], key: str) -> None:
                 "Links": r["links"],
             }
             for r in rows
-        ],
-        hide_index=True,
-        width="stretch",
-        key=key,
+        ]
     )
 
 
@@ -88,7 +87,7 @@ if net["nodes"]:
     )
     st.markdown("**Bridges** (highest betweenness: accounts joining groups or platforms)")
     if net["bridges"]:
-        st.dataframe(
+        ui.small_table(
             [
                 {
                     "Name": ui.short(b.get("name") or "", 60),
@@ -99,9 +98,7 @@ if net["nodes"]:
                     "Platforms joined": b["platforms"],
                 }
                 for b in net["bridges"]
-            ],
-            hide_index=True,
-            key="amp_bridges",
+            ]
         )
     else:
         st.caption("No account lies between others yet.")

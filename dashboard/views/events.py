@@ -52,7 +52,7 @@ if not events:
     )
 else:
     st.subheader("Compare events")
-    st.dataframe(
+    ui.small_table(
         [
             {
                 "Event": ui.short(r["name"], 80),
@@ -67,10 +67,7 @@ else:
                 "After-glow (h)": r["afterglow_hours"],
             }
             for r in reports
-        ],
-        hide_index=True,
-        width="stretch",
-        key="events_compare",
+        ]
     )
     st.plotly_chart(lift_figure(reports), width="stretch", key="events_lift")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboard import data, ui
@@ -64,7 +66,7 @@ with right:
 st.subheader("Crossing between platforms")
 crossing = data.q("spread.first_appearance", scope)
 st.plotly_chart(crossing_figure(crossing, tz=f.tz), width="stretch", key="spread_cross")
-st.dataframe(
+ui.small_table(
     [
         {
             "Platform": r["platform"],
@@ -80,14 +82,12 @@ st.dataframe(
             "Hours after the first platform": round(r["after_first_s"] / 3600, 1),
         }
         for r in crossing
-    ],
-    hide_index=True,
-    key="spread_cross_table",
+    ]
 )
 st.markdown("**People who carried it across** (one person posting on two or more platforms)")
 carried = data.q("persons.carriers", scope)
 if carried["people"]:
-    st.dataframe(
+    ui.small_table(
         [
             {
                 "Person": ("opted-out person" if r["opted_out"] else ui.short(r["name"] or "", 60)),
@@ -97,9 +97,7 @@ if carried["people"]:
                 ),
             }
             for r in carried["people"]
-        ],
-        hide_index=True,
-        key="spread_carriers",
+        ]
     )
     if carried["count"] > len(carried["people"]):
         st.caption(f"The first {len(carried['people'])} of {carried['count']:,}.")
@@ -110,7 +108,7 @@ else:
     )
 if fp["places"]:
     with st.expander(f"Places first reached in this range ({len(fp['places'])})"):
-        st.dataframe(
+        ui.small_table(
             [
                 {
                     "Place": ui.short(p["place"], 80),
@@ -118,10 +116,36 @@ if fp["places"]:
                     f"First ({f.tz})": ui.when(p["first_ts"], f.tz),
                 }
                 for p in fp["places"]
-            ],
-            hide_index=True,
-            key="spread_places",
+            ]
         )
+
+
+@st.fragment
+def cascade_drawings(cas: dict[str, Any]) -> None:
+    """The size histogram and the three largest trees, drawn when asked for: four Plotly
+    figures (icicles for large trees) are half of this page's figures and most of its figure
+    JSON, and the numbers above already answer "how far did it travel"
+    (docs/benchmarks/pages.md). A fragment, so the switch reruns this section alone."""
+    if not st.toggle(
+        "Draw the cascades (sizes and the three largest trees)", key="spread_draw_cascades"
+    ):
+        return
+    st.plotly_chart(cascade_histogram(cas["histogram"]), width="stretch", key="spread_cas_hist")
+    if any(is_large(t) for t in cas["trees"]):
+        st.caption(
+            "Trees of more than a few dozen posts are drawn as icicles: the original post on the "
+            "left, each step of replies and quotes one column to the right, each box as tall as "
+            "its branch; a post's reposts or boosts are one box with their count."
+        )
+    cols = st.columns(len(cas["trees"]))
+    for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
+        with col:
+            st.plotly_chart(
+                cascade_figure(tree, tree_title(tree, i + 1)),
+                width="stretch",
+                key=f"spread_tree_{i}",
+            )
+
 
 st.subheader("Cascades: replies, quotes and reposts")
 st.caption(
@@ -141,18 +165,4 @@ else:
     c1.metric("Cascades", f"{cas['count']:,}")
     c2.metric("Largest size", f"{cas['largest'][0]['size']:,}")
     c3.metric("Deepest", f"{max(x['depth'] for x in [*cas['largest'], *cas['trees']]):,}")
-    st.plotly_chart(cascade_histogram(cas["histogram"]), width="stretch", key="spread_cas_hist")
-    if any(is_large(t) for t in cas["trees"]):
-        st.caption(
-            "Trees of more than a few dozen posts are drawn as icicles: the original post on the "
-            "left, each step of replies and quotes one column to the right, each box as tall as "
-            "its branch; a post's reposts or boosts are one box with their count."
-        )
-    cols = st.columns(len(cas["trees"]))
-    for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
-        with col:
-            st.plotly_chart(
-                cascade_figure(tree, tree_title(tree, i + 1)),
-                width="stretch",
-                key=f"spread_tree_{i}",
-            )
+    cascade_drawings(cas)

@@ -1,6 +1,6 @@
-"""What travels with the conversation (Overview) and the icicle of a large cascade (Spread) in
-real Chromium at 1280x720 and 1920x1080, on the demo conversation with one large reply tree
-added; screenshots saved to tests/browser/artifacts/ for a human to look at."""
+"""What travels with the conversation (Overview) and the icicle of a large cascade (Spread, drawn
+when asked for) in real Chromium at 1280x720 and 1920x1080, on the demo conversation with one
+large reply tree added; screenshots saved to tests/browser/artifacts/ for a human to look at."""
 
 from __future__ import annotations
 
@@ -66,7 +66,18 @@ def test_overview_lists_what_travels_and_spread_draws_the_large_tree_as_an_icicl
     assert page.locator("[data-testid='stException']").count() == 0
 
     page.goto(f"{base}/spread?range=all", wait_until="networkidle")
+    # The cascade drawings are built on demand: the page settles with the numbers only.
+    page.get_by_text("Largest size").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 4",
+        timeout=60_000,
+    )
+    assert page.locator(".iciclelayer .slice").count() == 0
+    charts_before = page.locator("[data-testid='stPlotlyChart']").count()
+    page.get_by_text("Draw the cascades", exact=False).click()
     page.wait_for_selector(".js-plotly-plot .iciclelayer .slice", timeout=60_000)
+    # the histogram and the three largest trees, and nothing above them rebuilt
+    assert page.locator("[data-testid='stPlotlyChart']").count() == charts_before + 4
     icicle = page.locator(".js-plotly-plot:has(.iciclelayer .slice)").first
     icicle.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)

@@ -54,7 +54,52 @@ def test_hostile_post_text_renders_inert(sqlite_store, streamlit_app, page):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{base}/overview?range=7d", wait_until="networkidle")
-    page.wait_for_selector("[data-testid='stDataFrame']", timeout=60_000)
+    page.wait_for_selector("[data-testid='stTable']", timeout=60_000)
     page.wait_for_timeout(1500)
     assert dialogs == []
     assert page.locator("script:has-text('alert(1)')").count() == 0
+
+
+def test_overview_top_posts_are_a_static_table_whose_links_open_the_posts(
+    sqlite_store, streamlit_app, page, artifacts
+):
+    """No interactive grid on the Overview (the grid's bundle costs the browser about a CPU
+    second, docs/benchmarks/pages.md): its short lists are static tables, the posts' links
+    still open them, and post text reads as text: hostile markup, and addresses that
+    Streamlit's Markdown would otherwise link (an e-mail address, www., http://)."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage.catalog import load_rules
+    from storage.engine import write_tx
+    from storage.write import write_batch
+    from tests.dashboard_data import small_conversation
+    from tests.factories import account, batch, mention
+
+    small_conversation(sqlite_store)
+    with write_tx(sqlite_store) as conn:
+        rules = load_rules(conn)
+        chatty = mention(
+            900,
+            author=account(900),
+            created_at=datetime.now(UTC) - timedelta(minutes=30),
+            like_count=99,
+            text="Write to organiser@evil.example or see www.evil.example and "
+            "http://evil.example/x #NHSCitizen",
+            url="https://example.org/p/900",
+        )
+        write_batch(conn, batch(chatty), rules)
+    base = streamlit_app(str(sqlite_store.url))
+    page.goto(f"{base}/?range=7d", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Top posts").wait_for(timeout=60_000)
+    table = page.locator("[data-testid='stTable']").first
+    table.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "overview-top-posts-static.png"))
+    assert page.locator("[data-testid='stDataFrame']").count() == 0
+    hrefs = table.locator("a").evaluate_all("links => links.map(a => a.href)")
+    assert "https://example.org/p/900" in hrefs and "https://example.org/p/11" in hrefs
+    assert all(h.startswith("https://example.org/p/") for h in hrefs), hrefs
+    text = table.inner_text().replace("\u2060", "")
+    assert "<script>alert(1)</script>" in text
+    assert "organiser@evil.example" in text and "http://evil.example/x" in text

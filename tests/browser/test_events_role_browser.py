@@ -23,9 +23,7 @@ def test_events_are_edited_by_signed_in_moderators_only(
         str(sqlite_store.url), env={"GROUNDSWELL_MODERATOR_PASSWORD": MODERATOR_PASSWORD}
     )
     page.goto(f"{base}/events", wait_until="domcontentloaded")
-    page.get_by_text("You need the editor role").wait_for(
-        timeout=60_000
-    )
+    page.get_by_text("You need the editor role").wait_for(timeout=60_000)
     assert page.get_by_role("button", name="Save events").count() == 0
     assert page.get_by_text("iCalendar file").count() == 0
     page.screenshot(path=str(artifacts / "events-viewer.png"))
