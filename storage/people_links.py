@@ -858,3 +858,20 @@ def people_pass_status(conn: Connection) -> dict[str, Any] | None:
     out["pages"] = pages
     out["page_failures"] = profile_page_failures(conn) if set(pages) - {"ok"} else []
     return out
+
+
+def proved_sites(conn: Connection) -> dict[str, int]:
+    """Host -> account id of every site an account proved is its own (a verified Mastodon
+    field, a Bluesky domain handle, a web bridge): like a blog's host, such a host names its
+    person, so a pseudonymised export keys links into it. The smallest account id wins when
+    several proved one site (they are then one person). A one-way claim proves nothing: the
+    impersonator's claim on a charity's site leaves the site's links as they are."""
+    out: dict[str, int] = {}
+    q = (
+        select(CLAIMS.c.key, func.min(CLAIMS.c.account_id))
+        .where(CLAIMS.c.strength == STRONG, CLAIMS.c.key.like("site:%"))
+        .group_by(CLAIMS.c.key)
+    )
+    for key, acc in conn.execute(q):
+        out[str(key)[5:].lower()] = int(acc)
+    return out

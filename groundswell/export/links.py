@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 
 from domain.records import account_id, mention_id
 from groundswell.export.pseudonym import Pseudonymiser
+from storage.people_links import proved_sites
 from storage.queries import export as q
 
 URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
@@ -42,6 +43,8 @@ _AT_POST = re.compile(r"^/app\.bsky\.feed\.post/([^/]+)$")
 MASTODON_HANDLE_RE = re.compile(r"(?<![\w/@.])@([A-Za-z0-9_]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 DOMAIN_HANDLE_RE = re.compile(r"(?<![\w/@.])@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 BLOG_LIKE = ("blog", "pingback", "webmention")
+# A bare host in free text ("I read gpreflections.blog"), not inside an e-mail's local part.
+BARE_HOST_RE = re.compile(r"(?<![\w.-])((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63})(?![\w-])")
 BSKY_WEB_HOSTS = ("bsky.app", "staging.bsky.app")
 
 
@@ -69,8 +72,12 @@ class LinkPolicy:
         self._conn = conn
         self._pseudo = pseudo
         self._discoverable = discoverable_false_is_opt_out
-        self.blog_hosts = q.blog_hosts(conn)
+        # A blog's host is its author; so is a site an account proved is its own (a Bluesky
+        # domain handle, a verified Mastodon field: storage/people_links.py): a link into
+        # either, or the bare host in text, names the person (docs/people.md, "Privacy").
+        self.blog_hosts = {**proved_sites(conn), **q.blog_hosts(conn)}
         self._dids: dict[str, str] | None = None
+        self._tlds: tuple[str, ...] | None = None  # ".blog", ".uk": what a bare host ends in
         # person-URL -> replacement for the current chunk; None means removed (withheld).
         self._decided: dict[str, str | None] = {}
         # Only the few fixed markers go into the regex: an alternation of thousands of blog
@@ -240,6 +247,7 @@ class LinkPolicy:
 
         if decided and ("://" in value or "www." in value):
             value = URL_RE.sub(url, value)
+        value = self._bare_hosts(value)
         if "@" not in value:  # most posts: no handle to look for
             return value
         value = MASTODON_HANDLE_RE.sub(
@@ -263,10 +271,34 @@ class LinkPolicy:
 
         return DOMAIN_HANDLE_RE.sub(domain, value)
 
-    def instance(self, platform: str | None, value: str | None) -> str | None:
-        """A blog's host is its author: keyed like the account (pseudonymised exports)."""
-        if value is None or self._pseudo is None or platform not in BLOG_LIKE:
+    def _bare_hosts(self, value: str) -> str:
+        """A person's host named in text without a scheme (a blog's, a proved site's) becomes
+        the person's account reference; hosts are looked up in the set, never put in a regex."""
+        hosts = self.blog_hosts
+        if not hosts or "." not in value:
             return value
+        if self._tlds is None:
+            self._tlds = tuple(sorted({"." + h.rsplit(".", 1)[-1] for h in hosts}))
+        if len(self._tlds) <= 64:  # most text names no host of theirs: a few C-level scans
+            low = value.lower()
+            if not any(t in low for t in self._tlds):
+                return value
+
+        def host(m: re.Match[str]) -> str:
+            name = m.group(1).lower()
+            internal = hosts.get(name.removeprefix("www."))
+            return m.group(0) if internal is None else self.account_reference(internal)
+
+        return BARE_HOST_RE.sub(host, value)
+
+    def instance(self, platform: str | None, value: str | None) -> str | None:
+        """A blog's host is its author: keyed like the account (pseudonymised exports). So is
+        an instance that is a person's own proved site (a one-person Mastodon server)."""
+        if value is None or self._pseudo is None:
+            return value
+        if platform not in BLOG_LIKE:
+            own = self.blog_hosts.get(value.lower().removeprefix("www."))
+            return value if own is None else self.account_reference(own)
         host = value.lower().removeprefix("www.")
         internal = self.blog_hosts.get(host, account_id("blog", host))
         return self.account_reference(internal)
