@@ -28,7 +28,7 @@ from dashboard.auth import (
     try_password,
 )
 from dashboard.gate import PASSWORD_ENV, mode_and_password
-from dashboard.roles import grant, shown_identity, sign_in_expired, signed_in_user
+from dashboard.roles import grant, shown_identity, sign_in_expired, sign_out, signed_in_user
 from domain.access import AccessSettings, missing_role_message, roles_from_claims
 from domain.settings.config import DashboardSettings, Settings
 
@@ -143,11 +143,11 @@ def _oidc_gate(settings: Settings) -> None:
     if reason is not None:
         st.error(reason)
         if st.button("Sign out", key="gs-viewer-logout"):
-            st.logout()
+            sign_out(settings)
         st.stop()
     if not st.context.is_embedded:  # the projected wall shows no sidebar
         with st.sidebar:
             roles = ", ".join(sorted(grant(settings).roles))
             st.caption(f"Signed in as {shown_identity(user)} · {roles}")
             if st.button("Sign out", key="gs-viewer-logout"):
-                st.logout()
+                sign_out(settings)

@@ -17,31 +17,19 @@ import streamlit as st
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.roles import Grant, grant, signed_in_user
+# Naming the actor lives with the grant it names (`dashboard.roles`), so the sign-out there
+# records under the same name as the sign-in here.
+from dashboard.roles import OPEN_ACTOR, actor_name, grant, signed_in_user  # noqa: F401 - re-exported
 from domain.settings.config import Settings
 from storage.audit import already_recorded, record_action
 from storage.engine import StoreConfigError, write_tx
 
 log = logging.getLogger("groundswell.audit")
 SIGNED_IN_KEY = "gs_audit_signed_in"
-OPEN_ACTOR = "open dashboard (no sign-in)"
 
 # Moderator page buttons -> audit action, for the decisions a (kind, action, active) triple
 # does not tell apart: "approve" is also how a post is shown again or unpinned.
 _VERBS = {"show": "wall.show", "unpin": "wall.unpin", "approve": "wall.approve"}
-
-
-def actor_name(g: Grant, user: Mapping[str, Any] | None) -> str:
-    """How the trail names the person behind this grant (pure; see the module docstring)."""
-    if g.via == "oidc":
-        who = g.who or "signed-in user"
-        sub = str((user or {}).get("sub") or "").strip()
-        # The subject is the stable key; it is left out only when the name *is* the subject
-        # (a substring test dropped it for sub "mo" signed in as mo@org.example).
-        return f"{who} · sub:{sub}"[:200] if sub and sub != who else who[:200]
-    if g.via == "password":
-        return f"shared password: {g.who}"[:200] if g.who else "shared password"
-    return OPEN_ACTOR
 
 
 def moderation_action(kind: str, action: str, active: bool, verb: str | None = None) -> str:

@@ -29,6 +29,7 @@ from dashboard.roles import (
     refusal_text,
     shown_identity,
     sign_in_expired,
+    sign_out,
     signed_in_user,
 )
 from domain.settings.config import Settings
@@ -79,13 +80,13 @@ def _oidc_gate(settings: Settings, *, identity_shown: bool) -> str:
             reason = refusal(user, wall.moderator_emails) or refusal_text(settings, "moderate")
         st.error(reason)
         if not identity_shown and st.button("Sign out", key="gs-oidc-logout"):
-            st.logout()  # else the sidebar already has the one Sign out
+            sign_out(settings)  # else the sidebar already has the one Sign out
         st.stop()
     if not identity_shown:  # else the dashboard's own gate already shows it in the sidebar
         with st.sidebar:
             st.caption(f"Signed in as {shown_identity(user)}")
             if st.button("Sign out", key="gs-oidc-logout"):
-                st.logout()
+                sign_out(settings)
     return identity(user)
 
 

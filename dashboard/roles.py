@@ -17,6 +17,7 @@ or a replayed widget message reaches no control the role does not allow.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from domain.access import (
 )
 from domain.settings.config import Settings
 
+log = logging.getLogger("groundswell.audit")
+OPEN_ACTOR = "open dashboard (no sign-in)"
 VIEWER_SESSION_KEY = "gs_viewer"  # set by the dashboard password form (dashboard.access)
 MODERATOR_SESSION_KEY = "gs_moderator"  # set by the moderator password form
 
@@ -133,6 +136,52 @@ def grant(settings: Settings) -> Grant:
     return Grant(with_viewer(roles), who, via)
 
 
+def actor_name(g: Grant, user: Mapping[str, Any] | None) -> str:
+    """How the audit trail names the person behind this grant (pure; `dashboard.audit`)."""
+    if g.via == "oidc":
+        who = g.who or "signed-in user"
+        sub = str((user or {}).get("sub") or "").strip()
+        # The subject is the stable key; it is left out only when the name *is* the subject
+        # (a substring test dropped it for sub "mo" signed in as mo@org.example).
+        return f"{who} · sub:{sub}"[:200] if sub and sub != who else who[:200]
+    if g.via == "password":
+        return f"shared password: {g.who}"[:200] if g.who else "shared password"
+    return OPEN_ACTOR
+
+
+def sign_out(settings: Settings) -> None:
+    """End the provider sign-in (`st.logout`), recorded first in the audit trail: under the
+    name its sign-in was recorded with, tied to the same ID token (its issue time), whether
+    the session still had a role or not (a refused or expired sign-in signs out too). A store
+    that cannot be written is logged; it never keeps anyone signed in."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dashboard.wall_common import engine  # the store is opened only for a sign-out
+    from storage.audit import record_action
+    from storage.engine import StoreConfigError, write_tx
+
+    user = st.user if oidc_configured() and st.user.get("is_logged_in", False) else None
+    if user is not None:
+        name = actor_name(Grant(frozenset(), identity(user), "oidc"), user)
+        issued = user.get("iat")
+        try:
+            with write_tx(engine()) as conn:
+                record_action(
+                    conn,
+                    actor=name,
+                    role="session",
+                    action="sign_out",
+                    target_kind="id_token" if issued is not None else None,
+                    target_id=str(issued) if issued is not None else None,
+                    detail={"via": "oidc"},
+                )
+        except (SQLAlchemyError, StoreConfigError):
+            log.warning(
+                "could not record the sign-out of %s in the audit trail", name, exc_info=True
+            )
+    st.logout()
+
+
 def permitted(settings: Settings, action: Action) -> bool:
     """Whether this session may do `action` (renders nothing; ask before drawing a control)."""
     return grant(settings).allows(action)
@@ -156,5 +205,5 @@ def refuse(settings: Settings, action: Action) -> None:
     # The dashboard's own sign-in gate already shows Sign out in the sidebar.
     shown = configured_gate(settings) == "oidc"
     if grant(settings).via == "oidc" and not shown and st.button("Sign out", key="gs-role-logout"):
-        st.logout()
+        sign_out(settings)
     st.stop()

@@ -34,6 +34,7 @@ AE = AuditEvent.__table__  # type: ignore[attr-defined]
 # be recorded (the name only has to be well formed), but these are the ones documented.
 ACTIONS: dict[str, str] = {
     "sign_in": "signed in",
+    "sign_out": "signed out",
     "wall.hide": "hid on the wall",
     "wall.show": "showed again",
     "wall.approve": "approved",

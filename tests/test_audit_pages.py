@@ -246,3 +246,18 @@ def test_the_trail_names_a_provider_sign_in_by_subject_a_password_by_the_typed_n
     assert actor_name(password, None) == "shared password: Mo"
     assert actor_name(Grant(frozenset(), None, "password"), None) == "shared password"
     assert actor_name(Grant(frozenset({"viewer"}), None, "open"), None) == OPEN_ACTOR
+
+
+def test_a_sign_out_is_recorded_with_the_sign_in_it_ends(mapped):
+    """docs/access.md, "The audit trail": the trail says when a session ended, not only when
+    it began, tied to the same ID token (its issue time) as the sign-in."""
+    store, _ = mapped
+    user = _user("gs-moderators")
+    at = _open("views/overview.py", user)
+    at.button(key="gs-viewer-logout").click().run()
+    [sign_in] = _trail(store, action="sign_in")
+    [sign_out] = _trail(store, action="sign_out")
+    assert sign_out["actor"] == sign_in["actor"] == _actor("gs-moderators")
+    assert sign_out["role"] == "session"
+    assert (sign_out["target_kind"], sign_out["target_id"]) == ("id_token", str(user["iat"]))
+    assert sign_out["detail"] == {"via": "oidc"}
