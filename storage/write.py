@@ -237,7 +237,21 @@ def upsert_accounts(conn: Connection, accounts: Iterable[AccountRecord], now: da
         flags = ("indexable", "discoverable", "noindex", "no_unauthenticated")
         set_: dict[str, Any] = {k: func.coalesce(ex[k], table.c[k]) for k in keep + flags}
         set_["updated_at"] = ex.updated_at
-        return ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
+        # Rewritten only when the profile says something new or the row was last written
+        # over an hour ago (`updated_at`: last seen, to the hour; retention reads it in
+        # days). A prolific author is in every page: rewriting an unchanged row each time
+        # was a new row version and four index entries on PostgreSQL, a page write on
+        # SQLite (docs/benchmarks/ingest.md).
+        if conn.dialect.name == "postgresql":
+            stale = table.c.updated_at < ex.updated_at - literal_column("interval '1 hour'")
+        else:  # times are ISO text; datetime() drops the microseconds: to the second
+            stale = table.c.updated_at < func.datetime(ex.updated_at, literal_column("'-1 hour'"))
+        changed = [ex[k].is_not(None) & ex[k].is_distinct_from(table.c[k]) for k in keep + flags]
+        return ins.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_=set_,
+            where=or_(table.c.updated_at.is_(None), stale, *changed),
+        )
 
     executemany(conn, stmt, table, "accounts", [rows[k] for k in sorted(rows)])
     return len(rows)

@@ -180,3 +180,39 @@ def test_payloads_the_fast_json_encoder_refuses_still_store_as_json(store):
         media = conn.execute(select(Mention.__table__.c.media)).scalar_one()
     assert payload == {"id": 2**70, "counts": {"1": "one"}, "text": raw["text"], "none": None}
     assert media == [{"url": "https://x.example/a.png", "n": 2**65}]
+
+
+def _account_state(engine, a) -> tuple:
+    from storage.models import Account
+
+    t = Account.__table__
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.c.display_name, t.c.bot, t.c.updated_at).where(t.c.id == a.id)
+        ).one()
+    return row[0], row[1], row[2]
+
+
+@pytest.mark.parametrize("rows", [1, 250], ids=["executemany", "copy"])
+def test_an_unchanged_author_is_rewritten_at_most_hourly_a_changed_one_at_once(store, rows):
+    """`account.updated_at` says when the author was last seen, to the hour: an author in
+    every page is not rewritten by each (a new row version per page on PostgreSQL), but a
+    profile change is stored at once; what a page does not know (None) changes nothing."""
+    rules = movement(store)
+    others = [account(100 + i) for i in range(rows - 1)]  # enough rows for the COPY path
+    a = account(1, bot=False)
+
+    def seen(n: int, author, now) -> None:
+        with write_tx(store) as conn:
+            write_batch(conn, batch(mention(n, author=author), accounts=others), rules, now=now)
+
+    seen(1, a, T0)
+    seen(2, a, T0 + timedelta(minutes=10))
+    assert _account_state(store, a) == ("User 1", False, T0)
+    seen(3, replace(a, bot=None, display_name=None), T0 + timedelta(minutes=20))
+    assert _account_state(store, a) == ("User 1", False, T0)
+    seen(4, replace(a, display_name="Renamed"), T0 + timedelta(minutes=30))
+    assert _account_state(store, a) == ("Renamed", False, T0 + timedelta(minutes=30))
+    later = T0 + timedelta(minutes=95)
+    seen(5, replace(a, display_name="Renamed"), later)
+    assert _account_state(store, a) == ("Renamed", False, later)
