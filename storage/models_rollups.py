@@ -156,6 +156,10 @@ class MovementAuthorDay(SQLModel, table=True):
     returning authors). Presence rows: written once, never counted up."""
 
     __tablename__ = "movement_author_day"
+    __table_args__ = (
+        # A few accounts' days (the linked persons' in widening by person; migration 0050).
+        Index("ix_mauthor_day_account", "movement_id", "account_id", "day", "platform"),
+    )
     movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
     day: int = Field(sa_column=Column(Integer, primary_key=True))
     account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))

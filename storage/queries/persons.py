@@ -33,7 +33,7 @@ from sqlalchemy import Connection, func, literal, select
 from domain.amplification import GROUP_OF, KIND_GROUPS
 from storage.id_lists import among
 from storage.models import PLATFORMS, Account, Mention, MentionMatch, MovementAuthor
-from storage.models_rollups import MovementAuthorPlatform, MovementCrossDay
+from storage.models_rollups import MovementAuthorDay, MovementAuthorPlatform, MovementCrossDay
 from storage.queries.ethics import person_opted_out
 from storage.queries.scope import Scope
 
@@ -43,6 +43,7 @@ MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
 CROSS = MovementCrossDay.__table__
 MAP = MovementAuthorPlatform.__table__
+MAD = MovementAuthorDay.__table__
 DAY = 86400
 
 Key = tuple[int, str]  # (account id, platform of the mention)
@@ -289,12 +290,41 @@ def people_overcount(
 def active_overcount_per_bucket(
     conn: Connection, scope: Scope, bucket_s: int, linked: Linked | None = None
 ) -> dict[int, int]:
-    """Per bucket: active accounts minus active persons (widening counts accounts per day)."""
+    """Per bucket: active accounts minus active persons (widening counts accounts per day).
+
+    Daily buckets read the candidates' whole days from their presence rows
+    (`movement_author_day` by account, migration 0050: one seek per account) and only the
+    part-days at the ends from their mentions; a range ending after the newest match holds
+    all of its last day's activity, so that day is whole too."""
     view = resolve_view(conn, scope.movement_id, linked)
-    maybe, _ = _maybe_active(conn, scope, view.person_of, view)
+    maybe, exact = _maybe_active(conn, scope, view.person_of, view)
+    cands = {a for a, _ in maybe}
     by_bucket: dict[int, set[Key]] = defaultdict(set)
-    for b, a, _ in active_keys(conn, scope, {a for a, _ in maybe}, bucket_s):
-        by_bucket[b].add((a, ""))
+    parts = [scope]
+    if bucket_s == DAY and cands:
+        lo_day = -(-scope.start_ts // DAY)
+        hi_day = -(-scope.end_ts // DAY) if exact else scope.end_ts // DAY
+        if lo_day < hi_day:
+            where = [
+                MAD.c.movement_id == scope.movement_id,
+                among(conn, MAD.c.account_id, cands),
+                MAD.c.day >= lo_day,
+                MAD.c.day < hi_day,
+            ]
+            if scope.platforms:
+                where.append(MAD.c.platform.in_(scope.platforms))
+            for d, a in conn.execute(select(MAD.c.day, MAD.c.account_id).where(*where)).all():
+                by_bucket[int(d)].add((int(a), ""))
+            cut_lo = min(scope.end_ts, lo_day * DAY)
+            cut_hi = max(cut_lo, hi_day * DAY)
+            parts = [
+                scope.shifted(lo, hi)
+                for lo, hi in ((scope.start_ts, cut_lo), (cut_hi, scope.end_ts))
+                if lo < hi
+            ]
+    for part in parts:
+        for b, a, _ in active_keys(conn, part, cands, bucket_s):
+            by_bucket[b].add((a, ""))
     out = {b: overcount(keys, view.person_of) for b, keys in by_bucket.items()}
     return {b: n for b, n in out.items() if n}
 
