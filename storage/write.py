@@ -702,7 +702,7 @@ def bump_dashboard_rollups(conn: Connection, new_matches: list[dict[str, Any]]) 
     )
     for mv, ids in authors.items():
         params = {"mv": mv, **_ids(conn, sorted(ids))}
-        for acc, _first_platform, first_ts, place, kind in conn.execute(stmt, params):
+        for acc, _first_platform, first_ts, place, kind in conn.execute(stmt, params).all():
             place_of[acc] = place
             if kind in ("mastodon", "blog"):
                 k = (mv, kind, place)
