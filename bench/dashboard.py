@@ -564,7 +564,8 @@ def main() -> int:
     )
 
     print(
-        f"{'page':<11} {'filter':<27} {'p50 ms':>8} {'p95 ms':>8} {'cpu p95':>8} {'goal':>6}"
+        f"{'page':<11} {'filter':<27} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8} {'cpu p95':>8}"
+        f" {'goal':>6}"
         "  ok   p95/base"
     )
     worst: dict[str, float] = {}
@@ -586,10 +587,12 @@ def main() -> int:
                     times.append((time.perf_counter() - t0) * 1000)
                     cpu.append((time.process_time() - c0) * 1000)
             p50, p95, cpu95 = pct(times, 0.5), pct(times, 0.95), pct(cpu, 0.95)
+            cpu50 = pct(cpu, 0.5)  # at a high load average p95 of a few runs is their worst
             worst[page] = max(worst.get(page, 0), p95)
             ok = "yes" if p95 <= goal else "NO"
             print(
-                f"{page:<11} {fname:<27} {p50:>8.1f} {p95:>8.1f} {cpu95:>8.1f} {goal:>6}  {ok:<4}"
+                f"{page:<11} {fname:<27} {p50:>8.1f} {p95:>8.1f} {cpu50:>8.1f} {cpu95:>8.1f}"
+                f" {goal:>6}  {ok:<4}"
                 f" {p95 / base_ms:>7.2f}"
             )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
