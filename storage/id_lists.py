@@ -57,6 +57,16 @@ def among(conn: Connection, column: Any, ids: Iterable[int]) -> Any:
     return column.in_(select(each.c.value))
 
 
+def ids_table(conn: Connection, ids: Iterable[int]) -> Any:
+    """The ids as a one-column derived table (`value`) bound as ONE parameter: to drive a
+    correlated subquery per id (an EXISTS that stops at its first row)."""
+    value = literal(encode_ids(conn, sorted(ids)))
+    if conn.dialect.name == "postgresql":
+        return select(func.unnest(cast(value, ARRAY(BigInteger))).label("value")).subquery()
+    each = func.json_each(value).table_valued("value")
+    return select(each.c.value.label("value")).subquery()
+
+
 def encode_texts(conn: Connection, values: Iterable[str]) -> Any:
     """A list of strings as one value: a Python list (psycopg sends it as one text[]) or a
     JSON array (SQLite)."""

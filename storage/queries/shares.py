@@ -115,8 +115,10 @@ def _rolled_top(
     pieces: list[tuple[Any, int, int]],
     k: int,
     exclude: Sequence[str],
-) -> list[tuple[str, int]]:
-    """The exact top `k` of the rollups over `pieces`.
+) -> tuple[list[tuple[str, int]], dict[str, int], int | None]:
+    """The exact top `k` of the rollups over `pieces`, with what the proof counted on the way:
+    the exact range count of every candidate counted (`known`) and the all-time count that
+    bounds every value not counted (`cut`; None when every row was grouped).
 
     First without grouping the long tail: the `_CANDIDATES` values with the largest all-time
     counts (`movement_share_total`) are counted in the range by value. A value not read has
@@ -126,7 +128,7 @@ def _rolled_top(
     counted too and the list stands. Otherwise (a short range, a filter that leaves little, a
     young movement) every row of the range is grouped."""
     if not pieces:
-        return []
+        return [], {}, None
     cands = select(TOTAL_T.c.value, TOTAL_T.c.n).where(
         TOTAL_T.c.movement_id == scope.movement_id, TOTAL_T.c.kind == kind
     )
@@ -143,7 +145,7 @@ def _rolled_top(
         exact = _rolled_counts(conn, scope, kind, pieces, {v for v, _ in read})
         top = sorted(exact.items(), key=lambda x: (-x[1], x[0]))[:k]
         if len(top) == k and top[-1][1] > bound:
-            return top
+            return top, {v: exact.get(v, 0) for v, _ in read}, bound
         # The k-th found can only grow with more values counted: when it already beats the
         # `_DEEPER`-th all-time count, counting down to that value settles the list.
         more = conn.execute(ordered.limit(_DEEPER)).all() if len(top) == k else []
@@ -151,14 +153,15 @@ def _rolled_top(
             counted = {v for v, _ in read}
             rest = {v for v, _ in more if v not in counted}
             exact.update(_rolled_counts(conn, scope, kind, pieces, rest))
-            return sorted(exact.items(), key=lambda x: (-x[1], x[0]))[:k]
+            known = {v: exact.get(v, 0) for v, _ in more}
+            return sorted(exact.items(), key=lambda x: (-x[1], x[0]))[:k], known, int(more[-1][1])
     u = _rolled_select(conn, scope, kind, pieces, None).subquery("u")
     total = func.sum(u.c.n)
     stmt = select(u.c.value, total).group_by(u.c.value)
     if exclude:
         stmt = stmt.where(u.c.value.not_in(list(exclude)))
     stmt = stmt.order_by(total.desc(), u.c.value).limit(k)
-    return [(v, int(n)) for v, n in conn.execute(stmt)]
+    return [(v, int(n)) for v, n in conn.execute(stmt)], {}, None
 
 
 def _rolled_counts(
@@ -204,8 +207,11 @@ def _top(
     A value seen only in the raw minutes is counted in the rollups only when it could enter
     the list: its rollup count is at most the k-th rollup count (it is not in the rollups'
     top k) and at most its all-time count, so with its raw count it must reach the k-th total
-    so far. Most of a busy hour's values are shared once ever and are never looked up."""
-    rolled = _rolled_top(conn, scope, kind, pieces, k, exclude)
+    so far. Most of a busy hour's values are shared once ever and are never looked up: a
+    value the rollups' proof already counted has its exact count, and one it did not has at
+    most the proof's all-time cut, so only values whose raw count could lift them over the
+    k-th total are looked up at all."""
+    rolled, known, cut = _rolled_top(conn, scope, kind, pieces, k, exclude)
     totals = dict(rolled)
     for v, n in raw.items():
         if v in totals:
@@ -215,7 +221,11 @@ def _top(
         so_far = sorted(totals.values(), reverse=True)
         floor = so_far[k - 1] if len(so_far) >= k else 0
         kth = rolled[-1][1] if len(rolled) == k else 0  # fewer: the rollups hold no others
-        ever = _all_time(conn, scope.movement_id, kind, extra)
+        for v in extra.intersection(known):
+            totals[v] = known[v] + raw[v]
+        cap = kth if cut is None else min(kth, cut)
+        extra = {v for v in extra if v not in known and cap + raw[v] >= floor}
+        ever = _all_time(conn, scope.movement_id, kind, extra) if extra else {}
         need = {v for v in extra if min(kth, ever.get(v, 0)) + raw[v] >= floor}
         counted = _rolled_counts(conn, scope, kind, pieces, need)
         for v in need:
