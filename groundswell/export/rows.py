@@ -96,9 +96,11 @@ class RowShaper:
         self.options = options
         self.pseudo = Pseudonymiser(options.pseudonym_key) if options.pseudonym_key else None
         self.columns: dict[str, list[Col]] = {}
-        # CSV alone can take list columns as the JSON text SQLite stores; other formats need
-        # real lists.
-        self.lists_as_json = set(options.formats) == {"csv"}
+        # CSV takes list columns as the JSON text SQLite stores, and Parquet parses a whole
+        # chunk's column in one call (`writers.ParquetWriter`): a `json.loads` per cell was
+        # most of what made Parquet exports slower than CSV (docs/benchmarks/export.md).
+        # JSON Lines needs real lists.
+        self.lists_as_json = "jsonl" not in options.formats
 
     def cols(self, dataset: str) -> list[Col]:
         if dataset not in self.columns:
