@@ -2,6 +2,7 @@
 
     python bench/export.py                    # 1,000,000 mentions, SQLite, in /tmp/gs-bench-export
     python bench/export.py --mentions 200000  # quicker
+    python bench/export.py --mentions 200000 --compare ../old-checkout  # CPU s, before/after
 
 What it does:
 1. builds a migrated SQLite store with N mentions (plus accounts, matches, edges), written with
@@ -37,6 +38,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if "--root" in sys.argv:  # --compare runs a case against another tree's code
+    ROOT = Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
+    # ...and only that tree's: the editable install's finder would add this tree's modules.
+    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in f.__module__]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -222,9 +227,11 @@ def run_case(case: str, db: Path, out: Path) -> dict[str, float]:
             filters = ExportFilters(until=T0 + timedelta(seconds=SPAN_S // 4))
         if case == "full":
             options = ExportOptions(formats=("parquet",), network=("gexf",))
-        elif case == "csv-pseudonymised":  # the CLI's default since issue 17
+        elif case.endswith("-pseudonymised"):  # the CLI's default since issue 17
             options = ExportOptions(
-                formats=("csv",), datasets=("mentions",), pseudonym_key=b"bench-key" * 4
+                formats=(case.split("-")[0],),
+                datasets=("mentions",),
+                pseudonym_key=b"bench-key" * 4,
             )
         else:
             fmt = case.split("-")[0]
@@ -232,9 +239,53 @@ def run_case(case: str, db: Path, out: Path) -> dict[str, float]:
         summary = export_dataset(engine, out / case, filters, options)
         rows = summary.counts["mentions"]["exported"]
     seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return {"rows": rows, "seconds": seconds, "peak_rss_mb": peak_mb, "output_mb": size / 2**20}
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # the process's, imports included
+        "peak_rss_mb": peak_mb,
+        "output_mb": size / 2**20,
+    }
+
+
+def compare(args: argparse.Namespace, db: Path) -> None:
+    """CPU seconds of each case in this tree and in `args.compare` (another checkout),
+    alternated for `args.rounds` rounds, so both see the same load; prints the ratios."""
+    other = args.compare.resolve()
+    trees = {"before": other, "after": ROOT}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    for rnd in range(args.rounds):
+        for case in args.cases.split(","):
+            for side, tree in trees.items():
+                out = args.workdir / f"out-{side}-{case}"
+                subprocess.run(["rm", "-rf", str(out)], check=True)
+                out.mkdir()
+                cmd = [sys.executable, __file__, "--case", case, "--db", str(db), "--out"]
+                proc = subprocess.run(
+                    [*cmd, str(out), "--root", str(tree)],
+                    capture_output=True,
+                    text=True,
+                    cwd=tree,
+                )
+                if proc.returncode != 0:
+                    print(proc.stderr[-3000:])
+                    raise SystemExit(f"case {case} ({side}) failed")
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                cpu.setdefault((case, side), []).append(r["cpu_s"])
+                print(
+                    f"  round {rnd + 1} {case:<22} {side:<6} CPU {r['cpu_s']:6.2f} s "
+                    f"({r['rows']:,} rows, load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+                subprocess.run(["rm", "-rf", str(out)], check=True)
+    print(f"\n| case | before CPU s (best of {args.rounds}) | after CPU s | after / before |")
+    print("|---|---:|---:|---:|")
+    for case in args.cases.split(","):
+        before, after = min(cpu[(case, "before")]), min(cpu[(case, "after")])
+        print(f"| {case} | {before:.2f} | {after:.2f} | {after / before:.2f}x |")
 
 
 def main() -> None:
@@ -244,6 +295,19 @@ def main() -> None:
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--root", help=argparse.SUPPRESS)  # read before the imports, above
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also run the cases on the checkout in DIR, alternated; print CPU seconds",
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="--compare: runs of each tree")
+    ap.add_argument(
+        "--cases",
+        default="parquet,csv,parquet-pseudonymised",
+        help="--compare: comma-separated cases",
+    )
     args = ap.parse_args()
     if args.case:
         print(json.dumps(run_case(args.case, args.db, args.out)))
@@ -258,6 +322,9 @@ def main() -> None:
         build(db, args.mentions)
         print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
     db_mb = db.stat().st_size / 2**20
+    if args.compare:
+        compare(args, db)
+        return
     cases = [
         "baseline",
         "imports",
