@@ -6,13 +6,15 @@ the websocket round trips, Plotly drawing its figures). This measures the whole 
 
 - the store: the offline demo (`--mentions`, default 20,000) in a fresh SQLite file, or an
   existing store (`--db`);
-- two Streamlit servers started here: the dashboard (`dashboard/app.py`) and a blank app (one
+- Streamlit servers started here: the dashboard (`dashboard/app.py`) and a blank app (one
   `st.write`), same flags, so the difference is what our pages add;
-- "settled": the app has drawn something, Streamlit's running indicator has been gone and no
-  element has been added, removed or changed for `--quiet` seconds (default 0.5 s), and every
-  Plotly chart on the page has drawn its SVG; the time reported is when the last change
-  happened, measured from navigation start (`performance.now()`), so the quiet window itself
-  is not counted;
+- "settled": the app has drawn something, its script run has finished (the
+  `data-test-script-state` Streamlit keeps on its root element; until 7 Dec a page whose
+  query kept the server quiet for longer than the quiet window could count as settled
+  half-drawn), its running indicator is gone, no element has been added, removed or changed
+  for `--quiet` seconds (default 0.5 s), and every Plotly chart on the page has drawn its SVG;
+  the time reported is when the last change happened, measured from navigation start
+  (`performance.now()`), so the quiet window itself is not counted;
 - cold: a page's first visit from a new browser context (empty HTTP and compiled-code
   caches) to a dashboard server started just before it (empty `st.cache_data`): each page
   gets its own fresh server, so no page's cold visit is warmed by another's;
@@ -22,6 +24,10 @@ the websocket round trips, Plotly drawing its figures). This measures the whole 
   server's `st.cache_data` holds the queries. (Until 7 Dec each warm visit opened a new
   context, so every "warm" visit paid for fetching and compiling the bundles again: a
   cold browser, which no returning reader has.)
+- menu: `--runs` moves to the page by its link in the sidebar menu, from another page of an
+  open tab (the Overview; Events for the Overview), after one unmeasured round trip:
+  Streamlit swaps the page inside the same document, so no bundle is loaded or evaluated
+  again; from the click to settled. What a reader going through the pages waits for;
 - `--compare PATH`: also serve the dashboard of another checkout (e.g. a worktree of the
   old commit) against the same store and measure its pages in the same run ("old: ...");
 - server CPU: the CPU seconds the Streamlit server spent during each warm visit, from
@@ -70,6 +76,10 @@ BLANK_APP = 'import streamlit as st\n\nst.write("ready")\n'
 # Resolves with the moment (ms since navigation start) of the last change before a quiet
 # window, once the page has content, no running indicator, and every Plotly chart drawn.
 SETTLED = """async (quietMs) => {
+  const scriptDone = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
+  };
   while (!document.documentElement) await new Promise(r => setTimeout(r, 10));
   let last = performance.now();
   const obs = new MutationObserver(() => { last = performance.now(); });
@@ -78,6 +88,9 @@ SETTLED = """async (quietMs) => {
   const ready = () => {
     const main = document.querySelector('[data-testid="stMain"], .stMain, .gs-stage');
     if (!main || !main.innerText.trim()) return false;
+    // The script run has finished (Streamlit's own flag on its root element): a query that
+    // keeps the server quiet for longer than the quiet window must not end the wait early.
+    if (!scriptDone()) return false;
     // Streamlit draws its status widget ("Running...") only while a script run is going,
     // and skeletons while a page's first elements are on their way.
     if (document.querySelector('[data-testid="stStatusWidget"] button,'
@@ -93,6 +106,51 @@ SETTLED = """async (quietMs) => {
     if (now > 120000) { obs.disconnect(); return -1; }
   }
 }"""
+
+
+# A click on the page's link in the sidebar menu of an open dashboard tab, as a reader moves
+# between pages: Streamlit swaps the page in the same document (no bundle is loaded again).
+# Resolves with ms from the click to the last change before a quiet window, once the address
+# is the page's, its title is drawn, nothing is stale (greyed) and every chart is drawn.
+NAV_SETTLED = """async ([path, title, quietMs]) => {
+  const scriptDone = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
+  };
+  const t0 = performance.now();
+  let last = t0;
+  const obs = new MutationObserver(() => { last = performance.now(); });
+  obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true,
+                              characterData: true});
+  const link = [...document.querySelectorAll('[data-testid="stSidebarNav"] a')]
+    .find(a => new URL(a.href).pathname === path);
+  if (!link) { obs.disconnect(); return -2; }
+  link.click();
+  const ready = () => {
+    if (location.pathname !== path || !scriptDone()) return false;
+    const h1 = document.querySelector('[data-testid="stMain"] h1');
+    if (!h1 || h1.innerText.trim() !== title) return false;
+    if (document.querySelector('[data-testid="stStatusWidget"] button, [data-stale="true"],'
+        + ' [data-testid="stSkeleton"]')) return false;
+    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+    return document.querySelectorAll('.js-plotly-plot .main-svg').length >= charts;
+  };
+  while (true) {
+    await new Promise(r => setTimeout(r, 50));
+    const now = performance.now();
+    if (ready() && now - last >= quietMs) { obs.disconnect(); return last - t0; }
+    if (now - t0 > 120000) { obs.disconnect(); return -1; }
+  }
+}"""
+# Pages reachable from the sidebar menu: (path, title); each is reached from the Overview, the
+# Overview from Events.
+MENU = {
+    "overview": ("/", "Overview"),
+    "spread": ("/spread", "Spread"),
+    "amplifiers": ("/amplifiers", "Amplifiers"),
+    "events": ("/events", "Events"),
+    "explore": ("/explore", "Explore & export"),
+}
 
 
 def free_port() -> int:
@@ -208,6 +266,34 @@ def visit(
     return wall, cpu_s(server) - before, b_after - b_before
 
 
+def menu_visits(
+    context: Any, base: str, name: str, runs: int, quiet_s: float, server: int
+) -> tuple[list[float], list[float]]:
+    """`runs` moves to the page by its menu link from another page of the same tab (the
+    Overview, or Events for the Overview; and back, unmeasured), after one unmeasured round
+    trip: seconds from the click to settled, and the browser's CPU seconds."""
+    path, title = MENU[name]
+    home_path, home_title = MENU["events" if name == "overview" else "overview"]
+    page = context.new_page()
+    walls: list[float] = []
+    cpus: list[float] = []
+    try:
+        page.goto(base + home_path, wait_until="commit", timeout=120_000)
+        page.evaluate(SETTLED, int(quiet_s * 1000))
+        # one unmeasured round trip first: the reader has been to the page before
+        page.evaluate(NAV_SETTLED, [path, title, int(quiet_s * 1000)])
+        page.evaluate(NAV_SETTLED, [home_path, home_title, int(quiet_s * 1000)])
+        for _ in range(runs):
+            b_before = browser_cpu_s({server})
+            ms = page.evaluate(NAV_SETTLED, [path, title, int(quiet_s * 1000)])
+            cpus.append(browser_cpu_s({server}) - b_before)
+            walls.append(math.inf if ms < 0 else ms / 1000)
+            page.evaluate(NAV_SETTLED, [home_path, home_title, int(quiet_s * 1000)])
+    finally:
+        page.close()
+    return walls, cpus
+
+
 def p95(xs: list[float]) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, math.ceil(0.95 * len(xs)) - 1)]
@@ -262,15 +348,19 @@ def main() -> None:
     roots = [("", ROOT)] + ([("old: ", Path(args.compare).resolve())] if args.compare else [])
     load = os.getloadavg()[0]
     rows: list[tuple[str, float, list[float], list[float], list[float]]] = []
+    menus: dict[str, tuple[list[float], list[float]]] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
         )
 
-        def measure(name: str, script: Path, root: Path, path: str, env: dict[str, str]) -> None:
+        def measure(
+            name: str, script: Path, root: Path, path: str, env: dict[str, str], menu_name: str
+        ) -> None:
             """A fresh server and a new browser context: one cold visit, then `--runs` warm
-            visits (new tabs in the same context, or new contexts with --fresh-context-warm)."""
+            visits (new tabs in the same context, or new contexts with --fresh-context-warm),
+            then `--runs` moves to the page by its menu link (pages in MENU)."""
             log = tmp / f"{name.replace(' ', '-').replace('/', '').replace(':', '')}.log"
             server, base = serve(script, env, log, root)
             shot = log.with_suffix(".png")
@@ -284,6 +374,10 @@ def main() -> None:
                         context.close()
                         context = browser.new_context(viewport={"width": 1600, "height": 1000})
                     warm.append(visit(context, base + path, args.quiet, server.pid, None, servers))
+                if menu_name in MENU:
+                    menus[name] = menu_visits(
+                        context, base, menu_name, args.runs, args.quiet, server.pid
+                    )
                 context.close()
             finally:
                 server.terminate()
@@ -298,10 +392,10 @@ def main() -> None:
                 flush=True,
             )
 
-        measure("blank Streamlit page", blank_script, ROOT, "/", {})
+        measure("blank Streamlit page", blank_script, ROOT, "/", {}, "")
         for name in names:
             for label, root in roots:
-                measure(label + name, root / "dashboard" / "app.py", root, PAGES[name], env)
+                measure(label + name, root / "dashboard" / "app.py", root, PAGES[name], env, name)
         browser.close()
     base_wall, base_cpu = p95(rows[0][2]), p95(rows[0][3])
     base_browser = statistics.median(rows[0][4])
@@ -321,6 +415,18 @@ def main() -> None:
             f"{p95(warm) - base_wall:+.2f} | {p95(cpu):.2f} | {p95(cpu) - base_cpu:+.2f} | "
             f"{statistics.median(bcpu):.2f} | {ratio:.1f}x |"
         )
+    if menus:
+        print(
+            "\nBy the sidebar menu (a click from another page of an open tab: the same document,"
+            " no bundle loaded again):"
+        )
+        print("| page | menu p50 (s) | menu p95 (s) | p95 over blank (s) | browser CPU p50 (s) |")
+        print("|---|---|---|---|---|")
+        for name, (walls, cpus) in menus.items():
+            print(
+                f"| {name} | {statistics.median(walls):.2f} | {p95(walls):.2f} | "
+                f"{p95(walls) - base_wall:+.2f} | {statistics.median(cpus):.2f} |"
+            )
 
 
 if __name__ == "__main__":
