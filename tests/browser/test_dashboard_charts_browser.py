@@ -16,6 +16,9 @@ from storage.write import write_batch
 from tests.factories import account, batch, mention
 
 SIZES = [(1280, 720), (1920, 1080)]
+# Plotly charts on the page, once every one of them has drawn its SVG (else -1).
+ALL_DRAWN = """(() => { const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  return c.every(x => x.querySelector('.main-svg')) ? c.length : -1; })()"""
 
 
 @pytest.fixture
@@ -66,18 +69,17 @@ def test_overview_lists_what_travels_and_spread_draws_the_large_tree_as_an_icicl
     assert page.locator("[data-testid='stException']").count() == 0
 
     page.goto(f"{base}/spread?range=all", wait_until="networkidle")
-    # The cascade drawings are built on demand: the page settles with the numbers only.
+    # The cascade drawings are built on demand: the page settles with the numbers and its
+    # four other figures (volume, authors, footprint, crossing) only.
     page.get_by_text("Largest size").wait_for(timeout=60_000)
-    page.wait_for_function(
-        "document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 4",
-        timeout=60_000,
-    )
+    page.wait_for_function(f"{ALL_DRAWN} === 4", timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 4
     assert page.locator(".iciclelayer .slice").count() == 0
-    charts_before = page.locator("[data-testid='stPlotlyChart']").count()
     page.get_by_text("Draw the cascades", exact=False).click()
+    # the histogram and the three largest trees join them
+    page.wait_for_function(f"{ALL_DRAWN} === 8", timeout=60_000)
     page.wait_for_selector(".js-plotly-plot .iciclelayer .slice", timeout=60_000)
-    # the histogram and the three largest trees, and nothing above them rebuilt
-    assert page.locator("[data-testid='stPlotlyChart']").count() == charts_before + 4
     icicle = page.locator(".js-plotly-plot:has(.iciclelayer .slice)").first
     icicle.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)
