@@ -97,7 +97,11 @@ def tune_for_dashboard(engine: Any) -> Any:
     """Session settings for the dashboard's read-only aggregates on PostgreSQL: enough
     `work_mem` that distinct counts and groupings sort in memory (the 4 MB default spilled to
     disk at 1M mentions), and no JIT (its compile time costs more than it saves on queries
-    this size). No-op on SQLite. Returns the engine."""
+    this size), and a custom plan for every execution: psycopg prepares a statement run five
+    times on one connection, and PostgreSQL may then switch to a generic plan that cannot see
+    the bound ranges and value lists; "what travels" for the event window went from 0.2-0.5 s
+    to 20-40 s per call from the third call on (1M store, docs/benchmarks/dashboard.md).
+    No-op on SQLite. Returns the engine."""
     from sqlalchemy import event
 
     if engine.dialect.name != "postgresql":
@@ -108,6 +112,7 @@ def tune_for_dashboard(engine: Any) -> Any:
         with dbapi_conn.cursor() as cur:
             cur.execute("SET work_mem = '64MB'")
             cur.execute("SET jit = off")
+            cur.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_conn.commit()
 
     return engine
