@@ -524,7 +524,10 @@ def main() -> int:
             return 1
         print(f"generated in {time.perf_counter() - t0:.0f} s")
         engine = make_engine(url)
-    engine = tune_for_dashboard(engine)  # the same session settings as the dashboard's
+    # The same session settings as the dashboard's, on every connection: the pool's connection
+    # from the migration and VACUUM above would otherwise be measured without them.
+    engine.dispose()
+    engine = tune_for_dashboard(engine)
 
     with engine.connect() as conn:
         mv = list_movements(conn)[0]["id"]
