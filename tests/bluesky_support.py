@@ -147,3 +147,18 @@ def bluesky_env(
         env = Env(server=server, engine=store, tmp=tmp_path, settings=Settings())
         env.configure()
         yield env
+
+
+@contextmanager
+def jetstream_env(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """`bluesky_env` collecting from its Jetstream only (no search queries), from now on (no
+    rewind), flushing batches every 0.3 s: the live mode the stream tests drive."""
+    with bluesky_env(store, tmp_path, monkeypatch) as env:
+        env.configure(
+            queries=[],
+            jetstream_url=env.server.jetstream_url,
+            jetstream_rewind_s=0,
+            jetstream_flush_s=0.3,
+            jetstream_catchup_s=10,
+        )
+        yield env

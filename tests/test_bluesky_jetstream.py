@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from storage.models import Mention, RollupHourly
-from tests.bluesky_support import HANDLE, Env, bluesky_env, now
+from tests.bluesky_support import HANDLE, Env, bluesky_env, jetstream_env, now
 from tests.recordings import recorded
 from tests.servers.bluesky_server import profile
 
@@ -43,14 +43,7 @@ class Clock:
 
 @pytest.fixture
 def bsky(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    with bluesky_env(store, tmp_path, monkeypatch) as env:
-        env.configure(
-            queries=[],
-            jetstream_url=env.server.jetstream_url,
-            jetstream_rewind_s=0,
-            jetstream_flush_s=0.3,
-            jetstream_catchup_s=10,
-        )
+    with jetstream_env(store, tmp_path, monkeypatch) as env:
         yield env
 
 

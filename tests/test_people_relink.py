@@ -26,7 +26,7 @@ from storage.engine import write_tx
 from storage.models import Account
 from storage.people_links import counts_by_kind
 from storage.write import write_batch
-from tests.bluesky_support import Env, bluesky_env
+from tests.bluesky_support import Env, jetstream_env
 from tests.factories import T0, movement
 from tests.recordings import recorded
 
@@ -129,14 +129,7 @@ ALICE = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 
 @pytest.fixture
 def bsky(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    with bluesky_env(store, tmp_path, monkeypatch) as env:
-        env.configure(
-            queries=[],
-            jetstream_url=env.server.jetstream_url,
-            jetstream_rewind_s=0,
-            jetstream_flush_s=0.3,
-            jetstream_catchup_s=10,
-        )
+    with jetstream_env(store, tmp_path, monkeypatch) as env:
         yield env
 
 

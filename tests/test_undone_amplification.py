@@ -23,7 +23,7 @@ from storage.engine import write_tx
 from storage.queries import amplifiers
 from storage.queries.scope import Scope
 from storage.write import write_batch
-from tests.bluesky_support import Env, add_posts, bluesky_env
+from tests.bluesky_support import Env, add_posts, bluesky_env, jetstream_env
 from tests.mastodon_support import runner_for, settings_for
 from tests.servers.bluesky_server import profile
 from tests.servers.mastodon_server import MastodonServer, make_account, make_status, running
@@ -74,14 +74,7 @@ def _network_edges(engine: Engine, out: Path) -> int:
 
 @pytest.fixture
 def jet(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    with bluesky_env(store, tmp_path, monkeypatch) as env:
-        env.configure(
-            queries=[],
-            jetstream_url=env.server.jetstream_url,
-            jetstream_rewind_s=0,
-            jetstream_flush_s=0.3,
-            jetstream_catchup_s=10,
-        )
+    with jetstream_env(store, tmp_path, monkeypatch) as env:
         yield env
 
 
