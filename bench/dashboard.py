@@ -368,20 +368,42 @@ def _events_page(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
     assert evs
 
 
-# The heavier named queries one by one (`--per-query`): where each page's time goes.
+# The heavier named queries one by one (`--per-query`): where each page's time goes. The
+# person counts take the scope's view as the pages do (`x["linked"]`, read once per filter
+# outside the timing; the view's own cost is its line).
 QUERIES: dict[str, PageFn] = {
-    "headline (now + previous)": lambda c, s, x: overview.headline_with_change(c, s),
+    "linked view (persons)": lambda c, s, x: _linked(c, s, x),
+    "headline (now + previous)": lambda c, s, x: overview.headline_with_change(
+        c, s, **x.get("linked", {})
+    ),
+    "volume by platform": lambda c, s, x: overview.volume_by_platform(c, s, pick_bucket(s.seconds)),
     "top posts": lambda c, s, x: overview.top_posts(c, s, limit=10),
     "what travels (shares)": lambda c, s, x: shares.travels(c, s, limit=10),
     "last hour (overview)": lambda c, s, x: _last_hour(c, s, x),
+    "cumulative authors": lambda c, s, x: spread.cumulative_authors(
+        c, s, pick_bucket(s.seconds), **_by(x.get("by", "person")), **x.get("linked", {})
+    ),
+    "footprint": lambda c, s, x: spread.footprint(c, s, pick_bucket(s.seconds)),
+    "first appearance": lambda c, s, x: spread.first_appearance(c, s),
+    "carriers (persons)": lambda c, s, x: _carriers(c, s, x),
     "cascades": lambda c, s, x: spread.cascades(c, s, top=3),
     "amplifiers summary": lambda c, s, x: amplifiers.summary(
-        c, s, limit=20, max_nodes=120, **_by(x.get("by", "person"))
+        c, s, limit=20, max_nodes=120, **_by(x.get("by", "person")), **x.get("linked", {})
+    ),
+    "new voices per day": lambda c, s, x: amplifiers.new_voices_per_day(
+        c, s, **_by(x.get("by", "person")), **x.get("linked", {})
     ),
     "widening": lambda c, s, x: amplifiers.widening(
-        c, s, bucket_s=86400, **_by(x.get("by", "person"))
+        c, s, bucket_s=86400, **_by(x.get("by", "person")), **x.get("linked", {})
     ),
 }
+
+
+def _carriers(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
+    if ctx.get("by", "person") != "none":
+        from storage.queries import persons
+
+        persons.carriers(conn, s, **ctx.get("linked", {}))
 
 
 def _last_hour(conn: Connection, s: Scope, ctx: dict[str, Any]) -> None:
@@ -449,6 +471,81 @@ def explain(engine: Engine, statements: list[tuple[str, Any]]) -> list[str]:
     return out
 
 
+def per_query(engine: Engine, filters: dict[str, Scope], ctx: dict[str, Any]) -> None:
+    """Each heavy query's CPU ms (this process: Python) and wall ms (with the database's time),
+    best of 3 after a warm-up, person counts with the filter's view as the pages hand it."""
+    print("\nper query, best of 3 after a warm-up, CPU ms / wall ms:")
+    print(f"{'query':<27}" + "".join(f"{f[:13]:>14}" for f in filters))
+    with engine.connect() as conn:
+        linked = {name: _linked(conn, scope, ctx) for name, scope in filters.items()}
+        for name, qfn in QUERIES.items():
+            row = []
+            for fname, scope in filters.items():
+                x = {**ctx, "linked": linked[fname]}
+                qfn(conn, scope, x)
+                best_cpu = best_wall = float("inf")
+                for _ in range(3):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    qfn(conn, scope, x)
+                    best_cpu = min(best_cpu, (time.process_time() - c0) * 1000)
+                    best_wall = min(best_wall, (time.perf_counter() - t0) * 1000)
+                row.append(f"{best_cpu:.0f}/{best_wall:.0f}")
+            print(f"{name:<27}" + "".join(f"{v:>14}" for v in row))
+
+
+def analyze(engine: Engine, fn: PageFn, scope: Scope, ctx: dict[str, Any], top: int) -> list[str]:
+    """The page's statements for one filter by the database's own execution time: each SELECT
+    the page ran (after a warm-up run) under `EXPLAIN (ANALYZE, BUFFERS)` on a dashboard
+    session, the `top` slowest with their plan's root and buffer counts. Separates the
+    server's time from the process's when the machine's load makes wall times noisy.
+    Statements through a server-side cursor (`stream_rows`) are not seen."""
+    import json
+
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    with engine.connect() as conn:
+        fn(conn, scope, ctx)
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            fn(conn, scope, ctx)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        conn.rollback()
+        raw = conn.connection.driver_connection
+        timed: list[tuple[float, float, str, str]] = []
+        for sql, params in captured:
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            with raw.cursor() as cur:
+                try:
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+                    doc = cur.fetchone()[0]
+                    doc = json.loads(doc) if isinstance(doc, str) else doc
+                except Exception as exc:  # a temporary table gone, a driver-only form
+                    raw.rollback()
+                    timed.append((0.0, 0.0, " ".join(sql.split())[:150], f"(no plan: {exc})"))
+                    continue
+            root = doc[0]["Plan"]
+            node = (
+                f"{root['Node Type']} rows={root.get('Actual Rows')} "
+                f"hit={root.get('Shared Hit Blocks', 0)} read={root.get('Shared Read Blocks', 0)}"
+                f" temp={root.get('Temp Written Blocks', 0)}"
+            )
+            timed.append(
+                (doc[0]["Execution Time"], doc[0]["Planning Time"], " ".join(sql.split()), node)
+            )
+        raw.rollback()
+    total = sum(t[0] + t[1] for t in timed)
+    out = [f"{len(timed)} statements, server {total:.0f} ms (execution + planning)"]
+    for ex, pl, sql, node in sorted(timed, reverse=True)[:top]:
+        out.append(f"  {ex:8.1f} ms (+{pl:.1f} planning)  {node}")
+        out.append(f"      {sql[:300]}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--mentions", type=int, default=1_000_000)
@@ -461,6 +558,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
         "--per-query", action="store_true", help="also print each heavy query's CPU ms (best of 3)"
+    )
+    ap.add_argument(
+        "--analyze",
+        type=int,
+        nargs="?",
+        const=5,
+        default=0,
+        metavar="N",
+        help="PostgreSQL: each page and filter's N slowest statements by the server's own "
+        "time (EXPLAIN ANALYZE, BUFFERS)",
     )
     ap.add_argument(
         "--linked",
@@ -604,20 +711,15 @@ def main() -> int:
         f"peak memory of the dashboard process (queries only): {peak_mb:.0f} MB (goal {GOAL_MB} MB)"
     )
     if args.per_query:
-        print("\nper query, CPU ms, best of 3 after a warm-up:")
-        print(f"{'query':<27}" + "".join(f"{f[:12]:>13}" for f in filters))
-        with engine.connect() as conn:
-            for name, qfn in QUERIES.items():
-                row = []
-                for scope in filters.values():
-                    qfn(conn, scope, ctx)
-                    best = float("inf")
-                    for _ in range(3):
-                        c0 = time.process_time()
-                        qfn(conn, scope, ctx)
-                        best = min(best, (time.process_time() - c0) * 1000)
-                    row.append(best)
-                print(f"{name:<27}" + "".join(f"{v:>13.0f}" for v in row))
+        per_query(engine, filters, ctx)
+    if args.analyze:
+        if engine.dialect.name != "postgresql":
+            print("\n--analyze: PostgreSQL only (EXPLAIN ANALYZE)")
+        else:
+            for page, fn in PAGES.items():
+                for fname, scope in filters.items():
+                    print(f"\n== server time: {page}, {fname} ==")
+                    print("\n".join(analyze(engine, fn, scope, ctx, top=args.analyze)))
     if args.plans:
         for page, stmts in plans.items():
             print(f"\n== plans: {page} (7 days) ==")
