@@ -259,9 +259,15 @@ def status(
 def _print_linking(p: dict[str, Any]) -> None:
     """The scheduled people-linking pass: how the last one went and when the next is due, then
     the rel=me pages that could not be read, each with its error (docs/people.md)."""
+    from collectors.people_pass import HAND_WORKER
+
     if p.get("outcome"):
+        # `worker` is whoever took the pass last: the finished one's unless one runs now
+        finished = p["started_at"] is None or p["finished_at"] >= p["started_at"]
+        how = " (run by hand: people link)" if finished and p["worker"] == HAND_WORKER else ""
         line = (
-            f"people linking: last pass {p['outcome']} at {p['finished_at']:%Y-%m-%d %H:%M} UTC "
+            f"people linking: last pass {p['outcome']}{how} at "
+            f"{p['finished_at']:%Y-%m-%d %H:%M} UTC "
             f"({p['accounts_read']:,} accounts, {p['pages_checked']} pages read, "
             f"{p['pages_failed']} failed, evidence +{p['evidence_added']})"
         )

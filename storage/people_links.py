@@ -28,7 +28,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 
 from domain.ids import stable_id
 from domain.people import (
@@ -757,12 +769,14 @@ _PASS_ID = 1
 
 
 def claim_people_pass(
-    conn: Connection, now: datetime, *, lease_until: datetime, worker: str
+    conn: Connection, now: datetime, *, lease_until: datetime, worker: str, force: bool = False
 ) -> int | None:
     """Take the scheduled pass if it is due: moves its due time to `lease_until` (so another
     worker, or this one after a restart, does not start it again while it runs) and returns
     where the accounts' walk stopped last time; None when it is not due (or another worker
-    has just taken it). One conditional UPDATE: safe between workers on both dialects."""
+    has just taken it). One conditional UPDATE: safe between workers on both dialects.
+    `force` takes it whatever its due time: `groundswell people link` run by hand is a pass
+    too, which the scheduled pass must not start again while it runs."""
     conn.execute(
         insert_for(conn, PASS).on_conflict_do_nothing(),
         [
@@ -779,7 +793,10 @@ def claim_people_pass(
     )
     taken = conn.execute(
         update(PASS)
-        .where(PASS.c.id == _PASS_ID, or_(PASS.c.next_due_at.is_(None), PASS.c.next_due_at <= now))
+        .where(
+            PASS.c.id == _PASS_ID,
+            or_(PASS.c.next_due_at.is_(None), PASS.c.next_due_at <= now) if not force else true(),
+        )
         .values(next_due_at=lease_until, started_at=now, worker=worker[:200])
     ).rowcount
     if not taken:
@@ -791,7 +808,7 @@ def finish_people_pass(
     conn: Connection,
     *,
     now: datetime,
-    next_due_at: datetime,
+    next_due_at: datetime | None,
     relink_after: int,
     outcome: str,
     error_kind: str | None = None,
@@ -802,7 +819,8 @@ def finish_people_pass(
     evidence_added: int = 0,
     accounts_moved: int = 0,
 ) -> None:
-    """Record how the pass went and when the next one is due."""
+    """Record how the pass went and when the next one is due (None: whenever a scheduled
+    pass is switched on)."""
     conn.execute(
         update(PASS)
         .where(PASS.c.id == _PASS_ID)

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -185,6 +185,65 @@ def test_switched_off_the_pass_never_runs(sqlite_store, site):
     _seed(sqlite_store, site)
     assert run_due_pass(sqlite_store, _settings(link_every_s=0), now=lambda: T0) is None
     assert _Site.hits == []
+
+
+def test_people_link_by_hand_counts_as_a_pass_and_the_scheduled_one_is_not_due_again_at_once(
+    sqlite_store, site, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from collectors.people_pass import HAND_WORKER
+    from groundswell.cli import app
+
+    _seed(sqlite_store, site)
+    config = tmp_path / "groundswell.toml"
+    config.write_text(CONFIG)
+    url = sqlite_store.url.render_as_string(hide_password=False)
+    before = datetime.now(UTC)
+    linked = CliRunner().invoke(
+        app, ["people", "link", "--config", str(config), "--db", url, "--json"]
+    )
+    after = datetime.now(UTC)
+    assert linked.exit_code == 0, linked.output
+    got = _persons(sqlite_store)
+    assert got["nurse@example.social"] == got["nurse.example.org"]
+
+    status = CliRunner().invoke(app, ["status", "--config", str(config), "--db", url, "--json"])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.stdout)["people_linking"]
+    assert (shown["outcome"], shown["worker"]) == ("partial", HAND_WORKER)
+    assert (shown["accounts_read"], shown["pages_checked"], shown["pages_failed"]) == (3, 2, 1)
+    assert shown["relink_after"] == -1  # every account was read: the next walk starts over
+    due = datetime.fromisoformat(shown["next_due_at"])
+    assert before + timedelta(hours=1) <= due <= after + timedelta(hours=1)
+    text_status = CliRunner().invoke(app, ["status", "--config", str(config), "--db", url])
+    assert "people linking: last pass partial (run by hand: people link)" in text_status.stdout
+    assert json.loads(linked.stdout)["outcome"] == "partial"  # the blog that answers 503
+
+    # the scheduled pass of `collect --loop` and `up` is due an hour after the hand run
+    hits = len(_Site.hits)
+    settings = _settings(link_every_s=3600)
+    assert run_due_pass(sqlite_store, settings, now=lambda: after + timedelta(minutes=59)) is None
+    assert len(_Site.hits) == hits
+    assert run_due_pass(sqlite_store, settings, now=lambda: after + timedelta(hours=1)) is not None
+
+
+def test_a_scheduled_pass_does_not_start_while_one_run_by_hand_is_running(sqlite_store, site):
+    from collectors.people_pass import run_by_hand
+
+    _seed(sqlite_store, site)
+    settings = _settings(link_every_s=3600)
+    seen: list[object] = []
+
+    def meanwhile(done: int, total: int) -> None:  # the loop looks while the hand run walks
+        seen.append(run_due_pass(sqlite_store, settings, now=lambda: T0, worker="loop"))
+
+    run_by_hand(sqlite_store, settings, pages=0, now=lambda: T0, accounts_progress=meanwhile)
+    assert seen and seen == [None] * len(seen)
+    with sqlite_store.connect() as conn:
+        shown = people_pass_status(conn)
+    assert shown is not None and shown["outcome"] == "ok"
+    assert shown["next_due_at"] == T0 + timedelta(hours=1)
 
 
 CONFIG = """

@@ -163,8 +163,9 @@ class PeopleSettings(_Strict):
         ge=0,
         le=7 * 86_400,
         description="seconds between two linking passes of `collect --loop` and `up` (the "
-        "next due time is stored, so a restart does not run it again early); 0 turns the "
-        "scheduled pass off (`groundswell people link` still runs it by hand)",
+        "next due time is stored, so a restart does not run it again early; a "
+        "`groundswell people link` run by hand counts as a pass); 0 turns the scheduled "
+        "pass off (`groundswell people link` still runs it by hand)",
     )
     pages_per_pass: int = Field(
         default=50,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,7 +18,9 @@ people_app = typer.Typer(
 app.add_typer(people_app, name="people")
 
 
-def _progress(what: str):  # type: ignore[no-untyped-def]
+def _progress(*what: str):  # type: ignore[no-untyped-def]
+    """One progress display (rich allows one at a time) and each step's `advance(done,
+    total)`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     progress = Progress(
@@ -29,12 +31,18 @@ def _progress(what: str):  # type: ignore[no-untyped-def]
         console=console,
         transient=True,
     )
-    task = progress.add_task(what, total=None)
 
-    def advance(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
+    def step(description: str):  # type: ignore[no-untyped-def]
+        tasks: list[Any] = []  # a bar appears when its step starts (none for skipped steps)
 
-    return progress, advance
+        def advance(done: int, total: int) -> None:
+            if not tasks:
+                tasks.append(progress.add_task(description, total=total))
+            progress.update(tasks[0], completed=done, total=total)
+
+        return advance
+
+    return progress, [step(w) for w in what]
 
 
 @people_app.command("link")
@@ -51,29 +59,27 @@ def link(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """The background linking pass: every account through the evidence rules, then the due
-    blogs' rel=me pages. Safe to run at any time and as often as you like."""
-    from collectors.blogs.reading import blog_fetch_policy
-    from net.fetcher import Fetcher
-    from storage.people_links import people_count, relink_store
+    blogs' rel=me pages. Safe to run at any time and as often as you like. It counts as the
+    scheduled pass of `collect --loop` and `up`: `status` shows it, and their next pass is due
+    [people].link_every_s after it."""
+    from collectors.people_pass import run_by_hand
+    from storage.people_links import people_count
 
     settings = load_config(config)
     engine = open_store(db, settings)
-    progress, advance = _progress("linking accounts")
+    progress, (walked, pages_read) = _progress("linking accounts", "reading rel=me pages")
     with progress:
-        result = relink_store(engine, progress=advance)
-    checked = None
-    if pages > 0:
-        from collectors.relme import check_pages
-
-        progress, advance = _progress("reading rel=me pages")
-        with progress, Fetcher(blog_fetch_policy(settings.blogs)) as fetcher:
-            checked = check_pages(engine, fetcher, limit=pages, progress=advance)
+        done = run_by_hand(
+            engine, settings, pages=pages, accounts_progress=walked, pages_progress=pages_read
+        )
+    result, checked, report = done.accounts, done.pages, done.report
     with engine.connect() as conn:
         persons, accounts = people_count(conn)
-    report = {
+    summary = {
         "people": persons,
         "accounts": accounts,
-        "evidence_added": result.evidence_added + (checked.evidence_added if checked else 0),
+        "outcome": report.outcome,
+        "evidence_added": report.evidence_added,
         "evidence_removed": result.evidence_removed,
         "accounts_moved": result.accounts_moved,
         "pages": (
@@ -83,10 +89,10 @@ def link(
         ),
     }
     if as_json:
-        out.print_json(json.dumps(report))
+        out.print_json(json.dumps(summary))
         return
     out.print(
-        f"{persons:,} people behind {accounts:,} accounts; evidence +{report['evidence_added']} "
+        f"{persons:,} people behind {accounts:,} accounts; evidence +{report.evidence_added} "
         f"-{result.evidence_removed}; {result.accounts_moved} account(s) changed person"
     )
     if checked:
