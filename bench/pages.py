@@ -12,9 +12,10 @@ the websocket round trips, Plotly drawing its figures). This measures the whole 
   `data-test-script-state` Streamlit keeps on its root element; until 7 Dec a page whose
   query kept the server quiet for longer than the quiet window could count as settled
   half-drawn), its running indicator is gone, no element has been added, removed or changed
-  for `--quiet` seconds (default 0.5 s), and every Plotly chart on the page has drawn its SVG;
-  the time reported is when the last change happened, measured from navigation start
-  (`performance.now()`), so the quiet window itself is not counted;
+  for `--quiet` seconds (default 0.5 s), and every Plotly chart on the page (Streamlit's, or
+  a custom component's, as the basic-bundle charts are) has drawn its SVG; the time reported
+  is when the last change happened, measured from navigation start (`performance.now()`), so
+  the quiet window itself is not counted;
 - cold: a page's first visit from a new browser context (empty HTTP and compiled-code
   caches) to a dashboard server started just before it (empty `st.cache_data`): each page
   gets its own fresh server, so no page's cold visit is warmed by another's;
@@ -73,9 +74,20 @@ PAGES = {
 }
 BLANK_APP = 'import streamlit as st\n\nst.write("ready")\n'
 
+# Plotly charts on a page: Streamlit's own, and the custom components that draw the basic-bundle
+# charts (dashboard/basic_charts.py; counted from the element Streamlit mounts, before the
+# component's module has loaded); each is drawn once it holds plotly.js's SVG.
+CHARTS_JS = (
+    'const CHARTS = \'[data-testid="stPlotlyChart"], [data-testid="stBidiComponentRegular"]\';'
+)
+
 # Resolves with the moment (ms since navigation start) of the last change before a quiet
 # window, once the page has content, no running indicator, and every Plotly chart drawn.
-SETTLED = """async (quietMs) => {
+SETTLED = (
+    """async (quietMs) => {
+  """
+    + CHARTS_JS
+    + """
   const scriptDone = () => {
     const app = document.querySelector('[data-testid="stApp"]');
     return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
@@ -95,7 +107,7 @@ SETTLED = """async (quietMs) => {
     // and skeletons while a page's first elements are on their way.
     if (document.querySelector('[data-testid="stStatusWidget"] button,'
         + ' [data-testid="stSkeleton"], [data-testid="stAppSkeleton"]')) return false;
-    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+    const charts = document.querySelectorAll(CHARTS).length;
     const drawn = document.querySelectorAll('.js-plotly-plot .main-svg').length;
     return drawn >= charts;
   };
@@ -106,13 +118,18 @@ SETTLED = """async (quietMs) => {
     if (now > 120000) { obs.disconnect(); return -1; }
   }
 }"""
+)
 
 
 # A click on the page's link in the sidebar menu of an open dashboard tab, as a reader moves
 # between pages: Streamlit swaps the page in the same document (no bundle is loaded again).
 # Resolves with ms from the click to the last change before a quiet window, once the address
 # is the page's, its title is drawn, nothing is stale (greyed) and every chart is drawn.
-NAV_SETTLED = """async ([path, title, quietMs]) => {
+NAV_SETTLED = (
+    """async ([path, title, quietMs]) => {
+  """
+    + CHARTS_JS
+    + """
   const scriptDone = () => {
     const app = document.querySelector('[data-testid="stApp"]');
     return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
@@ -132,7 +149,7 @@ NAV_SETTLED = """async ([path, title, quietMs]) => {
     if (!h1 || h1.innerText.trim() !== title) return false;
     if (document.querySelector('[data-testid="stStatusWidget"] button, [data-stale="true"],'
         + ' [data-testid="stSkeleton"]')) return false;
-    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+    const charts = document.querySelectorAll(CHARTS).length;
     return document.querySelectorAll('.js-plotly-plot .main-svg').length >= charts;
   };
   while (true) {
@@ -142,6 +159,7 @@ NAV_SETTLED = """async ([path, title, quietMs]) => {
     if (now - t0 > 120000) { obs.disconnect(); return -1; }
   }
 }"""
+)
 # Pages reachable from the sidebar menu: (path, title); each is reached from the Overview, the
 # Overview from Events.
 MENU = {

@@ -31,7 +31,7 @@ KEYS = ("mv", "range", "from", "to", "pf", "ev", "tz")
 # A page's own choices kept in the URL beside the shared filters (`url_choice`): the
 # Amplifiers page's "Count by" (`?by=account`). The shared filters keep them when they write
 # the URL back, so a shared link opens the page as it was seen.
-PAGE_KEYS = ("by",)
+PAGE_KEYS = ("by", "net")
 
 
 @dataclass(frozen=True)
@@ -306,3 +306,25 @@ def url_choice(label: str, options: Sequence[str], *, param: str, key: str, **ra
     if st.query_params.get(param) != chosen:
         st.query_params[param] = chosen
     return chosen
+
+
+def url_toggle(label: str, *, param: str, key: str, **toggle: Any) -> bool:
+    """A page's switch whose state lives in the URL (`?param=on` while it is on; no parameter
+    while off) like `url_choice`: a shared link opens with the same drawings, and the switch
+    follows the reader back to the page. `param` must be listed in `PAGE_KEYS`."""
+    import streamlit as st
+
+    assert param in PAGE_KEYS, f"{param!r} must be in PAGE_KEYS"
+    written: dict[str, str] = st.session_state.setdefault("_gs_choices", {})
+    wanted = choice_from_params(st.query_params.to_dict(), param, ("on", "off"))
+    if wanted is not None and wanted != written.get(param):
+        st.session_state[key] = wanted == "on"  # before the widget exists: allowed, and it wins
+    elif key not in st.session_state and written.get(param) in ("on", "off"):
+        st.session_state[key] = written[param] == "on"  # back on the page: the last state
+    on = bool(st.toggle(label, key=key, **toggle))
+    written[param] = "on" if on else "off"
+    if on and st.query_params.get(param) != "on":
+        st.query_params[param] = "on"
+    elif not on and param in st.query_params:
+        del st.query_params[param]
+    return on

@@ -9,14 +9,17 @@ links only when they are http(s) (`md_link` percent-encodes them). Never `unsafe
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard import basic_charts
+from dashboard.filters import url_toggle
 from domain.sanitize import clean_text
 from storage.queries.overview import HEADLINE_LABELS
 
@@ -218,6 +221,28 @@ def shares_tables(travels: Mapping[str, Sequence[Mapping[str, Any]]], key: str) 
         "No linked pages in this range.",
         links=("Link",),
     )
+
+
+def chart(fig: go.Figure, key: str, alt: str | None = None) -> None:
+    """A Plotly figure at the container's width. Scatter, bar and pie figures (every chart
+    of the analysis pages but Spread's icicles) are drawn with plotly.js's basic bundle
+    (`basic_charts`), which a new tab starts in a third of the time of Streamlit's full
+    plotly.js; the rest through `st.plotly_chart` (docs/benchmarks/pages.md)."""
+    if basic_charts.supports(fig):
+        basic_charts.draw(fig, key=key, alt=alt)
+    else:
+        st.plotly_chart(fig, width="stretch", key=key)
+
+
+@st.fragment
+def on_demand(label: str, key: str, draw: Callable[[], None], *, param: str | None = None) -> None:
+    """A switch that draws `draw`'s figures only when the reader asks: a page then settles
+    with its numbers and tables, and the figures that cost the browser most wait
+    (docs/benchmarks/pages.md). A fragment, so the switch reruns this section alone; with
+    `param`, the switch's state is kept in the URL like the page's other choices."""
+    on = url_toggle(label, param=param, key=key) if param else st.toggle(label, key=key)
+    if on:
+        draw()
 
 
 def empty(what: str, hint: str) -> None:

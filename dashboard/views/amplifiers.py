@@ -74,16 +74,28 @@ with tab_given:
         ui.empty("Nobody amplified the movement in this range.", ui.RANGE_HINT)
 
 st.subheader("Network")
-if net["nodes"]:
+
+
+def network_drawing() -> None:
+    """The network figure, drawn when asked for: the page's heaviest figure to draw."""
     colour_by = st.radio(
         "Colour by", ["platform", "community"], horizontal=True, key="amp_colour_by"
     )
-    st.plotly_chart(network_figure(net, colour_by), width="stretch", key="amp_network")
+    ui.chart(network_figure(net, colour_by), key="amp_network")
+
+
+if net["nodes"]:
     st.caption(
         f"{len(net['nodes'])} of the most active {by}s (the top 60 by amplification "
         "received and the top 60 by amplification given) and the amplification among them; "
         "communities by Louvain modularity."
         + (" A person on several platforms is grey." if by == "person" else "")
+    )
+    ui.on_demand(
+        "Draw the network (who amplifies whom)",
+        key="amp_draw_network",
+        draw=network_drawing,
+        param="net",  # kept in the URL like "Count by": a shared link opens it drawn
     )
     st.markdown("**Bridges** (highest betweenness: accounts joining groups or platforms)")
     if net["bridges"]:
@@ -109,9 +121,8 @@ left, right = st.columns(2)
 with left:
     voices = data.q("amplifiers.new_voices_per_day", scope, by=by)
     if voices:
-        st.plotly_chart(
+        ui.chart(
             new_voices_figure(voices, tz=f.tz, events=events, lo=lo, hi=hi),
-            width="stretch",
             key="amp_voices",
         )
     else:
@@ -119,9 +130,8 @@ with left:
 with right:
     wide = data.q("amplifiers.widening", scope, bucket_s=86400, by=by)
     if wide:
-        st.plotly_chart(
+        ui.chart(
             widening_figure(wide, tz=f.tz, events=events, lo=lo, hi=hi),
-            width="stretch",
             key="amp_widening",
         )
     else:

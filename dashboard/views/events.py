@@ -69,7 +69,11 @@ else:
             for r in reports
         ]
     )
-    st.plotly_chart(lift_figure(reports), width="stretch", key="events_lift")
+    ui.on_demand(
+        "Draw the lift of each event",
+        key="events_draw_lift",
+        draw=lambda: ui.chart(lift_figure(reports), key="events_lift"),
+    )
 
     slugs = [e["slug"] for e in events]
     names = {e["slug"]: e["name"] for e in events}
@@ -91,22 +95,27 @@ else:
     c[2].metric("Lift", lift_text(report["lift"]))
     c[3].metric("New authors brought in", f"{report['new_authors']:,}")
     c[4].metric("After-glow", f"{report['afterglow_hours']} h")
-    around = data.q(
-        "events.hourly_around",
-        movement_id=scope.movement_id,
-        event=tuple(sorted((k, event[k]) for k in ("start_ts", "end_ts", "name"))),
-        platforms=tuple(f.platforms),
-    )
-    if around["rows"]:
-        st.plotly_chart(
-            event_window_figure(around, event, report, f.tz),
-            width="stretch",
-            key="events_window",
+
+    def window_drawing() -> None:
+        """The hours around the chosen event, queried and drawn when asked for."""
+        around = data.q(
+            "events.hourly_around",
+            movement_id=scope.movement_id,
+            event=tuple(sorted((k, event[k]) for k in ("start_ts", "end_ts", "name"))),
+            platforms=tuple(f.platforms),
         )
-    else:
-        ui.empty(
-            "No mentions around this event.", "Check the platform filter or the event's times."
-        )
+        if around["rows"]:
+            ui.chart(
+                event_window_figure(around, event, report, f.tz),
+                key="events_window",
+            )
+        else:
+            ui.empty(
+                "No mentions around this event.",
+                "Check the platform filter or the event's times.",
+            )
+
+    ui.on_demand("Draw the hours around the event", key="events_draw_window", draw=window_drawing)
     st.markdown("**Top posts during the event**")
     posts = data.q(
         "overview.top_posts", scope.shifted(event["start_ts"], event["end_ts"]), limit=10
@@ -144,7 +153,6 @@ table = pd.DataFrame(
 edited = st.data_editor(
     table,
     num_rows="dynamic",
-    width="stretch",
     hide_index=True,
     key="events_editor",
     column_config={

@@ -34,7 +34,7 @@ if rows:
     fig = volume_figure(
         rows, bucket_s=bucket, tz=f.tz, events=events, lo=scope.start_ts, hi=scope.end_ts
     )
-    st.plotly_chart(fig, width="stretch", key="overview_volume")
+    ui.chart(fig, key="overview_volume")
 else:
     ui.empty("No mentions in this range.", ui.RANGE_HINT)
 

@@ -32,9 +32,8 @@ rows = data.q("overview.volume_by_platform", scope, bucket_s=bucket)
 if not rows:
     ui.empty("No mentions in this range, so nothing has spread yet.", ui.RANGE_HINT)
     st.stop()
-st.plotly_chart(
+ui.chart(
     volume_figure(rows, bucket_s=bucket, tz=f.tz, events=events, lo=lo, hi=hi),
-    width="stretch",
     key="spread_volume",
 )
 
@@ -42,9 +41,8 @@ left, right = st.columns(2)
 with left:
     authors = data.q("spread.cumulative_authors", scope, bucket_s=bucket, by="person")
     if authors:
-        st.plotly_chart(
+        ui.chart(
             cumulative_authors_figure(authors, tz=f.tz, events=events, lo=lo, hi=hi),
-            width="stretch",
             key="spread_authors",
         )
     else:
@@ -52,9 +50,8 @@ with left:
 with right:
     fp = data.q("spread.footprint", scope, bucket_s=bucket)
     if fp["before"]:
-        st.plotly_chart(
+        ui.chart(
             footprint_figure(fp, tz=f.tz, lo=lo, hi=hi, events=events),
-            width="stretch",
             key="spread_footprint",
         )
     else:
@@ -65,7 +62,7 @@ with right:
 
 st.subheader("Crossing between platforms")
 crossing = data.q("spread.first_appearance", scope)
-st.plotly_chart(crossing_figure(crossing, tz=f.tz), width="stretch", key="spread_cross")
+ui.chart(crossing_figure(crossing, tz=f.tz), key="spread_cross")
 ui.small_table(
     [
         {
@@ -130,7 +127,7 @@ def cascade_drawings(cas: dict[str, Any]) -> None:
         "Draw the cascades (sizes and the three largest trees)", key="spread_draw_cascades"
     ):
         return
-    st.plotly_chart(cascade_histogram(cas["histogram"]), width="stretch", key="spread_cas_hist")
+    ui.chart(cascade_histogram(cas["histogram"]), key="spread_cas_hist")
     if any(is_large(t) for t in cas["trees"]):
         st.caption(
             "Trees of more than a few dozen posts are drawn as icicles: the original post on the "
@@ -140,9 +137,8 @@ def cascade_drawings(cas: dict[str, Any]) -> None:
     cols = st.columns(len(cas["trees"]))
     for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
         with col:
-            st.plotly_chart(
+            ui.chart(
                 cascade_figure(tree, tree_title(tree, i + 1)),
-                width="stretch",
                 key=f"spread_tree_{i}",
             )
 

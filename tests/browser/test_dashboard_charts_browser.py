@@ -16,9 +16,11 @@ from storage.write import write_batch
 from tests.factories import account, batch, mention
 
 SIZES = [(1280, 720), (1920, 1080)]
-# Plotly charts on the page, once every one of them has drawn its SVG (else -1).
-ALL_DRAWN = """(() => { const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-  return c.every(x => x.querySelector('.main-svg')) ? c.length : -1; })()"""
+# Plotly charts on the page (Streamlit's, and the basic-bundle component's: dashboard/ui.chart),
+# once every one of them has drawn its SVG (else -1).
+CHARTS = "[data-testid='stPlotlyChart'], .gs-chart"
+ALL_DRAWN = f"""(() => {{ const c = [...document.querySelectorAll("{CHARTS}")];
+  return c.every(x => x.querySelector('.main-svg')) ? c.length : -1; }})()"""
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def test_overview_lists_what_travels_and_spread_draws_the_large_tree_as_an_icicl
     page.get_by_text("Largest size").wait_for(timeout=60_000)
     page.wait_for_function(f"{ALL_DRAWN} === 4", timeout=60_000)
     page.wait_for_timeout(1000)
-    assert page.locator("[data-testid='stPlotlyChart']").count() == 4
+    assert page.locator(CHARTS).count() == 4
     assert page.locator(".iciclelayer .slice").count() == 0
     page.get_by_text("Draw the cascades", exact=False).click()
     # the histogram and the three largest trees join them
