@@ -319,3 +319,56 @@ def test_a_recount_before_the_shares_tables_exist_recounts_the_rest(sqlite_store
         conn.execute(text("DELETE FROM rollup_hourly"))
         recount(conn, [mv])
         assert conn.execute(text("SELECT sum(mentions) FROM rollup_hourly")).scalar() == 10
+
+
+def test_top_lists_are_exact_when_part_days_are_read_as_their_day_less_its_other_hours(store):
+    """A part-day of many hours is read as its day less the day's other hours, and a range
+    ending after the newest match reads its last hour and day whole: the lists still equal a
+    count over the raw mentions, and a value shared only in the hours taken away is not
+    listed (its day row and its hour rows cancel out)."""
+    rules = movement(store)
+    ms = _conversation(150, seed=11)
+    d1 = (T0_TS // 86400 + 1) * 86400  # the first midnight after T0 (09:00)
+    day1 = T0 + timedelta(seconds=d1 - T0_TS)
+    ms.append(
+        mention(901, created_at=day1 + timedelta(minutes=70), hashtags=["NHSCitizen", "early"])
+    )
+    ms.append(mention(902, created_at=day1 + timedelta(hours=23, minutes=5), hashtags=["late"]))
+    _write(store, rules, ms)
+    newest = max(int(m.created_at.timestamp()) for m in ms)
+    with store.connect() as conn:
+        mv = list_movements(conn)[0]["id"]
+        for start, end, platforms in (
+            (T0_TS + 5 * H + 17 * 60, newest // 60 * 60 + 120, ()),  # ends after the newest
+            (d1 - 10 * H + 180, d1 + 22 * H + 420, ()),  # 9 hours, then a day less 2
+            (d1 + 2 * H + 600, d1 + 21 * H + 3000, ()),  # one day less 3 hours at both ends
+            (d1 + 2 * H + 600, d1 + 21 * H + 3000, ("mastodon",)),
+            (T0_TS + 20 * H, newest + 1, ("bluesky", "blog")),
+        ):
+            scope = Scope(mv, start, end, platforms)
+            got = travels(conn, scope, limit=1000)
+            want = _brute(ms, scope, {"nhscitizen"})
+            for kind in ("domain", "url", "tag"):
+                assert {r["value"]: r["mentions"] for r in got[kind]} == dict(want[kind]), kind
+            top2 = travels(conn, scope, limit=2)
+            for kind in ("domain", "url", "tag"):
+                assert top2[kind] == got[kind][:2]
+        inside = travels(conn, Scope(mv, d1 + 2 * H + 600, d1 + 21 * H + 3000), limit=1000)
+    assert not {"early", "late"} & {r["value"] for r in inside["tag"]}
+
+
+def test_raw_minutes_are_counted_from_the_stored_text_as_the_write_path_counts_lists():
+    """`stored_share_keys` on the JSON text a SQLite row holds gives what `share_keys` gives
+    on the parsed lists (the write path's definition), also for empty and unreadable cells."""
+    import json
+
+    from storage.shares import stored_share_keys
+
+    links = ["https://www.NHS.uk/page?utm_source=x", "https://nhs.uk/page/", 7, "mailto:x@y"]
+    tags = ["NHS", "ＮＨＳ", None, "CareNotCuts"]
+    assert sorted(stored_share_keys(json.dumps(links), json.dumps(tags))) == sorted(
+        share_keys(links, tags)
+    )
+    assert sorted(stored_share_keys(links, tags)) == sorted(share_keys(links, tags))
+    assert stored_share_keys(None, "[]") == ()
+    assert stored_share_keys("not json", '["ok"]') == (("tag", "ok"),)

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, Text, func, select, type_coerce, union_all
 
 from domain.matching import normalise_hashtag
 from domain.records import mention_id
@@ -29,8 +29,9 @@ from storage.models import Account, Mention, MentionMatch, Movement
 from storage.models_shares import MovementShareDay, MovementShareHour, MovementShareTotal
 from storage.queries.blogs import _native_candidates
 from storage.queries.ethics import mention_displayable
+from storage.queries.overview import ends_after_data
 from storage.queries.scope import Scope, in_scope
-from storage.shares import share_keys
+from storage.shares import stored_share_keys
 
 DAY_T = MovementShareDay.__table__  # type: ignore[attr-defined]
 HOUR_T = MovementShareHour.__table__  # type: ignore[attr-defined]
@@ -44,27 +45,66 @@ MV = Movement.__table__  # type: ignore[attr-defined]
 _URL_SLACK = 10
 
 
-def _pieces(start: int, end: int) -> tuple[list[tuple[Any, int, int]], list[tuple[int, int]]]:
-    """Split `[start, end)` into rollup pieces `(table, first, last_exclusive)` (days, then
-    hours) and the raw stretches shorter than an hour at the ends."""
-    rolled: list[tuple[Any, int, int]] = []
+# A rollup piece: (table, first bucket, last bucket exclusive, +1 to add its rows or -1 to
+# take them away).
+Piece = tuple[Any, int, int, int]
+
+
+def _pieces(
+    start: int, end: int, tail_empty: bool = False
+) -> tuple[list[Piece], list[tuple[int, int]]]:
+    """Split `[start, end)` into rollup pieces (whole UTC days, then hours) and the raw
+    stretches shorter than an hour at the ends.
+
+    A part-day at either end is read as its whole hours, or as its day less the day's other
+    hours when those are fewer (a day's counts are the sum of its hours' in both rollups, kept
+    in one transaction): an event from 14:00 to 22:00 the next day reads 9 hours, then that
+    day less 2 hours, not 31 busy hours. `tail_empty`: the movement has no match at or after
+    `end` (a range ending now), so the last hour and day are read whole: no raw minutes at
+    the end and none of their later hours to take away."""
+    rolled: list[Piece] = []
     raw: list[tuple[int, int]] = []
     d1, d2 = -(-start // 86400), end // 86400
-    if d1 < d2:
-        rolled.append((DAY_T, d1, d2))
+    if d1 <= d2:
+        if d1 < d2:
+            rolled.append((DAY_T, d1, d2, 1))
         parts = [(start, d1 * 86400), (d2 * 86400, end)]
     else:
         parts = [(start, end)]
     for lo, hi in parts:
         if lo >= hi:
             continue
-        h1, h2 = -(-lo // 3600), hi // 3600
-        if h1 < h2:
-            rolled.append((HOUR_T, h1, h2))
-            raw += [(lo, h1 * 3600), (h2 * 3600, hi)]
-        else:
+        last = tail_empty and hi == end
+        h1 = -(-lo // 3600)
+        h2 = -(-hi // 3600) if last else hi // 3600
+        if h1 >= h2:
             raw.append((lo, hi))
-    return rolled, [(a, b) for a, b in raw if a < b]
+            continue
+        raw.append((lo, h1 * 3600))
+        if not last:
+            raw.append((h2 * 3600, hi))
+        day = (h1 // 24) * 24
+        direct = h2 - h1
+        before, after = h1 - day, (0 if last else day + 24 - h2)
+        if before + after + 1 < direct:
+            rolled.append((DAY_T, day // 24, day // 24 + 1, 1))
+            away = ((day, h1),) if last else ((day, h1), (h2, day + 24))
+            rolled += [(HOUR_T, a, b, -1) for a, b in away if a < b]
+        else:
+            rolled.append((HOUR_T, h1, h2, 1))
+    return _merged(rolled), [(a, b) for a, b in raw if a < b]
+
+
+def _merged(pieces: list[Piece]) -> list[Piece]:
+    """Adjacent pieces of one table and sign as one (a week ending now: one run of days)."""
+    out: list[Piece] = []
+    for piece in sorted(pieces, key=lambda p: (p[0].name, p[3], p[1])):
+        table, lo, hi, sign = piece
+        if out and out[-1][0] is table and out[-1][3] == sign and out[-1][2] == lo:
+            out[-1] = (table, out[-1][1], hi, sign)
+        else:
+            out.append(piece)
+    return out
 
 
 def _among_texts(conn: Connection, column: Any, values: Iterable[str]) -> Any:
@@ -78,11 +118,11 @@ def _rolled_select(
     conn: Connection,
     scope: Scope,
     kind: str,
-    pieces: list[tuple[Any, int, int]],
+    pieces: list[Piece],
     values: Sequence[str] | None,
 ) -> Any:
     parts = []
-    for table, lo, hi in pieces:
+    for table, lo, hi, sign in pieces:
         bucket = table.c.day if table is DAY_T else table.c.hour
         where = [
             table.c.movement_id == scope.movement_id,
@@ -94,7 +134,8 @@ def _rolled_select(
             where.append(table.c.platform.in_(scope.platforms))
         if values is not None:
             where.append(_among_texts(conn, table.c.value, values))
-        parts.append(select(table.c.value, table.c.n).where(*where))
+        n = table.c.n if sign > 0 else -table.c.n
+        parts.append(select(table.c.value, n.label("n")).where(*where))
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
@@ -103,8 +144,8 @@ def _rolled_select(
 # how deep a second try reads when the first fell short but the deeper bound already holds.
 _CANDIDATES = 300
 _DEEPER = 1000
-# Ranges without a whole UTC day try the bound from this many whole hours on (an event's
-# day or two: 32 hours at 1M mentions grouped 35k-100k hour rows per kind).
+# Ranges of this many hours or more try the bound (an event's day or two: 32 hours at 1M
+# mentions grouped 35k-100k hour rows per kind).
 _BOUND_MIN_HOURS = 24
 
 
@@ -112,9 +153,10 @@ def _rolled_top(
     conn: Connection,
     scope: Scope,
     kind: str,
-    pieces: list[tuple[Any, int, int]],
+    pieces: list[Piece],
     k: int,
     exclude: Sequence[str],
+    read_all: bool = False,
 ) -> tuple[list[tuple[str, int]], dict[str, int], int | None]:
     """The exact top `k` of the rollups over `pieces`, with what the proof counted on the way:
     the exact range count of every candidate counted (`known`) and the all-time count that
@@ -126,7 +168,8 @@ def _rolled_top(
     k-th range count beats it, nothing else can enter the list. When it does not, but already
     beats the all-time count of the `_DEEPER`-th value, the values down to that one are
     counted too and the list stands. Otherwise (a short range, a filter that leaves little, a
-    young movement) every row of the range is grouped."""
+    young movement) every row of the range is grouped; for a short range with `read_all`
+    (raw minutes to add) every grouped value comes back as `known`, with a cut of 0."""
     if not pieces:
         return [], {}, None
     cands = select(TOTAL_T.c.value, TOTAL_T.c.n).where(
@@ -135,9 +178,9 @@ def _rolled_top(
     if exclude:
         cands = cands.where(TOTAL_T.c.value.not_in(list(exclude)))
     # A range of a few hours is few rows: grouping them is cheaper than proving the bound,
-    # which rarely holds for so few mentions.
-    hours = sum(hi - lo for table, lo, hi in pieces if table is HOUR_T)
-    worth = any(table is DAY_T for table, _, _ in pieces) or hours >= _BOUND_MIN_HOURS
+    # which rarely holds for so few mentions (the range's own length: a range ending now
+    # reads its last day whole, which holds no more than the range).
+    worth = scope.seconds >= _BOUND_MIN_HOURS * 3600
     ordered = cands.order_by(TOTAL_T.c.n.desc())
     read = conn.execute(ordered.limit(_CANDIDATES)).all() if worth else []
     if len(read) == _CANDIDATES:
@@ -157,15 +200,22 @@ def _rolled_top(
             return sorted(exact.items(), key=lambda x: (-x[1], x[0]))[:k], known, int(more[-1][1])
     u = _rolled_select(conn, scope, kind, pieces, None).subquery("u")
     total = func.sum(u.c.n)
-    stmt = select(u.c.value, total).group_by(u.c.value)
+    # `having`: a value whose rows were all taken away again (a day less its other hours).
+    stmt = select(u.c.value, total).group_by(u.c.value).having(total > 0)
     if exclude:
         stmt = stmt.where(u.c.value.not_in(list(exclude)))
-    stmt = stmt.order_by(total.desc(), u.c.value).limit(k)
-    return [(v, int(n)) for v, n in conn.execute(stmt)], {}, None
+    stmt = stmt.order_by(total.desc(), u.c.value)
+    if worth or not read_all:
+        return [(v, int(n)) for v, n in conn.execute(stmt.limit(k))], {}, None
+    # A short range's few hours hold few values: all of them are read, so the values of its
+    # raw minutes need no lookup (every value not read has no row: a cut of 0). The last
+    # hour's ~1,500 raw values were ~25 ms of lookups at 1M; its one whole hour a few rows.
+    every = [(v, int(n)) for v, n in conn.execute(stmt)]
+    return every[:k], dict(every), 0
 
 
 def _rolled_counts(
-    conn: Connection, scope: Scope, kind: str, pieces: list[tuple[Any, int, int]], values: set[str]
+    conn: Connection, scope: Scope, kind: str, pieces: list[Piece], values: set[str]
 ) -> dict[str, int]:
     if not pieces or not values:
         return {}
@@ -178,18 +228,21 @@ def _raw_counts(
     conn: Connection, scope: Scope, stretches: list[tuple[int, int]]
 ) -> dict[str, Counter[str]]:
     """Per kind, the values of the matches in stretches shorter than an hour, counted by the
-    write path's own definition (`storage.shares.share_keys`)."""
-    out: dict[str, Counter[str]] = {"domain": Counter(), "url": Counter(), "tag": Counter()}
+    write path's own definition (`storage.shares.stored_share_keys`, from the stored JSON
+    text: decoded once per distinct list, not once per cell)."""
+    keys: list[tuple[str, str]] = []
     for lo, hi in stretches:
         part = scope.shifted(lo, hi)
         stmt = (
-            select(M.c.links, M.c.hashtags)
+            select(type_coerce(M.c.links, Text), type_coerce(M.c.hashtags, Text))
             .select_from(MM.join(M, M.c.id == MM.c.mention_id))
             .where(*in_scope(MM, part))
         )
-        for links, tags in conn.execute(stmt):
-            for kind, value in share_keys(links, tags):
-                out[kind][value] += 1
+        for links, tags in conn.execute(stmt).all():
+            keys.extend(stored_share_keys(links, tags))
+    out: dict[str, Counter[str]] = {"domain": Counter(), "url": Counter(), "tag": Counter()}
+    for (kind, value), n in Counter(keys).items():
+        out[kind][value] = n
     return out
 
 
@@ -199,7 +252,7 @@ def _top(
     kind: str,
     k: int,
     exclude: Sequence[str],
-    pieces: list[tuple[Any, int, int]],
+    pieces: list[Piece],
     raw: Counter[str],
 ) -> list[tuple[str, int]]:
     """The exact top `k` of the rollups plus the raw minutes at the ends of the range.
@@ -210,8 +263,9 @@ def _top(
     so far. Most of a busy hour's values are shared once ever and are never looked up: a
     value the rollups' proof already counted has its exact count, and one it did not has at
     most the proof's all-time cut, so only values whose raw count could lift them over the
-    k-th total are looked up at all."""
-    rolled, known, cut = _rolled_top(conn, scope, kind, pieces, k, exclude)
+    k-th total are looked up at all; when the rollups were read whole (a short range, cut 0),
+    none is."""
+    rolled, known, cut = _rolled_top(conn, scope, kind, pieces, k, exclude, read_all=bool(raw))
     totals = dict(rolled)
     for v, n in raw.items():
         if v in totals:
@@ -225,6 +279,9 @@ def _top(
             totals[v] = known[v] + raw[v]
         cap = kth if cut is None else min(kth, cut)
         extra = {v for v in extra if v not in known and cap + raw[v] >= floor}
+        if cut == 0:  # every value with a rollup row was read: the others have none
+            totals.update((v, raw[v]) for v in extra)
+            extra = set()
         ever = _all_time(conn, scope.movement_id, kind, extra) if extra else {}
         need = {v for v in extra if min(kth, ever.get(v, 0)) + raw[v] >= floor}
         counted = _rolled_counts(conn, scope, kind, pieces, need)
@@ -276,7 +333,7 @@ def travels(conn: Connection, scope: Scope, limit: int = 10) -> dict[str, list[d
     """`{"domain": [...], "url": [...], "tag": [...]}`, each `[{"value", "mentions"}]` largest
     first: the scope's top linked domains, linked URLs (withheld posts' addresses left out) and
     hashtags other than the movement's own."""
-    pieces, stretches = _pieces(scope.start_ts, scope.end_ts)
+    pieces, stretches = _pieces(scope.start_ts, scope.end_ts, ends_after_data(conn, scope))
     raw = _raw_counts(conn, scope, stretches)
     out: dict[str, list[dict[str, Any]]] = {}
     out["domain"] = _rows(_top(conn, scope, "domain", limit, (), pieces, raw["domain"]))
