@@ -76,6 +76,9 @@ PROFILE_KINDS = frozenset({MASTODON_VERIFIED_FIELD, PROFILE_LINK})
 PAGE_KINDS = frozenset({REL_ME_ONE_WAY})
 # Claims that follow from an account's own name (a handle, a bridge's address).
 DERIVED_KINDS = frozenset({BLUESKY_DOMAIN_HANDLE, BRIDGE})
+# Platforms whose handle names the account beside its id (`owned_keys`, `derived_claims`), so
+# a new handle changes what the account proves. A Mastodon `acct` or a blog's host is the id.
+HANDLE_NAMED_PLATFORMS = frozenset({"bluesky"})
 
 # Bridgy Fed (https://fed.brid.gy/docs): a fediverse account user@instance appears on Bluesky
 # as user.instance.ap.brid.gy; a Bluesky handle h on the fediverse as h@bsky.brid.gy; a web

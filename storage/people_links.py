@@ -23,7 +23,7 @@ workers never regroup one person from two half views.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ from domain.ids import stable_id
 from domain.people import (
     CLAIM,
     DERIVED_KINDS,
+    HANDLE_NAMED_PLATFORMS,
     MODERATOR_KINDS,
     MODERATOR_LINK,
     MODERATOR_UNLINK,
@@ -254,40 +255,75 @@ def _fresh_statement(conn: Connection) -> Any:
     return _FRESH[dialect]
 
 
-def renamed_accounts(conn: Connection, accounts: Iterable[AccountRecord]) -> set[int]:
-    """The stored accounts among `accounts` whose record brings a handle other than the one
-    stored (a Bluesky identity event: the DID's new handle). Their derived claims (a domain
-    handle, a bridge's address) and owned keys change, so the write path links them again:
-    evidence of the old handle is withdrawn, evidence of the new one added. One indexed
-    lookup, only for records that carry a handle."""
-    wanted = {a.id: a.handle.lower() for a in accounts if a.handle}
-    if not wanted:
-        return set()
-    return {
-        int(i)
-        for i, h in conn.execute(
-            select(A.c.id, A.c.handle).where(among(conn, A.c.id, sorted(wanted)))
-        )
-        if (h or "").lower() != wanted[int(i)]
-    }
+@dataclass(slots=True, frozen=True)
+class StoredBefore:
+    """What the store held of a batch's accounts before the write's upsert: which were stored
+    already (none of them is new in this write) and which of those the batch renames."""
+
+    known: frozenset[int] = frozenset()
+    renamed: frozenset[int] = frozenset()
+
+
+_STORED: dict[str, Any] = {}
+
+
+def stored_before(conn: Connection, accounts: Sequence[AccountRecord]) -> StoredBefore:
+    """Read before the upsert overwrites the handles: one indexed lookup for the whole batch.
+
+    An account whose record brings a handle other than the stored one (a Bluesky identity
+    event, or a post's author seen under a new handle in a search result, a repost, a
+    Jetstream profile) is `renamed`: its derived claims (a domain handle, a bridge's address)
+    and owned keys change, so the write path links it again in the same write, withdrawing
+    the old handle's evidence and adding the new one's. Only platforms whose handle names the
+    account (`HANDLE_NAMED_PLATFORMS`) can be renamed; a record without a handle renames
+    nothing. `known` spares `link_written` its look for new accounts when all were stored."""
+    if not accounts:
+        return StoredBefore()
+    wanted: dict[int, str] = {}
+    for a in accounts:
+        if a.handle and a.platform in HANDLE_NAMED_PLATFORMS:
+            wanted[a.id] = a.handle.lower()  # the batch's last sighting, as the upsert keeps
+    dialect = conn.dialect.name
+    if dialect not in _STORED:
+        _STORED[dialect] = select(A.c.id, A.c.handle).where(in_ids_text(conn, "account.id"))
+    known, renamed = set(), set()
+    for i, h in conn.execute(_STORED[dialect], ids_param(conn, sorted({a.id for a in accounts}))):
+        known.add(int(i))
+        new = wanted.get(int(i))
+        if new is not None and (h or "").lower() != new:
+            renamed.add(int(i))
+    return StoredBefore(frozenset(known), frozenset(renamed))
 
 
 def link_written(
-    conn: Connection, account_ids: Iterable[int], changed: Iterable[int], now: datetime
+    conn: Connection,
+    account_ids: Iterable[int],
+    changed: Iterable[int],
+    now: datetime,
+    *,
+    known: Set[int] | None = None,
 ) -> LinkResult:
     """The write path's linking step for a batch's accounts: only the accounts first stored by
     this write (`first_seen_at` is its `now`) or whose profile claims changed can bring new
-    evidence, so only those go through `link_accounts`; a batch of known authors costs one
-    indexed lookup, a batch of new authors that claim nothing two. A handle that changes on a
-    known account comes in `changed` (`renamed_accounts`: a Jetstream identity event); one
-    seen only on a post's author is picked up by the scheduled pass."""
+    evidence, so only those go through `link_accounts`. A handle that changes on a known
+    account, on an identity event or a post's author alike, comes in `changed`
+    (`stored_before`). `known`: the accounts `stored_before` found stored, none of which is
+    new: a batch of known authors costs that one lookup, one that brings new authors another
+    over those only."""
     ids = sorted(set(account_ids))
     if not ids:
         return LinkResult()
-    fresh = {
-        int(r[0]): AccountName(int(r[0]), r[1], r[2], r[3])
-        for r in conn.execute(_fresh_statement(conn), {**ids_param(conn, ids), "now": now})
-    }
+    maybe_new = ids if known is None else [i for i in ids if i not in known]
+    fresh = (
+        {
+            int(r[0]): AccountName(int(r[0]), r[1], r[2], r[3])
+            for r in conn.execute(
+                _fresh_statement(conn), {**ids_param(conn, maybe_new), "now": now}
+            )
+        }
+        if maybe_new
+        else {}
+    )
     changed = set(changed)
     if not fresh and not changed:
         return LinkResult()

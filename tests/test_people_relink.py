@@ -1,10 +1,12 @@
 """Incremental re-linking when what an account proves changes (storage/write.py,
-`storage.people_links.renamed_accounts`; docs/people.md, "When linking runs").
+`storage.people_links.stored_before`; docs/people.md, "When linking runs").
 
 - A Bluesky handle change arrives as a Jetstream `identity` event (the shape of the recorded
   real stream in bluesky-social/jetstream's corpus, `Identity.handle` set as event.go defines
   it): taking a site's domain as handle adds the domain-handle evidence at once, giving it up
   withdraws it, and an identity event that carries no handle changes nothing.
+- The same when the new handle is seen only on a post's author (a search result, a reposter):
+  the write that stores the post links the account again.
 - A Mastodon account whose profile fields changed is linked again in the same write: a
   verified field that now names another site moves the account to that site's person.
 """
@@ -21,13 +23,13 @@ from sqlalchemy import Engine, select
 
 from collectors.bluesky.parse import parse_jetstream_event
 from domain.people import mastodon_field_claims
-from domain.records import AccountRecord, Batch
+from domain.records import AccountRecord, Batch, EdgeRecord
 from storage.engine import write_tx
 from storage.models import Account
 from storage.people_links import counts_by_kind
 from storage.write import write_batch
-from tests.bluesky_support import Env, jetstream_env
-from tests.factories import T0, movement
+from tests.bluesky_support import Env, bluesky_env, jetstream_env
+from tests.factories import T0, mention, movement
 from tests.recordings import recorded
 
 A = Account.__table__
@@ -98,6 +100,41 @@ def test_a_handle_change_on_the_stream_adds_and_withdraws_domain_handle_evidence
         assert counts_by_kind(conn) == {}
 
 
+def test_a_new_handle_seen_only_on_a_posts_author_adds_and_withdraws_domain_evidence(store, rules):
+    did = "did:plc:charity"
+    blog = AccountRecord(platform="blog", native_id="charity.example.org")
+    _write(store, rules, blog, AccountRecord("bluesky", did, handle="charity.bsky.social"))
+
+    def post(n: int, handle: str) -> None:  # a search hit: the author as its view names it
+        author = AccountRecord(platform="bluesky", native_id=did, handle=handle)
+        hit = mention(n, platform="bluesky", author=author, hashtags=["NHSCitizen"])
+        with write_tx(store) as conn:
+            write_batch(conn, Batch(mentions=[hit]), rules, now=T0 + timedelta(minutes=n))
+
+    post(1, "Charity.Example.org")
+    assert _person(store, "bluesky", did) == _person(store, "blog", "charity.example.org")
+    with store.connect() as conn:
+        assert counts_by_kind(conn) == {"bluesky_domain_handle": 1}
+
+    post(2, "charity.example.org")  # the same handle again: nothing changes
+    post(3, "charity-archive.bsky.social")
+    assert _person(store, "bluesky", did) != _person(store, "blog", "charity.example.org")
+    with store.connect() as conn:
+        assert counts_by_kind(conn) == {}
+
+
+def test_a_reposter_seen_under_a_domain_handle_joins_its_blog(store, rules):
+    did = "did:plc:nurse"
+    blog = AccountRecord(platform="blog", native_id="nurse.example.org")
+    _write(store, rules, blog, AccountRecord("bluesky", did, handle="nurse.bsky.social"))
+    toot = mention(1, platform="bluesky", hashtags=["NHSCitizen"])
+    reposter = AccountRecord(platform="bluesky", native_id=did, handle="nurse.example.org")
+    edge = EdgeRecord("repost", "bluesky", reposter, ("bluesky", toot.native_id), T0)
+    with write_tx(store) as conn:  # getRepostedBy's profileView, an hour later
+        write_batch(conn, Batch(mentions=[toot], edges=[edge]), rules, now=T0 + timedelta(hours=1))
+    assert _person(store, "bluesky", did) == _person(store, "blog", "nurse.example.org")
+
+
 def test_a_mastodon_account_whose_verified_field_names_another_site_moves_to_it(store, rules):
     def masto(site: str) -> AccountRecord:
         fields = [  # an Account's `fields` as Mastodon's API returns them
@@ -159,4 +196,38 @@ def test_the_jetstream_collector_links_a_known_account_that_takes_a_blogs_domain
     bsky.server.publish(event)
     bsky.run()
     assert bsky.account(ALICE).handle == "alice.nhs.example"
+    assert _person(store, "bluesky", ALICE) == _person(store, "blog", "alice.nhs.example")
+
+
+@pytest.fixture
+def search(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    with bluesky_env(store, tmp_path, monkeypatch) as env:  # searchPosts by #NHSCitizen
+        yield env
+
+
+def test_the_search_collector_links_a_known_account_whose_posts_show_a_blogs_domain(
+    search: Env, store: Engine
+) -> None:
+    from tests.bluesky_support import now
+    from tests.servers.bluesky_server import profile
+
+    with write_tx(store) as conn:
+        write_batch(
+            conn,
+            Batch(
+                accounts=[
+                    AccountRecord(platform="blog", native_id="alice.nhs.example"),
+                    AccountRecord(platform="bluesky", native_id=ALICE, handle="alice.bsky.social"),
+                ]
+            ),
+            [],
+            now=T0,
+        )
+    # The handle changed where the collector never looks (no identity event): the AppView's
+    # search results name the author by the new handle.
+    search.server.add_post(
+        profile(ALICE, "alice.nhs.example"), "Off to the assembly #NHSCitizen", now()
+    )
+    search.run()
+    assert search.account(ALICE).handle == "alice.nhs.example"
     assert _person(store, "bluesky", ALICE) == _person(store, "blog", "alice.nhs.example")
