@@ -322,3 +322,94 @@ def test_collect_loop_links_the_two_accounts_and_goes_on_past_a_failed_page(
     )
     assert "people linking: last pass partial" in text_status.stdout
     assert f"{site}/down/" in text_status.stdout and "HTTP 503" in text_status.stdout
+
+
+UP_CONFIG = """
+[[movements]]
+slug = "nhscitizen"
+name = "NHS Citizen"
+hashtags = ["NHSCitizen"]
+
+[blogs]
+allow_loopback = true
+
+[[blogs.feeds]]
+url = "{site}/feed/"
+
+[people]
+link_every_s = 1
+"""
+
+
+def _feed(site: str) -> bytes:
+    """One entry of the loop's one source: `up` collects only with a configured source."""
+    when = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Assembly notes</title>'
+        f"<link>{site}/</link><item><title>Day one</title><link>{site}/day-one</link>"
+        f"<guid>{site}/day-one</guid><pubDate>{when}</pubDate>"
+        f"<description>Day one of the #NHSCitizen assembly</description></item>"
+        f"</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.slow
+def test_up_runs_the_linking_pass_and_status_reports_it(sqlite_store, site, tmp_path, monkeypatch):
+    from collectors.people_pass import HAND_WORKER
+    from tests.test_demo_up import WAIT_S, _free_port, _sigterm, _up
+
+    # Two blogs whose home pages link a Mastodon profile with rel="me", each profile naming
+    # its blog back: two people on two platforms, once the pass has read both pages.
+    _Site.routes["/carer/"] = (
+        200,
+        b'<html><body><a rel="me" href="https://example.social/@carer">me</a></body></html>',
+    )
+    _Site.routes["/feed/"] = (200, _feed(site))
+    _Site.routes["/"] = (200, b"<html><body>Assembly notes</body></html>")
+    del _Site.routes["/down/"]
+    pairs = [
+        ("nurse@example.social", "nurse.example.org"),
+        ("carer@example.social", "carer.example.org"),
+    ]
+    accounts = []
+    for masto, host in pairs:
+        back = Claim(f"site:{host}", PROFILE_LINK, CLAIM, f"https://{host}/")
+        accounts.append(AccountRecord(platform="mastodon", native_id=masto, claims=[back]))
+        who = host.split(".")[0]
+        accounts.append(AccountRecord(platform="blog", native_id=host, url=f"{site}/{who}/"))
+    rules = movement(sqlite_store)
+    with write_tx(sqlite_store) as conn:
+        write_batch(conn, Batch(accounts=accounts), rules, now=T0)
+    sqlite_store.dispose()
+    (tmp_path / "groundswell.toml").write_text(UP_CONFIG.format(site=site))
+    monkeypatch.delenv("DISPLAY", raising=False)
+
+    def linked() -> bool:
+        got = _persons(sqlite_store)
+        return all(got[m] == got[b] for m, b in pairs)
+
+    with _up(tmp_path, _free_port()) as proc:
+        deadline = time.monotonic() + WAIT_S
+        while not linked() or "/carer/" not in _Site.hits:
+            assert proc.poll() is None, (proc.stdout.read() if proc.stdout else b"").decode()
+            assert time.monotonic() < deadline, "up never linked the two people"
+            time.sleep(0.3)
+        output = _sigterm(proc)
+    assert "Traceback" not in output
+    assert "/robots.txt" in _Site.hits and "/nurse/" in _Site.hits
+
+    url = sqlite_store.url.render_as_string(hide_password=False)
+    status = subprocess.run(
+        [sys.executable, "-m", "groundswell.cli", "status", "--json", "--db", url],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)["people_linking"]
+    assert shown["outcome"] == "ok" and shown["error"] is None
+    assert shown["worker"] and shown["worker"] != HAND_WORKER  # up's collect loop ran it
+    assert shown["pages"]["ok"] >= 2 and set(shown["pages"]) == {"ok"}
+    assert shown["next_due_at"] is not None
