@@ -61,6 +61,8 @@ def site():
         "/": (200, {"Content-Type": "text/html"}, HOME.encode()),
         "/away": (302, {"Location": f"http://localhost:{port}/"}, b""),
         "/private/home": (200, {"Content-Type": "text/html"}, HOME.encode()),
+        "/loop": (302, {"Location": "/loop-again"}, b""),
+        "/loop-again": (302, {"Location": "/loop"}, b""),
     }
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield base
@@ -121,6 +123,15 @@ def test_a_page_that_redirects_to_another_site_claims_nothing(store, site):
     _seed(store, f"{site}/away")
     result = _check(store, LOOPBACK)
     assert result.statuses == {"off_site": 1} and result.claims == 0
+
+
+def test_a_page_that_redirects_in_a_loop_fails_claims_nothing_and_is_tried_again_later(store, site):
+    _seed(store, f"{site}/loop")
+    result = _check(store, LOOPBACK)
+    assert result.statuses == {"failed": 1} and result.claims == 0
+    got = _persons(store)
+    assert got["nurse@example.social"] != got["nurse.example.org"]
+    assert _check(store, LOOPBACK).checked == 0  # not again before the retry (six hours)
 
 
 def test_robots_txt_is_respected(store, site):

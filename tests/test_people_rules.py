@@ -23,6 +23,7 @@ from domain.people import (
     group,
     key_of_link,
     mastodon_field_claims,
+    owned_keys,
     page_claims,
     rel_me_links,
 )
@@ -107,6 +108,13 @@ def test_bridgy_fed_accounts_claim_the_account_they_mirror():
         ("site:example.org", BLUESKY_DOMAIN_HANDLE)
     ]
     assert keys(AccountName(9, "bluesky", "did:plc:e", "alice.bsky.social")) == []
+
+
+def test_a_handle_on_a_private_name_claims_no_site():
+    # A Bluesky handle proves a site only on a public name: never a site on this network.
+    for handle in ("nas.local", "printer.home.arpa", "x.internal", "10.0.0.1", "localhost"):
+        assert derived_claims(AccountName(9, "bluesky", "did:plc:p", handle)) == [], handle
+        assert owned_keys(AccountName(9, "bluesky", "did:plc:p", handle)) == ["did:plc:p"]
 
 
 def test_a_bridge_of_an_underscored_mastodon_name_meets_its_original():

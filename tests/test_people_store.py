@@ -95,6 +95,28 @@ def test_an_impersonators_one_way_claim_never_merges_and_is_suggested(store, rul
     assert {s["lo_platform"], s["hi_platform"]} == {"blog", "mastodon"}
 
 
+def test_a_loop_of_one_way_claims_between_stored_accounts_merges_nobody(store, rules):
+    # a names b's profile, b names c's, c names a's (unverified Mastodon fields), stored in
+    # one batch and again by the background pass: three people, three suggestions.
+    names = ["a@one.example", "b@two.example", "c@three.example"]
+    loop = [
+        AccountRecord(
+            platform="mastodon",
+            native_id=n,
+            claims=[Claim(f"mastodon:{names[(i + 1) % 3]}", PROFILE_LINK, CLAIM, f"link {i}")],
+        )
+        for i, n in enumerate(names)
+    ]
+    _write(store, rules, *loop)
+    with write_tx(store) as conn:
+        relink_all(conn)
+    got = persons(store)
+    assert [got[a.id] for a in loop] == [a.id for a in loop]
+    with store.connect() as conn:
+        assert len(suggestions(conn)) == 3
+        assert counts_by_kind(conn) == {PROFILE_LINK: 3}
+
+
 def test_a_removed_verified_field_splits_the_person_again(store, rules):
     _write(store, rules, masto([VERIFIED]), blog())
     assert len(set(persons(store).values())) == 1
