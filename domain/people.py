@@ -97,7 +97,17 @@ _USER_PAGE = re.compile(r"^/(?:@|~|u/|user/|users/|people/|profile/|author/)", r
 _HOST = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _MASTODON_USER = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$", re.I)
 _DID = re.compile(r"^did:(?:plc|web):[a-zA-Z0-9._:%-]{1,200}$")
-_NOT_PUBLIC_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa", ".test")
+# `.invalid` (RFC 6761) never resolves: Bluesky shows `handle.invalid` for a handle that no
+# longer verifies, which proves no site (two such strangers would otherwise "share" one).
+_NOT_PUBLIC_SUFFIXES = (
+    ".local",
+    ".localhost",
+    ".internal",
+    ".lan",
+    ".home.arpa",
+    ".test",
+    ".invalid",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,17 @@ def test_a_handle_on_a_private_name_claims_no_site():
         assert owned_keys(AccountName(9, "bluesky", "did:plc:p", handle)) == ["did:plc:p"]
 
 
+def test_blueskys_handle_invalid_proves_no_site_and_merges_no_one():
+    # What Bluesky shows for a handle that no longer verifies (RFC 6761's `.invalid`): two
+    # strangers whose handles both failed are not one person "proving" one site.
+    one = AccountName(1, "bluesky", "did:plc:one", "handle.invalid")
+    two = AccountName(2, "bluesky", "did:plc:two", "handle.invalid")
+    assert derived_claims(one) == [] and owned_keys(one) == ["did:plc:one"]
+    ev = evidence([one, two], {1: derived_claims(one), 2: derived_claims(two)})
+    assert group([1, 2], _strong(ev)) == {1: 1, 2: 2}
+    assert key_of_link("https://handle.invalid/") is None
+
+
 def test_a_bridge_of_an_underscored_mastodon_name_meets_its_original():
     original = AccountName(1, "mastodon", "alice_b@example.social")
     bridge = AccountName(2, "bluesky", "did:plc:b", "alice-b.example.social.ap.brid.gy")
