@@ -4,10 +4,11 @@ Pages call `data.q("overview.headline_with_change", scope)`; the result is cache
 store URL, the query's name, the scope and keyword arguments) for `TTL_S` seconds, so a room full
 of readers on the same view costs one query per minute, not one per reader.
 
-The queries that count persons (`PERSON_QUERIES`) are handed the scope's view of the linked
-accounts (`storage.queries.persons.linked_view`), itself one cached query: a page's person
-counts read the linked accounts once between them instead of once per count (a headline alone
-counted four times). The view enters the other queries' cache keys by its digest, not its rows.
+The queries that count persons (`PERSON_QUERIES`) are handed the movement's view of the linked
+accounts (`storage.queries.persons.linked_view`), itself one cached query per movement (it does
+not depend on the range): a page's person counts, its last-hour block's included, read the
+linked accounts once between them instead of once per count (a headline alone counted four
+times). The view enters the other queries' cache keys by its digest, not its rows.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def q(name: str, scope: Scope | None = None, **kwargs: Any) -> Any:
     (person counts with the scope's cached view of the linked accounts)."""
     key = (scope.movement_id, scope.start_ts, scope.end_ts, scope.platforms) if scope else None
     if name in PERSON_QUERIES and scope is not None and "linked" not in kwargs:
-        kwargs["linked"] = q("persons.linked_view", scope)
+        # Per movement, not per range: the view does not depend on the range, so a page and
+        # its last-hour block (another range) share one read.
+        kwargs["linked"] = q("persons.linked_view", movement_id=scope.movement_id)
     try:
         return _run(url(), name, key, tuple(sorted(kwargs.items())))
     except (SQLAlchemyError, StoreConfigError, OSError) as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -86,6 +87,23 @@ class Linked:
     authors: Mapping[int, tuple[int, int, str]] = field(default_factory=dict)
     platforms: Mapping[int, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     digest: str = ""
+    # Derived once from `authors` (`__post_init__`): the first mentions of the linked accounts
+    # whose person was heard earlier through another account, in time order (`later_firsts`
+    # of any range is a slice), and each person's first voice (`earliest_accounts`). A page
+    # asks for them up to five times per view; each answer walked every linked account.
+    later_ts: tuple[int, ...] = field(init=False, default=())
+    later_platforms: tuple[str, ...] = field(init=False, default=())
+    first_voices: frozenset[int] = field(init=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        firsts = {a: (f, p) for a, (f, _, p) in self.authors.items()}
+        first_of = _earliest(firsts, self.person_of)
+        later = sorted(
+            (f, p) for a, (f, p) in firsts.items() if first_of[self.person_of.get(a, a)] != a
+        )
+        object.__setattr__(self, "later_ts", tuple(ts for ts, _ in later))
+        object.__setattr__(self, "later_platforms", tuple(p for _, p in later))
+        object.__setattr__(self, "first_voices", frozenset(first_of.values()))
 
     def platforms_of(self, account: int) -> tuple[tuple[str, int], ...]:
         """(platform, last_ts) of each platform the account was matched on."""
@@ -383,7 +401,7 @@ def _earliest(firsts: Mapping[int, Any], linked: Mapping[int, int]) -> dict[int,
     """person -> the account of its first mention of the movement (earliest, then smallest id)."""
     earliest: dict[int, tuple[int, int]] = {}
     for a, (ts, _) in firsts.items():
-        p = linked[a]
+        p = linked.get(a, a)
         if p not in earliest or (ts, a) < earliest[p]:
             earliest[p] = (ts, a)
     return {p: a for p, (_, a) in earliest.items()}
@@ -394,9 +412,7 @@ def earliest_accounts(
 ) -> dict[int, bool]:
     """Linked account -> whether it is its person's first voice in the movement."""
     view = resolve_view(conn, movement_id, linked)
-    firsts = {a: (f, p) for a, (f, _, p) in view.authors.items()}
-    first_of = _earliest(firsts, view.person_of)
-    return {a: first_of[view.person_of[a]] == a for a in firsts}
+    return {a: a in view.first_voices for a in view.authors}
 
 
 def later_firsts(
@@ -407,18 +423,16 @@ def later_firsts(
     range, per day and platform) to count new voices by person.
 
     Only the linked accounts first heard in the scope can be such, and only their persons'
-    other accounts decide it: all in the view's `movement_author` rows."""
+    other accounts decide it: all in the view's `movement_author` rows, ordered once by the
+    view (`Linked.later_ts`), so a range's are a slice of it."""
     view = resolve_view(conn, scope.movement_id, linked)
-    if not view.person_of:
-        return []
-    first_of = _earliest({a: (f, p) for a, (f, _, p) in view.authors.items()}, view.person_of)
-    out = []
-    for a, (ts, _, platform) in sorted(view.authors.items(), key=lambda kv: kv[1][0]):
-        if not scope.start_ts <= ts < scope.end_ts or first_of[view.person_of[a]] == a:
-            continue
-        if not scope.platforms or platform in scope.platforms:
-            out.append((ts, platform))
-    return out
+    lo = bisect_left(view.later_ts, scope.start_ts)
+    hi = bisect_left(view.later_ts, scope.end_ts)
+    return [
+        (view.later_ts[i], view.later_platforms[i])
+        for i in range(lo, hi)
+        if not scope.platforms or view.later_platforms[i] in scope.platforms
+    ]
 
 
 def new_voices_overcount(conn: Connection, scope: Scope, linked: Linked | None = None) -> int:
