@@ -74,7 +74,7 @@ from storage.models_rollups import (
     MovementPlatformDay,
 )
 from storage.people_cells import count_people
-from storage.people_links import link_written, store_profile_claims, stored_before
+from storage.people_links import link_written, renamed_accounts, store_profile_claims
 from storage.shares import bump_shares
 from storage.threads import add_thread_matches
 
@@ -319,14 +319,13 @@ def write_batch(
             accounts.append(e.target_account)
     # A handle that changed on a known account (a Jetstream identity event, or a post's
     # author, a reposter, a profile seen under a new handle) changes what the account proves
-    # (a domain handle), so it is linked again below; read before the upsert overwrites the
-    # old handle, in the lookup that also tells the linking step which accounts were stored.
-    before = stored_before(conn, accounts)
+    # (a domain handle), so it is linked again below; read before the upsert overwrites it.
+    renamed = renamed_accounts(conn, accounts)
     upsert_accounts(conn, accounts, now)
     claimed = store_profile_claims(
         conn, {a.id: a.claims for a in accounts if a.claims is not None}, now
     )
-    claimed |= before.renamed
+    claimed |= renamed
 
     if mention_rows:
         existing = _existing(conn, list(mention_rows))
@@ -412,9 +411,7 @@ def write_batch(
 
     # New accounts and changed profile claims may be evidence that two accounts are one
     # person (storage/people_links.py); known authors cost one indexed lookup.
-    result.people_linked = link_written(
-        conn, (a.id for a in accounts), claimed, now, known=before.known
-    ).evidence_added
+    result.people_linked = link_written(conn, (a.id for a in accounts), claimed, now).evidence_added
 
     if source_id is not None:
         save_cursor(conn, source_id, batch, lease_owner=lease_owner)

@@ -1,5 +1,5 @@
 """Incremental re-linking when what an account proves changes (storage/write.py,
-`storage.people_links.stored_before`; docs/people.md, "When linking runs").
+`storage.people_links.renamed_accounts`; docs/people.md, "When linking runs").
 
 - A Bluesky handle change arrives as a Jetstream `identity` event (the shape of the recorded
   real stream in bluesky-social/jetstream's corpus, `Identity.handle` set as event.go defines
