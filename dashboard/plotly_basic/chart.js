@@ -116,7 +116,11 @@ export default function (component) {
   plotly().then((Plotly) => {
     if (!gone) Plotly.react(el, fig.data, fig.layout, CONFIG);
   });
+  // Streamlit calls this when the chart leaves the page (another page from the menu, a switch
+  // turned off) or before new data: purge drops plotly.js's window resize listener, which a
+  // detached chart would otherwise keep for the rest of the tab's life.
   return () => {
     gone = true;
+    if (window.Plotly) window.Plotly.purge(el);
   };
 }
