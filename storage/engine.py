@@ -78,7 +78,7 @@ def make_engine(url: str | None = None, *, echo: bool = False, **kwargs: Any) ->
                 "(postgresql+psycopg://...)"
             )
         try:
-            return create_engine(
+            engine = create_engine(
                 raw,
                 echo=echo,
                 pool_pre_ping=True,
@@ -87,9 +87,23 @@ def make_engine(url: str | None = None, *, echo: bool = False, **kwargs: Any) ->
             )
         except NoSuchModuleError as exc:  # pragma: no cover - psycopg is a dependency
             raise StoreConfigError(f"store URL {shown!r}: psycopg is not installed") from exc
+        event.listen(engine, "connect", _postgres_session)
+        return engine
     raise StoreConfigError(
         f"store URL {shown!r}: {backend!r} is not supported; use sqlite or postgresql"
     )
+
+
+def _postgres_session(dbapi_conn: Any, _record: Any) -> None:
+    """Every PostgreSQL session without JIT compilation. Our statements are index walks with
+    many small subplans (the ethics rules, person checks), which PostgreSQL's cost model
+    prices high enough at 10M mentions to compile, and compiling took far longer than running:
+    an export's page of 5,000 mentions took 13-17 s with JIT and 1.7-2.0 s without on the
+    10M benchmark store (docs/benchmarks/dashboard.md, "second attempt"). The dashboard's
+    sessions have had it off since its own tuning (`tune_for_dashboard`)."""
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET jit = off")
+    dbapi_conn.commit()
 
 
 def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> Engine:
