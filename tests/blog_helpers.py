@@ -74,8 +74,13 @@ def serve(app: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # Keep-alive outlives a loaded machine's pauses: with uvicorn's 5 s, a client's pooled
+    # connection could be closed by the server just as the client reused it (a reset, not an
+    # answer), which is a property of the test machine, not of the app under test.
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        uvicorn.Config(
+            app, log_level="warning", lifespan="on", access_log=False, timeout_keep_alive=120
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -132,12 +132,14 @@ def test_a_post_hidden_by_a_moderator_leaves_the_projected_wall_within_one_refre
     assert _ids_over_one_rotation(page) == {str(p.id) for p in posts if p.id != target}
 
     # The page with the <script> post comes up within a rotation, shown as text, inert.
-    page.wait_for_function(
-        "() => (document.querySelector('.gs-grid') || {innerText: ''}).innerText"
-        ".includes(\"<script>alert('x')</script>\")",
+    # Probed in the same turn of the page's event loop as the text is seen: the wall turns
+    # its pages, and a probe taken a moment later could read the next page.
+    probe = page.wait_for_function(
+        f"() => {{ if (!document.querySelector('.gs-grid')) return null;"
+        f" const p = ({GRID_PROBE})();"
+        f" return p.text.includes(\"<script>alert('x')</script>\") ? p : null; }}",
         timeout=10 * PAGE_S * 1000,
-    )
-    probe = page.evaluate(GRID_PROBE)
+    ).json_value()
     assert dialogs == [], "a post ran script"
     assert probe["scripts"] == 0 and probe["handlers"] == 0 and probe["links"] == 0
     assert "<script>alert('x')</script>" in probe["text"]  # shown as text, inert
