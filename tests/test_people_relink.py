@@ -177,6 +177,20 @@ def test_the_jetstream_collector_links_a_known_account_that_takes_a_blogs_domain
 
     bsky.run()
     base = int(time.time() * 1_000_000)
+    _store_alices_blog_and_bluesky_account(store)
+    assert _person(store, "bluesky", ALICE) != _person(store, "blog", "alice.nhs.example")
+    event = _identity("alice.nhs.example", 0)
+    event["did"] = event["identity"]["did"] = ALICE
+    event["time_us"] = base + 1
+    bsky.server.publish(event)
+    bsky.run()
+    assert bsky.account(ALICE).handle == "alice.nhs.example"
+    assert _person(store, "bluesky", ALICE) == _person(store, "blog", "alice.nhs.example")
+
+
+def _store_alices_blog_and_bluesky_account(store: Engine) -> None:
+    """Alice's blog and her Bluesky account under a handle that proves nothing yet: two
+    people until something links them."""
     with write_tx(store) as conn:
         write_batch(
             conn,
@@ -189,14 +203,6 @@ def test_the_jetstream_collector_links_a_known_account_that_takes_a_blogs_domain
             [],
             now=T0,
         )
-    assert _person(store, "bluesky", ALICE) != _person(store, "blog", "alice.nhs.example")
-    event = _identity("alice.nhs.example", 0)
-    event["did"] = event["identity"]["did"] = ALICE
-    event["time_us"] = base + 1
-    bsky.server.publish(event)
-    bsky.run()
-    assert bsky.account(ALICE).handle == "alice.nhs.example"
-    assert _person(store, "bluesky", ALICE) == _person(store, "blog", "alice.nhs.example")
 
 
 @pytest.fixture
@@ -211,18 +217,7 @@ def test_the_search_collector_links_a_known_account_whose_posts_show_a_blogs_dom
     from tests.bluesky_support import now
     from tests.servers.bluesky_server import profile
 
-    with write_tx(store) as conn:
-        write_batch(
-            conn,
-            Batch(
-                accounts=[
-                    AccountRecord(platform="blog", native_id="alice.nhs.example"),
-                    AccountRecord(platform="bluesky", native_id=ALICE, handle="alice.bsky.social"),
-                ]
-            ),
-            [],
-            now=T0,
-        )
+    _store_alices_blog_and_bluesky_account(store)
     # The handle changed where the collector never looks (no identity event): the AppView's
     # search results name the author by the new handle.
     search.server.add_post(
