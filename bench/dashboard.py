@@ -287,12 +287,23 @@ def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0
         "movement_id, account_id, platform, first_ts, last_ts, mentions",
         [(mv, acc, v[0], v[1], v[2], v[3]) for (mv, acc), v in authors.items()],
     )
+    if pg:
+        # The backfills' DISTINCT and GROUP BY run over every match and edge row (11.5M and
+        # 4.5M at 10M mentions): with the server's default 4 MB of work_mem each sorted on
+        # disk, and the backfill took longer than the rows (docs/benchmarks/dashboard.md,
+        # "second attempt"). This session only; the server's settings are left alone.
+        cur.execute("SET work_mem = '1GB'")
+        cur.execute("SET maintenance_work_mem = '1GB'")
     for sql in _rollup_backfill():  # the dashboard rollups of migration 0011, from the rows
         cur.execute(sql)
     raw.commit()
     with engine.begin() as conn:  # the cascades, measured once (migration 0027's backfill)
+        if pg:
+            conn.exec_driver_sql("SET LOCAL work_mem = '1GB'")
         rebuild_cascades(conn)
     with engine.begin() as conn:  # linked sites, pages and hashtags (migration 0043's backfill)
+        if pg:
+            conn.exec_driver_sql("SET LOCAL work_mem = '1GB'")
         rebuild_shares(conn)
     if pg:
         # Index-only scans need the visibility map that VACUUM sets (autovacuum would, later).

@@ -1,18 +1,18 @@
 """Small page helpers: headline metrics, safe post tables, empty states.
 
 Untrusted text (posts, handles, titles) only ever reaches the page as plain text cells of
-`st.dataframe`, or Markdown-escaped cells of a static `st.table` (`small_table`), after
+`st.dataframe`, or HTML-escaped cells of a static table (`small_table`, `table_html`), after
 `domain.sanitize.clean_text` (bidi overrides and control characters removed, length capped);
-links only when they are http(s) (`md_link` percent-encodes them). Never `unsafe_allow_html`.
+links only when they are http(s), their address escaped in a quoted attribute. Never
+`unsafe_allow_html`.
 """
 
 from __future__ import annotations
 
-import re
+import html
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
@@ -115,65 +115,85 @@ def posts_table(posts: Sequence[Mapping[str, Any]], tz: str, key: str) -> None:
     )
 
 
-_WWW = re.compile(r"(www)(?=\\\.)", re.IGNORECASE)
-_MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:=&\"'/@$%^;?,")
-
-
-def md_escape(text: str) -> str:
-    """Plain text for a Markdown cell (`st.table` renders Markdown): every ASCII punctuation
-    character backslash-escaped, so hostile text cannot become a link, an image or emphasis.
-    Escapes do not stop Streamlit's Markdown from linking a bare address afterwards
-    ("a@b.org" became a mailto: link, "www.x.org" and "http://x" links), so an invisible
-    word joiner (U+2060) follows each "@" and ":" and splits "www." (checked in Chromium)."""
-    out = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
-    out = out.replace("\\@", "\\@\u2060").replace("\\:", "\\:\u2060")
-    return _WWW.sub(lambda m: m.group(1) + "\u2060", out)
-
-
-# Characters a Markdown link destination could end, nest or break out on; percent-encoded.
-_URL_SAFE = ":/?#@!$&'*+,;=%~-._"
-
-
-def md_link(url: str | None, text: str = "open") -> str:
-    """A Markdown link for a static table cell, only to an http(s) URL (else empty): its
-    text fixed, its destination percent-encoded outside a conservative set (no parentheses,
-    brackets, angle brackets, spaces or backslashes), so a hostile URL cannot close the link
-    or smuggle Markdown in."""
-    safe = safe_url(url)
-    if safe is None:
-        return ""
-    return f"[{md_escape(text)}]({quote(safe, safe=_URL_SAFE)})"
-
-
 def number(x: float) -> str:
     """A float as a table cell reads it: no trailing zeros ("26.9", "0", not st.table's
     "26.9000", "0.0000"), thousands separated."""
     return f"{x:,.4f}".rstrip("0").rstrip(".")
 
 
-def small_table(rows: Sequence[Mapping[str, Any]], links: Sequence[str] = ()) -> None:
-    """A short static table (`st.table`, plain HTML) instead of an interactive grid: a grid
-    costs the browser far more to draw, and the first grid on a page loads the grid's bundle
-    (docs/benchmarks/pages.md). Text cells escaped; the columns named in `links` hold URLs
-    and become "open" links (http(s) only, `md_link`)."""
-    st.table(
-        [
-            {
-                md_escape(str(k)): (
-                    md_link(v)
-                    if k in links
-                    else md_escape(v)
-                    if isinstance(v, str)
-                    else number(v)
-                    if isinstance(v, float)
-                    else v
-                )
-                for k, v in r.items()
-            }
-            for r in rows
-        ],
-        hide_index=True,
+# The static tables' look: Streamlit's own table (st.table) in its light theme, so a page's
+# tables read as before; numbers right-aligned. Sent with each table (a few hundred bytes):
+# st.html keeps a <style> element in the page while its table is shown.
+_TABLE_STYLE = (
+    "<style>"
+    ".gs-table{border-collapse:collapse;width:100%;font-size:0.875rem;line-height:1.5;"
+    "color:rgb(49,51,63);margin-bottom:1rem;font-family:'Source Sans',sans-serif}"
+    ".gs-table th,.gs-table td{border-bottom:1px solid rgba(49,51,63,0.1);"
+    "padding:0.25rem 0.375rem;text-align:left;vertical-align:top}"
+    ".gs-table td.w{overflow-wrap:anywhere;min-width:10rem}"
+    ".gs-table th{color:rgba(49,51,63,0.6);font-weight:400;"
+    "border-top:1px solid rgba(49,51,63,0.1)}"
+    ".gs-table td.n,.gs-table th.n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".gs-table a{color:rgb(0,104,201)}"
+    "</style>"
+)
+
+
+def _cell(value: Any, link: bool) -> tuple[str, bool]:
+    """A table cell's HTML and whether it holds a number: text escaped, a link only to an
+    http(s) URL (with a fixed text), floats without trailing zeros."""
+    if link:
+        safe = safe_url(value if isinstance(value, str) else None)
+        if safe is None:
+            return "", False
+        href = html.escape(safe, quote=True)
+        return (
+            f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">open</a>',
+            False,
+        )
+    if value is None:
+        return "", False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, float):
+        return number(value), True
+    if isinstance(value, int):
+        return f"{value:,}", True
+    return html.escape(str(value), quote=False), False
+
+
+def table_html(rows: Sequence[Mapping[str, Any]], links: Sequence[str] = ()) -> str:
+    """A short table as inert HTML: the header from the first row's keys, every text cell
+    escaped (post text stays text: no markup, no link made of an address in it), links only
+    in the columns named in `links`. Pure, so it is tested without a browser."""
+    columns = list(rows[0]) if rows else []
+    numeric = {c: all(_cell(r.get(c), c in links)[1] for r in rows) for c in columns}
+    # Long text (a post, a page's address) may break anywhere, so one unbroken string cannot
+    # push the table past the page; short cells break only between words.
+    wide = {c: c not in links and any(len(str(r.get(c) or "")) > 40 for r in rows) for c in columns}
+    kind = {c: " class=n" if numeric[c] else " class=w" if wide[c] else "" for c in columns}
+    head = "".join(
+        f'<th scope="col"{" class=n" if numeric[c] else ""}>{html.escape(str(c))}</th>'
+        for c in columns
     )
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{kind[c]}>{_cell(r.get(c), c in links)[0]}</td>" for c in columns)
+        + "</tr>"
+        for r in rows
+    )
+    return f'<table class="gs-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def small_table(rows: Sequence[Mapping[str, Any]], links: Sequence[str] = ()) -> None:
+    """A short static table, drawn as one piece of plain HTML (`table_html`) instead of an
+    interactive grid or `st.table`: a grid costs the browser far more to draw, and st.table
+    renders every cell through Streamlit's Markdown, which on the Overview's 100-odd cells
+    cost a new tab about 0.3 s of the browser's time (docs/benchmarks/pages.md). Text cells
+    escaped; the columns named in `links` hold URLs and become "open" links (http(s) only).
+    Streamlit sanitises st.html's content as well (DOMPurify)."""
+    if rows:
+        st.html(_TABLE_STYLE + table_html(rows, links))
 
 
 def page_text(url: str) -> str:

@@ -73,14 +73,29 @@ def test_the_dashboard_command_hides_the_deploy_button_and_states_the_upload_lim
     assert cmd[cmd.index("--server.maxUploadSize") + 1] == "2"
 
 
-def test_text_for_a_markdown_table_cell_cannot_become_a_link_an_image_or_emphasis():
-    from dashboard.ui import md_escape
+def test_the_dashboard_runs_no_full_garbage_collection_after_every_page_view():
+    """Streamlit's default gc.collect(2) after each script run walked the whole heap on every
+    page view (0.08-0.3 CPU-s on the benchmark machines, docs/benchmarks/pages.md)."""
+    from groundswell.commands.dashboard import streamlit_command
 
-    hostile = "![x](http://evil.example/p.png) [click](javascript:alert(1)) **b** <b>x</b> www.a.io"
-    out = md_escape(hostile)
-    for ch in "![]()*<>:.":
-        assert all(out[i - 1] == "\\" for i, c in enumerate(out) if c == ch), ch
-    assert md_escape("nhs") == "nhs"
+    cmd = streamlit_command(8501)
+    assert cmd[cmd.index("--runner.postScriptGC") + 1] == "false"
+
+
+def test_text_in_a_static_table_cell_stays_text():
+    """Post text is hostile: markup, a would-be link, an address that a Markdown renderer
+    would link (e-mail, www., http://) all read as the same characters, inert."""
+    from dashboard.ui import table_html
+    from tests.html_tables import parse_table
+
+    hostile = (
+        "![x](http://evil.example/p.png) [click](javascript:alert(1)) **b** <b>x</b> "
+        "<script>alert(1)</script> organiser@evil.example www.a.io http://evil.example/x &amp;"
+    )
+    out = table_html([{"Post <i>": hostile, "Likes": 3}])
+    assert "<b>" not in out and "<script>" not in out and "<i>" not in out
+    assert out.count("<a ") == 0  # no link made of the text
+    assert parse_table(out) == {"Post <i>": [hostile], "Likes": ["3"]}
 
 
 def test_the_repository_streamlit_config_matches_what_the_dashboard_command_passes():
@@ -98,14 +113,32 @@ def test_the_repository_streamlit_config_matches_what_the_dashboard_command_pass
 
 
 def test_a_static_table_link_goes_only_to_http_and_its_url_cannot_break_out_of_the_link():
-    from dashboard.ui import md_link
+    from dashboard.ui import table_html
+    from tests.html_tables import parse_table
 
-    assert (
-        md_link("https://example.org/p/1?a=b&c=d#top")
-        == "[open](https://example.org/p/1?a=b&c=d#top)"
+    ok = "https://example.org/p/1?a=b&c=d#top"
+    out = table_html([{"Link": ok}], links=("Link",))
+    assert '<a href="https://example.org/p/1?a=b&amp;c=d#top" target="_blank"' in out
+    assert parse_table(out) == {"Link": [ok]}
+    for bad in ("javascript:alert(1)", None, "data:text/html,x", " javascript:x", 7):
+        assert "<a " not in table_html([{"Link": bad}], links=("Link",)), bad
+    hostile = 'https://ok.example/x" onmouseover="alert(1)" a="<b>'
+    out = table_html([{"Link": hostile}], links=("Link",))
+    assert out.count('"') == 4 + 6  # class, href, target, rel: the address's quotes escaped
+    assert "<b>" not in out and parse_table(out) == {"Link": [hostile]}
+
+
+def test_a_static_table_aligns_counts_and_writes_them_as_a_reader_reads_them():
+    from dashboard.ui import table_html
+    from tests.html_tables import parse_table
+
+    out = table_html(
+        [{"Who": "A", "Mentions": 12345, "Share": 26.9}, {"Who": "B", "Mentions": 2, "Share": 0.0}]
     )
-    assert md_link("javascript:alert(1)") == md_link(None) == md_link("data:text/html,x") == ""
-    hostile = md_link("https://ok.example/x) [evil](javascript:alert(1)) <b> \\")
-    assert hostile.startswith("[open](https://ok.example/x") and hostile.count(")") == 1
-    for ch in " []()<>\\":
-        assert ch not in hostile.removeprefix("[open](").removesuffix(")")
+    assert parse_table(out) == {
+        "Who": ["A", "B"],
+        "Mentions": ["12,345", "2"],
+        "Share": ["26.9", "0"],
+    }
+    assert '<th scope="col" class=n>Mentions</th>' in out and "<td class=n>12,345</td>" in out
+    assert '<th scope="col">Who</th>' in out

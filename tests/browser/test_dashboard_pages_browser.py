@@ -62,7 +62,7 @@ def test_hostile_post_text_renders_inert(sqlite_store, streamlit_app, page):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{base}/overview?range=7d", wait_until="networkidle")
-    page.wait_for_selector("[data-testid='stTable']", timeout=60_000)
+    page.wait_for_selector("table.gs-table", timeout=60_000)
     page.wait_for_timeout(1500)
     assert dialogs == []
     assert page.locator("script:has-text('alert(1)')").count() == 0
@@ -99,7 +99,7 @@ def test_overview_top_posts_are_a_static_table_whose_links_open_the_posts(
     base = streamlit_app(str(sqlite_store.url))
     page.goto(f"{base}/?range=7d", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Top posts").wait_for(timeout=60_000)
-    table = page.locator("[data-testid='stTable']").first
+    table = page.locator("table.gs-table").first
     table.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
     table.scroll_into_view_if_needed()
@@ -108,6 +108,9 @@ def test_overview_top_posts_are_a_static_table_whose_links_open_the_posts(
     hrefs = table.locator("a").evaluate_all("links => links.map(a => a.href)")
     assert "https://example.org/p/900" in hrefs and "https://example.org/p/11" in hrefs
     assert all(h.startswith("https://example.org/p/") for h in hrefs), hrefs
+    # a post opens beside the dashboard, which keeps no hold on it
+    opens = table.locator("a").evaluate_all("links => links.map(a => [a.target, a.rel])")
+    assert all(t == "_blank" and "noopener" in rel for t, rel in opens), opens
     text = table.inner_text().replace("\u2060", "")
     assert "<script>alert(1)</script>" in text
     assert "organiser@evil.example" in text and "http://evil.example/x" in text

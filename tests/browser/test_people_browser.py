@@ -59,7 +59,7 @@ SEVERAL = "On several platforms, counted once"
 
 
 def _amplifiers_drawn(page) -> None:
-    page.locator("[data-testid='stTable']").first.wait_for(timeout=60_000)  # static tables
+    page.locator("table.gs-table").first.wait_for(timeout=60_000)  # static tables
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
     page.wait_for_timeout(1500)
 
