@@ -26,6 +26,13 @@ PRESETS: dict[str, str] = {
     "all": "All time",
     "custom": "Custom dates",
 }
+PLATFORM_NAMES = {
+    "bluesky": "Bluesky",
+    "mastodon": "Mastodon",
+    "blog": "Blogs",
+    "pingback": "Pingbacks",
+    "webmention": "Webmentions",
+}
 ZONES = ("UTC", "Europe/London", "Europe/Dublin", "Europe/Berlin", "America/New_York")
 KEYS = ("mv", "range", "from", "to", "pf", "ev", "tz")
 # A page's own choices kept in the URL beside the shared filters (`url_choice`): the
@@ -244,11 +251,17 @@ def sidebar_filters() -> Filters:
     sb.header("Filters")
     slugs = [m["slug"] for m in movements]
     names = {m["slug"]: m["name"] for m in movements}
-    mv = sb.selectbox(
-        "Movement", slugs, index=slugs.index(f.movement["slug"]), format_func=names.get
-    )
+    # The few fixed choices are pills (one click, all in view); drop-down boxes only where the
+    # list can be long (movements, events, zones). Each drop-down box costs a new tab about
+    # 0.15 s of the browser's time (docs/benchmarks/pages.md), and one movement needs none.
+    mv = f.movement["slug"]
+    if len(slugs) > 1:
+        mv = sb.selectbox("Movement", slugs, index=slugs.index(mv), format_func=names.get)
     keys = list(PRESETS)
-    preset = sb.selectbox("Time range", keys, index=keys.index(f.preset), format_func=PRESETS.get)
+    preset = (
+        sb.pills("Time range", keys, default=f.preset, format_func=PRESETS.get, required=True)
+        or f.preset
+    )
     new: dict[str, Any] = {"mv": mv, "range": preset}
     if preset == "custom":
         zone = f.zone
@@ -257,7 +270,13 @@ def sidebar_filters() -> Filters:
             "To (inclusive)", value=(f.end.astimezone(zone) - timedelta(seconds=1)).date()
         )
         new["from"], new["to"] = str(d_from), str(d_to)
-    pf = sb.multiselect("Platforms (none = all)", list(PLATFORMS), default=list(f.platforms))
+    pf = sb.pills(
+        "Platforms (none = all)",
+        list(PLATFORMS),
+        selection_mode="multi",
+        default=list(f.platforms),
+        format_func=PLATFORM_NAMES.get,
+    )
     if pf:
         new["pf"] = ",".join(pf)
     events = data.events(int(f.movement["id"])) if mv == f.movement["slug"] else []

@@ -142,3 +142,42 @@ def test_a_static_table_aligns_counts_and_writes_them_as_a_reader_reads_them():
     }
     assert '<th scope="col" class=n>Mentions</th>' in out and "<td class=n>12,345</td>" in out
     assert '<th scope="col">Who</th>' in out
+
+
+def test_the_sidebar_offers_its_fixed_choices_as_pills_and_no_movement_box_for_one_movement(
+    data_url,  # noqa: F811
+    monkeypatch,
+):
+    """Each drop-down box costs a new tab ~0.15 s of the browser's time (docs/benchmarks/
+    pages.md): the time range and the platforms are pills, and a store of one movement has no
+    box to choose it. The pills still steer the page and the URL."""
+    at = _run(data_url, monkeypatch)
+    pills = {b.label: b for b in at.sidebar.button_group}
+    assert set(pills) == {"Time range", "Platforms (none = all)"}
+    assert pills["Time range"].value == "7d"
+    assert [s.label for s in at.sidebar.selectbox] == ["Event", "Time zone"]
+    pills["Time range"].set_value("30d").run()
+    pills = {b.label: b for b in at.sidebar.button_group}
+    pills["Platforms (none = all)"].set_value(["mastodon"]).run()
+    assert not at.exception
+    assert at.query_params["range"] == "30d" and at.query_params["pf"] == "mastodon"
+    assert "mastodon" in at.caption[0].value and "Last" not in at.caption[0].value
+
+
+def test_a_store_of_several_movements_offers_a_box_to_choose_one(tmp_path, monkeypatch):
+    from storage.engine import make_engine, write_tx
+    from storage.migrate import upgrade
+    from tests.dashboard_data import small_conversation
+
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    small_conversation(engine)
+    with write_tx(engine) as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO movement (slug, name, hashtags, terms, urls) "
+            "VALUES ('changeday', 'NHS Change Day', '[]', '[]', '[]')"
+        )
+    engine.dispose()
+    at = _run(url, monkeypatch)
+    assert [s.label for s in at.sidebar.selectbox] == ["Movement", "Event", "Time zone"]
