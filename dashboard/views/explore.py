@@ -25,6 +25,8 @@ from groundswell.export.options import DATASETS, FORMATS, NETWORK_FORMATS
 from storage.queries import export as xq
 
 PREVIEW_ROWS = 100
+# Shown at once as a static table; all PREVIEW_ROWS in a grid on demand.
+PREVIEW_SHOWN = 20
 MAX_PAGE_EXPORT = 200_000
 
 
@@ -123,28 +125,42 @@ c3.metric(
 )
 c4.metric("Deleted by authors", f"{counts['deleted']:,}", help="Excluded everywhere.")
 
-st.subheader(f"Preview (newest {PREVIEW_ROWS})")
+st.subheader("Preview")
 if rows:
-    st.dataframe(
-        [
-            {
-                "When (UTC)": r["created_at"].astimezone(UTC).strftime("%d %b %Y %H:%M"),
-                "Platform": r["platform"],
-                "Author": ui.short(r.get("author") or "", 60),
-                "Post": ui.short(" — ".join(x for x in (r.get("title"), r.get("text")) if x)),
-                "Likes": r["like_count"],
-                "Reposts": r["repost_count"],
-                "Link": ui.safe_url(r.get("url")),
-            }
-            for r in rows
-        ],
-        hide_index=True,
-        width="stretch",
-        key="explore_preview",
-        column_config={
-            "Post": st.column_config.TextColumn(width="large"),
-            "Link": st.column_config.LinkColumn(display_text="open"),
-        },
+    preview = [
+        {
+            "When (UTC)": r["created_at"].astimezone(UTC).strftime("%d %b %Y %H:%M"),
+            "Platform": r["platform"],
+            "Author": ui.short(r.get("author") or "", 60),
+            "Post": ui.short(" — ".join(x for x in (r.get("title"), r.get("text")) if x)),
+            "Likes": r["like_count"],
+            "Reposts": r["repost_count"],
+            "Link": ui.safe_url(r.get("url")),
+        }
+        for r in rows
+    ]
+
+    def preview_grid() -> None:
+        """The newest PREVIEW_ROWS in a grid to sort and scroll, drawn when asked for: the
+        grid's code costs a new tab about a second of the browser's time, the static table
+        above none of it (docs/benchmarks/pages.md)."""
+        st.dataframe(
+            preview,
+            hide_index=True,
+            width="stretch",
+            key="explore_preview",
+            column_config={
+                "Post": st.column_config.TextColumn(width="large"),
+                "Link": st.column_config.LinkColumn(display_text="open"),
+            },
+        )
+
+    st.caption(f"The newest {min(len(preview), PREVIEW_SHOWN)} of these filters' mentions.")
+    ui.small_table(preview[:PREVIEW_SHOWN], links=("Link",))
+    ui.on_demand(
+        f"Sort and scroll the newest {len(preview)} in a grid",
+        key="explore_grid",
+        draw=preview_grid,
     )
 else:
     ui.empty("No exportable mentions match these filters.", ui.RANGE_HINT)
@@ -156,9 +172,13 @@ st.caption(
 )
 with st.form("export_form"):
     left, right = st.columns(2)
-    formats = left.multiselect("Formats", list(FORMATS), default=["csv"])
-    datasets = left.multiselect("Tables", list(DATASETS), default=list(DATASETS))
-    network = left.multiselect("Network (for Gephi)", list(NETWORK_FORMATS), default=[])
+    # Pills, not drop-down boxes: a handful of fixed choices, all in view, and each box
+    # costs a new tab about 0.15 s of the browser's time (docs/benchmarks/pages.md).
+    formats = left.pills("Formats", list(FORMATS), selection_mode="multi", default=["csv"])
+    datasets = left.pills("Tables", list(DATASETS), selection_mode="multi", default=list(DATASETS))
+    network = left.pills(
+        "Network (for Gephi)", list(NETWORK_FORMATS), selection_mode="multi", default=[]
+    )
     ids_only = left.checkbox("ID-only (platform + native id; recipients run `groundswell hydrate`)")
     if may_identify:
         identified = right.checkbox(
@@ -173,7 +193,10 @@ with st.form("export_form"):
     drop_text = right.checkbox("Drop text")
     drop_urls = right.checkbox("Drop URLs")
     mask = right.checkbox("Mask personal data in text (emails, phones, NHS numbers, postcodes)")
-    grain = right.selectbox("Generalise times", ["exact", "hour", "day"])
+    grain = (
+        right.pills("Generalise times", ["exact", "hour", "day"], default="exact", required=True)
+        or "exact"
+    )
     submitted = st.form_submit_button("Prepare download")
 
 if submitted:
