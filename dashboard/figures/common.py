@@ -67,6 +67,24 @@ def span_buckets(bucket_s: int) -> dict[str, Any]:
     return {"offset": 0, "width": bucket_s * 1000 * 0.92}
 
 
+def _white_template() -> go.layout.Template:
+    """plotly's "plotly_white" look for the traces and axes these charts use (bar, scatter,
+    pie; 2-D axes), without its defaults for 3-D scenes, maps, polar plots and colour scales:
+    assigning the whole template deep-copied and validated ~7 KB per figure (~15 ms each, a
+    quarter of a Spread view's server time) and sent it to the browser with every chart."""
+    import plotly.io as pio
+
+    full = pio.templates["plotly_white"]
+    keep = {"bar", "scatter", "pie"}
+    drop = {"colorscale", "coloraxis", "geo", "polar", "ternary", "scene", "mapbox"}
+    layout = {k: v for k, v in full.layout.to_plotly_json().items() if k not in drop}
+    data = {k: v for k, v in full.data.to_plotly_json().items() if k in keep}
+    return go.layout.Template(layout=layout, data=data)
+
+
+WHITE = _white_template()
+
+
 def base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left"},
@@ -74,7 +92,7 @@ def base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Fi
         yaxis_title=y_title,
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
         legend={"orientation": "h", "y": -0.2},
-        template="plotly_white",
+        template=WHITE,
         hovermode="x unified",
     )
     return fig
@@ -83,20 +101,46 @@ def base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Fi
 def add_events(
     fig: go.Figure, events: Iterable[Mapping[str, Any]], tz: str, lo: int, hi: int
 ) -> go.Figure:
-    """Shade each event overlapping [lo, hi) and name it at the top of the chart."""
+    """Shade each event overlapping [lo, hi) and name it at the top of the chart.
+
+    The shapes and labels `add_vrect(..., annotation_position="top left")` makes, written
+    directly: add_vrect works out the subplot grid for every call, about 10 ms per event."""
+    shapes, labels = [], []
     for e in events:
         s, t = int(e["start_ts"]), int(e["end_ts"])
         if t <= lo or s >= hi:
             continue
-        fig.add_vrect(
-            x0=local(max(s, lo), tz),
-            x1=local(min(t, hi), tz),
-            fillcolor=EVENT_FILL,
-            line_width=0,
-            layer="below",
-            annotation_text=str(e["name"])[:40],
-            annotation_position="top left",
-            annotation_font_size=11,
+        x0, x1 = local(max(s, lo), tz), local(min(t, hi), tz)
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "y domain",
+                "x0": x0,
+                "x1": x1,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": EVENT_FILL,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+        )
+        labels.append(
+            {
+                "text": str(e["name"])[:40],
+                "xref": "x",
+                "yref": "y domain",
+                "x": x0,
+                "y": 1,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        )
+    if shapes:
+        fig.update_layout(
+            shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *labels]
         )
     return fig
 
