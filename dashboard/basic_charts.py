@@ -4,7 +4,7 @@ instead of ~4.7 MB, about a third of the CPU (docs/benchmarks/pages.md).
 
 The figure is still built with plotly's Python API and sent as its JSON; a Streamlit custom
 component (v2: a JavaScript module in the page itself, no iframe) loads the vendored bundle
-(`dashboard/plotly_basic/`, README.md there) once per document from the dashboard's own server
+(`dashboard/static/`, README.md there) once per document from the dashboard's own server
 and draws every chart of the page with it, in the look st.plotly_chart gives. Figures with
 other traces (icicles, treemaps) are for `st.plotly_chart` (`supports`).
 
@@ -25,7 +25,7 @@ import streamlit as st
 
 # The component's full name: the manifest's name, a dot, its entry's name.
 NAME = "groundswell.chart"
-ASSETS = "plotly_basic"
+ASSETS = "static"
 # The traces the basic bundle draws (plotly.js's `plotly.js-basic-dist-min`).
 TRACES = frozenset({"scatter", "bar", "pie"})
 

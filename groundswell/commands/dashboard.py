@@ -114,6 +114,9 @@ def streamlit_command(port: int, headless: bool = True, host: str = LOOPBACK_HOS
         "minimal",
         "--server.maxUploadSize",
         "2",
+        # The charts' plotly.js from dashboard/static/, cacheable (dashboard/static/README.md).
+        "--server.enableStaticServing",
+        "true",
         # No full garbage collection after every page view (.streamlit/config.toml says why).
         "--runner.postScriptGC",
         "false",

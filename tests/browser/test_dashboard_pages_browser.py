@@ -49,7 +49,8 @@ def test_every_page_renders_its_charts_on_demo_data(demo_url, streamlit_app, bro
         # The filters stay in the URL, so the view can be shared.
         assert "range=all" in page.url and "Europe" in page.url
     context.close()
-    assert any(u.endswith("/groundswell.chart/plotly-basic.min.js") for u in fetched)
+    # the bundle from the static route, which a browser may keep (Last-Modified)
+    assert any(u.endswith("/app/static/plotly-basic.min.js") for u in fetched), fetched
     assert not [u for u in fetched if "/PlotlyChart." in u]  # Streamlit's 4.7 MB chunk
     assert all(u.startswith(base) for u in fetched if u.startswith("http")), fetched
 
@@ -114,3 +115,31 @@ def test_overview_top_posts_are_a_static_table_whose_links_open_the_posts(
     text = table.inner_text().replace("\u2060", "")
     assert "<script>alert(1)</script>" in text
     assert "organiser@evil.example" in text and "http://evil.example/x" in text
+
+
+def test_a_dashboard_started_without_static_serving_still_draws_its_charts(
+    demo_url, streamlit_app, browser
+):
+    """`streamlit run dashboard/app.py` from another folder (no .streamlit/config.toml) serves
+    no /app/static/: the charts then take plotly.js from the component's own route."""
+    base = streamlit_app(demo_url, args=("--server.enableStaticServing=false",))
+    context = browser.new_context(viewport={"width": 1500, "height": 1200})
+    page = context.new_page()
+    fetched: list[str] = []
+    page.on("requestfinished", lambda r: fetched.append(r.url))
+    page.goto(f"{base}/?range=all", wait_until="domcontentloaded")
+    page.wait_for_function(f"{CHARTS_DRAWN} >= 1", timeout=60_000)
+    context.close()
+    assert any(u.endswith("/groundswell.chart/plotly-basic.min.js") for u in fetched), fetched
+
+
+def test_the_bundle_is_served_for_the_browser_to_keep(demo_url, streamlit_app):
+    """A validator on the static route: the browser may keep plotly.js between tabs instead of
+    fetching and compiling 1.2 MB for every new tab (the component's route sends none)."""
+    import httpx
+
+    base = streamlit_app(demo_url)
+    r = httpx.get(f"{base}/app/static/plotly-basic.min.js", timeout=30)
+    assert r.status_code == 200 and r.headers.get("last-modified")
+    assert r.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert len(r.content) > 1_000_000

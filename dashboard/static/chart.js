@@ -77,20 +77,40 @@ function themed(fig) {
   return fig;
 }
 
+// Where the bundle is fetched from, in order. First Streamlit's static file serving of this
+// folder (`server.enableStaticServing`, which `groundswell dashboard` turns on): it sends
+// Last-Modified, so a reader's next tab takes the bundle from the browser's cache, compiled
+// code included, and the server does not gzip 1.2 MB again for every tab. Then this
+// component's own route, which Streamlit serves uncacheable, for a server started without
+// static serving. Both lie under the app's base path, whatever it is.
+const SOURCES = [
+  new URL("../../../app/static/plotly-basic.min.js", import.meta.url).href,
+  new URL("plotly-basic.min.js", import.meta.url).href,
+];
+
+function load(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(new Error(src)));
+    script.onerror = () => {
+      script.remove();
+      reject(new Error(`${src} did not load`));
+    };
+    document.head.appendChild(script);
+  });
+}
+
 let loading;
 function plotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
-    loading = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = new URL("plotly-basic.min.js", import.meta.url).href;
-      script.onload = () => resolve(window.Plotly);
-      script.onerror = () => {
+    loading = load(SOURCES[0])
+      .catch(() => load(SOURCES[1]))
+      .catch((err) => {
         loading = undefined;
-        reject(new Error("plotly-basic.min.js did not load"));
-      };
-      document.head.appendChild(script);
-    });
+        throw err;
+      });
   }
   return loading;
 }
