@@ -62,8 +62,9 @@ def _mount() -> Callable[..., Any]:
     return mount
 
 
-def draw(fig: go.Figure, key: str, alt: str | None = None) -> None:
-    """Draw `fig` (traces the basic bundle supports) at the container's full width and the
-    figure's height (plotly's 450 px when it sets none), as st.plotly_chart would; `alt`
-    names the figure for screen readers."""
-    _mount()(data={"figure": fig.to_json(), "alt": alt or ""}, key=key)
+def draw(fig: go.Figure | str, key: str, alt: str | None = None) -> None:
+    """Draw `fig` (traces the basic bundle supports; a figure or its JSON) at the container's
+    full width and the figure's height (plotly's 450 px when it sets none), as
+    st.plotly_chart would; `alt` names the figure for screen readers."""
+    figure = fig if isinstance(fig, str) else fig.to_json()
+    _mount()(data={"figure": figure, "alt": alt or ""}, key=key)

@@ -10,15 +10,18 @@ links only when they are http(s), their address escaped in a quoted attribute. N
 from __future__ import annotations
 
 import html
+import types
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import streamlit as st
 
 from dashboard import basic_charts
+from dashboard.data import TTL_S
 from dashboard.filters import url_toggle
 from domain.sanitize import clean_text
 from storage.queries.overview import HEADLINE_LABELS
@@ -243,15 +246,37 @@ def shares_tables(travels: Mapping[str, Sequence[Mapping[str, Any]]], key: str) 
     )
 
 
-def chart(fig: go.Figure, key: str, alt: str | None = None) -> None:
-    """A Plotly figure at the container's width. Scatter, bar and pie figures (every chart
-    of the analysis pages but Spread's icicles) are drawn with plotly.js's basic bundle
+@st.cache_data(
+    ttl=TTL_S,
+    show_spinner=False,
+    max_entries=256,
+    hash_funcs={types.FunctionType: lambda f: f"{f.__module__}.{f.__qualname__}"},
+)
+def _built(builder: Callable[..., go.Figure], *args: Any, **kwargs: Any) -> tuple[str, bool]:
+    """A figure's JSON and whether the basic bundle draws it, built once per inputs."""
+    fig = builder(*args, **kwargs)
+    return fig.to_json(), basic_charts.supports(fig)
+
+
+def plot(
+    builder: Callable[..., go.Figure], *args: Any, key: str, alt: str | None = None, **kwargs: Any
+) -> None:
+    """The Plotly figure `builder(*args, **kwargs)` at the container's width.
+
+    Built once for the same inputs and kept as long as the queries it draws (`data.TTL_S`):
+    plotly checks every property it is given, and building a page's figures again for every
+    new tab was most of a warm view's server time (tens of ms a figure;
+    docs/benchmarks/pages.md). `builder` must be a pure function of its arguments, as every
+    builder in `dashboard/figures/` is, and defined at module level (the cache knows it by its
+    name). Scatter, bar and pie figures (every chart of the
+    analysis pages but Spread's icicles) are drawn with plotly.js's basic bundle
     (`basic_charts`), which a new tab starts in a third of the time of Streamlit's full
-    plotly.js; the rest through `st.plotly_chart` (docs/benchmarks/pages.md)."""
-    if basic_charts.supports(fig):
-        basic_charts.draw(fig, key=key, alt=alt)
+    plotly.js; the rest through `st.plotly_chart`."""
+    figure, basic = _built(builder, *args, **kwargs)
+    if basic:
+        basic_charts.draw(figure, key=key, alt=alt)
     else:
-        st.plotly_chart(fig, width="stretch", key=key)
+        st.plotly_chart(pio.from_json(figure), width="stretch", key=key)
 
 
 @st.fragment

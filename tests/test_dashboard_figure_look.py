@@ -55,3 +55,23 @@ def test_charts_get_the_white_look_without_defaults_for_maps_scenes_or_colour_sc
     assert set(template["data"]) == {"bar", "scatter", "pie"}
     assert not {"scene", "geo", "colorscale"} & set(template["layout"])
     assert len(json.dumps(template)) < 2_000
+
+
+def test_a_pages_figure_is_built_once_for_the_same_inputs_and_again_for_new_ones():
+    """Every new tab of a page asks for the same figures within a minute; plotly's checks of
+    every property made building them most of a warm view's server time."""
+    from dashboard.ui import _built
+
+    calls: list[tuple] = []
+
+    def bars(rows: list[int], *, tz: str) -> go.Figure:
+        calls.append((tuple(rows), tz))
+        return base_layout(go.Figure(go.Bar(x=rows, y=rows)), "Bars", tz, "n")
+
+    first = _built(bars, [1, 2], tz="UTC")
+    assert _built(bars, [1, 2], tz="UTC") == first and len(calls) == 1
+    _built(bars, [1, 3], tz="UTC")
+    _built(bars, [1, 2], tz="Europe/London")
+    assert calls == [((1, 2), "UTC"), ((1, 3), "UTC"), ((1, 2), "Europe/London")]
+    figure, basic = first
+    assert basic and json.loads(figure)["data"][0]["type"] == "bar"

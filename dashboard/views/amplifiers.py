@@ -81,7 +81,7 @@ def network_drawing() -> None:
     colour_by = st.radio(
         "Colour by", ["platform", "community"], horizontal=True, key="amp_colour_by"
     )
-    ui.chart(network_figure(net, colour_by), key="amp_network")
+    ui.plot(network_figure, net, colour_by, key="amp_network")
 
 
 if net["nodes"]:
@@ -121,18 +121,12 @@ left, right = st.columns(2)
 with left:
     voices = data.q("amplifiers.new_voices_per_day", scope, by=by)
     if voices:
-        ui.chart(
-            new_voices_figure(voices, tz=f.tz, events=events, lo=lo, hi=hi),
-            key="amp_voices",
-        )
+        ui.plot(new_voices_figure, voices, tz=f.tz, events=events, lo=lo, hi=hi, key="amp_voices")
     else:
         ui.empty("No new voices in this range.", ui.RANGE_HINT)
 with right:
     wide = data.q("amplifiers.widening", scope, bucket_s=86400, by=by)
     if wide:
-        ui.chart(
-            widening_figure(wide, tz=f.tz, events=events, lo=lo, hi=hi),
-            key="amp_widening",
-        )
+        ui.plot(widening_figure, wide, tz=f.tz, events=events, lo=lo, hi=hi, key="amp_widening")
     else:
         ui.empty("No authors in this range.", ui.RANGE_HINT)

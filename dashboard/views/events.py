@@ -72,7 +72,7 @@ else:
     ui.on_demand(
         "Draw the lift of each event",
         key="events_draw_lift",
-        draw=lambda: ui.chart(lift_figure(reports), key="events_lift"),
+        draw=lambda: ui.plot(lift_figure, reports, key="events_lift"),
     )
 
     slugs = [e["slug"] for e in events]
@@ -105,10 +105,7 @@ else:
             platforms=tuple(f.platforms),
         )
         if around["rows"]:
-            ui.chart(
-                event_window_figure(around, event, report, f.tz),
-                key="events_window",
-            )
+            ui.plot(event_window_figure, around, event, report, f.tz, key="events_window")
         else:
             ui.empty(
                 "No mentions around this event.",

@@ -31,10 +31,16 @@ bucket = pick_bucket(scope.seconds)
 rows = data.q("overview.volume_by_platform", scope, bucket_s=bucket)
 if rows:
     events = data.events(scope.movement_id)
-    fig = volume_figure(
-        rows, bucket_s=bucket, tz=f.tz, events=events, lo=scope.start_ts, hi=scope.end_ts
+    ui.plot(
+        volume_figure,
+        rows,
+        bucket_s=bucket,
+        tz=f.tz,
+        events=events,
+        lo=scope.start_ts,
+        hi=scope.end_ts,
+        key="overview_volume",
     )
-    ui.chart(fig, key="overview_volume")
 else:
     ui.empty("No mentions in this range.", ui.RANGE_HINT)
 

@@ -32,17 +32,21 @@ rows = data.q("overview.volume_by_platform", scope, bucket_s=bucket)
 if not rows:
     ui.empty("No mentions in this range, so nothing has spread yet.", ui.RANGE_HINT)
     st.stop()
-ui.chart(
-    volume_figure(rows, bucket_s=bucket, tz=f.tz, events=events, lo=lo, hi=hi),
-    key="spread_volume",
+ui.plot(
+    volume_figure, rows, bucket_s=bucket, tz=f.tz, events=events, lo=lo, hi=hi, key="spread_volume"
 )
 
 left, right = st.columns(2)
 with left:
     authors = data.q("spread.cumulative_authors", scope, bucket_s=bucket, by="person")
     if authors:
-        ui.chart(
-            cumulative_authors_figure(authors, tz=f.tz, events=events, lo=lo, hi=hi),
+        ui.plot(
+            cumulative_authors_figure,
+            authors,
+            tz=f.tz,
+            events=events,
+            lo=lo,
+            hi=hi,
             key="spread_authors",
         )
     else:
@@ -50,10 +54,7 @@ with left:
 with right:
     fp = data.q("spread.footprint", scope, bucket_s=bucket)
     if fp["before"]:
-        ui.chart(
-            footprint_figure(fp, tz=f.tz, lo=lo, hi=hi, events=events),
-            key="spread_footprint",
-        )
+        ui.plot(footprint_figure, fp, tz=f.tz, lo=lo, hi=hi, events=events, key="spread_footprint")
     else:
         ui.empty(
             "The footprint counts Mastodon instances and blog sites.",
@@ -62,7 +63,7 @@ with right:
 
 st.subheader("Crossing between platforms")
 crossing = data.q("spread.first_appearance", scope)
-ui.chart(crossing_figure(crossing, tz=f.tz), key="spread_cross")
+ui.plot(crossing_figure, crossing, tz=f.tz, key="spread_cross")
 ui.small_table(
     [
         {
@@ -127,7 +128,7 @@ def cascade_drawings(cas: dict[str, Any]) -> None:
         "Draw the cascades (sizes and the three largest trees)", key="spread_draw_cascades"
     ):
         return
-    ui.chart(cascade_histogram(cas["histogram"]), key="spread_cas_hist")
+    ui.plot(cascade_histogram, cas["histogram"], key="spread_cas_hist")
     if any(is_large(t) for t in cas["trees"]):
         st.caption(
             "Trees of more than a few dozen posts are drawn as icicles: the original post on the "
@@ -137,10 +138,7 @@ def cascade_drawings(cas: dict[str, Any]) -> None:
     cols = st.columns(len(cas["trees"]))
     for i, (col, tree) in enumerate(zip(cols, cas["trees"], strict=True)):
         with col:
-            ui.chart(
-                cascade_figure(tree, tree_title(tree, i + 1)),
-                key=f"spread_tree_{i}",
-            )
+            ui.plot(cascade_figure, tree, tree_title(tree, i + 1), key=f"spread_tree_{i}")
 
 
 st.subheader("Cascades: replies, quotes and reposts")
