@@ -66,5 +66,6 @@ def refresh_statistics(engine: Engine) -> bool:
         t0 = time.monotonic()
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
-    log.info("analysed the store's statistics in %.1f s", time.monotonic() - t0)
+    # Maintenance, not news: `up` and `collect` stay quiet unless -v (issue 18).
+    log.debug("analysed the store's statistics in %.1f s", time.monotonic() - t0)
     return True

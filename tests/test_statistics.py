@@ -42,3 +42,18 @@ def test_a_nearly_empty_store_is_not_analysed(sqlite_store: Engine) -> None:
 
 def test_postgresql_is_left_to_autovacuum(pg_store: Engine) -> None:
     assert refresh_statistics(pg_store) is False
+
+
+def test_analysing_the_store_is_not_news_on_a_quiet_command_line(
+    sqlite_store: Engine, caplog
+) -> None:
+    """`up` printed "analysed the store's statistics" among its few lines (issue 18: quiet
+    unless -v, where the command line shows DEBUG)."""
+    import logging
+
+    load_demo(sqlite_store, seed=3, mentions=1200, now=NOW)
+    with sqlite_store.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM sqlite_stat1")
+    with caplog.at_level(logging.DEBUG, logger="storage.statistics"):
+        assert refresh_statistics(sqlite_store) is True
+    assert [r.levelno for r in caplog.records if "statistics" in r.getMessage()] == [logging.DEBUG]
