@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests.export.conftest import DELETED_TEXT, SECRET_TEXT, TERM_ONLY_TEXT, seed
+from tests.html_tables import html_tables
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -39,12 +40,20 @@ def page(tmp_path, monkeypatch) -> AppTest:
 
 def _page_text(at: AppTest) -> str:
     frames = [str(df.value.to_dict()) for df in at.dataframe]
-    return " ".join(frames + [m.value for m in at.markdown] + [str(m.value) for m in at.metric])
+    tables = [str(t) for t in html_tables(at)]
+    return " ".join(
+        frames + tables + [m.value for m in at.markdown] + [str(m.value) for m in at.metric]
+    )
+
+
+def _preview(at: AppTest) -> dict[str, list[str]]:
+    (table,) = [t for t in html_tables(at) if "Post" in t]
+    return table
 
 
 def test_preview_shows_exportable_posts_and_counts_the_withheld(page):
     assert page.title[0].value == "Explore & export"
-    assert len(page.dataframe[0].value) == 3
+    assert len(_preview(page)["Post"]) == 3
     metrics = {m.label: m.value for m in page.metric}
     assert metrics["Withheld (opt-outs)"] == "2"
     assert metrics["Deleted by authors"] == "1"
@@ -53,9 +62,18 @@ def test_preview_shows_exportable_posts_and_counts_the_withheld(page):
         assert secret[:20] not in text
 
 
+def test_the_grid_to_sort_and_scroll_is_drawn_on_demand_and_withholds_the_same(page):
+    assert not page.dataframe  # no grid's code for a new tab
+    next(t for t in page.toggle if t.label.startswith("Sort and scroll")).set_value(True).run()
+    assert len(page.dataframe[0].value) == 3
+    text = _page_text(page)
+    for secret in (SECRET_TEXT, DELETED_TEXT, TERM_ONLY_TEXT):
+        assert secret[:20] not in text
+
+
 def test_search_narrows_the_preview(page):
     page.text_input(key="explore_search").input("07700").run()
-    assert len(page.dataframe[0].value) == 1
+    assert len(_preview(page)["Post"]) == 1
 
 
 def test_prepare_download_builds_a_zip_with_the_data_card(page):
