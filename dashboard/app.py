@@ -19,6 +19,7 @@ import streamlit as st  # noqa: E402
 from dashboard import wall_common  # noqa: E402
 from dashboard.access import admitted, require_viewer  # noqa: E402
 from dashboard.audit import note_sign_in  # noqa: E402
+from dashboard.heap import freeze_start_up_heap  # noqa: E402
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -99,3 +100,5 @@ page = st.navigation(pages, position="hidden" if hide_menu else "sidebar")
 require_viewer(settings)
 note_sign_in(settings)  # once per session and identity
 page.run()
+# Once per process, after the first page has loaded its modules (dashboard/heap.py says why).
+freeze_start_up_heap()
