@@ -10,8 +10,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _fresh_python(code: str) -> str:
+    """What `code` prints in a fresh interpreter (freezing lasts for a process's life)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
 def test_the_start_up_heap_is_frozen_once_per_process():
-    # In a fresh interpreter: freezing is for the life of a process.
     code = (
         "import gc\n"
         "from dashboard.heap import freeze_start_up_heap\n"
@@ -25,10 +33,7 @@ def test_the_start_up_heap_is_frozen_once_per_process():
         "assert gc.get_freeze_count() == frozen\n"
         "print('ok')\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert out.stdout.strip() == "ok", out.stderr
+    assert _fresh_python(code) == "ok"
 
 
 def test_the_dashboard_freezes_its_heap_after_its_first_page(tmp_path):
@@ -52,9 +57,5 @@ def test_the_dashboard_freezes_its_heap_after_its_first_page(tmp_path):
         "assert not at.exception, at.exception\n"
         "print(gc.get_freeze_count())\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert int(out.stdout.split()[-1]) > 10_000  # the modules' objects, not a handful
+    assert int(_fresh_python(code).split()[-1]) > 10_000  # the modules' objects, not a handful
     assert gc.isenabled()  # collection itself stays on
