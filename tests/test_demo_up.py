@@ -115,6 +115,7 @@ def test_up_with_no_config_serves_the_dashboard_on_demo_data_and_stops_on_sigter
         assert children, "the dashboard runs as a child process"
         text = _sigterm(proc)
     assert f"http://localhost:{port}" in text
+    assert "Uvicorn server started" not in text  # quiet unless -v: Streamlit's INFO lines too
     assert not any(_alive(c) for c in children), "a child outlived `up`"
 
 

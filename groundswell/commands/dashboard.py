@@ -120,6 +120,10 @@ def streamlit_command(port: int, headless: bool = True, host: str = LOOPBACK_HOS
         # No full garbage collection after every page view (.streamlit/config.toml says why).
         "--runner.postScriptGC",
         "false",
+        # Streamlit's own INFO lines ("Uvicorn server started on ...") stay out of `up`'s few
+        # lines; its warnings and errors still show.
+        "--logger.level",
+        "warning",
     ]
 
 
