@@ -28,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +53,7 @@ from storage.queries.scope import (  # noqa: E402
     pick_bucket,
     tune_for_dashboard,
 )
-from storage.shares import rebuild as rebuild_shares  # noqa: E402
+from storage.shares import stored_share_keys  # noqa: E402
 
 DAY = 86400
 PLATFORM_WEIGHTS = {
@@ -120,6 +120,61 @@ def _shared(rng: random.Random) -> tuple[str | None, str]:
     return ("[" + ", ".join(links) + "]" if links else None), "[" + ", ".join(tags) + "]"
 
 
+_SHARE_COLS = "movement_id, kind, %s, platform, value, n"
+
+
+class _TravelCounts:
+    """The counts of what travels with the conversation (storage/shares.py), counted as the matches are
+    generated instead of by `storage.shares.rebuild` afterwards: at 10M mentions the rebuild's
+    2,000 chunks of upserts took about 70 minutes on PostgreSQL, longer than the rows. The
+    matches arrive in time order, so an hour's (and a day's) counts are final once a later
+    hour (day) begins and can be written then; only the totals stay in memory to the end.
+    The same keys as the write path (`stored_share_keys`); tests/test_bench_dashboard_store.py
+    compares the result with a rebuild."""
+
+    def __init__(self) -> None:
+        self._hour: Counter[tuple[Any, ...]] = Counter()
+        self._day: Counter[tuple[Any, ...]] = Counter()
+        self._total: Counter[tuple[Any, ...]] = Counter()
+        self._hours_done: list[tuple[Any, ...]] = []
+        self._days_done: list[tuple[Any, ...]] = []
+        self._now_hour = self._now_day = -1
+
+    def add(self, mv: int, platform: str, ts: int, keys: tuple[tuple[str, str], ...]) -> None:
+        hour, day = ts // 3600, ts // 86400
+        if hour != self._now_hour:
+            assert hour > self._now_hour, "matches must arrive in time order"
+            self._flush(self._hour, self._hours_done)
+            self._now_hour = hour
+        if day != self._now_day:
+            self._flush(self._day, self._days_done)
+            self._now_day = day
+        for kind, value in keys:
+            self._hour[(mv, kind, hour, platform, value)] += 1
+            self._day[(mv, kind, day, platform, value)] += 1
+            self._total[(mv, kind, value)] += 1
+
+    @staticmethod
+    def _flush(counts: Counter[tuple[Any, ...]], done: list[tuple[Any, ...]]) -> None:
+        done.extend((*k, n) for k, n in counts.items())
+        counts.clear()
+
+    def close(self) -> None:
+        self._flush(self._hour, self._hours_done)
+        self._flush(self._day, self._days_done)
+
+    def take_hours(self) -> list[tuple[Any, ...]]:
+        out, self._hours_done = self._hours_done, []
+        return out
+
+    def take_days(self) -> list[tuple[Any, ...]]:
+        out, self._days_done = self._days_done, []
+        return out
+
+    def totals(self) -> list[tuple[Any, ...]]:
+        return [(*k, n) for k, n in self._total.items()]
+
+
 def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0.03) -> None:
     rng = random.Random(seed)
     engine = make_engine(url)
@@ -184,6 +239,7 @@ def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0
     )
     hourly: dict[tuple[int, str, int], int] = defaultdict(int)
     authors: dict[tuple[int, int], list[Any]] = {}
+    travels = _TravelCounts()
     raw = engine.raw_connection()
     cur = raw.cursor()
 
@@ -245,6 +301,7 @@ def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0
                 quote_of = max(1, mid - 1 - int(rng.expovariate(1 / 500)))
             likes = int(rng.paretovariate(1.3)) - 1
             links, tags = _shared(rng)
+            keys = stored_share_keys(links, tags)
             mentions.append(
                 (mid, p, f"{p}:{mid}", f"https://ex.org/{mid}", acc, fmt(t), t, t // 3600,
                  f"Post {mid} #NHSCitizen", accounts[acc - 1][5], reply_to, quote_of,
@@ -257,6 +314,7 @@ def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0
                 # generated here (an account posts on its own platform only): its latest so far.
                 a = authors.get((mv, acc))
                 matches.append((mv, mid, "hashtag", p, acc, t, None if a is None else a[2]))
+                travels.add(mv, p, t, keys)
                 hourly[(mv, p, t // 3600)] += 1
                 if a is None:
                     authors[(mv, acc)] = [p, t, t, 1]
@@ -275,9 +333,15 @@ def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0
         put("mention", mention_cols, mentions)
         put("mention_match", match_cols, matches)
         put("amplification", amp_cols, edges)
+        put("movement_share_day", _SHARE_COLS % "day", travels.take_days())
+        put("movement_share_hour", _SHARE_COLS % "hour", travels.take_hours())
         raw.commit()
         begin()
         print(f"  generated {min(n, lo + chunk):,} mentions, {edge_id:,} edges", flush=True)
+    travels.close()
+    put("movement_share_day", _SHARE_COLS % "day", travels.take_days())
+    put("movement_share_hour", _SHARE_COLS % "hour", travels.take_hours())
+    put("movement_share_total", "movement_id, kind, value, n", travels.totals())
     put(
         "rollup_hourly",
         "movement_id, platform, hour, mentions",
@@ -302,10 +366,6 @@ def generate(url: str, n: int, days: int, seed: int, now: int, linked: float = 0
         if pg:
             conn.exec_driver_sql("SET LOCAL work_mem = '1GB'")
         rebuild_cascades(conn)
-    with engine.begin() as conn:  # linked sites, pages and hashtags (migration 0043's backfill)
-        if pg:
-            conn.exec_driver_sql("SET LOCAL work_mem = '1GB'")
-        rebuild_shares(conn)
     if pg:
         # Index-only scans need the visibility map that VACUUM sets (autovacuum would, later).
         raw.driver_connection.autocommit = True
