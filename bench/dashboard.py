@@ -124,7 +124,7 @@ _SHARE_COLS = "movement_id, kind, %s, platform, value, n"
 
 
 class _TravelCounts:
-    """The counts of what travels with the conversation (storage/shares.py), counted as the matches are
+    """What travels with the conversation (storage/shares.py), counted as the matches are
     generated instead of by `storage.shares.rebuild` afterwards: at 10M mentions the rebuild's
     2,000 chunks of upserts took about 70 minutes on PostgreSQL, longer than the rows. The
     matches arrive in time order, so an hour's (and a day's) counts are final once a later
