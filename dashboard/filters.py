@@ -34,6 +34,8 @@ PLATFORM_NAMES = {
     "webmention": "Webmentions",
 }
 ZONES = ("UTC", "Europe/London", "Europe/Dublin", "Europe/Berlin", "America/New_York")
+# Up to this many choices (events with "(none)") show as pills; more as a drop-down box.
+PILLS_MAX = 7
 KEYS = ("mv", "range", "from", "to", "pf", "ev", "tz")
 # A page's own choices kept in the URL beside the shared filters (`url_choice`): the
 # Amplifiers page's "Count by" (`?by=account`). The shared filters keep them when they write
@@ -251,9 +253,10 @@ def sidebar_filters() -> Filters:
     sb.header("Filters")
     slugs = [m["slug"] for m in movements]
     names = {m["slug"]: m["name"] for m in movements}
-    # The few fixed choices are pills (one click, all in view); drop-down boxes only where the
-    # list can be long (movements, events, zones). Each drop-down box costs a new tab about
-    # 0.15 s of the browser's time (docs/benchmarks/pages.md), and one movement needs none.
+    # Short lists of choices are pills (one click, all in view); a drop-down box only where the
+    # list can be long (several movements; more than PILLS_MAX events). Each drop-down box
+    # costs a new tab about 0.15 s of the browser's time (docs/benchmarks/pages.md), and one
+    # movement needs none.
     mv = f.movement["slug"]
     if len(slugs) > 1:
         mv = sb.selectbox("Movement", slugs, index=slugs.index(mv), format_func=names.get)
@@ -283,11 +286,19 @@ def sidebar_filters() -> Filters:
     ev_slugs = [""] + [e["slug"] for e in events]
     ev_names = {"": "(none)", **{e["slug"]: e["name"] for e in events}}
     ev_current = f.event["slug"] if f.event and f.event["slug"] in ev_slugs else ""
-    ev = sb.selectbox("Event", ev_slugs, index=ev_slugs.index(ev_current), format_func=ev_names.get)
+    if len(ev_slugs) <= PILLS_MAX:
+        ev = sb.pills(
+            "Event", ev_slugs, default=ev_current, format_func=ev_names.get, required=True
+        )
+        ev = ev_current if ev is None else ev
+    else:
+        ev = sb.selectbox(
+            "Event", ev_slugs, index=ev_slugs.index(ev_current), format_func=ev_names.get
+        )
     if ev:
         new["ev"] = ev
     zones = list(dict.fromkeys([f.tz, *ZONES]))
-    new["tz"] = sb.selectbox("Time zone", zones, index=zones.index(f.tz))
+    new["tz"] = sb.pills("Time zone", zones, default=f.tz, required=True) or f.tz
 
     notes = f.notes
     f = resolve_filters(new, now=now, movements=movements, events_of=data.events, span_of=data.span)

@@ -144,24 +144,77 @@ def test_a_static_table_aligns_counts_and_writes_them_as_a_reader_reads_them():
     assert '<th scope="col">Who</th>' in out
 
 
-def test_the_sidebar_offers_its_fixed_choices_as_pills_and_no_movement_box_for_one_movement(
+def test_the_sidebar_offers_its_short_lists_as_pills_and_no_drop_down_box_for_one_movement(
     data_url,  # noqa: F811
     monkeypatch,
 ):
     """Each drop-down box costs a new tab ~0.15 s of the browser's time (docs/benchmarks/
-    pages.md): the time range and the platforms are pills, and a store of one movement has no
-    box to choose it. The pills still steer the page and the URL."""
+    pages.md): the time range, the platforms, a movement's few events and the time zones are
+    pills, and a store of one movement has no box to choose it. The pills still steer the
+    page and the URL."""
     at = _run(data_url, monkeypatch)
     pills = {b.label: b for b in at.sidebar.button_group}
-    assert set(pills) == {"Time range", "Platforms (none = all)"}
+    assert set(pills) == {"Time range", "Platforms (none = all)", "Event", "Time zone"}
+    assert [s.label for s in at.sidebar.selectbox] == []
     assert pills["Time range"].value == "7d"
-    assert [s.label for s in at.sidebar.selectbox] == ["Event", "Time zone"]
+    assert pills["Event"].value == "" and pills["Time zone"].value == "UTC"
     pills["Time range"].set_value("30d").run()
     pills = {b.label: b for b in at.sidebar.button_group}
     pills["Platforms (none = all)"].set_value(["mastodon"]).run()
     assert not at.exception
     assert at.query_params["range"] == "30d" and at.query_params["pf"] == "mastodon"
     assert "mastodon" in at.caption[0].value and "Last" not in at.caption[0].value
+    pills = {b.label: b for b in at.sidebar.button_group}
+    pills["Event"].set_value("assembly").run()
+    pills = {b.label: b for b in at.sidebar.button_group}
+    pills["Time zone"].set_value("Europe/London").run()
+    assert not at.exception
+    assert at.query_params["ev"] == "assembly" and at.query_params["tz"] == "Europe/London"
+    assert "Citizen Assembly" in at.caption[0].value and "(Europe/London)" in at.caption[0].value
+
+
+def test_a_time_zone_from_a_shared_link_is_offered_beside_the_usual_ones(data_url, monkeypatch):  # noqa: F811
+    at = _run(data_url, monkeypatch, params={"tz": "Asia/Tokyo"})
+    (zone,) = [b for b in at.sidebar.button_group if b.label == "Time zone"]
+    assert zone.value == "Asia/Tokyo"
+    assert "(Asia/Tokyo)" in at.caption[0].value
+
+
+def test_a_movement_with_many_events_chooses_one_in_a_drop_down_box(tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from dashboard.filters import PILLS_MAX
+    from domain.settings.config import EventSettings
+    from storage.catalog import upsert_event
+    from storage.engine import make_engine, write_tx
+    from storage.migrate import upgrade
+    from tests.dashboard_data import small_conversation
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    small_conversation(engine)  # one event; PILLS_MAX more make too many for pills
+    now = datetime.now(UTC)
+    with write_tx(engine) as conn:
+        mv = conn.exec_driver_sql("SELECT id FROM movement WHERE slug = 'nhscitizen'").scalar()
+        for k in range(PILLS_MAX):
+            upsert_event(
+                conn,
+                EventSettings(
+                    slug=f"webinar-{k}",
+                    name=f"Webinar {k}",
+                    movement="nhscitizen",
+                    starts=now - timedelta(days=k + 1),
+                    ends=now - timedelta(days=k + 1) + timedelta(hours=1),
+                ),
+                {"nhscitizen": mv},
+            )
+    engine.dispose()
+    at = _run(url, monkeypatch)
+    assert [s.label for s in at.sidebar.selectbox] == ["Event"]
+    assert "Event" not in {b.label for b in at.sidebar.button_group}
+    at.sidebar.selectbox[0].select("webinar-2").run()
+    assert not at.exception and at.query_params["ev"] == "webinar-2"
 
 
 def test_a_store_of_several_movements_offers_a_box_to_choose_one(tmp_path, monkeypatch):
@@ -180,4 +233,4 @@ def test_a_store_of_several_movements_offers_a_box_to_choose_one(tmp_path, monke
         )
     engine.dispose()
     at = _run(url, monkeypatch)
-    assert [s.label for s in at.sidebar.selectbox] == ["Movement", "Event", "Time zone"]
+    assert [s.label for s in at.sidebar.selectbox] == ["Movement"]
