@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import types
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,18 +67,83 @@ def metric_row(changes: Mapping[str, Mapping[str, int | None]], period: str) -> 
     7 days"), which a caption names once."""
     if any(c.get("change") is not None for c in changes.values()):
         st.caption(f"Changes are against {period}.")
-    cols = st.columns(len(LABELS))
-    for col, (key, label) in zip(cols, LABELS.items(), strict=True):
+    items = []
+    for key, label in LABELS.items():
         c = changes.get(key, {})
         value, delta = int(c.get("value") or 0), c.get("change")
-        col.metric(
-            label,
-            f"{value:,}",
-            delta=change_text(value, delta),
-            delta_color="normal" if delta else "off",
-            delta_arrow="auto" if delta else "off",  # a change of 0 gets no arrow
-            help=HELP[key],
+        items.append(Metric(label, f"{value:,}", change_text(value, delta), delta or 0, HELP[key]))
+    metrics(items)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of a metric row: its label, value as shown, the change beside it (None for
+    none), the change's sign (colour and arrow: up green, down red, 0 grey with no arrow),
+    and the help its "?" shows on hover."""
+
+    label: str
+    value: str
+    delta: str | None = None
+    sign: int = 0
+    help: str | None = None
+
+
+def metrics_html(items: Sequence[Metric]) -> str:
+    """A row of figures as inert HTML in the look of `st.metric` (label, large value, the
+    change as a pill). Every text escaped. The row wraps on a narrow screen. Pure, so it is
+    tested without a browser (tests/html_tables.py reads it back)."""
+    cells = []
+    for m in items:
+        help_html = (
+            f'<span class=gs-help title="{html.escape(m.help, quote=True)}" role=img '
+            f'aria-label="{html.escape(m.help, quote=True)}">?</span>'
+            if m.help
+            else ""
         )
+        delta_html = ""
+        if m.delta is not None:
+            cls, arrow = (
+                ("up", "↑ ") if m.sign > 0 else ("down", "↓ ") if m.sign < 0 else ("off", "")
+            )
+            delta_html = (
+                f'<div class="gs-delta {cls}"><span aria-hidden=true>{arrow}</span>'
+                f"{html.escape(m.delta)}</div>"
+            )
+        cells.append(
+            f"<div class=gs-metric><div class=gs-label>{html.escape(m.label)}{help_html}</div>"
+            f"<div class=gs-value>{html.escape(m.value)}</div>{delta_html}</div>"
+        )
+    return f'<div class="gs-metrics">{"".join(cells)}</div>'
+
+
+def metrics(items: Sequence[Metric]) -> None:
+    """A row of figures (`metrics_html`), drawn as one piece of HTML: `st.metric` renders its
+    label through Streamlit's Markdown and a tooltip per figure, which cost a new tab about
+    20 ms of the browser's time per figure (the Overview has twelve; docs/benchmarks/
+    pages.md)."""
+    if items:
+        st.html(_METRIC_STYLE + metrics_html(items))
+
+
+# st.metric's look (Streamlit 1.5x, light theme): 14 px label, 2.25 rem value, the change as a
+# pill, green up, red down, grey when there is none.
+_METRIC_STYLE = (
+    "<style>"
+    ".gs-metrics{display:grid;grid-template-columns:repeat(auto-fit,minmax(8.5rem,1fr));"
+    "gap:1rem;margin-bottom:1rem;font-family:'Source Sans',sans-serif;color:rgb(49,51,63)}"
+    ".gs-label{font-size:0.875rem;line-height:1.6;display:flex;align-items:center;gap:0.25rem}"
+    ".gs-help{display:inline-flex;align-items:center;justify-content:center;width:0.95rem;"
+    "height:0.95rem;border:1.5px solid rgba(49,51,63,0.6);border-radius:50%;font-size:0.65rem;"
+    "font-weight:600;color:rgba(49,51,63,0.6);cursor:help}"
+    ".gs-value{font-size:2.25rem;line-height:1.4;padding-bottom:0.25rem;white-space:nowrap;"
+    "font-variant-numeric:tabular-nums}"
+    ".gs-delta{display:inline-block;font-size:0.875rem;line-height:1.4;padding:0.05rem 0.5rem;"
+    "border-radius:1rem;white-space:nowrap}"
+    ".gs-delta.up{color:rgb(21,130,55);background:rgba(33,195,84,0.1)}"
+    ".gs-delta.down{color:rgb(214,39,40);background:rgba(255,43,43,0.09)}"
+    ".gs-delta.off{color:rgba(49,51,63,0.6);background:rgba(49,51,63,0.1)}"
+    "</style>"
+)
 
 
 def short(text: str | None, n: int = 280) -> str:

@@ -1,9 +1,12 @@
 """The static tables a page drew (`dashboard.ui.small_table`: st.html elements holding one
 `<table class="gs-table">`), read back from an AppTest run as columns of cell texts; a cell
-that holds a link reads as its address. For tests of what a page shows, without a browser."""
+that holds a link reads as its address. The rows of figures (`dashboard.ui.metrics`: one
+`<div class="gs-metrics">` each) read back as figures with their label, value, change and help.
+For tests of what a page shows, without a browser."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
@@ -50,4 +53,77 @@ def html_tables(at: Any) -> list[dict[str, list[str]]]:
     """Every static table of an AppTest run, in page order."""
     return [
         parse_table(el.proto.body) for el in at.get("html") if 'class="gs-table"' in el.proto.body
+    ]
+
+
+@dataclass
+class Figure:
+    """One figure of a metric row as the page shows it: `direction` is "up", "down", "off"
+    (a change with no arrow) or None (no change shown); `arrow` the arrow drawn, if any."""
+
+    label: str = ""
+    value: str = ""
+    delta: str | None = None
+    direction: str | None = None
+    arrow: str = ""
+    help: str | None = None
+
+
+class _Metrics(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.figures: list[Figure] = []
+        self._field: str | None = None
+        self._hidden = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if "gs-metric" in classes:
+            self.figures.append(Figure())
+        elif "gs-label" in classes:
+            self._field = "label"
+        elif "gs-value" in classes:
+            self._field = "value"
+        elif "gs-delta" in classes:
+            self._field = "delta"
+            self.figures[-1].delta = ""
+            self.figures[-1].direction = next(c for c in classes if c != "gs-delta")
+        elif "gs-help" in classes:
+            self.figures[-1].help = a.get("title")
+            self._hidden = True
+        elif a.get("aria-hidden") == "true":
+            self._hidden = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._hidden:
+            self._hidden = False
+        elif tag == "div":
+            self._field = None
+
+    def handle_data(self, data: str) -> None:
+        f = self.figures[-1] if self.figures else None
+        if f is None or self._field is None:
+            return
+        if self._hidden:
+            if self._field == "delta":
+                f.arrow += data.strip()
+            return
+        setattr(f, self._field, (getattr(f, self._field) or "") + data)
+
+
+def parse_metrics(body: str) -> list[Figure]:
+    """One row of figures' HTML, in order."""
+    m = _Metrics()
+    m.feed(body)
+    return m.figures
+
+
+def html_metrics(at: Any) -> list[Figure]:
+    """Every figure of every metric row of an AppTest run, in page order."""
+    return [
+        f
+        for el in at.get("html")
+        if 'class="gs-metrics"' in el.proto.body
+        for f in parse_metrics(el.proto.body)
     ]

@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from storage.queries.wall import moderation_log
+from tests.html_tables import html_metrics
 from tests.test_wall_pages import wall_store  # noqa: F401 - the fixture
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -130,7 +131,7 @@ def test_someone_signed_in_with_no_mapped_group_sees_no_page(mapped, page):
     at = _open(page, _user(None))
     assert "You need the viewer role" in at.error[0].value
     assert [b.label for b in at.button] == ["Sign out"]
-    assert not at.metric and not at.checkbox and not _hide_buttons(at)
+    assert not html_metrics(at) and not at.checkbox and not _hide_buttons(at)
 
 
 def test_a_sign_in_older_than_max_session_hours_must_sign_in_again(mapped):

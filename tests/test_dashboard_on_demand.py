@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from storage.engine import make_engine
 from storage.migrate import upgrade
+from tests.html_tables import html_metrics
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
@@ -75,7 +76,7 @@ def test_a_shared_amplifiers_link_with_the_network_on_opens_it_drawn(demo_url, m
 def test_events_draws_its_two_charts_only_when_asked(demo_url, monkeypatch):
     at = _open(demo_url, monkeypatch, "views/events.py", {"range": "all"})
     assert _charts(at) == 0
-    assert any(m.label == "Lift" for m in at.metric)  # the numbers are there without them
+    assert any(m.label == "Lift" for m in html_metrics(at))  # the numbers are there without them
     at.toggle(key="events_draw_lift").set_value(True).run()
     assert not at.exception, at.exception
     assert _charts(at) == 1

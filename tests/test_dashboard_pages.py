@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests.dashboard_data import small_conversation
-from tests.html_tables import html_tables
+from tests.html_tables import html_metrics, html_tables
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = ["views/overview.py", "views/spread.py", "views/amplifiers.py", "views/events.py"]
@@ -72,7 +72,7 @@ def test_each_page_renders_on_data_without_exceptions(page, data_url, monkeypatc
 def test_overview_shows_the_headline_numbers(data_url, monkeypatch):
     at = _run(data_url, monkeypatch, params={"range": "7d"})
     assert not at.exception
-    shown = {m.label: m.value for m in at.metric[:6]}
+    shown = {m.label: m.value for m in html_metrics(at)[:6]}
     assert shown == {
         "Mentions": "12",
         "People": "6",
@@ -111,7 +111,7 @@ def test_each_page_renders_on_the_demo_conversation(page, demo, monkeypatch):
 def test_overview_on_the_demo_shows_its_size(demo, monkeypatch):
     url, summary = demo
     at = _run(url, monkeypatch, params={"range": "all"})
-    shown = {m.label: m.value for m in at.metric[:6]}
+    shown = {m.label: m.value for m in html_metrics(at)[:6]}
     assert shown["Mentions"] == f"{summary.mentions:,}"
     assert shown["Platforms"] == str(len(summary.platforms))
     assert shown["Blogs"] == str(summary.blogs)
@@ -120,7 +120,7 @@ def test_overview_on_the_demo_shows_its_size(demo, monkeypatch):
 def test_events_page_on_the_demo_shows_the_assembly_lifting_the_conversation(demo, monkeypatch):
     url, summary = demo
     at = _run(url, monkeypatch, "views/events.py", params={"range": "all"})
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in html_metrics(at)}
     assert float(metrics["Lift"].rstrip("×")) > 1
     assert summary.event_name in [s.value for s in at.subheader]
 

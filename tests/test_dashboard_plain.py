@@ -144,6 +144,32 @@ def test_a_static_table_aligns_counts_and_writes_them_as_a_reader_reads_them():
     assert '<th scope="col">Who</th>' in out
 
 
+def test_a_row_of_figures_reads_like_st_metric_and_escapes_every_text():
+    """The headline figures are one piece of HTML (st.metric cost a new tab ~20 ms of browser
+    time per figure): label, value, the change with its arrow and colour, the help on hover;
+    nothing in a label or help can become markup."""
+    from dashboard.ui import Metric, metrics_html
+    from tests.html_tables import parse_metrics
+
+    out = metrics_html(
+        [
+            Metric("Mentions", "11,820", "+7,353 (+165%)", 7353, "Posts <b>matching</b>"),
+            Metric("Platforms", "4", "no change", 0),
+            Metric("Blogs <script>", "2", "-1 (-33%)", -1),
+            Metric("Lift", "3.1×"),
+        ]
+    )
+    shown = [(f.label, f.value, f.delta, f.direction, f.arrow, f.help) for f in parse_metrics(out)]
+    assert shown == [
+        ("Mentions", "11,820", "+7,353 (+165%)", "up", "↑", "Posts <b>matching</b>"),
+        ("Platforms", "4", "no change", "off", "", None),
+        ("Blogs <script>", "2", "-1 (-33%)", "down", "↓", None),
+        ("Lift", "3.1×", None, None, "", None),
+    ]
+    assert "<script>" not in out and "<b>" not in out
+    assert 'aria-hidden=true' in out  # the arrow is not read out; the sign is in the text
+
+
 def test_the_sidebar_offers_its_short_lists_as_pills_and_no_drop_down_box_for_one_movement(
     data_url,  # noqa: F811
     monkeypatch,
@@ -215,6 +241,17 @@ def test_a_movement_with_many_events_chooses_one_in_a_drop_down_box(tmp_path, mo
     assert "Event" not in {b.label for b in at.sidebar.button_group}
     at.sidebar.selectbox[0].select("webinar-2").run()
     assert not at.exception and at.query_params["ev"] == "webinar-2"
+    at.switch_page("views/events.py").run()
+    assert not at.exception
+    assert [s.label for s in at.main.selectbox] == ["Event in detail"]
+
+
+def test_the_events_page_offers_a_few_events_as_pills(data_url, monkeypatch):  # noqa: F811
+    at = _run(data_url, monkeypatch, "views/events.py", params={"range": "all"})
+    assert not at.exception
+    (detail,) = [b for b in at.main.button_group if b.label == "Event in detail"]
+    assert detail.value == "assembly" and not at.main.selectbox
+    assert "Citizen Assembly" in [s.value for s in at.subheader]
 
 
 def test_a_store_of_several_movements_offers_a_box_to_choose_one(tmp_path, monkeypatch):

@@ -98,18 +98,17 @@ def _metrics_app() -> None:
 
 
 def test_a_change_of_zero_gets_no_arrow():
-    from streamlit.proto.Metric_pb2 import Metric
     from streamlit.testing.v1 import AppTest
+
+    from tests.html_tables import html_metrics
 
     at = AppTest.from_function(_metrics_app)
     at.run()
     assert not at.exception
-    mentions, people = at.metric[0].proto, at.metric[1].proto
+    mentions, people = html_metrics(at)[:2]
     assert at.caption[0].value == "Changes are against the previous 7 days."
-    assert mentions.delta == "no change"
-    assert mentions.direction == Metric.MetricDirection.NONE
-    assert people.delta == "+10 (+50%)"
-    assert people.direction == Metric.MetricDirection.UP
+    assert (mentions.delta, mentions.direction, mentions.arrow) == ("no change", "off", "")
+    assert (people.delta, people.direction, people.arrow) == ("+10 (+50%)", "up", "↑")
 
 
 @pytest.mark.parametrize("page", ["views/spread.py", "views/overview.py", "views/amplifiers.py"])

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from dashboard import audit, data, ui, wall_common
 from dashboard.figures.events import event_window_figure, lift_figure
-from dashboard.filters import sidebar_filters
+from dashboard.filters import PILLS_MAX, sidebar_filters
 from dashboard.roles import permitted, refusal_text
 from domain.ics import MAX_BYTES as ICS_MAX_BYTES
 from domain.ics import IcsError, parse_ics, slugify
@@ -78,9 +78,19 @@ else:
     slugs = [e["slug"] for e in events]
     names = {e["slug"]: e["name"] for e in events}
     default = f.event["slug"] if f.event and f.event["slug"] in slugs else slugs[-1]
-    chosen = st.selectbox(
-        "Event in detail", slugs, index=slugs.index(default), format_func=names.get
-    )
+    # A few events are pills (one click, all in view), more a drop-down box: each box costs a
+    # new tab about 0.15 s of the browser's time (docs/benchmarks/pages.md).
+    if len(slugs) < PILLS_MAX:
+        chosen = (
+            st.pills(
+                "Event in detail", slugs, default=default, format_func=names.get, required=True
+            )
+            or default
+        )
+    else:
+        chosen = st.selectbox(
+            "Event in detail", slugs, index=slugs.index(default), format_func=names.get
+        )
     event = next(e for e in events if e["slug"] == chosen)
     report = next(r for r in reports if r["slug"] == chosen)
     ez = event["timezone"] or "UTC"
@@ -89,12 +99,15 @@ else:
         f"{local_time(event['start_ts'], ez)} – {local_time(event['end_ts'], ez)} ({ez})"
         + (f" · {ui.short(event['place'], 100)}" if event.get("place") else "")
     )
-    c = st.columns(5)
-    c[0].metric("Mentions during", f"{report['mentions']:,}")
-    c[1].metric("Baseline (same length before)", f"{report['baseline_mentions']:,}")
-    c[2].metric("Lift", lift_text(report["lift"]))
-    c[3].metric("New authors brought in", f"{report['new_authors']:,}")
-    c[4].metric("After-glow", f"{report['afterglow_hours']} h")
+    ui.metrics(
+        [
+            ui.Metric("Mentions during", f"{report['mentions']:,}"),
+            ui.Metric("Baseline (same length before)", f"{report['baseline_mentions']:,}"),
+            ui.Metric("Lift", lift_text(report["lift"])),
+            ui.Metric("New authors brought in", f"{report['new_authors']:,}"),
+            ui.Metric("After-glow", f"{report['afterglow_hours']} h"),
+        ]
+    )
 
     def window_drawing() -> None:
         """The hours around the chosen event, queried and drawn when asked for."""

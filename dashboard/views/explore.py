@@ -114,16 +114,19 @@ except Exception as exc:  # unreachable store, bad filter: a message, not a trac
     st.error(f"Cannot read the store: {str(exc).splitlines()[0][:300]}")
     st.stop()
 
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Mentions in filter", f"{counts['in_filter']:,}")
-c2.metric("Exportable", f"{counts['exportable']:,}")
-c3.metric(
-    "Withheld (opt-outs)",
-    f"{counts['withheld']:,}",
-    help="Authors who opted out, and term-only or in-thread matches of Mastodon accounts that "
-    "did not opt in to search: counted, never shown or exported.",
+ui.metrics(
+    [
+        ui.Metric("Mentions in filter", f"{counts['in_filter']:,}"),
+        ui.Metric("Exportable", f"{counts['exportable']:,}"),
+        ui.Metric(
+            "Withheld (opt-outs)",
+            f"{counts['withheld']:,}",
+            help="Authors who opted out, and term-only or in-thread matches of Mastodon accounts "
+            "that did not opt in to search: counted, never shown or exported.",
+        ),
+        ui.Metric("Deleted by authors", f"{counts['deleted']:,}", help="Excluded everywhere."),
+    ]
 )
-c4.metric("Deleted by authors", f"{counts['deleted']:,}", help="Excluded everywhere.")
 
 st.subheader("Preview")
 if rows:

@@ -155,8 +155,11 @@ if not cas["count"]:
         "or check that the collectors fetch reposters and quotes.",
     )
 else:
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Cascades", f"{cas['count']:,}")
-    c2.metric("Largest size", f"{cas['largest'][0]['size']:,}")
-    c3.metric("Deepest", f"{max(x['depth'] for x in [*cas['largest'], *cas['trees']]):,}")
+    ui.metrics(
+        [
+            ui.Metric("Cascades", f"{cas['count']:,}"),
+            ui.Metric("Largest size", f"{cas['largest'][0]['size']:,}"),
+            ui.Metric("Deepest", f"{max(x['depth'] for x in [*cas['largest'], *cas['trees']]):,}"),
+        ]
+    )
     cascade_drawings(cas)

@@ -64,6 +64,8 @@ def test_overview_lists_what_travels_and_spread_draws_the_large_tree_as_an_icicl
     heading.wait_for(timeout=60_000)
     heading.scroll_into_view_if_needed()
     for label in ("Linked sites", "Hashtags used with it", "Linked pages"):
+        # drawn after the heading, in the same script run: wait for each, then count it once
+        page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
         assert page.get_by_text(label, exact=True).count() == 1, label
     page.wait_for_timeout(1500)
     heading.scroll_into_view_if_needed()  # again: late elements above it may have moved it

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests.export.conftest import DELETED_TEXT, SECRET_TEXT, TERM_ONLY_TEXT, seed
-from tests.html_tables import html_tables
+from tests.html_tables import html_metrics, html_tables
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -42,7 +42,7 @@ def _page_text(at: AppTest) -> str:
     frames = [str(df.value.to_dict()) for df in at.dataframe]
     tables = [str(t) for t in html_tables(at)]
     return " ".join(
-        frames + tables + [m.value for m in at.markdown] + [str(m.value) for m in at.metric]
+        frames + tables + [m.value for m in at.markdown] + [str(m.value) for m in html_metrics(at)]
     )
 
 
@@ -54,7 +54,7 @@ def _preview(at: AppTest) -> dict[str, list[str]]:
 def test_preview_shows_exportable_posts_and_counts_the_withheld(page):
     assert page.title[0].value == "Explore & export"
     assert len(_preview(page)["Post"]) == 3
-    metrics = {m.label: m.value for m in page.metric}
+    metrics = {m.label: m.value for m in html_metrics(page)}
     assert metrics["Withheld (opt-outs)"] == "2"
     assert metrics["Deleted by authors"] == "1"
     text = _page_text(page)
