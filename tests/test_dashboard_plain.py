@@ -167,7 +167,7 @@ def test_a_row_of_figures_reads_like_st_metric_and_escapes_every_text():
         ("Lift", "3.1×", None, None, "", None),
     ]
     assert "<script>" not in out and "<b>" not in out
-    assert 'aria-hidden=true' in out  # the arrow is not read out; the sign is in the text
+    assert "aria-hidden=true" in out  # the arrow is not read out; the sign is in the text
 
 
 def test_the_sidebar_offers_its_short_lists_as_pills_and_no_drop_down_box_for_one_movement(
