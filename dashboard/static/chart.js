@@ -115,6 +115,66 @@ function plotly() {
   return loading;
 }
 
+// The margins plotly.js settled on when it last drew a chart of the same shape, kept in this
+// browser (localStorage). With `automargin`, plotly.js draws a chart, measures its tick
+// labels, legend and titles, finds the margins too small and draws it all again: about half
+// of a chart's drawing time (docs/benchmarks/pages.md). Starting from the margins it settled
+// on last time, the first drawing fits and is the only one. automargin stays on, so labels
+// that have grown since still push the margins out, and the new margins are kept; a kept
+// margin never makes one narrower than the figure asks for.
+const MARGINS = "groundswell.chart.margins";
+const MARGINS_KEPT = 200;
+
+function digits(values) {
+  let top = 0;
+  for (const v of values || []) if (typeof v === "number" && Math.abs(v) > top) top = Math.abs(v);
+  return String(Math.round(top)).length;
+}
+
+// What decides a chart's margins, and nothing that changes minute by minute: its titles,
+// traces, legend, height, width (to 50 px), the categories of a category axis and the size
+// (in digits) of its largest value.
+function shape(fig, width) {
+  const layout = fig.layout || {};
+  const text = (t) => (typeof t === "string" ? t : (t && t.text) || "");
+  const stacked = layout.barmode === "stack";
+  const ys = (fig.data || []).map((t) => t.y || []);
+  const categories = [...new Set(ys.flat().filter((v) => typeof v === "string"))].join("|");
+  const sums = stacked ? [ys.reduce((n, y) => n + Math.max(0, ...y.filter(Number.isFinite)), 0)] : [];
+  return JSON.stringify([
+    text(layout.title),
+    text((layout.xaxis || {}).title),
+    text((layout.yaxis || {}).title),
+    (fig.data || []).map((t) => [t.type, t.name, t.showlegend]),
+    layout.legend || null,
+    layout.height || null,
+    Math.round(width / 50),
+    categories,
+    digits(stacked ? sums : ys.flat()),
+  ]);
+}
+
+function kept() {
+  try {
+    return JSON.parse(window.localStorage.getItem(MARGINS) || "{}");
+  } catch {
+    return {}; // storage off (a private window, a policy): draw as plotly.js would
+  }
+}
+
+function keep(key, size) {
+  try {
+    const all = kept();
+    delete all[key];
+    all[key] = { l: size.l, r: size.r, t: size.t, b: size.b };
+    const keys = Object.keys(all);
+    for (const old of keys.slice(0, Math.max(0, keys.length - MARGINS_KEPT))) delete all[old];
+    window.localStorage.setItem(MARGINS, JSON.stringify(all));
+  } catch {
+    // storage full or off: the next tab measures again
+  }
+}
+
 export default function (component) {
   const { data, parentElement } = component;
   let el = parentElement.querySelector(":scope > .gs-chart");
@@ -133,8 +193,25 @@ export default function (component) {
   }
   const fig = themed(JSON.parse(data.figure));
   let gone = false;
+  const key = shape(fig, el.clientWidth || parentElement.clientWidth || 0);
+  const margins = kept()[key];
+  if (margins) {
+    // Never less than the figure asks for: a margin kept before the figure's own grew (a
+    // title moved, say) must not cut it; automargin only ever widens what it starts from.
+    const asked = fig.layout.margin || {};
+    const base = (fig.layout.template.layout || {}).margin || {};
+    const wider = {};
+    for (const side of ["l", "r", "t", "b"]) {
+      const own = asked[side] ?? base[side];
+      wider[side] = typeof own === "number" ? Math.max(own, margins[side]) : margins[side];
+    }
+    fig.layout.margin = { ...asked, ...wider };
+  }
   plotly().then((Plotly) => {
-    if (!gone) Plotly.react(el, fig.data, fig.layout, CONFIG);
+    if (gone) return;
+    Plotly.react(el, fig.data, fig.layout, CONFIG).then((gd) => {
+      if (!gone && gd._fullLayout && gd._fullLayout._size) keep(key, gd._fullLayout._size);
+    });
   });
   // Streamlit calls this when the chart leaves the page (another page from the menu, a switch
   // turned off) or before new data: purge drops plotly.js's window resize listener, which a
