@@ -154,6 +154,21 @@ function shape(fig, width) {
   ]);
 }
 
+// A 53-bit hash of a chart's shape (cyrb53): the kept entries name no title, trace or
+// category, only an opaque number.
+function hash(text) {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
 function kept() {
   try {
     return JSON.parse(window.localStorage.getItem(MARGINS) || "{}");
@@ -193,7 +208,7 @@ export default function (component) {
   }
   const fig = themed(JSON.parse(data.figure));
   let gone = false;
-  const key = shape(fig, el.clientWidth || parentElement.clientWidth || 0);
+  const key = hash(shape(fig, el.clientWidth || parentElement.clientWidth || 0));
   const margins = kept()[key];
   if (margins) {
     // Never less than the figure asks for: a margin kept before the figure's own grew (a
