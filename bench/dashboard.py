@@ -92,6 +92,7 @@ def _rollup_backfill() -> tuple[str, ...]:
         "0023_amplifier_periods",
         "0026_instance_hours",
         "0028_people_cells",
+        "0057_amplifier_days",
     )
     for name in (*names, *later):
         path = ROOT / f"storage/migrations/versions/{name}.py"

@@ -151,6 +151,34 @@ class MovementAmplifierPeriod(SQLModel, table=True):
     edges: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+# Length of the buckets of `movement_amplifier_day` (one UTC day; migration 0057).
+AMPLIFIER_DAY_S = 86400
+
+
+class MovementAmplifierDay(SQLModel, table=True):
+    """`movement_amplifier_period` per UTC day (migration 0057): the same counts, the same
+    write path, the bounds of ranges that touch only a few days.
+
+    A 16-day period's count bounds a range of two days loosely: an event window's accounts
+    have their whole fortnight's edges as their bound, so the threshold algorithm must count
+    most of the period's accounts before the n-th exact count rises above the unread ones'
+    bound (27 candidate chunks for the sources of the 1M benchmark's two-day event, whose
+    distribution is flat). The days a short range touches sum to a bound close to the count
+    itself. Longer ranges keep the periods: many day lists would cost more to read than the
+    looser bound costs to count (`storage.queries.amplifiers.DAY_LISTS_MAX`).
+    """
+
+    __tablename__ = "movement_amplifier_day"
+    __table_args__ = (
+        Index("ix_mamp_day_top", "movement_id", "side", "day", "edges", "account_id"),
+    )
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    side: str = Field(sa_column=Column(String(3), primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    edges: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class MovementAuthorDay(SQLModel, table=True):
     """Who was active on each UTC day, per platform of the mention (widening's active and
     returning authors). Presence rows: written once, never counted up."""
