@@ -62,7 +62,9 @@ from storage.models import (
 )
 from storage.models_deletions import DeletedKey
 from storage.models_rollups import (
+    AMPLIFIER_DAY_S,
     AMPLIFIER_PERIOD_S,
+    MovementAmplifierDay,
     MovementAmplifierPeriod,
     MovementAuthorDay,
     MovementAuthorPlatform,
@@ -810,8 +812,9 @@ def link_movement_edges(
     at: stored edges pointing at this batch's new matches, and this batch's edges pointing at
     matched mentions. Keyed on (movement, edge) with DO NOTHING, so repeats are harmless; the
     rows an INSERT really added (RETURNING: not those another transaction or an earlier batch
-    wrote) are counted into `movement_amplifier_period` and returned (movement, edge, time,
-    kind, platform, target, via, source, target account) for the cascades."""
+    wrote) are counted into the amplifier bounds (`bump_amplifier_periods`) and returned
+    (movement, edge, time, kind, platform, target, via, source, target account) for the
+    cascades."""
     amp, mm, m, me = _t(Amplification), _t(MentionMatch), _t(Mention), _t(MovementEdge)
     cols = [
         mm.c.movement_id,
@@ -861,29 +864,42 @@ def bump_amplifier_periods(
     conn: Connection, added: Iterable[Sequence[Any]], *, sign: int = 1
 ) -> None:
     """Count newly stored `movement_edge` rows (movement, created_ts, source, target account)
-    into `movement_amplifier_period`: one row per (movement, side, period, account), added to
-    with `edges + excluded.edges`, in key order (two PostgreSQL workers lock rows in the same
-    order). Edges without a target account and self-amplification are not counted, as in the
-    rankings. `sign=-1` counts removed rows (undone reposts and boosts) down."""
-    counts: Counter[tuple[int, str, int, int]] = Counter()
+    into `movement_amplifier_period` and `movement_amplifier_day` (the rankings' bounds for
+    long and for short ranges): one row per (movement, side, period or day, account), added
+    to with `edges + excluded.edges`, in key order (two PostgreSQL workers lock rows in the
+    same order). Both tables' rows are counted in one pass over the edges. Edges without a
+    target account and self-amplification are not counted, as in the rankings. `sign=-1`
+    counts removed rows (undone reposts and boosts) down."""
+    periods: Counter[tuple[int, str, int, int]] = Counter()
+    days: Counter[tuple[int, str, int, int]] = Counter()
     for mv, ts, src, dst in added:
         if dst is None or src == dst:
             continue
         period = ts // AMPLIFIER_PERIOD_S
-        counts[(mv, "dst", period, dst)] += sign
-        counts[(mv, "src", period, src)] += sign
-    if not counts:
+        day = ts // AMPLIFIER_DAY_S
+        periods[(mv, "dst", period, dst)] += sign
+        periods[(mv, "src", period, src)] += sign
+        days[(mv, "dst", day, dst)] += sign
+        days[(mv, "src", day, src)] += sign
+    if not periods:
         return
-    table = _t(MovementAmplifierPeriod)
+    _upsert_edge_counts(conn, _t(MovementAmplifierPeriod), "period", periods)
+    _upsert_edge_counts(conn, _t(MovementAmplifierDay), "day", days)
+
+
+def _upsert_edge_counts(
+    conn: Connection, table: Any, bucket: str, counts: Counter[tuple[int, str, int, int]]
+) -> None:
+    """Add `counts` ((movement, side, `bucket`, account) -> edges) to `table`'s `edges`."""
+    keys = ("movement_id", "side", bucket, "account_id")
 
     def stmt() -> Any:
         ins = insert_for(conn, table)
         return ins.on_conflict_do_update(
-            index_elements=[table.c.movement_id, table.c.side, table.c.period, table.c.account_id],
+            index_elements=[table.c[k] for k in keys],
             set_={"edges": table.c.edges + ins.excluded.edges},
         )
 
-    keys = ("movement_id", "side", "period", "account_id")
     rows = [{**dict(zip(keys, k, strict=True)), "edges": n} for k, n in sorted(counts.items())]
     executemany(conn, stmt, table, table.name, rows)
 
@@ -931,9 +947,9 @@ def undo_edges(
 
     The `amplification` row stays, with `undone_at` (researchers keep the history); its
     `movement_edge` rows go, so Amplifiers, the network export and Spread stop counting it:
-    `movement_amplifier_period` is counted down by exactly what `bump_amplifier_periods`
-    counted up. Returns the removed `movement_edge` rows (movement, edge, time, kind,
-    platform, target, via) for `shrink_cascades`."""
+    `movement_amplifier_period` and `movement_amplifier_day` are counted down by exactly what
+    `bump_amplifier_periods` counted up. Returns the removed `movement_edge` rows (movement,
+    edge, time, kind, platform, target, via) for `shrink_cascades`."""
     amp, me = _t(Amplification), _t(MovementEdge)
     undone: set[int] = set()
     for column, ids in (("amplification.undo_id", undo_ids), ("amplification.id", edge_ids)):

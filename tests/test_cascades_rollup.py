@@ -257,7 +257,7 @@ def test_the_kept_trees_do_not_depend_on_the_order_of_the_writes(store):
     for seed in (6, 7):  # the same posts and edges in other orders, from an empty store
         with write_tx(store) as conn:
             for t in ("cascade_node", "cascade_root", "cascade_day", "movement_edge",
-                      "movement_amplifier_period",
+                      "movement_amplifier_period", "movement_amplifier_day",
                       "amplification", "mention_match"):  # fmt: skip
                 conn.execute(text(f"DELETE FROM {t}"))
         _write_shuffled(store, rules, random.Random(seed), posts, edges)

@@ -48,7 +48,11 @@ def _undone(engine: Engine) -> int:
 
 
 def _period_edges(engine: Engine) -> int:
-    return int(_scalar(engine, "SELECT coalesce(sum(edges), 0) FROM movement_amplifier_period"))
+    """Edges counted in the amplifier bounds; the per-day table counts exactly the same ones."""
+    periods = _scalar(engine, "SELECT coalesce(sum(edges), 0) FROM movement_amplifier_period")
+    days = _scalar(engine, "SELECT coalesce(sum(edges), 0) FROM movement_amplifier_day")
+    assert days == periods
+    return int(periods)
 
 
 def _received(engine: Engine) -> list[dict]:
