@@ -26,6 +26,7 @@ _TABLES = (
     "movement_instance_hour",
     "movement_edge",
     "movement_amplifier_period",
+    "movement_amplifier_day",
     "movement_people_cell",
     "movement_cross_day",
 )
@@ -85,6 +86,17 @@ _RECOUNT = (
         for side, column in (("dst", "dst_account_id"), ("src", "source_account_id"))
     ),
 )
+# The same per UTC day (migration 0057; migration 0029 recounts before the table exists).
+_DAYS = tuple(
+    (
+        "INSERT INTO movement_amplifier_day (movement_id, side, day, account_id, edges) "
+        f"SELECT movement_id, '{side}', created_ts / 86400, {column}, count(*) "
+        "FROM movement_edge me WHERE {me} AND "
+        "dst_account_id IS NOT NULL AND source_account_id <> dst_account_id "
+        f"GROUP BY movement_id, created_ts / 86400, {column}"
+    )
+    for side, column in (("dst", "dst_account_id"), ("src", "source_account_id"))
+)
 # mention_match.prev_ts (storage/match_chain.py, migration 0020), before the people cells
 _PREV = (
     "UPDATE mention_match SET prev_ts = NULL WHERE {bare}",
@@ -131,13 +143,16 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
             bare=f"movement_id IN ({ids})",
         )
 
+    # Migrations before 0043 (0029's URL merge) recount before the shares tables exist, and
+    # before 0057's day table.
+    tables = set(inspect(conn).get_table_names())
+    days = _DAYS if "movement_amplifier_day" in tables else ()
     for table in _TABLES:
-        conn.execute(text(f"DELETE FROM {table} WHERE movement_id IN ({ids})"))
-    for sql in (*_PREV, *_RECOUNT, *_PEOPLE):
+        if table in tables:
+            conn.execute(text(f"DELETE FROM {table} WHERE movement_id IN ({ids})"))
+    for sql in (*_PREV, *_RECOUNT, *days, *_PEOPLE):
         conn.execute(text(fmt(sql)))
     for mv in movements:
         rebuild(conn, mv)
-    # Migrations before 0043 (0029's URL merge) recount before the shares tables exist.
-    tables = set(inspect(conn).get_table_names())
     if "movement_share_day" in tables:
         rebuild_shares(conn, movements, totals="movement_share_total" in tables)
