@@ -35,7 +35,9 @@ from domain.amplification import GROUP_OF, KIND_GROUPS
 from storage.id_lists import among
 from storage.models import Account, Amplification, Mention, MentionMatch, MovementAuthor
 from storage.models_rollups import (
+    AMPLIFIER_DAY_S,
     AMPLIFIER_PERIOD_S,
+    MovementAmplifierDay,
     MovementAmplifierPeriod,
     MovementAuthorDay,
     MovementEdge,
@@ -60,6 +62,7 @@ A = Account.__table__
 AMP = Amplification.__table__
 ME = MovementEdge.__table__
 MAP = MovementAmplifierPeriod.__table__
+MAMD = MovementAmplifierDay.__table__
 MAD = MovementAuthorDay.__table__
 MPD = MovementPlatformDay.__table__
 MID = MovementInstanceDay.__table__
@@ -77,8 +80,8 @@ def summary(
     or persons (`by="person"`, `summary_by_person`), without aggregating every edge of the
     range. This is what the Amplifiers page calls.
 
-    Each ranking is an exact top-N (`_top_accounts`: period upper bounds, then exact counts
-    of the few candidates). The network's nodes are the first `max_nodes // 2` accounts of
+    Each ranking is an exact top-N (`_top_accounts`: day or period upper bounds, then exact
+    counts of the few candidates). The network's nodes are the first `max_nodes // 2` accounts of
     each ranking (an account in both counts once), its edges the range's edges among them
     (`_pairs_among`: an index lookup per chosen account). `linked`: the page's view of the
     linked accounts (`persons.linked_view`), shared with its other person counts.
@@ -210,23 +213,43 @@ def summary_by_person(
 
 
 def _period_bounds(conn: Connection, scope: Scope, side: str, ids: list[int]) -> dict[int, int]:
-    """Each of `ids`' edges received or given in the amplifier periods the scope touches: an
-    upper bound of its count in the scope (`movement_amplifier_period`, primary-key probes)."""
-    p = AMPLIFIER_PERIOD_S
-    periods = list(range(scope.start_ts // p, (scope.end_ts - 1) // p + 1))
+    """Each of `ids`' edges received or given in the buckets the scope touches (its UTC days
+    or its 16-day periods, `_buckets`): an upper bound of its count in the scope
+    (primary-key probes)."""
+    table, bucket, buckets = _buckets(scope)
     return {
         int(a): int(e)
         for a, e in conn.execute(
-            select(MAP.c.account_id, func.sum(MAP.c.edges))
+            select(table.c.account_id, func.sum(table.c.edges))
             .where(
-                MAP.c.movement_id == scope.movement_id,
-                MAP.c.side == side,
-                MAP.c.period.in_(periods),
-                among(conn, MAP.c.account_id, ids),
+                table.c.movement_id == scope.movement_id,
+                table.c.side == side,
+                bucket.in_(list(buckets)),
+                among(conn, table.c.account_id, ids),
             )
-            .group_by(MAP.c.account_id)
+            .group_by(table.c.account_id)
         )
     }
+
+
+# A range touching at most this many UTC days is bounded by its days'
+# `movement_amplifier_day` lists, a longer one by its 16-day periods. A period bounds a two-day
+# range loosely (every account has its fortnight's edges as its bound), so most of its
+# accounts were counted exactly; each day is one more list to read per round, and past a few
+# days the day lists' summed cut-offs are no tighter than a period's. Measured on the 1M
+# benchmark store (docs/benchmarks/dashboard.md, "Daily amplifier bounds for short ranges").
+DAY_LISTS_MAX = 4
+
+
+def _buckets(scope: Scope) -> tuple[Any, Any, range]:
+    """The rollup table, its bucket column and the buckets the scope touches whose counts
+    bound the scope's: UTC days for a range of at most `DAY_LISTS_MAX` days, else periods."""
+    d = AMPLIFIER_DAY_S
+    days = range(scope.start_ts // d, (scope.end_ts - 1) // d + 1)
+    if len(days) <= DAY_LISTS_MAX:
+        return MAMD, MAMD.c.day, days
+    p = AMPLIFIER_PERIOD_S
+    return MAP, MAP.c.period, range(scope.start_ts // p, (scope.end_ts - 1) // p + 1)
 
 
 def _exact_pairs(
@@ -249,7 +272,7 @@ def _exact_pairs(
     ]
 
 
-# Rows of each period list read in the first round; each further round reads four times as
+# Rows of each day or period list read in the first round; each further round reads four times as
 # many. On the 1M benchmark store one to three rounds settle every filter.
 FIRST_DEPTH = 256
 # Candidates counted exactly per statement, largest upper bound first.
@@ -268,34 +291,36 @@ def _top_accounts(conn: Connection, scope: Scope, side: str, n: int) -> Ranked:
     scope, with their kind split: exactly `GROUP BY account ORDER BY count DESC, account
     LIMIT n` over the scope's edges (self-amplification and unknown targets left out).
 
-    The threshold algorithm over `movement_amplifier_period`: an account's count in the range
-    is at most the sum of its counts in the periods the range touches. Read the `depth`
-    largest rows of each such period (a list read to its end bounds the accounts missing from
-    it by 0, a list cut off by its last value); every account not read has at most the sum of
-    the cut-off values (`bound`) in the range. Count the accounts read exactly (`_exact`, by
-    index per account), largest own bound first, skipping those whose own bound is below the
-    n-th count found so far; when the n-th count exceeds `bound` no unread account can enter
-    the list (an equal count could, with a smaller id, so the test is strict), otherwise read
-    deeper. A range with few edges (`DIRECT_MAX_EDGES`) is grouped directly instead.
+    The threshold algorithm over a partition of time into buckets whose counts are kept per
+    account: `movement_amplifier_day` for a range of a few UTC days, `movement_amplifier_period`
+    (16 days) otherwise (`_buckets`). An account's count in the range is at most the sum of
+    its counts in the buckets the range touches, whatever the buckets' length. Read the
+    `depth` largest rows of each such bucket (a list read to its end bounds the accounts
+    missing from it by 0, a list cut off by its last value); every account not read has at
+    most the sum of the cut-off values (`bound`) in the range. Count the accounts read
+    exactly (`_exact`, by index per account), largest own bound first, skipping those whose
+    own bound is below the n-th count found so far; when the n-th count exceeds `bound` no
+    unread account can enter the list (an equal count could, with a smaller id, so the test is
+    strict), otherwise read deeper. A range with few edges (`DIRECT_MAX_EDGES`) is grouped
+    directly instead.
     """
     if _edges_at_most(conn, scope, DIRECT_MAX_EDGES[conn.dialect.name]):
         return _top_by_group_by(conn, scope, side, n)
-    p = AMPLIFIER_PERIOD_S
-    periods = range(scope.start_ts // p, (scope.end_ts - 1) // p + 1)
+    table, bucket, buckets = _buckets(scope)
     seen: set[int] = set()
     counted: dict[int, dict[str, Any]] = {}
     depth = FIRST_DEPTH
     while True:
         lists: list[tuple[dict[int, int], int]] = []
-        for period in periods:
+        for b in buckets:
             rows = conn.execute(
-                select(MAP.c.account_id, MAP.c.edges)
+                select(table.c.account_id, table.c.edges)
                 .where(
-                    MAP.c.movement_id == scope.movement_id,
-                    MAP.c.side == side,
-                    MAP.c.period == period,
+                    table.c.movement_id == scope.movement_id,
+                    table.c.side == side,
+                    bucket == b,
                 )
-                .order_by(MAP.c.edges.desc(), MAP.c.account_id.desc())
+                .order_by(table.c.edges.desc(), table.c.account_id.desc())
                 .limit(depth)
             ).all()
             cut = int(rows[-1][1]) if len(rows) == depth else 0

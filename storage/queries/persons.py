@@ -575,8 +575,8 @@ def top_persons(
     accounts are the top `n` one-account persons: it is read a little deeper than `n`, and
     deeper again only while fewer than `n` of its rows are such (`top_accounts(m)`,
     `storage.queries.amplifiers`). Linked persons are counted only when the sum of their
-    accounts' upper bounds (`bounds(ids)`: the amplifier periods the range touches) reaches
-    the n-th one-account person's count. The answer merges the two. `linked`: the page's
+    accounts' upper bounds (`bounds(ids)`: the amplifier days or periods the range touches)
+    reaches the n-th one-account person's count. The answer merges the two. `linked`: the page's
     view (`linked_view`), else read here.
     """
 
@@ -590,7 +590,7 @@ def top_persons(
             break
         depth *= 2
     if linked and bounds is not None:
-        # Only persons whose accounts' period bounds reach the n-th one-account person can
+        # Only persons whose accounts' bounds reach the n-th one-account person can
         # enter the list (a tie can too: it may have the smaller id).
         nth = int(singles[-1]["total"]) if len(singles) == n else 0
         bound: Counter[int] = Counter()
