@@ -1,8 +1,9 @@
 """Amplifier rankings and network without aggregating every edge of the range
-(`storage.queries.amplifiers`: period upper bounds from `movement_amplifier_period`, exact
-counts of the candidates): the same answers as straight GROUP BYs over the raw edges, on
-randomised data with part-days, platform filters, replays and tombstones (SQLite and
-PostgreSQL); and the period rollup equals its recomputation, also after a migration."""
+(`storage.queries.amplifiers`: upper bounds from `movement_amplifier_period` or, for a range
+of a few days, `movement_amplifier_day`, exact counts of the candidates): the same answers as
+straight GROUP BYs over the raw edges, on randomised data with part-days, platform filters,
+replays and tombstones (SQLite and PostgreSQL); and both rollups equal their recomputation
+after replays, undone edges, a recount and a migration."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from storage.engine import write_tx
 from storage.migrate import alembic_config, upgrade
 from storage.queries import amplifiers
 from storage.queries.scope import Scope, list_movements
-from storage.write import tombstone, write_batch
+from storage.recount import recount
+from storage.write import tombstone, undo_edges, write_batch
 from tests.factories import T0, account, batch, mention, movement
 
 H = 3600
@@ -30,8 +32,15 @@ PLATFORMS = ("mastodon", "bluesky")
 KINDS = ("boost", "repost", "quote", "reply", "link", "pingback")
 
 
-def _migration():
-    spec = importlib.util.spec_from_file_location("m0023", _VERSIONS / "0023_amplifier_periods.py")
+# Each bounds table and the migration that creates and backfills it.
+ROLLUPS = {
+    "movement_amplifier_period": "0023_amplifier_periods",
+    "movement_amplifier_day": "0057_amplifier_days",
+}
+
+
+def _migration(name: str = "0023_amplifier_periods"):
+    spec = importlib.util.spec_from_file_location(f"m{name}", _VERSIONS / f"{name}.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -95,13 +104,24 @@ def _scope(engine, start_h: float, end_h: float, platforms=()) -> Scope:
     return Scope(mv, T0_TS + int(start_h * H), T0_TS + int(end_h * H), tuple(platforms))
 
 
+# T0 is 09:00 UTC: hour h of the store is UTC day T0_DAY + (h + 9) // 24.
 SCOPES = [
     (0, 41 * 24, ()),  # everything
     (30.5, 30 * 24 + 7, ("bluesky", "mastodon")),  # 30 days, part-days at both ends
     (24 * 10 + 3, 24 * 17 - 5, ()),  # a week across a period boundary
-    (24 * 20 + 1, 24 * 20 + 13, ("mastodon",)),  # inside one day
     (24 * 5, 24 * 12, ("bluesky",)),
+    # ranges of at most DAY_LISTS_MAX days, bounded by the day table:
+    (24 * 20 + 1, 24 * 20 + 13, ("mastodon",)),  # inside one day
+    (24 * 6 + 2, 24 * 7 + 8, ()),  # two days, part-days at both ends (an event window)
+    (24 * 8 - 9, 24 * 10 - 9, ()),  # two whole UTC days
+    (24 * 13 + 1, 24 * 16 + 10, ("bluesky",)),  # four days, part-days at both ends
+    (24 * 33 + 15, 24 * 33 + 15.5, ()),  # half an hour
 ]
+
+
+def _days_touched(scope: Scope) -> int:
+    return (scope.end_ts - 1) // D - scope.start_ts // D + 1
+
 
 _GROUPS = {
     "reposts": "('repost', 'boost')",
@@ -181,6 +201,38 @@ def test_rankings_equal_a_group_by_over_the_raw_edges(store, monkeypatch, first_
                     assert amplifiers._top_accounts(conn, scope, side, n) == want[:n]
 
 
+def test_ranges_of_a_few_days_are_bounded_by_their_days_and_longer_ones_by_periods(store):
+    """The bounds of a range touching at most `DAY_LISTS_MAX` UTC days are its days' counts:
+    each account's exact count when the range is whole days, at least it otherwise; longer
+    ranges sum their periods."""
+    _write_random_store(store)
+    short = 0
+    with store.connect() as conn:
+        for start, end, platforms in [*SCOPES, (24 * 9 - 9, 24 * 12 - 9, ())]:
+            scope = _scope(store, start, end, platforms)
+            table = amplifiers._buckets(scope)[0]
+            if _days_touched(scope) > amplifiers.DAY_LISTS_MAX:
+                assert table.name == "movement_amplifier_period", (start, end)
+                continue
+            short += 1
+            assert table.name == "movement_amplifier_day", (start, end)
+            whole = not platforms and scope.start_ts % D == 0 and scope.end_ts % D == 0
+            for side in ("dst", "src"):
+                exact = {r["a"]: r["total"] for r in _reference(conn, scope, side)}
+                bounds = amplifiers._period_bounds(conn, scope, side, _all_accounts(conn))
+                bounds = {a: b for a, b in bounds.items() if b}
+                if whole:
+                    assert bounds == exact, (start, end, side)
+                else:
+                    assert all(bounds.get(a, 0) >= k for a, k in exact.items()), (start, end)
+                    assert sum(bounds.values()) > sum(exact.values())  # part-days cut off
+    assert short == 6
+
+
+def _all_accounts(conn) -> list[int]:
+    return [int(a) for (a,) in conn.execute(text("SELECT id FROM account"))]
+
+
 def test_the_network_is_the_edges_among_the_top_of_both_rankings(store):
     _write_random_store(store)
     with store.connect() as conn:
@@ -194,50 +246,98 @@ def test_the_network_is_the_edges_among_the_top_of_both_rankings(store):
             assert {n["id"] for n in net["nodes"]} == {x for s, t, _ in want for x in (s, t)}
 
 
-def _periods(conn) -> set[tuple]:
-    return {tuple(r) for r in conn.execute(text("SELECT * FROM movement_amplifier_period"))}
+def _periods(conn, table: str = "movement_amplifier_period") -> set[tuple]:
+    """The rollup's rows; rows counted down to 0 by undone edges are left out (a
+    recomputation writes none, and a bound of 0 bounds nothing)."""
+    return {tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} WHERE edges <> 0"))}
 
 
-def _recomputed(conn) -> set[tuple]:
+def _recomputed(conn, table: str = "movement_amplifier_period") -> set[tuple]:
+    """The rollup by its definition: the migration's backfill, run over `movement_edge`."""
     out: set[tuple] = set()
-    for sql in _migration().BACKFILL:
+    for sql in _migration(ROLLUPS[table]).BACKFILL:
         out |= {tuple(r) for r in conn.execute(text(sql[sql.index("SELECT") :]))}
     return out
 
 
-def test_the_period_rollup_equals_its_recomputation_after_replays_and_tombstones(store):
+@pytest.mark.parametrize("table", ROLLUPS)
+def test_the_rollup_equals_its_recomputation_after_replays_and_tombstones(store, table):
     _write_random_store(store)
     with store.connect() as conn:
-        got = _periods(conn)
-        assert got == _recomputed(conn)
+        got = _periods(conn, table)
+        assert got == _recomputed(conn, table)
     assert {r[1] for r in got} == {"dst", "src"}
-    assert len({r[2] for r in got}) >= 3  # the data spans three periods
+    # the data spans three periods, forty days
+    assert len({r[2] for r in got}) >= (3 if table == "movement_amplifier_period" else 40)
     _write_random_store(store)  # every batch once more: nothing is counted twice
     with store.connect() as conn:
-        assert _periods(conn) == got
+        assert _periods(conn, table) == got
 
 
-def test_migration_0023_backfills_a_store_written_before_it(store):
-    """Downgrade a written store to the revision before 0023 (table and indexes gone),
-    upgrade again: the backfilled rollup is what the write path had kept."""
+def test_both_rollups_equal_their_recomputation_after_undone_edges_and_a_repost_again(store):
+    """Undone reposts and boosts leave `movement_edge`; both rollups are counted down by
+    exactly them, and up again when the edges are seen again."""
+    _write_random_store(store)
+    with store.connect() as conn:
+        before = {t: _periods(conn, t) for t in ROLLUPS}
+        ids = [int(e) for (e,) in conn.execute(text("SELECT edge_id FROM movement_edge"))]
+    with write_tx(store) as conn:
+        removed = undo_edges(conn, [], sorted(ids)[::4], _at(42 * 24))
+    assert len(removed) >= 150
+    with store.connect() as conn:
+        for t in ROLLUPS:
+            after = _periods(conn, t)
+            assert after == _recomputed(conn, t), t
+            assert sum(r[-1] for r in after) < sum(r[-1] for r in before[t])
+    _write_random_store(store)  # seen again: the edges hold again
+    with store.connect() as conn:
+        for t in ROLLUPS:
+            assert _periods(conn, t) == _recomputed(conn, t) == before[t], t
+
+
+def test_a_recount_rebuilds_both_rollups(store):
+    """The repair after raw rows were rewritten (`storage.recount`) recomputes the rollups
+    from `movement_edge`, whatever they held."""
+    _write_random_store(store)
+    with store.connect() as conn:
+        kept = {t: _periods(conn, t) for t in ROLLUPS}
+        mv = list_movements(conn)[0]["id"]
+    with write_tx(store) as conn:
+        for t in ROLLUPS:
+            conn.execute(text(f"UPDATE {t} SET edges = edges + 3 WHERE account_id % 2 = 0"))
+            conn.execute(text(f"DELETE FROM {t} WHERE account_id % 3 = 0"))
+    with store.connect() as conn:
+        assert all(_periods(conn, t) != kept[t] for t in ROLLUPS)
+    with write_tx(store) as conn:
+        recount(conn, [mv])
+    with store.connect() as conn:
+        for t in ROLLUPS:
+            assert _periods(conn, t) == kept[t], t
+            assert kept[t]
+
+
+@pytest.mark.parametrize("table", ROLLUPS)
+def test_the_migration_backfills_a_store_written_before_it(store, table):
+    """Downgrade a written store to the revision before the rollup's migration (table and
+    indexes gone), upgrade again: the backfilled rollup is what the write path had kept."""
     from alembic import command
 
     _write_random_store(store)
     with store.connect() as conn:
-        kept = _periods(conn)
+        kept = _periods(conn, table)
     cfg = alembic_config(store)
     try:
         with store.connect() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, _migration().down_revision)
+            command.downgrade(cfg, _migration(ROLLUPS[table]).down_revision)
             conn.commit()
         with store.connect() as conn:
-            assert "movement_amplifier_period" not in inspect(conn).get_table_names()
+            assert table not in inspect(conn).get_table_names()
             assert conn.execute(text("SELECT count(*) FROM movement_edge")).scalar()
     finally:
         upgrade(store)
     with store.connect() as conn:
-        assert _periods(conn) == kept
+        assert _periods(conn, table) == kept
     assert kept
 
 
