@@ -888,7 +888,7 @@ def bump_amplifier_periods(
 
 
 def _upsert_edge_counts(
-    conn: Connection, table: Any, bucket: str, counts: Counter[tuple[int, str, int, int]]
+    conn: Connection, table: Table, bucket: str, counts: Counter[tuple[int, str, int, int]]
 ) -> None:
     """Add `counts` ((movement, side, `bucket`, account) -> edges) to `table`'s `edges`."""
     keys = ("movement_id", "side", bucket, "account_id")

@@ -24,7 +24,9 @@ from typing import Any
 
 import networkx as nx
 from sqlalchemy import (
+    Column,
     Connection,
+    Table,
     case,
     func,
     literal,
@@ -241,7 +243,7 @@ def _period_bounds(conn: Connection, scope: Scope, side: str, ids: list[int]) ->
 DAY_LISTS_MAX = 4
 
 
-def _buckets(scope: Scope) -> tuple[Any, Any, range]:
+def _buckets(scope: Scope) -> tuple[Table, Column[Any], range]:
     """The rollup table, its bucket column and the buckets the scope touches whose counts
     bound the scope's: UTC days for a range of at most `DAY_LISTS_MAX` days, else periods."""
     d = AMPLIFIER_DAY_S
