@@ -396,3 +396,40 @@ def test_a_persons_handles_that_read_the_same_say_their_platform(store):
     assert sorted(p["handles"]) == sorted(
         ["reflections.blog (blog)", "Reflections.blog (bluesky)", masto.handle]
     )
+
+
+def test_a_person_whose_accounts_are_each_small_still_enters_the_ranking(store):
+    """The ranking by person sums the bounds only of persons with a "hot" account (a bucket of
+    at least need / (accounts per person * buckets) edges, read from the top of the lists;
+    at 10M mentions probing every linked account cost ~0.5 s per side). A person of three
+    accounts with 2, 4 and 4 boosts (10) beats single accounts of 9, 8 and 7, although no
+    account of theirs reaches the third single's 7 on its own."""
+    singles = [account(30 + i) for i in range(3)]
+    mine = [account(40), account(40, platform="bluesky"), account(41)]
+    posts = [mention(30 + i, author=a, created_at=_at(0)) for i, a in enumerate(singles)]
+    posts += [
+        mention(40, author=mine[0], created_at=_at(0)),
+        mention(41, platform="bluesky", author=mine[1], created_at=_at(0)),
+        mention(42, author=mine[2], created_at=_at(0)),
+    ]
+    edges, n = [], 100
+    for post, count in zip(posts, [9, 8, 7, 2, 4, 4], strict=True):
+        for _ in range(count):
+            n += 1
+            edges.append(_boost(account(n), post, 1))
+    # Six more persons of two accounts, never amplified: with them, reading the top of the
+    # lists costs less than probing every linked account, so the hot accounts are read.
+    idle = [(account(60 + i), account(60 + i, platform="bluesky")) for i in range(6)]
+    posts += [mention(60 + i, author=a, created_at=_at(0)) for i, (a, _) in enumerate(idle)]
+    posts += [
+        mention(70 + i, platform="bluesky", author=b, created_at=_at(0))
+        for i, (_, b) in enumerate(idle)
+    ]
+    _write(store, *posts, edges=edges)
+    link(store, *mine)
+    for pair in idle:
+        link(store, *pair)
+    with store.connect() as conn:
+        s = amplifiers.summary(conn, _scope(store, 0, 5), by="person", limit=1, max_nodes=2)
+    person = min(a.id for a in mine)
+    assert [(r["person_id"], r["total"]) for r in s["received"]] == [(person, 10)]

@@ -158,6 +158,9 @@ def summary_by_person(
             lambda ids: _exact_pairs(conn, scope, side, ids),
             lambda ids: _period_bounds(conn, scope, side, ids),
             view,
+            lambda need, per_person, probes: _hot_accounts(
+                conn, scope, side, need, per_person, probes
+            ),
         )
 
     by_side = {side: top(side, max(room, half)) for side in ("dst", "src")}
@@ -232,6 +235,40 @@ def _period_bounds(conn: Connection, scope: Scope, side: str, ids: list[int]) ->
             .group_by(table.c.account_id)
         )
     }
+
+
+# `_hot_accounts` reads the top of the bucket lists only from this floor up: below it nearly
+# every account of a list qualifies, and probing the linked accounts costs less.
+HOT_FLOOR_MIN = 2
+
+
+def _hot_accounts(
+    conn: Connection, scope: Scope, side: str, need: int, per_person: int, accounts: int
+) -> set[int] | None:
+    """The accounts with at least ceil(need / (per_person * buckets)) edges in some bucket the
+    scope touches (`_buckets`): any person of at most `per_person` accounts whose bound reaches
+    `need` has one (pigeonhole, twice), read from the top of each bucket's list
+    (`ix_mamp_period_top` / `ix_mamp_day_top`). None, to probe the `accounts` linked accounts'
+    buckets instead, when the floor is below `HOT_FLOOR_MIN` or the top of the lists holds
+    more rows than those probes would read (1M SQLite, 3,000 linked accounts, 30 days: the
+    probes cost 86 ms, reading every row of 3+ edges 168 ms; 10M PostgreSQL, 30,001 linked
+    accounts: the probes 1,116 ms, the top of the lists 239 ms)."""
+    table, bucket, buckets = _buckets(scope)
+    floor = -(-need // (per_person * len(buckets)))
+    if floor < HOT_FLOOR_MIN:
+        return None
+    most = accounts * len(buckets)
+    rows = conn.execute(
+        select(table.c.account_id)
+        .where(
+            table.c.movement_id == scope.movement_id,
+            table.c.side == side,
+            bucket.in_(list(buckets)),
+            table.c.edges >= floor,
+        )
+        .limit(most + 1)
+    ).all()
+    return None if len(rows) > most else {int(a) for (a,) in rows}
 
 
 # A range touching at most this many UTC days is bounded by its days'
