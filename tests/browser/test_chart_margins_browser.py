@@ -6,6 +6,10 @@ a kept margin that is too small must still be pushed out by the labels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import pytest
+
 from tests.dashboard_data import small_conversation
 
 KEY = "groundswell.chart.margins"
@@ -28,58 +32,60 @@ def _margins(page: object) -> list[dict]:
     return page.evaluate(MARGINS)  # type: ignore[attr-defined]
 
 
-def test_a_new_tab_draws_each_chart_from_the_margins_kept_last_time(
-    sqlite_store, streamlit_app, browser
-):
+@pytest.fixture
+def overview(sqlite_store, streamlit_app, browser) -> Iterator[Callable[[object], list[dict]]]:
+    """The Overview of a small conversation on a real dashboard: opens it in a given tab and
+    returns its charts' margins once drawn. The browser context (one reader's storage) is
+    `overview.context`."""
     small_conversation(sqlite_store)
     base = streamlit_app(str(sqlite_store.url))
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    try:
-        first = context.new_page()
-        first.goto(f"{base}/?range=7d", wait_until="commit")
-        before = _margins(first)
-        kept = first.evaluate(f"JSON.parse(localStorage.getItem('{KEY}') || '{{}}')")
-        first.close()
-        assert before and len(kept) == len(before)
-        # opaque keys: nothing of what the charts show (titles, names) is kept in the browser
-        assert all(k.isalnum() for k in kept) and "Mentions" not in str(kept)
-        assert {tuple(sorted(m.items())) for m in kept.values()} == {
-            tuple(sorted(m["drawn"].items())) for m in before
-        }
 
-        again = context.new_page()  # a reader's next tab: same browser, same storage
-        again.goto(f"{base}/?range=7d", wait_until="commit")
-        after = _margins(again)
-        again.close()
-        for b, a in zip(before, after, strict=True):
-            assert {k: a["asked"][k] for k in "lrtb"} == b["drawn"]  # started from them
-            assert a["drawn"] == b["drawn"]  # and the chart looks the same
+    def open_in(page: object) -> list[dict]:
+        page.goto(f"{base}/?range=7d", wait_until="commit")  # type: ignore[attr-defined]
+        return _margins(page)
+
+    open_in.context = context  # type: ignore[attr-defined]
+    try:
+        yield open_in
     finally:
         context.close()
 
 
-def test_a_kept_margin_too_small_for_the_labels_is_still_pushed_out(
-    sqlite_store, streamlit_app, browser
-):
-    small_conversation(sqlite_store)
-    base = streamlit_app(str(sqlite_store.url))
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    try:
-        page = context.new_page()
-        page.goto(f"{base}/?range=7d", wait_until="commit")
-        fresh = _margins(page)
-        page.evaluate(
-            f"""() => {{
-              const all = JSON.parse(localStorage.getItem('{KEY}'));
-              for (const k of Object.keys(all)) all[k] = {{l: 0, r: 0, t: 0, b: 0}};
-              localStorage.setItem('{KEY}', JSON.stringify(all));
-            }}"""
-        )
-        page.reload(wait_until="commit")
-        squeezed = _margins(page)
-        # it started narrower than the labels need (the figure's own margin, not the kept
-        # zero, which never narrows it), and the labels pushed it out as on the first visit
-        assert any(s["asked"]["l"] < f["drawn"]["l"] for s, f in zip(squeezed, fresh, strict=True))
-        assert [m["drawn"] for m in squeezed] == [m["drawn"] for m in fresh]
-    finally:
-        context.close()
+def test_a_new_tab_draws_each_chart_from_the_margins_kept_last_time(overview):
+    context = overview.context
+    first = context.new_page()
+    before = overview(first)
+    kept = first.evaluate(f"JSON.parse(localStorage.getItem('{KEY}') || '{{}}')")
+    first.close()
+    assert before and len(kept) == len(before)
+    # opaque keys: nothing of what the charts show (titles, names) is kept in the browser
+    assert all(k.isalnum() for k in kept) and "Mentions" not in str(kept)
+    assert {tuple(sorted(m.items())) for m in kept.values()} == {
+        tuple(sorted(m["drawn"].items())) for m in before
+    }
+
+    again = context.new_page()  # a reader's next tab: same browser, same storage
+    after = overview(again)
+    again.close()
+    for b, a in zip(before, after, strict=True):
+        assert {k: a["asked"][k] for k in "lrtb"} == b["drawn"]  # started from them
+        assert a["drawn"] == b["drawn"]  # and the chart looks the same
+
+
+def test_a_kept_margin_too_small_for_the_labels_is_still_pushed_out(overview):
+    page = overview.context.new_page()
+    fresh = overview(page)
+    page.evaluate(
+        f"""() => {{
+          const all = JSON.parse(localStorage.getItem('{KEY}'));
+          for (const k of Object.keys(all)) all[k] = {{l: 0, r: 0, t: 0, b: 0}};
+          localStorage.setItem('{KEY}', JSON.stringify(all));
+        }}"""
+    )
+    page.reload(wait_until="commit")
+    squeezed = _margins(page)
+    # it started narrower than the labels need (the figure's own margin, not the kept
+    # zero, which never narrows it), and the labels pushed it out as on the first visit
+    assert any(s["asked"]["l"] < f["drawn"]["l"] for s, f in zip(squeezed, fresh, strict=True))
+    assert [m["drawn"] for m in squeezed] == [m["drawn"] for m in fresh]
