@@ -286,15 +286,7 @@ def sidebar_filters() -> Filters:
     ev_slugs = [""] + [e["slug"] for e in events]
     ev_names = {"": "(none)", **{e["slug"]: e["name"] for e in events}}
     ev_current = f.event["slug"] if f.event and f.event["slug"] in ev_slugs else ""
-    if len(ev_slugs) <= PILLS_MAX:
-        ev = sb.pills(
-            "Event", ev_slugs, default=ev_current, format_func=ev_names.get, required=True
-        )
-        ev = ev_current if ev is None else ev
-    else:
-        ev = sb.selectbox(
-            "Event", ev_slugs, index=ev_slugs.index(ev_current), format_func=ev_names.get
-        )
+    ev = one_of(sb, "Event", ev_slugs, default=ev_current, format_func=ev_names.get)
     if ev:
         new["ev"] = ev
     zones = list(dict.fromkeys([f.tz, *ZONES]))
@@ -313,6 +305,30 @@ def sidebar_filters() -> Filters:
         st.query_params.from_dict(params_out)
     sb.caption("Share this view: copy the address bar; it carries these filters.")
     return f
+
+
+def one_of(
+    where: Any,
+    label: str,
+    options: Sequence[str],
+    *,
+    default: str,
+    format_func: Callable[[str], Any],
+    pills_up_to: int = PILLS_MAX,
+) -> str:
+    """One of `options`, chosen in `where` (the sidebar, the page): pills (one click, all in
+    view) for up to `pills_up_to` options, a drop-down box for more. Each drop-down box costs
+    a new tab about 0.15 s of the browser's time (docs/benchmarks/pages.md)."""
+    if len(options) <= pills_up_to:
+        chosen = where.pills(
+            label, list(options), default=default, format_func=format_func, required=True
+        )
+        return default if chosen is None else str(chosen)
+    return str(
+        where.selectbox(
+            label, list(options), index=list(options).index(default), format_func=format_func
+        )
+    )
 
 
 def url_choice(label: str, options: Sequence[str], *, param: str, key: str, **radio: Any) -> str:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from dashboard import audit, data, ui, wall_common
 from dashboard.figures.events import event_window_figure, lift_figure
-from dashboard.filters import PILLS_MAX, sidebar_filters
+from dashboard.filters import PILLS_MAX, one_of, sidebar_filters
 from dashboard.roles import permitted, refusal_text
 from domain.ics import MAX_BYTES as ICS_MAX_BYTES
 from domain.ics import IcsError, parse_ics, slugify
@@ -78,19 +78,15 @@ else:
     slugs = [e["slug"] for e in events]
     names = {e["slug"]: e["name"] for e in events}
     default = f.event["slug"] if f.event and f.event["slug"] in slugs else slugs[-1]
-    # A few events are pills (one click, all in view), more a drop-down box: each box costs a
-    # new tab about 0.15 s of the browser's time (docs/benchmarks/pages.md).
-    if len(slugs) < PILLS_MAX:
-        chosen = (
-            st.pills(
-                "Event in detail", slugs, default=default, format_func=names.get, required=True
-            )
-            or default
-        )
-    else:
-        chosen = st.selectbox(
-            "Event in detail", slugs, index=slugs.index(default), format_func=names.get
-        )
+    # As many events as pills as the sidebar shows (its list has "(none)" besides).
+    chosen = one_of(
+        st,
+        "Event in detail",
+        slugs,
+        default=default,
+        format_func=names.get,
+        pills_up_to=PILLS_MAX - 1,
+    )
     event = next(e for e in events if e["slug"] == chosen)
     report = next(r for r in reports if r["slug"] == chosen)
     ez = event["timezone"] or "UTC"
