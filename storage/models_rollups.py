@@ -194,6 +194,28 @@ class MovementAuthorDay(SQLModel, table=True):
     platform: str = Field(sa_column=Column(String(20), primary_key=True))
 
 
+class MovementLinkedDay(SQLModel, table=True):
+    """The `movement_author_day` rows of the accounts of persons with more than one account,
+    with their person (migration 0058; kept by `storage.linked_days`; issue 20).
+
+    A person count is the account count minus the overcount of the persons active through two
+    or more (account, platform) keys (storage/queries/persons.py). Those persons' keys in whole
+    UTC days are one range scan here, whatever the number of linked accounts; reading them per
+    account (one probe each into their days or their mentions) cost ~5 us per linked account,
+    a second per page at 10M mentions with 30,000 linked accounts. The write path adds the
+    rows of linked authors with their day; re-linking rewrites the rows of the accounts whose
+    group changed, under their row locks (`storage.people_links.regroup`). Presence rows:
+    written once, never counted up."""
+
+    __tablename__ = "movement_linked_day"
+    __table_args__ = (Index("ix_mlinked_day_account", "account_id"),)
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    person_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+
+
 class MovementPlatformDay(SQLModel, table=True):
     """Platforms with a mention by a known author on each UTC day (widening's platforms)."""
 

@@ -65,6 +65,7 @@ from domain.records import AccountRecord, account_id
 from storage.bulk import insert_for
 from storage.engine import write_tx
 from storage.id_lists import among, ids_param, in_ids_text, texts_table
+from storage.linked_days import lock_accounts, rewrite_linked_days
 from storage.models import Account
 from storage.models_people import PeoplePass, PersonClaim, PersonLink, ProfilePage
 
@@ -477,12 +478,42 @@ def regroup(conn: Connection, seeds: Iterable[int]) -> int:
     persons = group(current, strong, {p: d[2] for p, d in decisions.items()})
     moved = sorted((a, p) for a, p in persons.items() if current.get(a) != p)
     if moved:
-        _lock(conn)
-        conn.execute(
-            update(A).where(A.c.id == bindparam("aid")).values(person_id=bindparam("pid")),
-            [{"aid": a, "pid": p} for a, p in moved],
-        )
+        move_accounts(conn, dict(moved), current)
     return len(moved)
+
+
+def move_accounts(
+    conn: Connection, moved: Mapping[int, int], groups: Iterable[int] | None = None
+) -> None:
+    """Give each account of `moved` its new person, and keep `movement_linked_day` with them.
+
+    Every account of the groups touched can change whether it is linked (a group's first
+    account when the second joins or leaves), so all of them are locked (PostgreSQL) before
+    the move and their linked days rewritten after it (storage/linked_days.py). `groups`:
+    those accounts when the caller walked them (`regroup`); by default the moved accounts and
+    every account of their old and new persons."""
+    if not moved:
+        return
+    _lock(conn)
+    if groups is None:
+        ids = sorted(moved)
+        olds = select(A.c.person_id).where(among(conn, A.c.id, ids))
+        persons = sorted(set(moved.values()) | set(ids))
+        groups = set(moved) | {
+            int(r[0])
+            for r in conn.execute(
+                select(A.c.id).where(
+                    or_(A.c.person_id.in_(olds), among(conn, A.c.person_id, persons))
+                )
+            )
+        }
+    groups = sorted(set(groups) | set(moved))
+    lock_accounts(conn, groups)
+    conn.execute(
+        update(A).where(A.c.id == bindparam("aid")).values(person_id=bindparam("pid")),
+        [{"aid": a, "pid": p} for a, p in sorted(moved.items())],
+    )
+    rewrite_linked_days(conn, groups)
 
 
 # -- moderators ---------------------------------------------------------------------------------
@@ -708,6 +739,7 @@ __all__ = [
     "moderator_link",
     "moderator_log",
     "moderator_unlink",
+    "move_accounts",
     "people_count",
     "person_accounts",
     "regroup",

@@ -29,6 +29,7 @@ _TABLES = (
     "movement_amplifier_day",
     "movement_people_cell",
     "movement_cross_day",
+    "movement_linked_day",
 )
 _RECOUNT = (
     "INSERT INTO rollup_hourly (movement_id, platform, hour, mentions) "
@@ -123,6 +124,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
     """Delete and recompute every write-time rollup of these movements, cascades and shared
     links and hashtags (storage/shares.py) included."""
     from storage.cascades import rebuild
+    from storage.linked_days import REBUILD as LINKED_DAYS
     from storage.shares import rebuild as rebuild_shares
 
     movements = sorted({int(m) for m in movement_ids})
@@ -144,7 +146,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         )
 
     # Migrations before 0043 (0029's URL merge) recount before the shares tables exist, and
-    # before 0057's day table.
+    # before 0057's and 0058's day tables.
     tables = set(inspect(conn).get_table_names())
     days = _DAYS if "movement_amplifier_day" in tables else ()
     for table in _TABLES:
@@ -152,6 +154,8 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
             conn.execute(text(f"DELETE FROM {table} WHERE movement_id IN ({ids})"))
     for sql in (*_PREV, *_RECOUNT, *days, *_PEOPLE):
         conn.execute(text(fmt(sql)))
+    if "movement_linked_day" in tables:  # after movement_author_day, from it (migration 0058)
+        conn.execute(text(LINKED_DAYS.format(mv=f"mad.movement_id IN ({ids})")))
     for mv in movements:
         rebuild(conn, mv)
     if "movement_share_day" in tables:

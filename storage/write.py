@@ -48,6 +48,7 @@ from storage.bulk import copy_upsert, executemany, insert_for
 from storage.cascades import grow_cascades, shrink_cascades
 from storage.id_lists import ids_param as _ids
 from storage.id_lists import in_ids_text as _in_ids
+from storage.linked_days import add_linked_days
 from storage.match_chain import link_previous_matches, plan_links
 from storage.models import (
     Account,
@@ -757,7 +758,8 @@ def _insert_presence(
     conn: Connection, new_matches: list[dict[str, Any]], place_of: dict[int, str]
 ) -> None:
     """Per UTC day: which authors (per platform), platforms and Mastodon home instances were
-    active; per UTC hour, the instances too. Presence rows with DO NOTHING: a repeat is a no-op."""
+    active, and which of the authors are linked to another account (`movement_linked_day`);
+    per UTC hour, the instances too. Presence rows with DO NOTHING: a repeat is a no-op."""
     authors: set[tuple[int, int, int, str]] = set()
     platforms: set[tuple[int, int, str]] = set()
     places: set[tuple[int, int, str]] = set()
@@ -787,6 +789,9 @@ def _insert_presence(
                 table.name,
                 [dict(zip(keys, r, strict=True)) for r in sorted(rows)],
             )
+    # The linked authors' days again, with their person (read now: after the batch's account
+    # upsert, whose row locks a re-link waits for; storage/linked_days.py).
+    add_linked_days(conn, authors)
 
 
 # A `movement_edge` row as `link_movement_edges` and `undo_edges` return it (the cascades take

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from domain.records import AccountRecord, EdgeRecord
 from storage.engine import write_tx
+from storage.people_links import move_accounts
 from storage.queries import amplifiers, overview, persons, spread, wall
 from storage.queries.scope import Scope, list_movements
 from storage.write import write_batch
@@ -37,14 +38,11 @@ def _scope(engine, start_h: float, end_h: float, platforms=()) -> Scope:
 
 
 def link(engine, *people: AccountRecord) -> None:
-    """What the linking pass does to a group (the agreed interface): every account's person_id
-    becomes the smallest account id of the group, in one transaction."""
+    """What the linking pass does to a group (the agreed interface, `move_accounts`): every
+    account's person_id becomes the smallest account id of the group, in one transaction."""
     ids = sorted(a.id for a in people)
     with write_tx(engine) as conn:
-        conn.execute(
-            text(f"UPDATE account SET person_id = :p WHERE id IN ({','.join(map(str, ids))})"),
-            {"p": ids[0]},
-        )
+        move_accounts(conn, {a: ids[0] for a in ids})
 
 
 def _blog(n: int) -> AccountRecord:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 
 from domain.records import AccountRecord
 from storage.engine import write_tx
 from storage.models import Account, MentionMatch
+from storage.people_links import move_accounts
 from storage.queries import amplifiers, overview, persons
 from storage.queries.scope import Scope, list_movements
 from storage.write import write_batch
@@ -50,10 +51,7 @@ def _store_with_persons(store) -> int:
         }
         for group in groups:
             accs = sorted(ids[people[i - 1].native_id] for i in group)
-            conn.execute(
-                text(f"UPDATE account SET person_id = :p WHERE id IN ({','.join(map(str, accs))})"),
-                {"p": accs[0]},
-            )
+            move_accounts(conn, {a: accs[0] for a in accs})
     with store.connect() as conn:
         return list_movements(conn)[0]["id"]
 
@@ -179,3 +177,42 @@ def test_a_headline_reads_the_linked_accounts_once_and_a_page_with_its_view_not_
             persons.carriers(conn, scope, linked=view)
 
         assert _linked_reads(store, page) == 0
+
+
+def _carriers_in(conn, scope: Scope) -> dict[int, list[tuple[str, int]]]:
+    """Persons with matches on two or more platforms in the scope, each platform with its
+    first match there: the definition."""
+    where = [
+        MM.c.movement_id == scope.movement_id,
+        MM.c.created_ts >= scope.start_ts,
+        MM.c.created_ts < scope.end_ts,
+    ]
+    if scope.platforms:
+        where.append(MM.c.platform.in_(scope.platforms))
+    firsts: dict[int, dict[str, int]] = {}
+    for person, platform, first in conn.execute(
+        select(ACC.c.person_id, MM.c.platform, func.min(MM.c.created_ts))
+        .select_from(MM.join(ACC, ACC.c.id == MM.c.account_id))
+        .where(*where)
+        .group_by(ACC.c.person_id, MM.c.platform)
+    ):
+        firsts.setdefault(int(person), {})[platform] = int(first)
+    return {
+        p: sorted(f.items(), key=lambda kv: (kv[1], kv[0])) for p, f in firsts.items() if len(f) > 1
+    }
+
+
+def test_people_who_carried_it_across_equal_the_definition_for_any_range_and_length(store):
+    mv = _store_with_persons(store)
+    with store.connect() as conn:
+        view = persons.linked_view(conn, movement_id=mv)
+        for start_h, end_h, platforms in RANGES:
+            scope = Scope(mv, T0_TS + int(start_h * H), T0_TS + int(end_h * H), platforms)
+            want = _carriers_in(conn, scope)
+            order = sorted(want, key=lambda p: (-len(want[p]), want[p][0][1], p))
+            for limit in (1, 2, 3, 20):
+                got = persons.carriers(conn, scope, limit=limit, linked=view)
+                assert got["count"] == len(want), (start_h, end_h, platforms)
+                assert [(r["person_id"], r["platforms"]) for r in got["people"]] == [
+                    (p, want[p]) for p in order[:limit]
+                ], (start_h, end_h, platforms, limit)

@@ -34,7 +34,12 @@ from sqlalchemy import Connection, exists, func, literal, select
 from domain.amplification import GROUP_OF, KIND_GROUPS
 from storage.id_lists import among, ids_table
 from storage.models import PLATFORMS, Account, Mention, MentionMatch, MovementAuthor
-from storage.models_rollups import MovementAuthorDay, MovementAuthorPlatform, MovementCrossDay
+from storage.models_rollups import (
+    MovementAuthorDay,
+    MovementAuthorPlatform,
+    MovementCrossDay,
+    MovementLinkedDay,
+)
 from storage.queries.ethics import person_opted_out
 from storage.queries.scope import Scope
 
@@ -45,6 +50,7 @@ MA = MovementAuthor.__table__
 CROSS = MovementCrossDay.__table__
 MAP = MovementAuthorPlatform.__table__
 MAD = MovementAuthorDay.__table__
+MLD = MovementLinkedDay.__table__
 DAY = 86400
 
 Key = tuple[int, str]  # (account id, platform of the mention)
@@ -287,20 +293,107 @@ def overcount(keys: Iterable[Key], person_of: Mapping[int, int]) -> int:
     return sum(n - 1 for n in per.values())
 
 
+def _whole_days(conn: Connection, scope: Scope) -> tuple[int, int, list[Scope]]:
+    """The whole UTC days `[lo, hi)` of the scope and the part-days at its ends (as scopes).
+    A range ending after the movement's newest match holds all of its last day's activity,
+    so that day counts as whole."""
+    lo = -(-scope.start_ts // DAY)
+    hi = -(-scope.end_ts // DAY) if _ends_after(conn, scope) else scope.end_ts // DAY
+    if lo >= hi:
+        return lo, lo, [scope]
+    parts = [
+        scope.shifted(a, b)
+        for a, b in ((scope.start_ts, lo * DAY), (hi * DAY, scope.end_ts))
+        if a < b
+    ]
+    return lo, hi, parts
+
+
+def _linked_rows(
+    conn: Connection, scope: Scope, lo_day: int, hi_day: int, *, by_day: bool
+) -> list[Any]:
+    """`movement_linked_day` rows of the scope's movement and platforms on UTC days
+    `[lo_day, hi_day)`: (day, account, platform) when `by_day`, else distinct (account,
+    platform). One range scan of the primary key."""
+    cols = (
+        (MLD.c.day, MLD.c.account_id, MLD.c.platform)
+        if by_day
+        else (
+            MLD.c.account_id,
+            MLD.c.platform,
+        )
+    )
+    where = [MLD.c.movement_id == scope.movement_id, MLD.c.day >= lo_day, MLD.c.day < hi_day]
+    if scope.platforms:
+        where.append(MLD.c.platform.in_(scope.platforms))
+    stmt = select(*cols).where(*where)
+    return conn.execute(stmt if by_day else stmt.distinct()).all()
+
+
+def _part_candidates(
+    conn: Connection, part: Scope, view: Linked, known: set[Key]
+) -> dict[int, set[str]]:
+    """The linked accounts that may have a match in a part-day `part`, with the platforms to
+    check: their rows on the days it touches, less the keys already `known`, less accounts
+    whose latest match of the movement is before the part (the view's `movement_author`)."""
+    out: dict[int, set[str]] = defaultdict(set)
+    lo, hi = part.start_ts // DAY, (part.end_ts - 1) // DAY + 1
+    for a, p in _linked_rows(conn, part, lo, hi, by_day=False):
+        a = int(a)
+        row = view.authors.get(a)
+        if (a, p) in known or (row is not None and row[1] < part.start_ts):
+            continue
+        out[a].add(p)
+    return out
+
+
+def linked_keys(
+    conn: Connection, scope: Scope, view: Linked, bucket_s: int | None = None
+) -> set[tuple[int, int, str]]:
+    """(bucket, account, platform) of the linked accounts' matches in the scope (bucket 0 when
+    `bucket_s` is None; otherwise UTC days only), exactly: whole UTC days from
+    `movement_linked_day` (one range scan, however many accounts are linked), the part-days
+    at the ends from the mentions of the few accounts present on those days."""
+    assert bucket_s in (None, DAY)
+    lo, hi, parts = _whole_days(conn, scope)
+    out: set[tuple[int, int, str]] = set()
+    if lo < hi:
+        if bucket_s == DAY:
+            out = {
+                (int(d), int(a), p) for d, a, p in _linked_rows(conn, scope, lo, hi, by_day=True)
+            }
+        else:
+            out = {(0, int(a), p) for a, p in _linked_rows(conn, scope, lo, hi, by_day=False)}
+    for part in parts:
+        known = {(a, p) for _, a, p in out} if bucket_s is None else set()
+        cands = _part_candidates(conn, part, view, known)
+        if cands:
+            out |= {k for k in active_keys(conn, part, cands, bucket_s) if k[2] in cands[k[1]]}
+    return out
+
+
+def _keep_overcounting(keys: set[Key], person_of: Mapping[int, int]) -> set[Key]:
+    per = Counter(person_of.get(a, a) for a, _ in keys)
+    return {(a, p) for a, p in keys if per[person_of.get(a, a)] > 1}
+
+
 def active_in_range(
     conn: Connection, scope: Scope, *, cross: bool = True, linked: Linked | None = None
 ) -> set[Key]:
     """The keys of the scope that can make an overcount, exactly: the linked persons' (and,
     with `cross`, the accounts active on a second platform's) (account, platform) keys with a
-    match in the scope, for persons with two or more such keys."""
+    match in the scope, for persons with two or more such keys. Linked accounts' keys come
+    from `linked_keys`; the few unlinked accounts active on a second platform (a blog that
+    sends pingbacks) are probed one by one."""
     view = resolve_view(conn, scope.movement_id, linked)
-    cands = set(view.person_of)
-    if cross:
-        cands |= _cross_accounts(conn, scope)
-    keys, exact = _maybe_active(conn, scope, cands, view)
-    if not exact and keys:
-        keys = keys_in_scope(conn, scope, keys)
-    return keys
+    keys = {(a, p) for _, a, p in linked_keys(conn, scope, view)}
+    others = _cross_accounts(conn, scope) - set(view.person_of) if cross else set()
+    if others:
+        found, exact = _maybe_active(conn, scope, others, view)
+        if not exact and found:
+            found = keys_in_scope(conn, scope, found)
+        keys |= found
+    return _keep_overcounting(keys, view.person_of)
 
 
 def keys_in_scope(conn: Connection, scope: Scope, keys: Iterable[Key]) -> set[Key]:
@@ -360,38 +453,17 @@ def active_overcount_per_bucket(
 ) -> dict[int, int]:
     """Per bucket: active accounts minus active persons (widening counts accounts per day).
 
-    Daily buckets read the candidates' whole days from their presence rows
-    (`movement_author_day` by account, migration 0050: one seek per account) and only the
-    part-days at the ends from their mentions; a range ending after the newest match holds
-    all of its last day's activity, so that day is whole too."""
+    Daily buckets are the linked accounts' rows of `movement_linked_day` (`linked_keys`);
+    other buckets (hours, for a day or less) read the mentions of the linked accounts active
+    since the scope's start."""
     view = resolve_view(conn, scope.movement_id, linked)
-    maybe, exact = _maybe_active(conn, scope, view.person_of, view)
-    cands = {a for a, _ in maybe}
     by_bucket: dict[int, set[Key]] = defaultdict(set)
-    parts = [scope]
-    if bucket_s == DAY and cands:
-        lo_day = -(-scope.start_ts // DAY)
-        hi_day = -(-scope.end_ts // DAY) if exact else scope.end_ts // DAY
-        if lo_day < hi_day:
-            where = [
-                MAD.c.movement_id == scope.movement_id,
-                among(conn, MAD.c.account_id, cands),
-                MAD.c.day >= lo_day,
-                MAD.c.day < hi_day,
-            ]
-            if scope.platforms:
-                where.append(MAD.c.platform.in_(scope.platforms))
-            for d, a in conn.execute(select(MAD.c.day, MAD.c.account_id).where(*where)).all():
-                by_bucket[int(d)].add((int(a), ""))
-            cut_lo = min(scope.end_ts, lo_day * DAY)
-            cut_hi = max(cut_lo, hi_day * DAY)
-            parts = [
-                scope.shifted(lo, hi)
-                for lo, hi in ((scope.start_ts, cut_lo), (cut_hi, scope.end_ts))
-                if lo < hi
-            ]
-    for part in parts:
-        for b, a, _ in active_keys(conn, part, cands, bucket_s):
+    if bucket_s == DAY:
+        for b, a, _ in linked_keys(conn, scope, view, DAY):
+            by_bucket[b].add((a, ""))
+    else:
+        maybe, _ = _maybe_active(conn, scope, view.person_of, view)
+        for b, a, _ in active_keys(conn, scope, {a for a, _ in maybe}, bucket_s):
             by_bucket[b].add((a, ""))
     out = {b: overcount(keys, view.person_of) for b, keys in by_bucket.items()}
     return {b: n for b, n in out.items() if n}
@@ -440,6 +512,57 @@ def new_voices_overcount(conn: Connection, scope: Scope, linked: Linked | None =
     return len(later_firsts(conn, scope, linked))
 
 
+def _first_ts(conn: Connection, scope: Scope, accounts: Iterable[int]) -> dict[Key, int]:
+    """(account, platform) -> the account's first match of the movement on the platform in the
+    scope, from its own mentions (`ix_mention_account`; for a few accounts)."""
+    ids = sorted(set(accounts))
+    if not ids:
+        return {}
+    where = [
+        among(conn, M.c.account_id, ids),
+        M.c.created_ts >= scope.start_ts,
+        M.c.created_ts < scope.end_ts,
+    ]
+    if scope.platforms:
+        where.append(MM.c.platform.in_(scope.platforms))
+    stmt = (
+        select(M.c.account_id, MM.c.platform, func.min(M.c.created_ts))
+        .select_from(
+            M.join(MM, (MM.c.movement_id == scope.movement_id) & (MM.c.mention_id == M.c.id))
+        )
+        .where(*where)
+        .group_by(M.c.account_id, MM.c.platform)
+    )
+    return {(int(a), p): int(ts) for a, p, ts in conn.execute(stmt).all()}
+
+
+def _linked_firsts(conn: Connection, scope: Scope, view: Linked) -> dict[Key, tuple[int, bool]]:
+    """(account, platform) -> (first match in the scope, exact?) of the linked accounts: in
+    the part-days at the ends exactly (their mentions), in whole days as the first day's start
+    (`movement_linked_day`; inexact, within a day of the truth)."""
+    lo, hi, parts = _whole_days(conn, scope)
+    out: dict[Key, tuple[int, bool]] = {}
+    if lo < hi:
+        where = [MLD.c.movement_id == scope.movement_id, MLD.c.day >= lo, MLD.c.day < hi]
+        if scope.platforms:
+            where.append(MLD.c.platform.in_(scope.platforms))
+        for a, p, d in conn.execute(
+            select(MLD.c.account_id, MLD.c.platform, func.min(MLD.c.day))
+            .where(*where)
+            .group_by(MLD.c.account_id, MLD.c.platform)
+        ).all():
+            out[(int(a), p)] = (int(d) * DAY, False)
+    for part in parts:
+        # The start's part-day comes before every whole day: its first matches win. The end's
+        # only adds keys no earlier day had.
+        before = part.start_ts == scope.start_ts and lo < hi
+        cands = _part_candidates(conn, part, view, set() if before else set(out))
+        for key, ts in _first_ts(conn, part, cands).items():
+            if key[1] in cands[key[0]] and (before or key not in out):
+                out[key] = (ts, True)
+    return out
+
+
 def carriers(
     conn: Connection, scope: Scope, limit: int = 20, linked: Linked | None = None
 ) -> dict[str, Any]:
@@ -447,36 +570,65 @@ def carriers(
     platforms in the scope, each with their platforms in the order they first posted there.
     Most platforms first, then the earliest. Persons with an opted-out account are counted
     (`count`) but not listed by name (`name`/`handles` withheld, `opted_out` true).
+
+    Which persons and platforms: exact (`_linked_firsts`, and the few unlinked accounts active
+    on a second platform from their mentions). When: to the day for most; the persons who
+    can be listed are read exactly from their mentions before they are ordered.
     """
     view = resolve_view(conn, scope.movement_id, linked)
-    linked = view.person_of
-    maybe, _ = _maybe_active(conn, scope, set(linked) | _cross_accounts(conn, scope), view)
-    cands = sorted({a for a, _ in maybe})
-    firsts: dict[int, dict[str, int]] = defaultdict(dict)
-    if cands:
-        where = [
-            among(conn, M.c.account_id, cands),
-            M.c.created_ts >= scope.start_ts,
-            M.c.created_ts < scope.end_ts,
+    person_of = view.person_of
+    firsts: dict[Key, tuple[int, bool]] = _linked_firsts(conn, scope, view)
+    others = _cross_accounts(conn, scope) - set(person_of)
+    if others:
+        maybe, _ = _maybe_active(conn, scope, others, view)
+        firsts |= {k: (ts, True) for k, ts in _first_ts(conn, scope, {a for a, _ in maybe}).items()}
+    per: dict[int, dict[str, tuple[int, bool]]] = defaultdict(dict)
+    for (a, p), f in firsts.items():
+        mine = per[person_of.get(a, a)]
+        mine[p] = min(mine.get(p, f), f)
+    across = {p: f for p, f in per.items() if len(f) > 1}
+
+    def bounds(fs: dict[str, tuple[int, bool]]) -> tuple[int, int]:
+        lows = [ts for ts, _ in fs.values()]
+        highs = [ts if exact else ts + DAY - 1 for ts, exact in fs.values()]
+        return min(lows), min(highs)
+
+    order = sorted(across, key=lambda p: (-len(across[p]), bounds(across[p])[0], p))
+    if order:
+        # Every person that could be listed: those ahead of the `limit`-th by platforms, and
+        # those tied with it whose first match can be before its latest possible one.
+        last = order[min(limit, len(order)) - 1]
+        n_last, high = len(across[last]), bounds(across[last])[1]
+        listable = [
+            p
+            for p in order
+            if len(across[p]) > n_last
+            or (len(across[p]) == n_last and bounds(across[p])[0] <= high)
         ]
-        if scope.platforms:
-            where.append(MM.c.platform.in_(scope.platforms))
-        for a, p, ts in conn.execute(
-            select(M.c.account_id, MM.c.platform, func.min(M.c.created_ts))
-            .select_from(
-                M.join(MM, (MM.c.movement_id == scope.movement_id) & (MM.c.mention_id == M.c.id))
-            )
-            .where(*where)
-            .group_by(M.c.account_id, MM.c.platform)
-        ):
-            person = linked.get(int(a), int(a))
-            mine = firsts[person]
-            mine[p] = min(mine.get(p, int(ts)), int(ts))
-    across = {p: f for p, f in firsts.items() if len(f) > 1}
-    order = sorted(across, key=lambda p: (-len(across[p]), min(across[p].values()), p))
-    info = persons(conn, order[:limit])
+        # An inexact first is on its day: read those days' mentions of those accounts.
+        chosen = set(listable)
+        days: dict[int, set[int]] = defaultdict(set)
+        for (a, _), (ts, exact) in firsts.items():
+            if not exact and person_of.get(a, a) in chosen:
+                days[ts // DAY].add(a)
+        for d, accounts in sorted(days.items()):
+            for (a, plat), ts in _first_ts(
+                conn, scope.shifted(d * DAY, (d + 1) * DAY), accounts
+            ).items():
+                if firsts.get((a, plat)) == (d * DAY, False):
+                    firsts[(a, plat)] = (ts, True)
+        for p in listable:
+            across[p] = {}
+        for (a, plat), f in firsts.items():
+            p = person_of.get(a, a)
+            if p in chosen:
+                mine = across[p]
+                mine[plat] = min(mine.get(plat, f), f)
+        order = sorted(across, key=lambda p: (-len(across[p]), bounds(across[p])[0], p))
+    shown = order[:limit]
+    info = persons(conn, shown)
     rows = []
-    for p in order[:limit]:
+    for p in shown:
         i = info.get(p, {"name": None, "handles": [], "opted_out": False})
         rows.append(
             {
@@ -484,7 +636,10 @@ def carriers(
                 "name": i["name"],
                 "handles": i["handles"],
                 "opted_out": i["opted_out"],
-                "platforms": sorted(across[p].items(), key=lambda kv: (kv[1], kv[0])),
+                "platforms": sorted(
+                    ((plat, ts) for plat, (ts, _) in across[p].items()),
+                    key=lambda kv: (kv[1], kv[0]),
+                ),
             }
         )
     return {"count": len(across), "people": rows}
