@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event, func, select
 
 from domain.records import AccountRecord
@@ -92,6 +93,14 @@ def _new_persons_in(conn, scope: Scope) -> int:
     )
 
 
+@pytest.fixture(params=[0, 256], ids=["part-days-from-linked-days", "part-days-from-view"])
+def part_candidates(request, monkeypatch):
+    """Both ways of choosing a part-day's candidate accounts (`PART_FROM_VIEW_MAX`): the store
+    here has few linked accounts, so 0 forces the read of `movement_linked_day`."""
+    monkeypatch.setattr(persons, "PART_FROM_VIEW_MAX", request.param)
+    return request.param
+
+
 RANGES = [  # (start hour, end hour, platforms): ending after the newest match or not
     (0, 200, ()),
     (30, 200, ()),
@@ -103,7 +112,9 @@ RANGES = [  # (start hour, end hour, platforms): ending after the newest match o
 ]
 
 
-def test_headline_with_one_shared_view_counts_persons_and_new_persons_as_a_recount_does(store):
+def test_headline_with_one_shared_view_counts_persons_and_new_persons_as_a_recount_does(
+    store, part_candidates
+):
     mv = _store_with_persons(store)
     with store.connect() as conn:
         view = persons.linked_view(conn, movement_id=mv)
@@ -125,7 +136,9 @@ def test_headline_with_one_shared_view_counts_persons_and_new_persons_as_a_recou
                         )
 
 
-def test_widening_and_new_voices_per_day_with_the_view_equal_a_recount_per_day(store):
+def test_widening_and_new_voices_per_day_with_the_view_equal_a_recount_per_day(
+    store, part_candidates
+):
     mv = _store_with_persons(store)
     with store.connect() as conn:
         view = persons.linked_view(conn, movement_id=mv)
@@ -202,7 +215,9 @@ def _carriers_in(conn, scope: Scope) -> dict[int, list[tuple[str, int]]]:
     }
 
 
-def test_people_who_carried_it_across_equal_the_definition_for_any_range_and_length(store):
+def test_people_who_carried_it_across_equal_the_definition_for_any_range_and_length(
+    store, part_candidates
+):
     mv = _store_with_persons(store)
     with store.connect() as conn:
         view = persons.linked_view(conn, movement_id=mv)

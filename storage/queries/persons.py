@@ -330,20 +330,39 @@ def _linked_rows(
     return conn.execute(stmt if by_day else stmt.distinct()).all()
 
 
+# A part-day's candidates are taken from the view alone (no query) when at most this many
+# linked accounts were active since its start: a range of an hour or a day ending now has a
+# few; a part-day at the start of a month has most linked accounts, and its day's rows of
+# `movement_linked_day` narrow them down.
+PART_FROM_VIEW_MAX = 256
+
+
 def _part_candidates(
     conn: Connection, part: Scope, view: Linked, known: set[Key]
 ) -> dict[int, set[str]]:
     """The linked accounts that may have a match in a part-day `part`, with the platforms to
-    check: their rows on the days it touches, less the keys already `known`, less accounts
-    whose latest match of the movement is before the part (the view's `movement_author`)."""
+    check, less the keys already `known`: those whose latest match on a platform of the scope
+    is at or after the part's start (the view's `movement_author` rows), and, when that leaves
+    many, only those with a row on the days the part touches."""
+    platforms = set(part.platforms or PLATFORMS)
+    recent: dict[int, set[str]] = {}
+    for a, row in view.authors.items():
+        if row[1] >= part.start_ts:
+            ps = {
+                p
+                for p, last in view.platforms_of(a)
+                if p in platforms and last >= part.start_ts and (a, p) not in known
+            }
+            if ps:
+                recent[a] = ps
+    if len(recent) <= PART_FROM_VIEW_MAX:
+        return recent
     out: dict[int, set[str]] = defaultdict(set)
     lo, hi = part.start_ts // DAY, (part.end_ts - 1) // DAY + 1
     for a, p in _linked_rows(conn, part, lo, hi, by_day=False):
         a = int(a)
-        row = view.authors.get(a)
-        if (a, p) in known or (row is not None and row[1] < part.start_ts):
-            continue
-        out[a].add(p)
+        if p in recent.get(a, ()):
+            out[a].add(p)
     return out
 
 
