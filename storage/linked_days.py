@@ -1,5 +1,6 @@
-"""The write side of `movement_linked_day` (storage/models_rollups.py, migration 0058): the days
-on which the accounts of persons with more than one account were active, with their person.
+"""The write side of `movement_linked_day` and `movement_linked_author` (storage/models_rollups.py,
+migrations 0058 and 0059): the days on which the accounts of persons with more than one account
+were active, and their first and last match of each movement, with their person.
 
 An account is *linked* when its person has another account: its `person_id` is not its own id
 (`ix_account_linked`), or another account's `person_id` is its id (the group's first account).
@@ -8,17 +9,21 @@ The rows are kept in the transactions that change what they depend on:
 - the write path adds, beside each new `movement_author_day` row, the row of a linked author
   (`add_linked_days`), reading who is linked after the batch's account upsert: on PostgreSQL
   that upsert holds the authors' row locks to commit, so a re-link of one of them waits for
-  the write to commit, and a write after a re-link reads its outcome;
+  the write to commit, and a write after a re-link reads its outcome. It copies the linked
+  authors' `movement_author` rows as its own upsert left them (that upsert holds those rows'
+  locks to commit too, so two writers of one author copy in turn, the later one last);
 - re-linking (`storage.people_links.regroup`) locks the rows of every account of the groups
   it walked, moves the accounts, then rewrites those accounts' rows from `movement_author_day`
-  (`rewrite_linked_days`): a group that gains its second account gains its first account's
-  rows too, a group split to one account loses them;
-- `storage.recount` and the migration's backfill rebuild them from the same definition
-  (`REBUILD`), which tests/test_linked_days.py checks against what the write path kept.
+  and `movement_author` (`rewrite_linked_days`): a group that gains its second account gains
+  its first account's rows too, a group split to one account loses them;
+- `storage.recount` and the migrations' backfills rebuild them from the same definitions
+  (`REBUILD`, `REBUILD_AUTHORS`), which tests/test_linked_days.py checks against what the
+  write path kept.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,12 +32,14 @@ from sqlalchemy.orm import aliased
 
 from storage.bulk import insert_for
 from storage.id_lists import among
-from storage.models import Account, Movement
-from storage.models_rollups import MovementAuthorDay, MovementLinkedDay
+from storage.models import Account, Movement, MovementAuthor
+from storage.models_rollups import MovementAuthorDay, MovementLinkedAuthor, MovementLinkedDay
 
 A = Account.__table__
 MAD = MovementAuthorDay.__table__
 MLD = MovementLinkedDay.__table__
+MLA = MovementLinkedAuthor.__table__
+MA = MovementAuthor.__table__
 M = Movement.__table__
 
 # The linked accounts in SQL, for every account at once (the module docstring's definition;
@@ -50,6 +57,16 @@ REBUILD = (
     "SELECT mad.movement_id, mad.day, l.person_id, mad.account_id, mad.platform "
     f"FROM ({LINKED_SQL}) l JOIN movement_author_day mad ON mad.account_id = l.id "
     "WHERE {mv}"
+)
+
+
+# The same for the authors (migration 0059; `{ma}`: the movement filter on `ma`).
+REBUILD_AUTHORS = (
+    "INSERT INTO movement_linked_author "
+    "(movement_id, account_id, person_id, platform, first_ts, last_ts) "
+    "SELECT ma.movement_id, ma.account_id, l.person_id, ma.platform, ma.first_ts, ma.last_ts "
+    f"FROM ({LINKED_SQL}) l JOIN movement_author ma ON ma.account_id = l.id "
+    "WHERE {ma}"
 )
 
 
@@ -80,8 +97,10 @@ def linked_persons(conn: Connection, account_ids: Iterable[int]) -> dict[int, in
 
 def add_linked_days(conn: Connection, author_days: Iterable[tuple[int, int, int, str]]) -> int:
     """Add the rows of the linked ones among new (movement, day, account, platform) presence
-    rows. Called after the batch's account upsert (the row locks above). DO NOTHING: a
-    repeat, or a row a concurrent re-link already wrote, is a no-op. Returns the rows offered."""
+    rows, and copy their `movement_author` rows as this transaction left them. Called after
+    the batch's account and `movement_author` upserts (the row locks above). Days go in with
+    DO NOTHING: a repeat, or a row a concurrent re-link already wrote, is a no-op. Returns the
+    day rows offered."""
     rows = set(author_days)
     person = linked_persons(conn, {acc for _, _, acc, _ in rows})
     out = sorted(
@@ -93,7 +112,48 @@ def add_linked_days(conn: Connection, author_days: Iterable[tuple[int, int, int,
             insert_for(conn, MLD).on_conflict_do_nothing(),
             [dict(zip(keys, r, strict=True)) for r in out],
         )
+        _copy_authors(conn, {(mv, acc) for mv, _, _, acc, _ in out}, person)
     return len(out)
+
+
+def _author_rows(conn: Connection, pairs: Iterable[tuple[int, int]]) -> list[Any]:
+    """`movement_author` rows of these (movement, account) pairs, one statement per movement
+    (the primary key's seek per account)."""
+    by_mv: dict[int, set[int]] = defaultdict(set)
+    for mv, acc in pairs:
+        by_mv[mv].add(acc)
+    out: list[Any] = []
+    for mv, accs in sorted(by_mv.items()):
+        out += conn.execute(
+            select(MA.c.movement_id, MA.c.account_id, MA.c.platform, MA.c.first_ts, MA.c.last_ts)
+            .where(MA.c.movement_id == mv, among(conn, MA.c.account_id, accs))
+            .order_by(MA.c.account_id)
+        ).all()
+    return out
+
+
+def _copy_authors(conn: Connection, pairs: set[tuple[int, int]], person: dict[int, int]) -> None:
+    rows = [
+        {
+            "movement_id": int(mv),
+            "account_id": int(acc),
+            "person_id": person[int(acc)],
+            "platform": p,
+            "first_ts": int(first),
+            "last_ts": int(last),
+        }
+        for mv, acc, p, first, last in _author_rows(conn, pairs)
+    ]
+    if rows:
+        ins = insert_for(conn, MLA)
+        ex = ins.excluded
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[MLA.c.movement_id, MLA.c.account_id],
+                set_={c: ex[c] for c in ("person_id", "platform", "first_ts", "last_ts")},
+            ),
+            rows,
+        )
 
 
 def lock_accounts(conn: Connection, account_ids: Iterable[int]) -> None:
@@ -108,18 +168,20 @@ def lock_accounts(conn: Connection, account_ids: Iterable[int]) -> None:
 
 
 def rewrite_linked_days(conn: Connection, account_ids: Iterable[int]) -> None:
-    """Replace these accounts' rows by what `movement_author_day` and their persons say now
-    (after a re-link moved some of them; `lock_accounts` first)."""
+    """Replace these accounts' rows by what `movement_author_day`, `movement_author` and their
+    persons say now (after a re-link moved some of them; `lock_accounts` first)."""
     ids = sorted(set(account_ids))
     if not ids:
         return
     conn.execute(delete(MLD).where(among(conn, MLD.c.account_id, ids)))
+    conn.execute(delete(MLA).where(among(conn, MLA.c.account_id, ids)))
     person = linked_persons(conn, ids)
     if not person:
         return
     # Per movement: `ix_mauthor_day_account` (movement, account, day, platform) then reads
     # each linked account's days with one seek.
-    for (mv,) in conn.execute(select(M.c.id)).all():
+    movements = [int(mv) for (mv,) in conn.execute(select(M.c.id)).all()]
+    for mv in movements:
         rows = conn.execute(
             select(MAD.c.day, MAD.c.account_id, MAD.c.platform).where(
                 MAD.c.movement_id == mv, among(conn, MAD.c.account_id, person)
@@ -139,17 +201,22 @@ def rewrite_linked_days(conn: Connection, account_ids: Iterable[int]) -> None:
                     for d, acc, p in rows
                 ],
             )
+    _copy_authors(conn, {(mv, acc) for mv in movements for acc in person}, person)
 
 
 def rebuild(conn: Connection) -> None:
-    """Every movement's rows from the presence rows and the persons (a full repair)."""
+    """Every movement's rows from the presence and author rows and the persons (a full
+    repair)."""
     conn.execute(delete(MLD))
+    conn.execute(delete(MLA))
     conn.exec_driver_sql(REBUILD.format(mv="1 = 1"))
+    conn.exec_driver_sql(REBUILD_AUTHORS.format(ma="1 = 1"))
 
 
 __all__ = [
     "LINKED_SQL",
     "REBUILD",
+    "REBUILD_AUTHORS",
     "add_linked_days",
     "linked_persons",
     "lock_accounts",

@@ -30,6 +30,7 @@ _TABLES = (
     "movement_people_cell",
     "movement_cross_day",
     "movement_linked_day",
+    "movement_linked_author",
 )
 _RECOUNT = (
     "INSERT INTO rollup_hourly (movement_id, platform, hour, mentions) "
@@ -125,6 +126,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
     links and hashtags (storage/shares.py) included."""
     from storage.cascades import rebuild
     from storage.linked_days import REBUILD as LINKED_DAYS
+    from storage.linked_days import REBUILD_AUTHORS as LINKED_AUTHORS
     from storage.shares import rebuild as rebuild_shares
 
     movements = sorted({int(m) for m in movement_ids})
@@ -146,7 +148,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         )
 
     # Migrations before 0043 (0029's URL merge) recount before the shares tables exist, and
-    # before 0057's and 0058's day tables.
+    # before 0057-0059's tables.
     tables = set(inspect(conn).get_table_names())
     days = _DAYS if "movement_amplifier_day" in tables else ()
     for table in _TABLES:
@@ -156,6 +158,8 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         conn.execute(text(fmt(sql)))
     if "movement_linked_day" in tables:  # after movement_author_day, from it (migration 0058)
         conn.execute(text(LINKED_DAYS.format(mv=f"mad.movement_id IN ({ids})")))
+    if "movement_linked_author" in tables:  # after movement_author, from it (migration 0059)
+        conn.execute(text(LINKED_AUTHORS.format(ma=f"ma.movement_id IN ({ids})")))
     for mv in movements:
         rebuild(conn, mv)
     if "movement_share_day" in tables:

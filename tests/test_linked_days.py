@@ -1,6 +1,7 @@
-"""`movement_linked_day` (storage/linked_days.py, migration 0058) on SQLite and PostgreSQL: the
-days of the accounts of persons with more than one account, kept by the write path and by every
-re-link exactly as a rebuild from the presence rows computes them."""
+"""`movement_linked_day` and `movement_linked_author` (storage/linked_days.py, migrations 0058
+and 0059) on SQLite and PostgreSQL: the days and the first and last matches of the accounts of
+persons with more than one account, kept by the write path and by every re-link exactly as a
+rebuild from the presence and author rows computes them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from domain.records import AccountRecord
 from storage import linked_days
 from storage.engine import write_tx
 from storage.models import Account
-from storage.models_rollups import MovementLinkedDay
+from storage.models_rollups import MovementLinkedAuthor, MovementLinkedDay
 from storage.people_links import (
     moderator_detach,
     moderator_link,
@@ -30,21 +31,29 @@ from tests.test_people_store import VERIFIED, blog, bsky, masto
 
 A = Account.__table__
 MLD = MovementLinkedDay.__table__
+MLA = MovementLinkedAuthor.__table__
 D = timedelta(days=1)
 
 
 def _kept(conn) -> list[tuple]:
+    """The linked days; the linked authors' rows must agree with `_authors`."""
     return sorted(tuple(r) for r in conn.execute(select(MLD)).all())
+
+
+def _authors(conn) -> list[tuple]:
+    return sorted(tuple(r) for r in conn.execute(select(MLA)).all())
 
 
 def _kept_and_rebuilt(engine) -> tuple[list[tuple], list[tuple]]:
     """The rows as kept, and as `rebuild` computes them from the presence rows (rolled back)."""
     with engine.connect() as conn:
         tx = conn.begin()
-        kept = _kept(conn)
+        kept, kept_authors = _kept(conn), _authors(conn)
         linked_days.rebuild(conn)
-        rebuilt = _kept(conn)
+        rebuilt, rebuilt_authors = _kept(conn), _authors(conn)
         tx.rollback()
+    assert kept_authors == rebuilt_authors
+    assert {(r[1], r[2]) for r in kept_authors} == {(r[3], r[2]) for r in kept}
     return kept, rebuilt
 
 

@@ -38,6 +38,7 @@ from storage.models_rollups import (
     MovementAuthorDay,
     MovementAuthorPlatform,
     MovementCrossDay,
+    MovementLinkedAuthor,
     MovementLinkedDay,
 )
 from storage.queries.ethics import person_opted_out
@@ -51,6 +52,7 @@ CROSS = MovementCrossDay.__table__
 MAP = MovementAuthorPlatform.__table__
 MAD = MovementAuthorDay.__table__
 MLD = MovementLinkedDay.__table__
+MLA = MovementLinkedAuthor.__table__
 DAY = 86400
 
 Key = tuple[int, str]  # (account id, platform of the mention)
@@ -122,22 +124,25 @@ class Linked:
 
 def linked_view(conn: Connection, scope: Scope | None = None, *, movement_id: int = 0) -> Linked:
     """The `Linked` view of the scope's movement (or `movement_id`): the linked accounts
-    (`ix_account_linked`), one primary-key probe each into `movement_author`, and the few of
-    them ever matched on a second platform probed in `movement_author_platform`, whatever the
-    range."""
+    (`ix_account_linked`), their `movement_author` rows (`movement_linked_author`), and the few
+    of them ever matched on a second platform probed in `movement_author_platform`, whatever
+    the range."""
     mv = scope.movement_id if scope is not None else movement_id
     person_of = linked_accounts(conn)
     authors: dict[int, tuple[int, int, str]] = {}
     platforms: dict[int, tuple[tuple[str, int], ...]] = {}
     if person_of:
-        ids = sorted(person_of)
-        # `.all()`: one fetch of a few thousand rows, not a Python call per row.
+        # `movement_linked_author`: the linked accounts' `movement_author` rows, one range
+        # scan (migration 0059). `.all()`: one fetch of a few thousand rows, not a Python call
+        # per row.
         rows = conn.execute(
-            select(MA.c.account_id, MA.c.first_ts, MA.c.last_ts, MA.c.platform).where(
-                MA.c.movement_id == mv, among(conn, MA.c.account_id, ids)
+            select(MLA.c.account_id, MLA.c.first_ts, MLA.c.last_ts, MLA.c.platform).where(
+                MLA.c.movement_id == mv
             )
         ).all()
-        authors = {int(a): (int(first), int(last), p) for a, first, last, p in rows}
+        authors = {
+            int(a): (int(first), int(last), p) for a, first, last, p in rows if int(a) in person_of
+        }
         # An account never matched on a platform other than its account's (no
         # `movement_cross_day` row, ever) has one `movement_author_platform` row: its first
         # mention's platform and its latest match. Only the others' rows are read.
