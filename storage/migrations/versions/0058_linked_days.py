@@ -26,8 +26,9 @@ depends_on = None
 BACKFILL = (
     "INSERT INTO movement_linked_day (movement_id, day, person_id, account_id, platform) "
     "SELECT mad.movement_id, mad.day, l.person_id, mad.account_id, mad.platform "
-    "FROM (SELECT a.id, a.person_id FROM account a WHERE a.person_id <> a.id "
-    "OR a.id IN (SELECT b.person_id FROM account b WHERE b.person_id <> b.id)) l "
+    "FROM (SELECT a.id, a.person_id FROM account a WHERE a.person_id <> a.id UNION "
+    "SELECT a.id, a.person_id FROM account a "
+    "WHERE a.id IN (SELECT b.person_id FROM account b WHERE b.person_id <> b.id)) l "
     "JOIN movement_author_day mad ON mad.account_id = l.id WHERE 1 = 1",
 )
 

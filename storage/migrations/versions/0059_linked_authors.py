@@ -26,8 +26,9 @@ BACKFILL = (
     "INSERT INTO movement_linked_author "
     "(movement_id, account_id, person_id, platform, first_ts, last_ts) "
     "SELECT ma.movement_id, ma.account_id, l.person_id, ma.platform, ma.first_ts, ma.last_ts "
-    "FROM (SELECT a.id, a.person_id FROM account a WHERE a.person_id <> a.id "
-    "OR a.id IN (SELECT b.person_id FROM account b WHERE b.person_id <> b.id)) l "
+    "FROM (SELECT a.id, a.person_id FROM account a WHERE a.person_id <> a.id UNION "
+    "SELECT a.id, a.person_id FROM account a "
+    "WHERE a.id IN (SELECT b.person_id FROM account b WHERE b.person_id <> b.id)) l "
     "JOIN movement_author ma ON ma.account_id = l.id WHERE 1 = 1",
 )
 
