@@ -102,8 +102,15 @@ class Linked:
     later_ts: tuple[int, ...] = field(init=False, default=())
     later_platforms: tuple[str, ...] = field(init=False, default=())
     first_voices: frozenset[int] = field(init=False, default=frozenset())
+    # The accounts in the order of their latest match (`last_ts`, ascending): those active
+    # since a time are a slice (`active_since`), not a walk over every linked account.
+    by_last: tuple[int, ...] = field(init=False, default=())
+    lasts: tuple[int, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
+        order = sorted((last, a) for a, (_, last, _) in self.authors.items())
+        object.__setattr__(self, "by_last", tuple(a for _, a in order))
+        object.__setattr__(self, "lasts", tuple(last for last, _ in order))
         firsts = {a: (f, p) for a, (f, _, p) in self.authors.items()}
         first_of = _earliest(firsts, self.person_of)
         later = sorted(
@@ -112,6 +119,10 @@ class Linked:
         object.__setattr__(self, "later_ts", tuple(ts for ts, _ in later))
         object.__setattr__(self, "later_platforms", tuple(p for _, p in later))
         object.__setattr__(self, "first_voices", frozenset(first_of.values()))
+
+    def active_since(self, ts: int) -> tuple[int, ...]:
+        """The accounts whose latest match of the movement is at or after `ts`."""
+        return self.by_last[bisect_left(self.lasts, ts) :]
 
     def platforms_of(self, account: int) -> tuple[tuple[str, int], ...]:
         """(platform, last_ts) of each platform the account was matched on."""
@@ -350,74 +361,104 @@ def _part_candidates(
     is at or after the part's start (the view's `movement_author` rows), and, when that leaves
     many, only those with a row on the days the part touches."""
     platforms = set(part.platforms or PLATFORMS)
-    recent: dict[int, set[str]] = {}
-    for a, row in view.authors.items():
-        if row[1] >= part.start_ts:
-            ps = {
-                p
-                for p, last in view.platforms_of(a)
-                if p in platforms and last >= part.start_ts and (a, p) not in known
-            }
-            if ps:
-                recent[a] = ps
+
+    def check(a: int) -> set[str]:
+        return {
+            p
+            for p, last in view.platforms_of(a)
+            if p in platforms and last >= part.start_ts and (a, p) not in known
+        }
+
+    recent = view.active_since(part.start_ts)
+    out: dict[int, set[str]] = {}
     if len(recent) <= PART_FROM_VIEW_MAX:
-        return recent
-    out: dict[int, set[str]] = defaultdict(set)
-    lo, hi = part.start_ts // DAY, (part.end_ts - 1) // DAY + 1
-    for a, p in _linked_rows(conn, part, lo, hi, by_day=False):
-        a = int(a)
-        if p in recent.get(a, ()):
-            out[a].add(p)
+        accounts: Iterable[int] = recent
+    else:
+        lo, hi = part.start_ts // DAY, (part.end_ts - 1) // DAY + 1
+        accounts = sorted({int(a) for a, _ in _linked_rows(conn, part, lo, hi, by_day=False)})
+    for a in accounts:
+        if ps := check(a):
+            out[a] = ps
     return out
 
 
-def linked_keys(
-    conn: Connection, scope: Scope, view: Linked, bucket_s: int | None = None
-) -> set[tuple[int, int, str]]:
-    """(bucket, account, platform) of the linked accounts' matches in the scope (bucket 0 when
-    `bucket_s` is None; otherwise UTC days only), exactly: whole UTC days from
-    `movement_linked_day` (one range scan, however many accounts are linked), the part-days
-    at the ends from the mentions of the few accounts present on those days."""
-    assert bucket_s in (None, DAY)
-    lo, hi, parts = _whole_days(conn, scope)
-    out: set[tuple[int, int, str]] = set()
-    if lo < hi:
-        if bucket_s == DAY:
-            out = {
-                (int(d), int(a), p) for d, a, p in _linked_rows(conn, scope, lo, hi, by_day=True)
-            }
-        else:
-            out = {(0, int(a), p) for a, p in _linked_rows(conn, scope, lo, hi, by_day=False)}
-    for part in parts:
-        known = {(a, p) for _, a, p in out} if bucket_s is None else set()
-        cands = _part_candidates(conn, part, view, known)
-        if cands:
-            out |= {k for k in active_keys(conn, part, cands, bucket_s) if k[2] in cands[k[1]]}
-    return out
+def _whole_where(scope: Scope, lo_day: int, hi_day: int) -> list[Any]:
+    where = [MLD.c.movement_id == scope.movement_id, MLD.c.day >= lo_day, MLD.c.day < hi_day]
+    if scope.platforms:
+        where.append(MLD.c.platform.in_(scope.platforms))
+    return where
 
 
-def _keep_overcounting(keys: set[Key], person_of: Mapping[int, int]) -> set[Key]:
-    per = Counter(person_of.get(a, a) for a, _ in keys)
-    return {(a, p) for a, p in keys if per[person_of.get(a, a)] > 1}
-
-
-def active_in_range(
-    conn: Connection, scope: Scope, *, cross: bool = True, linked: Linked | None = None
+def _known(
+    conn: Connection, scope: Scope, lo_day: int, hi_day: int, accounts: Iterable[int]
 ) -> set[Key]:
-    """The keys of the scope that can make an overcount, exactly: the linked persons' (and,
-    with `cross`, the accounts active on a second platform's) (account, platform) keys with a
-    match in the scope, for persons with two or more such keys. Linked accounts' keys come
-    from `linked_keys`; the few unlinked accounts active on a second platform (a blog that
-    sends pingbacks) are probed one by one."""
-    view = resolve_view(conn, scope.movement_id, linked)
-    keys = {(a, p) for _, a, p in linked_keys(conn, scope, view)}
-    others = _cross_accounts(conn, scope) - set(view.person_of) if cross else set()
-    if others:
-        found, exact = _maybe_active(conn, scope, others, view)
-        if not exact and found:
-            found = keys_in_scope(conn, scope, found)
-        keys |= found
-    return _keep_overcounting(keys, view.person_of)
+    """Which (account, platform) keys of these accounts have a row in the whole days."""
+    ids = sorted(set(accounts))
+    if not ids or lo_day >= hi_day:
+        return set()
+    rows = conn.execute(
+        select(MLD.c.account_id, MLD.c.platform)
+        .where(*_whole_where(scope, lo_day, hi_day), among(conn, MLD.c.account_id, ids))
+        .distinct()
+    ).all()
+    return {(int(a), p) for a, p in rows}
+
+
+def _part_keys(
+    conn: Connection, part: Scope, cands: Mapping[int, set[str]], bucket_s: int | None
+) -> set[tuple[int, int, str]]:
+    """(bucket, account, platform) of these candidates' matches in a part-day, exactly, on the
+    platforms given for each: from their mentions (`active_keys`)."""
+    cands = {a: ps for a, ps in cands.items() if ps}
+    if not cands:
+        return set()
+    return {k for k in active_keys(conn, part, cands, bucket_s) if k[2] in cands[k[1]]}
+
+
+def _linked_overcount(conn: Connection, scope: Scope, view: Linked, per: str) -> int:
+    """The linked persons' keys in the scope minus the persons (`per="key"`: (account,
+    platform) keys; `per="account"`: accounts). Whole UTC days are counted by the server from
+    `movement_linked_day` (one range scan, one row back); the part-days at the ends add the
+    keys and persons the whole days do not have, from the mentions of the few accounts present
+    on those days."""
+    lo, hi, parts = _whole_days(conn, scope)
+    n_keys = n_persons = 0
+    whole = lo < hi
+    if whole:
+        cols = [MLD.c.person_id, MLD.c.account_id]
+        if per == "key":
+            cols.append(MLD.c.platform)
+        keys = select(*cols).where(*_whole_where(scope, lo, hi)).distinct().subquery()
+        n_keys, n_persons = conn.execute(
+            select(func.count(), func.count(func.distinct(keys.c.person_id)))
+        ).one()
+    added: set[Key] = set()
+    for part in parts:
+        cands = _part_candidates(conn, part, view, set())
+        # What the whole days already counted is not looked for again.
+        known = _known(conn, scope, lo, hi, cands) if whole else set()
+        if per == "account":
+            counted = {a for a, _ in known}
+            cands = {a: ps for a, ps in cands.items() if a not in counted}
+        else:
+            cands = {a: {p for p in ps if (a, p) not in known} for a, ps in cands.items()}
+        for _, a, p in _part_keys(conn, part, cands, None):
+            added.add((a, p if per == "key" else ""))
+    if added:
+        persons = {view.person_of.get(a, a) for a, _ in added}
+        if whole:
+            seen = {
+                int(p)
+                for (p,) in conn.execute(
+                    select(MLD.c.person_id)
+                    .where(*_whole_where(scope, lo, hi), among(conn, MLD.c.person_id, persons))
+                    .distinct()
+                ).all()
+            }
+            persons -= seen
+        n_keys += len(added)
+        n_persons += len(persons)
+    return int(n_keys) - int(n_persons)
 
 
 def keys_in_scope(conn: Connection, scope: Scope, keys: Iterable[Key]) -> set[Key]:
@@ -464,12 +505,20 @@ def people_overcount(
 ) -> int:
     """The people of the scope counted per (account, platform) key (`per="key"`, Overview's
     cells) or per account (`per="account"`) minus the persons among them: subtract this from
-    the account-level count to count persons. `linked`: the page's view (`linked_view`)."""
+    the account-level count to count persons. `linked`: the page's view (`linked_view`).
+
+    The linked persons' share is `_linked_overcount`; with `per="key"`, the few unlinked
+    accounts active on a second platform in the scope (a blog that sends pingbacks) add their
+    extra platforms, probed one by one."""
     view = resolve_view(conn, scope.movement_id, linked)
-    keys = active_in_range(conn, scope, cross=per == "key", linked=view)
-    if per == "account":
-        return overcount({(a, "") for a, _ in keys}, view.person_of)
-    return overcount(keys, view.person_of)
+    out = _linked_overcount(conn, scope, view, per)
+    others = _cross_accounts(conn, scope) - set(view.person_of) if per == "key" else set()
+    if others:
+        found, exact = _maybe_active(conn, scope, others, view)
+        if not exact and found:
+            found = keys_in_scope(conn, scope, found)
+        out += overcount(found, {})
+    return out
 
 
 def active_overcount_per_bucket(
@@ -477,19 +526,35 @@ def active_overcount_per_bucket(
 ) -> dict[int, int]:
     """Per bucket: active accounts minus active persons (widening counts accounts per day).
 
-    Daily buckets are the linked accounts' rows of `movement_linked_day` (`linked_keys`);
-    other buckets (hours, for a day or less) read the mentions of the linked accounts active
-    since the scope's start."""
+    Daily buckets: whole UTC days counted by the server from `movement_linked_day` (one row
+    per day back), the part-days at the ends from the mentions of the few accounts present on
+    them; other buckets (hours, for a day or less) read the mentions of the linked accounts
+    active since the scope's start."""
     view = resolve_view(conn, scope.movement_id, linked)
+    out: dict[int, int] = {}
     by_bucket: dict[int, set[Key]] = defaultdict(set)
     if bucket_s == DAY:
-        for b, a, _ in linked_keys(conn, scope, view, DAY):
-            by_bucket[b].add((a, ""))
+        lo, hi, parts = _whole_days(conn, scope)
+        if lo < hi:
+            for d, n in conn.execute(
+                select(
+                    MLD.c.day,
+                    func.count(func.distinct(MLD.c.account_id))
+                    - func.count(func.distinct(MLD.c.person_id)),
+                )
+                .where(*_whole_where(scope, lo, hi))
+                .group_by(MLD.c.day)
+            ).all():
+                out[int(d)] = int(n)
+        for part in parts:
+            cands = _part_candidates(conn, part, view, set())
+            for b, a, _ in _part_keys(conn, part, cands, DAY):
+                by_bucket[b].add((a, ""))
     else:
         maybe, _ = _maybe_active(conn, scope, view.person_of, view)
         for b, a, _ in active_keys(conn, scope, {a for a, _ in maybe}, bucket_s):
             by_bucket[b].add((a, ""))
-    out = {b: overcount(keys, view.person_of) for b, keys in by_bucket.items()}
+    out |= {b: overcount(keys, view.person_of) for b, keys in by_bucket.items()}
     return {b: n for b, n in out.items() if n}
 
 
