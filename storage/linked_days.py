@@ -32,13 +32,21 @@ from sqlalchemy.orm import aliased
 
 from storage.bulk import insert_for
 from storage.id_lists import among
-from storage.models import Account, Movement, MovementAuthor
-from storage.models_rollups import MovementAuthorDay, MovementLinkedAuthor, MovementLinkedDay
+from storage.models import Account, Mention, MentionMatch, Movement, MovementAuthor
+from storage.models_rollups import (
+    MovementAuthorDay,
+    MovementLinkedAuthor,
+    MovementLinkedDay,
+    MovementLinkedHour,
+)
 
 A = Account.__table__
 MAD = MovementAuthorDay.__table__
 MLD = MovementLinkedDay.__table__
 MLA = MovementLinkedAuthor.__table__
+MLH = MovementLinkedHour.__table__
+MM = MentionMatch.__table__
+MEN = Mention.__table__
 MA = MovementAuthor.__table__
 M = Movement.__table__
 
@@ -62,6 +70,15 @@ REBUILD = (
     "WHERE {mv}"
 )
 
+
+# The same per UTC hour, from the matches (migration 0060; `{mv}`: the filter on `mm`).
+REBUILD_HOURS = (
+    "INSERT INTO movement_linked_hour (movement_id, hour, person_id, account_id, platform) "
+    "SELECT DISTINCT mm.movement_id, mm.created_ts / 3600, l.person_id, mm.account_id, "
+    "mm.platform "
+    f"FROM ({LINKED_SQL}) l JOIN mention_match mm ON mm.account_id = l.id "
+    "WHERE {mv}"
+)
 
 # The same for the authors (migration 0059; `{ma}`: the movement filter on `ma`).
 REBUILD_AUTHORS = (
@@ -98,23 +115,33 @@ def linked_persons(conn: Connection, account_ids: Iterable[int]) -> dict[int, in
     return {int(i): int(p) for i, p in rows}
 
 
-def add_linked_days(conn: Connection, author_days: Iterable[tuple[int, int, int, str]]) -> int:
-    """Add the rows of the linked ones among new (movement, day, account, platform) presence
-    rows, and copy their `movement_author` rows as this transaction left them. Called after
-    the batch's account and `movement_author` upserts (the row locks above). Days go in with
-    DO NOTHING: a repeat, or a row a concurrent re-link already wrote, is a no-op. Returns the
-    day rows offered."""
+def add_linked_days(
+    conn: Connection,
+    author_days: Iterable[tuple[int, int, int, str]],
+    author_hours: Iterable[tuple[int, int, int, str]] = (),
+) -> int:
+    """Add the rows of the linked ones among new (movement, day or hour, account, platform)
+    presence rows, and copy their `movement_author` rows as this transaction left them. Called
+    after the batch's account and `movement_author` upserts (the row locks above). Days and
+    hours go in with DO NOTHING: a repeat, or a row a concurrent re-link already wrote, is a
+    no-op. Returns the day rows offered."""
     rows = set(author_days)
-    person = linked_persons(conn, {acc for _, _, acc, _ in rows})
+    hours = set(author_hours)
+    person = linked_persons(conn, {acc for _, _, acc, _ in rows | hours})
     out = sorted(
         (mv, day, person[acc], acc, platform) for mv, day, acc, platform in rows if acc in person
     )
+    by_hour = sorted(
+        (mv, h, person[acc], acc, platform) for mv, h, acc, platform in hours if acc in person
+    )
+    for table, unit, values in ((MLD, "day", out), (MLH, "hour", by_hour)):
+        if values:
+            keys = ("movement_id", unit, "person_id", "account_id", "platform")
+            conn.execute(
+                insert_for(conn, table).on_conflict_do_nothing(),
+                [dict(zip(keys, r, strict=True)) for r in values],
+            )
     if out:
-        keys = ("movement_id", "day", "person_id", "account_id", "platform")
-        conn.execute(
-            insert_for(conn, MLD).on_conflict_do_nothing(),
-            [dict(zip(keys, r, strict=True)) for r in out],
-        )
         _copy_authors(conn, {(mv, acc) for mv, _, _, acc, _ in out}, person)
     return len(out)
 
@@ -178,9 +205,36 @@ def rewrite_linked_days(conn: Connection, account_ids: Iterable[int]) -> None:
         return
     conn.execute(delete(MLD).where(among(conn, MLD.c.account_id, ids)))
     conn.execute(delete(MLA).where(among(conn, MLA.c.account_id, ids)))
+    conn.execute(delete(MLH).where(among(conn, MLH.c.account_id, ids)))
     person = linked_persons(conn, ids)
     if not person:
         return
+    # Their hours from their matches (`ix_mention_account`, then each match by mention).
+    hours = conn.execute(
+        select(
+            MM.c.movement_id,
+            (MM.c.created_ts // 3600).label("hour"),
+            MM.c.account_id,
+            MM.c.platform,
+        )
+        .select_from(MEN.join(MM, MM.c.mention_id == MEN.c.id))
+        .where(among(conn, MEN.c.account_id, person))
+        .distinct()
+    ).all()
+    if hours:
+        conn.execute(
+            MLH.insert(),
+            [
+                {
+                    "movement_id": int(mv),
+                    "hour": int(h),
+                    "person_id": person[int(acc)],
+                    "account_id": int(acc),
+                    "platform": p,
+                }
+                for mv, h, acc, p in hours
+            ],
+        )
     # Per movement: `ix_mauthor_day_account` (movement, account, day, platform) then reads
     # each linked account's days with one seek.
     movements = [int(mv) for (mv,) in conn.execute(select(M.c.id)).all()]
@@ -212,7 +266,9 @@ def rebuild(conn: Connection) -> None:
     repair)."""
     conn.execute(delete(MLD))
     conn.execute(delete(MLA))
+    conn.execute(delete(MLH))
     conn.exec_driver_sql(REBUILD.format(mv="1 = 1"))
+    conn.exec_driver_sql(REBUILD_HOURS.format(mv="1 = 1"))
     conn.exec_driver_sql(REBUILD_AUTHORS.format(ma="1 = 1"))
 
 
@@ -220,6 +276,7 @@ __all__ = [
     "LINKED_SQL",
     "REBUILD",
     "REBUILD_AUTHORS",
+    "REBUILD_HOURS",
     "add_linked_days",
     "linked_persons",
     "lock_accounts",

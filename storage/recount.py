@@ -31,6 +31,7 @@ _TABLES = (
     "movement_cross_day",
     "movement_linked_day",
     "movement_linked_author",
+    "movement_linked_hour",
 )
 _RECOUNT = (
     "INSERT INTO rollup_hourly (movement_id, platform, hour, mentions) "
@@ -127,6 +128,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
     from storage.cascades import rebuild
     from storage.linked_days import REBUILD as LINKED_DAYS
     from storage.linked_days import REBUILD_AUTHORS as LINKED_AUTHORS
+    from storage.linked_days import REBUILD_HOURS as LINKED_HOURS
     from storage.shares import rebuild as rebuild_shares
 
     movements = sorted({int(m) for m in movement_ids})
@@ -148,7 +150,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         )
 
     # Migrations before 0043 (0029's URL merge) recount before the shares tables exist, and
-    # before 0057-0059's tables.
+    # before 0057-0060's tables.
     tables = set(inspect(conn).get_table_names())
     days = _DAYS if "movement_amplifier_day" in tables else ()
     for table in _TABLES:
@@ -158,6 +160,8 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
         conn.execute(text(fmt(sql)))
     if "movement_linked_day" in tables:  # after movement_author_day, from it (migration 0058)
         conn.execute(text(LINKED_DAYS.format(mv=f"mad.movement_id IN ({ids})")))
+    if "movement_linked_hour" in tables:  # from the matches (migration 0060)
+        conn.execute(text(fmt(LINKED_HOURS)))
     if "movement_linked_author" in tables:  # after movement_author, from it (migration 0059)
         conn.execute(text(LINKED_AUTHORS.format(ma=f"ma.movement_id IN ({ids})")))
     for mv in movements:

@@ -789,9 +789,17 @@ def _insert_presence(
                 table.name,
                 [dict(zip(keys, r, strict=True)) for r in sorted(rows)],
             )
-    # The linked authors' days again, with their person (read now: after the batch's account
-    # upsert, whose row locks a re-link waits for; storage/linked_days.py).
-    add_linked_days(conn, authors)
+    # The linked authors' days and hours again, with their person (read now: after the
+    # batch's account upsert, whose row locks a re-link waits for; storage/linked_days.py).
+    add_linked_days(
+        conn,
+        authors,
+        {
+            (r["movement_id"], r["created_ts"] // 3600, r["account_id"], r["platform"])
+            for r in new_matches
+            if r["account_id"] is not None
+        },
+    )
 
 
 # A `movement_edge` row as `link_movement_edges` and `undo_edges` return it (the cascades take

@@ -17,7 +17,7 @@ from domain.records import AccountRecord
 from storage import linked_days
 from storage.engine import write_tx
 from storage.models import Account
-from storage.models_rollups import MovementLinkedAuthor, MovementLinkedDay
+from storage.models_rollups import MovementLinkedAuthor, MovementLinkedDay, MovementLinkedHour
 from storage.people_links import (
     moderator_detach,
     moderator_link,
@@ -32,6 +32,7 @@ from tests.test_people_store import VERIFIED, blog, bsky, masto
 A = Account.__table__
 MLD = MovementLinkedDay.__table__
 MLA = MovementLinkedAuthor.__table__
+MLH = MovementLinkedHour.__table__
 D = timedelta(days=1)
 
 
@@ -44,15 +45,21 @@ def _authors(conn) -> list[tuple]:
     return sorted(tuple(r) for r in conn.execute(select(MLA)).all())
 
 
+def _hours(conn) -> list[tuple]:
+    return sorted(tuple(r) for r in conn.execute(select(MLH)).all())
+
+
 def _kept_and_rebuilt(engine) -> tuple[list[tuple], list[tuple]]:
     """The rows as kept, and as `rebuild` computes them from the presence rows (rolled back)."""
     with engine.connect() as conn:
         tx = conn.begin()
-        kept, kept_authors = _kept(conn), _authors(conn)
+        kept, kept_authors, kept_hours = _kept(conn), _authors(conn), _hours(conn)
         linked_days.rebuild(conn)
-        rebuilt, rebuilt_authors = _kept(conn), _authors(conn)
+        rebuilt, rebuilt_authors, rebuilt_hours = _kept(conn), _authors(conn), _hours(conn)
         tx.rollback()
     assert kept_authors == rebuilt_authors
+    assert kept_hours == rebuilt_hours
+    assert {(h[1] // 24, h[2], h[3], h[4]) for h in kept_hours} == {r[1:] for r in kept}
     assert {(r[1], r[2]) for r in kept_authors} == {(r[3], r[2]) for r in kept}
     return kept, rebuilt
 

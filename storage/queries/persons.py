@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, exists, func, literal, select
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select, union
 
 from domain.amplification import GROUP_OF, KIND_GROUPS
 from storage.id_lists import among, ids_table
@@ -40,6 +40,7 @@ from storage.models_rollups import (
     MovementCrossDay,
     MovementLinkedAuthor,
     MovementLinkedDay,
+    MovementLinkedHour,
 )
 from storage.queries.ethics import person_opted_out
 from storage.queries.scope import Scope
@@ -53,6 +54,7 @@ MAP = MovementAuthorPlatform.__table__
 MAD = MovementAuthorDay.__table__
 MLD = MovementLinkedDay.__table__
 MLA = MovementLinkedAuthor.__table__
+MLH = MovementLinkedHour.__table__
 DAY = 86400
 
 Key = tuple[int, str]  # (account id, platform of the mention)
@@ -309,57 +311,101 @@ def overcount(keys: Iterable[Key], person_of: Mapping[int, int]) -> int:
     return sum(n - 1 for n in per.values())
 
 
-def _whole_days(conn: Connection, scope: Scope) -> tuple[int, int, list[Scope]]:
-    """The whole UTC days `[lo, hi)` of the scope and the part-days at its ends (as scopes).
-    A range ending after the movement's newest match holds all of its last day's activity,
-    so that day counts as whole."""
-    lo = -(-scope.start_ts // DAY)
-    hi = -(-scope.end_ts // DAY) if _ends_after(conn, scope) else scope.end_ts // DAY
-    if lo >= hi:
-        return lo, lo, [scope]
-    parts = [
-        scope.shifted(a, b)
-        for a, b in ((scope.start_ts, lo * DAY), (hi * DAY, scope.end_ts))
-        if a < b
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A scope as the linked presence rows cover it: whole UTC days `[lo_day, hi_day)` from
+    `movement_linked_day`, whole UTC hours (`hours`: `[h0, h1)` ranges, in the part-days at
+    the ends) from `movement_linked_hour`, and the minutes left (`parts`, scopes within an
+    hour or two) from the mentions of the few accounts active in those hours. A range ending
+    after the movement's newest match holds all of its last day's and hour's activity, so
+    they count as whole."""
+
+    lo_day: int
+    hi_day: int
+    hours: tuple[tuple[int, int], ...]
+    parts: tuple[Scope, ...]
+
+
+def _cover(conn: Connection, scope: Scope) -> Cover:
+    ends = _ends_after(conn, scope)
+
+    def whole(a: int, b: int, unit: int, last: bool) -> tuple[int, int]:
+        lo = -(-a // unit)
+        hi = -(-b // unit) if ends and last else b // unit
+        return lo, max(lo, hi)
+
+    lo_d, hi_d = whole(scope.start_ts, scope.end_ts, DAY, True)
+    if lo_d < hi_d:
+        spans = [(scope.start_ts, lo_d * DAY), (hi_d * DAY, scope.end_ts)]
+    else:
+        spans = [(scope.start_ts, scope.end_ts)]
+    hours: list[tuple[int, int]] = []
+    parts: list[Scope] = []
+    for a, b in spans:
+        if a >= b:
+            continue
+        lo_h, hi_h = whole(a, b, HOUR, b == scope.end_ts)
+        if lo_h < hi_h:
+            hours.append((lo_h, hi_h))
+            cuts = [(a, lo_h * HOUR), (hi_h * HOUR, b)]
+        else:
+            cuts = [(a, b)]
+        parts += [scope.shifted(x, y) for x, y in cuts if x < y]
+    return Cover(lo_d, hi_d, tuple(hours), tuple(parts))
+
+
+def _ranges(cover: Cover) -> tuple[tuple[Any, str, list[tuple[int, int]]], ...]:
+    """(table, unit column, ranges) of the cover's whole days and whole hours."""
+    days = [(cover.lo_day, cover.hi_day)] if cover.lo_day < cover.hi_day else []
+    return ((MLD, "day", days), (MLH, "hour", list(cover.hours)))
+
+
+def _where(table: Any, unit: str, ranges: list[tuple[int, int]], scope: Scope) -> list[Any]:
+    where = [
+        table.c.movement_id == scope.movement_id,
+        or_(*(and_(table.c[unit] >= lo, table.c[unit] < hi) for lo, hi in ranges)),
     ]
-    return lo, hi, parts
-
-
-def _linked_rows(
-    conn: Connection, scope: Scope, lo_day: int, hi_day: int, *, by_day: bool
-) -> list[Any]:
-    """`movement_linked_day` rows of the scope's movement and platforms on UTC days
-    `[lo_day, hi_day)`: (day, account, platform) when `by_day`, else distinct (account,
-    platform). One range scan of the primary key."""
-    cols = (
-        (MLD.c.day, MLD.c.account_id, MLD.c.platform)
-        if by_day
-        else (
-            MLD.c.account_id,
-            MLD.c.platform,
-        )
-    )
-    where = [MLD.c.movement_id == scope.movement_id, MLD.c.day >= lo_day, MLD.c.day < hi_day]
     if scope.platforms:
-        where.append(MLD.c.platform.in_(scope.platforms))
-    stmt = select(*cols).where(*where)
-    return conn.execute(stmt if by_day else stmt.distinct()).all()
+        where.append(table.c.platform.in_(scope.platforms))
+    return where
 
 
-# A part-day's candidates are taken from the view alone (no query) when at most this many
-# linked accounts were active since its start: a range of an hour or a day ending now has a
-# few; a part-day at the start of a month has most linked accounts, and its day's rows of
-# `movement_linked_day` narrow them down.
+def _presence(scope: Scope, cover: Cover, *cols: str, accounts: Any = None) -> list[Any]:
+    """SELECTs of `cols` over the cover's whole days and whole hours (one per table that has
+    any), optionally only where `accounts(table)` holds; union them for distinct rows."""
+    out = []
+    for table, unit, ranges in _ranges(cover):
+        if ranges:
+            where = _where(table, unit, ranges, scope)
+            if accounts is not None:
+                where.append(accounts(table))
+            out.append(select(*(table.c[c] for c in cols)).where(*where))
+    return out
+
+
+def _distinct(selects: list[Any]) -> Any:
+    """The distinct rows of the SELECTs (a UNION; one SELECT alone is not deduplicated by
+    `union`)."""
+    return union(*selects) if len(selects) > 1 else selects[0].distinct()
+
+
+# A part's candidates are taken from the view alone (no query) when at most this many linked
+# accounts were active since its start: a range of an hour or a day ending now has a few; the
+# minutes at the start of an event window in the past have most linked accounts, and the
+# rows of the hours they touch narrow them down.
 PART_FROM_VIEW_MAX = 256
 
 
 def _part_candidates(
     conn: Connection, part: Scope, view: Linked, known: set[Key]
 ) -> dict[int, set[str]]:
-    """The linked accounts that may have a match in a part-day `part`, with the platforms to
-    check, less the keys already `known`: those whose latest match on a platform of the scope
-    is at or after the part's start (the view's `movement_author` rows), and, when that leaves
-    many, only those with a row on the days the part touches."""
+    """The linked accounts that may have a match in `part` (minutes within an hour or two),
+    with the platforms to check, less the keys already `known`: those whose latest match on a
+    platform of the scope is at or after the part's start (the view's `movement_author`
+    rows), and, when that leaves many, only those with a row in the hours the part touches."""
     platforms = set(part.platforms or PLATFORMS)
 
     def check(a: int) -> set[str]:
@@ -374,40 +420,43 @@ def _part_candidates(
     if len(recent) <= PART_FROM_VIEW_MAX:
         accounts: Iterable[int] = recent
     else:
-        lo, hi = part.start_ts // DAY, (part.end_ts - 1) // DAY + 1
-        accounts = sorted({int(a) for a, _ in _linked_rows(conn, part, lo, hi, by_day=False)})
+        lo, hi = part.start_ts // HOUR, (part.end_ts - 1) // HOUR + 1
+        accounts = sorted(
+            {
+                int(a)
+                for (a,) in conn.execute(
+                    select(MLH.c.account_id)
+                    .where(
+                        MLH.c.movement_id == part.movement_id,
+                        MLH.c.hour >= lo,
+                        MLH.c.hour < hi,
+                    )
+                    .distinct()
+                ).all()
+            }
+        )
     for a in accounts:
         if ps := check(a):
             out[a] = ps
     return out
 
 
-def _whole_where(scope: Scope, lo_day: int, hi_day: int) -> list[Any]:
-    where = [MLD.c.movement_id == scope.movement_id, MLD.c.day >= lo_day, MLD.c.day < hi_day]
-    if scope.platforms:
-        where.append(MLD.c.platform.in_(scope.platforms))
-    return where
-
-
-def _known(
-    conn: Connection, scope: Scope, lo_day: int, hi_day: int, accounts: Iterable[int]
-) -> set[Key]:
-    """Which (account, platform) keys of these accounts have a row in the whole days."""
+def _known(conn: Connection, scope: Scope, cover: Cover, accounts: Iterable[int]) -> set[Key]:
+    """Which (account, platform) keys of these accounts have a row in the cover's whole days
+    or hours."""
     ids = sorted(set(accounts))
-    if not ids or lo_day >= hi_day:
+    selects = _presence(
+        scope, cover, "account_id", "platform", accounts=lambda t: among(conn, t.c.account_id, ids)
+    )
+    if not ids or not selects:
         return set()
-    rows = conn.execute(
-        select(MLD.c.account_id, MLD.c.platform)
-        .where(*_whole_where(scope, lo_day, hi_day), among(conn, MLD.c.account_id, ids))
-        .distinct()
-    ).all()
-    return {(int(a), p) for a, p in rows}
+    return {(int(a), p) for a, p in conn.execute(_distinct(selects)).all()}
 
 
 def _part_keys(
     conn: Connection, part: Scope, cands: Mapping[int, set[str]], bucket_s: int | None
 ) -> set[tuple[int, int, str]]:
-    """(bucket, account, platform) of these candidates' matches in a part-day, exactly, on the
+    """(bucket, account, platform) of these candidates' matches in a part, exactly, on the
     platforms given for each: from their mentions (`active_keys`)."""
     cands = {a: ps for a, ps in cands.items() if ps}
     if not cands:
@@ -417,26 +466,24 @@ def _part_keys(
 
 def _linked_overcount(conn: Connection, scope: Scope, view: Linked, per: str) -> int:
     """The linked persons' keys in the scope minus the persons (`per="key"`: (account,
-    platform) keys; `per="account"`: accounts). Whole UTC days are counted by the server from
-    `movement_linked_day` (one range scan, one row back); the part-days at the ends add the
-    keys and persons the whole days do not have, from the mentions of the few accounts present
-    on those days."""
-    lo, hi, parts = _whole_days(conn, scope)
+    platform) keys; `per="account"`: accounts). The cover's whole days and hours are counted
+    by the server (`movement_linked_day` and `_hour`: range scans, one row back); the minutes
+    left add the keys and persons those do not have, from the mentions of the few accounts
+    active in their hours."""
+    cover = _cover(conn, scope)
+    cols = ("person_id", "account_id", "platform") if per == "key" else ("person_id", "account_id")
+    selects = _presence(scope, cover, *cols)
     n_keys = n_persons = 0
-    whole = lo < hi
-    if whole:
-        cols = [MLD.c.person_id, MLD.c.account_id]
-        if per == "key":
-            cols.append(MLD.c.platform)
-        keys = select(*cols).where(*_whole_where(scope, lo, hi)).distinct().subquery()
+    if selects:
+        keys = _distinct(selects).subquery()
         n_keys, n_persons = conn.execute(
             select(func.count(), func.count(func.distinct(keys.c.person_id)))
         ).one()
     added: set[Key] = set()
-    for part in parts:
+    for part in cover.parts:
         cands = _part_candidates(conn, part, view, set())
-        # What the whole days already counted is not looked for again.
-        known = _known(conn, scope, lo, hi, cands) if whole else set()
+        # What the whole days and hours already counted is not looked for again.
+        known = _known(conn, scope, cover, cands)
         if per == "account":
             counted = {a for a, _ in known}
             cands = {a: ps for a, ps in cands.items() if a not in counted}
@@ -446,16 +493,11 @@ def _linked_overcount(conn: Connection, scope: Scope, view: Linked, per: str) ->
             added.add((a, p if per == "key" else ""))
     if added:
         persons = {view.person_of.get(a, a) for a, _ in added}
-        if whole:
-            seen = {
-                int(p)
-                for (p,) in conn.execute(
-                    select(MLD.c.person_id)
-                    .where(*_whole_where(scope, lo, hi), among(conn, MLD.c.person_id, persons))
-                    .distinct()
-                ).all()
-            }
-            persons -= seen
+        selects = _presence(
+            scope, cover, "person_id", accounts=lambda t: among(conn, t.c.person_id, persons)
+        )
+        if selects:
+            persons -= {int(p) for (p,) in conn.execute(_distinct(selects)).all()}
         n_keys += len(added)
         n_persons += len(persons)
     return int(n_keys) - int(n_persons)
@@ -534,19 +576,27 @@ def active_overcount_per_bucket(
     out: dict[int, int] = {}
     by_bucket: dict[int, set[Key]] = defaultdict(set)
     if bucket_s == DAY:
-        lo, hi, parts = _whole_days(conn, scope)
-        if lo < hi:
+        cover = _cover(conn, scope)
+        if cover.lo_day < cover.hi_day:
             for d, n in conn.execute(
                 select(
                     MLD.c.day,
                     func.count(func.distinct(MLD.c.account_id))
                     - func.count(func.distinct(MLD.c.person_id)),
                 )
-                .where(*_whole_where(scope, lo, hi))
+                .where(*_where(MLD, "day", [(cover.lo_day, cover.hi_day)], scope))
                 .group_by(MLD.c.day)
             ).all():
                 out[int(d)] = int(n)
-        for part in parts:
+        # The part-days: their whole hours' rows and their minutes' mentions, per day.
+        if cover.hours:
+            for h, a in conn.execute(
+                select(MLH.c.hour, MLH.c.account_id)
+                .where(*_where(MLH, "hour", list(cover.hours), scope))
+                .distinct()
+            ).all():
+                by_bucket[int(h) // 24].add((int(a), ""))
+        for part in cover.parts:
             cands = _part_candidates(conn, part, view, set())
             for b, a, _ in _part_keys(conn, part, cands, DAY):
                 by_bucket[b].add((a, ""))
@@ -626,29 +676,30 @@ def _first_ts(conn: Connection, scope: Scope, accounts: Iterable[int]) -> dict[K
 
 
 def _linked_firsts(conn: Connection, scope: Scope, view: Linked) -> dict[Key, tuple[int, bool]]:
-    """(account, platform) -> (first match in the scope, exact?) of the linked accounts: in
-    the part-days at the ends exactly (their mentions), in whole days as the first day's start
-    (`movement_linked_day`; inexact, within a day of the truth)."""
-    lo, hi, parts = _whole_days(conn, scope)
+    """(account, platform) -> (first match in the scope, exact?) of the linked accounts: the
+    start of its first whole day or hour (`movement_linked_day` and `_hour`; inexact, within
+    a day of the truth), or its first match in the minutes at the ends (exact), whichever is
+    earlier."""
+    cover = _cover(conn, scope)
     out: dict[Key, tuple[int, bool]] = {}
-    if lo < hi:
-        where = [MLD.c.movement_id == scope.movement_id, MLD.c.day >= lo, MLD.c.day < hi]
-        if scope.platforms:
-            where.append(MLD.c.platform.in_(scope.platforms))
-        for a, p, d in conn.execute(
-            select(MLD.c.account_id, MLD.c.platform, func.min(MLD.c.day))
-            .where(*where)
-            .group_by(MLD.c.account_id, MLD.c.platform)
+
+    def put(key: Key, value: tuple[int, bool]) -> None:
+        out[key] = min(out.get(key, value), value)
+
+    for (table, unit, ranges), size in zip(_ranges(cover), (DAY, HOUR), strict=True):
+        if not ranges:
+            continue
+        for a, p, first in conn.execute(
+            select(table.c.account_id, table.c.platform, func.min(table.c[unit]))
+            .where(*_where(table, unit, ranges, scope))
+            .group_by(table.c.account_id, table.c.platform)
         ).all():
-            out[(int(a), p)] = (int(d) * DAY, False)
-    for part in parts:
-        # The start's part-day comes before every whole day: its first matches win. The end's
-        # only adds keys no earlier day had.
-        before = part.start_ts == scope.start_ts and lo < hi
-        cands = _part_candidates(conn, part, view, set() if before else set(out))
+            put((int(a), p), (int(first) * size, False))
+    for part in cover.parts:
+        cands = _part_candidates(conn, part, view, set())
         for key, ts in _first_ts(conn, part, cands).items():
-            if key[1] in cands[key[0]] and (before or key not in out):
-                out[key] = (ts, True)
+            if key[1] in cands[key[0]]:
+                put(key, (ts, True))
     return out
 
 
@@ -701,11 +752,11 @@ def carriers(
             if not exact and person_of.get(a, a) in chosen:
                 days[ts // DAY].add(a)
         for d, accounts in sorted(days.items()):
-            for (a, plat), ts in _first_ts(
-                conn, scope.shifted(d * DAY, (d + 1) * DAY), accounts
-            ).items():
-                if firsts.get((a, plat)) == (d * DAY, False):
-                    firsts[(a, plat)] = (ts, True)
+            window = scope.shifted(max(scope.start_ts, d * DAY), min(scope.end_ts, (d + 1) * DAY))
+            for key, ts in _first_ts(conn, window, accounts).items():
+                f = firsts.get(key)
+                if f is not None and not f[1] and f[0] // DAY == d:
+                    firsts[key] = (ts, True)
         for p in listable:
             across[p] = {}
         for (a, plat), f in firsts.items():
