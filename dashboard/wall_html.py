@@ -136,6 +136,17 @@ html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
   -webkit-line-clamp: 6; -webkit-box-orient: vertical; overflow: hidden;
   unicode-bidi: plaintext; flex: 0 1 auto; min-height: 0; }}
 .gs-card.gs-has-img .gs-text {{ -webkit-line-clamp: 2; }}
+/* The text's room, as a size container: its height decides how many whole lines are shown
+   (with the ellipsis on the last), so a card never shows half a line at its foot. Queries
+   cannot read --u, so em here is the text's size (line-height 1.35em). */
+.gs-textbox {{ flex: 1 1 0; min-height: 0; container-type: size;
+  font-size: calc(2.6 * var(--u)); }}
+.gs-textbox .gs-text {{ font-size: 1em; }}
+@container (height < 8.1em) {{ .gs-textbox .gs-text {{ -webkit-line-clamp: 5; }} }}
+@container (height < 6.75em) {{ .gs-textbox .gs-text {{ -webkit-line-clamp: 4; }} }}
+@container (height < 5.4em) {{ .gs-textbox .gs-text {{ -webkit-line-clamp: 3; }} }}
+@container (height < 4.05em) {{ .gs-textbox .gs-text {{ -webkit-line-clamp: 2; }} }}
+@container (height < 2.7em) {{ .gs-textbox .gs-text {{ -webkit-line-clamp: 1; }} }}
 .gs-cw {{ background: {WARN_BG}; color: {WARN_TEXT}; border-radius: calc(1 * var(--u));
   padding: calc(1 * var(--u)) calc(1.4 * var(--u)); font-size: calc(2.5 * var(--u));
   font-weight: 700; overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 4;
@@ -244,8 +255,10 @@ def card_html(card: Card) -> str:
     )
     if card.warning:
         body = f'<div class="gs-cw">⚠ Content warning: {esc(card.warning)}</div>'
-    else:
+    elif card.images:
         body = f'<div class="gs-text">{esc(card.text)}</div>'
+    else:  # the whole card below the name is the text's: whole lines only (.gs-textbox)
+        body = f'<div class="gs-textbox"><div class="gs-text">{esc(card.text)}</div></div>'
     imgs = ""
     if card.images and not card.warning:
         items = "".join(

@@ -18,6 +18,13 @@ from tests import wall_feeder
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wall_fit")]
 
 SIZES = [(1280, 720), (1920, 1080), (3840, 2160)]
+LONG_POST = (
+    "Spent the afternoon at the listening event in the community centre. Three things stayed "
+    "with me: the carers who had taken unpaid leave to be there, the interpreters who made the "
+    "whole room possible, and the young man who said nobody had ever asked him before. If the "
+    "trust boards mean what they say about co-production, the next step is to pay people for "
+    "their time and to come back with what changed. #NHSCitizen"
+)
 PAGE_S = 3
 
 # Every element of the stage inside the viewport; the document not scrollable either way;
@@ -73,17 +80,21 @@ def wall(module_sqlite_store, module_streamlit_app, tmp_path_factory):
     each in a browser context (a Streamlit session) of its own."""
     store = module_sqlite_store
     wall_feeder.ensure_movement(store)
-    posts = wall_feeder.conversation(datetime.now(UTC) - timedelta(hours=2))
+    start = datetime.now(UTC) - timedelta(hours=2)
+    posts = wall_feeder.conversation(start)
+    # The newest post (first on the wall) is longer than any card holds.
+    posts.append(wall_feeder.post(len(posts), LONG_POST, start + timedelta(seconds=len(posts))))
     wall_feeder.write(store, *posts, edges=wall_feeder.boosts(posts))
     config = _config(tmp_path_factory.mktemp("wall"))
     base = module_streamlit_app(str(store.url), env={"GROUNDSWELL_CONFIG": config})
     return base, posts
 
 
-def _open(browser, base: str, mode: str, size: tuple[int, int]):
+def _open(browser, base: str, mode: str, size: tuple[int, int], embed: bool = True):
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
-    page.goto(f"{base}/wall?embed=true&mode={mode}", wait_until="domcontentloaded")
+    query = f"embed=true&mode={mode}" if embed else f"mode={mode}"
+    page.goto(f"{base}/wall?{query}", wait_until="domcontentloaded")
     page.wait_for_selector(".gs-stage .gs-foot", timeout=60_000)
     if mode != "pulse":
         page.wait_for_selector(".gs-card", timeout=30_000)
@@ -162,3 +173,39 @@ def test_a_new_post_is_shown_within_seconds_even_while_a_later_page_is_up(
         assert time.monotonic() - written < 8
     finally:
         context.close()
+
+
+# Each card's text shows whole lines: its box is a whole number of lines tall and lies inside
+# its room, so no line is cut through at a card's foot; `clamped` counts texts longer than
+# their room (the case that matters).
+LINES_PROBE = """() => {
+  const out = []; let clamped = 0, texts = 0;
+  for (const text of document.querySelectorAll('.gs-card .gs-text')) {
+    texts++;
+    const r = text.getBoundingClientRect(), room = text.parentElement.getBoundingClientRect();
+    const lh = parseFloat(getComputedStyle(text).lineHeight);
+    const lines = r.height / lh;
+    if (text.scrollHeight > text.clientHeight + 1) clamped++;
+    if (Math.abs(lines - Math.round(lines)) > 0.05 || r.bottom > room.bottom + 1)
+      out.push(`${text.closest('.gs-card').dataset.mentionId}: ${lines.toFixed(2)} lines`
+               + ` (${Math.round(r.bottom)} in a room ending at ${Math.round(room.bottom)})`);
+  }
+  return {cut: out, clamped, texts};
+}"""
+
+
+@pytest.mark.parametrize("embed", [True, False], ids=["projected", "beside-the-menu"])
+@pytest.mark.parametrize("mode", ["cards", "both"])
+def test_a_long_post_shows_whole_lines_and_never_half_a_line(wall, browser, mode, embed):
+    """Projected (`embed=true`) and in the dashboard beside its menu, where the cards are
+    narrower and a long post wraps to more lines than its card holds."""
+    base, _ = wall
+    for size in SIZES:
+        context, page = _open(browser, base, mode, size, embed)
+        try:
+            probe = page.evaluate(LINES_PROBE)
+        finally:
+            context.close()
+        assert probe["texts"] > 0
+        assert probe["cut"] == [], f"{mode} at {size}: {probe['cut'][:4]}"
+        assert probe["clamped"] > 0, f"{mode} at {size}: no post long enough to test"
