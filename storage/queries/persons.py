@@ -276,6 +276,20 @@ def _maybe_active(
     return keys, _ends_after(conn, scope)
 
 
+def _own_matches(conn: Connection, scope: Scope, ids: list[int]) -> tuple[Any, list[Any]]:
+    """These accounts' mentions in the scope joined to their matches of its movement (found by
+    `ix_mention_account`, each match checked on its primary key), and the filters."""
+    where = [
+        among(conn, M.c.account_id, ids),
+        M.c.created_ts >= scope.start_ts,
+        M.c.created_ts < scope.end_ts,
+    ]
+    if scope.platforms:
+        where.append(MM.c.platform.in_(scope.platforms))
+    joined = M.join(MM, (MM.c.movement_id == scope.movement_id) & (MM.c.mention_id == M.c.id))
+    return joined, where
+
+
 def active_keys(
     conn: Connection, scope: Scope, accounts: Iterable[int], bucket_s: int | None = None
 ) -> set[tuple[int, int, str]]:
@@ -286,20 +300,9 @@ def active_keys(
     if not ids:
         return set()
     bucket = (M.c.created_ts // bucket_s) if bucket_s else literal(0)
-    where = [
-        among(conn, M.c.account_id, ids),
-        M.c.created_ts >= scope.start_ts,
-        M.c.created_ts < scope.end_ts,
-    ]
-    if scope.platforms:
-        where.append(MM.c.platform.in_(scope.platforms))
+    joined, where = _own_matches(conn, scope, ids)
     stmt = (
-        select(bucket, M.c.account_id, MM.c.platform)
-        .select_from(
-            M.join(MM, (MM.c.movement_id == scope.movement_id) & (MM.c.mention_id == M.c.id))
-        )
-        .where(*where)
-        .distinct()
+        select(bucket, M.c.account_id, MM.c.platform).select_from(joined).where(*where).distinct()
     )
     return {(int(b), int(a), p) for b, a, p in conn.execute(stmt)}
 
@@ -657,18 +660,10 @@ def _first_ts(conn: Connection, scope: Scope, accounts: Iterable[int]) -> dict[K
     ids = sorted(set(accounts))
     if not ids:
         return {}
-    where = [
-        among(conn, M.c.account_id, ids),
-        M.c.created_ts >= scope.start_ts,
-        M.c.created_ts < scope.end_ts,
-    ]
-    if scope.platforms:
-        where.append(MM.c.platform.in_(scope.platforms))
+    joined, where = _own_matches(conn, scope, ids)
     stmt = (
         select(M.c.account_id, MM.c.platform, func.min(M.c.created_ts))
-        .select_from(
-            M.join(MM, (MM.c.movement_id == scope.movement_id) & (MM.c.mention_id == M.c.id))
-        )
+        .select_from(joined)
         .where(*where)
         .group_by(M.c.account_id, MM.c.platform)
     )
