@@ -9,13 +9,15 @@ How the counts stay fast without a per-person rollup: every people rollup of the
 (the people cells, `movement_author`, the amplifier periods, `storage/people_cells.py`)
 stays per account, and a person count is the account count **minus the overcount of the
 few persons with more than one account** (and of an account active on a second platform,
-a blog that also sends pingbacks). Those persons are read at query time from the partial
-index `ix_account_linked` (accounts whose `person_id` is not their own id, migration 0044)
-and their activity in the range from their own rows (`ix_mention_account` and the match's
-primary key). So a link found or undone changes nothing stored but `person_id`: no rollup
-needs a repair, and a count is exact for the groups as they are when it is read. The cost
-grows with the activity of linked persons in the range, not with the store
-(docs/benchmarks/dashboard.md).
+a blog that also sends pingbacks). Those persons' own presence rows are kept apart, with
+their person (`storage/linked_days.py`, migrations 0058-0060: their days, hours, and first
+and last match), so a range's overcount is counted by the server over its whole days and
+hours (`Cover`) and only the minutes at its ends read mentions, of the few linked accounts
+active in those hours. A link found or undone rewrites `person_id` and those rows of the
+accounts concerned in one transaction; no other rollup needs a repair, and a count is exact
+for the groups as they are when it is read. The cost grows with the linked persons' activity
+in the range, not with the store or the number of linked accounts
+(docs/benchmarks/dashboard.md, "Linked presence rows").
 """
 
 from __future__ import annotations
