@@ -112,17 +112,24 @@ class Linked:
     lasts: tuple[int, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
-        order = sorted((last, a) for a, (_, last, _) in self.authors.items())
-        object.__setattr__(self, "by_last", tuple(a for _, a in order))
-        object.__setattr__(self, "lasts", tuple(last for last, _ in order))
-        firsts = {a: (f, p) for a, (f, _, p) in self.authors.items()}
-        first_of = _earliest(firsts, self.person_of)
-        later = sorted(
-            (f, p) for a, (f, p) in firsts.items() if first_of[self.person_of.get(a, a)] != a
-        )
+        # One pass per derived field, no intermediate maps: at 10M mentions (30,000 linked
+        # accounts) this was 84 ms of the view's 190 ms of CPU.
+        authors = self.authors
+        by_last = sorted(authors, key=lambda a: (authors[a][1], a))
+        object.__setattr__(self, "by_last", tuple(by_last))
+        object.__setattr__(self, "lasts", tuple(authors[a][1] for a in by_last))
+        person = self.person_of.get
+        earliest: dict[int, tuple[int, int]] = {}
+        for a, row in authors.items():
+            p = person(a, a)
+            cur = earliest.get(p)
+            if cur is None or (row[0], a) < cur:
+                earliest[p] = (row[0], a)
+        voices = frozenset(a for _, a in earliest.values())
+        later = sorted((row[0], row[2]) for a, row in authors.items() if a not in voices)
         object.__setattr__(self, "later_ts", tuple(ts for ts, _ in later))
         object.__setattr__(self, "later_platforms", tuple(p for _, p in later))
-        object.__setattr__(self, "first_voices", frozenset(first_of.values()))
+        object.__setattr__(self, "first_voices", voices)
 
     def active_since(self, ts: int) -> tuple[int, ...]:
         """The accounts whose latest match of the movement is at or after `ts`."""
@@ -155,9 +162,8 @@ def linked_view(conn: Connection, scope: Scope | None = None, *, movement_id: in
                 MLA.c.movement_id == mv
             )
         ).all()
-        authors = {
-            int(a): (int(first), int(last), p) for a, first, last, p in rows if int(a) in person_of
-        }
+        # The driver gives ints for these BigInteger columns on both stores.
+        authors = {a: (first, last, p) for a, first, last, p in rows if a in person_of}
         # An account never matched on a platform other than its account's (no
         # `movement_cross_day` row, ever) has one `movement_author_platform` row: its first
         # mention's platform and its latest match. Only the others' rows are read.
@@ -611,16 +617,6 @@ def active_overcount_per_bucket(
             by_bucket[b].add((a, ""))
     out |= {b: overcount(keys, view.person_of) for b, keys in by_bucket.items()}
     return {b: n for b, n in out.items() if n}
-
-
-def _earliest(firsts: Mapping[int, Any], linked: Mapping[int, int]) -> dict[int, int]:
-    """person -> the account of its first mention of the movement (earliest, then smallest id)."""
-    earliest: dict[int, tuple[int, int]] = {}
-    for a, (ts, _) in firsts.items():
-        p = linked.get(a, a)
-        if p not in earliest or (ts, a) < earliest[p]:
-            earliest[p] = (ts, a)
-    return {p: a for p, (_, a) in earliest.items()}
 
 
 def earliest_accounts(
