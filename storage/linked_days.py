@@ -13,12 +13,12 @@ The rows are kept in the transactions that change what they depend on:
   authors' `movement_author` rows as its own upsert left them (that upsert holds those rows'
   locks to commit too, so two writers of one author copy in turn, the later one last);
 - re-linking (`storage.people_links.regroup`) locks the rows of every account of the groups
-  it walked, moves the accounts, then rewrites those accounts' rows from `movement_author_day`
-  and `movement_author` (`rewrite_linked_days`): a group that gains its second account gains
-  its first account's rows too, a group split to one account loses them;
+  it walked, moves the accounts, then rewrites those accounts' rows from their matches (days
+  and hours) and `movement_author` (`rewrite_linked_days`): a group that gains its second
+  account gains its first account's rows too, a group split to one account loses them;
 - `storage.recount` and the migrations' backfills rebuild them from the same definitions
-  (`REBUILD`, `REBUILD_AUTHORS`), which tests/test_linked_days.py checks against what the
-  write path kept.
+  (`REBUILD`, `REBUILD_HOURS`, `REBUILD_AUTHORS`), which tests/test_linked_days.py checks
+  against what the write path kept.
 """
 
 from __future__ import annotations
@@ -32,23 +32,20 @@ from sqlalchemy.orm import aliased
 
 from storage.bulk import insert_for
 from storage.id_lists import among
-from storage.models import Account, Mention, MentionMatch, Movement, MovementAuthor
+from storage.models import Account, Mention, MentionMatch, MovementAuthor
 from storage.models_rollups import (
-    MovementAuthorDay,
     MovementLinkedAuthor,
     MovementLinkedDay,
     MovementLinkedHour,
 )
 
 A = Account.__table__
-MAD = MovementAuthorDay.__table__
 MLD = MovementLinkedDay.__table__
 MLA = MovementLinkedAuthor.__table__
 MLH = MovementLinkedHour.__table__
 MM = MentionMatch.__table__
 MEN = Mention.__table__
 MA = MovementAuthor.__table__
-M = Movement.__table__
 
 # The linked accounts in SQL, for every account at once (the module docstring's definition),
 # as two sets read from `ix_account_linked` (which holds only the rows whose person is not
@@ -198,8 +195,8 @@ def lock_accounts(conn: Connection, account_ids: Iterable[int]) -> None:
 
 
 def rewrite_linked_days(conn: Connection, account_ids: Iterable[int]) -> None:
-    """Replace these accounts' rows by what `movement_author_day`, `movement_author` and their
-    persons say now (after a re-link moved some of them; `lock_accounts` first)."""
+    """Replace these accounts' rows by what their matches, `movement_author` and their persons
+    say now (after a re-link moved some of them; `lock_accounts` first)."""
     ids = sorted(set(account_ids))
     if not ids:
         return
@@ -209,7 +206,8 @@ def rewrite_linked_days(conn: Connection, account_ids: Iterable[int]) -> None:
     person = linked_persons(conn, ids)
     if not person:
         return
-    # Their hours from their matches (`ix_mention_account`, then each match by mention).
+    # Their hours from their matches (`ix_mention_account`, then each match by mention), and
+    # their days from the hours: the same rows `movement_author_day` holds for them.
     hours = conn.execute(
         select(
             MM.c.movement_id,
@@ -221,43 +219,26 @@ def rewrite_linked_days(conn: Connection, account_ids: Iterable[int]) -> None:
         .where(among(conn, MEN.c.account_id, person))
         .distinct()
     ).all()
-    if hours:
-        conn.execute(
-            MLH.insert(),
-            [
-                {
-                    "movement_id": int(mv),
-                    "hour": int(h),
-                    "person_id": person[int(acc)],
-                    "account_id": int(acc),
-                    "platform": p,
-                }
-                for mv, h, acc, p in hours
-            ],
-        )
-    # Per movement: `ix_mauthor_day_account` (movement, account, day, platform) then reads
-    # each linked account's days with one seek.
-    movements = [int(mv) for (mv,) in conn.execute(select(M.c.id)).all()]
-    for mv in movements:
-        rows = conn.execute(
-            select(MAD.c.day, MAD.c.account_id, MAD.c.platform).where(
-                MAD.c.movement_id == mv, among(conn, MAD.c.account_id, person)
-            )
-        ).all()
+    days = {(int(mv), int(h) // 24, int(acc), p) for mv, h, acc, p in hours}
+    for table, unit, rows in (
+        (MLH, "hour", [(int(mv), int(h), int(acc), p) for mv, h, acc, p in hours]),
+        (MLD, "day", sorted(days)),
+    ):
         if rows:
             conn.execute(
-                MLD.insert(),
+                table.insert(),
                 [
                     {
                         "movement_id": mv,
-                        "day": int(d),
-                        "person_id": person[int(acc)],
-                        "account_id": int(acc),
+                        unit: t,
+                        "person_id": person[acc],
+                        "account_id": acc,
                         "platform": p,
                     }
-                    for d, acc, p in rows
+                    for mv, t, acc, p in rows
                 ],
             )
+    movements = {mv for mv, _, _, _ in days}
     _copy_authors(conn, {(mv, acc) for mv in movements for acc in person}, person)
 
 

@@ -37,7 +37,6 @@ from domain.amplification import GROUP_OF, KIND_GROUPS
 from storage.id_lists import among, ids_table
 from storage.models import PLATFORMS, Account, Mention, MentionMatch, MovementAuthor
 from storage.models_rollups import (
-    MovementAuthorDay,
     MovementAuthorPlatform,
     MovementCrossDay,
     MovementLinkedAuthor,
@@ -53,7 +52,6 @@ MM = MentionMatch.__table__
 MA = MovementAuthor.__table__
 CROSS = MovementCrossDay.__table__
 MAP = MovementAuthorPlatform.__table__
-MAD = MovementAuthorDay.__table__
 MLD = MovementLinkedDay.__table__
 MLA = MovementLinkedAuthor.__table__
 MLH = MovementLinkedHour.__table__
