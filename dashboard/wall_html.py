@@ -176,6 +176,10 @@ html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
 .gs-list li {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
   margin: calc(.2 * var(--u)) 0; }}
 .gs-list .gs-handle {{ font-size: calc(1.9 * var(--u)); }}
+.gs-amp {{ display: flex; align-items: baseline; gap: calc(.6 * var(--u)); min-width: 0; }}
+.gs-amp-name {{ min-width: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  flex: 0 1 auto; }}
+.gs-amp .gs-n {{ flex: 0 0 auto; }}
 .gs-chart {{ min-height: 0; min-width: 0; background: {CARD_BG};
   border-radius: calc(1.2 * var(--u)); padding: calc(1 * var(--u)); overflow: hidden; }}
 .gs-chart img {{ width: 100%; height: 100%; display: block; object-fit: contain; }}
@@ -324,10 +328,12 @@ def pulse_tiles_html(
 
     plat = "".join(f"<li>{esc(p.title())}: {n:,}</li>" for p, n in platforms[:4])
     inst = "".join(f"<li>{esc(h)}: {n:,}</li>" for h, n in top_instances[:3])
+    # Name, handle and count are flex items, so a long name or handle is ellipsised inside
+    # its own box and the count (what the list is for) always stays in sight.
     amps = "".join(
-        f"<li>{esc(name)}"
-        + (f' <span class="gs-handle">{esc(handle)}</span>' if handle else "")
-        + f" · {n:,}</li>"
+        f'<li><span class="gs-amp"><span class="gs-amp-name">{esc(name)}</span>'
+        + (f'<span class="gs-handle">{esc(handle)}</span>' if handle else "")
+        + f'<span class="gs-n">· {n:,}</span></span></li>'
         for name, handle, _platform, n in amplifiers[: 3 if compact else 6]
     )
     tiles = [

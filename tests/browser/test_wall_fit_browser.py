@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.records import AccountRecord, EdgeRecord
 from tests import wall_feeder
 
 # one xdist worker runs the module, so its one dashboard (`wall`) is started once
@@ -26,6 +27,14 @@ LONG_POST = (
     "their time and to come back with what changed. #NHSCitizen"
 )
 PAGE_S = 3
+# An amplifier whose name and handle are longer than the pulse's column at any size.
+LONG_FAN = AccountRecord(
+    platform="mastodon",
+    native_id="community.engagement.officer@a-very-long-instance-name.nhs-voices.example",
+    handle="community.engagement.officer@a-very-long-instance-name.nhs-voices.example",
+    display_name="The Community Engagement Officer of the North East Integrated Care Board",
+    instance="a-very-long-instance-name.nhs-voices.example",
+)
 
 # Every element of the stage inside the viewport; the document not scrollable either way;
 # every part of a card inside its card.
@@ -84,7 +93,18 @@ def wall(module_sqlite_store, module_streamlit_app, tmp_path_factory):
     posts = wall_feeder.conversation(start)
     # The newest post (first on the wall) is longer than any card holds.
     posts.append(wall_feeder.post(len(posts), LONG_POST, start + timedelta(seconds=len(posts))))
-    wall_feeder.write(store, *posts, edges=wall_feeder.boosts(posts))
+    # The long-named amplifier boosts every ordinary post, as many as the top one does.
+    fan = [
+        EdgeRecord(
+            "repost" if p.platform == "bluesky" else "boost",
+            p.platform,
+            LONG_FAN,
+            (p.platform, p.native_id),
+            p.created_at,
+        )
+        for p in posts[: len(wall_feeder.ORDINARY)]
+    ]
+    wall_feeder.write(store, *posts, edges=wall_feeder.boosts(posts) + fan)
     config = _config(tmp_path_factory.mktemp("wall"))
     base = module_streamlit_app(str(store.url), env={"GROUNDSWELL_CONFIG": config})
     return base, posts
@@ -209,3 +229,45 @@ def test_a_long_post_shows_whole_lines_and_never_half_a_line(wall, browser, mode
         assert probe["texts"] > 0
         assert probe["cut"] == [], f"{mode} at {size}: {probe['cut'][:4]}"
         assert probe["clamped"] > 0, f"{mode} at {size}: no post long enough to test"
+
+
+# Each amplifier row: every part (name, handle, count) inside its row, and the count whole.
+AMPS_PROBE = """() => {
+  const out = [], counts = [];
+  for (const li of document.querySelectorAll('.gs-amps li')) {
+    const row = li.getBoundingClientRect();
+    for (const part of li.querySelectorAll('*')) {
+      const r = part.getBoundingClientRect();
+      if (r.left < row.left - 1 || r.right > row.right + 1)
+        out.push(`${part.className} ${Math.round(r.left)}-${Math.round(r.right)} outside its`
+                 + ` row ${Math.round(row.left)}-${Math.round(row.right)}`);
+    }
+    const n = li.querySelector('.gs-n');
+    counts.push(n && n.scrollWidth <= n.clientWidth + 1 ? n.innerText : null);
+  }
+  return {out, counts};
+}"""
+
+
+@pytest.mark.parametrize("embed", [True, False], ids=["projected", "beside-the-menu"])
+@pytest.mark.parametrize("mode", ["pulse", "both"])
+def test_an_amplifier_with_a_long_name_keeps_its_count_in_sight(
+    wall, browser, artifacts, mode, embed
+):
+    """A name and handle longer than the column are cut short with an ellipsis in their own
+    boxes; the count stays whole, and nothing reaches past the screen's edge."""
+    base, _ = wall
+    for size in SIZES:
+        context, page = _open(browser, base, mode, size, embed)
+        try:
+            page.wait_for_selector(".gs-amps li", timeout=30_000)
+            amps = page.evaluate(AMPS_PROBE)
+            fit = page.evaluate(FIT_PROBE)
+            if size == SIZES[0]:
+                name = f"wall-amps-{mode}-{'projected' if embed else 'menu'}-{size[0]}.png"
+                page.screenshot(path=str(artifacts / name))
+        finally:
+            context.close()
+        assert amps["out"] == [], f"{mode} at {size}: {amps['out'][:3]}"
+        assert amps["counts"] and all(c and c.startswith("· ") for c in amps["counts"]), amps
+        assert fit["outside"] == [], f"{mode} at {size}: {fit['outside'][:3]}"
