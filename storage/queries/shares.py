@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Text, func, select, type_coerce, union_all
+from sqlalchemy import Connection, Text, cast, func, select, union_all
 
 from domain.matching import normalise_hashtag
 from domain.records import mention_id
@@ -234,7 +234,9 @@ def _raw_counts(
     for lo, hi in stretches:
         part = scope.shifted(lo, hi)
         stmt = (
-            select(type_coerce(M.c.links, Text), type_coerce(M.c.hashtags, Text))
+            # CAST, not only a coerced type: PostgreSQL then sends jsonb as text, so each
+            # distinct list is decoded once (cached) rather than parsed per cell by the driver.
+            select(cast(M.c.links, Text), cast(M.c.hashtags, Text))
             .select_from(MM.join(M, M.c.id == MM.c.mention_id))
             .where(*in_scope(MM, part))
         )
