@@ -81,7 +81,7 @@ def _events(now: int, days: int) -> list[tuple[str, str, int, int]]:
 
 
 def _rollup_backfill() -> tuple[str, ...]:
-    """Migrations 0011-0013, 0023, 0026, 0028 and 0057-0060: recomputation of the dashboard
+    """Migrations 0011-0013, 0023, 0026, 0028 and 0057-0061: recomputation of the dashboard
     rollups from the rows. Not 0020: `generate` writes each match's `prev_ts` itself (0020's
     UPDATE of every match row was most of a 10M generation: 35 of 48 minutes at load 3-4)."""
     import importlib.util
@@ -96,6 +96,7 @@ def _rollup_backfill() -> tuple[str, ...]:
         "0058_linked_days",
         "0059_linked_authors",
         "0060_linked_hours",
+        "0061_people_hours",
     )
     for name in (*names, *later):
         path = ROOT / f"storage/migrations/versions/{name}.py"

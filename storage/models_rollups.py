@@ -309,6 +309,28 @@ class MovementPeopleCell(SQLModel, table=True):
     n: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class MovementPeopleHour(SQLModel, table=True):
+    """The people cells per UTC `hour` (migration 0061; kept by `storage.people_cells`): how
+    many matches with a known author fall in each hour with their previous match in UTC hour
+    `prev_hour`, when that hour is at most `HOUR_REACH` (48) hours earlier; -1 when there is
+    none or it is older.
+
+    For the hours of a range's part-days: the matches of hours `[H1, H2)` whose previous match
+    lies before the range's start hour `S` are the cells with `prev_hour < S`, as long as
+    `H2 - 1 <= S + 48` (so -1's "older" lies before `S` too). A two-day event window with no
+    whole UTC day in it, or the minutes at a range's start, no longer count every match of a
+    busy day: a few thousand cells, and only the minutes before the first whole hour and after
+    the last are read from the matches. Keyed by hour first: ranges read hours, not platforms.
+    """
+
+    __tablename__ = "movement_people_hour"
+    movement_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    hour: int = Field(sa_column=Column(Integer, primary_key=True))
+    platform: str = Field(sa_column=Column(String(20), primary_key=True))
+    prev_hour: int = Field(sa_column=Column(Integer, primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class MovementCrossDay(SQLModel, table=True):
     """Authors with a match on a UTC day on a platform other than their account's (a blog
     sending pingbacks; migration 0028). Only they can be active on two platforms in a day, so

@@ -18,6 +18,10 @@ deltas, in the write transaction:
 - `relink_all` (the repair) recomputes every link, so it rebuilds the cells from the rows
   (`rebuild`, the same statement as migration 0028's backfill).
 
+The same deltas keep `movement_people_hour` (migration 0061): the cells per UTC hour, with the
+previous match's hour when it is at most `HOUR_REACH` hours earlier and -1 otherwise
+(`hour_cell_of`), for the part-days at a range's ends (storage/queries/people.py).
+
 Tombstones and opt-outs do not touch cells: deleted and opted-out mentions keep their matches
 and are counted in every aggregate (docs/dashboard.md, "Ethics").
 """
@@ -31,12 +35,19 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from storage.bulk import insert_for
-from storage.models_rollups import MovementCrossDay, MovementPeopleCell
+from storage.models_rollups import MovementCrossDay, MovementPeopleCell, MovementPeopleHour
 
 DAY = 86400
+HOUR = 3600
 NO_PREV = -1  # prev_day of an author's first match of the movement on the platform
+# How many hours back an hour cell keeps its previous match's hour: ranges of up to two days
+# (an event window) read their hours; an older previous match is -1, like none.
+HOUR_REACH = 48
 
 CellKey = tuple[int, str, int, int]  # movement, platform, day, prev_day
+HourKey = tuple[int, int, str, int]  # movement, hour, platform, prev_hour
+# A batch's deltas of both tables: ("day", CellKey) and ("hour", HourKey).
+Deltas = Counter[tuple[str, tuple[Any, ...]]]
 
 # The definition as statements (`rebuild`; migration 0028 backfills with the same text, and
 # tests/test_match_chain.py checks both give the cells the write path kept).
@@ -50,6 +61,19 @@ REBUILD = (
     "FROM mention_match mm JOIN account a ON a.id = mm.account_id "
     "WHERE mm.platform <> a.platform",
 )
+_PREV_HOUR = (
+    "CASE WHEN prev_ts IS NULL OR created_ts / 3600 - prev_ts / 3600 > 48 THEN -1 "
+    "ELSE prev_ts / 3600 END"
+)
+# Per movement (`{mv}`: a filter on `mm`, as storage/recount.py gives it); migration 0061's
+# backfill is `REBUILD_HOURS` (tests/test_match_chain.py checks both give the cells kept).
+HOURS_SQL = (
+    "INSERT INTO movement_people_hour (movement_id, hour, platform, prev_hour, n) "
+    f"SELECT movement_id, created_ts / 3600, platform, {_PREV_HOUR}, count(*) "
+    "FROM mention_match mm WHERE {mv} AND account_id IS NOT NULL "
+    f"GROUP BY movement_id, created_ts / 3600, platform, {_PREV_HOUR}"
+)
+REBUILD_HOURS = HOURS_SQL.format(mv="1 = 1")
 
 
 def cell_of(movement_id: int, platform: str, created_ts: int, prev_ts: int | None) -> CellKey:
@@ -61,48 +85,71 @@ def cell_of(movement_id: int, platform: str, created_ts: int, prev_ts: int | Non
     )
 
 
-def inserted_cells(new_matches: Iterable[Mapping[str, Any]]) -> Counter[CellKey]:
-    """+1 per match new in this transaction, in the cell of the link it was inserted with
+def hour_cell_of(movement_id: int, platform: str, created_ts: int, prev_ts: int | None) -> HourKey:
+    hour = created_ts // HOUR
+    prev = NO_PREV if prev_ts is None else prev_ts // HOUR
+    return (movement_id, hour, platform, NO_PREV if hour - prev > HOUR_REACH else prev)
+
+
+def _keys(
+    movement_id: int, platform: str, created_ts: int, prev_ts: int | None
+) -> tuple[tuple[str, CellKey], tuple[str, HourKey]]:
+    return (
+        ("day", cell_of(movement_id, platform, created_ts, prev_ts)),
+        ("hour", hour_cell_of(movement_id, platform, created_ts, prev_ts)),
+    )
+
+
+def inserted_cells(new_matches: Iterable[Mapping[str, Any]]) -> Deltas:
+    """+1 per match new in this transaction, in the cells of the link it was inserted with
     (`plan_links` set it; NULL for those `link_previous_matches` searches afterwards, which
     reports their move)."""
-    out: Counter[CellKey] = Counter()
+    out: Deltas = Counter()
     for r in new_matches:
         if r["account_id"] is not None:
-            out[cell_of(r["movement_id"], r["platform"], r["created_ts"], r["prev_ts"])] += 1
+            out.update(_keys(r["movement_id"], r["platform"], r["created_ts"], r["prev_ts"]))
     return out
 
 
-def moved_cells(
-    changes: Iterable[tuple[int, str, int, int | None, int | None]],
-) -> Counter[CellKey]:
-    """-1 from the old cell, +1 to the new, per (movement, platform, created_ts, old prev_ts,
+def moved_cells(changes: Iterable[tuple[int, str, int, int | None, int | None]]) -> Deltas:
+    """-1 from the old cells, +1 to the new, per (movement, platform, created_ts, old prev_ts,
     new prev_ts) of a relinked match (`link_previous_matches`' report)."""
-    out: Counter[CellKey] = Counter()
+    out: Deltas = Counter()
     for mv, platform, ts, old, new in changes:
-        before, after = cell_of(mv, platform, ts, old), cell_of(mv, platform, ts, new)
-        if before != after:
-            out[before] -= 1
-            out[after] += 1
+        for before, after in zip(
+            _keys(mv, platform, ts, old), _keys(mv, platform, ts, new), strict=True
+        ):
+            if before != after:
+                out[before] -= 1
+                out[after] += 1
     return out
 
 
-def bump_people_cells(conn: Connection, deltas: Counter[CellKey]) -> None:
-    """Add `deltas` to the cells: one `n = n + excluded.n` upsert in key order (a delta of 0,
-    a move there and back within the batch, writes nothing)."""
-    rows = [
-        {"movement_id": mv, "platform": p, "day": d, "prev_day": pd, "n": n}
-        for (mv, p, d, pd), n in sorted(deltas.items())
-        if n
-    ]
-    if not rows:
-        return
-    table = MovementPeopleCell.__table__  # type: ignore[attr-defined]
-    ins = insert_for(conn, table)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[table.c.movement_id, table.c.platform, table.c.day, table.c.prev_day],
-        set_={"n": table.c.n + ins.excluded.n},
-    )
-    conn.execute(stmt, rows)
+_DAY_T = MovementPeopleCell.__table__  # type: ignore[attr-defined]
+_HOUR_T = MovementPeopleHour.__table__  # type: ignore[attr-defined]
+_CELL_TABLES = {
+    "day": (_DAY_T, ("movement_id", "platform", "day", "prev_day")),
+    "hour": (_HOUR_T, ("movement_id", "hour", "platform", "prev_hour")),
+}
+
+
+def bump_people_cells(conn: Connection, deltas: Deltas) -> None:
+    """Add `deltas` to the cells: per table one `n = n + excluded.n` upsert in key order (a
+    delta of 0, a move there and back within the batch, writes nothing)."""
+    for grain, (table, names) in _CELL_TABLES.items():
+        rows = [
+            {**dict(zip(names, key, strict=True)), "n": n}
+            for (g, key), n in sorted(deltas.items())
+            if g == grain and n
+        ]
+        if not rows:
+            continue
+        ins = insert_for(conn, table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[table.c[c] for c in names],
+            set_={"n": table.c.n + ins.excluded.n},
+        )
+        conn.execute(stmt, rows)
 
 
 def mark_cross_days(
@@ -130,7 +177,8 @@ def rebuild(conn: Connection) -> None:
     """Recompute the cells and cross days from the stored matches (after `relink_all`)."""
     conn.execute(text("DELETE FROM movement_people_cell"))
     conn.execute(text("DELETE FROM movement_cross_day"))
-    for sql in REBUILD:
+    conn.execute(text("DELETE FROM movement_people_hour"))
+    for sql in (*REBUILD, REBUILD_HOURS):
         conn.execute(text(sql))
 
 

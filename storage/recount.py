@@ -29,6 +29,7 @@ _TABLES = (
     "movement_amplifier_day",
     "movement_people_cell",
     "movement_cross_day",
+    "movement_people_hour",
     "movement_linked_day",
     "movement_linked_author",
     "movement_linked_hour",
@@ -129,6 +130,7 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
     from storage.linked_days import REBUILD as LINKED_DAYS
     from storage.linked_days import REBUILD_AUTHORS as LINKED_AUTHORS
     from storage.linked_days import REBUILD_HOURS as LINKED_HOURS
+    from storage.people_cells import HOURS_SQL as PEOPLE_HOURS
     from storage.shares import rebuild as rebuild_shares
 
     movements = sorted({int(m) for m in movement_ids})
@@ -158,6 +160,8 @@ def recount(conn: Connection, movement_ids: Iterable[int]) -> None:
             conn.execute(text(f"DELETE FROM {table} WHERE movement_id IN ({ids})"))
     for sql in (*_PREV, *_RECOUNT, *days, *_PEOPLE):
         conn.execute(text(fmt(sql)))
+    if "movement_people_hour" in tables:  # the people cells per hour (migration 0061)
+        conn.execute(text(fmt(PEOPLE_HOURS)))
     if "movement_linked_day" in tables:  # after movement_author_day, from it (migration 0058)
         conn.execute(text(LINKED_DAYS.format(mv=f"mad.movement_id IN ({ids})")))
     if "movement_linked_hour" in tables:  # from the matches (migration 0060)

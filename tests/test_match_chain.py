@@ -17,7 +17,7 @@ import storage.bulk
 from storage.engine import write_tx
 from storage.match_chain import ORDERED, relink_all
 from storage.models import Account, MentionMatch
-from storage.models_rollups import MovementCrossDay, MovementPeopleCell
+from storage.models_rollups import MovementCrossDay, MovementPeopleCell, MovementPeopleHour
 from storage.people_cells import cell_of
 from storage.queries import amplifiers, overview
 from storage.queries.scope import Scope, list_movements
@@ -29,6 +29,7 @@ T0_TS = int(T0.timestamp())
 MM = MentionMatch.__table__
 A = Account.__table__
 CELL = MovementPeopleCell.__table__
+HCELL = MovementPeopleHour.__table__
 CROSS = MovementCrossDay.__table__
 DAY = 86400
 
@@ -56,8 +57,9 @@ def _expected(conn) -> dict[tuple[int, int], int | None]:
     return out
 
 
-def _cells(conn) -> tuple[dict, set]:
-    """The stored people cells (without empty ones) and cross-platform author days."""
+def _cells(conn) -> tuple[dict, set, dict]:
+    """The stored people cells (without empty ones), cross-platform author days and the
+    people cells per hour (without empty ones)."""
     cells = {
         (mv, p, d, pd): n
         for mv, p, d, pd, n in conn.execute(
@@ -65,15 +67,25 @@ def _cells(conn) -> tuple[dict, set]:
         )
         if n
     }
-    return cells, {tuple(r) for r in conn.execute(select(CROSS))}
+    hours = {
+        (mv, h, p, ph): n
+        for mv, h, p, ph, n in conn.execute(
+            select(
+                HCELL.c.movement_id, HCELL.c.hour, HCELL.c.platform, HCELL.c.prev_hour, HCELL.c.n
+            )
+        )
+        if n
+    }
+    return cells, {tuple(r) for r in conn.execute(select(CROSS))}, hours
 
 
-def _expected_cells(conn) -> tuple[dict, set]:
+def _expected_cells(conn) -> tuple[dict, set, dict]:
     """The cells by definition: each match with an author in the cell of its day and of the
     day of its previous match by `ORDERED` (not the stored link); the author days with a
-    match on a platform other than the account's."""
+    match on a platform other than the account's; the cells per hour."""
     prev = {(mv, mid): p for mv, mid, p in conn.execute(text(ORDERED))}
     cells: dict = {}
+    hours: dict = {}
     for mv, mid, p, ts in conn.execute(
         select(MM.c.movement_id, MM.c.mention_id, MM.c.platform, MM.c.created_ts).where(
             MM.c.account_id.is_not(None)
@@ -81,6 +93,10 @@ def _expected_cells(conn) -> tuple[dict, set]:
     ):
         key = cell_of(mv, p, ts, prev[(mv, mid)])
         cells[key] = cells.get(key, 0) + 1
+        # per hour: the previous match's hour when at most 48 hours back, else -1
+        before = prev[(mv, mid)]
+        back = -1 if before is None or ts // H - before // H > 48 else before // H
+        hours[(mv, ts // H, p, back)] = hours.get((mv, ts // H, p, back), 0) + 1
     cross = {
         (mv, ts // DAY, acc)
         for mv, ts, acc in conn.execute(
@@ -89,7 +105,7 @@ def _expected_cells(conn) -> tuple[dict, set]:
             .where(MM.c.platform != A.c.platform)
         )
     }
-    return cells, cross
+    return cells, cross, hours
 
 
 def _people():
@@ -199,6 +215,7 @@ def test_links_stay_exact_through_a_random_mix_of_writes(store, monkeypatch, pat
     assert min(kinds.values()) >= 10, kinds
     assert len({(mv, p) for (mv, _), p in got.items()}) > 20  # both movements, many links
     assert len(cells[0]) > 10 and cells[1]  # many cells; the blog's pingbacks cross
+    assert any(back >= 0 for _, _, _, back in cells[2])  # hours with their previous hour
 
 
 def test_the_repair_and_the_migration_backfill_give_the_same_links(store):
@@ -217,7 +234,11 @@ def test_the_repair_and_the_migration_backfill_give_the_same_links(store):
     with write_tx(store) as conn:  # the migration's backfill counts the same cells
         conn.execute(CELL.delete())
         conn.execute(CROSS.delete())
-        for sql in _migration_backfill("0028_people_cells"):
+        conn.execute(HCELL.delete())
+        for sql in (
+            *_migration_backfill("0028_people_cells"),
+            *_migration_backfill("0061_people_hours"),
+        ):
             conn.execute(text(sql))
     with store.connect() as conn:
         assert _cells(conn) == cells
@@ -345,12 +366,14 @@ def test_people_and_widening_of_ranges_over_many_days_equal_distinct_counts(stor
     last = max(int(m.created_at.timestamp()) for m in ms)
     with store.connect() as conn:
         assert _cells(conn) == _expected_cells(conn)
-        checked = dict.fromkeys(("past", "ends after", "cells", "residual", "cross"), 0)
+        checked = dict.fromkeys(("past", "ends after", "cells", "residual", "cross", "hours"), 0)
         for mv in [m["id"] for m in list_movements(conn)]:
             for _ in range(30):
                 a = T0_TS + rng.randrange(-DAY, 12 * DAY)
                 a -= rng.choice((0, a % DAY, a % H))
-                b = a + rng.choice((40 * 60, 5 * H, DAY, 3 * DAY + 7 * H, 7 * DAY, 20 * DAY))
+                b = a + rng.choice(
+                    (40 * 60, 5 * H, DAY, 32 * H + 21 * 60, 3 * DAY + 7 * H, 7 * DAY, 20 * DAY)
+                )
                 platforms = rng.choice(
                     ((), ("mastodon",), ("blog", "pingback"), ("bluesky", "blog", "webmention"))
                 )
@@ -359,6 +382,8 @@ def test_people_and_widening_of_ranges_over_many_days_equal_distinct_counts(stor
                 checked["ends after" if ends_after else "past"] += 1
                 checked["cells"] += -(-a // DAY) < (b if ends_after else b // DAY * DAY) // DAY
                 checked["residual"] += bool(a % DAY) and b - a > 2 * DAY
+                # a range with no whole UTC day but whole hours: the hour cells
+                checked["hours"] += -(-a // DAY) >= b // DAY and -(-a // H) < b // H
                 h = overview.headline(conn, scope)
                 assert (h.people, h.blogs) == _expected_people(conn, scope), scope
                 got = {

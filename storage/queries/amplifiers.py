@@ -54,7 +54,7 @@ from storage.queries.overview import (
     instance_key,
     part_day_places,
 )
-from storage.queries.people import active_per_day
+from storage.queries.people import active_per_day, firsts_per_platform, part_cross_overcount
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
@@ -786,14 +786,11 @@ def _widening_one_bucket(
 ) -> None:
     """`_widening_matches` for a scope inside one bucket (the part-days of a range): the same
     counts without grouping, and the instances from the hourly rollup (`part_day_places`)."""
-    firsts = [*in_scope(MM, scope), first_in_range(scope)]
-    n, p = conn.execute(
-        select(
-            func.count(func.distinct(MM.c.account_id)), func.count(func.distinct(MM.c.platform))
-        ).where(*firsts)
-    ).one()
-    if n:
-        active[bucket] = (int(n), int(p))
+    # The part's distinct authors per platform from the hour cells (storage/queries/people.py),
+    # less the few counted on two platforms: a busy part-day no longer counts every match.
+    per = firsts_per_platform(conn, scope, scope.start_ts, scope.end_ts, scope.start_ts)
+    if per:
+        active[bucket] = (sum(per.values()) - part_cross_overcount(conn, scope), len(per))
     if not scope.platforms or "mastodon" in scope.platforms:
         k = len(part_day_places(conn, scope))
         if k:

@@ -24,29 +24,84 @@ its last day, which then counts as a whole day.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 
-from storage.models import MentionMatch
-from storage.models_rollups import MovementAuthorDay, MovementCrossDay, MovementPeopleCell
-from storage.people_cells import DAY
+from storage.models import Mention, MentionMatch
+from storage.models_rollups import (
+    MovementAuthorDay,
+    MovementCrossDay,
+    MovementPeopleCell,
+    MovementPeopleHour,
+)
+from storage.people_cells import DAY, HOUR, HOUR_REACH
 from storage.queries.scope import Scope, in_scope
 
 MM = MentionMatch.__table__
+M = Mention.__table__
 CELL = MovementPeopleCell.__table__
+HCELL = MovementPeopleHour.__table__
 MAD = MovementAuthorDay.__table__
 CROSS = MovementCrossDay.__table__
 
 
-def _counted(conn: Connection, where: list[Any], table: Any = MM) -> tuple[int, int]:
-    """(matches, of which on the blog platform) `where` selects."""
-    is_blog = case((table.c.platform == "blog", 1), else_=0)
-    n, blogs = conn.execute(
-        select(func.count(), func.coalesce(func.sum(is_blog), 0)).where(*where)
-    ).one()
-    return int(n), int(blogs)
+def _by_platform(conn: Connection, where: list[Any], table: Any = MM) -> Counter[str]:
+    """Matches `where` selects, per platform."""
+    stmt = select(table.c.platform, func.count()).where(*where).group_by(table.c.platform)
+    return Counter({p: int(n) for p, n in conn.execute(stmt)})
+
+
+def firsts_per_platform(
+    conn: Connection, scope: Scope, lo: int, hi: int, a: int, *, whole_last_hour: bool = False
+) -> Counter[str]:
+    """Per platform, the matches (with an author) in `[lo, hi)` whose previous match lies
+    before `a` (`a <= lo`): the people of `[lo, hi)` counted from `a`, for the part-days of a
+    range (within one day, or a range with no whole day in it).
+
+    The whole hours `[H1, H2)` inside come from the hour cells (`movement_people_hour`) with
+    `prev_hour` before `a`'s hour, plus the matches of those hours whose previous match lies
+    in `a`'s hour before `a` (`ix_match_prev`); only the minutes before `H1` and after `H2`
+    are read from the matches. The cells keep a previous hour only 48 hours back, so hours
+    further from `a` than that (the end of a long range) are read from the matches.
+    `whole_last_hour`: no match of the movement at or after `hi`, so its hour is read whole."""
+    first = and_(MM.c.account_id.is_not(None), or_(MM.c.prev_ts.is_(None), MM.c.prev_ts < a))
+    h1 = -(-lo // HOUR)
+    h2 = -(-hi // HOUR) if whole_last_hour else hi // HOUR
+    if h1 >= h2 or h2 - 1 - a // HOUR > HOUR_REACH:
+        return _by_platform(conn, [*in_scope(MM, scope.shifted(lo, hi)), first])
+    out: Counter[str] = Counter()
+    for x, y in ((lo, h1 * HOUR), (h2 * HOUR, hi)):
+        if x < y:
+            out.update(_by_platform(conn, [*in_scope(MM, scope.shifted(x, y)), first]))
+    cells = [
+        HCELL.c.movement_id == scope.movement_id,
+        HCELL.c.hour >= h1,
+        HCELL.c.hour < h2,
+        HCELL.c.prev_hour < a // HOUR,
+    ]
+    if scope.platforms:
+        cells.append(HCELL.c.platform.in_(scope.platforms))
+    stmt = select(HCELL.c.platform, func.sum(HCELL.c.n)).where(*cells).group_by(HCELL.c.platform)
+    out.update({p: int(n) for p, n in conn.execute(stmt)})
+    if a % HOUR:
+        # ... and those whose previous match is in a's hour, before a.
+        where = [
+            MM.c.movement_id == scope.movement_id,
+            MM.c.prev_ts >= a // HOUR * HOUR,
+            MM.c.prev_ts < a,
+            MM.c.created_ts >= h1 * HOUR,
+            MM.c.created_ts < h2 * HOUR,
+        ]
+        if scope.platforms:
+            where.append(MM.c.platform.in_(scope.platforms))
+        out.update(_by_platform(conn, where))
+    return +out
+
+
+def _people_blogs(per_platform: Counter[str]) -> tuple[int, int]:
+    return sum(per_platform.values()), per_platform.get("blog", 0)
 
 
 def people_and_blogs(conn: Connection, scope: Scope, *, ends_after: bool) -> tuple[int, int]:
@@ -55,14 +110,13 @@ def people_and_blogs(conn: Connection, scope: Scope, *, ends_after: bool) -> tup
     a, b = scope.start_ts, scope.end_ts
     lo_day = -(-a // DAY)
     hi_day = -(-b // DAY) if ends_after else b // DAY
-    first = and_(MM.c.account_id.is_not(None), or_(MM.c.prev_ts.is_(None), MM.c.prev_ts < a))
     if lo_day >= hi_day:  # no whole day inside: the range's own first matches
-        return _counted(conn, [*in_scope(MM, scope), first])
-    people = blogs = 0
+        return _people_blogs(firsts_per_platform(conn, scope, a, b, a, whole_last_hour=ends_after))
+    parts: Counter[str] = Counter()
     for lo, hi in ((a, lo_day * DAY), (hi_day * DAY, b)):
         if lo < hi:
-            n, k = _counted(conn, [*in_scope(MM, scope.shifted(lo, hi)), first])
-            people, blogs = people + n, blogs + k
+            parts.update(firsts_per_platform(conn, scope, lo, hi, a))
+    people, blogs = _people_blogs(parts)
     # Whole days: the cells whose previous match is on a day before a's (or absent).
     where = [
         CELL.c.movement_id == scope.movement_id,
@@ -90,9 +144,37 @@ def people_and_blogs(conn: Connection, scope: Scope, *, ends_after: bool) -> tup
         ]
         if scope.platforms:
             where.append(MM.c.platform.in_(scope.platforms))
-        n, k = _counted(conn, where)
+        n, k = _people_blogs(_by_platform(conn, where))
         people, blogs = people + n, blogs + k
     return people, blogs
+
+
+def part_cross_overcount(conn: Connection, scope: Scope) -> int:
+    """How many more authors the platforms of the scope (a part-day) count than there are:
+    an author with matches on k of its platforms counts k times per platform, once as a
+    distinct author. Only the few authors of `movement_cross_day` can match on a platform
+    other than their account's; their matches are found through `ix_mention_account`."""
+    days = [
+        CROSS.c.movement_id == scope.movement_id,
+        CROSS.c.day >= scope.start_ts // DAY,
+        CROSS.c.day <= (scope.end_ts - 1) // DAY,
+    ]
+    crossing = select(CROSS.c.account_id).where(*days)
+    where = [
+        M.c.account_id.in_(crossing),
+        M.c.created_ts >= scope.start_ts,
+        M.c.created_ts < scope.end_ts,
+        *in_scope(MM, scope),
+        MM.c.account_id.in_(crossing),
+    ]
+    joined = M.join(MM, and_(MM.c.movement_id == scope.movement_id, MM.c.mention_id == M.c.id))
+    stmt = (
+        select(MM.c.account_id, func.count(func.distinct(MM.c.platform)))
+        .select_from(joined)
+        .where(*where)
+        .group_by(MM.c.account_id)
+    )
+    return sum(int(k) - 1 for _, k in conn.execute(stmt))
 
 
 def active_per_day(conn: Connection, scope: Scope, lo_day: int, hi_day: int) -> dict[int, int]:
