@@ -320,7 +320,9 @@ def p95(xs: list[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mentions", type=int, default=20_000)
-    ap.add_argument("--db", help="an existing store instead of a fresh demo")
+    ap.add_argument(
+        "--db", help="an existing store (a URL, or a SQLite file's path) instead of a fresh demo"
+    )
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--quiet", type=float, default=0.5)
     ap.add_argument("--pages", default=",".join(PAGES), help="comma-separated page names")
@@ -345,7 +347,11 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="gs-pages-"))
     if args.db:
-        url = args.db
+        # A bare path is a SQLite file (a dashboard given it shows only an error, which the
+        # runs below would wait for until their timeouts).
+        url = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
+        if "://" not in args.db and not Path(args.db).is_file():
+            ap.error(f"--db {args.db}: no such SQLite file")
     else:
         from groundswell.demo import load_demo
         from storage.engine import make_engine
