@@ -85,19 +85,27 @@ def firsts_per_platform(
         cells.append(HCELL.c.platform.in_(scope.platforms))
     stmt = select(HCELL.c.platform, func.sum(HCELL.c.n)).where(*cells).group_by(HCELL.c.platform)
     out.update({p: int(n) for p, n in conn.execute(stmt)})
-    if a % HOUR:
-        # ... and those whose previous match is in a's hour, before a.
-        where = [
-            MM.c.movement_id == scope.movement_id,
-            MM.c.prev_ts >= a // HOUR * HOUR,
-            MM.c.prev_ts < a,
-            MM.c.created_ts >= h1 * HOUR,
-            MM.c.created_ts < h2 * HOUR,
-        ]
-        if scope.platforms:
-            where.append(MM.c.platform.in_(scope.platforms))
-        out.update(_by_platform(conn, where))
+    if a % HOUR:  # ... and those whose previous match is in a's hour, before a
+        out.update(_linked_into(conn, scope, a // HOUR * HOUR, a, h1 * HOUR, h2 * HOUR))
     return +out
+
+
+def _linked_into(
+    conn: Connection, scope: Scope, since: int, a: int, lo: int, hi: int
+) -> Counter[str]:
+    """Per platform, the matches of `[lo, hi)` whose previous match lies in `[since, a)`: the
+    part of a bucket before a range's start, where the cells cannot tell (`ix_match_prev`,
+    one index range)."""
+    where = [
+        MM.c.movement_id == scope.movement_id,
+        MM.c.prev_ts >= since,
+        MM.c.prev_ts < a,
+        MM.c.created_ts >= lo,
+        MM.c.created_ts < hi,
+    ]
+    if scope.platforms:
+        where.append(MM.c.platform.in_(scope.platforms))
+    return _by_platform(conn, where)
 
 
 def _people_blogs(per_platform: Counter[str]) -> tuple[int, int]:
@@ -133,18 +141,9 @@ def people_and_blogs(conn: Connection, scope: Scope, *, ends_after: bool) -> tup
         )
     ).one()
     people, blogs = people + int(n), blogs + int(k)
-    if a % DAY:
-        # ... and those whose previous match is on a's day, before a.
-        where = [
-            MM.c.movement_id == scope.movement_id,
-            MM.c.prev_ts >= a // DAY * DAY,
-            MM.c.prev_ts < a,
-            MM.c.created_ts >= lo_day * DAY,
-            MM.c.created_ts < hi_day * DAY,
-        ]
-        if scope.platforms:
-            where.append(MM.c.platform.in_(scope.platforms))
-        n, k = _people_blogs(_by_platform(conn, where))
+    if a % DAY:  # ... and those whose previous match is on a's day, before a
+        linked = _linked_into(conn, scope, a // DAY * DAY, a, lo_day * DAY, hi_day * DAY)
+        n, k = _people_blogs(linked)
         people, blogs = people + n, blogs + k
     return people, blogs
 
