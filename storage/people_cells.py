@@ -86,6 +86,8 @@ def cell_of(movement_id: int, platform: str, created_ts: int, prev_ts: int | Non
 
 
 def hour_cell_of(movement_id: int, platform: str, created_ts: int, prev_ts: int | None) -> HourKey:
+    """The hour cell of a match: its previous match's hour only within `HOUR_REACH` hours,
+    so an hour has at most 50 cells per platform, not one per earlier hour of the store."""
     hour = created_ts // HOUR
     prev = NO_PREV if prev_ts is None else prev_ts // HOUR
     return (movement_id, hour, platform, NO_PREV if hour - prev > HOUR_REACH else prev)
