@@ -62,8 +62,8 @@ REBUILD = (
     "WHERE mm.platform <> a.platform",
 )
 _PREV_HOUR = (
-    "CASE WHEN prev_ts IS NULL OR created_ts / 3600 - prev_ts / 3600 > 48 THEN -1 "
-    "ELSE prev_ts / 3600 END"
+    f"CASE WHEN prev_ts IS NULL OR created_ts / 3600 - prev_ts / 3600 > {HOUR_REACH} "
+    f"THEN {NO_PREV} ELSE prev_ts / 3600 END"
 )
 # Per movement (`{mv}`: a filter on `mm`, as storage/recount.py gives it); migration 0061's
 # backfill is `REBUILD_HOURS` (tests/test_match_chain.py checks both give the cells kept).
@@ -89,8 +89,9 @@ def hour_cell_of(movement_id: int, platform: str, created_ts: int, prev_ts: int 
     """The hour cell of a match: its previous match's hour only within `HOUR_REACH` hours,
     so an hour has at most 50 cells per platform, not one per earlier hour of the store."""
     hour = created_ts // HOUR
-    prev = NO_PREV if prev_ts is None else prev_ts // HOUR
-    return (movement_id, hour, platform, NO_PREV if hour - prev > HOUR_REACH else prev)
+    if prev_ts is None or hour - prev_ts // HOUR > HOUR_REACH:
+        return (movement_id, hour, platform, NO_PREV)
+    return (movement_id, hour, platform, prev_ts // HOUR)
 
 
 def _keys(

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from storage.models import Mention, MentionMatch
 from storage.models_rollups import (
@@ -75,19 +75,23 @@ def firsts_per_platform(
     for x, y in ((lo, h1 * HOUR), (h2 * HOUR, hi)):
         if x < y:
             out.update(_by_platform(conn, [*in_scope(MM, scope.shifted(x, y)), first]))
-    cells = [
-        HCELL.c.movement_id == scope.movement_id,
-        HCELL.c.hour >= h1,
-        HCELL.c.hour < h2,
-        HCELL.c.prev_hour < a // HOUR,
-    ]
-    if scope.platforms:
-        cells.append(HCELL.c.platform.in_(scope.platforms))
-    stmt = select(HCELL.c.platform, func.sum(HCELL.c.n)).where(*cells).group_by(HCELL.c.platform)
-    out.update({p: int(n) for p, n in conn.execute(stmt)})
+    out.update(_cells(conn, scope, HCELL.c.hour, HCELL.c.prev_hour, h1, h2, a // HOUR))
     if a % HOUR:  # ... and those whose previous match is in a's hour, before a
         out.update(_linked_into(conn, scope, a // HOUR * HOUR, a, h1 * HOUR, h2 * HOUR))
     return +out
+
+
+def _cells(
+    conn: Connection, scope: Scope, bucket: Any, prev: Any, lo: int, hi: int, before: int
+) -> Counter[str]:
+    """Per platform, the people cells (day or hour: `bucket` and `prev` are the table's
+    columns) of buckets `[lo, hi)` whose previous match's bucket is before `before`."""
+    t = bucket.table
+    where = [t.c.movement_id == scope.movement_id, bucket >= lo, bucket < hi, prev < before]
+    if scope.platforms:
+        where.append(t.c.platform.in_(scope.platforms))
+    stmt = select(t.c.platform, func.sum(t.c.n)).where(*where).group_by(t.c.platform)
+    return Counter({p: int(n) for p, n in conn.execute(stmt)})
 
 
 def _linked_into(
@@ -126,21 +130,8 @@ def people_and_blogs(conn: Connection, scope: Scope, *, ends_after: bool) -> tup
             parts.update(firsts_per_platform(conn, scope, lo, hi, a))
     people, blogs = _people_blogs(parts)
     # Whole days: the cells whose previous match is on a day before a's (or absent).
-    where = [
-        CELL.c.movement_id == scope.movement_id,
-        CELL.c.day >= lo_day,
-        CELL.c.day < hi_day,
-        CELL.c.prev_day < a // DAY,
-    ]
-    if scope.platforms:
-        where.append(CELL.c.platform.in_(scope.platforms))
-    is_blog = case((CELL.c.platform == "blog", CELL.c.n), else_=0)
-    n, k = conn.execute(
-        select(func.coalesce(func.sum(CELL.c.n), 0), func.coalesce(func.sum(is_blog), 0)).where(
-            *where
-        )
-    ).one()
-    people, blogs = people + int(n), blogs + int(k)
+    n, k = _people_blogs(_cells(conn, scope, CELL.c.day, CELL.c.prev_day, lo_day, hi_day, a // DAY))
+    people, blogs = people + n, blogs + k
     if a % DAY:  # ... and those whose previous match is on a's day, before a
         linked = _linked_into(conn, scope, a // DAY * DAY, a, lo_day * DAY, hi_day * DAY)
         n, k = _people_blogs(linked)
