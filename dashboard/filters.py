@@ -34,7 +34,8 @@ PLATFORM_NAMES = {
     "webmention": "Webmentions",
 }
 ZONES = ("UTC", "Europe/London", "Europe/Dublin", "Europe/Berlin", "America/New_York")
-# Up to this many choices (events with "(none)") show as pills; more as a drop-down box.
+# Up to this many choices (movements; events with "(none)") show as pills; more as a drop-down
+# box.
 PILLS_MAX = 7
 KEYS = ("mv", "range", "from", "to", "pf", "ev", "tz")
 # A page's own choices kept in the URL beside the shared filters (`url_choice`): the
@@ -253,13 +254,12 @@ def sidebar_filters() -> Filters:
     sb.header("Filters")
     slugs = [m["slug"] for m in movements]
     names = {m["slug"]: m["name"] for m in movements}
-    # Short lists of choices are pills (one click, all in view); a drop-down box only where the
-    # list can be long (several movements; more than PILLS_MAX events). Each drop-down box
-    # costs a new tab about 0.15 s of the browser's time (docs/benchmarks/pages.md), and one
-    # movement needs none.
+    # Short lists of choices are pills (one click, all in view); a drop-down box only for more
+    # than PILLS_MAX movements or events. Each drop-down box costs a new tab about 0.15-0.2 s
+    # of the browser's time (docs/benchmarks/pages.md), and one movement needs no choice.
     mv = f.movement["slug"]
     if len(slugs) > 1:
-        mv = sb.selectbox("Movement", slugs, index=slugs.index(mv), format_func=names.get)
+        mv = one_of(sb, "Movement", slugs, default=mv, format_func=names.get)
     keys = list(PRESETS)
     preset = (
         sb.pills("Time range", keys, default=f.preset, format_func=PRESETS.get, required=True)

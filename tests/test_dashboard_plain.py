@@ -254,20 +254,41 @@ def test_the_events_page_offers_a_few_events_as_pills(data_url, monkeypatch):  #
     assert "Citizen Assembly" in [s.value for s in at.subheader]
 
 
-def test_a_store_of_several_movements_offers_a_box_to_choose_one(tmp_path, monkeypatch):
+def _store_of_movements(path, n: int) -> str:
+    """A store of `n` movements: the small conversation's, and `n - 1` more."""
     from storage.engine import make_engine, write_tx
     from storage.migrate import upgrade
     from tests.dashboard_data import small_conversation
 
-    url = f"sqlite:///{tmp_path / 'two.db'}"
+    url = f"sqlite:///{path}"
     engine = make_engine(url)
     upgrade(engine)
     small_conversation(engine)
     with write_tx(engine) as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO movement (slug, name, hashtags, terms, urls) "
-            "VALUES ('changeday', 'NHS Change Day', '[]', '[]', '[]')"
-        )
+        for k in range(n - 1):
+            conn.exec_driver_sql(
+                "INSERT INTO movement (slug, name, hashtags, terms, urls) "
+                f"VALUES ('movement{k}', 'NHS Movement {k}', '[]', '[]', '[]')"
+            )
     engine.dispose()
-    at = _run(url, monkeypatch)
+    return url
+
+
+def test_a_store_of_a_few_movements_offers_them_as_pills(tmp_path, monkeypatch):
+    """Two movements are two pills (a drop-down box costs a new tab of every page ~0.2 s of
+    the browser's time, docs/benchmarks/pages.md); choosing one steers the page and the URL."""
+    at = _run(_store_of_movements(tmp_path / "two.db", 2), monkeypatch)
+    assert [s.label for s in at.sidebar.selectbox] == []
+    (movement,) = [b for b in at.sidebar.button_group if b.label == "Movement"]
+    assert movement.value in ("nhscitizen", "movement0")
+    movement.set_value("movement0").run()
+    assert not at.exception and at.query_params["mv"] == "movement0"
+    assert "NHS Movement 0" in at.caption[0].value
+
+
+def test_a_store_of_more_movements_than_pills_offers_a_box(tmp_path, monkeypatch):
+    from dashboard.filters import PILLS_MAX
+
+    at = _run(_store_of_movements(tmp_path / "many.db", PILLS_MAX + 1), monkeypatch)
     assert [s.label for s in at.sidebar.selectbox] == ["Movement"]
+    assert "Movement" not in {b.label for b in at.sidebar.button_group}
