@@ -12,19 +12,25 @@ the websocket round trips, Plotly drawing its figures). This measures the whole 
   `data-test-script-state` Streamlit keeps on its root element; until 7 Dec a page whose
   query kept the server quiet for longer than the quiet window could count as settled
   half-drawn), its running indicator is gone, no element has been added, removed or changed
-  for `--quiet` seconds (default 0.5 s), and every Plotly chart on the page (Streamlit's, or
-  a custom component's, as the basic-bundle charts are) has drawn its SVG; the time reported
+  for `--quiet` seconds (default 0.5 s), and every Plotly chart in view (Streamlit's, or a
+  custom component's, as the basic-bundle charts are) has drawn its SVG; the time reported
   is when the last change happened, measured from navigation start (`performance.now()`), so
-  the quiet window itself is not counted;
-- cold: a page's first visit from a new browser context (empty HTTP and compiled-code
+  the quiet window itself is not counted. (Until 8 Dec every chart on the page; since then a
+  chart below the fold is drawn when the reader scrolls near it, dashboard/static/chart.js;)
+- scrolled: after settled, each chart below the fold is scrolled into view in turn, and the
+  time from the scroll to its drawing is what a reader waits for on reaching it (the first
+  one also starts plotly.js; a reader scrolling by hand starts it 300 px ahead);
+- cold: a page's first visit from a new browser profile (empty HTTP and compiled-code
   caches) to a dashboard server started just before it (empty `st.cache_data`): each page
   gets its own fresh server, so no page's cold visit is warmed by another's;
 - warm: `--runs` further visits (default 5), each a new tab (a new Streamlit session) in the
-  same browser context after that first visit, as a person who comes back or reloads: the
+  same browser profile after that first visit, as a person who comes back or reloads: the
   browser's HTTP cache and V8's code cache hold Streamlit's and Plotly's bundles, the
-  server's `st.cache_data` holds the queries. (Until 7 Dec each warm visit opened a new
-  context, so every "warm" visit paid for fetching and compiling the bundles again: a
-  cold browser, which no returning reader has.)
+  server's `st.cache_data` holds the queries. The profile is a browser profile on disk (a
+  new one per page), as a reader's browser has: Playwright's usual contexts are incognito
+  ones, which keep no compiled code between tabs, so each tab compiled the bundles again
+  (`--incognito` keeps that measure, used from 7 to 8 Dec; until 7 Dec each warm visit also
+  opened a new context, `--fresh-context-warm`: a cold HTTP cache too);
 - menu: `--runs` moves to the page by its link in the sidebar menu, from another page of an
   open tab (the Overview; Events for the Overview), after one unmeasured round trip:
   Streamlit swaps the page inside the same document, so no bundle is loaded or evaluated
@@ -72,6 +78,8 @@ PAGES = {
     "wall": "/wall?embed=true",
     "wall both": "/wall?embed=true&mode=both",
 }
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+VIEWPORT = {"width": 1600, "height": 1000}
 BLANK_APP = 'import streamlit as st\n\nst.write("ready")\n'
 
 # Plotly charts on a page: Streamlit's own, and the custom components that draw the basic-bundle
@@ -79,6 +87,12 @@ BLANK_APP = 'import streamlit as st\n\nst.write("ready")\n'
 # component's module has loaded); each is drawn once it holds plotly.js's SVG.
 CHARTS_JS = (
     'const CHARTS = \'[data-testid="stPlotlyChart"], [data-testid="stBidiComponentRegular"]\';'
+    # A chart in view (or mounted but not yet sized) must have drawn; one below the fold waits
+    # until the reader scrolls near it (dashboard/static/chart.js), which SCROLL_WAITS times.
+    "const inView = (c) => { const r = c.getBoundingClientRect();"
+    " return r.width > 0 && r.top < innerHeight && r.bottom >= 0; };"
+    "const viewDrawn = () => [...document.querySelectorAll(CHARTS)]"
+    ".filter(inView).every((c) => c.querySelector('.main-svg'));"
 )
 
 # Resolves with the moment (ms since navigation start) of the last change before a quiet
@@ -107,9 +121,7 @@ SETTLED = (
     // and skeletons while a page's first elements are on their way.
     if (document.querySelector('[data-testid="stStatusWidget"] button,'
         + ' [data-testid="stSkeleton"], [data-testid="stAppSkeleton"]')) return false;
-    const charts = document.querySelectorAll(CHARTS).length;
-    const drawn = document.querySelectorAll('.js-plotly-plot .main-svg').length;
-    return drawn >= charts;
+    return viewDrawn();
   };
   while (true) {
     await new Promise(r => setTimeout(r, 50));
@@ -117,6 +129,30 @@ SETTLED = (
     if (ready() && now - last >= quietMs) { obs.disconnect(); return last; }
     if (now > 120000) { obs.disconnect(); return -1; }
   }
+}"""
+)
+
+
+# After settled: each chart not drawn yet (below the fold) scrolled into view in turn; resolves
+# with the ms from each scroll to that chart drawn: what a reader waits for on scrolling down
+# to a chart (the first one also starts plotly.js).
+SCROLL_WAITS = (
+    """async () => {
+  """
+    + CHARTS_JS
+    + """
+  const waits = [];
+  const later = [...document.querySelectorAll(CHARTS)].filter((c) => !c.querySelector('.main-svg'));
+  for (const c of later) {
+    const t0 = performance.now();
+    c.scrollIntoView({block: 'center'});
+    while (!c.querySelector('.main-svg')) {
+      await new Promise(r => setTimeout(r, 10));
+      if (performance.now() - t0 > 60000) return [-1];
+    }
+    waits.push(performance.now() - t0);
+  }
+  return waits;
 }"""
 )
 
@@ -149,8 +185,7 @@ NAV_SETTLED = (
     if (!h1 || h1.innerText.trim() !== title) return false;
     if (document.querySelector('[data-testid="stStatusWidget"] button, [data-stale="true"],'
         + ' [data-testid="stSkeleton"]')) return false;
-    const charts = document.querySelectorAll(CHARTS).length;
-    return document.querySelectorAll('.js-plotly-plot .main-svg').length >= charts;
+    return viewDrawn();
   };
   while (true) {
     await new Promise(r => setTimeout(r, 50));
@@ -265,10 +300,11 @@ def visit(
     server: int,
     shot: Path | None = None,
     servers: frozenset[int] = frozenset(),
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, list[float]]:
     """Seconds from navigation start to the page settled, in a new tab of `context` (a new
-    Streamlit session), the CPU seconds the Streamlit server spent meanwhile, and the
-    browser's CPU seconds (its processes, measured before the tab closes)."""
+    Streamlit session), the CPU seconds the Streamlit server spent meanwhile, the browser's
+    CPU seconds (its processes, measured before the tab closes), and then, for each chart
+    below the fold, the seconds from scrolling to it to its drawing (SCROLL_WAITS)."""
     page = context.new_page()
     before = cpu_s(server)
     b_before = browser_cpu_s(set(servers))
@@ -276,12 +312,14 @@ def visit(
         page.goto(url, wait_until="commit", timeout=120_000)
         ms = page.evaluate(SETTLED, int(quiet_s * 1000))
         b_after = browser_cpu_s(set(servers))
+        server_s = cpu_s(server) - before
         if shot is not None:
             page.screenshot(path=str(shot))
+        waits = [math.inf if w < 0 else w / 1000 for w in page.evaluate(SCROLL_WAITS)]
     finally:
         page.close()
     wall = math.inf if ms < 0 else ms / 1000
-    return wall, cpu_s(server) - before, b_after - b_before
+    return wall, server_s, b_after - b_before, waits
 
 
 def menu_visits(
@@ -338,6 +376,19 @@ def main() -> None:
         help="each warm visit in a new browser context (the measure used until 7 Dec: a cold "
         "browser cache on every visit)",
     )
+    ap.add_argument(
+        "--incognito",
+        action="store_true",
+        help="the warm visits in an incognito browser context, as measured from 7 to 8 Dec: it "
+        "keeps no compiled code between tabs, which a reader's own browser profile does",
+    )
+    ap.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print every warm visit (wall, server CPU, browser CPU, the minute it began): "
+        "a p95 of a few runs is its slowest visit, and this says why that one was slow",
+    )
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -371,13 +422,25 @@ def main() -> None:
     names = [n for n in args.pages.split(",") if n in PAGES]
     roots = [("", ROOT)] + ([("old: ", Path(args.compare).resolve())] if args.compare else [])
     load = os.getloadavg()[0]
-    rows: list[tuple[str, float, list[float], list[float], list[float]]] = []
+    rows: list[tuple[str, float, list[float], list[float], list[float], list[float]]] = []
     menus: dict[str, tuple[list[float], list[float]]] = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        profiles = iter(range(1_000_000))
+
+        def new_context() -> Any:
+            """A browser context as a reader's browser has one: a new profile on disk (its HTTP
+            cache and V8's code cache kept between tabs), or an incognito one (--incognito,
+            --fresh-context-warm), which keeps no compiled code between tabs."""
+            if args.incognito or args.fresh_context_warm:
+                return browser.new_context(viewport=VIEWPORT)
+            return pw.chromium.launch_persistent_context(
+                str(tmp / f"profile-{next(profiles)}"),
+                executable_path=CHROMIUM,
+                args=CHROMIUM_ARGS,
+                viewport=VIEWPORT,
+            )
 
         def measure(
             name: str, script: Path, root: Path, path: str, env: dict[str, str], menu_name: str
@@ -389,15 +452,24 @@ def main() -> None:
             server, base = serve(script, env, log, root)
             shot = log.with_suffix(".png")
             try:
-                context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                context = new_context()
                 servers = frozenset({server.pid})
-                cold, _, _ = visit(context, base + path, args.quiet, server.pid, shot, servers)
+                cold, _, _, _ = visit(context, base + path, args.quiet, server.pid, shot, servers)
                 warm = []
                 for _ in range(args.runs):
                     if args.fresh_context_warm:
                         context.close()
-                        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                        context = new_context()
+                    began = time.strftime("%H:%M:%S")
                     warm.append(visit(context, base + path, args.quiet, server.pid, None, servers))
+                    if args.verbose:
+                        w, c, b, sc = warm[-1]
+                        print(
+                            f"    {name} warm at {began}: {w:.2f} s, server CPU {c:.2f} s, "
+                            f"browser CPU {b:.2f} s, scrolled to charts below the fold: "
+                            + (", ".join(f"{x:.2f} s" for x in sc) or "none"),
+                            flush=True,
+                        )
                 if menu_name in MENU:
                     menus[name] = menu_visits(
                         context, base, menu_name, args.runs, args.quiet, server.pid
@@ -407,7 +479,14 @@ def main() -> None:
                 server.terminate()
                 server.wait(timeout=20)
             rows.append(
-                (name, cold, [w[0] for w in warm], [w[1] for w in warm], [w[2] for w in warm])
+                (
+                    name,
+                    cold,
+                    [w[0] for w in warm],
+                    [w[1] for w in warm],
+                    [w[2] for w in warm],
+                    [x for w in warm for x in w[3]],
+                )
             )
             print(
                 f"  {name}: cold {cold:.2f} s, warm p95 {p95([w[0] for w in warm]):.2f} s, "
@@ -429,15 +508,17 @@ def main() -> None:
     )
     print(
         "| page | cold (s) | warm p50 (s) | warm p95 (s) | p95 over blank (s) | "
-        "server CPU p95 (s) | CPU over blank (s) | browser CPU p50 (s) | browser CPU / blank |"
+        "server CPU p95 (s) | CPU over blank (s) | browser CPU p50 (s) | browser CPU / blank | "
+        "charts below the fold | scrolled to one, drawn in p95 (s) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, cold, warm, cpu, bcpu in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, cold, warm, cpu, bcpu, waits in rows:
         ratio = statistics.median(bcpu) / max(base_browser, 0.01)
+        below = f"{len(waits) / len(warm):.0f} | {p95(waits):.2f}" if waits else "0 | -"
         print(
             f"| {name} | {cold:.2f} | {statistics.median(warm):.2f} | {p95(warm):.2f} | "
             f"{p95(warm) - base_wall:+.2f} | {p95(cpu):.2f} | {p95(cpu) - base_cpu:+.2f} | "
-            f"{statistics.median(bcpu):.2f} | {ratio:.1f}x |"
+            f"{statistics.median(bcpu):.2f} | {ratio:.1f}x | {below} |"
         )
     if menus:
         print(

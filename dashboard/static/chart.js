@@ -190,6 +190,50 @@ function keep(key, size) {
   }
 }
 
+// A chart is drawn when it comes near the screen, not before: a page's charts below the fold
+// (Amplifiers' two, Spread's crossing) cost a new tab ~0.25 s of the browser's time each
+// before the reader sees the page's top (docs/benchmarks/pages.md), as dashboards such as
+// Grafana draw only the panels in view. NEAR starts the drawing this far ahead of the
+// screen, so a reader who scrolls finds it drawn or nearly; `scrollMargin` carries it into
+// Streamlit's own scrolling container, where `rootMargin` alone stops at the container's edge.
+const NEAR = "300px 0px";
+const waiting = new Map(); // chart element -> its drawing, while it waits to come near
+
+function whenNear(el, draw) {
+  if (typeof IntersectionObserver !== "function") {
+    draw();
+    return () => {};
+  }
+  const seen = new IntersectionObserver(
+    (entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        stop();
+        draw();
+      }
+    },
+    { rootMargin: NEAR, scrollMargin: NEAR }
+  );
+  function stop() {
+    seen.disconnect();
+    waiting.delete(el);
+  }
+  waiting.set(el, () => {
+    stop();
+    draw();
+  });
+  seen.observe(el);
+  // The bundle itself (not the drawing) is fetched when the page is idle, so the first chart
+  // a reader scrolls to, or a printout, does not wait for plotly.js to start.
+  (window.requestIdleCallback || ((f) => setTimeout(f, 200)))(() => plotly().catch(() => {}));
+  return stop;
+}
+
+// Printing (or saving as PDF) shows every chart, the ones never scrolled to included: with the
+// bundle started, Plotly draws a basic chart before the printout is laid out.
+window.addEventListener("beforeprint", () => {
+  for (const draw of [...waiting.values()]) draw();
+});
+
 export default function (component) {
   const { data, parentElement } = component;
   let el = parentElement.querySelector(":scope > .gs-chart");
@@ -222,17 +266,25 @@ export default function (component) {
     }
     fig.layout.margin = { ...asked, ...wider };
   }
-  plotly().then((Plotly) => {
-    if (gone) return;
-    Plotly.react(el, fig.data, fig.layout, CONFIG).then((gd) => {
-      if (!gone && gd._fullLayout && gd._fullLayout._size) keep(key, gd._fullLayout._size);
-    });
-  });
+  // The chart's height is kept while it waits, so nothing below it moves when it is drawn.
+  el.style.minHeight = `${fig.layout.height || 450}px`;
+  el.dataset.chart = "waiting";
+  const unwatch = whenNear(el, () =>
+    plotly().then((Plotly) => {
+      if (gone) return;
+      Plotly.react(el, fig.data, fig.layout, CONFIG).then((gd) => {
+        if (gone) return;
+        el.dataset.chart = "drawn";
+        if (gd._fullLayout && gd._fullLayout._size) keep(key, gd._fullLayout._size);
+      });
+    })
+  );
   // Streamlit calls this when the chart leaves the page (another page from the menu, a switch
   // turned off) or before new data: purge drops plotly.js's window resize listener, which a
   // detached chart would otherwise keep for the rest of the tab's life.
   return () => {
     gone = true;
+    unwatch();
     if (window.Plotly) window.Plotly.purge(el);
   };
 }

@@ -23,6 +23,15 @@ ALL_DRAWN = f"""(() => {{ const c = [...document.querySelectorAll("{CHARTS}")];
   return c.every(x => x.querySelector('.main-svg')) ? c.length : -1; }})()"""
 
 
+def scroll_through_charts(page, n: int) -> None:
+    """Scrolls to each of the page's `n` charts in turn, as a reader would (a chart is drawn
+    when it comes near the screen, dashboard/static/chart.js), until all are drawn."""
+    page.wait_for_function(f'document.querySelectorAll("{CHARTS}").length >= {n}', timeout=60_000)
+    for i in range(page.locator(CHARTS).count()):
+        page.locator(CHARTS).nth(i).scroll_into_view_if_needed()
+    page.wait_for_function(f"{ALL_DRAWN} === {n}", timeout=60_000)
+
+
 @pytest.fixture
 def demo_with_a_large_tree(sqlite_store) -> str:
     load_demo(sqlite_store, seed=7, mentions=500)
@@ -76,13 +85,13 @@ def test_overview_lists_what_travels_and_spread_draws_the_large_tree_as_an_icicl
     # The cascade drawings are built on demand: the page settles with the numbers and its
     # four other figures (volume, authors, footprint, crossing) only.
     page.get_by_text("Largest size").wait_for(timeout=60_000)
-    page.wait_for_function(f"{ALL_DRAWN} === 4", timeout=60_000)
+    scroll_through_charts(page, 4)
     page.wait_for_timeout(1000)
     assert page.locator(CHARTS).count() == 4
     assert page.locator(".iciclelayer .slice").count() == 0
     page.get_by_text("Draw the cascades", exact=False).click()
     # the histogram and the three largest trees join them
-    page.wait_for_function(f"{ALL_DRAWN} === 8", timeout=60_000)
+    scroll_through_charts(page, 8)
     page.wait_for_selector(".js-plotly-plot .iciclelayer .slice", timeout=60_000)
     icicle = page.locator(".js-plotly-plot:has(.iciclelayer .slice)").first
     icicle.scroll_into_view_if_needed()
