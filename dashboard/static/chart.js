@@ -191,9 +191,9 @@ function keep(key, size) {
 }
 
 // A chart is drawn when it comes near the screen, not before: a page's charts below the fold
-// (Amplifiers' two, Spread's crossing) cost a new tab ~0.25 s of the browser's time each
-// before the reader sees the page's top (docs/benchmarks/pages.md), as dashboards such as
-// Grafana draw only the panels in view. NEAR starts the drawing this far ahead of the
+// (Amplifiers' two, on a laptop's screen) cost a new tab about 0.1 s of the browser's time
+// each before the reader saw the page's top (docs/benchmarks/pages.md); dashboards such as
+// Grafana likewise draw only the panels in view. NEAR starts the drawing this far ahead of the
 // screen, so a reader who scrolls finds it drawn or nearly; `scrollMargin` carries it into
 // Streamlit's own scrolling container, where `rootMargin` alone stops at the container's edge.
 const NEAR = "300px 0px";
