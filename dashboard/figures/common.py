@@ -91,7 +91,10 @@ def base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Fi
         xaxis_title=x_title,
         yaxis_title=y_title,
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        # The legend at the figure's foot, below the axis title: placed in the plot's own
+        # coordinates (y=-0.2) it ran into "Time (UTC)" when a two-line title shrank the plot
+        # (Amplifiers' widening chart in a half-width column).
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
         template=WHITE,
         hovermode="x unified",
     )

@@ -39,7 +39,7 @@ def page(browser):
     context.close()
 
 
-def test_charts_below_the_fold_wait_until_the_reader_scrolls_to_them(dashboard, page):
+def test_charts_below_the_fold_wait_until_the_reader_scrolls_to_them(dashboard, page, artifacts):
     page.goto(f"{dashboard}/amplifiers?range=all", wait_until="commit")
     page.wait_for_function(SETTLED, timeout=60_000)
     page.wait_for_timeout(1500)  # anything that would be drawn at once has been
@@ -65,6 +65,8 @@ def test_charts_below_the_fold_wait_until_the_reader_scrolls_to_them(dashboard, 
         "[...document.querySelectorAll('.gs-chart')].every(c => c.dataset.chart === 'drawn')",
         timeout=30_000,
     )
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(artifacts / "amplifiers-charts-scrolled-to-1280x720.png"))
 
 
 def test_a_chart_in_view_is_drawn_without_scrolling(dashboard, browser):
@@ -90,3 +92,25 @@ def test_printing_draws_the_charts_never_scrolled_to(dashboard, page, tmp_path):
     assert not any(c["drawn"] for c in page.evaluate(CHARTS))
     page.pdf(path=str(tmp_path / "amplifiers.pdf"))
     assert all(c["drawn"] and c["state"] == "drawn" for c in page.evaluate(CHARTS))
+
+
+# For each chart, whether its legend's box overlaps its x-axis title's.
+LEGEND_ON_TITLE = """(() => [...document.querySelectorAll('.gs-chart')].map((c) => {
+  const a = c.querySelector('.legend'), b = c.querySelector('.g-xtitle');
+  if (!a || !b) return false;
+  const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+  return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom;
+}))()"""
+
+
+def test_a_charts_legend_stays_clear_of_its_axis_title(dashboard, page):
+    """In a half-width column, the widening chart's two-line title shrank its plot, and a
+    legend placed in the plot's coordinates ran into "Time (UTC)"."""
+    page.goto(f"{dashboard}/amplifiers?range=all", wait_until="commit")
+    page.wait_for_function(SETTLED, timeout=60_000)
+    page.locator(".gs-chart").first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "[...document.querySelectorAll('.gs-chart')].every(c => c.querySelector('.legend'))",
+        timeout=30_000,
+    )
+    assert page.evaluate(LEGEND_ON_TITLE) == [False, False]
