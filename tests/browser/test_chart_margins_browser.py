@@ -70,7 +70,10 @@ def test_a_new_tab_draws_each_chart_from_the_margins_kept_last_time(overview):
     again.close()
     for b, a in zip(before, after, strict=True):
         assert {k: a["asked"][k] for k in "lrtb"} == b["drawn"]  # started from them
-        assert a["drawn"] == b["drawn"]  # and the chart looks the same
+        # and the chart looks the same: to the pixel, as plotly.js rounds a margin it is given
+        # to whole pixels, while one it pushes out itself for the legend at the figure's foot
+        # may be fractional (111.4 drawn first, 111 from the kept 111.4)
+        assert all(abs(a["drawn"][k] - b["drawn"][k]) < 1 for k in "lrtb"), (a, b)
 
 
 def test_a_kept_margin_too_small_for_the_labels_is_still_pushed_out(overview):

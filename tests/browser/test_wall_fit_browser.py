@@ -89,7 +89,10 @@ def wall(module_sqlite_store, module_streamlit_app, tmp_path_factory):
     each in a browser context (a Streamlit session) of its own."""
     store = module_sqlite_store
     wall_feeder.ensure_movement(store)
-    start = datetime.now(UTC) - timedelta(hours=2)
+    now = datetime.now(UTC)
+    # Within the wall's day (UTC): "Top amplifiers today" counts today's boosts only, so a run
+    # in the two hours after midnight put the whole fan on yesterday and found no amplifiers.
+    start = max(now - timedelta(hours=2), now.replace(hour=0, minute=0, second=0, microsecond=0))
     posts = wall_feeder.conversation(start)
     # The newest post (first on the wall) is longer than any card holds.
     posts.append(wall_feeder.post(len(posts), LONG_POST, start + timedelta(seconds=len(posts))))
