@@ -1,8 +1,9 @@
 """A chart is drawn when the reader comes near it, not before (dashboard/static/chart.js): a
 new tab of Amplifiers on a laptop's screen shows its rankings first, and its two charts,
-below the fold, cost nothing until the reader scrolls to them (about 0.25 s of the browser's
+below the fold, cost nothing until the reader scrolls to them (about 0.1 s of the browser's
 time each otherwise, docs/benchmarks/pages.md). A waiting chart keeps its height, so nothing
-moves when it is drawn; a chart in view is drawn at once; printing draws every chart."""
+moves when it is drawn; a chart in view is drawn at once; printing draws every chart; a
+legend stays clear of its axis title."""
 
 from __future__ import annotations
 
