@@ -52,6 +52,7 @@ Run: `python bench/pages.py [--mentions 20000] [--runs 5]`. Results: docs/benchm
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import signal
@@ -429,13 +430,14 @@ def main() -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
-        profiles = iter(range(1_000_000))
+        profiles = itertools.count()
+        incognito = args.incognito or args.fresh_context_warm
 
         def new_context() -> Any:
             """A browser context as a reader's browser has one: a new profile on disk (its HTTP
             cache and V8's code cache kept between tabs), or an incognito one (--incognito,
             --fresh-context-warm), which keeps no compiled code between tabs."""
-            if args.incognito or args.fresh_context_warm:
+            if incognito:
                 return browser.new_context(viewport=VIEWPORT)
             return pw.chromium.launch_persistent_context(
                 str(tmp / f"profile-{next(profiles)}"),
@@ -462,7 +464,7 @@ def main() -> None:
                 # them. The second visit is reported on its own; warm is the visits after it.
                 second = (
                     visit(context, base + path, args.quiet, server.pid, None, servers)[0]
-                    if not (args.incognito or args.fresh_context_warm)
+                    if not incognito
                     else math.nan
                 )
                 warm = []

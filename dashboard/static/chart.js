@@ -222,10 +222,18 @@ function whenNear(el, draw) {
     draw();
   });
   seen.observe(el);
-  // The bundle itself (not the drawing) is fetched when the page is idle, so the first chart
-  // a reader scrolls to, or a printout, does not wait for plotly.js to start.
-  (window.requestIdleCallback || ((f) => setTimeout(f, 200)))(() => plotly().catch(() => {}));
+  startWhenIdle();
   return stop;
+}
+
+// The bundle itself (not the drawing) is fetched once the page is idle, so the first chart a
+// reader scrolls to, or a printout, does not wait for plotly.js to start. Asked once per
+// document, however many charts wait.
+let idleAsked = false;
+function startWhenIdle() {
+  if (idleAsked) return;
+  idleAsked = true;
+  (window.requestIdleCallback || ((f) => setTimeout(f, 200)))(() => plotly().catch(() => {}));
 }
 
 // Printing (or saving as PDF) shows every chart, the ones never scrolled to included: with the

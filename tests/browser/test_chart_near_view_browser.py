@@ -18,6 +18,7 @@ CHARTS = """(() => [...document.querySelectorAll('.gs-chart')].map((c) => {
   return {state: c.dataset.chart, drawn: !!c.querySelector('.main-svg'), top: r.top,
           height: r.height, view: innerHeight};
 }))()"""
+ALL_DRAWN = "[...document.querySelectorAll('.gs-chart')].every(c => c.dataset.chart === 'drawn')"
 SETTLED = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return app && app.getAttribute('data-test-script-state') === 'notRunning'
@@ -62,10 +63,7 @@ def test_charts_below_the_fold_wait_until_the_reader_scrolls_to_them(dashboard, 
     # drawn in the space kept for it: the page below did not move
     assert [c["height"] for c in after] == heights, (heights, after)
     # its neighbour in the same row came into view with it and was drawn too
-    page.wait_for_function(
-        "[...document.querySelectorAll('.gs-chart')].every(c => c.dataset.chart === 'drawn')",
-        timeout=30_000,
-    )
+    page.wait_for_function(ALL_DRAWN, timeout=30_000)
     page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts / "amplifiers-charts-scrolled-to-1280x720.png"))
 
@@ -76,10 +74,7 @@ def test_a_chart_in_view_is_drawn_without_scrolling(dashboard, browser):
     try:
         page.goto(f"{dashboard}/amplifiers?range=all", wait_until="commit")
         page.wait_for_function(SETTLED, timeout=60_000)
-        page.wait_for_function(
-            "[...document.querySelectorAll('.gs-chart')].every(c => c.dataset.chart === 'drawn')",
-            timeout=30_000,
-        )
+        page.wait_for_function(ALL_DRAWN, timeout=30_000)
         assert all(c["drawn"] for c in page.evaluate(CHARTS))
     finally:
         context.close()
