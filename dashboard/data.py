@@ -2,7 +2,10 @@
 
 Pages call `data.q("overview.headline_with_change", scope)`; the result is cached (keyed on the
 store URL, the query's name, the scope and keyword arguments) for `TTL_S` seconds, so a room full
-of readers on the same view costs one query per minute, not one per reader.
+of readers on the same view costs one query per minute, not one per reader. A rolling range's
+queries (its scope ends at the next whole minute, so its keys change every minute) are cached
+apart, and run a few seconds before the minute turns for the views readers had open
+(`dashboard.ahead`).
 
 The queries that count persons (`PERSON_QUERIES`) are handed the movement's view of the linked
 accounts (`storage.queries.persons.linked_view`), itself one cached query per movement (it does
@@ -20,11 +23,14 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard import ahead
 from storage.engine import StoreConfigError, describe_url, make_engine, resolve_db_url
 from storage.queries.persons import Linked
 from storage.queries.scope import Scope, tune_for_dashboard
 
 TTL_S = 60
+# Long enough for a result run `ahead.LEAD_S` before its minute to last through that minute.
+ROLLING_TTL_S = 2 * TTL_S
 # Named queries that take `linked=` (a `Linked` view) and count persons with it.
 PERSON_QUERIES = frozenset(
     {
@@ -61,10 +67,7 @@ def _fail(exc: Exception) -> None:
     st.stop()
 
 
-@st.cache_data(
-    ttl=TTL_S, show_spinner=False, max_entries=512, hash_funcs={Linked: lambda v: v.digest}
-)
-def _run(db_url: str, name: str, scope: tuple[Any, ...] | None, kwargs: tuple[Any, ...]) -> Any:
+def _query(db_url: str, name: str, scope: tuple[Any, ...] | None, kwargs: tuple[Any, ...]) -> Any:
     module, func = name.rsplit(".", 1)
     fn = getattr(importlib.import_module(f"storage.queries.{module}"), func)
     args = (Scope(*scope),) if scope is not None else ()
@@ -72,18 +75,52 @@ def _run(db_url: str, name: str, scope: tuple[Any, ...] | None, kwargs: tuple[An
         return fn(conn, *args, **dict(kwargs))
 
 
+@st.cache_data(
+    ttl=TTL_S, show_spinner=False, max_entries=512, hash_funcs={Linked: lambda v: v.digest}
+)
+def _run(db_url: str, name: str, scope: tuple[Any, ...] | None, kwargs: tuple[Any, ...]) -> Any:
+    """A query of a fixed scope (an event's window, custom dates) or of none."""
+    return _query(db_url, name, scope, kwargs)
+
+
+@st.cache_data(
+    ttl=ROLLING_TTL_S,
+    show_spinner=False,
+    max_entries=1024,
+    hash_funcs={Linked: lambda v: v.digest},
+)
+def _run_rolling(db_url: str, name: str, scope: tuple[Any, ...], kwargs: tuple[Any, ...]) -> Any:
+    """A query of a rolling range's scope. Its key holds the range's end, the next whole
+    minute, so it is asked for one minute at most whatever its ttl; the ttl only has to keep a
+    result run ahead of the minute (`dashboard.ahead`) through the minute it is for."""
+    return _query(db_url, name, scope, kwargs)
+
+
 def q(name: str, scope: Scope | None = None, **kwargs: Any) -> Any:
     """Run the named query function `storage.queries.<module>.<func>` through the cache
     (person counts with the scope's cached view of the linked accounts)."""
-    key = (scope.movement_id, scope.start_ts, scope.end_ts, scope.platforms) if scope else None
     if name in PERSON_QUERIES and scope is not None and "linked" not in kwargs:
         # Per movement, not per range: the view does not depend on the range, so a page and
         # its last-hour block (another range) share one read.
         kwargs["linked"] = q("persons.linked_view", movement_id=scope.movement_id)
+    items = tuple(sorted(kwargs.items()))
     try:
-        return _run(url(), name, key, tuple(sorted(kwargs.items())))
+        db_url = url()
+        if scope is None:
+            return _run(db_url, name, None, items)
+        if not ahead.rolling(scope):
+            return _run(db_url, name, ahead.key_of(scope), items)
+        ahead.note(db_url, name, scope, items)
+        ahead.start(_run_rolling)
+        return _run_rolling(db_url, name, ahead.key_of(scope), items)
     except (SQLAlchemyError, StoreConfigError, OSError) as exc:
         _fail(exc)
+
+
+def rolls(now: Scope, later: Scope) -> None:
+    """The view whose scope is `now` has the scope `later` once the minute turns: its queries
+    are run a few seconds before then (`dashboard.ahead`)."""
+    ahead.rolls(now, later)
 
 
 def movements() -> list[dict[str, Any]]:
@@ -101,3 +138,4 @@ def span(movement_id: int) -> tuple[int, int] | None:
 def clear() -> None:
     """Forget cached results (after the page itself changed data, e.g. edited events)."""
     _run.clear()
+    _run_rolling.clear()

@@ -204,6 +204,34 @@ def resolve_filters(
     )
 
 
+def a_minute_later(
+    params: Mapping[str, Any],
+    *,
+    now: datetime,
+    movements: Sequence[Mapping[str, Any]],
+    events_of: Callable[[int], Sequence[Mapping[str, Any]]],
+    span_of: Callable[[int], tuple[int, int] | None],
+) -> Filters | None:
+    """The same view (`params`) once the minute after `now` has begun, or None when its
+    window does not move with the clock (an event's, custom dates): what the dashboard runs
+    ahead of the minute (`dashboard.ahead`). It is `resolve_filters` a minute on, so it can
+    never disagree with what a reader will be shown then (today's start after midnight
+    included)."""
+    here = resolve_filters(
+        params, now=now, movements=movements, events_of=events_of, span_of=span_of
+    )
+    later = resolve_filters(
+        params,
+        now=_ceil_minute(now) + timedelta(seconds=1),
+        movements=movements,
+        events_of=events_of,
+        span_of=span_of,
+    )
+    if here is None or later is None or later.scope() == here.scope():
+        return None
+    return later
+
+
 def _date(v: Any) -> date | None:
     s = _first(v)
     if not s:
@@ -297,6 +325,11 @@ def sidebar_filters() -> Filters:
     assert f is not None
     for note in dict.fromkeys(notes + f.notes):
         sb.warning(note)
+    later = a_minute_later(
+        new, now=now, movements=movements, events_of=data.events, span_of=data.span
+    )
+    if later is not None:
+        data.rolls(f.scope(), later.scope())
     params_out = f.to_params()
     st.session_state["_gs_params"] = params_out
     current = st.query_params.to_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dashboard.filters import resolve_filters
+from dashboard.filters import a_minute_later, resolve_filters
 
 NOW = datetime(2026, 11, 5, 14, 30, 20, tzinfo=UTC)
 MOVEMENTS = [
@@ -98,3 +98,39 @@ def test_params_round_trip_through_the_url():
         }
     )
     assert _resolve(f.to_params()) == f
+
+
+def _later(params, now=NOW, span=RECENT_SPAN):
+    return a_minute_later(
+        params,
+        now=now,
+        movements=MOVEMENTS,
+        events_of=lambda _mv: [EVENT],
+        span_of=lambda _mv: span,
+    )
+
+
+def test_a_rolling_range_a_minute_later_is_the_same_length_a_minute_on():
+    for preset, length in (("1h", timedelta(hours=1)), ("7d", timedelta(days=7))):
+        later = _later({"range": preset})
+        assert later.end == datetime(2026, 11, 5, 14, 32, tzinfo=UTC), preset
+        assert later.end - later.start == length, preset
+
+
+def test_all_time_a_minute_later_keeps_its_start_and_ends_a_minute_on():
+    now_view = _resolve({"range": "all"})
+    later = _later({"range": "all"})
+    assert later.start == now_view.start
+    assert later.end == now_view.end + timedelta(minutes=1)
+
+
+def test_today_a_minute_before_local_midnight_is_tomorrow_a_minute_later():
+    late = datetime(2026, 11, 5, 4, 59, 30, tzinfo=UTC)  # 23:59:30 in New York (EST)
+    later = _later({"range": "today", "tz": "America/New_York"}, now=late)
+    assert later.start == datetime(2026, 11, 5, 5, tzinfo=UTC)  # the new day's midnight
+    assert later.end == datetime(2026, 11, 5, 5, 1, tzinfo=UTC)
+
+
+def test_an_event_window_or_custom_dates_do_not_move_with_the_clock():
+    assert _later({"range": "event", "ev": "assembly"}) is None
+    assert _later({"range": "custom", "from": "2026-11-01", "to": "2026-11-02"}) is None

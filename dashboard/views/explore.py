@@ -13,7 +13,6 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
@@ -54,46 +53,6 @@ def _viewer() -> str:
     return session.who or "dashboard (not signed in)"
 
 
-def _filters_key(ef: ExportFilters) -> tuple[Any, ...]:
-    return (
-        ef.movement,
-        ef.since.isoformat() if ef.since else None,
-        ef.until.isoformat() if ef.until else None,
-        ef.platforms,
-        ef.event,
-        ef.search,
-    )
-
-
-def _from_key(key: tuple[Any, ...]) -> ExportFilters:
-    return ExportFilters(
-        movement=key[0],
-        since=datetime.fromisoformat(key[1]) if key[1] else None,
-        until=datetime.fromisoformat(key[2]) if key[2] else None,
-        platforms=tuple(key[3]),
-        event=key[4],
-        search=key[5],
-    )
-
-
-@st.cache_data(ttl=data.TTL_S, show_spinner=False, max_entries=64)
-def _preview(db_url: str, key: tuple[Any, ...], limit: int) -> tuple[dict[str, int], list[dict]]:
-    engine = data._engine(db_url)
-    with engine.connect() as conn:
-        resolved = xq.resolve(conn, _from_key(key))
-        counts = xq.scope_counts(conn, resolved)
-        rows = xq.preview_mentions(conn, resolved, limit=limit)
-    return (
-        {
-            "in_filter": counts.in_scope,
-            "exportable": counts.exportable,
-            "withheld": counts.withheld_opt_out,
-            "deleted": counts.deleted,
-        },
-        rows,
-    )
-
-
 f = sidebar_filters()
 st.title("Explore & export")
 st.caption(f.describe())
@@ -109,7 +68,17 @@ export_filters = ExportFilters(
     search=search or None,
 )
 try:
-    counts, rows = _preview(data.url(), _filters_key(export_filters), PREVIEW_ROWS)
+    # A named query through the dashboard's cache (and run ahead of the minute for a
+    # rolling range, dashboard/ahead.py), as every other page's.
+    counts = data.q(
+        "export.preview",
+        f.scope(),
+        movement=export_filters.movement,
+        event=export_filters.event,
+        search=export_filters.search,
+        limit=PREVIEW_ROWS,
+    )
+    rows = counts["rows"]
 except Exception as exc:  # unreachable store, bad filter: a message, not a traceback
     st.error(f"Cannot read the store: {str(exc).splitlines()[0][:300]}")
     st.stop()

@@ -66,6 +66,7 @@ def last_hour() -> None:
     st.subheader("What changed in the last hour")
     now = int(time.time()) // 60 * 60 + 60
     hour = Scope(scope.movement_id, now - 3600, now, scope.platforms)
+    data.rolls(hour, Scope(scope.movement_id, now + 60 - 3600, now + 60, scope.platforms))
     ch = data.q("overview.headline_with_change", hour)
     ui.metric_row(ch, "the hour before")
     places = data.q("overview.first_seen_places", hour)

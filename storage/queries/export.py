@@ -52,6 +52,7 @@ from storage.models import (
     Source,
 )
 from storage.queries.ethics import account_opted_out, func_coalesce, mention_displayable
+from storage.queries.scope import Scope
 
 DEFAULT_CHUNK = 5_000
 
@@ -471,6 +472,39 @@ def preview_mentions(conn: Connection, r: Resolved, limit: int = 200) -> list[di
         .limit(limit)
     )
     return [dict(row._mapping) for row in conn.execute(q)]
+
+
+def preview(
+    conn: Connection,
+    scope: Scope,
+    *,
+    movement: str,
+    event: str | None = None,
+    search: str | None = None,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """The Explore page's counts and newest `limit` exportable mentions for the dashboard's
+    filters (`scope`, plus the movement's slug, the event and a text search): one named query,
+    so the dashboard caches it, and runs it ahead of the minute, as any other."""
+    r = resolve(
+        conn,
+        ExportFilters(
+            movement=movement,
+            since=datetime.fromtimestamp(scope.start_ts, UTC),
+            until=datetime.fromtimestamp(scope.end_ts, UTC),
+            platforms=tuple(scope.platforms),
+            event=event,
+            search=search,
+        ),
+    )
+    counts = scope_counts(conn, r)
+    return {
+        "in_filter": counts.in_scope,
+        "exportable": counts.exportable,
+        "withheld": counts.withheld_opt_out,
+        "deleted": counts.deleted,
+        "rows": preview_mentions(conn, r, limit=limit),
+    }
 
 
 # -- accounts ---------------------------------------------------------------------------------
