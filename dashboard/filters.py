@@ -204,29 +204,13 @@ def resolve_filters(
     )
 
 
-def a_minute_later(
-    params: Mapping[str, Any],
-    *,
-    now: datetime,
-    movements: Sequence[Mapping[str, Any]],
-    events_of: Callable[[int], Sequence[Mapping[str, Any]]],
-    span_of: Callable[[int], tuple[int, int] | None],
-) -> Filters | None:
-    """The same view (`params`) once the minute after `now` has begun, or None when its
-    window does not move with the clock (an event's, custom dates): what the dashboard runs
-    ahead of the minute (`dashboard.ahead`). It is `resolve_filters` a minute on, so it can
-    never disagree with what a reader will be shown then (today's start after midnight
-    included)."""
-    here = resolve_filters(
-        params, now=now, movements=movements, events_of=events_of, span_of=span_of
-    )
-    later = resolve_filters(
-        params,
-        now=_ceil_minute(now) + timedelta(seconds=1),
-        movements=movements,
-        events_of=events_of,
-        span_of=span_of,
-    )
+def a_minute_later(view: Callable[[datetime], Filters | None], now: datetime) -> Filters | None:
+    """The same view once the minute after `now` has begun, or None when its window does not
+    move with the clock (an event's, custom dates): what the dashboard runs ahead of the minute
+    (`dashboard.ahead`). `view` resolves the reader's choice as of a moment (`resolve_filters`
+    with their parameters), so the view a minute on can never disagree with what the reader
+    will be shown then (today's start after midnight included)."""
+    here, later = view(now), view(_ceil_minute(now) + timedelta(seconds=1))
     if here is None or later is None or later.scope() == here.scope():
         return None
     return later
@@ -326,7 +310,10 @@ def sidebar_filters() -> Filters:
     for note in dict.fromkeys(notes + f.notes):
         sb.warning(note)
     later = a_minute_later(
-        new, now=now, movements=movements, events_of=data.events, span_of=data.span
+        lambda t: resolve_filters(
+            new, now=t, movements=movements, events_of=data.events, span_of=data.span
+        ),
+        now,
     )
     if later is not None:
         data.rolls(f.scope(), later.scope())

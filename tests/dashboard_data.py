@@ -4,13 +4,17 @@ dashboard's page tests (until/besides the demo generator)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
 
 from domain.records import EdgeRecord
 from domain.settings.config import EventSettings
+from groundswell.demo.load import DemoSummary
 from storage.catalog import upsert_event
-from storage.engine import write_tx
+from storage.engine import make_engine, write_tx
+from storage.migrate import upgrade
 from storage.write import write_batch
 from tests.factories import account, batch, mention, movement
 
@@ -86,3 +90,33 @@ def small_conversation(engine: Engine, now: datetime | None = None) -> dict[str,
         "instances": 2,
         "blogs": 1,
     }
+
+
+def small_demo(path: Path) -> tuple[str, DemoSummary]:
+    """The offline demo conversation, 500 mentions from a fixed seed, in a new SQLite store at
+    `path`: the store URL and what was loaded (the page tests' shared conversation)."""
+    from groundswell.demo import load_demo
+
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    summary = load_demo(engine, seed=7, mentions=500)
+    engine.dispose()
+    return url, summary
+
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+def open_page(page: str, params: dict[str, str] | None = None) -> AppTest:
+    """A new session of the dashboard from its real entry point (the store and passwords from
+    the environment), with `params` in the URL, moved to `page` ("views/spread.py") as the
+    sidebar menu would, and drawn without an exception."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at

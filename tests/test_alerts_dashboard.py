@@ -4,7 +4,6 @@ Overview shows the unacknowledged ones."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,9 +13,9 @@ from storage.alerts import AL, NewAlert, record_alert
 from storage.engine import make_engine, write_tx
 from storage.migrate import upgrade
 from storage.queries.scope import list_movements
+from tests.dashboard_data import open_page
 from tests.factories import movement
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PASSWORD = "moderators only, please"
 TITLE = "Spike: 120 mentions of NHS Citizen in 60 min, 6.0x the usual"
 
@@ -51,8 +50,7 @@ def store_env(tmp_path, monkeypatch):
 
 def _open(at: AppTest | None, page: str) -> AppTest:
     if at is None:
-        at = AppTest.from_file(APP, default_timeout=60)
-        at.run()
+        return open_page(page)
     at.switch_page(page)
     at.run()
     assert not at.exception, at.exception

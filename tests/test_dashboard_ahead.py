@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -16,23 +15,13 @@ from sqlalchemy import Engine, event
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ahead
-from storage.engine import make_engine
-from storage.migrate import upgrade
 from storage.queries.scope import Scope
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+from tests.dashboard_data import open_page, small_demo
 
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
-    from groundswell.demo import load_demo
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('ahead') / 'demo.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    load_demo(engine, seed=7, mentions=500)
-    engine.dispose()
-    return url
+    return small_demo(tmp_path_factory.mktemp("ahead") / "demo.db")[0]
 
 
 class Statements:
@@ -60,12 +49,7 @@ def _page(url: str, monkeypatch, page: str) -> AppTest:
     # of its own clock.
     monkeypatch.setenv(ahead.SWITCH, "off")
     monkeypatch.delenv("GROUNDSWELL_DASHBOARD_PASSWORD", raising=False)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page)
 
 
 @pytest.mark.parametrize(

@@ -101,13 +101,16 @@ def test_params_round_trip_through_the_url():
 
 
 def _later(params, now=NOW, span=RECENT_SPAN):
-    return a_minute_later(
-        params,
-        now=now,
-        movements=MOVEMENTS,
-        events_of=lambda _mv: [EVENT],
-        span_of=lambda _mv: span,
-    )
+    def view(t):
+        return resolve_filters(
+            params,
+            now=t,
+            movements=MOVEMENTS,
+            events_of=lambda _mv: [EVENT],
+            span_of=lambda _mv: span,
+        )
+
+    return a_minute_later(view, now)
 
 
 def test_a_rolling_range_a_minute_later_is_the_same_length_a_minute_on():

@@ -5,41 +5,22 @@ point on the demo conversation."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from tests.dashboard_data import open_page, small_demo
 from tests.html_tables import html_metrics
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
-    from groundswell.demo import load_demo
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    load_demo(engine, seed=7, mentions=500)
-    engine.dispose()
-    return url
+    return small_demo(tmp_path_factory.mktemp("demo") / "demo.db")[0]
 
 
 def _open(url: str, monkeypatch, page: str, params: dict[str, str]) -> AppTest:
     monkeypatch.setenv("GROUNDSWELL_DB_URL", url)
     monkeypatch.delenv("GROUNDSWELL_DASHBOARD_PASSWORD", raising=False)
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page, params)
 
 
 def _charts(at: AppTest) -> int:

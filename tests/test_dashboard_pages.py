@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from storage.engine import make_engine
 from storage.migrate import upgrade
-from tests.dashboard_data import small_conversation
+from tests.dashboard_data import small_conversation, small_demo
 from tests.html_tables import html_metrics, html_tables
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -91,14 +91,7 @@ def test_overview_keeps_the_filters_in_the_url(data_url, monkeypatch):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from groundswell.demo import load_demo
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    summary = load_demo(engine, seed=7, mentions=500)
-    engine.dispose()
-    return url, summary
+    return small_demo(tmp_path_factory.mktemp("demo") / "demo.db")
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -18,6 +18,7 @@ from groundswell.cli import app as cli
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests import wall_feeder
+from tests.dashboard_data import open_page
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 MODERATOR_PASSWORD = "moderators only, please"
@@ -59,12 +60,7 @@ def store_env(tmp_path, monkeypatch, clock) -> Path:
 
 
 def _open(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page)
 
 
 def _moderator_sign_in(at: AppTest, password: str) -> AppTest:
